@@ -1,0 +1,1 @@
+"""MINSA HIS: health services registered per child, and the bulk extract."""

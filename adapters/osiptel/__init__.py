@@ -1,0 +1,1 @@
+"""OSIPTEL (telecom regulator): mobile lines registered to an identity document."""

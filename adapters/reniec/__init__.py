@@ -1,0 +1,1 @@
+"""RENIEC (civil registry): PIDE ``consultar`` over SOAP 1.1 and the newborn extract."""

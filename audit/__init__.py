@@ -1,0 +1,1 @@
+"""Tamper-evident audit log of the gateway, as a library importing no web framework."""

@@ -1,0 +1,56 @@
+"""The ASGI application: wiring only, no behaviour of its own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from gateway import __version__
+from gateway.auth.routes import router as auth_router
+from gateway.catalog.loader import load_catalog
+from gateway.catalog.routes import router as catalog_router
+from gateway.clients.routes import router as clients_router
+from gateway.core.db import transaction
+from gateway.core.errors import install_error_handlers
+from gateway.core.middleware import HttpMetrics, RequestContextMiddleware
+from gateway.ops.routes import router as ops_router
+from gateway.settings import Settings
+from gateway.state import AppState
+
+DESCRIPTION = """
+One governed API between the JUNTOS programme and RENIEC, OSIPTEL, Banco de la Nación and
+MINSA HIS. Every `/v1` call needs a bearer token from `POST /v1/token` (OAuth2 client
+credentials). Errors are RFC 9457 `application/problem+json`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application; the catalog is loaded here so a broken one fails fast."""
+    settings = settings or Settings()
+    settings.check_safe()
+    catalog = load_catalog(settings.catalog_path, settings.catalog_schema_path)
+    state = AppState.build(settings, catalog)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with transaction(state.sessions) as session:
+            await state.keys.ensure(session)
+        try:
+            yield
+        finally:
+            await state.engine.dispose()
+
+    app = FastAPI(
+        title="JUNTOS interoperability gateway",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.gateway = state
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(state.metrics))
+    for router in (ops_router, auth_router, catalog_router, clients_router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,94 @@
+"""Request dependencies: the caller's identity and what it may do.
+
+The token says who the caller is; the client registry, read on every request, says
+whether it still may act. A disabled client is refused at once, and grants withdrawn
+since the token was issued no longer apply (the caller gets the intersection).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.auth.tokens import TokenError
+from gateway.clients.repository import ClientRepository
+from gateway.core.db import transaction
+from gateway.core.errors import ProblemError
+from gateway.state import AppState, app_state
+
+BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="juntos-gateway"'}
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with transaction(app_state(request).sessions) as session:
+        yield session
+
+
+# The request owns its transaction: committed after the endpoint returns and before
+# the response is sent, rolled back if anything raised.
+Session = Annotated[AsyncSession, Depends(_session, scope="function")]
+State = Annotated[AppState, Depends(app_state)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    client_id: str
+    name: str
+    roles: frozenset[str]
+    purposes: frozenset[str]
+
+
+def _unauthorized(detail: str) -> ProblemError:
+    return ProblemError("invalid-token", detail, headers=BEARER_CHALLENGE)
+
+
+async def current_principal(request: Request, session: Session, state: State) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise _unauthorized("missing Authorization header")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("Authorization must be 'Bearer <token>'")
+    try:
+        claims = await state.tokens.verify(session, token.strip())
+    except TokenError as exc:
+        raise _unauthorized(str(exc)) from None
+    client = await ClientRepository(session).get(claims.client_id)
+    if client is None or not client.active:
+        raise _unauthorized("client is disabled or unknown")
+    request.state.client_id = client.id
+    return Principal(
+        client_id=client.id,
+        name=client.name,
+        roles=frozenset(claims.roles) & frozenset(client.roles),
+        purposes=frozenset(claims.purposes) & frozenset(client.purposes),
+    )
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.roles & set(roles):
+            raise ProblemError(
+                "role-not-granted",
+                f"this operation requires the role {' or '.join(roles)}",
+                extra={"required_roles": list(roles)},
+            )
+        return principal
+
+    return check
+
+
+def require_purpose(principal: Principal, purpose: str) -> None:
+    if purpose not in principal.purposes:
+        raise ProblemError(
+            "purpose-not-granted",
+            f"client is not registered for purpose {purpose!r}",
+            extra={"purpose": purpose},
+        )

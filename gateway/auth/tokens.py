@@ -1,0 +1,97 @@
+"""Issuing and checking access tokens.
+
+Checks run in an order that never trusts the token before its signature is verified
+with a key the gateway itself holds: only ``ES256`` is accepted (so ``alg: none`` and
+HS256 signed with a published key fail), the ``kid`` must name a gateway key, then the
+signature, issuer, audience and lifetime are checked.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jws import extract_compact
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.clients.models import Client
+from gateway.keys.service import ALGORITHM, KeyService
+
+AUDIENCE = "juntos-gateway"
+CLOCK_SKEW_SECONDS = 30
+
+
+class TokenError(Exception):
+    """The token is not acceptable; the message says why without echoing it."""
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    client_id: str
+    roles: list[str]
+    purposes: list[str]
+    expires_at: int
+
+
+class TokenService:
+    def __init__(self, keys: KeyService, issuer: str, ttl_seconds: int) -> None:
+        self.keys = keys
+        self.issuer = issuer
+        self.ttl = ttl_seconds
+
+    async def issue(self, session: AsyncSession, client: Client) -> str:
+        active = await self.keys.signing_key(session)
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "aud": AUDIENCE,
+            "sub": client.id,
+            "client_id": client.id,
+            "roles": list(client.roles),
+            "purposes": list(client.purposes),
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.ttl,
+            "jti": secrets.token_urlsafe(12),
+        }
+        header = {"alg": ALGORITHM, "kid": active.kid, "typ": "JWT"}
+        return jwt.encode(header, claims, active.key, algorithms=[ALGORITHM])
+
+    async def verify(self, session: AsyncSession, token: str) -> TokenClaims:
+        try:
+            header = extract_compact(token.encode("ascii")).protected
+        except (JoseError, ValueError, UnicodeError, json.JSONDecodeError):
+            raise TokenError("malformed token") from None
+        if header.get("alg") != ALGORITHM:
+            raise TokenError(f"token algorithm must be {ALGORITHM}")
+        kid = header.get("kid")
+        key = await self.keys.public_key(session, kid) if isinstance(kid, str) else None
+        if key is None:
+            raise TokenError("token was not signed by a key of this gateway")
+        try:
+            decoded = jwt.decode(token, key, algorithms=[ALGORITHM])
+        except (JoseError, ValueError):
+            raise TokenError("token signature is invalid") from None
+        c = decoded.claims
+        now = int(time.time())
+        if c.get("iss") != self.issuer or c.get("aud") != AUDIENCE:
+            raise TokenError("token was issued for another audience")
+        exp, iat = c.get("exp"), c.get("iat")
+        if not isinstance(exp, int) or not isinstance(iat, int):
+            raise TokenError("token lacks its lifetime")
+        if exp - iat > self.ttl or iat > now + CLOCK_SKEW_SECONDS:
+            raise TokenError("token lifetime is not one this gateway issues")
+        if now >= exp:
+            raise TokenError("token has expired")
+        roles, purposes, client_id = c.get("roles"), c.get("purposes"), c.get("client_id")
+        if (
+            not isinstance(client_id, str)
+            or not isinstance(roles, list)
+            or not isinstance(purposes, list)
+        ):
+            raise TokenError("token lacks its grants")
+        return TokenClaims(client_id, [str(r) for r in roles], [str(p) for p in purposes], exp)

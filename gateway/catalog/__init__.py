@@ -1,0 +1,1 @@
+"""The policy catalog: services, purposes, disclosable fields, legal bases and retention."""

@@ -1,0 +1,55 @@
+"""``GET /v1/services``: what the calling client may use, in the manner of X-Road's
+``allowedMethods``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from gateway.auth.dependencies import CurrentPrincipal, State, require_purpose
+from gateway.catalog.schemas import PurposeAccess, ServiceAccess, ServiceList
+
+router = APIRouter(tags=["catalog"])
+
+
+@router.get(
+    "/v1/services",
+    response_model=ServiceList,
+    summary="Services, purposes and fields the calling client may use",
+)
+async def list_services(
+    principal: CurrentPrincipal,
+    state: State,
+    purpose: Annotated[
+        str | None, Query(description="Only services usable for this purpose.")
+    ] = None,
+) -> ServiceList:
+    purposes = set(principal.purposes)
+    if purpose is not None:
+        require_purpose(principal, purpose)
+        purposes = {purpose}
+    catalog = state.catalog
+    services = []
+    for sid, grants in catalog.usable_services(principal.roles, purposes).items():
+        service = catalog.services[sid]
+        services.append(
+            ServiceAccess(
+                id=sid,
+                partner=service.partner,
+                operation=service.operation,
+                description=service.description,
+                data_category=service.data_category,
+                purposes=[
+                    PurposeAccess(
+                        purpose=p,
+                        legal_basis=g.legal_basis,
+                        legal_basis_citation=catalog.legal_bases[g.legal_basis].citation,
+                        consent_required=catalog.legal_bases[g.legal_basis].requires_consent,
+                        fields=list(g.fields),
+                    )
+                    for p, g in grants.items()
+                ],
+            )
+        )
+    return ServiceList(client_id=principal.client_id, services=services)

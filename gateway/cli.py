@@ -1,0 +1,368 @@
+"""``juntos-gateway``: serve the gateway and administer it from a shell.
+
+The CLI works on the same services as the HTTP API, inside one transaction per command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+import yaml
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway import migrate
+from gateway.catalog.loader import CatalogError, load_catalog
+from gateway.catalog.models import Catalog
+from gateway.clients.repository import ClientRepository
+from gateway.clients.service import ROLES, ClientError, create_client, disable_client
+from gateway.core.crypto import SecretBox
+from gateway.core.db import create_engine, session_factory, transaction
+from gateway.keys.service import KeyService
+from gateway.settings import ConfigurationError, Settings
+
+app = typer.Typer(
+    help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
+)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+clients_app = typer.Typer(help="The client registry.", no_args_is_help=True)
+keys_app = typer.Typer(help="Token signing keys and the master key.", no_args_is_help=True)
+catalog_app = typer.Typer(help="The policy catalog.", no_args_is_help=True)
+contract_app = typer.Typer(help="The gateway's committed OpenAPI contract.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(clients_app, name="clients")
+app.add_typer(keys_app, name="keys")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(contract_app, name="contract")
+
+T = TypeVar("T")
+SANDBOX_ROLES: dict[str, list[str]] = {
+    "consumer": ["affiliation", "contact", "payment", "coresponsibility-verification"],
+    "partner": ["affiliation", "payment", "coresponsibility-verification"],
+    "auditor": ["audit"],
+    "admin": ["audit"],
+}
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings()
+        settings.check_safe()
+    except (ConfigurationError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    return settings
+
+
+def _catalog(settings: Settings) -> Catalog:
+    try:
+        return load_catalog(settings.catalog_path, settings.catalog_schema_path)
+    except CatalogError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _prepare_sqlite_dir(database_url: str) -> None:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            async with transaction(session_factory(engine)) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _require_schema(settings: Settings) -> None:
+    head = migrate.head_revision(settings.database_url)
+    current = migrate.current_revision(settings.database_url)
+    if current != head:
+        raise _fail(
+            f"database schema is at {current or 'nothing'}, expected {head}: "
+            "run `juntos-gateway db upgrade`"
+        )
+
+
+def _key_service(settings: Settings) -> KeyService:
+    from datetime import timedelta
+
+    return KeyService(
+        SecretBox(settings.master_key_bytes, "signing-keys"),
+        timedelta(seconds=settings.token_ttl_seconds),
+    )
+
+
+# ---------------------------------------------------------------- serve
+
+
+def _seed_sandbox(settings: Settings, catalog: Catalog) -> None:
+    target = settings.var_dir / "sandbox-clients.json"
+
+    async def seed(session: AsyncSession) -> list[dict[str, Any]] | None:
+        if await ClientRepository(session).count():
+            return None
+        seeded = []
+        for role, purposes in SANDBOX_ROLES.items():
+            granted = [p for p in purposes if p in catalog.purposes]
+            issued = await create_client(session, catalog, f"sandbox-{role}", [role], granted)
+            seeded.append(
+                {
+                    "role": role,
+                    "client_id": issued.client.id,
+                    "client_secret": issued.secret,
+                    "purposes": granted,
+                }
+            )
+        return seeded
+
+    seeded = _in_transaction(settings, seed)
+    if seeded is None:
+        if target.exists():
+            typer.echo(f"Sandbox clients (created on first start) are in {target}")
+        else:
+            typer.echo("Clients exist already; create more with `juntos-gateway clients create`.")
+        return
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"clients": seeded}, fh, indent=2)
+    typer.echo(f"Sandbox clients created (also written to {target}):")
+    for entry in seeded:
+        typer.echo(
+            f"  {entry['role']:<9} client_id={entry['client_id']}  "
+            f"client_secret={entry['client_secret']}"
+        )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [GATEWAY_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [GATEWAY_PORT].")] = None,
+) -> None:
+    """Start the gateway (in sandbox mode, seed one client per role on first start)."""
+    import uvicorn
+
+    from gateway.app import create_app
+    from gateway.core.logging import configure_logging
+
+    settings = _settings()
+    host = host or settings.host
+    port = port or settings.port
+    catalog = _catalog(settings)
+    _require_schema(settings)
+    if settings.is_sandbox:
+        _seed_sandbox(settings, catalog)
+    base = f"http://{host}:{port}"
+    typer.echo(
+        f"\nJUNTOS gateway ({settings.env}) on {base}\n"
+        f"  API docs:   {base}/docs\n"
+        f"  OpenAPI:    {base}/openapi.json\n"
+        f"  Readiness:  {base}/readyz   Metrics: {base}/metrics\n"
+        f"  Get a token:\n"
+        f"    curl -s -X POST {base}/v1/token -d grant_type=client_credentials \\\n"
+        f"         -d client_id=<client_id> -d client_secret=<client_secret>\n"
+        f"  Then: curl -s -H 'Authorization: Bearer <access_token>' {base}/v1/services\n"
+    )
+    sys.stdout.flush()
+    configure_logging(settings.log_level, settings.log_json)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+
+
+# ---------------------------------------------------------------- db
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply migrations to the database named by GATEWAY_DATABASE_URL."""
+    settings = _settings()
+    _prepare_sqlite_dir(settings.database_url)
+    migrate.upgrade(settings.database_url, revision)
+    typer.echo(f"database at revision {migrate.current_revision(settings.database_url)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's current and the code's head revision."""
+    settings = _settings()
+    typer.echo(
+        f"current={migrate.current_revision(settings.database_url)} "
+        f"head={migrate.head_revision(settings.database_url)}"
+    )
+
+
+# ---------------------------------------------------------------- clients
+
+
+@clients_app.command("create")
+def clients_create(
+    name: Annotated[str, typer.Option(help="Human-readable name of the client system.")],
+    role: Annotated[list[str], typer.Option(help=f"Role, repeatable: {', '.join(ROLES)}.")],
+    purpose: Annotated[
+        list[str] | None, typer.Option(help="Allowed purpose from the catalog, repeatable.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Register a client and print its id and secret (shown once)."""
+    settings = _settings()
+    catalog = _catalog(settings)
+    _require_schema(settings)
+
+    async def work(session: AsyncSession) -> tuple[str, str]:
+        issued = await create_client(session, catalog, name, role, purpose or [])
+        return issued.client.id, issued.secret
+
+    try:
+        client_id, secret = _in_transaction(settings, work)
+    except ClientError as exc:
+        raise _fail(f"--{exc.field.rstrip('s')}: {exc}", 2) from None
+    if as_json:
+        typer.echo(json.dumps({"client_id": client_id, "client_secret": secret}))
+    else:
+        typer.echo(f"client_id={client_id}\nclient_secret={secret}\n(the secret is shown once)")
+
+
+@clients_app.command("list")
+def clients_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List registered clients (never their secrets)."""
+    settings = _settings()
+    _require_schema(settings)
+
+    async def work(session: AsyncSession) -> list[dict[str, Any]]:
+        return [
+            {
+                "client_id": c.id,
+                "name": c.name,
+                "roles": c.roles,
+                "purposes": c.purposes,
+                "active": c.active,
+                "created_at": c.created_at.isoformat(),
+            }
+            for c in await ClientRepository(session).list()
+        ]
+
+    rows = _in_transaction(settings, work)
+    if as_json:
+        typer.echo(json.dumps({"clients": rows}, indent=2))
+        return
+    for r in rows:
+        state = "active" if r["active"] else "disabled"
+        typer.echo(
+            f"{r['client_id']}  {state:<8}  {r['name']}  roles={','.join(r['roles'])}  "
+            f"purposes={','.join(r['purposes'])}"
+        )
+
+
+@clients_app.command("disable")
+def clients_disable(client_id: Annotated[str, typer.Argument(help="Client id.")]) -> None:
+    """Disable a client: its tokens stop working at once."""
+    settings = _settings()
+    _require_schema(settings)
+
+    async def work(session: AsyncSession) -> None:
+        await disable_client(session, client_id)
+
+    try:
+        _in_transaction(settings, work)
+    except ClientError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"client {client_id} disabled")
+
+
+# ---------------------------------------------------------------- keys
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Add a new signing key; tokens signed by older keys stay valid until they expire."""
+    settings = _settings()
+    _require_schema(settings)
+    keys = _key_service(settings)
+    record = _in_transaction(settings, keys.rotate)
+    typer.echo(f"new signing key {record.kid} ({record.algorithm}); older keys retired")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List signing keys and their state."""
+    settings = _settings()
+    _require_schema(settings)
+
+    async def work(session: AsyncSession) -> list[str]:
+        from gateway.keys.repository import SigningKeyRepository
+
+        return [
+            f"{k.kid}  {k.algorithm}  created={k.created_at.isoformat()}  "
+            f"{'retired=' + k.retired_at.isoformat() if k.retired_at else 'active'}"
+            for k in await SigningKeyRepository(session).all()
+        ]
+
+    for line in _in_transaction(settings, work):
+        typer.echo(line)
+
+
+@keys_app.command("new-master")
+def keys_new_master() -> None:
+    """Print a fresh random master key for GATEWAY_MASTER_KEY (nothing is stored)."""
+    typer.echo(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+
+
+# ---------------------------------------------------------------- catalog and contract
+
+
+@catalog_app.command("check")
+def catalog_check(
+    path: Annotated[Path | None, typer.Argument(help="Catalog file [the configured one].")] = None,
+) -> None:
+    """Validate a policy catalog and report every fault with its line."""
+    settings = Settings()
+    target = path or settings.catalog_path
+    try:
+        catalog = load_catalog(target, settings.catalog_schema_path)
+    except CatalogError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"{target}: ok ({len(catalog.services)} services, {len(catalog.purposes)} purposes)")
+
+
+def _openapi_document() -> dict[str, Any]:
+    from gateway.app import create_app
+
+    settings = Settings(env="sandbox", database_url="sqlite:///:memory:")
+    return create_app(settings).openapi()
+
+
+@contract_app.command("export")
+def contract_export(
+    path: Annotated[Path, typer.Argument(help="Where to write the OpenAPI YAML.")] = Path(
+        "contracts/gateway/openapi.yaml"
+    ),
+) -> None:
+    """Write the OpenAPI document the gateway serves."""
+    text = yaml.safe_dump(_openapi_document(), sort_keys=False, allow_unicode=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    app()

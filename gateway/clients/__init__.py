@@ -1,0 +1,1 @@
+"""Client registry: who may call the gateway, in which roles, for which purposes."""

@@ -1,0 +1,203 @@
+"""Every error leaves the gateway as RFC 9457 ``application/problem+json``.
+
+Error tree (each maps to one problem ``type`` under ``/problems/``)::
+
+    ProblemError
+    ├── BadRequest            400 bad-request / invalid-request (OAuth form errors)
+    ├── Unauthorized          401 invalid-token, invalid-client
+    ├── Forbidden             403 role-not-granted, purpose-not-granted
+    ├── NotFound              404 not-found
+    ├── Conflict              409 conflict
+    └── Unavailable           503 not-ready
+
+Framework errors are translated at the boundary: request validation becomes 422
+``validation-error`` listing each failing field; unknown routes become 404; anything
+unexpected becomes 500 ``internal-error`` (in ``gateway.core.middleware``) carrying only
+the request id, never the exception text, which may hold personal data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    slug: str
+    title: str
+    status: int
+    description: str
+
+    @property
+    def uri(self) -> str:
+        return f"/problems/{self.slug}"
+
+
+PROBLEM_TYPES: dict[str, ProblemType] = {
+    p.slug: p
+    for p in [
+        ProblemType("bad-request", "Bad request", 400, "The request cannot be understood."),
+        ProblemType(
+            "invalid-request",
+            "Invalid token request",
+            400,
+            "The token request misses or repeats a parameter, or uses an unsupported grant.",
+        ),
+        ProblemType(
+            "invalid-client",
+            "Client authentication failed",
+            401,
+            "Unknown client, wrong secret, or disabled client.",
+        ),
+        ProblemType(
+            "invalid-token",
+            "Invalid or missing bearer token",
+            401,
+            "Send `Authorization: Bearer <token>` with a current token from POST /v1/token.",
+        ),
+        ProblemType(
+            "role-not-granted",
+            "Role not granted",
+            403,
+            "The client holds none of the roles this operation requires.",
+        ),
+        ProblemType(
+            "purpose-not-granted",
+            "Purpose not granted",
+            403,
+            "The client is not registered for the purpose it declared.",
+        ),
+        ProblemType("not-found", "Not found", 404, "No resource at this address."),
+        ProblemType(
+            "method-not-allowed",
+            "Method not allowed",
+            405,
+            "The resource exists but not with this method.",
+        ),
+        ProblemType("conflict", "Conflict", 409, "The request conflicts with current state."),
+        ProblemType(
+            "validation-error",
+            "Invalid request",
+            422,
+            "One or more fields failed validation; `errors` lists each one.",
+        ),
+        ProblemType(
+            "internal-error",
+            "Internal error",
+            500,
+            "The gateway failed; quote the request id to the operators.",
+        ),
+        ProblemType(
+            "not-ready",
+            "Not ready",
+            503,
+            "A dependency of the gateway is unavailable; `checks` says which.",
+        ),
+    ]
+}
+_BY_STATUS = {
+    400: "bad-request",
+    401: "invalid-token",
+    403: "role-not-granted",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    422: "validation-error",
+    503: "not-ready",
+}
+
+
+class ProblemError(Exception):
+    """An error the gateway answers with a problem document."""
+
+    def __init__(
+        self,
+        slug: str,
+        detail: str,
+        *,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.problem = PROBLEM_TYPES[slug]
+        self.detail = detail
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+
+def problem_response(
+    problem: ProblemType,
+    detail: str,
+    request: Request | None = None,
+    *,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": problem.uri,
+        "title": problem.title,
+        "status": problem.status,
+        "detail": detail,
+    }
+    if request is not None:
+        body["instance"] = request.url.path
+        request_id = getattr(request.state, "request_id", None)
+        if request_id:
+            body["request_id"] = request_id
+    if extra:
+        body.update(extra)
+    return JSONResponse(
+        body, status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+    )
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return problem_response(exc.problem, exc.detail, request, extra=exc.extra, headers=exc.headers)
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field_name(tuple(err.get("loc", ()))), "message": err.get("msg", "invalid")}
+        for err in exc.errors()
+    ]
+    fields = ", ".join(e["field"] for e in errors)
+    return problem_response(
+        PROBLEM_TYPES["validation-error"],
+        f"invalid fields: {fields}",
+        request,
+        extra={"errors": errors},
+    )
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    slug = _BY_STATUS.get(exc.status_code)
+    problem = (
+        PROBLEM_TYPES[slug]
+        if slug
+        else ProblemType("http-error", "HTTP error", exc.status_code, "")
+    )
+    detail = exc.detail if isinstance(exc.detail, str) else problem.title
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = "no resource at this address"
+    return problem_response(problem, detail, request, headers=getattr(exc, "headers", None))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)

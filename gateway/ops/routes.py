@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.auth.dependencies import State
+from gateway.core.errors import PROBLEM_TYPES, ProblemError, problem_response
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="The gateway can serve: database reachable, catalog loaded",
+    responses={503: {"description": "Not ready; `checks` says what failed"}},
+)
+async def readyz(state: State) -> JSONResponse:
+    checks: dict[str, dict[str, Any]] = {}
+    try:
+        async with state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = {
+            "status": "ok",
+            "backend": state.engine.url.get_backend_name(),
+        }
+    except (SQLAlchemyError, OSError) as exc:
+        checks["database"] = {"status": "fail", "error": type(exc).__name__}
+    checks["catalog"] = {
+        "status": "ok",
+        "services": len(state.catalog.services),
+        "purposes": len(state.catalog.purposes),
+    }
+    if all(c["status"] == "ok" for c in checks.values()):
+        return JSONResponse({"status": "ready", "checks": checks})
+    failing = ", ".join(name for name, c in checks.items() if c["status"] != "ok")
+    return problem_response(
+        PROBLEM_TYPES["not-ready"], f"not ready: {failing}", extra={"checks": checks}
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(state: State) -> Response:
+    return Response(generate_latest(state.metrics), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/problems/{slug}", summary="What a problem type means", include_in_schema=True)
+async def problem_type(slug: str) -> dict[str, Any]:
+    problem = PROBLEM_TYPES.get(slug)
+    if problem is None:
+        raise ProblemError("not-found", "no such problem type")
+    return {
+        "type": problem.uri,
+        "title": problem.title,
+        "status": problem.status,
+        "description": problem.description,
+    }
