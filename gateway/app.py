@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -13,17 +14,21 @@ from gateway.catalog.loader import load_catalog
 from gateway.catalog.routes import router as catalog_router
 from gateway.clients.routes import router as clients_router
 from gateway.core.db import transaction
-from gateway.core.errors import install_error_handlers
+from gateway.core.errors import (
+    install_error_handlers,
+    problem_media_type_in_openapi,
+    problem_responses,
+)
 from gateway.core.middleware import HttpMetrics, RequestContextMiddleware
 from gateway.ops.routes import router as ops_router
 from gateway.settings import Settings
 from gateway.state import AppState
 
-DESCRIPTION = """
-One governed API between the JUNTOS programme and RENIEC, OSIPTEL, Banco de la Nación and
-MINSA HIS. Every `/v1` call needs a bearer token from `POST /v1/token` (OAuth2 client
-credentials). Errors are RFC 9457 `application/problem+json`.
-"""
+DESCRIPTION = (
+    "One governed API between the JUNTOS programme and RENIEC, OSIPTEL, Banco de la Nación "
+    "and MINSA HIS. Every `/v1` call needs a bearer token from `POST /v1/token` (OAuth2 "
+    "client credentials). Errors are RFC 9457 `application/problem+json`."
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -47,10 +52,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=lambda route: route.name,
+        responses=problem_responses(500),
     )
     app.state.gateway = state
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(state.metrics))
     for router in (ops_router, auth_router, catalog_router, clients_router):
         app.include_router(router)
+    _document_problems(app)
     return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problem_media_type_in_openapi(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

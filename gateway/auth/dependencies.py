@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.tokens import TokenError
@@ -46,7 +47,22 @@ def _unauthorized(detail: str) -> ProblemError:
     return ProblemError("invalid-token", detail, headers=BEARER_CHALLENGE)
 
 
-async def current_principal(request: Request, session: Session, state: State) -> Principal:
+_bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    description="Access token from POST /v1/token (OAuth2 client credentials).",
+)
+
+
+async def current_principal(
+    request: Request,
+    session: Session,
+    state: State,
+    _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
+) -> Principal:
+    # The header is parsed here rather than by HTTPBearer so every failure is one 401
+    # problem document; the scheme dependency only documents the contract.
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form
 from gateway.auth.dependencies import Session, State
 from gateway.auth.schemas import Jwks, TokenResponse
 from gateway.clients.service import authenticate
-from gateway.core.errors import ProblemError
+from gateway.core.errors import ProblemError, problem_responses
 
 router = APIRouter(tags=["auth"])
 
@@ -20,7 +20,7 @@ _FORM_FIELDS = ("grant_type", "client_id", "client_secret")
     "/v1/token",
     response_model=TokenResponse,
     summary="Exchange client credentials for an access token",
-    responses={400: {"description": "Invalid request"}, 401: {"description": "Invalid client"}},
+    responses=problem_responses(400, 401),
 )
 async def issue_token(
     session: Session,

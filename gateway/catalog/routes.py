@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query
 
 from gateway.auth.dependencies import CurrentPrincipal, State, require_purpose
 from gateway.catalog.schemas import PurposeAccess, ServiceAccess, ServiceList
+from gateway.core.errors import problem_responses
 
-router = APIRouter(tags=["catalog"])
+router = APIRouter(tags=["catalog"], responses=problem_responses(401, 403, 422))
 
 
 @router.get(

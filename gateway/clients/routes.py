@@ -10,9 +10,11 @@ from gateway.auth.dependencies import Principal, Session, State, require_role
 from gateway.clients.repository import ClientRepository
 from gateway.clients.schemas import ClientCreate, ClientCreated, ClientList, ClientOut
 from gateway.clients.service import ClientError, create_client, disable_client
-from gateway.core.errors import ProblemError
+from gateway.core.errors import ProblemError, problem_responses
 
-router = APIRouter(prefix="/v1/clients", tags=["clients"])
+router = APIRouter(
+    prefix="/v1/clients", tags=["clients"], responses=problem_responses(401, 403, 422)
+)
 Admin = Annotated[Principal, Depends(require_role("admin"))]
 
 
@@ -38,7 +40,12 @@ async def register_client(
     return ClientCreated(**out.model_dump(), client_secret=issued.secret)
 
 
-@router.post("/{client_id}/disable", response_model=ClientOut, summary="Disable a client at once")
+@router.post(
+    "/{client_id}/disable",
+    response_model=ClientOut,
+    summary="Disable a client at once",
+    responses=problem_responses(404),
+)
 async def disable(client_id: str, _: Admin, session: Session) -> ClientOut:
     try:
         client = await disable_client(session, client_id)

@@ -9,7 +9,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.auth.dependencies import State
-from gateway.core.errors import PROBLEM_TYPES, ProblemError, problem_response
+from gateway.core.errors import (
+    PROBLEM_TYPES,
+    ProblemError,
+    problem_response,
+    problem_responses,
+)
 
 router = APIRouter(tags=["operations"])
 
@@ -22,7 +27,7 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="The gateway can serve: database reachable, catalog loaded",
-    responses={503: {"description": "Not ready; `checks` says what failed"}},
+    responses=problem_responses(503),
 )
 async def readyz(state: State) -> JSONResponse:
     checks: dict[str, dict[str, Any]] = {}
@@ -53,7 +58,9 @@ async def metrics(state: State) -> Response:
     return Response(generate_latest(state.metrics), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/problems/{slug}", summary="What a problem type means", include_in_schema=True)
+@router.get(
+    "/problems/{slug}", summary="What a problem type means", responses=problem_responses(404)
+)
 async def problem_type(slug: str) -> dict[str, Any]:
     problem = PROBLEM_TYPES.get(slug)
     if problem is None:

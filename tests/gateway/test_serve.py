@@ -1,0 +1,145 @@
+"""``juntos-gateway serve`` as a real process on a loopback port, as ``make run`` starts it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import DatabaseFactory
+
+CLI = [sys.executable, "-m", "gateway.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Served:
+    base: str
+    output: str = ""
+
+
+@contextmanager
+def serving(env: dict[str, str], cwd: Path) -> Iterator[Served]:
+    port = free_port()
+    full_env = {**os.environ, **env, "GATEWAY_PORT": str(port)}
+    proc = subprocess.Popen(
+        [*CLI, "serve"],
+        env=full_env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    served = Served(base)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield served
+    finally:
+        proc.terminate()
+        served.output, _ = proc.communicate(timeout=15)
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args],
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_sandbox_serve_seeds_clients_once_and_keeps_keys(
+    databases: DatabaseFactory, tmp_path: Path
+) -> None:
+    env = {
+        "GATEWAY_ENV": "sandbox",
+        "GATEWAY_DATABASE_URL": databases.new(),
+        "GATEWAY_VAR_DIR": str(tmp_path / "var"),
+    }
+    assert run_cli(["db", "upgrade"], env, tmp_path).returncode == 0
+    with serving(env, tmp_path) as served:
+        base = served.base
+        seeded = json.loads((tmp_path / "var" / "sandbox-clients.json").read_text())["clients"]
+        assert {c["role"] for c in seeded} == {"consumer", "partner", "auditor", "admin"}
+        consumer = next(c for c in seeded if c["role"] == "consumer")
+        token = httpx.post(
+            f"{base}/v1/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": consumer["client_id"],
+                "client_secret": consumer["client_secret"],
+            },
+        ).json()["access_token"]
+        services = httpx.get(f"{base}/v1/services", headers={"Authorization": f"Bearer {token}"})
+        assert services.status_code == 200
+        assert httpx.get(f"{base}/readyz").status_code == 200
+        assert httpx.get(f"{base}/docs").status_code == 200
+    output = served.output
+    assert consumer["client_secret"] in output
+    assert f"{base}/docs" in output
+    assert "/v1/token" in output
+    assert (tmp_path / "var" / "sandbox-clients.json").stat().st_mode & 0o077 == 0
+
+    with serving(env, tmp_path) as served:
+        base = served.base
+        # Restarted: same clients, and the token issued before the restart still works.
+        again = httpx.get(f"{base}/v1/services", headers={"Authorization": f"Bearer {token}"})
+        assert again.status_code == 200
+    output = served.output
+    assert "Sandbox clients created" not in output
+    assert consumer["client_secret"] not in output
+
+
+def test_production_serve_never_seeds_and_refuses_default_key(
+    databases: DatabaseFactory, tmp_path: Path
+) -> None:
+    env = {
+        "GATEWAY_ENV": "production",
+        "GATEWAY_DATABASE_URL": databases.new(),
+        "GATEWAY_VAR_DIR": str(tmp_path / "var"),
+    }
+    refused = run_cli(["serve"], env, tmp_path)
+    assert refused.returncode == 1
+    assert "refuses the sandbox default master key" in refused.stderr
+
+    env["GATEWAY_MASTER_KEY"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    assert run_cli(["db", "upgrade"], env, tmp_path).returncode == 0
+    with serving(env, tmp_path) as served:
+        assert httpx.get(f"{served.base}/readyz").status_code == 200
+    assert not (tmp_path / "var" / "sandbox-clients.json").exists()
+    listed = run_cli(["clients", "list", "--json"], env, tmp_path)
+    assert json.loads(listed.stdout) == {"clients": []}
+
+
+def test_serve_refuses_unmigrated_database(databases: DatabaseFactory, tmp_path: Path) -> None:
+    env = {"GATEWAY_ENV": "sandbox", "GATEWAY_DATABASE_URL": databases.new()}
+    result = run_cli(["serve"], env, tmp_path)
+    assert result.returncode == 1
+    assert "juntos-gateway db upgrade" in result.stderr
