@@ -20,6 +20,7 @@ import yaml
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.sandbox.cli import mocks, population_app
 from gateway import migrate
 from gateway.catalog.loader import CatalogError, load_catalog
 from gateway.catalog.models import Catalog
@@ -43,6 +44,8 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(contract_app, name="contract")
+app.add_typer(population_app, name="population")
+app.command("mocks")(mocks)
 
 T = TypeVar("T")
 SANDBOX_ROLES: dict[str, list[str]] = {
@@ -157,10 +160,19 @@ def _seed_sandbox(settings: Settings, catalog: Catalog) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [GATEWAY_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [GATEWAY_PORT].")] = None,
+    with_mocks: Annotated[
+        bool | None,
+        typer.Option(
+            "--mocks/--no-mocks",
+            help="Also serve the four mock agencies on their ports [on in sandbox mode].",
+        ),
+    ] = None,
 ) -> None:
     """Start the gateway (in sandbox mode, seed one client per role on first start)."""
     import uvicorn
 
+    from adapters.sandbox.server import Server, endpoints, mock_servers, serve_all
+    from adapters.sandbox.settings import SandboxSettings
     from gateway.app import create_app
     from gateway.core.logging import configure_logging
 
@@ -180,11 +192,27 @@ def serve(
         f"  Get a token:\n"
         f"    curl -s -X POST {base}/v1/token -d grant_type=client_credentials \\\n"
         f"         -d client_id=<client_id> -d client_secret=<client_secret>\n"
-        f"  Then: curl -s -H 'Authorization: Bearer <access_token>' {base}/v1/services\n"
+        f"  Then: curl -s -H 'Authorization: Bearer <access_token>' {base}/v1/services"
     )
+    servers: list[Server] = []
+    if with_mocks if with_mocks is not None else settings.is_sandbox:
+        sandbox = SandboxSettings()
+        typer.echo(
+            f"  Partner mocks ({sandbox.size} synthetic households; "
+            "`juntos-gateway population sample` prints some):"
+        )
+        for endpoint in endpoints(sandbox):
+            typer.echo(f"    {endpoint.partner:<10} {endpoint.entry_url}")
+        servers = mock_servers(sandbox)
+    typer.echo("")
     sys.stdout.flush()
     configure_logging(settings.log_level, settings.log_json)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+    gateway = Server(
+        uvicorn.Config(
+            create_app(settings), host=host, port=port, log_level="warning", access_log=False
+        )
+    )
+    asyncio.run(serve_all([gateway, *servers]))
 
 
 # ---------------------------------------------------------------- db

@@ -11,6 +11,7 @@ import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -22,7 +23,11 @@ from gateway.clients.repository import ClientRepository
 
 ROLES = ("consumer", "partner", "auditor", "admin")
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(32))
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(32))
 
 
 class ClientError(ValueError):
@@ -85,7 +90,7 @@ async def authenticate(session: AsyncSession, client_id: str, secret: str) -> Cl
     # Argon2 is deliberately slow; verifying off the event loop keeps other requests moving.
     try:
         await asyncio.to_thread(
-            _hasher.verify, client.secret_hash if client else _DUMMY_HASH, secret
+            _hasher.verify, client.secret_hash if client else _dummy_hash(), secret
         )
     except (VerificationError, InvalidHashError):
         return None

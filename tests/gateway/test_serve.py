@@ -6,7 +6,7 @@ import base64
 import json
 import os
 import secrets
-import socket
+import signal
 import subprocess
 import sys
 import time
@@ -16,16 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import DatabaseFactory
+from tests.support import free_port
 
 CLI = [sys.executable, "-m", "gateway.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -75,13 +71,22 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
     )
 
 
+def mock_ports() -> dict[str, str]:
+    return {
+        f"GATEWAY_SANDBOX_{name}_PORT": str(free_port())
+        for name in ("RENIEC", "OSIPTEL", "BN", "MINSA_HIS")
+    }
+
+
 def test_sandbox_serve_seeds_clients_once_and_keeps_keys(
     databases: DatabaseFactory, tmp_path: Path
 ) -> None:
+    ports = mock_ports()
     env = {
         "GATEWAY_ENV": "sandbox",
         "GATEWAY_DATABASE_URL": databases.new(),
         "GATEWAY_VAR_DIR": str(tmp_path / "var"),
+        **ports,
     }
     assert run_cli(["db", "upgrade"], env, tmp_path).returncode == 0
     with serving(env, tmp_path) as served:
@@ -101,6 +106,12 @@ def test_sandbox_serve_seeds_clients_once_and_keeps_keys(
         assert services.status_code == 200
         assert httpx.get(f"{base}/readyz").status_code == 200
         assert httpx.get(f"{base}/docs").status_code == 200
+        # The partner mocks run beside the gateway in sandbox mode.
+        wsdl = httpx.get(
+            f"http://127.0.0.1:{ports['GATEWAY_SANDBOX_RENIEC_PORT']}/ws/ConsultaDni?wsdl"
+        )
+        assert wsdl.status_code == 200
+        assert "consultar" in wsdl.text
     output = served.output
     assert consumer["client_secret"] in output
     assert f"{base}/docs" in output
@@ -130,9 +141,13 @@ def test_production_serve_never_seeds_and_refuses_default_key(
     assert "refuses the sandbox default master key" in refused.stderr
 
     env["GATEWAY_MASTER_KEY"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    env.update(mock_ports())
     assert run_cli(["db", "upgrade"], env, tmp_path).returncode == 0
     with serving(env, tmp_path) as served:
         assert httpx.get(f"{served.base}/readyz").status_code == 200
+        # Outside sandbox mode no mock is started.
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{env['GATEWAY_SANDBOX_RENIEC_PORT']}/ws/ConsultaDni?wsdl")
     assert not (tmp_path / "var" / "sandbox-clients.json").exists()
     listed = run_cli(["clients", "list", "--json"], env, tmp_path)
     assert json.loads(listed.stdout) == {"clients": []}
@@ -143,3 +158,39 @@ def test_serve_refuses_unmigrated_database(databases: DatabaseFactory, tmp_path:
     result = run_cli(["serve"], env, tmp_path)
     assert result.returncode == 1
     assert "juntos-gateway db upgrade" in result.stderr
+
+
+def test_mocks_command_serves_and_stops_on_interrupt(tmp_path: Path) -> None:
+    ports = mock_ports()
+    env = {**os.environ, **ports, "GATEWAY_SANDBOX_SIZE": "500000"}
+    proc = subprocess.Popen(
+        [*CLI, "mocks"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{ports['GATEWAY_SANDBOX_OSIPTEL_PORT']}/v1/lineas"
+        deadline = time.monotonic() + 30
+        response = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                response = httpx.get(
+                    url,
+                    params={"tipoDocumento": "DNI", "numeroDocumento": "12345678"},
+                    headers={"X-Api-Key": "osiptel-sandbox-juntos"},
+                )
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert response is not None
+        assert response.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=15)
+    assert proc.returncode == 0, output
+    assert "500000 households" in output
+    for port in ports.values():
+        assert f"127.0.0.1:{port}" in output

@@ -1,0 +1,307 @@
+"""Banco de la Nación mock: Cuenta DNI opening and ISO 20022 bulk payments.
+
+Accounts (stand-in REST, ``contracts/bn/openapi.yaml``) are opened per DNI, idempotent by
+the ``X-Request-Id`` of the request: the same id with the same body returns the first
+answer, the same id with another body is refused. Holders must be adults known to the
+registry and alive.
+
+Payments take a pain.001 and answer a pain.002. The ledger protects against paying
+twice the way payment switches do: a resend of a known MsgId with identical content
+returns the original report; with different content it is refused (DU01); a transfer
+whose EndToEndId was already settled is rejected (AM05). Settled transfers appear as
+booked debits in camt.054 notifications, for reconciliation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from adapters.bn.cci import account_for, cci_for, is_valid_cci
+from adapters.bn.iso20022 import (
+    BANK_CODE,
+    CURRENCY,
+    CreditTransfer,
+    Entry,
+    InvalidMessageError,
+    Notification,
+    StatusReport,
+    TransactionStatus,
+    build_camt054,
+    build_pain002,
+    parse_pain001,
+)
+from adapters.sandbox.faults import FaultInjector
+from adapters.sandbox.population import ROLE_CHILD, Person, check_digit
+from adapters.sandbox.settings import SandboxSettings
+
+XML = "application/xml"
+
+
+def problem(status: int, code: str, detail: str, field: str | None = None) -> JSONResponse:
+    body: dict[str, object] = {"title": code, "status": status, "codigo": code, "detail": detail}
+    if field:
+        body["campo"] = field
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+@dataclass
+class Account:
+    dni: str
+    number: str
+    cci: str
+    opened_at: datetime
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "numeroDocumento": self.dni,
+            "numeroCuenta": self.number,
+            "cci": self.cci,
+            "estado": "ACTIVA",
+            "fechaApertura": self.opened_at.isoformat(),
+        }
+
+
+@dataclass
+class Settled:
+    msg_id: str
+    payment_info_id: str
+    amount: Decimal
+    booked: date
+    servicer_ref: str
+
+
+class BankMock:
+    def __init__(self, settings: SandboxSettings) -> None:
+        self.settings = settings
+        self.population = settings.population
+        self.accounts: dict[str, Account] = {}
+        self.by_cci: dict[str, Account] = {}
+        self.opening_requests: dict[str, tuple[str, int, bytes]] = {}
+        self.reports: dict[str, tuple[str, bytes]] = {}
+        self.ledger: dict[str, Settled] = {}
+        self.balance = Decimal(str(settings.bn_debtor_balance))
+        self.sequence = 0
+
+    def authorised(self, request: Request) -> bool:
+        return request.headers.get("x-api-key") == self.settings.bn_api_key
+
+    # ------------------------------------------------------------------ accounts
+
+    async def open_account(self, request: Request) -> Response:
+        if not self.authorised(request):
+            return problem(401, "NO_AUTORIZADO", "X-Api-Key ausente o no valida", "X-Api-Key")
+        request_id = request.headers.get("x-request-id", "")
+        if not 1 <= len(request_id) <= 64:
+            return problem(400, "SOLICITUD_INVALIDA", "X-Request-Id es obligatorio", "X-Request-Id")
+        raw = await request.body()
+        digest = hashlib.sha256(raw).hexdigest()
+        known = self.opening_requests.get(request_id)
+        if known is not None:
+            if known[0] != digest:
+                return problem(
+                    409,
+                    "SOLICITUD_MODIFICADA",
+                    "X-Request-Id ya usado con otro contenido",
+                    "X-Request-Id",
+                )
+            return Response(known[2], status_code=known[1], media_type="application/json")
+        status, body = self._open(raw)
+        self.opening_requests[request_id] = (digest, status, body)
+        media = "application/json" if status < 400 else "application/problem+json"
+        return Response(body, status_code=status, media_type=media)
+
+    def _open(self, raw: bytes) -> tuple[int, bytes]:
+        def refuse(status: int, code: str, detail: str, field: str) -> tuple[int, bytes]:
+            return status, bytes(problem(status, code, detail, field).body)
+
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return refuse(400, "SOLICITUD_INVALIDA", "el cuerpo no es JSON", "body")
+        if not isinstance(data, dict) or data.get("tipoDocumento") != "DNI":
+            return refuse(400, "SOLICITUD_INVALIDA", "tipoDocumento debe ser DNI", "tipoDocumento")
+        dni = str(data.get("numeroDocumento", ""))
+        if len(dni) != 8 or not dni.isdigit():
+            return refuse(422, "DOCUMENTO_INVALIDO", "DNI de 8 digitos", "numeroDocumento")
+        declared = data.get("digitoVerificacion")
+        if declared is not None and str(declared) != check_digit(dni):
+            return refuse(
+                422, "DOCUMENTO_INVALIDO", "digito de verificacion incorrecto", "digitoVerificacion"
+            )
+        found = self.population.lookup(dni)
+        person = found.household.person(found.role) if found else None
+        if found is None or found.role == ROLE_CHILD or not isinstance(person, Person):
+            return refuse(422, "DOCUMENTO_INVALIDO", "DNI no registrado", "numeroDocumento")
+        if person.deceased:
+            return refuse(
+                422, "TITULAR_FALLECIDO", "el titular figura como fallecido", "numeroDocumento"
+            )
+        existing = self.accounts.get(dni)
+        if existing is not None:
+            return 200, json.dumps(existing.as_json()).encode()
+        account = Account(
+            dni=dni,
+            number=account_for(dni),
+            cci=cci_for(found.household.district.inei, account_for(dni)),
+            opened_at=datetime.now(UTC).replace(microsecond=0),
+        )
+        self.accounts[dni] = account
+        self.by_cci[account.cci] = account
+        return 201, json.dumps(account.as_json()).encode()
+
+    async def get_account(self, request: Request) -> Response:
+        if not self.authorised(request):
+            return problem(401, "NO_AUTORIZADO", "X-Api-Key ausente o no valida", "X-Api-Key")
+        account = self.accounts.get(request.path_params["dni"])
+        if account is None:
+            return problem(404, "CUENTA_NO_EXISTE", "no hay cuenta para este documento")
+        return JSONResponse(account.as_json())
+
+    # ------------------------------------------------------------------ payments
+
+    def _next_ref(self, prefix: str) -> str:
+        self.sequence += 1
+        return f"{prefix}{datetime.now(UTC):%Y%m%d}{self.sequence:010d}"
+
+    async def submit_batch(self, request: Request) -> Response:
+        if not self.authorised(request):
+            return problem(401, "NO_AUTORIZADO", "X-Api-Key ausente o no valida", "X-Api-Key")
+        raw = await request.body()
+        try:
+            batch = parse_pain001(raw)
+        except InvalidMessageError as exc:
+            return problem(400, "FF01", str(exc), "body")
+        digest = hashlib.sha256(raw).hexdigest()
+        known = self.reports.get(batch.msg_id)
+        now = datetime.now(UTC)
+        if known is not None:
+            if known[0] == digest:
+                return Response(known[1], media_type=XML)
+            refused = StatusReport(
+                msg_id=self._next_ref("RJ"),
+                created_at=now,
+                original_msg_id=batch.msg_id,
+                group_status="RJCT",
+                group_reason="DU01",
+                group_detail="MsgId ya recibido con contenido distinto",
+            )
+            return Response(build_pain002(refused), status_code=409, media_type=XML)
+        statuses = [
+            self._settle(batch.msg_id, batch.payment_info_id, t, now) for t in batch.transfers
+        ]
+        accepted = sum(1 for s in statuses if s.status == "ACSC")
+        group = "ACSC" if accepted == len(statuses) else "RJCT" if not accepted else "PART"
+        report = StatusReport(
+            msg_id=self._next_ref("ST"),
+            created_at=now,
+            original_msg_id=batch.msg_id,
+            original_count=len(batch.transfers),
+            original_sum=batch.control_sum,
+            group_status=group,
+            payment_info_id=batch.payment_info_id,
+            payment_info_status=group,
+            transactions=tuple(statuses),
+        )
+        body = build_pain002(report)
+        self.reports[batch.msg_id] = (digest, body)
+        return Response(body, media_type=XML)
+
+    def _settle(
+        self, msg_id: str, info_id: str, transfer: CreditTransfer, now: datetime
+    ) -> TransactionStatus:
+        e2e = transfer.end_to_end_id
+
+        def reject(code: str, detail: str) -> TransactionStatus:
+            return TransactionStatus(e2e, "RJCT", code, detail)
+
+        if e2e in self.ledger:
+            return reject("AM05", "EndToEndId ya abonado")
+        if transfer.currency != CURRENCY:
+            return reject("AM03", "moneda no permitida")
+        if transfer.amount <= 0:
+            return reject("AM01", "importe cero o negativo")
+        if not is_valid_cci(transfer.creditor_cci) or transfer.creditor_cci[:3] != BANK_CODE:
+            return reject("AC01", "CCI no valido")
+        account = self.by_cci.get(transfer.creditor_cci)
+        if account is None:
+            return reject("AC01", "cuenta inexistente")
+        found = self.population.lookup(account.dni)
+        holder = found.household.person(found.role) if found else None
+        if isinstance(holder, Person) and holder.deceased:
+            return reject("AC04", "cuenta cerrada")
+        if transfer.amount > self.balance:
+            return reject("AM04", "fondos insuficientes")
+        self.balance -= transfer.amount
+        ref = self._next_ref("AB")
+        self.ledger[e2e] = Settled(msg_id, info_id, transfer.amount, now.date(), ref)
+        return TransactionStatus(e2e, "ACSC", accepted_at=now, servicer_ref=ref)
+
+    async def batch_status(self, request: Request) -> Response:
+        if not self.authorised(request):
+            return problem(401, "NO_AUTORIZADO", "X-Api-Key ausente o no valida", "X-Api-Key")
+        known = self.reports.get(request.path_params["msg_id"])
+        if known is None:
+            return problem(404, "LOTE_NO_EXISTE", "MsgId desconocido")
+        return Response(known[1], media_type=XML)
+
+    async def notifications(self, request: Request) -> Response:
+        if not self.authorised(request):
+            return problem(401, "NO_AUTORIZADO", "X-Api-Key ausente o no valida", "X-Api-Key")
+        day = request.query_params.get("fecha")
+        try:
+            wanted = date.fromisoformat(day) if day else None
+        except ValueError:
+            return problem(400, "SOLICITUD_INVALIDA", "fecha: YYYY-MM-DD", "fecha")
+        entries = tuple(
+            Entry(
+                amount=s.amount,
+                credit_debit="DBIT",
+                booking_date=s.booked,
+                servicer_ref=s.servicer_ref,
+                end_to_end_id=e2e,
+                msg_id=s.msg_id,
+                payment_info_id=s.payment_info_id,
+            )
+            for e2e, s in self.ledger.items()
+            if wanted is None or s.booked == wanted
+        )
+        now = datetime.now(UTC)
+        account_tail = self.settings.bn_debtor_account[-8:]
+        notification = Notification(
+            msg_id=self._next_ref("NT"),
+            created_at=now,
+            notification_id=f"{account_tail}-{(wanted or now.date()):%Y%m%d}",
+            account=self.settings.bn_debtor_account,
+            entries=entries,
+        )
+        return Response(build_camt054(notification), media_type=XML)
+
+
+def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
+    settings = settings or SandboxSettings()
+    bank = BankMock(settings)
+    app = Starlette(
+        routes=[
+            Route("/cuentas/v1/aperturas", bank.open_account, methods=["POST"]),
+            Route("/cuentas/v1/cuentas/{dni}", bank.get_account, methods=["GET"]),
+            Route("/pagos/v1/lotes", bank.submit_batch, methods=["POST"]),
+            Route("/pagos/v1/lotes/{msg_id}", bank.batch_status, methods=["GET"]),
+            Route("/pagos/v1/notificaciones", bank.notifications, methods=["GET"]),
+        ]
+    )
+    app.state.bank = bank
+    return FaultInjector(
+        app,
+        settings.faults.bn,
+        lambda: problem(503, "SERVICIO_NO_DISPONIBLE", "intente mas tarde"),
+    )

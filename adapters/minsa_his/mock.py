@@ -1,0 +1,116 @@
+"""MINSA HIS mock: health services registered per patient, and the bulk extract.
+
+One row per service item per visit, with HIS field names. Patients are found by CUI or
+DNI; the extract lists every row registered in a date range, paged by an opaque cursor
+(household index and row offset). Contract: ``contracts/minsa_his/openapi.yaml``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from adapters.sandbox.faults import FaultInjector
+from adapters.sandbox.population import ROLE_CHILD, HealthRecord, Population
+from adapters.sandbox.settings import SandboxSettings
+
+PAGE_LIMIT = 5000
+
+
+def problem(status: int, detail: str, field: str | None = None) -> JSONResponse:
+    body: dict[str, object] = {"title": "solicitud no valida", "status": status, "detail": detail}
+    if field:
+        body["campo"] = field
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def his_row(record: HealthRecord) -> dict[str, object]:
+    return {
+        "Id_Cita": record.appointment_id,
+        "Fecha_Atencion": record.service_date.isoformat(),
+        "Id_Establecimiento": record.facility,
+        "Id_Paciente": record.patient_id,
+        "Edad_Reg": record.age_value,
+        "Tipo_Edad": record.age_unit,
+        "Codigo_Item": record.item_code,
+        "Tipo_Diagnostico": record.diagnosis_type,
+        "Valor_Lab": record.lab_value,
+        "Peso": record.weight_kg,
+        "Talla": record.height_cm,
+        "Hemoglobina": record.hemoglobin,
+    }
+
+
+def _date(value: str) -> date | None:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        return None
+
+
+def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
+    settings = settings or SandboxSettings()
+    population: Population = settings.population
+
+    def authorised(request: Request) -> bool:
+        return request.headers.get("x-api-key") == settings.his_api_key
+
+    async def by_patient(request: Request) -> Response:
+        if not authorised(request):
+            return problem(401, "X-Api-Key ausente o no valida", "X-Api-Key")
+        document = request.path_params["documento"]
+        if len(document) != 8 or not document.isdigit():
+            return problem(400, "documento: CUI o DNI de 8 digitos", "documento")
+        found = population.lookup(document)
+        if found is None or found.role != ROLE_CHILD:
+            return problem(404, "paciente sin registros en HIS")
+        rows = [his_row(r) for r in population.health_records(found.household)]
+        return JSONResponse({"Id_Paciente": document, "atenciones": rows})
+
+    async def extract(request: Request) -> Response:
+        if not authorised(request):
+            return problem(401, "X-Api-Key ausente o no valida", "X-Api-Key")
+        q = request.query_params
+        start, end = _date(q.get("desde", "")), _date(q.get("hasta", ""))
+        if start is None:
+            return problem(400, "desde: fecha YYYY-MM-DD", "desde")
+        if end is None or end < start:
+            return problem(400, "hasta: fecha YYYY-MM-DD no anterior a desde", "hasta")
+        try:
+            index, offset = (int(p) for p in q.get("cursor", "0.0").split("."))
+            limit = min(int(q.get("limite", str(PAGE_LIMIT))), PAGE_LIMIT)
+        except ValueError:
+            return problem(400, "cursor o limite no validos", "cursor")
+        if index < 0 or offset < 0 or limit < 1:
+            return problem(400, "cursor o limite no validos", "cursor")
+        rows: list[dict[str, object]] = []
+        following = None
+        while index < population.size:
+            # A child born after the range's end has no service inside it.
+            if population.birth_date(index) <= end:
+                records = population.health_records(population.household(index))
+                in_range = [r for r in records if start <= r.service_date <= end]
+                for position in range(offset, len(in_range)):
+                    if len(rows) == limit:
+                        following = f"{index}.{position}"
+                        break
+                    rows.append(his_row(in_range[position]))
+                if following:
+                    break
+            index, offset = index + 1, 0
+        return JSONResponse({"atenciones": rows, "siguiente": following})
+
+    app = Starlette(
+        routes=[
+            Route("/his/v1/pacientes/{documento}/atenciones", by_patient, methods=["GET"]),
+            Route("/his/v1/atenciones", extract, methods=["GET"]),
+        ]
+    )
+    return FaultInjector(
+        app, settings.faults.minsa_his, lambda: problem(503, "servicio no disponible")
+    )

@@ -1,0 +1,80 @@
+"""OSIPTEL mock: mobile lines registered to an identity document (stand-in REST API).
+
+OSIPTEL publishes no look-up API; its public "Checa tus líneas" shows, per document, each
+line's modality, masked number and operator. The stand-in answers the same per
+(document type, number) and unmasks numbers only for an API key whose registered
+purpose allows it. Contract: ``contracts/osiptel/openapi.yaml``.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from adapters.sandbox.faults import FaultInjector
+from adapters.sandbox.population import ROLE_CHILD
+from adapters.sandbox.settings import SandboxSettings
+
+DOCUMENT_TYPES = ("DNI", "CE", "PAS")
+
+
+def problem(status: int, title: str, detail: str, field: str | None = None) -> JSONResponse:
+    body: dict[str, object] = {"title": title, "status": status, "detail": detail}
+    if field:
+        body["campo"] = field
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def mask(number: str) -> str:
+    return f"{number[:1]}*****{number[-3:]}"
+
+
+def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
+    settings = settings or SandboxSettings()
+    population = settings.population
+
+    async def lines(request: Request) -> Response:
+        key = request.headers.get("x-api-key", "")
+        if key not in settings.osiptel_api_keys:
+            return problem(401, "no autorizado", "X-Api-Key ausente o no valida", "X-Api-Key")
+        unmasked = settings.osiptel_api_keys[key]
+        doc_type = request.query_params.get("tipoDocumento", "")
+        number = request.query_params.get("numeroDocumento", "")
+        if doc_type not in DOCUMENT_TYPES:
+            return problem(
+                400,
+                "solicitud no valida",
+                f"tipoDocumento: uno de {DOCUMENT_TYPES}",
+                "tipoDocumento",
+            )
+        if doc_type == "DNI" and (len(number) != 8 or not number.isdigit()):
+            return problem(400, "solicitud no valida", "DNI de 8 digitos", "numeroDocumento")
+        found = population.lookup(number) if doc_type == "DNI" else None
+        registered = (
+            found.household.phone_lines if found is not None and found.role != ROLE_CHILD else ()
+        )
+        return JSONResponse(
+            {
+                "tipoDocumento": doc_type,
+                "numeroDocumento": number,
+                "lineas": [
+                    {
+                        "numero": line.number if unmasked else mask(line.number),
+                        "modalidad": line.modality,
+                        "empresa": line.operator,
+                        "fechaActivacion": line.activated_on.isoformat(),
+                    }
+                    for line in registered
+                ],
+            }
+        )
+
+    app = Starlette(routes=[Route("/v1/lineas", lines, methods=["GET"])])
+    return FaultInjector(
+        app,
+        settings.faults.osiptel,
+        lambda: problem(503, "servicio no disponible", "intente mas tarde"),
+    )

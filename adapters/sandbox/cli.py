@@ -1,0 +1,106 @@
+"""Sandbox commands: ``mocks`` (serve the four agencies) and ``population sample``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from typing import Annotated, Any
+
+import typer
+
+from adapters.sandbox.districts import DistrictFileError
+from adapters.sandbox.population import Household
+from adapters.sandbox.settings import SandboxSettings
+
+PARTNERS = ("reniec", "osiptel", "bn", "minsa_his")
+
+population_app = typer.Typer(
+    help="The synthetic population behind the mocks.", no_args_is_help=True
+)
+
+
+def _settings(**overrides: Any) -> SandboxSettings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        settings = SandboxSettings(**values)
+        _ = settings.population
+    except (DistrictFileError, ValueError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    return settings
+
+
+def mocks(
+    only: Annotated[
+        list[str] | None, typer.Option(help=f"Serve only these: {', '.join(PARTNERS)}.")
+    ] = None,
+) -> None:
+    """Serve the four mock agencies on their loopback ports until interrupted."""
+    from adapters.sandbox.server import endpoints, mock_servers, serve_all
+
+    chosen = only or list(PARTNERS)
+    unknown = sorted(set(chosen) - set(PARTNERS))
+    if unknown:
+        typer.secho(f"error: --only: unknown partner(s) {', '.join(unknown)}", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    population = settings.population
+    typer.echo(
+        f"Partner sandbox: {population.size} households, seed {population.seed}, "
+        f"{len(population.districts)} districts"
+    )
+    for endpoint in endpoints(settings, chosen):
+        typer.echo(f"  {endpoint.partner:<10} {endpoint.entry_url}")
+    asyncio.run(serve_all(mock_servers(settings, chosen)))
+
+
+def household_summary(h: Household) -> dict[str, Any]:
+    return {
+        "household": h.index,
+        "mother_dni": h.mother.dni,
+        "mother_check_digit": h.mother.check_digit,
+        "father_dni": h.father.dni if h.father else None,
+        "child_cui": h.child.cui,
+        "child_check_digit": h.child.check_digit,
+        "child_birth_date": h.child.birth_date.isoformat(),
+        "district": {
+            "inei": h.district.inei,
+            "reniec": h.district.reniec,
+            "name": h.district.reniec_label,
+            "poverty_pct": h.district.poverty_pct,
+            "eligible": h.district.eligible,
+        },
+        "phone_lines": len(h.phone_lines),
+        "mother_deceased": h.mother.deceased,
+        "child_deceased": h.child.deceased,
+        "in_juntos": h.in_juntos,
+        "formal_payroll": h.formal_payroll,
+    }
+
+
+@population_app.command("sample")
+def sample(
+    count: Annotated[int, typer.Option(min=1, max=10_000, help="Households to print.")] = 5,
+    seed: Annotated[
+        int | None, typer.Option(help="Population seed [GATEWAY_SANDBOX_SEED].")
+    ] = None,
+    size: Annotated[int | None, typer.Option(help="Households [GATEWAY_SANDBOX_SIZE].")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print sample households with real-looking identifiers to try the API with."""
+    population = _settings(seed=seed, size=size).population
+    picks = sorted(
+        random.Random(population.seed).sample(range(population.size), min(count, population.size))
+    )
+    rows = [household_summary(population.household(i)) for i in picks]
+    if as_json:
+        typer.echo(
+            json.dumps({"seed": population.seed, "size": population.size, "households": rows})
+        )
+        return
+    for r in rows:
+        typer.echo(
+            f"household {r['household']:>7}  mother DNI {r['mother_dni']}-{r['mother_check_digit']}"
+            f"  child CUI {r['child_cui']}-{r['child_check_digit']}  {r['district']['name']}"
+        )

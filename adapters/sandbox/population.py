@@ -1,0 +1,505 @@
+"""A deterministic synthetic population for the DU 095-2020 operation.
+
+Household ``i`` is computed from ``(seed, i)`` on demand, so a look-up costs the same time
+and memory whether the population holds ten thousand households or half a million, and
+every mock derives the same person from the same identifier.
+
+Identifiers come from a keyed permutation of the 8-digit space (a four-round Feistel
+network on two 4-digit halves, keyed by the seed) applied to ``n = 4·i + role`` (mother,
+father, child). Running the network backwards finds the household behind a DNI or CUI in
+O(1) and stores nothing, and neighbouring households get unrelated numbers. Districts own
+contiguous index ranges (sized by poverty), so everything about one district lives in one
+range.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cache, cached_property
+from itertools import accumulate
+
+from stdnum.pe import cui as stdnum_cui
+
+from adapters.sandbox.districts import District
+
+ID_SPACE = 10**8
+_HALF = 10**4
+_ROUNDS = 4
+CNV_SPACE = 10**9
+ROLE_MOTHER, ROLE_FATHER, ROLE_CHILD = 0, 1, 2
+ROLE_NAMES = {ROLE_MOTHER: "mother", ROLE_FATHER: "father", ROLE_CHILD: "child"}
+BIRTHS_FROM = date(2019, 1, 1)
+BIRTHS_TO = date(2021, 2, 28)
+BIRTH_DAYS = (BIRTHS_TO - BIRTHS_FROM).days + 1
+
+SURNAMES = (
+    "QUISPE FLORES SANCHEZ RODRIGUEZ GARCIA HUAMAN MAMANI RAMOS CHAVEZ TORRES MENDOZA "
+    "DIAZ ROJAS VASQUEZ CASTILLO CONDORI ESPINOZA GUTIERREZ LOPEZ PEREZ GONZALES RAMIREZ "
+    "CRUZ MORALES VARGAS HUAMANI CCAMA TICONA APAZA CHOQUE YUPANQUI PUMA CAHUANA HUANCA "
+    "VILCA INGA ALVAREZ SALAZAR CORDOVA PAREDES ROMERO HERRERA MEDINA AGUILAR CARDENAS "
+    "SOTO LEON CAMPOS RIVERA PALOMINO ACOSTA CHUQUIMAMANI LLACSA AYALA CCORI HUILLCA"
+).split()
+FEMALE_NAMES = (
+    "MARIA ROSA JUANA CARMEN LUZ ANA ROCIO YESENIA DELIA NANCY ELIZABETH GLADYS MERY "
+    "SONIA FLOR MARLENI YOLANDA LIZ KAREN MILAGROS JESSICA SANDRA LUCIA ANGELA ROXANA "
+    "NOEMI EDITH SOLEDAD FIORELLA ZULEMA BETTY MARIBEL GRACIELA FANNY IRMA VILMA"
+).split()
+MALE_NAMES = (
+    "JUAN JOSE LUIS CARLOS JORGE PEDRO MIGUEL VICTOR CESAR FREDY WILBER EDWIN RAUL "
+    "JULIO HUGO ALEX HENRY ELVIS ROGER NESTOR WALTER ABEL DAVID SANTIAGO ANGEL MARCO "
+    "RUBEN ROLANDO JHON DIEGO THIAGO MATEO LIAM GAEL DYLAN"
+).split()
+STREETS = ("JR.", "AV.", "CALLE", "PSJE.", "CASERIO", "COMUNIDAD")
+OPERATORS = (("MOVISTAR", 40), ("CLARO", 30), ("ENTEL", 18), ("BITEL", 12))
+MODALITIES = (("PREPAGO", 75), ("CONTROL", 15), ("POSPAGO", 10))
+EDUCATION = (("PRIMARIA", 35), ("SECUNDARIA", 45), ("SUPERIOR", 12), ("SIN NIVEL", 8))
+LANGUAGES = (("CASTELLANO", 62), ("QUECHUA", 30), ("AYMARA", 5), ("ASHANINKA", 2), ("AWAJUN", 1))
+INSURANCE = (("SIS", 86), ("ESSALUD", 9), ("NINGUNO", 5))
+MARITAL = (("SOLTERO", 68), ("CASADO", 27), ("DIVORCIADO", 3), ("VIUDO", 2))
+
+
+def _splitmix64(x: int) -> int:
+    x = (x + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+    return x ^ (x >> 31)
+
+
+def _coprime_multiplier(h: int, space: int) -> int:
+    a = (h % (space - 3)) + 3
+    while a % 2 == 0 or a % 5 == 0:
+        a += 1
+    return a
+
+
+@cache
+def _cumulative(table: tuple[tuple[str, int], ...]) -> tuple[list[str], list[int]]:
+    return [v for v, _ in table], list(accumulate(w for _, w in table))
+
+
+def _weighted(rng: random.Random, table: tuple[tuple[str, int], ...]) -> str:
+    values, cumulative = _cumulative(table)
+    return rng.choices(values, cum_weights=cumulative)[0]
+
+
+def check_digit(number: str) -> str:
+    """The numeric check character of a DNI or CUI (python-stdnum)."""
+    return stdnum_cui.calc_check_digits(number)[0]
+
+
+@dataclass(frozen=True)
+class Person:
+    dni: str
+    check_digit: str
+    first_surname: str
+    second_surname: str
+    given_names: str
+    sex: str
+    birth_date: date
+    marital_status: str
+    deceased: bool
+    education: str
+    language: str
+
+    @property
+    def restriction(self) -> str:
+        return "FALLECIMIENTO" if self.deceased else ""
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_names} {self.first_surname} {self.second_surname}"
+
+
+@dataclass(frozen=True)
+class Child:
+    cui: str
+    check_digit: str
+    cnv: str
+    first_surname: str
+    second_surname: str
+    given_names: str
+    sex: str
+    birth_date: date
+    birth_weight_g: int
+    length_cm: float
+    gestation_weeks: int
+    health_facility: str
+    insurance: str
+    deceased: bool
+
+    @property
+    def restriction(self) -> str:
+        return "FALLECIMIENTO" if self.deceased else ""
+
+
+@dataclass(frozen=True)
+class PhoneLine:
+    number: str
+    operator: str
+    modality: str
+    activated_on: date
+
+
+@dataclass(frozen=True)
+class HealthRecord:
+    """One HIS row: one service item of one visit."""
+
+    appointment_id: str
+    service_date: date
+    facility: str
+    patient_id: str
+    age_value: int
+    age_unit: str  # D days, M months, A years
+    item_code: str
+    diagnosis_type: str  # P presumptive, D definitive, R repeat
+    lab_value: str
+    weight_kg: float | None
+    height_cm: float | None
+    hemoglobin: float | None
+
+
+@dataclass(frozen=True)
+class Household:
+    index: int
+    district: District
+    address: str
+    populated_centre: str
+    mother: Person
+    father: Person | None
+    child: Child
+    in_juntos: bool
+    formal_payroll: bool
+    adherent: bool
+    phone_lines: tuple[PhoneLine, ...]
+
+    def person(self, role: int) -> Person | Child | None:
+        if role == ROLE_MOTHER:
+            return self.mother
+        if role == ROLE_FATHER:
+            return self.father
+        return self.child
+
+
+@dataclass(frozen=True)
+class Lookup:
+    household: Household
+    role: int
+
+
+# Item schedule: (code, lab value, due age in days). Iron drops from 4 months, then syrup
+# or micronutrients 6-11 months (the sixth delivery closes the course: TA).
+_SCHEDULE: tuple[tuple[str, str, int], ...] = (
+    ("99381.01", "", 7),
+    ("99381", "1", 30),
+    ("90681", "1", 61),
+    ("90670", "1", 61),
+    ("99381", "2", 61),
+    ("90681", "2", 122),
+    ("90670", "2", 122),
+    ("99381", "3", 122),
+    ("99199.17", "1", 122),
+    ("99199.17", "2", 152),
+    ("85018", "", 183),
+    ("99199.17", "1", 183),
+    ("99381", "4", 183),
+    ("99199.17", "2", 213),
+    ("99199.17", "3", 244),
+    ("99199.17", "4", 274),
+    ("99381", "5", 274),
+    ("99199.17", "5", 305),
+    ("99199.17", "TA", 335),
+    ("90670", "3", 365),
+    ("99382", "1", 365),
+    ("99382", "2", 548),
+)
+
+
+class Population:
+    """Households ``0 .. size-1`` of one seed, computed on demand."""
+
+    def __init__(
+        self,
+        districts: Sequence[District],
+        *,
+        seed: int = 2020,
+        size: int = 10_000,
+        compliance_rate: float = 0.7,
+        as_of: date = date(2021, 3, 1),
+    ) -> None:
+        if size < 1 or size > ID_SPACE // 4:
+            raise ValueError(f"size must be between 1 and {ID_SPACE // 4}")
+        if not 0.0 <= compliance_rate <= 1.0:
+            raise ValueError("compliance_rate must be between 0 and 1")
+        if not districts:
+            raise ValueError("at least one district is needed")
+        self.seed = seed
+        self.size = size
+        self.compliance_rate = compliance_rate
+        self.as_of = as_of
+        self.districts = tuple(districts)
+        h = _splitmix64(seed)
+        self._keys = [_splitmix64(h + r) for r in range(_ROUNDS)]
+        self._b = _splitmix64(h) % ID_SPACE
+        self._cnv_a = _coprime_multiplier(_splitmix64(h ^ 0xC1), CNV_SPACE)
+        # Eligible (>=15% poverty) districts weigh by their poverty; others weigh little,
+        # so both kinds appear and eligibility filtering matters.
+        weights = [d.poverty_pct if d.eligible else d.poverty_pct / 4 + 0.5 for d in districts]
+        total = sum(weights)
+        self._bounds = [round(size * c / total) for c in accumulate(weights)]
+        self._by_inei = {d.inei: k for k, d in enumerate(districts)}
+        self._by_reniec = {d.reniec: k for k, d in enumerate(districts)}
+
+    # ------------------------------------------------------------------ identifiers
+
+    def _round(self, value: int, round_no: int) -> int:
+        return _splitmix64(self._keys[round_no] ^ value) % _HALF
+
+    def _permute(self, n: int) -> int:
+        left, right = divmod(n, _HALF)
+        for r in range(_ROUNDS):
+            left, right = right, (left + self._round(right, r)) % _HALF
+        return left * _HALF + right
+
+    def _unpermute(self, number: int) -> int:
+        left, right = divmod(number, _HALF)
+        for r in reversed(range(_ROUNDS)):
+            left, right = (right - self._round(left, r)) % _HALF, left
+        return left * _HALF + right
+
+    def identifier(self, index: int, role: int) -> str:
+        return f"{self._permute(4 * index + role):08d}"
+
+    def locate(self, number: str) -> tuple[int, int] | None:
+        """(household index, role) behind an 8-digit DNI or CUI, or None."""
+        if len(number) != 8 or not number.isdigit():
+            return None
+        n = self._unpermute(int(number))
+        index, role = divmod(n, 4)
+        if index >= self.size or role not in ROLE_NAMES:
+            return None
+        return index, role
+
+    def lookup(self, number: str) -> Lookup | None:
+        located = self.locate(number)
+        if located is None:
+            return None
+        household = self.household(located[0])
+        if located[1] == ROLE_FATHER and household.father is None:
+            return None
+        return Lookup(household, located[1])
+
+    # ------------------------------------------------------------------ districts
+
+    def district_index(self, index: int) -> int:
+        return bisect.bisect_right(self._bounds, index)
+
+    def district_range(self, ubigeo: str) -> range:
+        """Household indices of a district, by INEI or RENIEC code."""
+        k = self._by_inei.get(ubigeo, self._by_reniec.get(ubigeo))
+        if k is None:
+            return range(0)
+        start = self._bounds[k - 1] if k else 0
+        return range(start, self._bounds[k])
+
+    def birth_date(self, index: int) -> date:
+        """The child's birth date, cheap enough to scan the whole population with."""
+        return BIRTHS_FROM + timedelta(days=_splitmix64(self.seed * 1_000_003 + index) % BIRTH_DAYS)
+
+    # ------------------------------------------------------------------ households
+
+    def household(self, index: int) -> Household:
+        if not 0 <= index < self.size:
+            raise IndexError(index)
+        rng = random.Random(self.seed * 2_000_003 + index)
+        district = self.districts[self.district_index(index)]
+        family = rng.choice(SURNAMES)
+        mother_second = rng.choice(SURNAMES)
+        has_father = rng.random() < 0.62
+        father_family = rng.choice(SURNAMES) if has_father else family
+        child_birth = self.birth_date(index)
+        mother_birth = child_birth - timedelta(days=rng.randint(16 * 365, 44 * 365))
+        mother = self._person(index, ROLE_MOTHER, rng, "F", family, mother_second, mother_birth)
+        father = None
+        if has_father:
+            father_birth = mother_birth - timedelta(days=rng.randint(-3 * 365, 12 * 365))
+            father = self._person(
+                index, ROLE_FATHER, rng, "M", father_family, rng.choice(SURNAMES), father_birth
+            )
+        sex = rng.choice("FM")
+        names = FEMALE_NAMES if sex == "F" else MALE_NAMES
+        given = (
+            rng.choice(names) if rng.random() < 0.6 else f"{rng.choice(names)} {rng.choice(names)}"
+        )
+        low_weight = rng.random() < 0.07
+        weeks = rng.randint(33, 36) if low_weight else rng.randint(37, 41)
+        facility_seq = rng.randint(1, 6)
+        child = Child(
+            cui=self.identifier(index, ROLE_CHILD),
+            check_digit=check_digit(self.identifier(index, ROLE_CHILD)),
+            cnv=f"{(self._cnv_a * index + self._b) % CNV_SPACE + CNV_SPACE:010d}",
+            first_surname=father_family if has_father else family,
+            second_surname=family if has_father else mother_second,
+            given_names=given,
+            sex=sex,
+            birth_date=child_birth,
+            birth_weight_g=rng.randint(1700, 2490) if low_weight else rng.randint(2500, 4200),
+            length_cm=round(rng.uniform(44.0, 54.0), 1),
+            gestation_weeks=weeks,
+            health_facility=f"{int(district.inei) % 10000:04d}{facility_seq:04d}",
+            insurance=_weighted(rng, INSURANCE),
+            deceased=rng.random() < 0.006,
+        )
+        street = rng.choice(STREETS)
+        address = (
+            f"{street} {rng.choice(SURNAMES)} S/N"
+            if street in ("CASERIO", "COMUNIDAD")
+            else f"{street} {rng.choice(SURNAMES)} {rng.randint(1, 1999)}"
+        )
+        lines = tuple(
+            PhoneLine(
+                number=f"9{rng.randint(0, 99_999_999):08d}",
+                operator=_weighted(rng, OPERATORS),
+                modality=_weighted(rng, MODALITIES),
+                activated_on=date(2012, 1, 1) + timedelta(days=rng.randint(0, 3200)),
+            )
+            for _ in range(rng.choices((0, 1, 2, 3), weights=(10, 55, 25, 10))[0])
+        )
+        return Household(
+            index=index,
+            district=district,
+            address=f"{address} - {district.name}",
+            populated_centre=f"{district.inei}{rng.randint(1, 120):04d}",
+            mother=mother,
+            father=father,
+            child=child,
+            in_juntos=rng.random() < 0.12,
+            formal_payroll=rng.random() < 0.08,
+            adherent=rng.random() < self.compliance_rate,
+            phone_lines=lines,
+        )
+
+    def _person(
+        self,
+        index: int,
+        role: int,
+        rng: random.Random,
+        sex: str,
+        first: str,
+        second: str,
+        birth: date,
+    ) -> Person:
+        names = FEMALE_NAMES if sex == "F" else MALE_NAMES
+        number = self.identifier(index, role)
+        given = (
+            rng.choice(names) if rng.random() < 0.5 else f"{rng.choice(names)} {rng.choice(names)}"
+        )
+        return Person(
+            dni=number,
+            check_digit=check_digit(number),
+            first_surname=first,
+            second_surname=second,
+            given_names=given,
+            sex=sex,
+            birth_date=birth,
+            marital_status=_weighted(rng, MARITAL),
+            deceased=rng.random() < 0.004,
+            education=_weighted(rng, EDUCATION),
+            language=_weighted(rng, LANGUAGES),
+        )
+
+    def health_records(self, household: Household) -> list[HealthRecord]:
+        """HIS rows of the child up to ``as_of``, consistent with its age and adherence."""
+        child = household.child
+        rng = random.Random(self.seed * 3_000_017 + household.index)
+        give_rate = 0.95 if household.adherent else 0.4
+        records: list[HealthRecord] = []
+        for seq, (code, lab, due_days) in enumerate(_SCHEDULE):
+            given = rng.random() < give_rate
+            delay = rng.randint(0, 25)
+            hemoglobin = round(rng.uniform(9.2, 13.4), 1)
+            if not given:
+                continue
+            served = child.birth_date + timedelta(days=due_days + delay)
+            if served > self.as_of:
+                break
+            age_days = (served - child.birth_date).days
+            unit, value = ("D", age_days) if age_days < 30 else ("M", age_days // 30)
+            if age_days >= 365:
+                unit, value = "A", age_days // 365
+            is_cred = code.startswith(("99381", "99382"))
+            months = age_days / 30.4
+            records.append(
+                HealthRecord(
+                    appointment_id=f"{household.index:09d}{seq:03d}",
+                    service_date=served,
+                    facility=child.health_facility,
+                    patient_id=child.cui,
+                    age_value=value,
+                    age_unit=unit,
+                    item_code=code,
+                    diagnosis_type="D",
+                    lab_value=lab,
+                    weight_kg=round(
+                        child.birth_weight_g / 1000
+                        + 0.6 * min(months, 6)
+                        + 0.25 * max(months - 6, 0),
+                        2,
+                    )
+                    if is_cred
+                    else None,
+                    height_cm=round(
+                        child.length_cm + 3.0 * min(months, 4) + 1.2 * max(months - 4, 0), 1
+                    )
+                    if is_cred
+                    else None,
+                    hemoglobin=hemoglobin if code == "85018" else None,
+                )
+            )
+            if code == "85018" and hemoglobin < 11.0:
+                severity = "LEV" if hemoglobin >= 10.0 else "MOD"
+                records.append(
+                    HealthRecord(
+                        appointment_id=f"{household.index:09d}{seq:03d}",
+                        service_date=served,
+                        facility=child.health_facility,
+                        patient_id=child.cui,
+                        age_value=value,
+                        age_unit=unit,
+                        item_code="D509",
+                        diagnosis_type="D",
+                        lab_value=severity,
+                        weight_kg=None,
+                        height_cm=None,
+                        hemoglobin=None,
+                    )
+                )
+        return records
+
+    # ------------------------------------------------------------------ scans
+
+    def newborns(
+        self,
+        born_from: date,
+        born_to: date,
+        ubigeos: Sequence[str] = (),
+        start: int = 0,
+    ) -> Iterator[int]:
+        """Indices of households whose child was born in the range, from ``start`` on."""
+        ranges = (
+            sorted((self.district_range(u) for u in ubigeos), key=lambda r: r.start)
+            if ubigeos
+            else [range(self.size)]
+        )
+        for r in ranges:
+            for index in range(max(r.start, start), r.stop):
+                if born_from <= self.birth_date(index) <= born_to:
+                    yield index
+
+    @cached_property
+    def eligible_share(self) -> float:
+        eligible = sum(len(self.district_range(d.inei)) for d in self.districts if d.eligible)
+        return eligible / self.size

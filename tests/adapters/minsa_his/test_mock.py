@@ -1,0 +1,78 @@
+"""MINSA HIS mock: a child's rows and the paged extract, against the contract."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import httpx
+
+from adapters.minsa_his.mock import create_app
+from adapters.sandbox.settings import SandboxSettings
+from gateway.settings import REPO_ROOT
+from tests.support import Contract
+
+CONTRACT = Contract(REPO_ROOT / "contracts" / "minsa_his" / "openapi.yaml")
+BY_PATIENT = "/his/v1/pacientes/{documento}/atenciones"
+EXTRACT = "/his/v1/atenciones"
+KEY = {"X-Api-Key": "his-sandbox-juntos"}
+
+
+async def test_patient_rows_and_errors(sandbox: SandboxSettings) -> None:
+    pop = sandbox.population
+    h = next(pop.household(i) for i in range(200) if len(pop.health_records(pop.household(i))) > 8)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(sandbox)), base_url="http://h"
+    ) as http:
+        found = await http.get(f"/his/v1/pacientes/{h.child.cui}/atenciones", headers=KEY)
+        CONTRACT.check(BY_PATIENT, found)
+        rows = found.json()["atenciones"]
+        assert [r["Codigo_Item"] for r in rows] == [r.item_code for r in pop.health_records(h)]
+        assert {r["Id_Paciente"] for r in rows} == {h.child.cui}
+
+        for path, status in [
+            (f"/his/v1/pacientes/{h.mother.dni}/atenciones", 404),
+            ("/his/v1/pacientes/123/atenciones", 400),
+        ]:
+            response = await http.get(path, headers=KEY)
+            assert response.status_code == status
+            CONTRACT.check(BY_PATIENT, response)
+        denied = await http.get(f"/his/v1/pacientes/{h.child.cui}/atenciones")
+        assert denied.status_code == 401
+        CONTRACT.check(BY_PATIENT, denied)
+
+
+async def test_extract_pages_cover_the_range_exactly_once() -> None:
+    sandbox = SandboxSettings(size=400)
+    pop = sandbox.population
+    start, end = date(2020, 9, 1), date(2020, 9, 30)
+    expected = [
+        r.appointment_id + r.item_code
+        for i in range(pop.size)
+        for r in pop.health_records(pop.household(i))
+        if start <= r.service_date <= end
+    ]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(sandbox)), base_url="http://h"
+    ) as http:
+        seen: list[str] = []
+        cursor = None
+        while True:
+            params = {"desde": start.isoformat(), "hasta": end.isoformat(), "limite": "25"}
+            if cursor:
+                params["cursor"] = cursor
+            response = await http.get(EXTRACT, params=params, headers=KEY)
+            CONTRACT.check(EXTRACT, response)
+            page = response.json()
+            seen += [r["Id_Cita"] + r["Codigo_Item"] for r in page["atenciones"]]
+            cursor = page["siguiente"]
+            if cursor is None:
+                break
+        assert seen == expected
+        assert len(expected) > 25
+
+        bad = await http.get(
+            EXTRACT, params={"desde": "2020-09-30", "hasta": "2020-09-01"}, headers=KEY
+        )
+        assert bad.status_code == 400
+        CONTRACT.check(EXTRACT, bad)
+        assert bad.json()["campo"] == "hasta"
