@@ -136,12 +136,12 @@ def _path(parent: etree._Element, *tags: str, text: str) -> etree._Element:
     return parent
 
 
-def _document(name: str) -> tuple[etree._Element, etree._Element]:
+def _document(name: str) -> etree._Element:
     root = etree.Element(
         f"{{{_ns(name)}}}Document",
         nsmap={None: _ns(name)},  # type: ignore[dict-item]
     )
-    return root, root
+    return root
 
 
 def _serialize(root: etree._Element) -> bytes:
@@ -189,7 +189,7 @@ class _Reader:
 
 
 def build_pain001(batch: PaymentBatch) -> bytes:
-    root, _ = _document(PAIN001)
+    root = _document(PAIN001)
     body = _sub(root, "CstmrCdtTrfInitn")
     header = _sub(body, "GrpHdr")
     _sub(header, "MsgId", batch.msg_id)
@@ -273,7 +273,7 @@ def _reason(parent: etree._Element, code: str | None, detail: str | None) -> Non
 
 
 def build_pain002(report: StatusReport) -> bytes:
-    root, _ = _document(PAIN002)
+    root = _document(PAIN002)
     body = _sub(root, "CstmrPmtStsRpt")
     header = _sub(body, "GrpHdr")
     _sub(header, "MsgId", report.msg_id)
@@ -346,7 +346,7 @@ def parse_pain002(data: bytes) -> StatusReport:
 
 
 def build_camt054(notification: Notification) -> bytes:
-    root, _ = _document(CAMT054)
+    root = _document(CAMT054)
     body = _sub(root, "BkToCstmrDbtCdtNtfctn")
     header = _sub(body, "GrpHdr")
     _sub(header, "MsgId", notification.msg_id)

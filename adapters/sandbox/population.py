@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cache, cached_property
 from itertools import accumulate
@@ -432,50 +432,34 @@ class Population:
                 unit, value = "A", age_days // 365
             is_cred = code.startswith(("99381", "99382"))
             months = age_days / 30.4
-            records.append(
-                HealthRecord(
-                    appointment_id=f"{household.index:09d}{seq:03d}",
-                    service_date=served,
-                    facility=child.health_facility,
-                    patient_id=child.cui,
-                    age_value=value,
-                    age_unit=unit,
-                    item_code=code,
-                    diagnosis_type="D",
-                    lab_value=lab,
-                    weight_kg=round(
-                        child.birth_weight_g / 1000
-                        + 0.6 * min(months, 6)
-                        + 0.25 * max(months - 6, 0),
-                        2,
-                    )
-                    if is_cred
-                    else None,
-                    height_cm=round(
-                        child.length_cm + 3.0 * min(months, 4) + 1.2 * max(months - 4, 0), 1
-                    )
-                    if is_cred
-                    else None,
-                    hemoglobin=hemoglobin if code == "85018" else None,
-                )
+            record = HealthRecord(
+                appointment_id=f"{household.index:09d}{seq:03d}",
+                service_date=served,
+                facility=child.health_facility,
+                patient_id=child.cui,
+                age_value=value,
+                age_unit=unit,
+                item_code=code,
+                diagnosis_type="D",
+                lab_value=lab,
+                weight_kg=None,
+                height_cm=None,
+                hemoglobin=hemoglobin if code == "85018" else None,
             )
+            if is_cred:
+                weight = child.birth_weight_g / 1000 + 0.6 * min(months, 6)
+                height = child.length_cm + 3.0 * min(months, 4) + 1.2 * max(months - 4, 0)
+                record = replace(
+                    record,
+                    weight_kg=round(weight + 0.25 * max(months - 6, 0), 2),
+                    height_cm=round(height, 1),
+                )
+            records.append(record)
             if code == "85018" and hemoglobin < 11.0:
+                # Anaemia found at the screening: a diagnosis row of the same visit.
                 severity = "LEV" if hemoglobin >= 10.0 else "MOD"
                 records.append(
-                    HealthRecord(
-                        appointment_id=f"{household.index:09d}{seq:03d}",
-                        service_date=served,
-                        facility=child.health_facility,
-                        patient_id=child.cui,
-                        age_value=value,
-                        age_unit=unit,
-                        item_code="D509",
-                        diagnosis_type="D",
-                        lab_value=severity,
-                        weight_kg=None,
-                        height_cm=None,
-                        hemoglobin=None,
-                    )
+                    replace(record, item_code="D509", lab_value=severity, hemoglobin=None)
                 )
         return records
 
