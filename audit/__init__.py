@@ -1,1 +1,4 @@
-"""Tamper-evident audit log of the gateway, as a library importing no web framework."""
+"""Tamper-evident audit log of the gateway, as a library importing no web framework.
+
+``events`` defines what is recorded, ``store`` appends and reads it.
+"""

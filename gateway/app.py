@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from gateway import __version__
 from gateway.auth.routes import router as auth_router
+from gateway.broker.routes import router as broker_router
 from gateway.catalog.loader import load_catalog
 from gateway.catalog.routes import router as catalog_router
 from gateway.clients.routes import router as clients_router
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await state.engine.dispose()
+            await state.aclose()
 
     app = FastAPI(
         title="JUNTOS interoperability gateway",
@@ -58,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.gateway = state
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(state.metrics))
-    for router in (ops_router, auth_router, catalog_router, clients_router):
+    for router in (ops_router, auth_router, catalog_router, clients_router, broker_router):
         app.include_router(router)
     _document_problems(app)
     return app

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Table
+
 
 def load_all() -> None:
     import gateway.clients.models  # noqa: F401
+    import gateway.idempotency.models  # noqa: F401
     import gateway.keys.models  # noqa: F401
+
+
+def all_tables() -> list[Table]:
+    """Every table the migrations create, the gateway's and the audit library's."""
+    from audit.store import metadata as audit_metadata
+    from gateway.core.db import Base
+
+    load_all()
+    return [*Base.metadata.sorted_tables, *audit_metadata.sorted_tables]

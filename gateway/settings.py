@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +26,68 @@ Environment = Literal["sandbox", "development", "staging", "production"]
 
 class ConfigurationError(Exception):
     """The configuration cannot be used; the message names the setting to fix."""
+
+
+class ResilienceSettings(BaseModel):
+    """How the gateway protects itself and a partner from each other."""
+
+    connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    read_timeout_seconds: float = Field(default=5.0, gt=0)
+    retries: int = Field(default=2, ge=0, le=10)
+    backoff_initial_seconds: float = Field(default=0.05, ge=0)
+    backoff_max_seconds: float = Field(default=1.0, ge=0)
+    breaker_consecutive_failures: int = Field(default=5, ge=1)
+    breaker_failure_rate: float = Field(default=0.5, gt=0, le=1)
+    breaker_window: int = Field(default=20, ge=1)
+    breaker_min_calls: int = Field(default=10, ge=1)
+    breaker_cooldown_seconds: float = Field(default=10.0, gt=0)
+    max_concurrency: int = Field(default=64, ge=1)
+    bulkhead_wait_seconds: float = Field(default=2.0, gt=0)
+
+
+class ReniecSettings(ResilienceSettings):
+    base_url: str = "http://127.0.0.1:8101"
+    wsdl: str = "reniec/consulta-dni.wsdl"
+    user_dni: str = "40000001"
+    ruc: str = "20900000015"
+    password: SecretStr = SecretStr("juntos-sandbox")
+
+
+class ApiKeyPartnerSettings(ResilienceSettings):
+    base_url: str
+    api_key: SecretStr
+
+
+class OsiptelSettings(ApiKeyPartnerSettings):
+    base_url: str = "http://127.0.0.1:8102"
+    api_key: SecretStr = SecretStr("osiptel-sandbox-juntos")
+
+
+class BankSettings(ApiKeyPartnerSettings):
+    base_url: str = "http://127.0.0.1:8103"
+    api_key: SecretStr = SecretStr("bn-sandbox-juntos")
+
+
+class HisSettings(ApiKeyPartnerSettings):
+    base_url: str = "http://127.0.0.1:8104"
+    api_key: SecretStr = SecretStr("his-sandbox-juntos")
+
+
+class PartnersSettings(BaseModel):
+    reniec: ReniecSettings = ReniecSettings()
+    osiptel: OsiptelSettings = OsiptelSettings()
+    bn: BankSettings = BankSettings()
+    minsa_his: HisSettings = HisSettings()
+
+    def sandbox_secrets_in_use(self) -> list[str]:
+        defaults = PartnersSettings()
+        used = []
+        if self.reniec.password == ReniecSettings().password:
+            used.append("GATEWAY_PARTNERS__RENIEC__PASSWORD")
+        for name in ("osiptel", "bn", "minsa_his"):
+            if getattr(self, name).api_key == getattr(defaults, name).api_key:
+                used.append(f"GATEWAY_PARTNERS__{name.upper()}__API_KEY")
+        return used
 
 
 class Settings(BaseSettings):
@@ -46,6 +108,11 @@ class Settings(BaseSettings):
     token_issuer: str = "juntos-gateway"
     log_level: str = "INFO"
     log_json: bool = True
+    partners: PartnersSettings = PartnersSettings()
+    adapters: str = Field(
+        default="adapters.wiring:register",
+        description="The function that registers partner adapters (module:function).",
+    )
 
     @property
     def is_sandbox(self) -> bool:
@@ -96,4 +163,10 @@ class Settings(BaseSettings):
                 f"GATEWAY_ENV={self.env} refuses the sandbox default master key: set "
                 "GATEWAY_MASTER_KEY or GATEWAY_MASTER_KEY_FILE to 32 random bytes in base64 "
                 "(generate one with `juntos-gateway keys new-master`)"
+            )
+        defaults = self.partners.sandbox_secrets_in_use()
+        if defaults:
+            raise ConfigurationError(
+                f"GATEWAY_ENV={self.env} refuses the sandbox partner credentials: set "
+                + ", ".join(defaults)
             )

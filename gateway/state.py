@@ -6,7 +6,7 @@ keys, clients and everything else shared live in the database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import Request
@@ -14,10 +14,15 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.auth.tokens import TokenService
+from gateway.broker.rules import RuleTable, load_rules
 from gateway.catalog.models import Catalog
 from gateway.core.crypto import SecretBox
 from gateway.core.db import create_engine, session_factory
+from gateway.core.pseudonyms import Pseudonymizer
+from gateway.idempotency.service import IdempotencyService
 from gateway.keys.service import KeyService
+from gateway.partners.health import PartnerHealth
+from gateway.partners.registry import PartnerRegistry, load_wiring
 from gateway.settings import Settings
 
 
@@ -29,23 +34,45 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     keys: KeyService
     tokens: TokenService
-    metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
+    metrics: CollectorRegistry
+    partner_health: PartnerHealth
+    partners: PartnerRegistry
+    pseudonyms: Pseudonymizer
+    idempotency: IdempotencyService
+    rules: RuleTable
 
     @classmethod
     def build(cls, settings: Settings, catalog: Catalog) -> AppState:
         engine = create_engine(settings.database_url)
+        sessions = session_factory(engine)
         keys = KeyService(
             SecretBox(settings.master_key_bytes, "signing-keys"),
             timedelta(seconds=settings.token_ttl_seconds),
         )
+        metrics = CollectorRegistry()
+        health = PartnerHealth(metrics)
+        partners = PartnerRegistry(health)
+        load_wiring(settings.adapters)(partners, settings)
         return cls(
             settings=settings,
             catalog=catalog,
             engine=engine,
-            sessions=session_factory(engine),
+            sessions=sessions,
             keys=keys,
             tokens=TokenService(keys, settings.token_issuer, settings.token_ttl_seconds),
+            metrics=metrics,
+            partner_health=health,
+            partners=partners,
+            pseudonyms=Pseudonymizer(settings.master_key_bytes),
+            idempotency=IdempotencyService(
+                sessions, SecretBox(settings.master_key_bytes, "idempotency")
+            ),
+            rules=load_rules(settings.contracts_dir / "policy" / "coresponsibility-rules.yaml"),
         )
+
+    async def aclose(self) -> None:
+        await self.partners.aclose()
+        await self.engine.dispose()
 
 
 def app_state(request: Request) -> AppState:

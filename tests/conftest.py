@@ -23,8 +23,8 @@ from sqlalchemy.engine import make_url
 from gateway import migrate
 from gateway.app import create_app
 from gateway.clients.service import create_client
-from gateway.core.db import Base, sync_url, transaction
-from gateway.models import load_all
+from gateway.core.db import sync_url, transaction
+from gateway.models import all_tables
 from gateway.settings import Settings
 from gateway.state import AppState
 
@@ -81,10 +81,9 @@ def database_url(databases: DatabaseFactory) -> str:
 @pytest.fixture
 def clean_database(database_url: str) -> Iterator[str]:
     yield database_url
-    load_all()
     engine = create_engine(sync_url(database_url))
     with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
+        for table in reversed(all_tables()):
             conn.execute(text(f"DELETE FROM {table.name}"))
     engine.dispose()
 

@@ -70,7 +70,13 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
         if found is None or found.role != ROLE_CHILD:
             return problem(404, "paciente sin registros en HIS")
         rows = [his_row(r) for r in population.health_records(found.household)]
-        return JSONResponse({"Id_Paciente": document, "atenciones": rows})
+        return JSONResponse(
+            {
+                "Id_Paciente": document,
+                "Fecha_Nacimiento": found.household.child.birth_date.isoformat(),
+                "atenciones": rows,
+            }
+        )
 
     async def extract(request: Request) -> Response:
         if not authorised(request):

@@ -76,7 +76,73 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             403,
             "The client is not registered for the purpose it declared.",
         ),
+        ProblemType(
+            "purpose-not-allowed",
+            "Purpose not allowed for this service",
+            403,
+            "The catalog does not allow this service for the declared purpose.",
+        ),
         ProblemType("not-found", "Not found", 404, "No resource at this address."),
+        ProblemType(
+            "partner-not-found",
+            "Not found at the partner",
+            404,
+            "The partner agency holds no record for this request.",
+        ),
+        ProblemType(
+            "idempotency-in-progress",
+            "Request in progress",
+            409,
+            "A request with this Idempotency-Key is being handled; retry after Retry-After.",
+        ),
+        ProblemType(
+            "idempotency-key-reused",
+            "Idempotency-Key reused",
+            422,
+            "The Idempotency-Key was first used with a different request body.",
+        ),
+        ProblemType(
+            "partner-invalid-input",
+            "Refused by the partner as invalid",
+            422,
+            "The partner agency rejected the request's data.",
+        ),
+        ProblemType(
+            "partner-refused",
+            "Refused by the partner",
+            502,
+            "The partner refused the gateway (credentials, password, quota); operators are told.",
+        ),
+        ProblemType(
+            "partner-malformed-response",
+            "Unreadable partner answer",
+            502,
+            "The partner answered with something that does not follow its contract.",
+        ),
+        ProblemType(
+            "partner-unavailable",
+            "Partner unavailable",
+            503,
+            "The partner agency is not answering correctly; retry later.",
+        ),
+        ProblemType(
+            "partner-circuit-open",
+            "Partner temporarily cut off",
+            503,
+            "Calls to this partner fail fast after repeated failures; retry after Retry-After.",
+        ),
+        ProblemType(
+            "partner-busy",
+            "Partner busy",
+            503,
+            "Too many calls are in flight to this partner; retry after Retry-After.",
+        ),
+        ProblemType(
+            "partner-timeout",
+            "Partner timeout",
+            504,
+            "The partner agency did not answer in time.",
+        ),
         ProblemType(
             "method-not-allowed",
             "Method not allowed",
@@ -113,7 +179,13 @@ _BY_STATUS = {
     409: "conflict",
     422: "validation-error",
     500: "internal-error",
+    502: "partner-unavailable",
     503: "not-ready",
+    504: "partner-timeout",
+}
+_STATUS_DESCRIPTIONS = {
+    502: "The partner agency refused the gateway or answered unreadably",
+    503: "Not ready, or the partner is unavailable, cut off or busy (see Retry-After)",
 }
 
 
@@ -227,7 +299,9 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
         status: {
             "model": Problem,
-            "description": PROBLEM_TYPES[_BY_STATUS[status]].title,
+            "description": _STATUS_DESCRIPTIONS.get(
+                status, PROBLEM_TYPES[_BY_STATUS[status]].title
+            ),
         }
         for status in statuses
     }

@@ -45,11 +45,17 @@ async def readyz(state: State) -> JSONResponse:
         "services": len(state.catalog.services),
         "purposes": len(state.catalog.purposes),
     }
+    # Partners are reported, not required: one agency down leaves the others servable.
+    partners = {
+        name: {"breaker": p["breaker"]} for name, p in state.partner_health.report().items()
+    }
     if all(c["status"] == "ok" for c in checks.values()):
-        return JSONResponse({"status": "ready", "checks": checks})
+        return JSONResponse({"status": "ready", "checks": checks, "partners": partners})
     failing = ", ".join(name for name, c in checks.items() if c["status"] != "ok")
     return problem_response(
-        PROBLEM_TYPES["not-ready"], f"not ready: {failing}", extra={"checks": checks}
+        PROBLEM_TYPES["not-ready"],
+        f"not ready: {failing}",
+        extra={"checks": checks, "partners": partners},
     )
 
 

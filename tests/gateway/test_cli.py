@@ -12,11 +12,18 @@ import pytest
 from typer.main import get_command
 from typer.testing import CliRunner, Result
 
+from gateway import migrate
 from gateway.cli import app as cli
 from gateway.settings import Settings
 from tests.conftest import bearer
 
 runner = CliRunner()
+PRODUCTION_PARTNER_SECRETS = {
+    "GATEWAY_PARTNERS__RENIEC__PASSWORD": "reniec-secret",
+    "GATEWAY_PARTNERS__OSIPTEL__API_KEY": "osiptel-secret",
+    "GATEWAY_PARTNERS__BN__API_KEY": "bn-secret",
+    "GATEWAY_PARTNERS__MINSA_HIS__API_KEY": "his-secret",
+}
 
 
 async def invoke_async(args: list[str], env: dict[str, str]) -> Result:
@@ -117,7 +124,7 @@ def test_db_upgrade_is_idempotent(settings: Settings) -> None:
     for _ in range(2):
         result = runner.invoke(cli, ["db", "upgrade"], env=env_for(settings))
         assert result.exit_code == 0, result.output
-        assert "revision 0001" in result.output
+        assert f"revision {migrate.head_revision(settings.database_url)}" in result.output
 
 
 def test_catalog_check_reports_line_and_field(tmp_path: Path, settings: Settings) -> None:
@@ -137,11 +144,12 @@ def test_non_sandbox_refuses_default_master_key(settings: Settings, env: str) ->
     assert "refuses the sandbox default master key" in result.output
 
 
-def test_new_master_key_is_accepted_outside_sandbox(settings: Settings) -> None:
+def test_outside_sandbox_every_secret_must_be_set(settings: Settings) -> None:
     key = runner.invoke(cli, ["keys", "new-master"]).output.strip()
-    result = runner.invoke(
-        cli,
-        ["db", "current"],
-        env={**env_for(settings), "GATEWAY_ENV": "production", "GATEWAY_MASTER_KEY": key},
-    )
+    production = {**env_for(settings), "GATEWAY_ENV": "production", "GATEWAY_MASTER_KEY": key}
+    refused = runner.invoke(cli, ["db", "current"], env=production)
+    assert refused.exit_code == 1
+    assert "GATEWAY_PARTNERS__RENIEC__PASSWORD" in refused.output
+    assert "GATEWAY_PARTNERS__BN__API_KEY" in refused.output
+    result = runner.invoke(cli, ["db", "current"], env=production | PRODUCTION_PARTNER_SECRETS)
     assert result.exit_code == 0, result.output

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import create_engine, inspect
 
 from gateway import migrate
-from gateway.core.db import Base, sync_url
-from gateway.models import load_all
+from gateway.core.db import sync_url
+from gateway.models import all_tables
 from tests.conftest import DatabaseFactory
 
 
@@ -16,12 +16,11 @@ def test_upgrade_downgrade_upgrade_matches_models(databases: DatabaseFactory) ->
     migrate.upgrade(url)
     assert migrate.current_revision(url) == migrate.head_revision(url)
 
-    load_all()
     engine = create_engine(sync_url(url))
     try:
         with engine.connect() as conn:
             inspector = inspect(conn)
-            for table in Base.metadata.sorted_tables:
+            for table in all_tables():
                 columns = {c["name"] for c in inspector.get_columns(table.name)}
                 assert columns == {c.name for c in table.columns}, table.name
     finally:

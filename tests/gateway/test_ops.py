@@ -49,7 +49,7 @@ async def test_readyz_is_503_with_details_when_database_is_unreachable(
         assert failed.headers["content-type"] == "application/problem+json"
         assert failed.json()["type"] == "/problems/internal-error"
         assert failed.json()["request_id"] == failed.headers["x-request-id"]
-    await app.state.gateway.engine.dispose()
+    await app.state.gateway.aclose()
 
 
 async def test_request_id_is_echoed_when_sane_and_replaced_otherwise(
@@ -93,7 +93,7 @@ async def test_metrics_count_requests_by_route_template(
 ) -> None:
     token = await get_token(["consumer"], ["contact"])
     await http.get("/v1/services", headers=bearer(token))
-    await http.get("/v1/persons/45612378")  # unknown route with a DNI-shaped segment
+    await http.get("/v1/unknown/45612378")  # unknown route with a DNI-shaped segment
     text = (await http.get("/metrics")).text
     assert 'gateway_http_requests_total{method="GET",route="/v1/services",status="200"} 1.0' in (
         text

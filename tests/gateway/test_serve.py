@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import DatabaseFactory
+from tests.gateway.test_cli import PRODUCTION_PARTNER_SECRETS
 from tests.support import free_port
 
 CLI = [sys.executable, "-m", "gateway.cli"]
@@ -142,6 +143,7 @@ def test_production_serve_never_seeds_and_refuses_default_key(
 
     env["GATEWAY_MASTER_KEY"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     env.update(mock_ports())
+    env.update(PRODUCTION_PARTNER_SECRETS)
     assert run_cli(["db", "upgrade"], env, tmp_path).returncode == 0
     with serving(env, tmp_path) as served:
         assert httpx.get(f"{served.base}/readyz").status_code == 200

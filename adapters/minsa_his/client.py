@@ -1,0 +1,66 @@
+"""MINSA HIS adapter: a child's health services over the stand-in REST API."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import httpx
+
+from adapters.http import field, request_json
+from gateway.partners.errors import PartnerMalformed
+from gateway.partners.models import HealthHistory, HealthService
+from gateway.partners.resilience import PartnerGuard
+from gateway.settings import ApiKeyPartnerSettings
+
+PARTNER = "minsa_his"
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+class HisAdapter:
+    def __init__(
+        self, settings: ApiKeyPartnerSettings, http: httpx.AsyncClient, guard: PartnerGuard
+    ) -> None:
+        self.base = settings.base_url
+        self.headers = {"X-Api-Key": settings.api_key.get_secret_value()}
+        self.http = http
+        self.guard = guard
+
+    async def health_history(self, cui: str) -> HealthHistory:
+        operation = "records-by-patient"
+
+        async def attempt() -> HealthHistory:
+            _, body = await request_json(
+                self.http,
+                PARTNER,
+                operation,
+                "GET",
+                f"{self.base}/his/v1/pacientes/{cui}/atenciones",
+                headers=self.headers,
+            )
+            try:
+                services = tuple(
+                    HealthService(
+                        appointment_id=str(r["Id_Cita"]),
+                        service_date=date.fromisoformat(r["Fecha_Atencion"]),
+                        facility=str(r["Id_Establecimiento"]),
+                        item_code=str(r["Codigo_Item"]),
+                        diagnosis_type=str(r["Tipo_Diagnostico"]),
+                        lab_value=str(r["Valor_Lab"]),
+                        age_value=int(r["Edad_Reg"]),
+                        age_unit=str(r["Tipo_Edad"]),
+                        weight=_number(r.get("Peso")),
+                        height=_number(r.get("Talla")),
+                        hemoglobin=_number(r.get("Hemoglobina")),
+                    )
+                    for r in field(body, "atenciones", list, PARTNER, operation)
+                )
+                born = date.fromisoformat(field(body, "Fecha_Nacimiento", str, PARTNER, operation))
+            except (KeyError, TypeError, ValueError):
+                raise PartnerMalformed(PARTNER, operation, "row does not follow contract") from None
+            return HealthHistory(born, services)
+
+        return await self.guard.call(operation, attempt, idempotent=True)

@@ -1,0 +1,52 @@
+"""OSIPTEL adapter: mobile lines by DNI over the stand-in REST API."""
+
+from __future__ import annotations
+
+import httpx
+
+from adapters.http import field, request_json
+from gateway.partners.errors import PartnerMalformed
+from gateway.partners.models import PhoneLine
+from gateway.partners.resilience import PartnerGuard
+from gateway.settings import ApiKeyPartnerSettings
+
+PARTNER = "osiptel"
+
+
+class OsiptelAdapter:
+    def __init__(
+        self, settings: ApiKeyPartnerSettings, http: httpx.AsyncClient, guard: PartnerGuard
+    ) -> None:
+        self.url = settings.base_url + "/v1/lineas"
+        self.headers = {"X-Api-Key": settings.api_key.get_secret_value()}
+        self.http = http
+        self.guard = guard
+
+    async def phone_lines(self, dni: str) -> list[PhoneLine]:
+        operation = "lines-by-document"
+
+        async def attempt() -> list[PhoneLine]:
+            _, body = await request_json(
+                self.http,
+                PARTNER,
+                operation,
+                "GET",
+                self.url,
+                params={"tipoDocumento": "DNI", "numeroDocumento": dni},
+                headers=self.headers,
+            )
+            try:
+                return [
+                    PhoneLine(
+                        number=str(line["numero"]),
+                        operator=str(line["empresa"]),
+                        modality=str(line["modalidad"]),
+                    )
+                    for line in field(body, "lineas", list, PARTNER, operation)
+                ]
+            except (KeyError, TypeError):
+                raise PartnerMalformed(
+                    PARTNER, operation, "line does not follow contract"
+                ) from None
+
+        return await self.guard.call(operation, attempt, idempotent=True)

@@ -1,0 +1,1 @@
+"""The consumer API: one governed call per question, brokered to the right agency."""

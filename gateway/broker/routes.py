@@ -1,0 +1,386 @@
+"""Consumer endpoints. Each declares its purpose in ``X-Purpose``; the catalog decides
+whether it may be served and exactly which fields the answer carries."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import unicodedata
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from gateway.auth.dependencies import CurrentPrincipal, Principal, Session, State, require_role
+from gateway.broker.rules import period_end, verdicts
+from gateway.broker.schemas import AccountRequest, Envelope, IdentityVerificationRequest
+from gateway.broker.service import exchange, project
+from gateway.broker.validation import (
+    check_range,
+    invalid,
+    parse_document,
+    parse_period,
+    parse_ubigeos,
+)
+from gateway.core.errors import problem_responses
+from gateway.partners.models import Account, HealthService, Newborn, Person
+from gateway.partners.ports import Bank, CivilRegistry, HealthRegistry, TelecomRegistry
+
+router = APIRouter(
+    prefix="/v1",
+    tags=["consumer"],
+    responses=problem_responses(401, 403, 404, 422, 502, 503, 504),
+)
+
+Purpose = Annotated[
+    str,
+    Header(
+        alias="X-Purpose",
+        pattern=r"^[a-z][a-z0-9-]{0,63}$",
+        description="The purpose of this call, from the catalog (e.g. affiliation).",
+    ),
+]
+UserId = Annotated[
+    str | None,
+    Header(
+        alias="X-User-Id",
+        pattern=r"^[A-Za-z0-9._@:-]{1,64}$",
+        description="The official acting through the calling system, for the audit log.",
+    ),
+]
+Admin = Annotated[Principal, Depends(require_role("admin"))]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[A-Za-z0-9._:-]{8,255}$",
+        description="Repeating a POST with the same key and body returns the first answer.",
+    ),
+]
+
+
+def _person(p: Person) -> dict[str, Any]:
+    return {
+        "dni": p.dni,
+        "first_surname": p.first_surname,
+        "second_surname": p.second_surname,
+        "given_names": p.given_names,
+        "address": p.address,
+        "marital_status": p.marital_status,
+        "ubigeo": p.ubigeo,
+        "restriction": p.restriction,
+        "photo": base64.b64encode(p.photo).decode() if p.photo else None,
+    }
+
+
+def _newborn(n: Newborn) -> dict[str, Any]:
+    return {
+        "cui": n.cui,
+        "cnv": n.cnv,
+        "birth_date": n.birth_date.isoformat(),
+        "sex": n.sex,
+        "birth_weight_g": n.birth_weight_g,
+        "health_facility": n.health_facility,
+        "ubigeo": n.ubigeo,
+        "mother_dni": n.mother_dni,
+        "mother_names": n.mother_names,
+        "child_names": n.child_names,
+    }
+
+
+def _account(a: Account) -> dict[str, Any]:
+    return {
+        "dni": a.dni,
+        "account_number": a.account_number,
+        "cci": a.cci,
+        "status": a.status,
+        "opened_at": a.opened_at.isoformat(),
+    }
+
+
+def _service(s: HealthService) -> dict[str, Any]:
+    return {
+        "appointment_id": s.appointment_id,
+        "service_date": s.service_date.isoformat(),
+        "facility": s.facility,
+        "item_code": s.item_code,
+        "diagnosis_type": s.diagnosis_type,
+        "lab_value": s.lab_value,
+        "weight": s.weight,
+        "height": s.height,
+        "hemoglobin": s.hemoglobin,
+    }
+
+
+def _normal(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.upper())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
+@router.get(
+    "/persons/{dni}",
+    response_model=Envelope,
+    summary="Identity of a person from RENIEC",
+)
+async def get_person(
+    dni: str,
+    request: Request,
+    session: Session,
+    state: State,
+    principal: CurrentPrincipal,
+    purpose: Purpose,
+    user_id: UserId = None,
+) -> dict[str, Any]:
+    async with exchange(
+        request, session, state, principal, "reniec.person", purpose, user_id
+    ) as ex:
+        number, _ = parse_document(dni, "path.dni")
+        ex.subject("dni", number)
+        person = await ex.port(CivilRegistry).person(number)
+        return ex.respond(project(_person(person), ex.fields))
+
+
+@router.post(
+    "/identity-verifications",
+    response_model=Envelope,
+    summary="Do the declared names match RENIEC's record? Never returns the record",
+)
+async def verify_identity(
+    body: IdentityVerificationRequest,
+    request: Request,
+    session: Session,
+    state: State,
+    principal: CurrentPrincipal,
+    purpose: Purpose,
+    user_id: UserId = None,
+) -> dict[str, Any]:
+    async with exchange(
+        request,
+        session,
+        state,
+        principal,
+        "reniec.identity-verification",
+        purpose,
+        user_id,
+        request_body=body.model_dump(mode="json"),
+    ) as ex:
+        number, _ = parse_document(body.dni, "body.dni")
+        ex.subject("dni", number)
+        person = await ex.port(CivilRegistry).person(number)
+        declared = {
+            "given_names": body.given_names,
+            "first_surname": body.first_surname,
+            "second_surname": body.second_surname,
+        }
+        mismatched = [
+            name
+            for name, value in declared.items()
+            if value is not None and _normal(value) != _normal(getattr(person, name))
+        ]
+        result = {
+            "match": not mismatched,
+            "mismatched_fields": mismatched,
+            # RENIEC's consultar does not return the birth date: it cannot be checked here.
+            "unverified_fields": ["birth_date"] if body.birth_date else [],
+        }
+        return ex.respond(project(result, ex.fields))
+
+
+@router.get(
+    "/newborns",
+    response_model=Envelope,
+    summary="Children born in a period and districts, from RENIEC (paged)",
+)
+async def list_newborns(
+    request: Request,
+    session: Session,
+    state: State,
+    principal: CurrentPrincipal,
+    purpose: Purpose,
+    born_from: Annotated[date, Query(description="First birth date (YYYY-MM-DD).")],
+    born_to: Annotated[date, Query(description="Last birth date, at most 366 days later.")],
+    ubigeo: Annotated[
+        list[str] | None, Query(description="INEI or RENIEC district codes (6 digits).")
+    ] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,12}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    user_id: UserId = None,
+) -> dict[str, Any]:
+    async with exchange(
+        request, session, state, principal, "reniec.newborns", purpose, user_id
+    ) as ex:
+        codes = parse_ubigeos(ubigeo or [], "query.ubigeo")
+        check_range(born_from, born_to)
+        page = await ex.port(CivilRegistry).newborns(codes, born_from, born_to, cursor, limit)
+        for child in page.items:
+            ex.subject("cui", child.cui)
+            ex.subject("dni", child.mother_dni)
+        rows = [project(_newborn(n), ex.fields) for n in page.items]
+        return ex.respond(rows, next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/persons/{dni}/phone-lines",
+    response_model=Envelope,
+    summary="Mobile lines registered to a DNI, from OSIPTEL",
+)
+async def get_phone_lines(
+    dni: str,
+    request: Request,
+    session: Session,
+    state: State,
+    principal: CurrentPrincipal,
+    purpose: Purpose,
+    user_id: UserId = None,
+) -> dict[str, Any]:
+    async with exchange(
+        request, session, state, principal, "osiptel.phone-lines", purpose, user_id
+    ) as ex:
+        number, _ = parse_document(dni, "path.dni")
+        ex.subject("dni", number)
+        lines = await ex.port(TelecomRegistry).phone_lines(number)
+        rows = [
+            project({"number": x.number, "operator": x.operator, "modality": x.modality}, ex.fields)
+            for x in lines
+        ]
+        return ex.respond(rows)
+
+
+@router.post(
+    "/accounts",
+    response_model=Envelope,
+    status_code=201,
+    summary="Open a Banco de la Nación Cuenta DNI (Idempotency-Key required)",
+    responses={200: {"model": Envelope, "description": "The holder already had an account"}},
+)
+async def open_account(
+    body: AccountRequest,
+    request: Request,
+    session: Session,
+    state: State,
+    principal: CurrentPrincipal,
+    purpose: Purpose,
+    idempotency_key: IdempotencyKey = None,
+    user_id: UserId = None,
+) -> JSONResponse:
+    payload = body.model_dump(mode="json")
+    async with exchange(
+        request,
+        session,
+        state,
+        principal,
+        "bn.account-opening",
+        purpose,
+        user_id,
+        request_body=payload,
+    ) as ex:
+        if idempotency_key is None:
+            raise invalid("header.idempotency-key", "required: opening an account must not repeat")
+        number, check = parse_document(body.dni, "body.dni")
+        ex.subject("dni", number)
+        request_digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        replay = await state.idempotency.claim(principal.client_id, idempotency_key, request_digest)
+        if replay is not None:
+            ex.event.outcome = "replayed"
+            ex.respond(replay.body["data"])
+            ex.status = replay.status
+            return JSONResponse(replay.body, status_code=replay.status)
+        # The bank deduplicates on this id: a retry or a crash-and-repeat opens nothing new.
+        bank_request_id = hashlib.sha256(
+            f"{principal.client_id}\x00{idempotency_key}".encode()
+        ).hexdigest()[:32]
+        try:
+            account = await ex.port(Bank).open_account(number, check, bank_request_id)
+        except BaseException:
+            await state.idempotency.release(principal.client_id, idempotency_key)
+            raise
+        status = 201 if account.newly_opened else 200
+        answer = ex.respond(project(_account(account), ex.fields), status=status)
+        await state.idempotency.complete(
+            session, principal.client_id, idempotency_key, status, answer
+        )
+        return JSONResponse(answer, status_code=status)
+
+
+@router.get(
+    "/accounts/{dni}",
+    response_model=Envelope,
+    summary="The Banco de la Nación account of a DNI",
+)
+async def get_account(
+    dni: str,
+    request: Request,
+    session: Session,
+    state: State,
+    principal: CurrentPrincipal,
+    purpose: Purpose,
+    user_id: UserId = None,
+) -> dict[str, Any]:
+    async with exchange(request, session, state, principal, "bn.account", purpose, user_id) as ex:
+        number, _ = parse_document(dni, "path.dni")
+        ex.subject("dni", number)
+        account = await ex.port(Bank).account(number)
+        return ex.respond(project(_account(account), ex.fields))
+
+
+@router.get(
+    "/children/{cui}/health-services",
+    response_model=Envelope,
+    summary="Health services registered in MINSA HIS for a child",
+)
+async def get_health_services(
+    cui: str,
+    request: Request,
+    session: Session,
+    state: State,
+    principal: CurrentPrincipal,
+    purpose: Purpose,
+    user_id: UserId = None,
+) -> dict[str, Any]:
+    async with exchange(
+        request, session, state, principal, "minsa_his.health-services", purpose, user_id
+    ) as ex:
+        number, _ = parse_document(cui, "path.cui")
+        ex.subject("cui", number)
+        history = await ex.port(HealthRegistry).health_history(number)
+        return ex.respond([project(_service(s), ex.fields) for s in history.services])
+
+
+@router.get(
+    "/children/{cui}/coresponsibility",
+    response_model=Envelope,
+    summary="Verdict per required health item for a period (no diagnosis revealed)",
+)
+async def get_coresponsibility(
+    cui: str,
+    request: Request,
+    session: Session,
+    state: State,
+    principal: CurrentPrincipal,
+    purpose: Purpose,
+    period: Annotated[str, Query(description="The month judged, YYYY-MM.")],
+    user_id: UserId = None,
+) -> dict[str, Any]:
+    async with exchange(
+        request, session, state, principal, "minsa_his.coresponsibility", purpose, user_id
+    ) as ex:
+        number, _ = parse_document(cui, "path.cui")
+        year, month = parse_period(period)
+        ex.subject("cui", number)
+        history = await ex.port(HealthRegistry).health_history(number)
+        until = period_end(year, month)
+        if until < history.birth_date:
+            raise invalid("query.period", "the period ends before the child was born")
+        items = verdicts(state.rules, history.birth_date, history.services, until)
+        return ex.respond([project(item, ex.fields) for item in items], period=period)
+
+
+@router.get(
+    "/partners",
+    summary="Health of each partner: breaker, calls, failures, latency (admin)",
+    tags=["operations"],
+)
+async def partners(_: Admin, state: State) -> dict[str, Any]:
+    return {"partners": state.partner_health.report()}

@@ -1,0 +1,178 @@
+"""One brokered exchange: authorise by catalog, call the partner, project, audit.
+
+Every call (allowed, denied or failed) leaves exactly one audit event. A successful
+exchange writes its event in the request's own transaction, which commits before the
+answer is sent: no personal data leaves unless its event is stored. A refused or failed
+exchange writes its event in a transaction of its own, since the request's is rolled
+back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from audit.events import AuditEvent
+from audit.store import append
+from gateway.auth.dependencies import Principal, require_purpose
+from gateway.catalog.models import PurposeGrant, Service
+from gateway.core.db import transaction
+from gateway.core.errors import ProblemError
+from gateway.partners.errors import PartnerError
+from gateway.state import AppState
+
+P = TypeVar("P")
+
+
+def digest(body: Any) -> tuple[str, int]:
+    encoded = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(encoded).hexdigest(), len(encoded)
+
+
+def project(record: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """Only the fields the purpose allows; anything else never leaves the gateway."""
+    return {name: record[name] for name in fields if name in record}
+
+
+def problem_for(exc: PartnerError) -> ProblemError:
+    headers = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        headers["Retry-After"] = str(retry_after)
+    return ProblemError(
+        exc.slug,
+        f"{exc.partner} {exc.operation}: {exc.detail}",
+        extra={"partner": exc.partner},
+        headers=headers,
+    )
+
+
+@dataclass
+class Exchange:
+    state: AppState
+    principal: Principal
+    service_id: str
+    service: Service
+    purpose: str
+    event: AuditEvent
+    grant: PurposeGrant | None = None
+    status: int = 200
+    _subjects: list[str] = field(default_factory=list)
+
+    def port(self, port: type[P]) -> P:
+        return self.state.partners.get(port)
+
+    def subject(self, kind: str, number: str) -> None:
+        self._subjects.append(self.state.pseudonyms.of(kind, number))
+
+    @property
+    def fields(self) -> list[str]:
+        assert self.grant is not None
+        return list(self.grant.fields)
+
+    def respond(self, data: Any, *, status: int = 200, **extra: Any) -> dict[str, Any]:
+        """The answer envelope; ``data`` must already be projected."""
+        assert self.grant is not None
+        self.status = status
+        body = {
+            "service": self.service_id,
+            "purpose": self.purpose,
+            "legal_basis": self.grant.legal_basis,
+            **extra,
+            "data": data,
+        }
+        self.event.response_digest, self.event.response_bytes = digest(body)
+        return body
+
+
+def _authorize(
+    state: AppState, principal: Principal, service_id: str, purpose: str
+) -> tuple[Service, PurposeGrant]:
+    service = state.catalog.services[service_id]
+    if not principal.roles & set(service.roles):
+        raise ProblemError(
+            "role-not-granted",
+            f"this service requires the role {' or '.join(service.roles)}",
+            extra={"required_roles": list(service.roles)},
+        )
+    require_purpose(principal, purpose)
+    grant = service.purposes.get(purpose)
+    if grant is None:
+        raise ProblemError(
+            "purpose-not-allowed",
+            f"the catalog does not allow {service_id} for purpose {purpose!r}",
+            extra={"purpose": purpose, "allowed_purposes": sorted(service.purposes)},
+        )
+    return service, grant
+
+
+@asynccontextmanager
+async def exchange(
+    request: Request,
+    session: AsyncSession,
+    state: AppState,
+    principal: Principal,
+    service_id: str,
+    purpose: str,
+    user_id: str | None,
+    request_body: Any = None,
+) -> AsyncIterator[Exchange]:
+    started = time.perf_counter()
+    service = state.catalog.services[service_id]
+    event = AuditEvent(
+        request_id=getattr(request.state, "request_id", ""),
+        client_id=principal.client_id,
+        user_id=user_id,
+        roles=sorted(principal.roles),
+        service=service_id,
+        purpose=purpose,
+        partner=service.partner,
+        operation=service.operation,
+    )
+    if request_body is not None:
+        event.request_digest, event.request_bytes = digest(request_body)
+    ex = Exchange(state, principal, service_id, service, purpose, event)
+    event.subjects = ex._subjects
+    try:
+        _, ex.grant = _authorize(state, principal, service_id, purpose)
+        event.legal_basis = ex.grant.legal_basis
+        yield ex
+    except ProblemError as exc:
+        denied = exc.problem.status == 403
+        event.decision = "denied" if denied else "allowed"
+        event.outcome = "denied" if denied else exc.problem.slug
+        event.reason = exc.problem.slug
+        await _record_failure(state, event, exc.problem.status, started)
+        raise
+    except PartnerError as exc:
+        problem = problem_for(exc)
+        event.outcome = exc.slug
+        event.reason = exc.slug
+        await _record_failure(state, event, problem.problem.status, started)
+        raise problem from None
+    except Exception:
+        event.outcome = "error"
+        await _record_failure(state, event, 500, started)
+        raise
+    else:
+        event.fields = ex.fields
+        event.status = ex.status
+        event.latency_ms = round((time.perf_counter() - started) * 1000, 3)
+        await append(session, event)
+
+
+async def _record_failure(state: AppState, event: AuditEvent, status: int, started: float) -> None:
+    event.status = status
+    event.fields = []
+    event.response_digest, event.response_bytes = None, 0
+    event.latency_ms = round((time.perf_counter() - started) * 1000, 3)
+    async with transaction(state.sessions) as session:
+        await append(session, event)

@@ -1,0 +1,21 @@
+"""Keyed pseudonyms for identifiers (HMAC-SHA256), so records can be found by person
+without the person's number being stored or logged."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+
+class Pseudonymizer:
+    def __init__(self, master_key: bytes) -> None:
+        self._key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"juntos-gateway/pseudonyms"
+        ).derive(master_key)
+
+    def of(self, kind: str, number: str) -> str:
+        """The pseudonym of a DNI or CUI (``kind`` is ``dni`` or ``cui``)."""
+        return hmac.new(self._key, f"{kind}:{number}".encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,89 @@
+"""Claiming, replaying and completing idempotency keys, shared by every process.
+
+A key is claimed by inserting a pending record in its own short transaction, so a
+concurrent request with the same key (in this process or another) sees the claim at
+once. The answer is stored, sealed, in the transaction of the exchange; a failed exchange
+releases the claim so the caller may try again. A claim left pending by a crash is taken
+over after ``STALE_AFTER``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.core.crypto import SecretBox
+from gateway.core.db import transaction
+from gateway.core.errors import ProblemError
+from gateway.idempotency.models import IdempotencyRecord
+from gateway.idempotency.repository import IdempotencyRepository
+
+STALE_AFTER = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Replay:
+    status: int
+    body: dict[str, Any]
+
+
+class IdempotencyService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
+        self.sessions = sessions
+        self.box = box
+
+    @staticmethod
+    def _aad(client_id: str, key: str) -> bytes:
+        return f"{client_id}\x00{key}".encode()
+
+    async def claim(self, client_id: str, key: str, digest: str) -> Replay | None:
+        """None when this request owns the key; a Replay when it was answered before."""
+        now = datetime.now(UTC)
+        try:
+            async with transaction(self.sessions) as session:
+                await IdempotencyRepository(session).add(
+                    IdempotencyRecord(
+                        client_id=client_id, key=key, request_digest=digest, created_at=now
+                    )
+                )
+            return None
+        except IntegrityError:
+            pass
+        async with transaction(self.sessions) as session:
+            repo = IdempotencyRepository(session)
+            record = await repo.get(client_id, key)
+            if record is None:  # released meanwhile: try once more
+                return await self.claim(client_id, key, digest)
+            if record.request_digest != digest:
+                raise ProblemError(
+                    "idempotency-key-reused",
+                    "this Idempotency-Key was used with a different request body",
+                    extra={"errors": [{"field": "header.idempotency-key", "message": "reused"}]},
+                )
+            if record.completed_at is not None and record.response_sealed is not None:
+                body = json.loads(self.box.open(record.response_sealed, self._aad(client_id, key)))
+                return Replay(int(record.status_code or 200), body)
+            if await repo.take_over(client_id, key, now - STALE_AFTER, now):
+                return None
+        raise ProblemError(
+            "idempotency-in-progress",
+            "a request with this Idempotency-Key is still in progress; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+
+    async def complete(
+        self, session: AsyncSession, client_id: str, key: str, status: int, body: dict[str, Any]
+    ) -> None:
+        sealed = self.box.seal(json.dumps(body).encode(), self._aad(client_id, key))
+        await IdempotencyRepository(session).complete(
+            client_id, key, status, sealed, datetime.now(UTC)
+        )
+
+    async def release(self, client_id: str, key: str) -> None:
+        async with transaction(self.sessions) as session:
+            await IdempotencyRepository(session).release(client_id, key)

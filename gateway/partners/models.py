@@ -1,0 +1,77 @@
+"""Canonical types exchanged between the gateway core and the partner adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+
+@dataclass(frozen=True)
+class Person:
+    dni: str
+    first_surname: str
+    second_surname: str
+    given_names: str
+    address: str
+    marital_status: str
+    ubigeo: str
+    restriction: str
+    photo: bytes | None
+
+
+@dataclass(frozen=True)
+class Newborn:
+    cui: str
+    cnv: str
+    birth_date: date
+    sex: str
+    birth_weight_g: int
+    health_facility: str
+    ubigeo: str
+    mother_dni: str
+    mother_names: str
+    child_names: str
+
+
+@dataclass(frozen=True)
+class NewbornPage:
+    items: tuple[Newborn, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class PhoneLine:
+    number: str
+    operator: str
+    modality: str
+
+
+@dataclass(frozen=True)
+class Account:
+    dni: str
+    account_number: str
+    cci: str
+    status: str
+    opened_at: datetime
+    newly_opened: bool = False
+
+
+@dataclass(frozen=True)
+class HealthHistory:
+    birth_date: date
+    services: tuple[HealthService, ...]
+
+
+@dataclass(frozen=True)
+class HealthService:
+    appointment_id: str
+    service_date: date
+    facility: str
+    item_code: str
+    diagnosis_type: str
+    lab_value: str
+    age_value: int
+    age_unit: str
+    weight: float | None
+    height: float | None
+    hemoglobin: float | None

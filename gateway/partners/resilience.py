@@ -1,0 +1,158 @@
+"""Timeouts, retries, circuit breaker and bulkhead around every partner call.
+
+One :class:`PartnerGuard` per partner. A call waits for a bulkhead slot (bounded wait),
+is refused at once while the breaker is open, and is retried with exponential backoff
+and jitter (tenacity) only when the error is transient and the operation idempotent.
+Every attempt is timed and counted in the partner's health record.
+
+The breaker lives in process memory: it protects the partner and the caller, it decides
+nothing about data, so each process keeping its own view is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from gateway.partners.errors import BulkheadFull, CircuitOpen, PartnerError
+from gateway.partners.health import PartnerHealth
+from gateway.settings import ResilienceSettings
+
+T = TypeVar("T")
+
+CLOSED, HALF_OPEN, OPEN = "closed", "half-open", "open"
+
+
+class CircuitBreaker:
+    """Opens on N consecutive failures or a failure rate over a window; probes after a
+    cool-down with one call at a time (half-open), closing on its success."""
+
+    def __init__(self, policy: ResilienceSettings, clock: Callable[[], float] = time.monotonic):
+        self.policy = policy
+        self.clock = clock
+        self.state = CLOSED
+        self.consecutive = 0
+        self.window: deque[bool] = deque(maxlen=policy.breaker_window)
+        self.opened_at = 0.0
+        self.probing = False
+
+    def retry_after(self) -> int:
+        remaining = self.opened_at + self.policy.breaker_cooldown_seconds - self.clock()
+        return max(1, int(remaining + 0.999))
+
+    def before_call(self) -> bool:
+        """True when the call may go; False when it must fail fast."""
+        if self.state == OPEN:
+            if self.clock() - self.opened_at < self.policy.breaker_cooldown_seconds:
+                return False
+            self.state = HALF_OPEN
+        if self.state == HALF_OPEN:
+            if self.probing:
+                return False
+            self.probing = True
+        return True
+
+    def record(self, ok: bool) -> None:
+        if self.state == HALF_OPEN:
+            self.probing = False
+            if ok:
+                self._close()
+            else:
+                self._open()
+            return
+        self.window.append(ok)
+        self.consecutive = 0 if ok else self.consecutive + 1
+        failures = self.window.count(False)
+        rate_tripped = (
+            len(self.window) >= self.policy.breaker_min_calls
+            and failures / len(self.window) >= self.policy.breaker_failure_rate
+        )
+        if self.consecutive >= self.policy.breaker_consecutive_failures or rate_tripped:
+            self._open()
+
+    def release_probe(self) -> None:
+        """A half-open probe ended without a verdict on the partner's health."""
+        if self.state == HALF_OPEN:
+            self.probing = False
+
+    def _open(self) -> None:
+        self.state = OPEN
+        self.opened_at = self.clock()
+        self.probing = False
+
+    def _close(self) -> None:
+        self.state = CLOSED
+        self.consecutive = 0
+        self.window.clear()
+
+
+class PartnerGuard:
+    def __init__(self, partner: str, policy: ResilienceSettings, health: PartnerHealth) -> None:
+        self.partner = partner
+        self.policy = policy
+        self.health = health
+        self.breaker = CircuitBreaker(policy)
+        self.slots = asyncio.Semaphore(policy.max_concurrency)
+        self.in_flight = 0
+        health.set_breaker(partner, CLOSED)
+
+    async def call(
+        self, operation: str, attempt: Callable[[], Awaitable[T]], *, idempotent: bool
+    ) -> T:
+        attempts = self.policy.retries + 1 if idempotent else 1
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(attempts),
+            wait=wait_exponential_jitter(
+                initial=self.policy.backoff_initial_seconds, max=self.policy.backoff_max_seconds
+            ),
+            retry=retry_if_exception(lambda e: isinstance(e, PartnerError) and e.transient),
+            reraise=True,
+        )
+        async for try_ in retrying:
+            with try_:
+                return await self._once(operation, attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _once(self, operation: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        if not self.breaker.before_call():
+            self.health.record_rejected(self.partner, operation)
+            raise CircuitOpen(self.partner, operation, self.breaker.retry_after())
+        try:
+            await asyncio.wait_for(self.slots.acquire(), self.policy.bulkhead_wait_seconds)
+        except TimeoutError:
+            self.breaker.release_probe()
+            raise BulkheadFull(self.partner, operation) from None
+        self.in_flight += 1
+        self.health.set_in_flight(self.partner, self.in_flight)
+        started = time.perf_counter()
+        try:
+            result = await attempt()
+        except PartnerError as exc:
+            elapsed = time.perf_counter() - started
+            # A definite answer (not found, invalid input) is a healthy partner.
+            healthy = not exc.transient
+            self.breaker.record(healthy)
+            self.health.record(self.partner, operation, elapsed, ok=healthy, error=exc.slug)
+            raise
+        except BaseException:
+            self.breaker.release_probe()
+            raise
+        else:
+            self.breaker.record(True)
+            self.health.record(self.partner, operation, time.perf_counter() - started, ok=True)
+            return result
+        finally:
+            self.in_flight -= 1
+            self.health.set_in_flight(self.partner, self.in_flight)
+            self.health.set_breaker(self.partner, self.breaker.state)
+            self.slots.release()
