@@ -222,7 +222,10 @@ def problem_response(
         "detail": detail,
     }
     if request is not None:
-        body["instance"] = request.url.path
+        # The route template, never the raw path: paths can carry a DNI or CUI.
+        route = request.scope.get("route")
+        if isinstance(getattr(route, "path", None), str):
+            body["instance"] = route.path  # type: ignore[union-attr]
         request_id = getattr(request.state, "request_id", None)
         if request_id:
             body["request_id"] = request_id

@@ -21,7 +21,8 @@ from tenacity import (
     AsyncRetrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from gateway.partners.errors import BulkheadFull, CircuitOpen, PartnerError
@@ -112,9 +113,10 @@ class PartnerGuard:
         attempts = self.policy.retries + 1 if idempotent else 1
         retrying = AsyncRetrying(
             stop=stop_after_attempt(attempts),
-            wait=wait_exponential_jitter(
-                initial=self.policy.backoff_initial_seconds, max=self.policy.backoff_max_seconds
-            ),
+            wait=wait_exponential(
+                multiplier=self.policy.backoff_initial_seconds, max=self.policy.backoff_max_seconds
+            )
+            + wait_random(0, self.policy.backoff_initial_seconds),
             retry=retry_if_exception(lambda e: isinstance(e, PartnerError) and e.transient),
             reraise=True,
         )

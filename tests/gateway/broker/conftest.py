@@ -1,0 +1,132 @@
+"""The gateway wired to the four mocks, each served by uvicorn on its own loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from starlette.types import ASGIApp
+
+from adapters.bn.mock import BankMock
+from adapters.bn.mock import create_app as bn_app
+from adapters.minsa_his.mock import create_app as his_app
+from adapters.osiptel.mock import create_app as osiptel_app
+from adapters.reniec.mock import create_app as reniec_app
+from adapters.sandbox.faults import FaultInjector
+from adapters.sandbox.population import Household, Population
+from adapters.sandbox.server import Server
+from adapters.sandbox.settings import SandboxSettings
+from gateway.settings import PartnersSettings, Settings
+from tests.conftest import GetToken, bearer
+from tests.support import free_port
+
+FAST = {
+    "read_timeout_seconds": 2.0,
+    "retries": 2,
+    "backoff_initial_seconds": 0.01,
+    "backoff_max_seconds": 0.05,
+    "breaker_consecutive_failures": 5,
+    "breaker_cooldown_seconds": 0.5,
+}
+
+
+@dataclass
+class Mocks:
+    sandbox: SandboxSettings
+    urls: dict[str, str]
+    apps: dict[str, FaultInjector]
+
+    @property
+    def population(self) -> Population:
+        return self.sandbox.population
+
+    @property
+    def bank(self) -> BankMock:
+        inner: Any = self.apps["bn"].app
+        bank: BankMock = inner.state.bank
+        return bank
+
+    async def faults(self, partner: str, **config: Any) -> None:
+        async with httpx.AsyncClient() as http:
+            response = await http.put(f"{self.urls[partner]}/_admin/faults", json=config)
+            response.raise_for_status()
+
+    async def requests_seen(self, partner: str) -> int:
+        async with httpx.AsyncClient() as http:
+            state = (await http.get(f"{self.urls[partner]}/_admin/faults")).json()
+        return int(state["counts"].get("requests", 0))
+
+    def adult(self, start: int = 0, *, alive: bool = True, **conditions: Any) -> Household:
+        pop = self.population
+        for i in range(start, pop.size):
+            h = pop.household(i)
+            if (pop.as_of - h.mother.birth_date).days < 19 * 365:
+                continue
+            if alive and h.mother.deceased:
+                continue
+            if all(check(h) for check in conditions.values()):
+                return h
+        raise LookupError("no such household")
+
+
+@pytest.fixture
+async def mocks() -> AsyncIterator[Mocks]:
+    sandbox = SandboxSettings()
+    apps: dict[str, ASGIApp] = {
+        "reniec": reniec_app(sandbox),
+        "osiptel": osiptel_app(sandbox),
+        "bn": bn_app(sandbox),
+        "minsa_his": his_app(sandbox),
+    }
+    servers, urls = [], {}
+    for name, app in apps.items():
+        port = free_port()
+        urls[name] = f"http://127.0.0.1:{port}"
+        servers.append(
+            Server(
+                uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
+            )
+        )
+    tasks = [asyncio.create_task(s.serve()) for s in servers]
+    while not all(s.started for s in servers):
+        await asyncio.sleep(0.01)
+    try:
+        yield Mocks(sandbox, urls, apps)  # type: ignore[arg-type]
+    finally:
+        for s in servers:
+            s.should_exit = True
+        await asyncio.gather(*tasks)
+
+
+def partner_settings(mocks: Mocks, **overrides: dict[str, Any]) -> PartnersSettings:
+    return PartnersSettings.model_validate(
+        {
+            name: {"base_url": mocks.urls[name], **FAST, **overrides.get(name, {})}
+            for name in ("reniec", "osiptel", "bn", "minsa_his")
+        }
+    )
+
+
+@pytest.fixture
+def settings(settings: Settings, mocks: Mocks, request: pytest.FixtureRequest) -> Settings:
+    """Partner settings aimed at the mocks; a test may override per partner with
+    ``@pytest.mark.parametrize("settings", [{"osiptel": {...}}], indirect=True)``."""
+    overrides = getattr(request, "param", {})
+    return settings.model_copy(update={"partners": partner_settings(mocks, **overrides)})
+
+
+CONSUMER_PURPOSES = ["affiliation", "contact", "payment", "coresponsibility-verification"]
+
+
+@pytest.fixture
+async def consumer(get_token: GetToken) -> dict[str, str]:
+    return bearer(await get_token(["consumer"], CONSUMER_PURPOSES))
+
+
+def purpose(name: str, **extra: str) -> dict[str, str]:
+    return {"X-Purpose": name, **extra}

@@ -1,0 +1,125 @@
+"""Opening accounts: idempotent by key, retried through faults, never opened twice."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from tests.gateway.broker.conftest import Mocks, purpose
+
+
+def opening(key: str) -> dict[str, str]:
+    return purpose("payment", **{"Idempotency-Key": key})
+
+
+async def test_same_key_same_body_replays_without_calling_the_bank(
+    settings: Settings, http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str]
+) -> None:
+    h = mocks.adult()
+    first = await http.post(
+        "/v1/accounts", headers=consumer | opening("key-00000001"), json={"dni": h.mother.dni}
+    )
+    assert first.status_code == 201, first.text
+    calls = await mocks.requests_seen("bn")
+
+    again = await http.post(
+        "/v1/accounts", headers=consumer | opening("key-00000001"), json={"dni": h.mother.dni}
+    )
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert await mocks.requests_seen("bn") == calls
+
+    # The key lives in the database: a restarted gateway still replays it.
+    restarted = create_app(settings)
+    async with restarted.router.lifespan_context(restarted):
+        transport = httpx.ASGITransport(app=restarted)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http2:
+            replay = await http2.post(
+                "/v1/accounts",
+                headers=consumer | opening("key-00000001"),
+                json={"dni": h.mother.dni},
+            )
+    assert replay.json() == first.json()
+    assert await mocks.requests_seen("bn") == calls
+
+    other = mocks.adult(h.index + 1)
+    reused = await http.post(
+        "/v1/accounts", headers=consumer | opening("key-00000001"), json={"dni": other.mother.dni}
+    )
+    assert reused.status_code == 422
+    assert reused.json()["type"] == "/problems/idempotency-key-reused"
+
+    second_key = await http.post(
+        "/v1/accounts", headers=consumer | opening("key-00000002"), json={"dni": h.mother.dni}
+    )
+    assert second_key.status_code == 200  # the bank already holds this holder's account
+    assert second_key.json()["data"] == first.json()["data"]
+    assert len(mocks.bank.accounts) == 1
+
+
+async def test_idempotency_key_is_required(
+    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str]
+) -> None:
+    h = mocks.adult()
+    response = await http.post(
+        "/v1/accounts", headers=consumer | purpose("payment"), json={"dni": h.mother.dni}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "header.idempotency-key"
+    assert await mocks.requests_seen("bn") == 0
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"bn": {"retries": 6, "breaker_failure_rate": 0.95, "breaker_consecutive_failures": 20}}],
+    indirect=True,
+    ids=["tolerant-breaker"],
+)
+async def test_lost_answers_are_retried_without_opening_twice(
+    app: FastAPI, http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str]
+) -> None:
+    # Many of the bank's answers are garbled after the bank has acted: the worst case for
+    # duplicates. Retries must recover and the bank must end with one account per holder.
+    await mocks.faults("bn", malformed_rate=0.4, error_rate=0.1, seed=11)
+    holders = []
+    start = 0
+    for k in range(8):
+        h = mocks.adult(start)
+        start = h.index + 1
+        holders.append(h)
+        response = await http.post(
+            "/v1/accounts",
+            headers=consumer | opening(f"retry-key-{k:04d}"),
+            json={"dni": h.mother.dni},
+        )
+        assert response.status_code in (200, 201), response.text
+    bank = mocks.bank
+    assert sorted(bank.accounts) == sorted(h.mother.dni for h in holders)
+    assert len(bank.opening_requests) == len(holders)
+    assert await mocks.requests_seen("bn") > len(holders)  # retries did happen
+    stats = app.state.gateway.partner_health.report()["bn"]["operations"]["open-account"]
+    assert stats["failures"] > 0
+    assert stats["successes"] == len(holders)
+
+
+async def test_deceased_holder_is_refused_by_the_bank(
+    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str]
+) -> None:
+    pop = mocks.population
+    dead = next(pop.household(i) for i in range(pop.size) if pop.household(i).mother.deceased)
+    response = await http.post(
+        "/v1/accounts", headers=consumer | opening("dead-key-0001"), json={"dni": dead.mother.dni}
+    )
+    assert response.status_code == 422
+    assert response.json()["type"] == "/problems/partner-invalid-input"
+    assert "TITULAR_FALLECIDO" in response.json()["detail"]
+    assert dead.mother.dni not in response.text
+    # The claim was released: the caller may correct and retry with the same key.
+    h = mocks.adult()
+    retry = await http.post(
+        "/v1/accounts", headers=consumer | opening("dead-key-0001"), json={"dni": dead.mother.dni}
+    )
+    assert retry.status_code == 422
+    assert h.index >= 0
