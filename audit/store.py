@@ -58,8 +58,17 @@ audit_events = Table(
 )
 
 
+# Built once: executed with parameters, the statement compiles once and stays cached.
+_INSERT = insert(audit_events)
+
+
 async def append(session: AsyncSession, event: AuditEvent) -> None:
-    await session.execute(insert(audit_events).values(**event.as_row()))
+    """Append in the caller's transaction (when the event records a change made there)."""
+    await session.execute(_INSERT, [event.as_row()])
+
+
+async def append_many(session: AsyncSession, events: Sequence[AuditEvent]) -> None:
+    await session.execute(_INSERT, [event.as_row() for event in events])
 
 
 async def recent(session: AsyncSession, limit: int = 100) -> Sequence[dict[str, Any]]:

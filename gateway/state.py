@@ -13,6 +13,7 @@ from fastapi import Request
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from audit.writer import GroupCommitWriter
 from gateway.auth.tokens import TokenService
 from gateway.broker.rules import RuleTable, load_rules
 from gateway.catalog.models import Catalog
@@ -40,6 +41,7 @@ class AppState:
     pseudonyms: Pseudonymizer
     idempotency: IdempotencyService
     rules: RuleTable
+    audit_writer: GroupCommitWriter
 
     @classmethod
     def build(cls, settings: Settings, catalog: Catalog) -> AppState:
@@ -68,10 +70,13 @@ class AppState:
                 sessions, SecretBox(settings.master_key_bytes, "idempotency")
             ),
             rules=load_rules(settings.contracts_dir / "policy" / "coresponsibility-rules.yaml"),
+            # Its own engine: requests hold pooled connections while they wait for it.
+            audit_writer=GroupCommitWriter(session_factory(create_engine(settings.database_url))),
         )
 
     async def aclose(self) -> None:
         await self.partners.aclose()
+        await self.audit_writer.aclose()
         await self.engine.dispose()
 
 

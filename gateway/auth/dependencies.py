@@ -57,7 +57,6 @@ _bearer_scheme = HTTPBearer(
 
 async def current_principal(
     request: Request,
-    session: Session,
     state: State,
     _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
 ) -> Principal:
@@ -69,11 +68,14 @@ async def current_principal(
         raise _unauthorized("missing Authorization header")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("Authorization must be 'Bearer <token>'")
-    try:
-        claims = await state.tokens.verify(session, token.strip())
-    except TokenError as exc:
-        raise _unauthorized(str(exc)) from None
-    client = await ClientRepository(session).get(claims.client_id)
+    # A short session of its own: the connection goes back to the pool before the
+    # request goes on to wait for a partner agency.
+    async with state.sessions() as session:
+        try:
+            claims = await state.tokens.verify(session, token.strip())
+        except TokenError as exc:
+            raise _unauthorized(str(exc)) from None
+        client = await ClientRepository(session).get(claims.client_id)
     if client is None or not client.active:
         raise _unauthorized("client is disabled or unknown")
     request.state.client_id = client.id

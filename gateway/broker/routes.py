@@ -280,6 +280,7 @@ async def open_account(
             raise invalid("header.idempotency-key", "required: opening an account must not repeat")
         number, check = parse_document(body.dni, "body.dni")
         ex.subject("dni", number)
+        ex.shares_transaction = True
         request_digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         replay = await state.idempotency.claim(principal.client_id, idempotency_key, request_digest)
         if replay is not None:

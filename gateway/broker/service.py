@@ -1,10 +1,11 @@
 """One brokered exchange: authorise by catalog, call the partner, project, audit.
 
-Every call (allowed, denied or failed) leaves exactly one audit event. A successful
-exchange writes its event in the request's own transaction, which commits before the
-answer is sent: no personal data leaves unless its event is stored. A refused or failed
-exchange writes its event in a transaction of its own, since the request's is rolled
-back.
+Every call (allowed, denied or failed) leaves exactly one audit event, durable before
+the answer is sent: no personal data leaves unless its event is stored. An exchange that
+also changes gateway state (an account opening completes its idempotency record) writes
+its event in the request's transaction, committing with that change. Look-ups and
+refusals go through the group-commit writer, which makes each caller wait for the commit
+holding its event.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from audit.events import AuditEvent
 from audit.store import append
 from gateway.auth.dependencies import Principal, require_purpose
 from gateway.catalog.models import PurposeGrant, Service
-from gateway.core.db import transaction
 from gateway.core.errors import ProblemError
 from gateway.partners.errors import PartnerError
 from gateway.state import AppState
@@ -65,6 +65,9 @@ class Exchange:
     event: AuditEvent
     grant: PurposeGrant | None = None
     status: int = 200
+    # True when the exchange also changes gateway state in the request's transaction;
+    # its event then commits with that change instead of through the group writer.
+    shares_transaction: bool = False
     _subjects: list[str] = field(default_factory=list)
 
     def port(self, port: type[P]) -> P:
@@ -166,7 +169,10 @@ async def exchange(
         event.fields = ex.fields
         event.status = ex.status
         event.latency_ms = round((time.perf_counter() - started) * 1000, 3)
-        await append(session, event)
+        if ex.shares_transaction:
+            await append(session, event)
+        else:
+            await state.audit_writer.write(event)
 
 
 async def _record_failure(state: AppState, event: AuditEvent, status: int, started: float) -> None:
@@ -174,5 +180,4 @@ async def _record_failure(state: AppState, event: AuditEvent, status: int, start
     event.fields = []
     event.response_digest, event.response_bytes = None, 0
     event.latency_ms = round((time.perf_counter() - started) * 1000, 3)
-    async with transaction(state.sessions) as session:
-        await append(session, event)
+    await state.audit_writer.write(event)

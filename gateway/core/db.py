@@ -51,6 +51,10 @@ def sync_url(url: str) -> URL:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    # WAL with NORMAL: no fsync per commit; a process crash loses nothing committed, a
+    # power loss may lose the newest commits (never corrupts). The embedded mode's trade;
+    # PostgreSQL is the deployment for full durability.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
@@ -58,7 +62,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_engine(url: str) -> AsyncEngine:
     target = async_url(url)
-    engine = _create_async_engine(target, pool_pre_ping=target.get_backend_name() != "sqlite")
+    engine = _create_async_engine(
+        target,
+        pool_pre_ping=target.get_backend_name() != "sqlite",
+        pool_size=10,
+        max_overflow=20,
+    )
     if target.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
