@@ -203,6 +203,9 @@ def serve(
         )
         for endpoint in endpoints(sandbox):
             typer.echo(f"    {endpoint.partner:<10} {endpoint.entry_url}")
+            # The gateway talks to the mocks it started, unless told otherwise.
+            if f"GATEWAY_PARTNERS__{endpoint.partner.upper()}__BASE_URL" not in os.environ:
+                getattr(settings.partners, endpoint.partner).base_url = endpoint.base_url
         servers = mock_servers(sandbox)
     typer.echo("")
     sys.stdout.flush()

@@ -60,6 +60,7 @@ def household_summary(h: Household) -> dict[str, Any]:
         "household": h.index,
         "mother_dni": h.mother.dni,
         "mother_check_digit": h.mother.check_digit,
+        "mother_birth_date": h.mother.birth_date.isoformat(),
         "father_dni": h.father.dni if h.father else None,
         "child_cui": h.child.cui,
         "child_check_digit": h.child.check_digit,
