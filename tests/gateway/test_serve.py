@@ -113,6 +113,18 @@ def test_sandbox_serve_seeds_clients_once_and_keeps_keys(
         )
         assert wsdl.status_code == 200
         assert "consultar" in wsdl.text
+        # ...and the gateway brokers to them: a sample adult, through RENIEC's SOAP mock.
+        sample = json.loads(
+            run_cli(["population", "sample", "--count", "20", "--json"], env, tmp_path).stdout
+        )["households"]
+        person = next(h for h in sample if h["mother_birth_date"] < "2000-01-01")
+        answer = httpx.get(
+            f"{base}/v1/persons/{person['mother_dni']}",
+            headers={"Authorization": f"Bearer {token}", "X-Purpose": "affiliation"},
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["data"]["dni"] == person["mother_dni"]
     output = served.output
     assert consumer["client_secret"] in output
     assert f"{base}/docs" in output
