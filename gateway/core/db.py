@@ -62,11 +62,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_engine(url: str) -> AsyncEngine:
     target = async_url(url)
+    in_memory = target.get_backend_name() == "sqlite" and target.database in (None, "", ":memory:")
+    pool: dict[str, Any] = {} if in_memory else {"pool_size": 10, "max_overflow": 20}
     engine = _create_async_engine(
-        target,
-        pool_pre_ping=target.get_backend_name() != "sqlite",
-        pool_size=10,
-        max_overflow=20,
+        target, pool_pre_ping=target.get_backend_name() != "sqlite", **pool
     )
     if target.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
