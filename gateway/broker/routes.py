@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from gateway.auth.dependencies import CurrentPrincipal, Principal, Session, State, require_role
 from gateway.broker.rules import period_end, verdicts
 from gateway.broker.schemas import AccountRequest, Envelope, IdentityVerificationRequest
-from gateway.broker.service import exchange, project
+from gateway.broker.service import Call, exchange, project
 from gateway.broker.validation import (
     check_range,
     invalid,
@@ -51,6 +51,19 @@ UserId = Annotated[
     ),
 ]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
+
+
+async def _call(
+    request: Request,
+    state: State,
+    principal: CurrentPrincipal,
+    purpose: Purpose,
+    user_id: UserId = None,
+) -> Call:
+    return Call(request, state, principal, purpose, user_id)
+
+
+Caller = Annotated[Call, Depends(_call)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -126,16 +139,9 @@ def _normal(text: str) -> str:
 )
 async def get_person(
     dni: str,
-    request: Request,
-    session: Session,
-    state: State,
-    principal: CurrentPrincipal,
-    purpose: Purpose,
-    user_id: UserId = None,
+    call: Caller,
 ) -> dict[str, Any]:
-    async with exchange(
-        request, session, state, principal, "reniec.person", purpose, user_id
-    ) as ex:
+    async with exchange(call, "reniec.person") as ex:
         number, _ = parse_document(dni, "path.dni")
         ex.subject("dni", number)
         person = await ex.port(CivilRegistry).person(number)
@@ -149,22 +155,10 @@ async def get_person(
 )
 async def verify_identity(
     body: IdentityVerificationRequest,
-    request: Request,
-    session: Session,
-    state: State,
-    principal: CurrentPrincipal,
-    purpose: Purpose,
-    user_id: UserId = None,
+    call: Caller,
 ) -> dict[str, Any]:
     async with exchange(
-        request,
-        session,
-        state,
-        principal,
-        "reniec.identity-verification",
-        purpose,
-        user_id,
-        request_body=body.model_dump(mode="json"),
+        call, "reniec.identity-verification", request_body=body.model_dump(mode="json")
     ) as ex:
         number, _ = parse_document(body.dni, "body.dni")
         ex.subject("dni", number)
@@ -194,11 +188,7 @@ async def verify_identity(
     summary="Children born in a period and districts, from RENIEC (paged)",
 )
 async def list_newborns(
-    request: Request,
-    session: Session,
-    state: State,
-    principal: CurrentPrincipal,
-    purpose: Purpose,
+    call: Caller,
     born_from: Annotated[date, Query(description="First birth date (YYYY-MM-DD).")],
     born_to: Annotated[date, Query(description="Last birth date, at most 366 days later.")],
     ubigeo: Annotated[
@@ -206,11 +196,8 @@ async def list_newborns(
     ] = None,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,12}$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    user_id: UserId = None,
 ) -> dict[str, Any]:
-    async with exchange(
-        request, session, state, principal, "reniec.newborns", purpose, user_id
-    ) as ex:
+    async with exchange(call, "reniec.newborns") as ex:
         codes = parse_ubigeos(ubigeo or [], "query.ubigeo")
         check_range(born_from, born_to)
         page = await ex.port(CivilRegistry).newborns(codes, born_from, born_to, cursor, limit)
@@ -228,16 +215,9 @@ async def list_newborns(
 )
 async def get_phone_lines(
     dni: str,
-    request: Request,
-    session: Session,
-    state: State,
-    principal: CurrentPrincipal,
-    purpose: Purpose,
-    user_id: UserId = None,
+    call: Caller,
 ) -> dict[str, Any]:
-    async with exchange(
-        request, session, state, principal, "osiptel.phone-lines", purpose, user_id
-    ) as ex:
+    async with exchange(call, "osiptel.phone-lines") as ex:
         number, _ = parse_document(dni, "path.dni")
         ex.subject("dni", number)
         lines = await ex.port(TelecomRegistry).phone_lines(number)
@@ -257,25 +237,13 @@ async def get_phone_lines(
 )
 async def open_account(
     body: AccountRequest,
-    request: Request,
+    call: Caller,
     session: Session,
-    state: State,
-    principal: CurrentPrincipal,
-    purpose: Purpose,
     idempotency_key: IdempotencyKey = None,
-    user_id: UserId = None,
 ) -> JSONResponse:
     payload = body.model_dump(mode="json")
-    async with exchange(
-        request,
-        session,
-        state,
-        principal,
-        "bn.account-opening",
-        purpose,
-        user_id,
-        request_body=payload,
-    ) as ex:
+    state, principal = call.state, call.principal
+    async with exchange(call, "bn.account-opening", session=session, request_body=payload) as ex:
         if idempotency_key is None:
             raise invalid("header.idempotency-key", "required: opening an account must not repeat")
         number, check = parse_document(body.dni, "body.dni")
@@ -312,14 +280,9 @@ async def open_account(
 )
 async def get_account(
     dni: str,
-    request: Request,
-    session: Session,
-    state: State,
-    principal: CurrentPrincipal,
-    purpose: Purpose,
-    user_id: UserId = None,
+    call: Caller,
 ) -> dict[str, Any]:
-    async with exchange(request, session, state, principal, "bn.account", purpose, user_id) as ex:
+    async with exchange(call, "bn.account") as ex:
         number, _ = parse_document(dni, "path.dni")
         ex.subject("dni", number)
         account = await ex.port(Bank).account(number)
@@ -333,16 +296,9 @@ async def get_account(
 )
 async def get_health_services(
     cui: str,
-    request: Request,
-    session: Session,
-    state: State,
-    principal: CurrentPrincipal,
-    purpose: Purpose,
-    user_id: UserId = None,
+    call: Caller,
 ) -> dict[str, Any]:
-    async with exchange(
-        request, session, state, principal, "minsa_his.health-services", purpose, user_id
-    ) as ex:
+    async with exchange(call, "minsa_his.health-services") as ex:
         number, _ = parse_document(cui, "path.cui")
         ex.subject("cui", number)
         history = await ex.port(HealthRegistry).health_history(number)
@@ -356,17 +312,10 @@ async def get_health_services(
 )
 async def get_coresponsibility(
     cui: str,
-    request: Request,
-    session: Session,
-    state: State,
-    principal: CurrentPrincipal,
-    purpose: Purpose,
+    call: Caller,
     period: Annotated[str, Query(description="The month judged, YYYY-MM.")],
-    user_id: UserId = None,
 ) -> dict[str, Any]:
-    async with exchange(
-        request, session, state, principal, "minsa_his.coresponsibility", purpose, user_id
-    ) as ex:
+    async with exchange(call, "minsa_his.coresponsibility") as ex:
         number, _ = parse_document(cui, "path.cui")
         year, month = parse_period(period)
         ex.subject("cui", number)
@@ -374,7 +323,7 @@ async def get_coresponsibility(
         until = period_end(year, month)
         if until < history.birth_date:
             raise invalid("query.period", "the period ends before the child was born")
-        items = verdicts(state.rules, history.birth_date, history.services, until)
+        items = verdicts(call.state.rules, history.birth_date, history.services, until)
         return ex.respond([project(item, ex.fields) for item in items], period=period)
 
 

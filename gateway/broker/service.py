@@ -117,17 +117,28 @@ def _authorize(
     return service, grant
 
 
+@dataclass(frozen=True)
+class Call:
+    """Who calls, for what, on whose behalf: the part every consumer request shares."""
+
+    request: Request
+    state: AppState
+    principal: Principal
+    purpose: str
+    user_id: str | None
+
+
 @asynccontextmanager
 async def exchange(
-    request: Request,
-    session: AsyncSession,
-    state: AppState,
-    principal: Principal,
+    call: Call,
     service_id: str,
-    purpose: str,
-    user_id: str | None,
+    *,
+    session: AsyncSession | None = None,
     request_body: Any = None,
 ) -> AsyncIterator[Exchange]:
+    """``session``: the request's transaction, for exchanges that also change state."""
+    request, state, principal = call.request, call.state, call.principal
+    purpose, user_id = call.purpose, call.user_id
     started = time.perf_counter()
     service = state.catalog.services[service_id]
     event = AuditEvent(
@@ -170,6 +181,7 @@ async def exchange(
         event.status = ex.status
         event.latency_ms = round((time.perf_counter() - started) * 1000, 3)
         if ex.shares_transaction:
+            assert session is not None, "an exchange that changes state needs the session"
             await append(session, event)
         else:
             await state.audit_writer.write(event)
