@@ -17,6 +17,7 @@ from audit.writer import GroupCommitWriter
 from gateway.auth.tokens import TokenService
 from gateway.broker.rules import RuleTable, load_rules
 from gateway.catalog.models import Catalog
+from gateway.clients.directory import ClientDirectory
 from gateway.core.crypto import SecretBox
 from gateway.core.db import create_engine, session_factory
 from gateway.core.pseudonyms import Pseudonymizer
@@ -42,6 +43,7 @@ class AppState:
     idempotency: IdempotencyService
     rules: RuleTable
     audit_writer: GroupCommitWriter
+    clients: ClientDirectory
 
     @classmethod
     def build(cls, settings: Settings, catalog: Catalog) -> AppState:
@@ -72,11 +74,13 @@ class AppState:
             rules=load_rules(settings.contracts_dir / "policy" / "coresponsibility-rules.yaml"),
             # Its own engine: requests hold pooled connections while they wait for it.
             audit_writer=GroupCommitWriter(session_factory(create_engine(settings.database_url))),
+            clients=ClientDirectory(settings.database_url, sessions),
         )
 
     async def aclose(self) -> None:
         await self.partners.aclose()
         await self.audit_writer.aclose()
+        self.clients.dispose()
         await self.engine.dispose()
 
 

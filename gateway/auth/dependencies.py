@@ -16,7 +16,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.tokens import TokenError
-from gateway.clients.repository import ClientRepository
 from gateway.core.db import transaction
 from gateway.core.errors import ProblemError
 from gateway.state import AppState, app_state
@@ -68,22 +67,21 @@ async def current_principal(
         raise _unauthorized("missing Authorization header")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("Authorization must be 'Bearer <token>'")
-    # A short session of its own: the connection goes back to the pool before the
-    # request goes on to wait for a partner agency.
+    # Short-lived: no connection is held while the request waits for a partner agency.
     async with state.sessions() as session:
         try:
             claims = await state.tokens.verify(session, token.strip())
         except TokenError as exc:
             raise _unauthorized(str(exc)) from None
-        client = await ClientRepository(session).get(claims.client_id)
+    client = await state.clients.get(claims.client_id)
     if client is None or not client.active:
         raise _unauthorized("client is disabled or unknown")
     request.state.client_id = client.id
     return Principal(
         client_id=client.id,
         name=client.name,
-        roles=frozenset(claims.roles) & frozenset(client.roles),
-        purposes=frozenset(claims.purposes) & frozenset(client.purposes),
+        roles=frozenset(claims.roles) & client.roles,
+        purposes=frozenset(claims.purposes) & client.purposes,
     )
 
 

@@ -48,7 +48,7 @@ def sync_url(url: str) -> URL:
     return _with_driver(url, "sqlite")
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     # WAL with NORMAL: no fsync per commit; a process crash loses nothing committed, a
@@ -68,7 +68,7 @@ def create_engine(url: str) -> AsyncEngine:
         target, pool_pre_ping=target.get_backend_name() != "sqlite", **pool
     )
     if target.get_backend_name() == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
     return engine
 
 

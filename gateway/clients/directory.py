@@ -1,0 +1,62 @@
+"""The per-request read of a client's current state: active flag, roles, purposes.
+
+Every authenticated request reads it, so a disabled client is refused at once and a
+withdrawn grant stops applying at once, in every process. It is the hottest query of the
+gateway, so it is a prebuilt Core select by primary key. On SQLite it runs directly in
+the event loop's thread: a primary-key read takes microseconds and, in WAL mode, never
+waits for a writer, which is far cheaper than the thread hop of the async driver. Other
+databases use the async engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, create_engine, event, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.clients.models import Client
+from gateway.core.db import sqlite_pragmas, sync_url
+
+_SELECT = select(Client.id, Client.name, Client.active, Client.roles, Client.purposes).where(
+    Client.id == bindparam("client_id")
+)
+
+
+@dataclass(frozen=True)
+class ClientState:
+    id: str
+    name: str
+    active: bool
+    roles: frozenset[str]
+    purposes: frozenset[str]
+
+
+def _state(row: Any) -> ClientState | None:
+    if row is None:
+        return None
+    return ClientState(
+        row.id, row.name, bool(row.active), frozenset(row.roles), frozenset(row.purposes)
+    )
+
+
+class ClientDirectory:
+    def __init__(self, database_url: str, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+        self._sync: Engine | None = None
+        if make_url(database_url).get_backend_name() == "sqlite":
+            self._sync = create_engine(sync_url(database_url))
+            event.listen(self._sync, "connect", sqlite_pragmas)
+
+    async def get(self, client_id: str) -> ClientState | None:
+        if self._sync is not None:
+            with self._sync.connect() as conn:
+                return _state(conn.execute(_SELECT, {"client_id": client_id}).first())
+        async with self.sessions() as session:
+            return _state((await session.execute(_SELECT, {"client_id": client_id})).first())
+
+    def dispose(self) -> None:
+        if self._sync is not None:
+            self._sync.dispose()
