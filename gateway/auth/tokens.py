@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from joserfc import jwt
@@ -38,10 +39,20 @@ class TokenClaims:
 
 
 class TokenService:
+    """Issues tokens and verifies them.
+
+    A verified token's claims cannot change, so they are kept until the token expires
+    (bounded in number): repeated calls with one token skip the signature check. What
+    can change, the client's state, is checked on every request by the caller.
+    """
+
+    MAX_CACHED = 10_000
+
     def __init__(self, keys: KeyService, issuer: str, ttl_seconds: int) -> None:
         self.keys = keys
         self.issuer = issuer
         self.ttl = ttl_seconds
+        self._verified: OrderedDict[str, TokenClaims] = OrderedDict()
 
     async def issue(self, session: AsyncSession, client: Client) -> str:
         active = await self.keys.signing_key(session)
@@ -62,6 +73,18 @@ class TokenService:
         return jwt.encode(header, claims, active.key, algorithms=[ALGORITHM])
 
     async def verify(self, session: AsyncSession, token: str) -> TokenClaims:
+        cached = self._verified.get(token)
+        if cached is not None:
+            if int(time.time()) < cached.expires_at:
+                return cached
+            del self._verified[token]
+        claims = await self._verify(session, token)
+        self._verified[token] = claims
+        if len(self._verified) > self.MAX_CACHED:
+            self._verified.popitem(last=False)
+        return claims
+
+    async def _verify(self, session: AsyncSession, token: str) -> TokenClaims:
         try:
             header = extract_compact(token.encode("ascii")).protected
         except (JoseError, ValueError, UnicodeError, json.JSONDecodeError):
