@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -37,7 +38,11 @@ def free_port() -> int:
 
 
 async def phase(
-    client: httpx.AsyncClient, seconds: float, concurrency: int, request: dict[str, object]
+    client: aiohttp.ClientSession,
+    base: str,
+    seconds: float,
+    concurrency: int,
+    request: dict[str, object],
 ) -> tuple[float, float]:
     done = 0
     latencies: list[float] = []
@@ -47,8 +52,14 @@ async def phase(
         nonlocal done
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            response = await client.request(**request)  # type: ignore[arg-type]
-            response.raise_for_status()
+            spec = dict(request)
+            async with client.request(
+                str(spec.pop("method")),
+                base + str(spec.pop("url")),
+                **spec,  # type: ignore[arg-type]
+            ) as response:
+                await response.read()
+                response.raise_for_status()
             latencies.append(time.perf_counter() - started)
             done += 1
 
@@ -60,10 +71,11 @@ async def phase(
 
 
 async def run(base: str, creds: dict[str, str], seconds: float, concurrency: int) -> None:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as client:
         form = {"grant_type": "client_credentials", **creds}
-        token = (await client.post("/v1/token", data=form)).json()["access_token"]
+        async with client.post(base + "/v1/token", data=form) as response:
+            token = (await response.json())["access_token"]
         phases = {
             "GET /healthz (baseline)": {"method": "GET", "url": "/healthz"},
             "GET /v1/services (bearer)": {
@@ -75,8 +87,8 @@ async def run(base: str, creds: dict[str, str], seconds: float, concurrency: int
         }
         results = {}
         for name, request in phases.items():
-            await phase(client, 0.5, concurrency, request)  # warm-up
-            results[name] = await phase(client, seconds, concurrency, request)
+            await phase(client, base, 0.5, concurrency, request)  # warm-up
+            results[name] = await phase(client, base, seconds, concurrency, request)
     baseline = next(iter(results.values()))[0]
     print(f"machine: {describe()}")
     print(f"concurrency {concurrency}, {seconds:.0f} s per phase, one gateway process, SQLite")
