@@ -10,6 +10,7 @@ through/direct ratio. At the end it checks that every call through the gateway l
 audit event.
 
 Usage: .venv/bin/python bench/realtime.py [--seconds 5] [--concurrency 32]
+       [--database-url URL] [--gateway-workers N]
 """
 
 from __future__ import annotations
@@ -186,8 +187,9 @@ async def run(args: argparse.Namespace, env: dict[str, str], gateway: str, var: 
 
     print(f"machine: {describe()}")
     print(
-        f"{args.concurrency} concurrent clients, {args.seconds:.0f} s per phase, one gateway "
-        f"process on {args.database_url or 'SQLite'}, mocks in one other process, "
+        f"{args.concurrency} concurrent clients, {args.seconds:.0f} s per phase, "
+        f"{args.gateway_workers} gateway process(es) on {args.database_url or 'SQLite'}, "
+        "mocks in one other process, "
         f"{pop.size} households"
     )
     print(f"{'look-up':<18}{'path':<9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'through/direct':>16}")
@@ -211,6 +213,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--gateway-workers", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         var = Path(tmp) / "var"
@@ -234,7 +237,11 @@ def main() -> None:
         }
         subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True)
         mocks = subprocess.Popen([*CLI, "mocks"], env=env, stdout=subprocess.DEVNULL)
-        server = subprocess.Popen([*CLI, "serve", "--no-mocks"], env=env, stdout=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [*CLI, "serve", "--no-mocks", "--workers", str(args.gateway_workers)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
         try:
             gateway = f"http://127.0.0.1:{gateway_port}"
             wait_until_up(f"{gateway}/healthz", server)

@@ -32,6 +32,15 @@ DESCRIPTION = (
 )
 
 
+def create_app_from_environment() -> FastAPI:
+    """Entry point of each worker process started by ``serve --workers N``."""
+    from gateway.core.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; the catalog is loaded here so a broken one fails fast."""
     settings = settings or Settings()

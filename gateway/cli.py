@@ -167,6 +167,10 @@ def serve(
             help="Also serve the four mock agencies on their ports [on in sandbox mode].",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Gateway processes on one database [GATEWAY_WORKERS]."),
+    ] = None,
 ) -> None:
     """Start the gateway (in sandbox mode, seed one client per role on first start)."""
     import uvicorn
@@ -204,11 +208,17 @@ def serve(
         for endpoint in endpoints(sandbox):
             typer.echo(f"    {endpoint.partner:<10} {endpoint.entry_url}")
             # The gateway talks to the mocks it started, unless told otherwise.
-            if f"GATEWAY_PARTNERS__{endpoint.partner.upper()}__BASE_URL" not in os.environ:
+            variable = f"GATEWAY_PARTNERS__{endpoint.partner.upper()}__BASE_URL"
+            if variable not in os.environ:
                 getattr(settings.partners, endpoint.partner).base_url = endpoint.base_url
+                os.environ[variable] = endpoint.base_url  # for worker processes
         servers = mock_servers(sandbox)
-    typer.echo("")
+    processes = workers or settings.workers
+    typer.echo(f"  Gateway processes: {processes}\n")
     sys.stdout.flush()
+    if processes > 1:
+        _serve_workers(host, port, processes, with_mocks=bool(servers))
+        return
     configure_logging(settings.log_level, settings.log_json)
     gateway = Server(
         uvicorn.Config(
@@ -216,6 +226,29 @@ def serve(
         )
     )
     asyncio.run(serve_all([gateway, *servers]))
+
+
+def _serve_workers(host: str, port: int, processes: int, *, with_mocks: bool) -> None:
+    """N stateless gateway processes on one database (and the mocks in one more)."""
+    import subprocess
+
+    import uvicorn
+
+    mocks = subprocess.Popen([sys.executable, "-m", "gateway.cli", "mocks"]) if with_mocks else None
+    try:
+        uvicorn.run(
+            "gateway.app:create_app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=processes,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        if mocks is not None:
+            mocks.terminate()
+            mocks.wait(timeout=15)
 
 
 # ---------------------------------------------------------------- db

@@ -98,6 +98,7 @@ class Settings(BaseSettings):
     env: Environment = "production"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64, description="Gateway processes for serve.")
     database_url: str = "sqlite:///var/gateway.db"
     var_dir: Path = Path("var")
     contracts_dir: Path = REPO_ROOT / "contracts"

@@ -32,11 +32,11 @@ class Served:
 
 
 @contextmanager
-def serving(env: dict[str, str], cwd: Path) -> Iterator[Served]:
+def serving(env: dict[str, str], cwd: Path, *args: str) -> Iterator[Served]:
     port = free_port()
     full_env = {**os.environ, **env, "GATEWAY_PORT": str(port)}
     proc = subprocess.Popen(
-        [*CLI, "serve"],
+        [*CLI, "serve", *args],
         env=full_env,
         cwd=cwd,
         stdout=subprocess.PIPE,
@@ -208,3 +208,32 @@ def test_mocks_command_serves_and_stops_on_interrupt(tmp_path: Path) -> None:
     assert "500000 households" in output
     for port in ports.values():
         assert f"127.0.0.1:{port}" in output
+
+
+def test_serve_with_worker_processes_shares_one_database(
+    databases: DatabaseFactory, tmp_path: Path
+) -> None:
+    env = {
+        "GATEWAY_ENV": "sandbox",
+        "GATEWAY_DATABASE_URL": databases.new(),
+        "GATEWAY_VAR_DIR": str(tmp_path / "var"),
+        **mock_ports(),
+    }
+    assert run_cli(["db", "upgrade"], env, tmp_path).returncode == 0
+    with serving(env, tmp_path, "--workers", "2") as served:
+        seeded = json.loads((tmp_path / "var" / "sandbox-clients.json").read_text())["clients"]
+        consumer = next(c for c in seeded if c["role"] == "consumer")
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": consumer["client_id"],
+            "client_secret": consumer["client_secret"],
+        }
+        token = httpx.post(f"{served.base}/v1/token", data=form, timeout=10).json()
+        # Whichever process answers verifies the token: the keys live in the database.
+        for _ in range(8):
+            answer = httpx.get(
+                f"{served.base}/v1/services",
+                headers={"Authorization": f"Bearer {token['access_token']}"},
+            )
+            assert answer.status_code == 200
+    assert "Gateway processes: 2" in served.output
