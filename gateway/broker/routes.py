@@ -140,12 +140,12 @@ def _normal(text: str) -> str:
 async def get_person(
     dni: str,
     call: Caller,
-) -> dict[str, Any]:
+) -> JSONResponse:
     async with exchange(call, "reniec.person") as ex:
         number, _ = parse_document(dni, "path.dni")
         ex.subject("dni", number)
         person = await ex.port(CivilRegistry).person(number)
-        return ex.respond(project(_person(person), ex.fields))
+        return ex.answer(project(_person(person), ex.fields))
 
 
 @router.post(
@@ -156,7 +156,7 @@ async def get_person(
 async def verify_identity(
     body: IdentityVerificationRequest,
     call: Caller,
-) -> dict[str, Any]:
+) -> JSONResponse:
     async with exchange(
         call, "reniec.identity-verification", request_body=body.model_dump(mode="json")
     ) as ex:
@@ -179,7 +179,7 @@ async def verify_identity(
             # RENIEC's consultar does not return the birth date: it cannot be checked here.
             "unverified_fields": ["birth_date"] if body.birth_date else [],
         }
-        return ex.respond(project(result, ex.fields))
+        return ex.answer(project(result, ex.fields))
 
 
 @router.get(
@@ -196,7 +196,7 @@ async def list_newborns(
     ] = None,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,12}$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> dict[str, Any]:
+) -> JSONResponse:
     async with exchange(call, "reniec.newborns") as ex:
         codes = parse_ubigeos(ubigeo or [], "query.ubigeo")
         check_range(born_from, born_to)
@@ -205,7 +205,7 @@ async def list_newborns(
             ex.subject("cui", child.cui)
             ex.subject("dni", child.mother_dni)
         rows = [project(_newborn(n), ex.fields) for n in page.items]
-        return ex.respond(rows, next_cursor=page.next_cursor)
+        return ex.answer(rows, next_cursor=page.next_cursor)
 
 
 @router.get(
@@ -216,7 +216,7 @@ async def list_newborns(
 async def get_phone_lines(
     dni: str,
     call: Caller,
-) -> dict[str, Any]:
+) -> JSONResponse:
     async with exchange(call, "osiptel.phone-lines") as ex:
         number, _ = parse_document(dni, "path.dni")
         ex.subject("dni", number)
@@ -225,7 +225,7 @@ async def get_phone_lines(
             project({"number": x.number, "operator": x.operator, "modality": x.modality}, ex.fields)
             for x in lines
         ]
-        return ex.respond(rows)
+        return ex.answer(rows)
 
 
 @router.post(
@@ -281,12 +281,12 @@ async def open_account(
 async def get_account(
     dni: str,
     call: Caller,
-) -> dict[str, Any]:
+) -> JSONResponse:
     async with exchange(call, "bn.account") as ex:
         number, _ = parse_document(dni, "path.dni")
         ex.subject("dni", number)
         account = await ex.port(Bank).account(number)
-        return ex.respond(project(_account(account), ex.fields))
+        return ex.answer(project(_account(account), ex.fields))
 
 
 @router.get(
@@ -297,12 +297,12 @@ async def get_account(
 async def get_health_services(
     cui: str,
     call: Caller,
-) -> dict[str, Any]:
+) -> JSONResponse:
     async with exchange(call, "minsa_his.health-services") as ex:
         number, _ = parse_document(cui, "path.cui")
         ex.subject("cui", number)
         history = await ex.port(HealthRegistry).health_history(number)
-        return ex.respond([project(_service(s), ex.fields) for s in history.services])
+        return ex.answer([project(_service(s), ex.fields) for s in history.services])
 
 
 @router.get(
@@ -314,7 +314,7 @@ async def get_coresponsibility(
     cui: str,
     call: Caller,
     period: Annotated[str, Query(description="The month judged, YYYY-MM.")],
-) -> dict[str, Any]:
+) -> JSONResponse:
     async with exchange(call, "minsa_his.coresponsibility") as ex:
         number, _ = parse_document(cui, "path.cui")
         year, month = parse_period(period)
@@ -324,7 +324,7 @@ async def get_coresponsibility(
         if until < history.birth_date:
             raise invalid("query.period", "the period ends before the child was born")
         items = verdicts(call.state.rules, history.birth_date, history.services, until)
-        return ex.respond([project(item, ex.fields) for item in items], period=period)
+        return ex.answer([project(item, ex.fields) for item in items], period=period)
 
 
 @router.get(

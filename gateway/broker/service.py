@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.events import AuditEvent
@@ -94,6 +95,11 @@ class Exchange:
         }
         self.event.response_digest, self.event.response_bytes = digest(body)
         return body
+
+    def answer(self, data: Any, **extra: Any) -> JSONResponse:
+        """The envelope as the response itself: it is already projected and shaped, so
+        the framework need not validate and serialise it a second time."""
+        return JSONResponse(self.respond(data, **extra))
 
 
 def _authorize(
