@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import aiohttp
 import httpx
 
 from gateway.partners.errors import (
@@ -25,6 +26,11 @@ from gateway.partners.errors import (
 
 
 def transport_error(partner: str, operation: str, exc: httpx.HTTPError) -> PartnerError:
+    # httpx-aiohttp reports a refused connection as ConnectTimeout; the cause tells.
+    if isinstance(exc.__cause__, aiohttp.ClientConnectorError) and not isinstance(
+        exc.__cause__, aiohttp.ServerTimeoutError
+    ):
+        return PartnerUnavailable(partner, operation, "connection refused")
     if isinstance(exc, httpx.TimeoutException):
         return PartnerTimeout(partner, operation, f"no answer in time ({type(exc).__name__})")
     return PartnerUnavailable(partner, operation, f"transport failure ({type(exc).__name__})")

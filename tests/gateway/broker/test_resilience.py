@@ -166,3 +166,18 @@ async def test_full_bulkhead_answers_busy(
     busy = next(r for r in responses if r.status_code == 503)
     assert busy.json()["type"] == "/problems/partner-busy"
     assert busy.headers["retry-after"] == "1"
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"osiptel": {"base_url": "http://127.0.0.1:9", "retries": 1}}],
+    indirect=True,
+    ids=["closed-port"],
+)
+async def test_unreachable_partner_is_unavailable_not_a_timeout(
+    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str]
+) -> None:
+    h = mocks.adult()
+    response = await http.get(LINES.format(h.mother.dni), headers=consumer | purpose("contact"))
+    assert response.status_code == 503, response.text
+    assert response.json()["type"] == "/problems/partner-unavailable"
