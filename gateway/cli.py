@@ -198,8 +198,9 @@ def serve(
         f"         -d client_id=<client_id> -d client_secret=<client_secret>\n"
         f"  Then: curl -s -H 'Authorization: Bearer <access_token>' {base}/v1/services"
     )
-    servers: list[Server] = []
-    if with_mocks if with_mocks is not None else settings.is_sandbox:
+    processes = workers or settings.workers
+    run_mocks = with_mocks if with_mocks is not None else settings.is_sandbox
+    if run_mocks:
         sandbox = SandboxSettings()
         typer.echo(
             f"  Partner mocks ({sandbox.size} synthetic households; "
@@ -212,13 +213,13 @@ def serve(
             if variable not in os.environ:
                 getattr(settings.partners, endpoint.partner).base_url = endpoint.base_url
                 os.environ[variable] = endpoint.base_url  # for worker processes
-        servers = mock_servers(sandbox)
-    processes = workers or settings.workers
     typer.echo(f"  Gateway processes: {processes}\n")
     sys.stdout.flush()
     if processes > 1:
-        _serve_workers(host, port, processes, with_mocks=bool(servers))
+        # The mocks then run in a process of their own, started by _serve_workers.
+        _serve_workers(host, port, processes, with_mocks=run_mocks)
         return
+    servers = mock_servers(SandboxSettings()) if run_mocks else []
     configure_logging(settings.log_level, settings.log_json)
     gateway = Server(
         uvicorn.Config(
