@@ -19,27 +19,50 @@ from starlette.types import ASGIApp
 
 from adapters.sandbox.server import Server
 
+_handed_out: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port for a server in another process. The OS may hand a just-released
+    port out again, so this process never returns the same one twice."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+
+
+def bound_socket() -> socket.socket:
+    """A socket already bound to a free loopback port: no window for another server."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+async def start_server(app: ASGIApp) -> tuple[Server, asyncio.Task[None], str]:
+    """uvicorn serving ``app`` on a pre-bound loopback socket, started; and its URL."""
+    sock = bound_socket()
+    port = int(sock.getsockname()[1])
+    server = Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    return server, task, f"http://127.0.0.1:{port}"
 
 
 @asynccontextmanager
 async def serve_on_loopback(app: ASGIApp) -> AsyncIterator[str]:
     """Serve an ASGI app with uvicorn on a free 127.0.0.1 port; yield its base URL."""
-    port = free_port()
-    server = Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
+    server, task, url = await start_server(app)
     try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         server.should_exit = True
         await task

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.types import ASGIApp
 
 from adapters.bn.mock import BankMock
@@ -19,11 +18,10 @@ from adapters.osiptel.mock import create_app as osiptel_app
 from adapters.reniec.mock import create_app as reniec_app
 from adapters.sandbox.faults import FaultInjector
 from adapters.sandbox.population import Household, Population
-from adapters.sandbox.server import Server
 from adapters.sandbox.settings import SandboxSettings
 from gateway.settings import PartnersSettings, Settings
 from tests.conftest import GetToken, bearer
-from tests.support import free_port
+from tests.support import start_server
 
 FAST = {
     "read_timeout_seconds": 2.0,
@@ -83,18 +81,11 @@ async def mocks() -> AsyncIterator[Mocks]:
         "bn": bn_app(sandbox),
         "minsa_his": his_app(sandbox),
     }
-    servers, urls = [], {}
+    servers, tasks, urls = [], [], {}
     for name, app in apps.items():
-        port = free_port()
-        urls[name] = f"http://127.0.0.1:{port}"
-        servers.append(
-            Server(
-                uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
-            )
-        )
-    tasks = [asyncio.create_task(s.serve()) for s in servers]
-    while not all(s.started for s in servers):
-        await asyncio.sleep(0.01)
+        server, task, urls[name] = await start_server(app)
+        servers.append(server)
+        tasks.append(task)
     try:
         yield Mocks(sandbox, urls, apps)  # type: ignore[arg-type]
     finally:
