@@ -19,3 +19,8 @@ class Pseudonymizer:
     def of(self, kind: str, number: str) -> str:
         """The pseudonym of a DNI or CUI (``kind`` is ``dni`` or ``cui``)."""
         return hmac.new(self._key, f"{kind}:{number}".encode(), hashlib.sha256).hexdigest()
+
+    def digest(self, data: bytes) -> str:
+        """A keyed digest of a document holding personal data (not reversible by
+        guessing the few values it could hold, unlike a bare SHA-256)."""
+        return hmac.new(self._key, b"digest:" + data, hashlib.sha256).hexdigest()

@@ -17,13 +17,28 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.core.crypto import SecretBox
 from gateway.core.db import transaction
 from gateway.core.errors import ProblemError
+from gateway.core.keyring import DataKeyring, SealedColumn
+from gateway.core.pseudonyms import Pseudonymizer
 from gateway.idempotency.models import IdempotencyRecord
 from gateway.idempotency.repository import IdempotencyRepository
 
 STALE_AFTER = timedelta(seconds=60)
+
+
+def _aad(row: Any) -> bytes:
+    return f"idempotency_keys\x00{row['client_id']}\x00{row['key']}".encode()
+
+
+SEALED_COLUMNS = [
+    SealedColumn(
+        "idempotency_keys",
+        IdempotencyRecord.__table__,  # type: ignore[arg-type]
+        "response_sealed",
+        _aad,
+    )
+]
 
 
 @dataclass(frozen=True)
@@ -33,16 +48,25 @@ class Replay:
 
 
 class IdempotencyService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        keyring: DataKeyring,
+        pseudonyms: Pseudonymizer,
+    ) -> None:
         self.sessions = sessions
-        self.box = box
+        self.keyring = keyring
+        self.pseudonyms = pseudonyms
 
-    @staticmethod
-    def _aad(client_id: str, key: str) -> bytes:
-        return f"{client_id}\x00{key}".encode()
+    def ref(self, key: str) -> str:
+        """Keys are chosen by clients and might carry an identifier: stored keyed-hashed."""
+        return self.pseudonyms.of("idempotency-key", key)
 
     async def claim(self, client_id: str, key: str, digest: str) -> Replay | None:
         """None when this request owns the key; a Replay when it was answered before."""
+        return await self._claim(client_id, self.ref(key), digest)
+
+    async def _claim(self, client_id: str, key: str, digest: str) -> Replay | None:
         now = datetime.now(UTC)
         try:
             async with transaction(self.sessions) as session:
@@ -58,7 +82,7 @@ class IdempotencyService:
             repo = IdempotencyRepository(session)
             record = await repo.get(client_id, key)
             if record is None:  # released meanwhile: try once more
-                return await self.claim(client_id, key, digest)
+                return await self._claim(client_id, key, digest)
             if record.request_digest != digest:
                 raise ProblemError(
                     "idempotency-key-reused",
@@ -66,7 +90,12 @@ class IdempotencyService:
                     extra={"errors": [{"field": "header.idempotency-key", "message": "reused"}]},
                 )
             if record.completed_at is not None and record.response_sealed is not None:
-                body = json.loads(self.box.open(record.response_sealed, self._aad(client_id, key)))
+                plain = await self.keyring.open(
+                    self.sessions,
+                    record.response_sealed,
+                    _aad({"client_id": client_id, "key": key}),
+                )
+                body = json.loads(plain)
                 return Replay(int(record.status_code or 200), body)
             if await repo.take_over(client_id, key, now - STALE_AFTER, now):
                 return None
@@ -79,11 +108,13 @@ class IdempotencyService:
     async def complete(
         self, session: AsyncSession, client_id: str, key: str, status: int, body: dict[str, Any]
     ) -> None:
-        sealed = self.box.seal(json.dumps(body).encode(), self._aad(client_id, key))
+        key = self.ref(key)
+        aad = _aad({"client_id": client_id, "key": key})
+        sealed = self.keyring.encrypt(json.dumps(body).encode(), aad)
         await IdempotencyRepository(session).complete(
             client_id, key, status, sealed, datetime.now(UTC)
         )
 
     async def release(self, client_id: str, key: str) -> None:
         async with transaction(self.sessions) as session:
-            await IdempotencyRepository(session).release(client_id, key)
+            await IdempotencyRepository(session).release(client_id, self.ref(key))

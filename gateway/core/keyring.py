@@ -1,0 +1,201 @@
+"""Data keys for personal data at rest (envelope encryption).
+
+Personal data the gateway stores is sealed with AES-256-GCM under a *data key*. Data keys
+have ids and live in the database wrapped (sealed) by the master key, so every process
+reads the same set. The newest key seals new values; every key keeps opening what it
+sealed, so ``keys rotate-data`` never makes old records unreadable, and ``keys
+reencrypt`` moves old ciphertexts to the newest key.
+
+Ciphertext layout: version byte ``1`` | key-id length | key id (ASCII) | 12-byte nonce |
+AES-GCM ciphertext and tag. Associated data binds each value to the record and column
+it belongs to, so a ciphertext moved to another row does not open.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import DateTime, LargeBinary, String, Table, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.core.crypto import SealError, SecretBox
+from gateway.core.db import Base, transaction
+
+VERSION = 1
+NONCE_BYTES = 12
+
+
+class DataKey(Base):
+    __tablename__ = "data_keys"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class UnknownDataKey(SealError):
+    """The value was sealed under a data key this process has not loaded."""
+
+
+def _new_id() -> str:
+    return f"dk-{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(4)}"
+
+
+class DataKeyring:
+    def __init__(self, master_key: bytes) -> None:
+        self._wrap = SecretBox(master_key, "data-keys")
+        self._keys: dict[str, AESGCM] = {}
+        self._current: str | None = None
+
+    @property
+    def current_key_id(self) -> str:
+        if self._current is None:
+            raise SealError("no data key loaded: run `juntos-gateway db upgrade` and start again")
+        return self._current
+
+    @property
+    def key_ids(self) -> list[str]:
+        return list(self._keys)
+
+    def install(self, key_id: str, raw: bytes) -> None:
+        """Hold an unwrapped key and make it current (loading, or offline tools)."""
+        self._keys[key_id] = AESGCM(raw)
+        self._current = key_id
+
+    async def load(self, session: AsyncSession) -> None:
+        """Read every data key; create the first one when the database has none."""
+        rows = (
+            (await session.execute(select(DataKey).order_by(DataKey.created_at, DataKey.key_id)))
+            .scalars()
+            .all()
+        )
+        if not rows:
+            await self.add(session)
+            return
+        for row in rows:
+            if row.key_id not in self._keys:
+                raw = self._wrap.open(row.wrapped, row.key_id.encode())
+                self._keys[row.key_id] = AESGCM(raw)
+        self._current = rows[-1].key_id
+
+    async def refresh(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        async with transaction(sessions) as session:
+            await self.load(session)
+
+    async def add(self, session: AsyncSession) -> str:
+        """A new data key, current from now on in this process (others on their next load)."""
+        key_id = _new_id()
+        raw = AESGCM.generate_key(bit_length=256)
+        session.add(
+            DataKey(
+                key_id=key_id,
+                wrapped=self._wrap.seal(raw, key_id.encode()),
+                created_at=datetime.now(UTC),
+            )
+        )
+        await session.flush()
+        self._keys[key_id] = AESGCM(raw)
+        self._current = key_id
+        return key_id
+
+    def encrypt(self, plaintext: bytes, associated: bytes) -> bytes:
+        key_id = self.current_key_id
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._keys[key_id].encrypt(nonce, plaintext, associated)
+        kid = key_id.encode()
+        return bytes([VERSION, len(kid)]) + kid + nonce + sealed
+
+    @staticmethod
+    def key_id_of(blob: bytes) -> str:
+        if len(blob) < 2 or blob[0] != VERSION:
+            raise SealError("not a data-key ciphertext")
+        return blob[2 : 2 + blob[1]].decode()
+
+    def decrypt(self, blob: bytes, associated: bytes) -> bytes:
+        key_id = self.key_id_of(blob)
+        aead = self._keys.get(key_id)
+        if aead is None:
+            raise UnknownDataKey(f"data key {key_id} is not loaded")
+        start = 2 + blob[1]
+        try:
+            return aead.decrypt(
+                blob[start : start + NONCE_BYTES], blob[start + NONCE_BYTES :], associated
+            )
+        except InvalidTag:
+            raise SealError("value does not open: altered, or moved from its record") from None
+
+    async def open(
+        self, sessions: async_sessionmaker[AsyncSession], blob: bytes, associated: bytes
+    ) -> bytes:
+        """``decrypt``, loading keys added by another process since this one started."""
+        try:
+            return self.decrypt(blob, associated)
+        except UnknownDataKey:
+            await self.refresh(sessions)
+            return self.decrypt(blob, associated)
+
+
+@dataclass(frozen=True)
+class SealedColumn:
+    """A column holding data-key ciphertexts, and how its associated data is formed."""
+
+    name: str
+    table: Table
+    column: str
+    aad: Callable[[Any], bytes]
+
+
+async def reencrypt(
+    sessions: async_sessionmaker[AsyncSession],
+    keyring: DataKeyring,
+    columns: Iterable[SealedColumn],
+    batch: int = 500,
+) -> dict[str, int]:
+    """Re-seal every value not under the current data key; counts per column."""
+    await keyring.refresh(sessions)
+    current = keyring.current_key_id
+    counts: dict[str, int] = {}
+    for sealed in columns:
+        table, column = sealed.table, sealed.table.c[sealed.column]
+        pk = list(table.primary_key.columns)
+        done, offset = 0, 0
+        while True:
+            async with transaction(sessions) as session:
+                rows = (
+                    (
+                        await session.execute(
+                            select(table)
+                            .where(column.is_not(None))
+                            .order_by(*pk)
+                            .limit(batch)
+                            .offset(offset)
+                        )
+                    )
+                    .mappings()
+                    .all()
+                )
+                for row in rows:
+                    blob = row[sealed.column]
+                    if keyring.key_id_of(blob) == current:
+                        continue
+                    aad = sealed.aad(row)
+                    fresh = keyring.encrypt(keyring.decrypt(blob, aad), aad)
+                    await session.execute(
+                        update(table)
+                        .where(*(c == row[c.name] for c in pk))
+                        .values({sealed.column: fresh})
+                    )
+                    done += 1
+            if len(rows) < batch:
+                break
+            offset += batch
+        counts[sealed.name] = done
+    return counts
