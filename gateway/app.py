@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +16,7 @@ from gateway.broker.routes import router as broker_router
 from gateway.catalog.loader import load_catalog
 from gateway.catalog.routes import router as catalog_router
 from gateway.clients.routes import router as clients_router
+from gateway.consent.routes import router as consent_router
 from gateway.core.db import transaction
 from gateway.core.errors import (
     install_error_handlers,
@@ -22,8 +25,10 @@ from gateway.core.errors import (
 )
 from gateway.core.middleware import HttpMetrics, RequestContextMiddleware
 from gateway.ops.routes import router as ops_router
+from gateway.retention import purge_periodically
 from gateway.settings import Settings
 from gateway.state import AppState
+from gateway.subjects.routes import router as subjects_router
 
 DESCRIPTION = (
     "One governed API between the JUNTOS programme and RENIEC, OSIPTEL, Banco de la Nación "
@@ -52,9 +57,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with transaction(state.sessions) as session:
             await state.keys.ensure(session)
+            await state.keyring.load(session)
+        purger = None
+        if settings.purge_interval_seconds > 0:
+            purger = asyncio.create_task(
+                purge_periodically(state.sessions, catalog, settings.purge_interval_seconds)
+            )
         try:
             yield
         finally:
+            if purger is not None:
+                purger.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await purger
             await state.aclose()
 
     app = FastAPI(
@@ -68,7 +83,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.gateway = state
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(state.metrics))
-    for router in (ops_router, auth_router, catalog_router, clients_router, broker_router):
+    for router in (
+        ops_router,
+        auth_router,
+        catalog_router,
+        clients_router,
+        broker_router,
+        consent_router,
+        subjects_router,
+    ):
         app.include_router(router)
     _document_problems(app)
     return app

@@ -386,6 +386,85 @@ def keys_list() -> None:
         typer.echo(line)
 
 
+def _data_keys(settings: Settings) -> Any:
+    from gateway.core.keyring import DataKeyring
+
+    return DataKeyring(settings.master_key_bytes)
+
+
+@keys_app.command("rotate-data")
+def keys_rotate_data() -> None:
+    """Add a data key for personal data at rest; older keys keep opening what they sealed.
+
+    Running gateways take the new key for new records when they next start; run
+    `keys reencrypt` to move stored records to it."""
+    settings = _settings()
+    _require_schema(settings)
+    keyring = _data_keys(settings)
+
+    async def work(session: AsyncSession) -> str:
+        await keyring.load(session)
+        key_id: str = await keyring.add(session)
+        return key_id
+
+    typer.echo(f"new data key {_in_transaction(settings, work)}; older keys still open old data")
+
+
+@keys_app.command("reencrypt")
+def keys_reencrypt(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Re-seal every stored record under the newest data key, in batches."""
+    from gateway.core.keyring import reencrypt
+    from gateway.retention import sealed_columns
+
+    settings = _settings()
+    _require_schema(settings)
+    keyring = _data_keys(settings)
+
+    async def run() -> dict[str, int]:
+        engine = create_engine(settings.database_url)
+        try:
+            return await reencrypt(session_factory(engine), keyring, sealed_columns())
+        finally:
+            await engine.dispose()
+
+    counts = asyncio.run(run())
+    if as_json:
+        typer.echo(json.dumps({"key_id": keyring.current_key_id, "reencrypted": counts}))
+        return
+    for name, count in counts.items():
+        typer.echo(f"{name}: {count} re-sealed under {keyring.current_key_id}")
+
+
+@app.command("purge")
+def purge_command(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what is past retention, delete nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Delete personal data past the catalog's retention and report counts per category."""
+    from gateway.retention import purge
+
+    settings = _settings()
+    _require_schema(settings)
+    catalog = _catalog(settings)
+
+    async def run() -> dict[str, int]:
+        engine = create_engine(settings.database_url)
+        try:
+            return await purge(session_factory(engine), catalog, dry_run=dry_run)
+        finally:
+            await engine.dispose()
+
+    counts = asyncio.run(run())
+    if as_json:
+        typer.echo(json.dumps({"dry_run": dry_run, "purged": counts}))
+        return
+    verb = "past retention" if dry_run else "purged"
+    for category, count in counts.items():
+        typer.echo(f"{category}: {count} {verb}")
+
+
 @keys_app.command("new-master")
 def keys_new_master() -> None:
     """Print a fresh random master key for GATEWAY_MASTER_KEY (nothing is stored)."""

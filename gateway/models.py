@@ -7,6 +7,8 @@ from sqlalchemy import Table
 
 def load_all() -> None:
     import gateway.clients.models  # noqa: F401
+    import gateway.consent.models  # noqa: F401
+    import gateway.core.keyring  # noqa: F401
     import gateway.idempotency.models  # noqa: F401
     import gateway.keys.models  # noqa: F401
 

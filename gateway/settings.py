@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     master_key_file: Path | None = None
     token_ttl_seconds: int = Field(default=900, ge=60, le=86400)
     token_issuer: str = "juntos-gateway"
+    purge_interval_seconds: float = Field(
+        default=3600, ge=0, description="How often a running gateway purges (0: never)."
+    )
     log_level: str = "INFO"
     log_json: bool = True
     partners: PartnersSettings = PartnersSettings()

@@ -18,8 +18,10 @@ from gateway.auth.tokens import TokenService
 from gateway.broker.rules import RuleTable, load_rules
 from gateway.catalog.models import Catalog
 from gateway.clients.directory import ClientDirectory
+from gateway.consent.service import ConsentService
 from gateway.core.crypto import SecretBox
 from gateway.core.db import create_engine, session_factory
+from gateway.core.keyring import DataKeyring
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.idempotency.service import IdempotencyService
 from gateway.keys.service import KeyService
@@ -44,6 +46,8 @@ class AppState:
     rules: RuleTable
     audit_writer: GroupCommitWriter
     clients: ClientDirectory
+    keyring: DataKeyring
+    consents: ConsentService
 
     @classmethod
     def build(cls, settings: Settings, catalog: Catalog) -> AppState:
@@ -57,6 +61,8 @@ class AppState:
         health = PartnerHealth(metrics)
         partners = PartnerRegistry(health)
         load_wiring(settings.adapters)(partners, settings)
+        keyring = DataKeyring(settings.master_key_bytes)
+        pseudonyms = Pseudonymizer(settings.master_key_bytes)
         return cls(
             settings=settings,
             catalog=catalog,
@@ -67,14 +73,14 @@ class AppState:
             metrics=metrics,
             partner_health=health,
             partners=partners,
-            pseudonyms=Pseudonymizer(settings.master_key_bytes),
-            idempotency=IdempotencyService(
-                sessions, SecretBox(settings.master_key_bytes, "idempotency")
-            ),
+            pseudonyms=pseudonyms,
+            idempotency=IdempotencyService(sessions, keyring, pseudonyms),
             rules=load_rules(settings.contracts_dir / "policy" / "coresponsibility-rules.yaml"),
             # Its own engine: requests hold pooled connections while they wait for it.
             audit_writer=GroupCommitWriter(session_factory(create_engine(settings.database_url))),
             clients=ClientDirectory(settings.database_url, sessions),
+            keyring=keyring,
+            consents=ConsentService(sessions, keyring, pseudonyms),
         )
 
     async def aclose(self) -> None:

@@ -247,7 +247,7 @@ async def open_account(
         if idempotency_key is None:
             raise invalid("header.idempotency-key", "required: opening an account must not repeat")
         number, check = parse_document(body.dni, "body.dni")
-        ex.subject("dni", number)
+        await ex.about("dni", number)
         ex.shares_transaction = True
         request_digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         replay = await state.idempotency.claim(principal.client_id, idempotency_key, request_digest)
@@ -284,7 +284,7 @@ async def get_account(
 ) -> JSONResponse:
     async with exchange(call, "bn.account") as ex:
         number, _ = parse_document(dni, "path.dni")
-        ex.subject("dni", number)
+        await ex.about("dni", number)
         account = await ex.port(Bank).account(number)
         return ex.answer(project(_account(account), ex.fields))
 
@@ -300,7 +300,7 @@ async def get_health_services(
 ) -> JSONResponse:
     async with exchange(call, "minsa_his.health-services") as ex:
         number, _ = parse_document(cui, "path.cui")
-        ex.subject("cui", number)
+        await ex.about("cui", number)
         history = await ex.port(HealthRegistry).health_history(number)
         return ex.answer([project(_service(s), ex.fields) for s in history.services])
 
@@ -318,7 +318,7 @@ async def get_coresponsibility(
     async with exchange(call, "minsa_his.coresponsibility") as ex:
         number, _ = parse_document(cui, "path.cui")
         year, month = parse_period(period)
-        ex.subject("cui", number)
+        await ex.about("cui", number)
         history = await ex.port(HealthRegistry).health_history(number)
         until = period_end(year, month)
         if until < history.birth_date:

@@ -74,8 +74,38 @@ class Exchange:
     def port(self, port: type[P]) -> P:
         return self.state.partners.get(port)
 
+    @property
+    def needs_consent(self) -> bool:
+        assert self.grant is not None
+        return self.state.catalog.legal_bases[self.grant.legal_basis].requires_consent
+
     def subject(self, kind: str, number: str) -> None:
+        """Record whose data this exchange is about (as a pseudonym, for the audit)."""
+        if self.needs_consent:
+            raise RuntimeError(f"{self.service_id} rests on consent: name subjects with about()")
         self._subjects.append(self.state.pseudonyms.of(kind, number))
+
+    async def about(self, kind: str, number: str) -> None:
+        """Record the subject and, when the purpose rests on consent, refuse unless an
+        active consent covers this purpose and data category. Checked on every call, so
+        a revocation takes effect on the next one."""
+        ref = self.state.pseudonyms.of(kind, number)
+        self._subjects.append(ref)
+        if self.needs_consent and not await self.state.consents.active(
+            [ref], self.purpose, self.service.data_category
+        ):
+            raise ProblemError(
+                "consent-required",
+                f"no active consent covers purpose {self.purpose!r} for "
+                f"{self.service.data_category} data of this {kind.upper()}",
+                extra={
+                    "missing_consent": {
+                        "purpose": self.purpose,
+                        "data_category": self.service.data_category,
+                        "subject": kind,
+                    }
+                },
+            )
 
     @property
     def fields(self) -> list[str]:

@@ -82,6 +82,19 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             403,
             "The catalog does not allow this service for the declared purpose.",
         ),
+        ProblemType(
+            "consent-required",
+            "Active consent required",
+            403,
+            "The purpose rests on the caregiver's consent and no active consent covers it; "
+            "`missing_consent` names the purpose and data category.",
+        ),
+        ProblemType(
+            "consent-already-revoked",
+            "Consent already revoked",
+            409,
+            "The consent was revoked before; a revocation cannot be repeated.",
+        ),
         ProblemType("not-found", "Not found", 404, "No resource at this address."),
         ProblemType(
             "partner-not-found",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -30,8 +31,10 @@ async def test_concurrent_events_are_all_stored_in_fewer_commits(clean_database:
     assert writer.batches < 200
 
 
-async def test_a_failed_commit_reaches_every_waiter(tmp_path: object) -> None:
-    engine = create_engine("sqlite:////nonexistent-dir/for/sure/audit.db")
+async def test_a_failed_commit_reaches_every_waiter(tmp_path: Path) -> None:
+    # A database without the audit table: every insert fails, the connection itself is
+    # fine (a connection that cannot even open leaves a driver thread behind the test).
+    engine = create_engine(f"sqlite:///{tmp_path / 'unmigrated.db'}")
     writer = GroupCommitWriter(session_factory(engine))
     results = await asyncio.gather(
         *(writer.write(event(n)) for n in range(5)), return_exceptions=True
@@ -41,3 +44,4 @@ async def test_a_failed_commit_reaches_every_waiter(tmp_path: object) -> None:
     assert all(isinstance(r, Exception) for r in results)
     with pytest.raises(Exception):  # noqa: B017, PT011 - any storage error must surface
         await writer.write(event(9))
+    await engine.dispose()

@@ -13,7 +13,7 @@ async def test_services_lists_only_granted_services_purposes_and_fields(
     token = await get_token(["consumer"], ["contact"])
     body = (await http.get("/v1/services", headers=bearer(token))).json()
     services = {s["id"]: s for s in body["services"]}
-    assert set(services) == {"reniec.person", "osiptel.phone-lines"}
+    assert set(services) == {"reniec.person", "osiptel.phone-lines", "gateway.consent-check"}
     phone = services["osiptel.phone-lines"]
     assert phone["purposes"] == [
         {
@@ -33,9 +33,13 @@ async def test_consent_bound_services_are_marked(
 ) -> None:
     token = await get_token(["consumer"], ["coresponsibility-verification"])
     body = (await http.get("/v1/services", headers=bearer(token))).json()
-    ids = {s["id"] for s in body["services"]}
-    assert ids == {"minsa_his.health-services", "minsa_his.coresponsibility"}
-    assert all(s["purposes"][0]["consent_required"] for s in body["services"])
+    required = {s["id"]: s["purposes"][0]["consent_required"] for s in body["services"]}
+    assert required == {
+        "minsa_his.health-services": True,
+        "minsa_his.coresponsibility": True,
+        # Asking whether consent exists does not itself need consent.
+        "gateway.consent-check": False,
+    }
 
 
 async def test_auditor_sees_audit_service_only(
@@ -43,7 +47,10 @@ async def test_auditor_sees_audit_service_only(
 ) -> None:
     token = await get_token(["auditor"], ["audit"])
     body = (await http.get("/v1/services", headers=bearer(token))).json()
-    assert [s["id"] for s in body["services"]] == ["gateway.audit-events"]
+    assert [s["id"] for s in body["services"]] == [
+        "gateway.audit-events",
+        "gateway.subject-disclosures",
+    ]
 
 
 async def test_purpose_outside_grants_is_403(http: httpx.AsyncClient, get_token: GetToken) -> None:

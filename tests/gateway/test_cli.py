@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -10,33 +9,19 @@ from typing import Any
 import httpx
 import pytest
 from typer.main import get_command
-from typer.testing import CliRunner, Result
 
 from gateway import migrate
 from gateway.cli import app as cli
 from gateway.settings import Settings
 from tests.conftest import bearer
+from tests.gateway.cli_support import env_for, invoke_async, runner
 
-runner = CliRunner()
 PRODUCTION_PARTNER_SECRETS = {
     "GATEWAY_PARTNERS__RENIEC__PASSWORD": "reniec-secret",
     "GATEWAY_PARTNERS__OSIPTEL__API_KEY": "osiptel-secret",
     "GATEWAY_PARTNERS__BN__API_KEY": "bn-secret",
     "GATEWAY_PARTNERS__MINSA_HIS__API_KEY": "his-secret",
 }
-
-
-async def invoke_async(args: list[str], env: dict[str, str]) -> Result:
-    """Run the CLI beside the test's event loop, as a separate shell command would."""
-    return await asyncio.to_thread(runner.invoke, cli, args, env=env)
-
-
-def env_for(settings: Settings) -> dict[str, str]:
-    return {
-        "GATEWAY_ENV": "sandbox",
-        "GATEWAY_DATABASE_URL": settings.database_url,
-        "GATEWAY_VAR_DIR": str(settings.var_dir),
-    }
 
 
 def all_command_paths(command: Any, prefix: tuple[str, ...] = ()) -> list[list[str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,3 +121,47 @@ async def consumer(get_token: GetToken) -> dict[str, str]:
 
 def purpose(name: str, **extra: str) -> dict[str, str]:
     return {"X-Purpose": name, **extra}
+
+
+Grant = Callable[..., Awaitable[str]]
+
+
+def consent_body(
+    h: Household,
+    purposes: tuple[str, ...] = ("payment", "coresponsibility-verification"),
+    categories: tuple[str, ...] = ("financial", "health"),
+    **changes: Any,
+) -> dict[str, Any]:
+    """The consent a household accepts in the affiliation call, as the API takes it."""
+    return {
+        "cui": h.child.cui,
+        "caregiver_dni": h.mother.dni,
+        "purposes": list(purposes),
+        "data_categories": list(categories),
+        "channel": "phone-call",
+        "evidence": {"recording_ref": f"rec-{h.index:08d}", "sha256": "ab" * 32},
+        "agent_id": "agent-007",
+        **changes,
+    }
+
+
+@pytest.fixture
+def consented(http: httpx.AsyncClient, consumer: dict[str, str]) -> Grant:
+    """Records, through the API, the consent a household accepts in the affiliation call;
+    returns its id."""
+
+    async def grant(
+        h: Household,
+        purposes: tuple[str, ...] = ("payment", "coresponsibility-verification"),
+        categories: tuple[str, ...] = ("financial", "health"),
+    ) -> str:
+        response = await http.post(
+            "/v1/consents",
+            headers=consumer | purpose("affiliation"),
+            json=consent_body(h, purposes, categories),
+        )
+        assert response.status_code == 201, response.text
+        consent_id: str = response.json()["data"]["id"]
+        return consent_id
+
+    return grant

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.gateway.broker.conftest import Mocks, purpose
+from tests.gateway.broker.conftest import Grant, Mocks, purpose
 
 
 def opening(key: str) -> dict[str, str]:
@@ -16,9 +16,14 @@ def opening(key: str) -> dict[str, str]:
 
 
 async def test_same_key_same_body_replays_without_calling_the_bank(
-    settings: Settings, http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str]
+    settings: Settings,
+    http: httpx.AsyncClient,
+    mocks: Mocks,
+    consumer: dict[str, str],
+    consented: Grant,
 ) -> None:
     h = mocks.adult()
+    await consented(h)
     first = await http.post(
         "/v1/accounts", headers=consumer | opening("key-00000001"), json={"dni": h.mother.dni}
     )
@@ -45,6 +50,7 @@ async def test_same_key_same_body_replays_without_calling_the_bank(
     assert await mocks.requests_seen("bn") == calls
 
     other = mocks.adult(h.index + 1)
+    await consented(other)
     reused = await http.post(
         "/v1/accounts", headers=consumer | opening("key-00000001"), json={"dni": other.mother.dni}
     )
@@ -60,9 +66,10 @@ async def test_same_key_same_body_replays_without_calling_the_bank(
 
 
 async def test_idempotency_key_is_required(
-    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str]
+    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str], consented: Grant
 ) -> None:
     h = mocks.adult()
+    await consented(h)
     response = await http.post(
         "/v1/accounts", headers=consumer | purpose("payment"), json={"dni": h.mother.dni}
     )
@@ -78,7 +85,11 @@ async def test_idempotency_key_is_required(
     ids=["tolerant-breaker"],
 )
 async def test_lost_answers_are_retried_without_opening_twice(
-    app: FastAPI, http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str]
+    app: FastAPI,
+    http: httpx.AsyncClient,
+    mocks: Mocks,
+    consumer: dict[str, str],
+    consented: Grant,
 ) -> None:
     # Many of the bank's answers are garbled after the bank has acted: the worst case for
     # duplicates. Retries must recover and the bank must end with one account per holder.
@@ -89,6 +100,7 @@ async def test_lost_answers_are_retried_without_opening_twice(
         h = mocks.adult(start)
         start = h.index + 1
         holders.append(h)
+        await consented(h)
         response = await http.post(
             "/v1/accounts",
             headers=consumer | opening(f"retry-key-{k:04d}"),
@@ -105,10 +117,11 @@ async def test_lost_answers_are_retried_without_opening_twice(
 
 
 async def test_deceased_holder_is_refused_by_the_bank(
-    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str]
+    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str], consented: Grant
 ) -> None:
     pop = mocks.population
     dead = next(pop.household(i) for i in range(pop.size) if pop.household(i).mother.deceased)
+    await consented(dead)
     response = await http.post(
         "/v1/accounts", headers=consumer | opening("dead-key-0001"), json={"dni": dead.mother.dni}
     )

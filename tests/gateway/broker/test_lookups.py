@@ -15,7 +15,7 @@ from gateway.broker.rules import load_rules, period_end, verdicts
 from gateway.core.db import transaction
 from gateway.partners.models import HealthService
 from gateway.settings import REPO_ROOT
-from tests.gateway.broker.conftest import Mocks, purpose
+from tests.gateway.broker.conftest import Grant, Mocks, purpose
 
 
 async def audit_log(app: FastAPI) -> list[dict[str, Any]]:
@@ -163,9 +163,10 @@ async def test_phone_lines_for_contact_and_for_affiliation(
 
 
 async def test_account_lookup(
-    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str]
+    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str], consented: Grant
 ) -> None:
     h = mocks.adult()
+    await consented(h)
     missing = await http.get(f"/v1/accounts/{h.mother.dni}", headers=consumer | purpose("payment"))
     assert missing.status_code == 404
     assert missing.json()["type"] == "/problems/partner-not-found"
@@ -181,12 +182,13 @@ async def test_account_lookup(
 
 
 async def test_health_services_and_verdicts_reveal_no_diagnosis(
-    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str]
+    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str], consented: Grant
 ) -> None:
     pop = mocks.population
     h = mocks.adult(
         anaemic=lambda h: any(r.item_code == "D509" for r in pop.health_records(h)),
     )
+    await consented(h)
     records = pop.health_records(h)
     services = await http.get(
         f"/v1/children/{h.child.cui}/health-services",

@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import GetToken, bearer
-from tests.gateway.broker.conftest import Mocks, purpose
+from tests.gateway.broker.conftest import Grant, Mocks, purpose
 from tests.gateway.broker.test_lookups import audit_log
 
 
@@ -37,8 +37,11 @@ async def test_invalid_input_names_the_field_and_calls_no_partner(
     path: str,
     params: dict[str, str],
     field: str,
+    consented: Grant,
 ) -> None:
     h = mocks.adult()
+    if "children" in path:
+        await consented(h)
     wrong = str((int(h.mother.check_digit) + 1) % 10)
     target = path.format(wrong_check=f"{h.mother.dni}-{wrong}", cui=h.child.cui)
     wanted = "coresponsibility-verification" if "children" in path else "affiliation"

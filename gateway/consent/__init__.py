@@ -1,0 +1,1 @@
+"""The consent registry: commitment agreements accepted in the affiliation call."""

@@ -1,0 +1,143 @@
+"""The consent registry API. Every call is authorised by the catalog and audited like
+any brokered exchange; records are answered only to the roles the catalog names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from gateway.auth.dependencies import Session
+from gateway.broker.routes import Caller
+from gateway.broker.service import exchange, project
+from gateway.broker.validation import invalid, parse_document
+from gateway.consent.schemas import ConsentRequest, RevocationRequest
+from gateway.core.errors import problem_responses
+
+router = APIRouter(
+    prefix="/v1",
+    tags=["consent"],
+    responses=problem_responses(401, 403, 404, 422),
+)
+
+ConsentId = Annotated[str, "consent id"]
+
+
+def _check_catalog_terms(call: Any, body: ConsentRequest) -> None:
+    catalog = call.state.catalog
+    for i, purpose in enumerate(body.purposes):
+        if purpose not in catalog.purposes:
+            raise invalid(f"body.purposes[{i}]", "not a purpose of the catalog")
+    for i, category in enumerate(body.data_categories):
+        if category not in catalog.data_categories:
+            raise invalid(f"body.data_categories[{i}]", "not a data category of the catalog")
+    if body.expires_at is not None:
+        if body.expires_at.tzinfo is None:
+            raise invalid("body.expires_at", "give a time zone (for example ...Z)")
+        if body.expires_at <= datetime.now(UTC):
+            raise invalid("body.expires_at", "must be in the future")
+
+
+@router.post(
+    "/consents",
+    status_code=201,
+    summary="Record the consent accepted in the affiliation call (purpose affiliation)",
+)
+async def create_consent(body: ConsentRequest, call: Caller, session: Session) -> JSONResponse:
+    payload = body.model_dump(mode="json")
+    async with exchange(call, "gateway.consents", session=session, request_body=payload) as ex:
+        cui, _ = parse_document(body.cui, "body.cui")
+        dni, _ = parse_document(body.caregiver_dni, "body.caregiver_dni")
+        _check_catalog_terms(call, body)
+        ex.subject("cui", cui)
+        ex.subject("dni", dni)
+        ex.shares_transaction = True
+        record = await call.state.consents.grant(
+            session,
+            cui=cui,
+            caregiver_dni=dni,
+            purposes=body.purposes,
+            data_categories=body.data_categories,
+            legal_basis="consent",
+            agreement_id=body.agreement_id,
+            agreement_version=body.agreement_version,
+            channel=body.channel,
+            evidence=body.evidence.model_dump(),
+            agent_id=body.agent_id,
+            expires_at=body.expires_at,
+            client_id=call.principal.client_id,
+            user_id=call.user_id,
+        )
+        return JSONResponse(ex.respond(project(record, ex.fields), status=201), status_code=201)
+
+
+def _parse_id(consent_id: str) -> str:
+    import uuid
+
+    try:
+        return str(uuid.UUID(consent_id))
+    except ValueError:
+        raise invalid("path.consent_id", "not a consent id") from None
+
+
+@router.post(
+    "/consents/{consent_id}/revocation",
+    summary="Revoke a consent; effective on the next call",
+)
+async def revoke_consent(
+    consent_id: str, body: RevocationRequest, call: Caller, session: Session
+) -> JSONResponse:
+    payload = body.model_dump(mode="json")
+    async with exchange(call, "gateway.consents", session=session, request_body=payload) as ex:
+        cid = _parse_id(consent_id)
+        ex.shares_transaction = True
+        record = await call.state.consents.revoke(
+            session, cid, body.reason, call.principal.client_id, call.user_id
+        )
+        ex.subject("cui", record["cui"])
+        ex.subject("dni", record["caregiver_dni"])
+        return ex.answer(project(record, ex.fields))
+
+
+@router.get("/consents/{consent_id}", summary="One consent with its revision chain")
+async def get_consent(consent_id: str, call: Caller, session: Session) -> JSONResponse:
+    async with exchange(call, "gateway.consents") as ex:
+        cid = _parse_id(consent_id)
+        record = await call.state.consents.get(session, cid)
+        ex.subject("cui", record["cui"])
+        ex.subject("dni", record["caregiver_dni"])
+        return ex.answer(project(record, ex.fields))
+
+
+@router.get("/consents", summary="The consents recorded for a child")
+async def list_consents(
+    call: Caller,
+    session: Session,
+    cui: Annotated[str, Query(description="CUI of the child.")],
+) -> JSONResponse:
+    async with exchange(call, "gateway.consents") as ex:
+        number, _ = parse_document(cui, "query.cui")
+        ex.subject("cui", number)
+        records = await call.state.consents.for_child(session, number)
+        return ex.answer([project(r, ex.fields) for r in records])
+
+
+@router.get(
+    "/consent-checks",
+    summary="Whether active consent covers a purpose for a child (yes or no, nothing else)",
+)
+async def check_consent(
+    call: Caller,
+    cui: Annotated[str, Query(description="CUI of the child.")],
+    purpose: Annotated[str, Query(pattern=r"^[a-z][a-z0-9-]{0,63}$")],
+) -> JSONResponse:
+    async with exchange(call, "gateway.consent-check") as ex:
+        number, _ = parse_document(cui, "query.cui")
+        if purpose not in call.state.catalog.purposes:
+            raise invalid("query.purpose", "not a purpose of the catalog")
+        ex.subject("cui", number)
+        ref = call.state.pseudonyms.of("cui", number)
+        active = await call.state.consents.active([ref], purpose, None)
+        return ex.answer(project({"purpose": purpose, "active": active}, ex.fields))

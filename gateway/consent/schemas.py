@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Evidence(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    recording_ref: str = Field(
+        min_length=1, max_length=200, description="Reference of the call recording."
+    )
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the recording, lowercase hex."
+    )
+
+
+class ConsentRequest(BaseModel):
+    """The commitment agreement accepted by the caregiver in the affiliation call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cui: str = Field(description="CUI of the child (8 digits, optional check character).")
+    caregiver_dni: str = Field(description="DNI of the caregiver who accepted.")
+    purposes: list[str] = Field(min_length=1, max_length=20)
+    data_categories: list[str] = Field(min_length=1, max_length=20)
+    channel: Literal["phone-call", "in-person"] = "phone-call"
+    evidence: Evidence
+    agent_id: str = Field(pattern=r"^[A-Za-z0-9._@:-]{1,64}$")
+    agreement_id: str = Field(
+        default="DU095-2020-ACUERDO-COMPROMISO", pattern=r"^[A-Za-z0-9._-]{1,64}$"
+    )
+    agreement_version: str = Field(default="1", pattern=r"^[A-Za-z0-9._-]{1,32}$")
+    expires_at: datetime | None = Field(
+        default=None, description="When the consent lapses (with time zone)."
+    )
+
+
+class RevocationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500)

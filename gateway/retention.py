@@ -1,0 +1,85 @@
+"""Retention: delete what the catalog says may no longer be kept, and say how much.
+
+Each store of personal data declares its data category; the catalog gives the category's
+retention. Consents are kept for the retention period after they end (revoked or
+expired) and are then deleted with their revisions; replay-cache answers are deleted
+that long after the first request. Audit events are not purged here: they leave the
+database only through ``audit archive``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.catalog.models import Catalog
+from gateway.consent.models import Consent, ConsentRevision
+from gateway.core.db import transaction
+from gateway.core.keyring import SealedColumn
+from gateway.idempotency.models import IdempotencyRecord
+
+log = structlog.get_logger("gateway.retention")
+
+
+async def purge(
+    sessions: async_sessionmaker[AsyncSession],
+    catalog: Catalog,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> dict[str, int]:
+    """Rows past retention, per category (deleted unless ``dry_run``)."""
+    now = now or datetime.now(UTC)
+    consent_cutoff = now - timedelta(days=catalog.data_categories["consent"].retention_days)
+    replay_cutoff = now - timedelta(days=catalog.data_categories["replay-cache"].retention_days)
+    ended = or_(
+        Consent.ended_at < consent_cutoff,
+        and_(Consent.state == "active", Consent.expires_at < consent_cutoff),
+    )
+    async with transaction(sessions) as session:
+        ids = (await session.execute(select(Consent.consent_id).where(ended))).scalars().all()
+        stale_replays = (
+            select(func.count())
+            .select_from(IdempotencyRecord)
+            .where(IdempotencyRecord.created_at < replay_cutoff)
+        )
+        replays = int((await session.execute(stale_replays)).scalar_one())
+        if not dry_run:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                await session.execute(
+                    delete(ConsentRevision).where(ConsentRevision.consent_id.in_(chunk))
+                )
+                await session.execute(delete(Consent).where(Consent.consent_id.in_(chunk)))
+            await session.execute(
+                delete(IdempotencyRecord).where(IdempotencyRecord.created_at < replay_cutoff)
+            )
+    return {"consent": len(ids), "replay-cache": replays}
+
+
+async def purge_periodically(
+    sessions: async_sessionmaker[AsyncSession], catalog: Catalog, interval_seconds: float
+) -> None:
+    """The scheduled purge of a running gateway. Every process may run it: deleting what
+    another process already deleted is a no-op."""
+    while True:
+        await asyncio.sleep(interval_seconds)
+        try:
+            counts = await purge(sessions, catalog)
+        except Exception:  # the next round tries again; the failure is logged
+            log.exception("purge failed")
+            continue
+        if any(counts.values()):
+            log.info("purged", **counts)
+
+
+def sealed_columns() -> list[SealedColumn]:
+    """Every column holding data-key ciphertexts (for re-encryption)."""
+    from gateway.consent.service import SEALED_COLUMNS as CONSENTS
+    from gateway.idempotency.service import SEALED_COLUMNS as REPLAYS
+
+    return [*CONSENTS, *REPLAYS]

@@ -1,0 +1,103 @@
+"""``GET /v1/subjects/{dni}/disclosures``: every disclosure of one person's data.
+
+Read from the audit log, where the person appears only as keyed pseudonyms: the number
+in the path is pseudonymised as a DNI and as a CUI (a Peruvian child's CUI is the number
+of their DNI) and matched against the subjects of each event that disclosed fields.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy import Text, cast, or_, select
+
+from audit.store import audit_events
+from gateway.auth.dependencies import Session
+from gateway.broker.routes import Caller
+from gateway.broker.service import exchange, project
+from gateway.broker.validation import parse_document
+from gateway.clients.models import Client
+from gateway.consent.service import utc
+from gateway.core.errors import problem_responses
+
+router = APIRouter(prefix="/v1", tags=["audit"], responses=problem_responses(401, 403, 422))
+
+
+@router.get(
+    "/subjects/{dni}/disclosures",
+    summary="Every disclosure of a person's data: when, to whom, why, which fields, basis",
+)
+async def disclosures(
+    dni: str,
+    call: Caller,
+    session: Session,
+    cursor: Annotated[int | None, Query(ge=0, description="next_cursor of the last page")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> JSONResponse:
+    async with exchange(call, "gateway.subject-disclosures") as ex:
+        number, _ = parse_document(dni, "path.dni")
+        ex.subject("dni", number)
+        refs = {
+            call.state.pseudonyms.of("dni", number): "dni",
+            call.state.pseudonyms.of("cui", number): "cui",
+        }
+        subjects = cast(audit_events.c.subjects, Text)
+        # Queries of the audit log itself disclose metadata, not the person's data.
+        oversight = [
+            sid
+            for sid, service in call.state.catalog.services.items()
+            if service.data_category == "audit"
+        ]
+        query = (
+            select(audit_events)
+            .where(
+                audit_events.c.decision == "allowed",
+                audit_events.c.service.not_in(oversight),
+                or_(*(subjects.like(f'%"{ref}"%') for ref in refs)),
+                audit_events.c.seq > (cursor or 0),
+            )
+            .order_by(audit_events.c.seq)
+            .limit(limit + 1)
+        )
+        rows = (await session.execute(query)).mappings().all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        ids = {r["client_id"] for r in rows if r["client_id"]}
+        names = (
+            dict(
+                (
+                    await session.execute(select(Client.id, Client.name).where(Client.id.in_(ids)))
+                ).all()
+            )
+            if ids
+            else {}
+        )
+        items: list[dict[str, Any]] = []
+        for r in rows:
+            if not r["fields"]:
+                continue
+            moment = utc(r["occurred_at"])
+            items.append(
+                project(
+                    {
+                        "sequence": r["seq"],
+                        "timestamp": moment.isoformat().replace("+00:00", "Z") if moment else None,
+                        "client_id": r["client_id"],
+                        "client_name": names.get(r["client_id"]),
+                        "user_id": r["user_id"],
+                        "purpose": r["purpose"],
+                        "legal_basis": r["legal_basis"],
+                        "service": r["service"],
+                        "partner": r["partner"],
+                        "fields_disclosed": r["fields"],
+                        "subject_role": sorted(
+                            {role for ref, role in refs.items() if ref in r["subjects"]}
+                        ),
+                    },
+                    ex.fields,
+                )
+            )
+        next_cursor = str(rows[-1]["seq"]) if more and rows else None
+        return ex.answer(items, next_cursor=next_cursor)
