@@ -6,9 +6,40 @@ by their SHA-256 digests and sizes, never by their content.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from audit.chain import canonical_json
+
+# Fields kept in the canonical JSON body; the others are index columns.
+BODY_FIELDS = (
+    "request_id",
+    "user_id",
+    "roles",
+    "legal_basis",
+    "partner",
+    "operation",
+    "fields",
+    "reason",
+    "status",
+    "latency_ms",
+    "request_digest",
+    "response_digest",
+    "request_bytes",
+    "response_bytes",
+)
+
+
+def to_us(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1_000_000)
+
+
+def from_us(us: int) -> datetime:
+    return datetime.fromtimestamp(us / 1_000_000, UTC)
 
 
 @dataclass
@@ -36,4 +67,31 @@ class AuditEvent:
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def as_row(self) -> dict[str, Any]:
-        return asdict(self)
+        """The stored form: index columns and the canonical body (no sequence number:
+        the database assigns it on insert)."""
+        return {
+            "occurred_us": to_us(self.occurred_at),
+            "client_id": self.client_id,
+            "service": self.service,
+            "purpose": self.purpose,
+            "decision": self.decision,
+            "outcome": self.outcome,
+            "subjects": " ".join(self.subjects),
+            "body": canonical_json({name: getattr(self, name) for name in BODY_FIELDS}),
+        }
+
+
+def decode(row: Any) -> dict[str, Any]:
+    """A stored row as one flat event (sequence, time, index columns, body fields)."""
+    event: dict[str, Any] = {
+        "seq": row["seq"],
+        "occurred_at": from_us(row["occurred_us"]),
+        "client_id": row["client_id"],
+        "service": row["service"],
+        "purpose": row["purpose"],
+        "decision": row["decision"],
+        "outcome": row["outcome"],
+        "subjects": row["subjects"].split() if row["subjects"] else [],
+    }
+    event.update(json.loads(row["body"]))
+    return event

@@ -1,7 +1,10 @@
-"""Append-only storage of audit events.
+"""Append-only storage of audit events, their hash chain and signed checkpoints.
 
-``append`` is the only write. It runs inside the caller's transaction so an event
-commits, or not, with the exchange it records.
+``append`` is the only write of events. The database gives each event its sequence
+number on insert; the sealer (``audit.sealer``) later chains events in sequence order,
+writing one ``audit_chain`` row per event, and signs checkpoints. Nothing here updates
+or deletes an event; archiving removes sealed ranges only after writing them to a
+signed archive.
 """
 
 from __future__ import annotations
@@ -10,53 +13,77 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Column,
-    DateTime,
-    Float,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
+    Text,
     insert,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audit.events import AuditEvent
+from audit.events import AuditEvent, decode
 
 metadata = MetaData()
+SEQ = BigInteger().with_variant(Integer, "sqlite")
 
 audit_events = Table(
     "audit_events",
     metadata,
-    Column(
-        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
-    Column("occurred_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("request_id", String(128), nullable=False),
-    Column("client_id", String(40)),
-    Column("user_id", String(64)),
-    Column("roles", JSON, nullable=False),
-    Column("purpose", String(64)),
-    Column("legal_basis", String(64)),
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("occurred_us", BigInteger, nullable=False, index=True),
+    Column("client_id", String(40), index=True),
     Column("service", String(64), nullable=False),
-    Column("partner", String(32)),
-    Column("operation", String(64)),
-    Column("subjects", JSON, nullable=False),
-    Column("fields", JSON, nullable=False),
+    Column("purpose", String(64)),
     Column("decision", String(16), nullable=False),
-    Column("reason", String(200)),
     Column("outcome", String(64), nullable=False),
-    Column("status", Integer, nullable=False),
-    Column("latency_ms", Float, nullable=False),
-    Column("request_digest", String(64)),
-    Column("response_digest", String(64)),
-    Column("request_bytes", Integer, nullable=False),
-    Column("response_bytes", Integer, nullable=False),
+    Column("subjects", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    # SQLite: never reuse a sequence number, even after the newest rows are archived.
+    sqlite_autoincrement=True,
 )
 
+audit_chain = Table(
+    "audit_chain",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=False),
+    Column("head_hash", LargeBinary(32), nullable=False),
+    Column("signed_us", BigInteger, nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", LargeBinary(64), nullable=False),
+)
+
+audit_keys = Table(
+    "audit_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("public_key", LargeBinary(32), nullable=False),
+    Column("private_sealed", LargeBinary, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+# Ranges sealed into archive files and removed from the database: verification of the
+# database starts from the last one's hash.
+audit_archives = Table(
+    "audit_archives",
+    metadata,
+    Column("first_seq", SEQ, primary_key=True, autoincrement=False),
+    Column("last_seq", SEQ, nullable=False),
+    Column("last_hash", LargeBinary(32), nullable=False),
+    Column("manifest", Text, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
 
 # Built once: executed with parameters, the statement compiles once and stays cached.
 _INSERT = insert(audit_events)
@@ -72,7 +99,8 @@ async def append_many(session: AsyncSession, events: Sequence[AuditEvent]) -> No
 
 
 async def recent(session: AsyncSession, limit: int = 100) -> Sequence[dict[str, Any]]:
+    """The newest events, decoded, newest first."""
     rows = await session.execute(
         select(audit_events).order_by(audit_events.c.seq.desc()).limit(limit)
     )
-    return [dict(r._mapping) for r in rows]
+    return [decode(r._mapping) for r in rows]

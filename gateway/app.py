@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from gateway import __version__
+from gateway.auditing.routes import router as audit_router
 from gateway.auth.routes import router as auth_router
 from gateway.broker.routes import router as broker_router
 from gateway.catalog.loader import load_catalog
@@ -58,18 +59,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with transaction(state.sessions) as session:
             await state.keys.ensure(session)
             await state.keyring.load(session)
-        purger = None
+            await state.audit_keys.signer(session)
+        background = []
         if settings.purge_interval_seconds > 0:
-            purger = asyncio.create_task(
-                purge_periodically(state.sessions, catalog, settings.purge_interval_seconds)
+            background.append(
+                asyncio.create_task(
+                    purge_periodically(state.sessions, catalog, settings.purge_interval_seconds)
+                )
             )
+        if settings.audit_seal_interval_seconds > 0:
+            background.append(asyncio.create_task(state.sealer.run()))
         try:
             yield
         finally:
-            if purger is not None:
-                purger.cancel()
+            for task in background:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await purger
+                    await task
+            if settings.audit_seal_interval_seconds > 0:
+                with contextlib.suppress(Exception):  # sealed by the next process otherwise
+                    await state.sealer.seal_now()
             await state.aclose()
 
     app = FastAPI(
@@ -91,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         broker_router,
         consent_router,
         subjects_router,
+        audit_router,
     ):
         app.include_router(router)
     _document_problems(app)

@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     purge_interval_seconds: float = Field(
         default=3600, ge=0, description="How often a running gateway purges (0: never)."
     )
+    audit_seal_interval_seconds: float = Field(
+        default=0.5, ge=0, description="How often the sealer chains new audit events (0: off)."
+    )
+    audit_checkpoint_every: int = Field(default=1000, ge=1, le=1_000_000)
+    audit_checkpoint_seconds: float = Field(default=10.0, gt=0)
+    audit_gap_grace_seconds: float = Field(default=30.0, gt=0)
+    audit_archive_dir: Path = Path("var/audit-archive")
     log_level: str = "INFO"
     log_json: bool = True
     partners: PartnersSettings = PartnersSettings()

@@ -13,7 +13,10 @@ from fastapi import Request
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from audit.sealer import SealPolicy
 from audit.writer import GroupCommitWriter
+from gateway.auditing.keys import AuditKeys
+from gateway.auditing.service import AuditSealer
 from gateway.auth.tokens import TokenService
 from gateway.broker.rules import RuleTable, load_rules
 from gateway.catalog.models import Catalog
@@ -47,6 +50,8 @@ class AppState:
     audit_writer: GroupCommitWriter
     clients: ClientDirectory
     keyring: DataKeyring
+    audit_keys: AuditKeys
+    sealer: AuditSealer
     consents: ConsentService
 
     @classmethod
@@ -63,6 +68,12 @@ class AppState:
         load_wiring(settings.adapters)(partners, settings)
         keyring = DataKeyring(settings.master_key_bytes)
         pseudonyms = Pseudonymizer(settings.master_key_bytes)
+        audit_keys = AuditKeys(settings.master_key_bytes)
+        policy = SealPolicy(
+            checkpoint_every=settings.audit_checkpoint_every,
+            checkpoint_seconds=settings.audit_checkpoint_seconds,
+            gap_grace_seconds=settings.audit_gap_grace_seconds,
+        )
         return cls(
             settings=settings,
             catalog=catalog,
@@ -80,6 +91,8 @@ class AppState:
             audit_writer=GroupCommitWriter(session_factory(create_engine(settings.database_url))),
             clients=ClientDirectory(settings.database_url, sessions),
             keyring=keyring,
+            audit_keys=audit_keys,
+            sealer=AuditSealer(sessions, audit_keys, policy, settings.audit_seal_interval_seconds),
             consents=ConsentService(sessions, keyring, pseudonyms),
         )
 

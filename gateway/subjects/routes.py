@@ -11,15 +11,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import Text, cast, or_, select
+from sqlalchemy import or_, select
 
+from audit.events import decode
 from audit.store import audit_events
 from gateway.auth.dependencies import Session
 from gateway.broker.routes import Caller
 from gateway.broker.service import exchange, project
 from gateway.broker.validation import parse_document
 from gateway.clients.models import Client
-from gateway.consent.service import utc
 from gateway.core.errors import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["audit"], responses=problem_responses(401, 403, 422))
@@ -43,7 +43,7 @@ async def disclosures(
             call.state.pseudonyms.of("dni", number): "dni",
             call.state.pseudonyms.of("cui", number): "cui",
         }
-        subjects = cast(audit_events.c.subjects, Text)
+        subjects = audit_events.c.subjects
         # Queries of the audit log itself disclose metadata, not the person's data.
         oversight = [
             sid
@@ -55,13 +55,13 @@ async def disclosures(
             .where(
                 audit_events.c.decision == "allowed",
                 audit_events.c.service.not_in(oversight),
-                or_(*(subjects.like(f'%"{ref}"%') for ref in refs)),
+                or_(*(subjects.like(f"%{ref}%") for ref in refs)),
                 audit_events.c.seq > (cursor or 0),
             )
             .order_by(audit_events.c.seq)
             .limit(limit + 1)
         )
-        rows = (await session.execute(query)).mappings().all()
+        rows = [decode(r) for r in (await session.execute(query)).mappings().all()]
         more = len(rows) > limit
         rows = rows[:limit]
         ids = {r["client_id"] for r in rows if r["client_id"]}
@@ -78,7 +78,7 @@ async def disclosures(
         for r in rows:
             if not r["fields"]:
                 continue
-            moment = utc(r["occurred_at"])
+            moment = r["occurred_at"]
             items.append(
                 project(
                     {

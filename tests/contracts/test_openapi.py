@@ -21,10 +21,16 @@ async def test_served_openapi_equals_committed(http: httpx.AsyncClient) -> None:
     assert served == committed, "contract drift: run `make contract` and review the diff"
 
 
+PUBLIC = {
+    "/v1/token",  # where tokens come from
+    "/v1/audit/keys",  # public keys, so anyone can verify checkpoints and archives
+}
+
+
 async def test_every_v1_operation_requires_bearer_except_token(http: httpx.AsyncClient) -> None:
     served = (await http.get("/openapi.json")).json()
     for path, item in served["paths"].items():
-        if not path.startswith("/v1/") or path == "/v1/token":
+        if not path.startswith("/v1/") or path in PUBLIC:
             continue
         for method, operation in item.items():
             assert operation.get("security") == [{"bearer": []}], (method, path)

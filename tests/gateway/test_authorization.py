@@ -49,6 +49,8 @@ async def test_auditor_sees_audit_service_only(
     body = (await http.get("/v1/services", headers=bearer(token))).json()
     assert [s["id"] for s in body["services"]] == [
         "gateway.audit-events",
+        "gateway.audit-verification",
+        "gateway.audit-checkpoints",
         "gateway.subject-disclosures",
     ]
 

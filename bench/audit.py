@@ -1,0 +1,196 @@
+"""Audit log throughput: appends with 1, 8 and 32 concurrent writers, sealing, and
+verification over one million events, on SQLite and PostgreSQL.
+
+Each writer appends one event at a time and waits until it is durably committed (the
+gateway's fail-closed path, through the group-commit writer). The baseline, measured in
+the same run on the same database, is the bulk ceiling: the same rows inserted 1,000 per
+statement by one writer that does not wait for anything.
+
+    .venv/bin/python -m bench.audit [--postgres URL] [--seconds 5] [--verify-events 1000000]
+
+``--postgres`` names a server where a scratch database is created and dropped
+(default postgresql://postgres@127.0.0.1:5432/postgres; ``--no-postgres`` to skip).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import insert, text
+from sqlalchemy.engine import make_url
+
+from audit.events import AuditEvent
+from audit.sealer import Ed25519Signer, SealPolicy, seal
+from audit.store import audit_events
+from audit.verify import verify_database
+from audit.writer import GroupCommitWriter
+from bench._machine import describe
+from gateway import migrate
+from gateway.core.db import create_engine, session_factory, sync_url, transaction
+
+SIGNER = Ed25519Signer.generate("bench")
+KEYS = {SIGNER.key_id: SIGNER.private_key.public_key()}
+
+
+def event(n: int) -> AuditEvent:
+    return AuditEvent(
+        request_id=f"{uuid.UUID(int=n)}",
+        client_id=f"cl_{n % 50:016x}",
+        service="reniec.person",
+        purpose="affiliation",
+        subjects=[f"{n:064x}"],
+        fields=["dni", "first_surname", "second_surname", "given_names", "address"],
+        legal_basis="du-095-2020-art6",
+        partner="reniec",
+        operation="consultar",
+        roles=["consumer"],
+        request_digest=f"{n:064x}",
+        response_digest=f"{n + 1:064x}",
+        request_bytes=120,
+        response_bytes=512,
+        latency_ms=12.5,
+    )
+
+
+async def appends(url: str, writers: int, seconds: float) -> float:
+    writer = GroupCommitWriter(session_factory(create_engine(url)))
+    stop = time.perf_counter() + seconds
+    counts = [0] * writers
+
+    async def one(k: int) -> None:
+        n = k
+        while time.perf_counter() < stop:
+            await writer.write(event(n))
+            counts[k] += 1
+            n += writers
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(k) for k in range(writers)))
+    elapsed = time.perf_counter() - started
+    await writer.aclose()
+    return sum(counts) / elapsed
+
+
+def bulk_load(url: str, total: int, start: int = 0) -> float:
+    engine = create_sync_engine(sync_url(url))
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        for base in range(start, start + total, 1000):
+            rows = [event(n).as_row() for n in range(base, min(base + 1000, start + total))]
+            conn.execute(insert(audit_events), rows)
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return total / elapsed
+
+
+async def seal_everything(url: str) -> tuple[int, float]:
+    sessions = session_factory(create_engine(url))
+    policy = SealPolicy(checkpoint_every=10_000, checkpoint_seconds=3600, batch=20_000)
+    sealed = 0
+    started = time.perf_counter()
+    while True:
+        async with transaction(sessions) as session:
+            result = await seal(session, SIGNER, policy)
+        sealed += result.sealed
+        if not result.more:
+            break
+    elapsed = time.perf_counter() - started
+    await sessions.kw["bind"].dispose()
+    return sealed, sealed / elapsed if elapsed else 0.0
+
+
+def verify_rate(url: str, workers: int) -> tuple[float, int, bool]:
+    engine = create_sync_engine(sync_url(url))
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        report = verify_database(
+            conn, KEYS, workers=workers, engine_url=sync_url(url).render_as_string(False)
+        )
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return report.events_checked / elapsed, report.events_checked, report.ok
+
+
+def clear(url: str) -> None:
+    engine = create_sync_engine(sync_url(url))
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_chain"))
+        conn.execute(text("DELETE FROM audit_checkpoints"))
+        conn.execute(text("DELETE FROM audit_events"))
+        if conn.dialect.name == "sqlite":
+            conn.execute(text("DELETE FROM sqlite_sequence"))
+        else:
+            conn.execute(text("ALTER SEQUENCE audit_events_seq_seq RESTART WITH 1"))
+    engine.dispose()
+
+
+def run_backend(name: str, url: str, seconds: float, verify_events: int) -> None:
+    migrate.upgrade(url)
+    ceiling = bulk_load(url, 50_000)
+    print(f"\n== {name} ==")
+    print(f"bulk insert ceiling (1 writer, 1,000 rows per statement, no wait): {ceiling:,.0f}/s")
+    for writers in (1, 8, 32):
+        clear(url)
+        rate = asyncio.run(appends(url, writers, seconds))
+        print(
+            f"appends, {writers:>2} concurrent writers, each waiting for its commit: "
+            f"{rate:>9,.0f} events/s ({rate / ceiling:.2f}x the ceiling)"
+        )
+    clear(url)
+    load = bulk_load(url, verify_events)
+    sealed, seal_rate = asyncio.run(seal_everything(url))
+    print(
+        f"loaded {verify_events:,} events at {load:,.0f}/s; sealed {sealed:,} at {seal_rate:,.0f}/s"
+    )
+    for workers in (1, 2):
+        rate, checked, ok = verify_rate(url, workers)
+        print(
+            f"verification, {workers} process{'es' if workers > 1 else ''}: {checked:,} events "
+            f"at {rate:,.0f} events/s ({'intact' if ok else 'BROKEN'})"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--verify-events", type=int, default=1_000_000)
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
+    args = parser.parse_args()
+    print(f"machine: {describe()}")
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            run_backend(
+                "SQLite", f"sqlite:///{Path(tmp) / 'audit.db'}", args.seconds, args.verify_events
+            )
+    if not args.no_postgres:
+        server = make_url(args.postgres)
+        scratch = f"bench_audit_{uuid.uuid4().hex[:8]}"
+        admin = (
+            f"host={server.host} port={server.port or 5432} user={server.username} "
+            f"dbname={server.database}"
+        )
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{scratch}"')
+        try:
+            run_backend(
+                "PostgreSQL",
+                server.set(database=scratch).render_as_string(False),
+                args.seconds,
+                args.verify_events,
+            )
+        finally:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,261 @@
+"""The auditors' API: events (filtered, paged, exported), verification, checkpoints and
+the public keys. Auditors see pseudonyms and metadata, never personal data, and every
+query they make is itself audited."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy import Select, or_, select
+
+from audit.events import decode, to_us
+from audit.store import audit_chain, audit_checkpoints, audit_events
+from gateway.auditing.keys import published_keys
+from gateway.auditing.service import verify
+from gateway.auth.dependencies import Session, State
+from gateway.broker.routes import Caller
+from gateway.broker.service import exchange, project
+from gateway.broker.validation import invalid, parse_document
+from gateway.core.errors import problem_responses
+from gateway.state import AppState
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=problem_responses(401, 403, 422))
+
+Since = Annotated[datetime | None, Query(description="Events at or after this time.")]
+Until = Annotated[datetime | None, Query(description="Events before this time.")]
+Decision = Literal["allowed", "denied", "void"]
+Slug = Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9._-]{0,63}$")]
+ClientId = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+Subject = Annotated[
+    str | None, Query(description="A DNI or CUI; pseudonymised by the gateway before the search.")
+]
+EXPORT_COLUMNS = [
+    "sequence", "timestamp", "client_id", "user_id", "roles", "purpose", "legal_basis",
+    "service", "partner", "operation", "subject_pseudonyms", "fields_disclosed", "decision",
+    "reason", "outcome", "status", "latency_ms", "request_digest", "response_digest",
+    "request_bytes", "response_bytes", "hash",
+]  # fmt: skip
+
+
+def _view(row: Any) -> dict[str, Any]:
+    e = decode(row)
+    return {
+        "sequence": e["seq"],
+        "timestamp": e["occurred_at"].isoformat().replace("+00:00", "Z"),
+        "client_id": e["client_id"],
+        "user_id": e.get("user_id"),
+        "roles": e.get("roles", []),
+        "purpose": e["purpose"],
+        "legal_basis": e.get("legal_basis"),
+        "service": e["service"],
+        "partner": e.get("partner"),
+        "operation": e.get("operation"),
+        "subject_pseudonyms": e["subjects"],
+        "fields_disclosed": e.get("fields", []),
+        "decision": e["decision"],
+        "reason": e.get("reason"),
+        "outcome": e["outcome"],
+        "status": e.get("status"),
+        "latency_ms": e.get("latency_ms"),
+        "request_digest": e.get("request_digest"),
+        "response_digest": e.get("response_digest"),
+        "request_bytes": e.get("request_bytes"),
+        "response_bytes": e.get("response_bytes"),
+        "hash": bytes(row["hash"]).hex() if row["hash"] is not None else None,
+    }
+
+
+def _filtered(
+    state: AppState,
+    since: datetime | None,
+    until: datetime | None,
+    client_id: str | None,
+    service: str | None,
+    purpose: str | None,
+    decision: str | None,
+    outcome: str | None,
+    subject: str | None,
+) -> Select[Any]:
+    query = select(audit_events, audit_chain.c.hash).outerjoin(
+        audit_chain, audit_chain.c.seq == audit_events.c.seq
+    )
+    for moment, name in ((since, "query.since"), (until, "query.until")):
+        if moment is not None and moment.tzinfo is None:
+            raise invalid(name, "give a time zone (for example ...Z)")
+    if since is not None and until is not None and until <= since:
+        raise invalid("query.until", "must be after since")
+    if since is not None:
+        query = query.where(audit_events.c.occurred_us >= to_us(since))
+    if until is not None:
+        query = query.where(audit_events.c.occurred_us < to_us(until))
+    for column, value in (
+        (audit_events.c.client_id, client_id),
+        (audit_events.c.service, service),
+        (audit_events.c.purpose, purpose),
+        (audit_events.c.decision, decision),
+        (audit_events.c.outcome, outcome),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if subject is not None:
+        number, _ = parse_document(subject, "query.subject")
+        refs = [state.pseudonyms.of("dni", number), state.pseudonyms.of("cui", number)]
+        query = query.where(or_(*(audit_events.c.subjects.like(f"%{ref}%") for ref in refs)))
+    return query
+
+
+@router.get("/keys", summary="Public keys that sign checkpoints and archives (no token needed)")
+async def audit_keys(session: Session) -> dict[str, Any]:
+    return {"keys": await published_keys(session)}
+
+
+@router.get("/events", summary="Audit events, filtered, in sequence order (auditor)")
+async def list_events(
+    call: Caller,
+    session: Session,
+    since: Since = None,
+    until: Until = None,
+    client_id: ClientId = None,
+    service: Slug = None,
+    purpose: Slug = None,
+    decision: Decision | None = None,
+    outcome: Slug = None,
+    subject: Subject = None,
+    cursor: Annotated[int | None, Query(ge=0, description="next_cursor of the last page")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> JSONResponse:
+    async with exchange(call, "gateway.audit-events") as ex:
+        query = _filtered(
+            call.state, since, until, client_id, service, purpose, decision, outcome, subject
+        )
+        query = query.where(audit_events.c.seq > (cursor or 0))
+        rows = (
+            (await session.execute(query.order_by(audit_events.c.seq).limit(limit + 1)))
+            .mappings()
+            .all()
+        )
+        items = [project(_view(r), ex.fields) for r in rows[:limit]]
+        next_cursor = str(rows[limit - 1]["seq"]) if len(rows) > limit else None
+        return ex.answer(items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/events/export",
+    summary="Stream every matching event as JSON lines or CSV (auditor)",
+    response_class=StreamingResponse,
+)
+async def export_events(
+    call: Caller,
+    state: State,
+    format: Literal["jsonl", "csv"] = "jsonl",  # noqa: A002 - the query parameter's name
+    since: Since = None,
+    until: Until = None,
+    client_id: ClientId = None,
+    service: Slug = None,
+    purpose: Slug = None,
+    decision: Decision | None = None,
+    outcome: Slug = None,
+    subject: Subject = None,
+) -> StreamingResponse:
+    async with exchange(call, "gateway.audit-events") as ex:
+        query = _filtered(
+            state, since, until, client_id, service, purpose, decision, outcome, subject
+        )
+        fields = ex.fields
+        ex.respond(None)
+
+    async def lines() -> AsyncIterator[str]:
+        after = 0
+        if format == "csv":
+            yield ",".join(c for c in EXPORT_COLUMNS if c in fields) + "\r\n"
+        while True:  # pages of 1,000: memory stays bounded whatever the range
+            async with state.sessions() as session:
+                page = (
+                    (
+                        await session.execute(
+                            query.where(audit_events.c.seq > after)
+                            .order_by(audit_events.c.seq)
+                            .limit(1000)
+                        )
+                    )
+                    .mappings()
+                    .all()
+                )
+            if not page:
+                return
+            after = page[-1]["seq"]
+            if format == "jsonl":
+                yield "".join(json.dumps(project(_view(r), fields)) + "\n" for r in page)
+            else:
+                buffer = io.StringIO()
+                writer = csv.writer(buffer)
+                for r in page:
+                    view = project(_view(r), fields)
+                    writer.writerow(
+                        json.dumps(v) if isinstance(v, list) else ("" if v is None else v)
+                        for k, v in view.items()
+                        if k in EXPORT_COLUMNS
+                    )
+                yield buffer.getvalue()
+
+    media = "application/x-ndjson" if format == "jsonl" else "text/csv; charset=utf-8"
+    return StreamingResponse(lines(), media_type=media)
+
+
+@router.get("/verify", summary="Verify the chain and checkpoint signatures (auditor)")
+async def verify_chain(
+    call: Caller,
+    from_seq: Annotated[int | None, Query(ge=1)] = None,
+    to_seq: Annotated[int | None, Query(ge=1)] = None,
+) -> JSONResponse:
+    async with exchange(call, "gateway.audit-verification") as ex:
+        if from_seq is not None and to_seq is not None and to_seq < from_seq:
+            raise invalid("query.to_seq", "must not be below from_seq")
+        report = await asyncio.to_thread(verify, call.state.settings.database_url, from_seq, to_seq)
+        return ex.answer(project(report.as_dict(), ex.fields))
+
+
+@router.get("/checkpoints", summary="Signed checkpoints of the chain (auditor)")
+async def list_checkpoints(
+    call: Caller,
+    session: Session,
+    cursor: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> JSONResponse:
+    async with exchange(call, "gateway.audit-checkpoints") as ex:
+        rows = (
+            (
+                await session.execute(
+                    select(audit_checkpoints)
+                    .where(audit_checkpoints.c.seq > (cursor or 0))
+                    .order_by(audit_checkpoints.c.seq)
+                    .limit(limit + 1)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        items = [
+            project(
+                {
+                    "sequence": r["seq"],
+                    "head_hash": bytes(r["head_hash"]).hex(),
+                    "signed_at": datetime.fromtimestamp(r["signed_us"] / 1e6, UTC).isoformat(),
+                    "signed_us": r["signed_us"],
+                    "key_id": r["key_id"],
+                    "signature": bytes(r["signature"]).hex(),
+                },
+                ex.fields,
+            )
+            for r in rows[:limit]
+        ]
+        next_cursor = str(rows[limit - 1]["seq"]) if len(rows) > limit else None
+        return ex.answer(items, next_cursor=next_cursor)

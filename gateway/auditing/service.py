@@ -1,0 +1,101 @@
+"""Running the sealer inside the gateway, and the synchronous jobs (verify, archive)
+that the CLI and the auditors' API share."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from audit.archive import write_archive
+from audit.sealer import SealPolicy, SealResult, seal
+from audit.store import audit_events
+from audit.verify import Report, verify_archives, verify_database
+from gateway.auditing.keys import AuditKeys, public_keys_sync
+from gateway.core.db import sync_url, transaction
+
+log = structlog.get_logger("gateway.audit")
+
+
+class AuditSealer:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        keys: AuditKeys,
+        policy: SealPolicy,
+        interval_seconds: float,
+    ) -> None:
+        self.sessions = sessions
+        self.keys = keys
+        self.policy = policy
+        self.interval = interval_seconds
+        self.head_seq = 0
+
+    async def seal_now(self) -> SealResult:
+        """Seal until nothing is left that can be sealed now."""
+        total = SealResult()
+        while True:
+            async with transaction(self.sessions) as session:
+                signer = await self.keys.signer(session)
+                result = await seal(session, signer, self.policy)
+            total.sealed += result.sealed
+            total.voided += result.voided
+            total.checkpoints += result.checkpoints
+            total.locked_out = result.locked_out
+            if not result.locked_out:
+                total.head_seq = self.head_seq = result.head_seq
+            if not result.more:
+                return total
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.seal_now()
+            except Exception as exc:  # a concurrent sealer or a busy database: next round
+                log.warning("audit sealing round failed", error=type(exc).__name__)
+
+
+def verify(database_url: str, from_seq: int | None = None, to_seq: int | None = None) -> Report:
+    engine = create_sync_engine(sync_url(database_url))
+    try:
+        with engine.begin() as conn:
+            return verify_database(conn, public_keys_sync(conn), from_seq, to_seq)
+    finally:
+        engine.dispose()
+
+
+def verify_offline(directory: Path, public_keys: dict[str, Any]) -> Report:
+    return verify_archives(directory, public_keys)
+
+
+def archive(
+    database_url: str,
+    master_key: bytes,
+    directory: Path,
+    *,
+    up_to: int | None = None,
+    older_than_us: int | None = None,
+    remove: bool = False,
+) -> dict[str, Any] | None:
+    engine = create_sync_engine(sync_url(database_url))
+    try:
+        with engine.begin() as conn:
+            if older_than_us is not None:
+                limit = conn.execute(
+                    select(func.max(audit_events.c.seq)).where(
+                        audit_events.c.occurred_us < older_than_us
+                    )
+                ).scalar()
+                if limit is None:
+                    return None
+                up_to = min(int(limit), up_to) if up_to is not None else int(limit)
+            signer = AuditKeys(master_key).signer_sync(conn)
+            return write_archive(conn, directory, signer, up_to, remove=remove)
+    finally:
+        engine.dispose()

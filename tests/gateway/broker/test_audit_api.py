@@ -1,0 +1,190 @@
+"""The auditors' API and the audit commands, on a gateway that served real exchanges."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+from gateway.auditing.service import verify
+from gateway.settings import Settings
+from tests.conftest import GetToken, bearer
+from tests.gateway.broker.conftest import Mocks, purpose
+from tests.gateway.cli_support import env_for, invoke_async
+
+AUDIT = purpose("audit")
+
+
+async def traffic(http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str]) -> list[str]:
+    """Some allowed, some denied look-ups; returns the DNIs looked up."""
+    dnis = []
+    start = 0
+    for n in range(6):
+        h = mocks.adult(start)
+        start = h.index + 1
+        dnis.append(h.mother.dni)
+        name = "affiliation" if n % 2 else "contact"
+        await http.get(f"/v1/persons/{h.mother.dni}", headers=consumer | purpose(name))
+    await http.get(f"/v1/persons/{dnis[0]}", headers=consumer | purpose("audit"))  # not granted
+    return dnis
+
+
+async def test_auditors_filter_page_and_never_see_personal_data(
+    app: FastAPI,
+    http: httpx.AsyncClient,
+    mocks: Mocks,
+    consumer: dict[str, str],
+    get_token: GetToken,
+) -> None:
+    dnis = await traffic(http, mocks, consumer)
+    await app.state.gateway.sealer.seal_now()
+    auditor = bearer(await get_token(["auditor"], ["audit"])) | AUDIT
+
+    everything = await http.get("/v1/audit/events", headers=auditor, params={"limit": 1000})
+    assert everything.status_code == 200, everything.text
+    events = everything.json()["data"]
+    assert [e["sequence"] for e in events] == sorted(e["sequence"] for e in events)
+    persons = [e for e in events if e["service"] == "reniec.person"]
+    assert len(persons) == 7
+    assert all(e["hash"] and len(e["hash"]) == 64 for e in events)
+    for dni in dnis:
+        assert dni not in everything.text
+
+    denied = await http.get("/v1/audit/events", headers=auditor, params={"decision": "denied"})
+    assert [e["reason"] for e in denied.json()["data"]] == ["purpose-not-granted"]
+    by_subject = await http.get("/v1/audit/events", headers=auditor, params={"subject": dnis[1]})
+    assert [e["purpose"] for e in by_subject.json()["data"]] == ["affiliation"]
+    by_purpose = await http.get(
+        "/v1/audit/events",
+        headers=auditor,
+        params={"purpose": "contact", "service": "reniec.person", "outcome": "ok"},
+    )
+    assert len(by_purpose.json()["data"]) == 3
+
+    pages, cursor = [], None
+    while True:
+        params: dict[str, str | int] = {"limit": 2, "service": "reniec.person"}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await http.get("/v1/audit/events", headers=auditor, params=params)).json()
+        pages += page["data"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [e["sequence"] for e in pages] == [e["sequence"] for e in persons]
+
+    bad = await http.get("/v1/audit/events", headers=auditor, params={"since": "2026-01-01T00:00"})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "query.since"
+    refused = await http.get("/v1/audit/events", headers=consumer | purpose("affiliation"))
+    assert refused.status_code == 403
+
+    # Every auditor query is itself an audit event.
+    audited = await http.get(
+        "/v1/audit/events", headers=auditor, params={"service": "gateway.audit-events"}
+    )
+    assert len(audited.json()["data"]) >= 9
+
+
+async def test_export_streams_every_matching_event(
+    app: FastAPI,
+    http: httpx.AsyncClient,
+    mocks: Mocks,
+    consumer: dict[str, str],
+    get_token: GetToken,
+) -> None:
+    await traffic(http, mocks, consumer)
+    auditor = bearer(await get_token(["auditor"], ["audit"])) | AUDIT
+    jsonl = await http.get(
+        "/v1/audit/events/export", headers=auditor, params={"service": "reniec.person"}
+    )
+    assert jsonl.status_code == 200
+    assert jsonl.headers["content-type"].startswith("application/x-ndjson")
+    rows = [json.loads(line) for line in jsonl.text.splitlines()]
+    assert len(rows) == 7
+    assert {r["service"] for r in rows} == {"reniec.person"}
+    as_csv = await http.get(
+        "/v1/audit/events/export",
+        headers=auditor,
+        params={"service": "reniec.person", "format": "csv"},
+    )
+    table = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [int(r["sequence"]) for r in table] == [r["sequence"] for r in rows]
+    assert json.loads(table[0]["fields_disclosed"]) == rows[0]["fields_disclosed"]
+
+
+async def test_the_running_gateway_seals_on_its_own(
+    app: FastAPI, http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str]
+) -> None:
+    await traffic(http, mocks, consumer)
+    state = app.state.gateway
+    for _ in range(100):  # the sealer runs every audit_seal_interval_seconds (0.5 s)
+        report = await asyncio.to_thread(verify, state.settings.database_url)
+        if report.unsealed == 0 and report.checkpoints_checked:
+            break
+        await asyncio.sleep(0.1)
+    assert report.ok, report
+    assert report.unsealed == 0
+    assert report.events_checked == 7
+
+
+async def test_verify_checkpoints_keys_and_cli(
+    app: FastAPI,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    mocks: Mocks,
+    consumer: dict[str, str],
+    get_token: GetToken,
+    tmp_path: Path,
+) -> None:
+    await traffic(http, mocks, consumer)
+    sealed = await invoke_async(["audit", "seal"], env_for(settings))
+    assert sealed.exit_code == 0, sealed.output
+    auditor = bearer(await get_token(["auditor"], ["audit"])) | AUDIT
+
+    report = (await http.get("/v1/audit/verify", headers=auditor)).json()["data"]
+    assert report["ok"] is True
+    assert report["events_checked"] >= 7
+    checkpoints = (await http.get("/v1/audit/checkpoints", headers=auditor)).json()["data"]
+    assert checkpoints
+    assert checkpoints[-1]["sequence"] <= report["last_seq"]
+    keys = (await http.get("/v1/audit/keys")).json()["keys"]  # public: no token
+    assert {k["key_id"] for k in keys} == {c["key_id"] for c in checkpoints}
+
+    verified = await invoke_async(["audit", "verify", "--json"], env_for(settings))
+    assert verified.exit_code == 0, verified.output
+    assert json.loads(verified.output)["ok"] is True
+
+    archived = await invoke_async(
+        ["audit", "archive", "--out", str(tmp_path), "--json"], env_for(settings)
+    )
+    assert archived.exit_code == 0, archived.output
+    manifest = json.loads(archived.output)
+    assert manifest["first_seq"] == 1
+    key_args = [arg for k in keys for arg in ("--public-key", f"{k['key_id']}={k['public_key']}")]
+    offline = await invoke_async(
+        ["audit", "verify", "--archive", str(tmp_path), *key_args, "--json"], {}
+    )
+    assert offline.exit_code == 0, offline.output
+    assert json.loads(offline.output)["events_checked"] == manifest["count"]
+
+    # Tampering with the database makes verify fail, naming the event.
+    from sqlalchemy import create_engine, update
+
+    from audit.store import audit_events
+    from gateway.core.db import sync_url
+
+    engine = create_engine(sync_url(settings.database_url))
+    with engine.begin() as conn:
+        conn.execute(update(audit_events).where(audit_events.c.seq == 3).values(outcome="ok!"))
+    engine.dispose()
+    broken = await invoke_async(["audit", "verify"], env_for(settings))
+    assert broken.exit_code == 1
+    assert "BROKEN at event 3" in broken.output
+    api = (await http.get("/v1/audit/verify", headers=auditor)).json()["data"]
+    assert (api["ok"], api["first_broken_seq"]) == (False, 3)
