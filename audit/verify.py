@@ -147,7 +147,8 @@ def _raw_rows(conn: Connection, start_seq: int, to_seq: int | None) -> Iterator[
     )
     dbapi: Any = conn.connection.driver_connection
     if dialect == "postgresql":
-        cursor = dbapi.cursor(name=f"audit_verify_{start_seq}")  # server side: bounded memory
+        # Server side (bounded memory), binary (no hex decoding of bytea).
+        cursor = dbapi.cursor(name=f"audit_verify_{start_seq}", binary=True)
         cursor.itersize = 20_000
     else:
         cursor = dbapi.cursor()

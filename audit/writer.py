@@ -18,17 +18,25 @@ from audit.store import append_many
 
 
 class GroupCommitWriter:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], max_batch: int = 500) -> None:
-        """``sessions`` must not share a connection pool with callers that wait here."""
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        max_batch: int = 500,
+        max_in_flight: int = 1,
+    ) -> None:
+        """``sessions`` must not share a connection pool with callers that wait here.
+        ``max_in_flight`` commits may overlap (each on its own connection), so a batch
+        is written while the previous one waits for its commit."""
         self.sessions = sessions
         self.max_batch = max_batch
+        self.max_in_flight = max_in_flight
         self._pending: list[tuple[AuditEvent, asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._flushers: set[asyncio.Task[None]] = set()
         self.batches = 0
 
     async def aclose(self) -> None:
-        if self._flusher is not None:
-            await self._flusher
+        while self._flushers:
+            await asyncio.gather(*self._flushers)
         bind = self.sessions.kw.get("bind")
         if bind is not None:
             await bind.dispose()
@@ -36,8 +44,11 @@ class GroupCommitWriter:
     async def write(self, event: AuditEvent) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((event, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
+        # A flusher that has finished its loop is done, even before its callback ran.
+        if sum(not t.done() for t in self._flushers) < self.max_in_flight:
+            task = asyncio.create_task(self._flush())
+            self._flushers.add(task)
+            task.add_done_callback(self._flushers.discard)
         await future
 
     async def _flush(self) -> None:

@@ -525,7 +525,8 @@ def audit_verify(
         return
     settings = _settings()
     _require_schema(settings)
-    _print_report(verify(settings.database_url, from_seq, to_seq), as_json)
+    workers = min(4, os.cpu_count() or 1)
+    _print_report(verify(settings.database_url, from_seq, to_seq, workers), as_json)
 
 
 @audit_app.command("seal")

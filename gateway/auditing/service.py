@@ -61,11 +61,26 @@ class AuditSealer:
                 log.warning("audit sealing round failed", error=type(exc).__name__)
 
 
-def verify(database_url: str, from_seq: int | None = None, to_seq: int | None = None) -> Report:
-    engine = create_sync_engine(sync_url(database_url))
+def verify(
+    database_url: str,
+    from_seq: int | None = None,
+    to_seq: int | None = None,
+    workers: int = 1,
+) -> Report:
+    """``workers`` > 1 splits a large chain between processes (the CLI; not inside the
+    server, whose worker processes must not start children)."""
+    url = sync_url(database_url)
+    engine = create_sync_engine(url)
     try:
         with engine.begin() as conn:
-            return verify_database(conn, public_keys_sync(conn), from_seq, to_seq)
+            return verify_database(
+                conn,
+                public_keys_sync(conn),
+                from_seq,
+                to_seq,
+                workers=workers,
+                engine_url=url.render_as_string(hide_password=False),
+            )
     finally:
         engine.dispose()
 
