@@ -25,6 +25,7 @@ from gateway.core.errors import (
     problem_responses,
 )
 from gateway.core.middleware import HttpMetrics, RequestContextMiddleware
+from gateway.inbound.routes import router as inbound_router
 from gateway.ops.routes import router as ops_router
 from gateway.retention import purge_periodically
 from gateway.settings import Settings
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         consent_router,
         subjects_router,
         audit_router,
+        inbound_router,
     ):
         app.include_router(router)
     _document_problems(app)

@@ -81,5 +81,6 @@ def sealed_columns() -> list[SealedColumn]:
     """Every column holding data-key ciphertexts (for re-encryption)."""
     from gateway.consent.service import SEALED_COLUMNS as CONSENTS
     from gateway.idempotency.service import SEALED_COLUMNS as REPLAYS
+    from gateway.inbound.service import SEALED_COLUMNS as INBOUND
 
-    return [*CONSENTS, *REPLAYS]
+    return [*CONSENTS, *REPLAYS, *INBOUND]

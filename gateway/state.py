@@ -27,6 +27,7 @@ from gateway.core.db import create_engine, session_factory
 from gateway.core.keyring import DataKeyring
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.idempotency.service import IdempotencyService
+from gateway.inbound.service import InboundService
 from gateway.keys.service import KeyService
 from gateway.partners.health import PartnerHealth
 from gateway.partners.registry import PartnerRegistry, load_wiring
@@ -52,6 +53,7 @@ class AppState:
     keyring: DataKeyring
     audit_keys: AuditKeys
     sealer: AuditSealer
+    inbound: InboundService
     consents: ConsentService
 
     @classmethod
@@ -94,6 +96,7 @@ class AppState:
             audit_keys=audit_keys,
             sealer=AuditSealer(sessions, audit_keys, policy, settings.audit_seal_interval_seconds),
             consents=ConsentService(sessions, keyring, pseudonyms),
+            inbound=InboundService(sessions, keyring, keys, settings.token_issuer),
         )
 
     async def aclose(self) -> None:

@@ -97,6 +97,25 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ),
         ProblemType("not-found", "Not found", 404, "No resource at this address."),
         ProblemType(
+            "message-id-reused",
+            "Message id reused",
+            409,
+            "This message id was received before with a different body; send new content "
+            "under a new id.",
+        ),
+        ProblemType(
+            "message-in-progress",
+            "Message being received",
+            409,
+            "A message with this id is being received; retry after Retry-After.",
+        ),
+        ProblemType(
+            "unsupported-media-type",
+            "Unsupported media type",
+            415,
+            "The body's Content-Type is not one this operation accepts.",
+        ),
+        ProblemType(
             "partner-not-found",
             "Not found at the partner",
             404,
@@ -190,6 +209,7 @@ _BY_STATUS = {
     404: "not-found",
     405: "method-not-allowed",
     409: "conflict",
+    415: "unsupported-media-type",
     422: "validation-error",
     500: "internal-error",
     502: "partner-unavailable",

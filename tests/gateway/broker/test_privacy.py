@@ -201,7 +201,12 @@ async def test_data_key_rotation_keeps_old_records_readable(
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["key_id"] == new_key
-    assert report["reencrypted"] == {"consents": 1, "consent_revisions": 1, "idempotency_keys": 1}
+    assert report["reencrypted"] == {
+        "consents": 1,
+        "consent_revisions": 1,
+        "idempotency_keys": 1,
+        "inbound_chunks": 0,
+    }
     assert await key_ids() == {new_key}
     for cid in (old_consent, new_consent):
         got = await http.get(f"/v1/consents/{cid}", headers=affiliation)

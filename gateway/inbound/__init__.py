@@ -1,0 +1,1 @@
+"""Data pushed by partner agencies: durable, idempotent by message id, receipted."""

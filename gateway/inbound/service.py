@@ -1,0 +1,330 @@
+"""Receiving a pushed message: claim its id, stream and check its rows, keep the valid
+ones sealed in chunks, answer with a signed receipt.
+
+A message id is claimed in its own transaction before the body is read, so a resend
+running at the same time sees the claim. Accepted rows are written in chunks of
+``CHUNK_ROWS``, each sealed under a data key: memory stays bounded whatever the body's
+size. A resend with the same id and body returns the original receipt and stores
+nothing; the same id with another body is refused. A message that fails midway is
+released, so the partner can send it again (it got no receipt).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from joserfc import jws
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.core.db import transaction
+from gateway.core.errors import ProblemError
+from gateway.core.keyring import DataKeyring, SealedColumn
+from gateway.inbound.kinds import Feed
+from gateway.inbound.models import InboundChunk, InboundMessage
+from gateway.keys.service import ALGORITHM, KeyService
+
+CHUNK_ROWS = 1000
+MAX_REPORTED = 1000
+STALE_AFTER = timedelta(minutes=10)
+NDJSON, CSV = "application/x-ndjson", "text/csv"
+
+
+def _chunk_aad(row: Any) -> bytes:
+    return (
+        f"inbound_chunks\x00{row['partner']}\x00{row['message_id']}\x00{row['chunk_no']}".encode()
+    )
+
+
+SEALED_COLUMNS = [
+    SealedColumn("inbound_chunks", InboundChunk.__table__, "sealed", _chunk_aad),  # type: ignore[arg-type]
+]
+
+
+@dataclass
+class Receipt:
+    status: int
+    body: dict[str, Any]
+
+
+async def rows_of(
+    stream: AsyncIterator[bytes], media: str, digest: Any
+) -> AsyncIterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """(row number, row or None, why not) for each line of an NDJSON or CSV body."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    pending = ""
+    header: list[str] | None = None
+    number = 0
+
+    def parse(line: str) -> tuple[dict[str, Any] | None, str | None]:
+        nonlocal header
+        if media == NDJSON:
+            try:
+                value = json.loads(line)
+            except ValueError:
+                return None, "not a JSON object"
+            return (value, None) if isinstance(value, dict) else (None, "not a JSON object")
+        cells = next(csv.reader([line]))
+        assert header is not None
+        if len(cells) != len(header):
+            return None, f"expected {len(header)} columns"
+        return dict(zip(header, cells, strict=True)), None
+
+    async for block in stream:
+        digest.update(block)
+        try:
+            pending += decoder.decode(block)
+        except UnicodeDecodeError:
+            raise ProblemError("bad-request", "the body is not UTF-8") from None
+        *lines, pending = pending.split("\n")
+        for raw in lines:
+            line = raw.rstrip("\r")
+            if not line.strip():
+                continue
+            if media == CSV and header is None:
+                header = next(csv.reader([line]))
+                continue
+            number += 1
+            row, why = parse(line)
+            yield number, row, why
+    line = (pending + decoder.decode(b"", final=True)).rstrip("\r")
+    if line.strip():
+        if media == CSV and header is None:
+            return
+        number += 1
+        row, why = parse(line)
+        yield number, row, why
+
+
+class InboundService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        keyring: DataKeyring,
+        keys: KeyService,
+        issuer: str,
+    ) -> None:
+        self.sessions = sessions
+        self.keyring = keyring
+        self.keys = keys
+        self.issuer = issuer
+
+    async def receive(
+        self,
+        feed: Feed,
+        message_id: str,
+        client_id: str,
+        media: str,
+        stream: AsyncIterator[bytes],
+    ) -> Receipt:
+        now = datetime.now(UTC)
+        if not await self._claim(feed, message_id, client_id, now):
+            return await self._resend(feed, message_id, media, stream)
+        try:
+            return await self._ingest(feed, message_id, media, stream, now)
+        except BaseException:
+            async with transaction(self.sessions) as session:
+                await session.execute(
+                    delete(InboundChunk).where(
+                        InboundChunk.partner == feed.partner, InboundChunk.message_id == message_id
+                    )
+                )
+                await session.execute(
+                    delete(InboundMessage).where(
+                        InboundMessage.partner == feed.partner,
+                        InboundMessage.message_id == message_id,
+                        InboundMessage.state == "receiving",
+                    )
+                )
+            raise
+
+    async def _claim(self, feed: Feed, message_id: str, client_id: str, now: datetime) -> bool:
+        try:
+            async with transaction(self.sessions) as session:
+                session.add(
+                    InboundMessage(
+                        partner=feed.partner,
+                        message_id=message_id,
+                        kind=feed.name,
+                        client_id=client_id,
+                        state="receiving",
+                        rows_accepted=0,
+                        rows_rejected=0,
+                        received_at=now,
+                    )
+                )
+            return True
+        except IntegrityError:
+            pass
+        async with transaction(self.sessions) as session:  # an abandoned upload is taken over
+            taken = await session.execute(
+                update(InboundMessage)
+                .where(
+                    InboundMessage.partner == feed.partner,
+                    InboundMessage.message_id == message_id,
+                    InboundMessage.state == "receiving",
+                    InboundMessage.received_at < now - STALE_AFTER,
+                )
+                .values(received_at=now, client_id=client_id)
+            )
+            if getattr(taken, "rowcount", 0):
+                await session.execute(
+                    delete(InboundChunk).where(
+                        InboundChunk.partner == feed.partner, InboundChunk.message_id == message_id
+                    )
+                )
+                return True
+        return False
+
+    async def _resend(
+        self, feed: Feed, message_id: str, media: str, stream: AsyncIterator[bytes]
+    ) -> Receipt:
+        digest = hashlib.sha256()
+        async for block in stream:
+            digest.update(block)
+        async with transaction(self.sessions) as session:
+            message = await session.get(InboundMessage, (feed.partner, message_id))
+        if message is None or message.state != "accepted":
+            raise ProblemError(
+                "message-in-progress",
+                "a message with this id is being received; retry shortly",
+                headers={"Retry-After": "5"},
+            )
+        if message.body_sha256 != digest.hexdigest():
+            raise ProblemError(
+                "message-id-reused",
+                "this message id was received before with a different body",
+                extra={"errors": [{"field": "header.X-Message-Id", "message": "reused"}]},
+            )
+        return Receipt(200, {**self._answer(message), "replayed": True})
+
+    async def _ingest(
+        self, feed: Feed, message_id: str, media: str, stream: AsyncIterator[bytes], now: datetime
+    ) -> Receipt:
+        digest = hashlib.sha256()
+        accepted: list[dict[str, Any]] = []
+        rejections: list[dict[str, Any]] = []
+        counts = {"accepted": 0, "rejected": 0, "chunks": 0}
+        first_row = 0
+
+        async def flush() -> None:
+            nonlocal first_row
+            if not accepted:
+                return
+            row = {"partner": feed.partner, "message_id": message_id, "chunk_no": counts["chunks"]}
+            sealed = self.keyring.encrypt(
+                json.dumps(accepted, separators=(",", ":")).encode(), _chunk_aad(row)
+            )
+            async with transaction(self.sessions) as session:
+                session.add(
+                    InboundChunk(**row, first_row=first_row, rows=len(accepted), sealed=sealed)
+                )
+            counts["chunks"] += 1
+            accepted.clear()
+
+        async for number, row, why in rows_of(stream, media, digest):
+            errors = [("row", why)] if row is None else feed.check(row)
+            if errors:
+                counts["rejected"] += 1
+                if len(rejections) < MAX_REPORTED:
+                    rejections.append(
+                        {"row": number, "errors": [{"field": f, "message": m} for f, m in errors]}
+                    )
+                continue
+            assert row is not None
+            if not accepted:
+                first_row = number
+            accepted.append({name: row.get(name) for name in feed.fields})
+            counts["accepted"] += 1
+            if len(accepted) >= CHUNK_ROWS:
+                await flush()
+        await flush()
+        body_sha256 = digest.hexdigest()
+        receipt = await self._sign(feed, message_id, body_sha256, counts, now)
+        async with transaction(self.sessions) as session:
+            await session.execute(
+                update(InboundMessage)
+                .where(
+                    InboundMessage.partner == feed.partner, InboundMessage.message_id == message_id
+                )
+                .values(
+                    state="accepted",
+                    body_sha256=body_sha256,
+                    rows_accepted=counts["accepted"],
+                    rows_rejected=counts["rejected"],
+                    receipt=receipt,
+                    rejections=json.dumps(rejections),
+                    completed_at=datetime.now(UTC),
+                )
+            )
+            message = await session.get(InboundMessage, (feed.partner, message_id))
+        assert message is not None
+        return Receipt(201, {**self._answer(message), "replayed": False})
+
+    async def _sign(
+        self, feed: Feed, message_id: str, body_sha256: str, counts: dict[str, int], now: datetime
+    ) -> str:
+        async with transaction(self.sessions) as session:
+            active = await self.keys.signing_key(session)
+        payload = {
+            "iss": self.issuer,
+            "partner": feed.partner,
+            "feed": feed.name,
+            "message_id": message_id,
+            "body_sha256": body_sha256,
+            "rows_accepted": counts["accepted"],
+            "rows_rejected": counts["rejected"],
+            "received_at": now.isoformat().replace("+00:00", "Z"),
+        }
+        header = {"alg": ALGORITHM, "kid": active.kid, "typ": "juntos-receipt+jws"}
+        return jws.serialize_compact(
+            header, json.dumps(payload, sort_keys=True).encode(), active.key, algorithms=[ALGORITHM]
+        )
+
+    @staticmethod
+    def _answer(message: InboundMessage) -> dict[str, Any]:
+        return {
+            "message_id": message.message_id,
+            "feed": message.kind,
+            "body_sha256": message.body_sha256,
+            "rows_accepted": message.rows_accepted,
+            "rows_rejected": message.rows_rejected,
+            "rejections": json.loads(message.rejections or "[]"),
+            "receipt": message.receipt,
+        }
+
+    async def accepted_rows(self, feed: Feed, message_id: str) -> AsyncIterator[dict[str, Any]]:
+        """The stored rows of a message, opened chunk by chunk."""
+        async with transaction(self.sessions) as session:
+            chunks = (
+                (
+                    await session.execute(
+                        select(InboundChunk)
+                        .where(
+                            InboundChunk.partner == feed.partner,
+                            InboundChunk.message_id == message_id,
+                        )
+                        .order_by(InboundChunk.chunk_no)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        for chunk in chunks:
+            aad = _chunk_aad(
+                {
+                    "partner": chunk.partner,
+                    "message_id": chunk.message_id,
+                    "chunk_no": chunk.chunk_no,
+                }
+            )
+            for row in json.loads(await self.keyring.open(self.sessions, chunk.sealed, aad)):
+                yield row

@@ -1,0 +1,160 @@
+"""Partner pushes: streamed rows checked one by one, idempotent message ids, receipts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from joserfc import jws
+from joserfc.jwk import KeySet
+
+from adapters.sandbox.population import Population
+from adapters.sandbox.settings import SandboxSettings
+from gateway.inbound.kinds import FEEDS
+from tests.conftest import GetToken, bearer
+
+PUSH = "/v1/inbound/minsa-his/health-records"
+
+
+def his_rows(count: int, start: int = 0) -> list[dict[str, Any]]:
+    pop: Population = SandboxSettings().population
+    rows = []
+    for i in range(start, start + count):
+        h = pop.household(i)
+        rows.append(
+            {
+                "cui": h.child.cui,
+                "appointment_id": f"A{i:09d}",
+                "service_date": "2021-02-10",
+                "item_code": "90681",
+                "facility": "00001234",
+                "lab_value": "1",
+            }
+        )
+    return rows
+
+
+def ndjson(rows: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+
+async def partner(get_token: GetToken) -> dict[str, str]:
+    token = await get_token(
+        ["partner"], ["affiliation", "coresponsibility-verification", "contact"]
+    )
+    return bearer(token) | {"X-Purpose": "coresponsibility-verification"}
+
+
+async def test_rows_are_checked_one_by_one_and_valid_ones_kept(
+    app: FastAPI, http: httpx.AsyncClient, get_token: GetToken
+) -> None:
+    headers = await partner(get_token)
+    rows = his_rows(2500)
+    rows[10]["cui"] = rows[10]["cui"] + "-X"  # wrong check character
+    rows[20]["service_date"] = "2021-02-30"
+    body = ndjson(rows) + b"not json\n"
+    response = await http.post(
+        PUSH,
+        content=body,
+        headers=headers | {"X-Message-Id": "his-0001", "Content-Type": "application/x-ndjson"},
+    )
+    assert response.status_code == 201, response.text
+    data = response.json()["data"]
+    assert (data["rows_accepted"], data["rows_rejected"]) == (2498, 3)
+    assert [(r["row"], r["errors"][0]["field"]) for r in data["rejections"]] == [
+        (11, "cui"),
+        (21, "service_date"),
+        (2501, "row"),
+    ]
+    assert rows[10]["cui"] not in response.text  # errors name fields, never values
+    state = app.state.gateway
+    kept = [r async for r in state.inbound.accepted_rows(FEEDS["health-records"], "his-0001")]
+    assert len(kept) == 2498
+    assert kept[0]["cui"] == rows[0]["cui"]
+    assert {r["appointment_id"] for r in kept} == {
+        r["appointment_id"] for i, r in enumerate(rows) if i not in (10, 20)
+    }
+
+
+async def test_resends_return_the_receipt_and_changed_content_is_refused(
+    http: httpx.AsyncClient, get_token: GetToken
+) -> None:
+    headers = await partner(get_token) | {"X-Message-Id": "his-0002", "Content-Type": "text/csv"}
+    rows = his_rows(30)
+    fields = list(rows[0])
+    body = ",".join(fields) + "\n" + "".join(",".join(r[f] for f in fields) + "\n" for r in rows)
+    first = await http.post(PUSH, content=body.encode(), headers=headers)
+    assert first.status_code == 201, first.text
+    assert first.json()["data"]["rows_accepted"] == 30
+    again = await http.post(PUSH, content=body.encode(), headers=headers)
+    assert again.status_code == 200
+    assert again.json()["data"]["receipt"] == first.json()["data"]["receipt"]
+    assert again.json()["data"]["replayed"] is True
+    changed = await http.post(
+        PUSH, content=body.encode() + b"\n" + body.encode().splitlines()[1], headers=headers
+    )
+    assert changed.status_code == 409
+    assert changed.json()["type"] == "/problems/message-id-reused"
+    wrong_type = await http.post(
+        PUSH,
+        content=body.encode(),
+        headers=headers | {"Content-Type": "application/json", "X-Message-Id": "x-1"},
+    )
+    assert wrong_type.status_code == 415
+    assert wrong_type.headers["content-type"] == "application/problem+json"
+
+
+async def test_receipt_verifies_with_the_published_key(
+    http: httpx.AsyncClient, get_token: GetToken
+) -> None:
+    headers = await partner(get_token)
+    body = ndjson(his_rows(5))
+    response = await http.post(
+        PUSH,
+        content=body,
+        headers=headers | {"X-Message-Id": "his-0003", "Content-Type": "application/x-ndjson"},
+    )
+    receipt = response.json()["data"]["receipt"]
+    keys = KeySet.import_key_set((await http.get("/.well-known/jwks.json")).json())
+    header = jws.extract_compact(receipt.encode()).protected
+    assert header["typ"] == "juntos-receipt+jws"
+    verified = jws.deserialize_compact(receipt, keys, algorithms=["ES256"])
+    claims = json.loads(verified.payload)
+    assert claims["body_sha256"] == hashlib.sha256(body).hexdigest()
+    assert (claims["message_id"], claims["rows_accepted"], claims["rows_rejected"]) == (
+        "his-0003",
+        5,
+        0,
+    )
+
+
+async def test_pushes_need_the_partner_role_and_are_audited(
+    http: httpx.AsyncClient, get_token: GetToken
+) -> None:
+    consumer = bearer(await get_token(["consumer"], ["coresponsibility-verification"]))
+    refused = await http.post(
+        PUSH,
+        content=b"",
+        headers=consumer
+        | {
+            "X-Purpose": "coresponsibility-verification",
+            "X-Message-Id": "m-1",
+            "Content-Type": "text/csv",
+        },
+    )
+    assert refused.status_code == 403
+    births = await http.post(
+        "/v1/inbound/reniec/births",
+        content=b'{"cui": "1234"}\n',
+        headers=await partner(get_token)
+        | {
+            "X-Purpose": "affiliation",
+            "X-Message-Id": "b-1",
+            "Content-Type": "application/x-ndjson",
+        },
+    )
+    assert births.status_code == 201, births.text
+    assert births.json()["data"]["rows_rejected"] == 1
