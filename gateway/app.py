@@ -25,6 +25,7 @@ from gateway.core.errors import (
     problem_responses,
 )
 from gateway.core.middleware import HttpMetrics, RequestContextMiddleware
+from gateway.exchanges.routes import router as exchanges_router
 from gateway.inbound.routes import router as inbound_router
 from gateway.ops.routes import router as ops_router
 from gateway.retention import purge_periodically
@@ -70,6 +71,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         if settings.audit_seal_interval_seconds > 0:
             background.append(asyncio.create_task(state.sealer.run()))
+        if settings.exchanges_worker:
+            background.append(
+                asyncio.create_task(
+                    state.exchanges.run_forever(settings.exchanges_poll_seconds, schedule=True)
+                )
+            )
         try:
             yield
         finally:
@@ -103,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         subjects_router,
         audit_router,
         inbound_router,
+        exchanges_router,
     ):
         app.include_router(router)
     _document_problems(app)

@@ -38,6 +38,7 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 clients_app = typer.Typer(help="The client registry.", no_args_is_help=True)
 keys_app = typer.Typer(help="Token signing keys and the master key.", no_args_is_help=True)
 catalog_app = typer.Typer(help="The policy catalog.", no_args_is_help=True)
+exchanges_app = typer.Typer(help="Periodic exchanges (durable jobs).", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 contract_app = typer.Typer(help="The gateway's committed OpenAPI contract.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -46,6 +47,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(contract_app, name="contract")
 app.add_typer(audit_app, name="audit")
+app.add_typer(exchanges_app, name="exchanges")
 app.add_typer(population_app, name="population")
 app.command("mocks")(mocks)
 
@@ -465,6 +467,93 @@ def purge_command(
     verb = "past retention" if dry_run else "purged"
     for category, count in counts.items():
         typer.echo(f"{category}: {count} {verb}")
+
+
+# ---------------------------------------------------------------- exchanges
+
+
+def _with_state(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    from gateway.state import AppState
+
+    async def run() -> T:
+        state = AppState.build(settings, _catalog(settings))
+        try:
+            async with transaction(state.sessions) as session:
+                await state.keyring.load(session)
+            return await work(state)
+        finally:
+            await state.aclose()
+
+    return asyncio.run(run())
+
+
+@exchanges_app.command("run")
+def exchanges_run(
+    name: Annotated[str, typer.Argument(help="Exchange name from the catalog.")],
+    born_from: Annotated[str, typer.Option(help="YYYY-MM-DD")],
+    born_to: Annotated[str, typer.Option(help="YYYY-MM-DD")],
+    ubigeo: Annotated[list[str] | None, typer.Option(help="District code (repeatable).")] = None,
+) -> None:
+    """Queue a run; a gateway (or `exchanges work`) carries it out."""
+    from datetime import date
+
+    settings = _settings()
+    _require_schema(settings)
+    try:
+        params = {
+            "born_from": date.fromisoformat(born_from).isoformat(),
+            "born_to": date.fromisoformat(born_to).isoformat(),
+            "ubigeo": list(ubigeo or []),
+        }
+    except ValueError:
+        raise _fail("--born-from and --born-to take YYYY-MM-DD") from None
+
+    async def work(state: Any) -> Any:
+        return await state.exchanges.trigger(name, params, "cli")
+
+    try:
+        run = _with_state(settings, work)
+    except Exception as exc:
+        raise _fail(str(getattr(exc, "detail", exc))) from None
+    typer.echo(json.dumps(run))
+
+
+@exchanges_app.command("work")
+def exchanges_work(
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="Stop when no run is ready instead of polling.")
+    ] = False,
+) -> None:
+    """Carry queued runs in this process (the gateway does this itself by default)."""
+    settings = _settings()
+    _require_schema(settings)
+
+    async def work(state: Any) -> int:
+        if until_idle:
+            worked: int = await state.exchanges.work_available()
+            return worked
+        await state.exchanges.run_forever(settings.exchanges_poll_seconds, schedule=True)
+        return 0
+
+    typer.echo(f"runs worked: {_with_state(settings, work)}")
+
+
+@exchanges_app.command("show")
+def exchanges_show(
+    name: Annotated[str, typer.Argument()],
+    run_id: Annotated[str, typer.Argument()],
+) -> None:
+    """Progress of one run, as JSON."""
+    settings = _settings()
+    _require_schema(settings)
+
+    async def work(state: Any) -> Any:
+        return await state.exchanges.get(name, run_id)
+
+    try:
+        typer.echo(json.dumps(_with_state(settings, work)))
+    except Exception as exc:
+        raise _fail(str(getattr(exc, "detail", exc))) from None
 
 
 # ---------------------------------------------------------------- audit

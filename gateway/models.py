@@ -9,6 +9,7 @@ def load_all() -> None:
     import gateway.clients.models  # noqa: F401
     import gateway.consent.models  # noqa: F401
     import gateway.core.keyring  # noqa: F401
+    import gateway.exchanges.models  # noqa: F401
     import gateway.idempotency.models  # noqa: F401
     import gateway.inbound.models  # noqa: F401
     import gateway.keys.models  # noqa: F401

@@ -80,7 +80,8 @@ async def purge_periodically(
 def sealed_columns() -> list[SealedColumn]:
     """Every column holding data-key ciphertexts (for re-encryption)."""
     from gateway.consent.service import SEALED_COLUMNS as CONSENTS
+    from gateway.exchanges.service import SEALED_COLUMNS as EXCHANGES
     from gateway.idempotency.service import SEALED_COLUMNS as REPLAYS
     from gateway.inbound.service import SEALED_COLUMNS as INBOUND
 
-    return [*CONSENTS, *REPLAYS, *INBOUND]
+    return [*CONSENTS, *REPLAYS, *INBOUND, *EXCHANGES]

@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     audit_checkpoint_seconds: float = Field(default=10.0, gt=0)
     audit_gap_grace_seconds: float = Field(default=30.0, gt=0)
     audit_archive_dir: Path = Path("var/audit-archive")
+    exchanges_worker: bool = Field(
+        default=True, description="Run the scheduler and exchange worker inside serve."
+    )
+    exchanges_poll_seconds: float = Field(default=2.0, gt=0)
+    exchanges_lease_seconds: float = Field(default=30.0, gt=0)
     log_level: str = "INFO"
     log_json: bool = True
     partners: PartnersSettings = PartnersSettings()

@@ -26,6 +26,7 @@ from gateway.core.crypto import SecretBox
 from gateway.core.db import create_engine, session_factory
 from gateway.core.keyring import DataKeyring
 from gateway.core.pseudonyms import Pseudonymizer
+from gateway.exchanges.service import ExchangeService
 from gateway.idempotency.service import IdempotencyService
 from gateway.inbound.service import InboundService
 from gateway.keys.service import KeyService
@@ -54,6 +55,7 @@ class AppState:
     audit_keys: AuditKeys
     sealer: AuditSealer
     inbound: InboundService
+    exchanges: ExchangeService
     consents: ConsentService
 
     @classmethod
@@ -97,6 +99,14 @@ class AppState:
             sealer=AuditSealer(sessions, audit_keys, policy, settings.audit_seal_interval_seconds),
             consents=ConsentService(sessions, keyring, pseudonyms),
             inbound=InboundService(sessions, keyring, keys, settings.token_issuer),
+            exchanges=ExchangeService(
+                sessions,
+                catalog,
+                keyring,
+                partners,
+                pseudonyms,
+                lease_seconds=settings.exchanges_lease_seconds,
+            ),
         )
 
     async def aclose(self) -> None:

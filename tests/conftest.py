@@ -101,6 +101,8 @@ def settings(clean_database: str, tmp_path: Path) -> Settings:
         database_url=clean_database,
         var_dir=tmp_path / "var",
         log_json=True,
+        # Tests that want the embedded exchange worker turn it on themselves.
+        exchanges_worker=False,
     )
 
 

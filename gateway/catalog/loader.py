@@ -68,6 +68,12 @@ def _reference_problems(data: dict[str, Any]) -> Iterator[tuple[list[str | int],
     purposes = set(data["purposes"])
     bases = set(data["legal_bases"])
     categories = set(data["data_categories"])
+    for name, exchange in data.get("exchanges", {}).items():
+        at: list[str | int] = ["exchanges", name]
+        if exchange["service"] not in data["services"]:
+            yield [*at, "service"], f"unknown service {exchange['service']!r}"
+        elif exchange["purpose"] not in data["services"][exchange["service"]]["purposes"]:
+            yield [*at, "purpose"], "the service does not allow this purpose"
     for sid, service in data["services"].items():
         base: list[str | int] = ["services", sid]
         if service["partner"] not in partners:

@@ -47,6 +47,15 @@ class Service(_Frozen):
     purposes: dict[str, PurposeGrant]
 
 
+class ExchangeSpec(_Frozen):
+    service: str
+    purpose: str
+    description: str
+    every_seconds: int
+    chunk_size: int
+    lookback_days: int = 1
+
+
 class Catalog(_Frozen):
     version: int
     legal_bases: dict[str, LegalBasis]
@@ -54,6 +63,7 @@ class Catalog(_Frozen):
     purposes: dict[str, Purpose]
     partners: dict[str, Partner]
     services: dict[str, Service]
+    exchanges: dict[str, ExchangeSpec] = {}
 
     def usable_services(
         self, roles: Iterable[str], purposes: Iterable[str]

@@ -206,6 +206,7 @@ async def test_data_key_rotation_keeps_old_records_readable(
         "consent_revisions": 1,
         "idempotency_keys": 1,
         "inbound_chunks": 0,
+        "exchange_chunks": 0,
     }
     assert await key_ids() == {new_key}
     for cid in (old_consent, new_consent):

@@ -1,0 +1,1 @@
+"""Periodic exchanges: durable, chunked, resumable jobs the gateway runs itself."""

@@ -1,0 +1,390 @@
+"""Running periodic exchanges as durable jobs.
+
+A run moves through the partner's pages one chunk at a time. Each chunk is stored
+(sealed) together with the run's new cursor, its audit event and its counters in one
+transaction, so a crash at any point leaves either the whole chunk or none of it, and a
+resumed run continues from the cursor after the last stored chunk: no record is missing
+or stored twice. Runs are claimed with a lease; a process that dies loses its lease when
+it expires, and another process takes the run over. On PostgreSQL candidates are
+picked with ``FOR UPDATE SKIP LOCKED``; on both databases the claim and every checkpoint
+are guarded by the lease owner, so two processes never store the same chunk. While the
+partner is down the run is retried with exponential backoff (``not_before``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from audit.events import AuditEvent
+from audit.store import append
+from gateway.catalog.models import Catalog, ExchangeSpec
+from gateway.consent.service import utc
+from gateway.core.db import transaction
+from gateway.core.errors import ProblemError
+from gateway.core.keyring import DataKeyring, SealedColumn
+from gateway.core.pseudonyms import Pseudonymizer
+from gateway.exchanges.models import ExchangeChunk, ExchangeRun
+from gateway.partners.errors import PartnerError
+from gateway.partners.ports import CivilRegistry
+from gateway.partners.registry import PartnerRegistry
+
+log = structlog.get_logger("gateway.exchanges")
+MAX_ATTEMPTS = 12
+
+
+def _chunk_aad(row: Any) -> bytes:
+    return f"exchange_chunks\x00{row['run_id']}\x00{row['chunk_no']}".encode()
+
+
+SEALED_COLUMNS = [
+    SealedColumn("exchange_chunks", ExchangeChunk.__table__, "sealed", _chunk_aad),  # type: ignore[arg-type]
+]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    value = utc(moment)
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def view(run: ExchangeRun) -> dict[str, Any]:
+    return {
+        "id": run.run_id,
+        "exchange": run.name,
+        "state": run.state,
+        "params": run.params,
+        "chunks_done": run.chunks_done,
+        "records": run.records,
+        "attempts": run.attempts,
+        "last_error": run.last_error,
+        "more_pages": run.state in ("queued", "running"),
+        "created_at": _iso(run.created_at),
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "next_attempt_at": _iso(run.not_before) if run.state == "queued" else None,
+        "triggered_by": run.triggered_by,
+    }
+
+
+class ExchangeService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        catalog: Catalog,
+        keyring: DataKeyring,
+        partners: PartnerRegistry,
+        pseudonyms: Pseudonymizer,
+        lease_seconds: float = 30.0,
+    ) -> None:
+        self.sessions = sessions
+        self.catalog = catalog
+        self.keyring = keyring
+        self.partners = partners
+        self.pseudonyms = pseudonyms
+        self.lease = timedelta(seconds=lease_seconds)
+        self.owner = f"{os.getpid()}-{secrets.token_hex(4)}"
+
+    def spec(self, name: str) -> ExchangeSpec:
+        spec = self.catalog.exchanges.get(name)
+        if spec is None:
+            raise ProblemError("not-found", "no exchange with this name in the catalog")
+        return spec
+
+    # -- triggering and reading --------------------------------------------------------
+
+    async def trigger(
+        self, name: str, params: dict[str, Any], triggered_by: str, slot: str | None = None
+    ) -> dict[str, Any] | None:
+        """Queue a run; None when a scheduled run of this slot already exists."""
+        self.spec(name)
+        now = datetime.now(UTC)
+        run = ExchangeRun(
+            run_id=str(uuid.uuid4()),
+            name=name,
+            slot=slot,
+            state="queued",
+            params=params,
+            cursor=None,
+            chunks_done=0,
+            records=0,
+            attempts=0,
+            not_before=now,
+            triggered_by=triggered_by,
+            created_at=now,
+        )
+        try:
+            async with transaction(self.sessions) as session:
+                session.add(run)
+        except IntegrityError:
+            return None
+        return view(run)
+
+    async def get(self, name: str, run_id: str) -> dict[str, Any]:
+        async with transaction(self.sessions) as session:
+            run = await session.get(ExchangeRun, run_id)
+        if run is None or run.name != name:
+            raise ProblemError("not-found", "no run with this id for this exchange")
+        return view(run)
+
+    async def recent(self, name: str, limit: int = 5) -> list[dict[str, Any]]:
+        async with transaction(self.sessions) as session:
+            runs = (
+                (
+                    await session.execute(
+                        select(ExchangeRun)
+                        .where(ExchangeRun.name == name)
+                        .order_by(ExchangeRun.created_at.desc())
+                        .limit(limit)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        return [view(r) for r in runs]
+
+    async def records(self, run_id: str) -> list[dict[str, Any]]:
+        """The staged records of a run, opened chunk by chunk, in order."""
+        async with transaction(self.sessions) as session:
+            chunks = (
+                (
+                    await session.execute(
+                        select(ExchangeChunk)
+                        .where(ExchangeChunk.run_id == run_id)
+                        .order_by(ExchangeChunk.chunk_no)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        out: list[dict[str, Any]] = []
+        for chunk in chunks:
+            aad = _chunk_aad({"run_id": chunk.run_id, "chunk_no": chunk.chunk_no})
+            out += json.loads(await self.keyring.open(self.sessions, chunk.sealed, aad))
+        return out
+
+    # -- scheduling ------------------------------------------------------------------
+
+    async def schedule_due(self, today: date | None = None) -> list[str]:
+        """Queue the current slot of every declared exchange (once, across processes)."""
+        now = datetime.now(UTC)
+        today = today or now.date()
+        queued = []
+        for name, spec in self.catalog.exchanges.items():
+            slot_start = int(now.timestamp()) // spec.every_seconds * spec.every_seconds
+            params = {
+                "born_from": (today - timedelta(days=spec.lookback_days)).isoformat(),
+                "born_to": today.isoformat(),
+                "ubigeo": [],
+            }
+            if await self.trigger(name, params, "schedule", slot=f"{name}@{slot_start}"):
+                queued.append(name)
+        return queued
+
+    # -- working -----------------------------------------------------------------------
+
+    async def claim(self) -> str | None:
+        now = datetime.now(UTC)
+        async with transaction(self.sessions) as session:
+            query = (
+                select(ExchangeRun.run_id)
+                .where(
+                    ExchangeRun.state.in_(("queued", "running")),
+                    ExchangeRun.not_before <= now,
+                    or_(ExchangeRun.lease_expires_at.is_(None), ExchangeRun.lease_expires_at < now),
+                )
+                .order_by(ExchangeRun.created_at)
+                .limit(1)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            run_id = (await session.execute(query)).scalar()
+            if run_id is None:
+                return None
+            claimed = await session.execute(
+                update(ExchangeRun)
+                .where(
+                    ExchangeRun.run_id == run_id,
+                    or_(ExchangeRun.lease_expires_at.is_(None), ExchangeRun.lease_expires_at < now),
+                )
+                .values(lease_owner=self.owner, lease_expires_at=now + self.lease, state="running")
+            )
+            if not getattr(claimed, "rowcount", 0):
+                return None
+            await session.execute(
+                update(ExchangeRun)
+                .where(ExchangeRun.run_id == run_id, ExchangeRun.started_at.is_(None))
+                .values(started_at=now)
+            )
+        return str(run_id)
+
+    async def work(self, run_id: str) -> str:
+        """Carry a claimed run as far as it goes; returns its state afterwards."""
+        async with transaction(self.sessions) as session:
+            run = await session.get(ExchangeRun, run_id)
+        assert run is not None
+        spec = self.spec(run.name)
+        grant = self.catalog.services[spec.service].purposes[spec.purpose]
+        params = run.params
+        cursor, chunk_no = run.cursor, run.chunks_done
+        registry = self.partners.get(CivilRegistry)
+        while True:
+            try:
+                page = await registry.newborns(
+                    params.get("ubigeo") or [],
+                    date.fromisoformat(params["born_from"]),
+                    date.fromisoformat(params["born_to"]),
+                    cursor,
+                    spec.chunk_size,
+                )
+            except PartnerError as exc:
+                return await self._postpone(run_id, run.attempts + 1, exc.slug)
+            rows = [
+                {
+                    name: value
+                    for name, value in {
+                        "cui": n.cui,
+                        "cnv": n.cnv,
+                        "birth_date": n.birth_date.isoformat(),
+                        "sex": n.sex,
+                        "birth_weight_g": n.birth_weight_g,
+                        "health_facility": n.health_facility,
+                        "ubigeo": n.ubigeo,
+                        "mother_dni": n.mother_dni,
+                        "mother_names": n.mother_names,
+                        "child_names": n.child_names,
+                    }.items()
+                    if name in grant.fields
+                }
+                for n in page.items
+            ]
+            done = page.next_cursor is None
+            if not await self._checkpoint(run_id, spec, chunk_no, rows, page.next_cursor, done):
+                return "lease-lost"
+            chunk_no += 1
+            cursor = page.next_cursor
+            if done:
+                return "succeeded"
+
+    async def _checkpoint(
+        self,
+        run_id: str,
+        spec: ExchangeSpec,
+        chunk_no: int,
+        rows: list[dict[str, Any]],
+        next_cursor: str | None,
+        done: bool,
+    ) -> bool:
+        """Store one chunk, its audit event and the run's new position, atomically."""
+        now = datetime.now(UTC)
+        key = {"run_id": run_id, "chunk_no": chunk_no}
+        sealed = self.keyring.encrypt(json.dumps(rows).encode(), _chunk_aad(key))
+        service = self.catalog.services[spec.service]
+        subjects = [self.pseudonyms.of("cui", r["cui"]) for r in rows if "cui" in r]
+        subjects += [
+            self.pseudonyms.of("dni", r["mother_dni"]) for r in rows if r.get("mother_dni")
+        ]
+        async with transaction(self.sessions) as session:
+            moved = await session.execute(
+                update(ExchangeRun)
+                .where(
+                    ExchangeRun.run_id == run_id,
+                    ExchangeRun.lease_owner == self.owner,
+                    ExchangeRun.chunks_done == chunk_no,
+                )
+                .values(
+                    cursor=next_cursor,
+                    chunks_done=chunk_no + 1,
+                    records=ExchangeRun.records + len(rows),
+                    attempts=0,
+                    last_error=None,
+                    lease_expires_at=now + self.lease,
+                    state="succeeded" if done else "running",
+                    finished_at=now if done else None,
+                )
+            )
+            if not getattr(moved, "rowcount", 0):
+                return False  # another process holds the run now: store nothing
+            session.add(ExchangeChunk(**key, rows=len(rows), sealed=sealed, created_at=now))
+            await append(
+                session,
+                AuditEvent(
+                    request_id=f"exchange:{run_id}:{chunk_no}",
+                    client_id=None,
+                    service=spec.service,
+                    purpose=spec.purpose,
+                    legal_basis=service.purposes[spec.purpose].legal_basis,
+                    partner=service.partner,
+                    operation=service.operation,
+                    subjects=subjects,
+                    fields=list(service.purposes[spec.purpose].fields),
+                    response_bytes=len(sealed),
+                ),
+            )
+        return True
+
+    async def _postpone(self, run_id: str, attempts: int, error: str) -> str:
+        now = datetime.now(UTC)
+        failed = attempts >= MAX_ATTEMPTS
+        async with transaction(self.sessions) as session:
+            run = await session.get(ExchangeRun, run_id)
+            assert run is not None
+            spec = self.spec(run.name)
+            service = self.catalog.services[spec.service]
+            await append(
+                session,
+                AuditEvent(
+                    request_id=f"exchange:{run_id}:{run.chunks_done}:attempt-{attempts}",
+                    client_id=None,
+                    service=spec.service,
+                    purpose=spec.purpose,
+                    legal_basis=service.purposes[spec.purpose].legal_basis,
+                    partner=service.partner,
+                    operation=service.operation,
+                    outcome=error,
+                    reason=error,
+                    status=503,
+                ),
+            )
+            await session.execute(
+                update(ExchangeRun)
+                .where(ExchangeRun.run_id == run_id, ExchangeRun.lease_owner == self.owner)
+                .values(
+                    state="failed" if failed else "queued",
+                    attempts=attempts,
+                    last_error=error,
+                    not_before=now + timedelta(seconds=min(300.0, 0.5 * 2**attempts)),
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    finished_at=now if failed else None,
+                )
+            )
+        log.warning("exchange postponed", run_id=run_id, attempts=attempts, error=error)
+        return "failed" if failed else "queued"
+
+    async def work_available(self) -> int:
+        """Claim and work runs until none is ready; returns how many were worked."""
+        worked = 0
+        while (run_id := await self.claim()) is not None:
+            await self.work(run_id)
+            worked += 1
+        return worked
+
+    async def run_forever(self, poll_seconds: float, schedule: bool) -> None:
+        while True:
+            try:
+                if schedule:
+                    await self.schedule_due()
+                await self.work_available()
+            except Exception as exc:  # the next round tries again
+                log.warning("exchange worker round failed", error=type(exc).__name__)
+            await asyncio.sleep(poll_seconds)

@@ -1,0 +1,174 @@
+"""Periodic exchanges: chunked, checkpointed, resumable after SIGKILL, patient with an
+unavailable partner."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from audit.store import recent
+from gateway.core.db import transaction
+from gateway.exchanges.models import ExchangeRun
+from gateway.settings import Settings
+from tests.conftest import GetToken, bearer
+from tests.gateway.broker.conftest import Mocks
+
+YEAR = {"born_from": "2020-03-01", "born_to": "2021-02-28", "ubigeo": []}
+CLI = str(Path(sys.executable).with_name("juntos-gateway"))
+
+
+def expected_cuis(mocks: Mocks, params: dict[str, object]) -> list[str]:
+    pop = mocks.population
+    start, end = (
+        date.fromisoformat(str(params["born_from"])),
+        date.fromisoformat(str(params["born_to"])),
+    )
+    return [pop.household(i).child.cui for i in pop.newborns(start, end)]
+
+
+async def test_a_triggered_run_stages_every_newborn_once(
+    settings: Settings, mocks: Mocks, get_token: GetToken, http: httpx.AsyncClient, app: FastAPI
+) -> None:
+    admin = bearer(await get_token(["admin"]))
+    listed = (await http.get("/v1/exchanges", headers=admin)).json()["exchanges"]
+    assert [e["name"] for e in listed] == ["reniec-newborns"]
+    params = {"born_from": "2020-05-01", "born_to": "2020-06-30"}
+    created = await http.post("/v1/exchanges/reniec-newborns/runs", json=params, headers=admin)
+    assert created.status_code == 202, created.text
+    run = created.json()
+    state = app.state.gateway
+    await state.exchanges.work_available()
+    done = await http.get(f"/v1/exchanges/reniec-newborns/runs/{run['id']}", headers=admin)
+    progress = done.json()
+    assert progress["state"] == "succeeded"
+    records = await state.exchanges.records(run["id"])
+    assert sorted(r["cui"] for r in records) == sorted(
+        expected_cuis(mocks, params | {"ubigeo": []})
+    )
+    assert progress["records"] == len(records) > 0
+    assert progress["chunks_done"] == -(-len(records) // 200)
+    assert set(records[0]) == {
+        "cui",
+        "cnv",
+        "birth_date",
+        "sex",
+        "ubigeo",
+        "mother_dni",
+        "mother_names",
+        "child_names",
+    }  # the purpose's fields only
+    bad = await http.post(
+        "/v1/exchanges/reniec-newborns/runs",
+        json={"born_from": "2020-05-01", "born_to": "2019-01-01"},
+        headers=admin,
+    )
+    assert bad.status_code == 422
+    consumer = bearer(await get_token(["consumer"], ["affiliation"]))
+    assert (await http.get("/v1/exchanges", headers=consumer)).status_code == 403
+
+
+async def test_partner_outage_delays_but_loses_nothing(
+    settings: Settings, mocks: Mocks, app: FastAPI
+) -> None:
+    state = app.state.gateway
+    params = {"born_from": "2020-05-01", "born_to": "2020-05-31", "ubigeo": []}
+    run = await state.exchanges.trigger("reniec-newborns", params, "test")
+    assert run is not None
+    await mocks.faults("reniec", error_rate=1.0)
+    run_id = await state.exchanges.claim()
+    assert await state.exchanges.work(run_id) == "queued"
+    postponed = await state.exchanges.get("reniec-newborns", run["id"])
+    assert (postponed["state"], postponed["attempts"]) == ("queued", 1)
+    assert postponed["last_error"]
+    assert await state.exchanges.claim() is None  # backing off
+    await mocks.faults("reniec", error_rate=0.0)
+    async with transaction(state.sessions) as session:  # the back-off has passed
+        row = await session.get(ExchangeRun, run["id"])
+        row.not_before = row.created_at
+    assert await state.exchanges.work_available() == 1
+    records = await state.exchanges.records(run["id"])
+    assert sorted(r["cui"] for r in records) == sorted(expected_cuis(mocks, params))
+
+
+async def test_sigkill_midway_then_resume_gives_exactly_the_records(
+    settings: Settings, mocks: Mocks, app: FastAPI
+) -> None:
+    state = app.state.gateway
+    env = {
+        **os.environ,
+        "GATEWAY_ENV": "sandbox",
+        "GATEWAY_DATABASE_URL": settings.database_url,
+        "GATEWAY_VAR_DIR": str(settings.var_dir),
+        "GATEWAY_EXCHANGES_LEASE_SECONDS": "1",
+        "GATEWAY_LOG_LEVEL": "WARNING",
+        **{f"GATEWAY_PARTNERS__{name.upper()}__BASE_URL": url for name, url in mocks.urls.items()},
+    }
+    await mocks.faults("reniec", latency_ms=60)
+    killed = 0
+    run = await state.exchanges.trigger("reniec-newborns", YEAR, "test")
+    assert run is not None
+    for _ in range(3):  # kill the worker three times at different points
+        worker = await asyncio.create_subprocess_exec(
+            CLI,
+            "exchanges",
+            "work",
+            "--until-idle",
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        target = (await state.exchanges.get("reniec-newborns", run["id"]))["chunks_done"] + 2
+        for _ in range(400):
+            progress = await state.exchanges.get("reniec-newborns", run["id"])
+            if progress["chunks_done"] >= target or worker.returncode is not None:
+                break
+            await asyncio.sleep(0.025)
+        worker.send_signal(signal.SIGKILL)
+        await worker.wait()
+        killed += 1
+        await asyncio.sleep(1.1)  # the dead worker's lease expires
+    interrupted = await state.exchanges.get("reniec-newborns", run["id"])
+    assert interrupted["state"] in ("running", "queued"), "the run ended before it was killed"
+    await mocks.faults("reniec", latency_ms=0)
+    resumed = await asyncio.create_subprocess_exec(
+        CLI,
+        "exchanges",
+        "work",
+        "--until-idle",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert await resumed.wait() == 0
+    final = await state.exchanges.get("reniec-newborns", run["id"])
+    assert final["state"] == "succeeded"
+
+    clean = await state.exchanges.trigger("reniec-newborns", YEAR, "test")
+    assert clean is not None
+    await state.exchanges.work_available()
+    interrupted_records = await state.exchanges.records(run["id"])
+    clean_records = await state.exchanges.records(clean["id"])
+    assert interrupted_records == clean_records  # same records, same order
+    assert sorted(r["cui"] for r in clean_records) == sorted(expected_cuis(mocks, YEAR))
+    assert max(Counter(r["cui"] for r in interrupted_records).values()) == 1
+    assert killed == 3
+    async with transaction(state.sessions) as session:
+        states = (await session.execute(select(ExchangeRun.state))).scalars().all()
+        events = await recent(session, limit=100_000)
+    assert set(states) == {"succeeded"}
+    # One audit event per stored chunk, none for work a kill threw away.
+    chunk_events = [
+        e["request_id"] for e in events if e["request_id"].startswith(f"exchange:{run['id']}:")
+    ]
+    assert sorted(chunk_events) == sorted(
+        f"exchange:{run['id']}:{n}" for n in range(final["chunks_done"])
+    )
