@@ -25,7 +25,7 @@ from gateway.broker.validation import (
     parse_ubigeos,
 )
 from gateway.core.errors import problem_responses
-from gateway.partners.models import Account, HealthService, Newborn, Person
+from gateway.partners.models import Account, HealthService, Person
 from gateway.partners.ports import Bank, CivilRegistry, HealthRegistry, TelecomRegistry
 
 router = APIRouter(
@@ -85,21 +85,6 @@ def _person(p: Person) -> dict[str, Any]:
         "ubigeo": p.ubigeo,
         "restriction": p.restriction,
         "photo": base64.b64encode(p.photo).decode() if p.photo else None,
-    }
-
-
-def _newborn(n: Newborn) -> dict[str, Any]:
-    return {
-        "cui": n.cui,
-        "cnv": n.cnv,
-        "birth_date": n.birth_date.isoformat(),
-        "sex": n.sex,
-        "birth_weight_g": n.birth_weight_g,
-        "health_facility": n.health_facility,
-        "ubigeo": n.ubigeo,
-        "mother_dni": n.mother_dni,
-        "mother_names": n.mother_names,
-        "child_names": n.child_names,
     }
 
 
@@ -204,7 +189,7 @@ async def list_newborns(
         for child in page.items:
             ex.subject("cui", child.cui)
             ex.subject("dni", child.mother_dni)
-        rows = [project(_newborn(n), ex.fields) for n in page.items]
+        rows = [project(n.as_record(), ex.fields) for n in page.items]
         return ex.answer(rows, next_cursor=page.next_cursor)
 
 

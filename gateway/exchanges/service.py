@@ -248,24 +248,9 @@ class ExchangeService:
                 )
             except PartnerError as exc:
                 return await self._postpone(run_id, run.attempts + 1, exc.slug)
+            # Only the purpose's fields are staged (the broker's projection rule).
             rows = [
-                {
-                    name: value
-                    for name, value in {
-                        "cui": n.cui,
-                        "cnv": n.cnv,
-                        "birth_date": n.birth_date.isoformat(),
-                        "sex": n.sex,
-                        "birth_weight_g": n.birth_weight_g,
-                        "health_facility": n.health_facility,
-                        "ubigeo": n.ubigeo,
-                        "mother_dni": n.mother_dni,
-                        "mother_names": n.mother_names,
-                        "child_names": n.child_names,
-                    }.items()
-                    if name in grant.fields
-                }
-                for n in page.items
+                {k: v for k, v in n.as_record().items() if k in grant.fields} for n in page.items
             ]
             done = page.next_cursor is None
             if not await self._checkpoint(run_id, spec, chunk_no, rows, page.next_cursor, done):
@@ -315,22 +300,26 @@ class ExchangeService:
             if not getattr(moved, "rowcount", 0):
                 return False  # another process holds the run now: store nothing
             session.add(ExchangeChunk(**key, rows=len(rows), sealed=sealed, created_at=now))
-            await append(
-                session,
-                AuditEvent(
-                    request_id=f"exchange:{run_id}:{chunk_no}",
-                    client_id=None,
-                    service=spec.service,
-                    purpose=spec.purpose,
-                    legal_basis=service.purposes[spec.purpose].legal_basis,
-                    partner=service.partner,
-                    operation=service.operation,
-                    subjects=subjects,
-                    fields=list(service.purposes[spec.purpose].fields),
-                    response_bytes=len(sealed),
-                ),
-            )
+            event = self._event(spec, f"exchange:{run_id}:{chunk_no}")
+            event.subjects = subjects
+            event.fields = list(service.purposes[spec.purpose].fields)
+            event.response_bytes = len(sealed)
+            await append(session, event)
         return True
+
+    def _event(self, spec: ExchangeSpec, request_id: str) -> AuditEvent:
+        """The audit event of one partner call made by an exchange (no client: the
+        gateway itself acts, on the catalog's grant)."""
+        service = self.catalog.services[spec.service]
+        return AuditEvent(
+            request_id=request_id,
+            client_id=None,
+            service=spec.service,
+            purpose=spec.purpose,
+            legal_basis=service.purposes[spec.purpose].legal_basis,
+            partner=service.partner,
+            operation=service.operation,
+        )
 
     async def _postpone(self, run_id: str, attempts: int, error: str) -> str:
         now = datetime.now(UTC)
@@ -338,23 +327,12 @@ class ExchangeService:
         async with transaction(self.sessions) as session:
             run = await session.get(ExchangeRun, run_id)
             assert run is not None
-            spec = self.spec(run.name)
-            service = self.catalog.services[spec.service]
-            await append(
-                session,
-                AuditEvent(
-                    request_id=f"exchange:{run_id}:{run.chunks_done}:attempt-{attempts}",
-                    client_id=None,
-                    service=spec.service,
-                    purpose=spec.purpose,
-                    legal_basis=service.purposes[spec.purpose].legal_basis,
-                    partner=service.partner,
-                    operation=service.operation,
-                    outcome=error,
-                    reason=error,
-                    status=503,
-                ),
+            event = self._event(
+                self.spec(run.name), f"exchange:{run_id}:{run.chunks_done}:attempt-{attempts}"
             )
+            event.outcome = event.reason = error
+            event.status = 503
+            await append(session, event)
             await session.execute(
                 update(ExchangeRun)
                 .where(ExchangeRun.run_id == run_id, ExchangeRun.lease_owner == self.owner)

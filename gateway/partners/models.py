@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,21 @@ class Newborn:
     mother_dni: str
     mother_names: str
     child_names: str
+
+    def as_record(self) -> dict[str, Any]:
+        """Every field, JSON-ready (a purpose's projection picks from these)."""
+        return {
+            "cui": self.cui,
+            "cnv": self.cnv,
+            "birth_date": self.birth_date.isoformat(),
+            "sex": self.sex,
+            "birth_weight_g": self.birth_weight_g,
+            "health_facility": self.health_facility,
+            "ubigeo": self.ubigeo,
+            "mother_dni": self.mother_dni,
+            "mother_names": self.mother_names,
+            "child_names": self.child_names,
+        }
 
 
 @dataclass(frozen=True)
