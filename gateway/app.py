@@ -28,6 +28,7 @@ from gateway.core.middleware import HttpMetrics, RequestContextMiddleware
 from gateway.exchanges.routes import router as exchanges_router
 from gateway.inbound.routes import router as inbound_router
 from gateway.ops.routes import router as ops_router
+from gateway.payments.routes import router as payments_router
 from gateway.retention import purge_periodically
 from gateway.settings import Settings
 from gateway.state import AppState
@@ -74,7 +75,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.exchanges_worker:
             background.append(
                 asyncio.create_task(
-                    state.exchanges.run_forever(settings.exchanges_poll_seconds, schedule=True)
+                    state.exchanges.run_forever(
+                        settings.exchanges_poll_seconds,
+                        schedule=True,
+                        also=state.payments.work_available,
+                    )
                 )
             )
         try:
@@ -111,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_router,
         inbound_router,
         exchanges_router,
+        payments_router,
     ):
         app.include_router(router)
     _document_problems(app)

@@ -531,8 +531,10 @@ def exchanges_work(
     async def work(state: Any) -> int:
         if until_idle:
             worked: int = await state.exchanges.work_available()
-            return worked
-        await state.exchanges.run_forever(settings.exchanges_poll_seconds, schedule=True)
+            return worked + int(await state.payments.work_available())
+        await state.exchanges.run_forever(
+            settings.exchanges_poll_seconds, schedule=True, also=state.payments.work_available
+        )
         return 0
 
     typer.echo(f"runs worked: {_with_state(settings, work)}")

@@ -13,6 +13,7 @@ def load_all() -> None:
     import gateway.idempotency.models  # noqa: F401
     import gateway.inbound.models  # noqa: F401
     import gateway.keys.models  # noqa: F401
+    import gateway.payments.models  # noqa: F401
 
 
 def all_tables() -> list[Table]:

@@ -83,5 +83,6 @@ def sealed_columns() -> list[SealedColumn]:
     from gateway.exchanges.service import SEALED_COLUMNS as EXCHANGES
     from gateway.idempotency.service import SEALED_COLUMNS as REPLAYS
     from gateway.inbound.service import SEALED_COLUMNS as INBOUND
+    from gateway.payments.service import SEALED_COLUMNS as PAYMENTS
 
-    return [*CONSENTS, *REPLAYS, *INBOUND, *EXCHANGES]
+    return [*CONSENTS, *REPLAYS, *INBOUND, *EXCHANGES, *PAYMENTS]

@@ -66,6 +66,10 @@ class OsiptelSettings(ApiKeyPartnerSettings):
 class BankSettings(ApiKeyPartnerSettings):
     base_url: str = "http://127.0.0.1:8103"
     api_key: SecretStr = SecretStr("bn-sandbox-juntos")
+    debtor_account: str = Field(default="00000000000000000001", pattern=r"^\d{20}$")
+    debtor_name: str = "PROGRAMA NACIONAL JUNTOS"
+    initiating_party: str = "JUNTOS"
+    payment_chunk_size: int = Field(default=500, ge=1, le=10_000)
 
 
 class HisSettings(ApiKeyPartnerSettings):

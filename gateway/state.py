@@ -32,6 +32,7 @@ from gateway.inbound.service import InboundService
 from gateway.keys.service import KeyService
 from gateway.partners.health import PartnerHealth
 from gateway.partners.registry import PartnerRegistry, load_wiring
+from gateway.payments.service import PaymentService
 from gateway.settings import Settings
 
 
@@ -56,6 +57,7 @@ class AppState:
     sealer: AuditSealer
     inbound: InboundService
     exchanges: ExchangeService
+    payments: PaymentService
     consents: ConsentService
 
     @classmethod
@@ -105,6 +107,14 @@ class AppState:
                 keyring,
                 partners,
                 pseudonyms,
+                lease_seconds=settings.exchanges_lease_seconds,
+            ),
+            payments=PaymentService(
+                sessions,
+                keyring,
+                partners,
+                pseudonyms,
+                chunk_size=settings.partners.bn.payment_chunk_size,
                 lease_seconds=settings.exchanges_lease_seconds,
             ),
         )

@@ -7,14 +7,30 @@ the first account instead of opening a second one.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from adapters.http import request_json
+from adapters.bn.iso20022 import (
+    CreditTransfer,
+    InvalidMessageError,
+    PaymentBatch,
+    build_pain001,
+    parse_camt054,
+    parse_pain002,
+)
+from adapters.http import request_json, send, status_error
 from gateway.partners.errors import PartnerMalformed
-from gateway.partners.models import Account
+from gateway.partners.models import (
+    Account,
+    PaymentReport,
+    PaymentStatus,
+    SettledPayment,
+    Transfer,
+)
 from gateway.partners.resilience import PartnerGuard
 from gateway.settings import BankSettings
 
@@ -40,6 +56,7 @@ class BankAdapter:
         self, settings: BankSettings, http: httpx.AsyncClient, guard: PartnerGuard
     ) -> None:
         self.base = settings.base_url
+        self.settings = settings
         self.headers = {"X-Api-Key": settings.api_key.get_secret_value()}
         self.http = http
         self.guard = guard
@@ -79,5 +96,87 @@ class BankAdapter:
                 headers=self.headers,
             )
             return _account(answer, operation, newly_opened=False)
+
+        return await self.guard.call(operation, attempt, idempotent=True)
+
+    def payment_document(
+        self, msg_id: str, created_at: datetime, requested_date: date, transfers: Sequence[Transfer]
+    ) -> bytes:
+        return build_pain001(
+            PaymentBatch(
+                msg_id=msg_id,
+                created_at=created_at,
+                initiating_party=self.settings.initiating_party,
+                payment_info_id=f"{msg_id}-1",
+                requested_date=requested_date,
+                debtor_name=self.settings.debtor_name,
+                debtor_account=self.settings.debtor_account,
+                transfers=tuple(
+                    CreditTransfer(
+                        end_to_end_id=t.end_to_end_id,
+                        amount=Decimal(t.amount),
+                        creditor_name=t.creditor_name,
+                        creditor_cci=t.creditor_cci,
+                    )
+                    for t in transfers
+                ),
+            )
+        )
+
+    async def submit_payments(self, document: bytes) -> PaymentReport:
+        operation = "pain.001"
+
+        async def attempt() -> PaymentReport:
+            response = await send(
+                self.http,
+                PARTNER,
+                operation,
+                "POST",
+                f"{self.base}/pagos/v1/lotes",
+                content=document,
+                headers=self.headers | {"Content-Type": "application/xml"},
+            )
+            if response.status_code != 200:
+                raise status_error(PARTNER, operation, response)
+            try:
+                report = parse_pain002(response.content)
+            except InvalidMessageError:
+                raise PartnerMalformed(PARTNER, operation, "the pain.002 is not valid") from None
+            return PaymentReport(
+                original_msg_id=report.original_msg_id,
+                group_status=report.group_status,
+                group_reason=report.group_reason,
+                transactions=tuple(
+                    PaymentStatus(t.end_to_end_id, t.status, t.reason) for t in report.transactions
+                ),
+            )
+
+        # Safe to retry: the bank answers a resent MsgId with the same content by its
+        # original report, and refuses an EndToEndId it has already paid.
+        return await self.guard.call(operation, attempt, idempotent=True)
+
+    async def settled_payments(self) -> list[SettledPayment]:
+        operation = "camt.054"
+
+        async def attempt() -> list[SettledPayment]:
+            response = await send(
+                self.http,
+                PARTNER,
+                operation,
+                "GET",
+                f"{self.base}/pagos/v1/notificaciones",
+                headers=self.headers,
+            )
+            if response.status_code != 200:
+                raise status_error(PARTNER, operation, response)
+            try:
+                notification = parse_camt054(response.content)
+            except InvalidMessageError:
+                raise PartnerMalformed(PARTNER, operation, "the camt.054 is not valid") from None
+            return [
+                SettledPayment(e.end_to_end_id, str(e.amount), e.booking_date, e.msg_id)
+                for e in notification.entries
+                if e.credit_debit == "DBIT"
+            ]
 
         return await self.guard.call(operation, attempt, idempotent=True)

@@ -46,7 +46,7 @@ async def list_exchanges(_: Admin, state: State) -> dict[str, Any]:
 
 
 @router.post("/{name}/runs", status_code=202, summary="Run an exchange now (admin)")
-async def trigger_run(
+async def trigger_exchange_run(
     name: str, principal: Admin, state: State, body: RunRequest | None = None
 ) -> JSONResponse:
     spec = state.exchanges.spec(name)
@@ -71,5 +71,5 @@ async def trigger_run(
 
 
 @router.get("/{name}/runs/{run_id}", summary="Progress of one run (admin)")
-async def get_run(name: str, run_id: str, _: Admin, state: State) -> dict[str, Any]:
+async def get_exchange_run(name: str, run_id: str, _: Admin, state: State) -> dict[str, Any]:
     return await state.exchanges.get(name, run_id)

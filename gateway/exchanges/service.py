@@ -18,11 +18,12 @@ import json
 import os
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,6 +34,7 @@ from gateway.consent.service import utc
 from gateway.core.db import transaction
 from gateway.core.errors import ProblemError
 from gateway.core.keyring import DataKeyring, SealedColumn
+from gateway.core.leases import claim
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.exchanges.models import ExchangeChunk, ExchangeRun
 from gateway.partners.errors import PartnerError
@@ -193,39 +195,15 @@ class ExchangeService:
     # -- working -----------------------------------------------------------------------
 
     async def claim(self) -> str | None:
-        now = datetime.now(UTC)
-        async with transaction(self.sessions) as session:
-            query = (
-                select(ExchangeRun.run_id)
-                .where(
-                    ExchangeRun.state.in_(("queued", "running")),
-                    ExchangeRun.not_before <= now,
-                    or_(ExchangeRun.lease_expires_at.is_(None), ExchangeRun.lease_expires_at < now),
+        run_id = await claim(self.sessions, ExchangeRun, ExchangeRun.run_id, self.owner, self.lease)
+        if run_id is not None:
+            async with transaction(self.sessions) as session:
+                await session.execute(
+                    update(ExchangeRun)
+                    .where(ExchangeRun.run_id == run_id, ExchangeRun.started_at.is_(None))
+                    .values(started_at=datetime.now(UTC))
                 )
-                .order_by(ExchangeRun.created_at)
-                .limit(1)
-            )
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            run_id = (await session.execute(query)).scalar()
-            if run_id is None:
-                return None
-            claimed = await session.execute(
-                update(ExchangeRun)
-                .where(
-                    ExchangeRun.run_id == run_id,
-                    or_(ExchangeRun.lease_expires_at.is_(None), ExchangeRun.lease_expires_at < now),
-                )
-                .values(lease_owner=self.owner, lease_expires_at=now + self.lease, state="running")
-            )
-            if not getattr(claimed, "rowcount", 0):
-                return None
-            await session.execute(
-                update(ExchangeRun)
-                .where(ExchangeRun.run_id == run_id, ExchangeRun.started_at.is_(None))
-                .values(started_at=now)
-            )
-        return str(run_id)
+        return run_id
 
     async def work(self, run_id: str) -> str:
         """Carry a claimed run as far as it goes; returns its state afterwards."""
@@ -357,12 +335,17 @@ class ExchangeService:
             worked += 1
         return worked
 
-    async def run_forever(self, poll_seconds: float, schedule: bool) -> None:
+    async def run_forever(
+        self, poll_seconds: float, schedule: bool, also: Callable[[], Awaitable[int]] | None = None
+    ) -> None:
+        """Schedule and work exchange runs (and ``also``, the payment runs) until cancelled."""
         while True:
             try:
                 if schedule:
                     await self.schedule_due()
                 await self.work_available()
+                if also is not None:
+                    await also()
             except Exception as exc:  # the next round tries again
                 log.warning("exchange worker round failed", error=type(exc).__name__)
             await asyncio.sleep(poll_seconds)

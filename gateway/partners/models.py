@@ -91,3 +91,40 @@ class HealthService:
     weight: float | None
     height: float | None
     hemoglobin: float | None
+
+
+@dataclass(frozen=True)
+class PaymentStatus:
+    end_to_end_id: str
+    status: str  # ACSC settled, RJCT rejected, anything else pending
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class PaymentReport:
+    """What the bank answered for one submitted batch (from its pain.002)."""
+
+    original_msg_id: str
+    group_status: str
+    group_reason: str | None
+    transactions: tuple[PaymentStatus, ...]
+
+
+@dataclass(frozen=True)
+class SettledPayment:
+    """One debit booked on the programme's account (from camt.054)."""
+
+    end_to_end_id: str
+    amount: str
+    booking_date: date
+    msg_id: str | None
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One credit transfer of a payment batch."""
+
+    end_to_end_id: str
+    amount: str  # soles, two decimals
+    creditor_name: str
+    creditor_cci: str

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
-from gateway.partners.models import Account, HealthHistory, NewbornPage, Person, PhoneLine
+from gateway.partners.models import (
+    Account,
+    HealthHistory,
+    NewbornPage,
+    PaymentReport,
+    Person,
+    PhoneLine,
+    SettledPayment,
+    Transfer,
+)
 
 
 @runtime_checkable
@@ -39,6 +48,22 @@ class Bank(Protocol):
     async def open_account(self, dni: str, check_digit: str | None, request_id: str) -> Account: ...
 
     async def account(self, dni: str) -> Account: ...
+
+    def payment_document(
+        self, msg_id: str, created_at: datetime, requested_date: date, transfers: Sequence[Transfer]
+    ) -> bytes:
+        """The bank's payment-initiation document (pain.001) for these transfers; the
+        gateway keeps the exact bytes so that a resend is byte-identical."""
+        ...
+
+    async def submit_payments(self, document: bytes) -> PaymentReport:
+        """Submit a pain.001 document; the bank answers its pain.002 status report and
+        returns the original report for a resend of the same MsgId and content."""
+        ...
+
+    async def settled_payments(self) -> list[SettledPayment]:
+        """The debits booked on the programme's account (camt.054)."""
+        ...
 
 
 @runtime_checkable

@@ -207,6 +207,8 @@ async def test_data_key_rotation_keeps_old_records_readable(
         "idempotency_keys": 1,
         "inbound_chunks": 0,
         "exchange_chunks": 0,
+        "payment_items": 0,
+        "payment_chunks": 0,
     }
     assert await key_ids() == {new_key}
     for cid in (old_consent, new_consent):

@@ -1,0 +1,56 @@
+"""``/v1/payment-runs``: the programme submits a roll; the gateway pays it once."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.broker.routes import Caller
+from gateway.broker.service import exchange, project
+from gateway.broker.validation import invalid
+from gateway.core.errors import problem_responses
+
+router = APIRouter(
+    prefix="/v1/payment-runs", tags=["payments"], responses=problem_responses(401, 403, 404, 422)
+)
+
+
+class PaymentRunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_ref: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")] = Field(
+        description="The roll's reference; sending it again returns the same run."
+    )
+    requested_date: date
+    transfers: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=500_000,
+        description="Each: end_to_end_id, dni, cci, amount, name.",
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Pay a roll of transfers (purpose payment; consent checked per holder)",
+)
+async def create_payment_run(body: PaymentRunRequest, call: Caller) -> JSONResponse:
+    async with exchange(call, "bn.payments", request_body={"run_ref": body.run_ref}) as ex:
+        if body.requested_date < date.today():
+            raise invalid("body.requested_date", "must not be in the past")
+        status, run = await call.state.payments.accept(
+            call.principal.client_id, body.run_ref, body.requested_date, body.transfers
+        )
+        answer = ex.respond(project(run, ex.fields), status=status)
+        return JSONResponse(answer, status_code=status)
+
+
+@router.get("/{run_id}", summary="Progress and reconciliation of a payment run")
+async def get_payment_run(run_id: str, call: Caller) -> JSONResponse:
+    async with exchange(call, "bn.payments") as ex:
+        run = await call.state.payments.view(run_id)
+        return ex.answer(project(run, ex.fields))

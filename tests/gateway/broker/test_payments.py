@@ -1,0 +1,166 @@
+"""Payment runs: each EndToEndId paid at most once, through retries, resends and kills."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from adapters.sandbox.population import Household
+from gateway.settings import Settings
+from tests.gateway.broker.conftest import Grant, Mocks, purpose
+
+CLI = str(Path(sys.executable).with_name("juntos-gateway"))
+SMALL_CHUNKS = pytest.mark.parametrize(
+    "settings", [{"bn": {"payment_chunk_size": 5}}], indirect=True, ids=["chunks-of-5"]
+)
+
+
+async def payees(
+    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str], consented: Grant, n: int
+) -> list[tuple[Household, dict[str, Any]]]:
+    """Households with consent and an account, ready to be paid."""
+    out = []
+    start = 0
+    while len(out) < n:
+        h = mocks.adult(start)
+        start = h.index + 1
+        await consented(h)
+        opened = await http.post(
+            "/v1/accounts",
+            headers=consumer | purpose("payment", **{"Idempotency-Key": f"acct-{h.index:08d}"}),
+            json={"dni": h.mother.dni},
+        )
+        assert opened.status_code in (200, 201), opened.text
+        out.append((h, opened.json()["data"]))
+    return out
+
+
+def transfer(n: int, h: Household, account: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "end_to_end_id": f"DU095-T1-{n:06d}",
+        "dni": h.mother.dni,
+        "cci": account["cci"],
+        "amount": "200.00",
+        "name": f"{h.mother.given_names} {h.mother.first_surname}",
+    }
+
+
+def roll(ref: str, transfers: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "run_ref": ref,
+        "requested_date": (date.today() + timedelta(days=1)).isoformat(),
+        "transfers": transfers,
+    }
+
+
+@SMALL_CHUNKS
+async def test_a_roll_is_paid_once_and_reconciled(
+    app: FastAPI,
+    http: httpx.AsyncClient,
+    mocks: Mocks,
+    consumer: dict[str, str],
+    consented: Grant,
+) -> None:
+    people = await payees(http, mocks, consumer, consented, 12)
+    transfers = [transfer(n, h, a) for n, (h, a) in enumerate(people)]
+    without_consent = mocks.adult(people[-1][0].index + 1)
+    transfers.append(
+        {**transfers[0], "end_to_end_id": "DU095-T1-NOCONSENT", "dni": without_consent.mother.dni}
+    )
+    transfers.append({**transfers[1], "end_to_end_id": "DU095-T1-BADCCI", "cci": "123"})
+    transfers.append(dict(transfers[2]))  # the same EndToEndId twice in one roll
+    pay = consumer | purpose("payment")
+    created = await http.post("/v1/payment-runs", json=roll("2021-03-T1", transfers), headers=pay)
+    assert created.status_code == 201, created.text
+    run = created.json()["data"]
+    assert (run["items"], run["chunks"], run["rejected_at_intake"]) == (12, 3, 3)
+    reasons = {r["field"]: r["reason"] for r in run["reconciliation"]["rejected_at_intake"]}
+    assert reasons["dni"] == "consent-required"
+    assert reasons["cci"].startswith("expected")
+    assert without_consent.mother.dni not in created.text
+
+    again = await http.post("/v1/payment-runs", json=roll("2021-03-T1", transfers), headers=pay)
+    assert again.status_code == 200
+    assert again.json()["data"]["id"] == run["id"]
+
+    state = app.state.gateway
+    assert await state.payments.work_available() == 1
+    done = (await http.get(f"/v1/payment-runs/{run['id']}", headers=pay)).json()["data"]
+    assert (done["state"], done["paid"], done["rejected"], done["pending"]) == ("done", 12, 0, 0)
+    assert done["reconciliation"]["booked"] == 12
+    assert done["reconciliation"]["second_debits"] == []
+    assert sorted(mocks.bank.ledger) == sorted(t["end_to_end_id"] for t in transfers[:12])
+
+    # A later roll cannot carry an EndToEndId again.
+    reused = await http.post(
+        "/v1/payment-runs", json=roll("2021-03-T2", transfers[:2]), headers=pay
+    )
+    assert reused.json()["data"]["items"] == 0
+    assert reused.json()["data"]["rejected_at_intake"] == 2
+    assert len(mocks.bank.ledger) == 12
+
+
+@SMALL_CHUNKS
+async def test_sigkill_during_a_payment_run_never_pays_twice(
+    settings: Settings,
+    app: FastAPI,
+    http: httpx.AsyncClient,
+    mocks: Mocks,
+    consumer: dict[str, str],
+    consented: Grant,
+) -> None:
+    people = await payees(http, mocks, consumer, consented, 40)
+    transfers = [transfer(n, h, a) for n, (h, a) in enumerate(people)]
+    pay = consumer | purpose("payment")
+    created = await http.post("/v1/payment-runs", json=roll("2021-05-T1", transfers), headers=pay)
+    run = created.json()["data"]
+    assert run["chunks"] == 8
+    env = {
+        **os.environ,
+        "GATEWAY_ENV": "sandbox",
+        "GATEWAY_DATABASE_URL": settings.database_url,
+        "GATEWAY_VAR_DIR": str(settings.var_dir),
+        "GATEWAY_EXCHANGES_LEASE_SECONDS": "1",
+        "GATEWAY_LOG_LEVEL": "WARNING",
+        **{f"GATEWAY_PARTNERS__{n.upper()}__BASE_URL": u for n, u in mocks.urls.items()},
+    }
+    # Slow answers, and some lost after the bank has acted: the worst case for doubles.
+    await mocks.faults("bn", latency_ms=80, malformed_rate=0.2, seed=5)
+    state = app.state.gateway
+    for _ in range(3):
+        worker = await asyncio.create_subprocess_exec(
+            CLI, "exchanges", "work", "--until-idle", env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        target = (await state.payments.view(run["id"]))["chunks_done"] + 1
+        for _ in range(400):
+            if (await state.payments.view(run["id"]))["chunks_done"] >= target:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.05)  # often lands between building, sending and recording
+        worker.send_signal(signal.SIGKILL)
+        await worker.wait()
+        await asyncio.sleep(1.1)  # the lease expires
+    assert (await state.payments.view(run["id"]))["state"] != "done"
+    await mocks.faults("bn", latency_ms=0, malformed_rate=0.0)
+    resumed = await asyncio.create_subprocess_exec(
+        CLI, "exchanges", "work", "--until-idle", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert await resumed.wait() == 0
+    final = await state.payments.view(run["id"])
+    assert (final["state"], final["paid"], final["rejected"]) == ("done", 40, 0)
+    assert final["reconciliation"]["second_debits"] == []
+    # The bank's own ledger: every EndToEndId settled exactly once, nothing refused as a
+    # repeat (AM05), and the balance moved by exactly 40 x S/ 200.
+    assert sorted(mocks.bank.ledger) == sorted(t["end_to_end_id"] for t in transfers)
+    assert sum(s.amount for s in mocks.bank.ledger.values()) == 40 * 200
