@@ -33,6 +33,7 @@ from gateway.retention import purge_periodically
 from gateway.settings import Settings
 from gateway.state import AppState
 from gateway.subjects.routes import router as subjects_router
+from gateway.subscriptions.routes import router as subscriptions_router
 
 DESCRIPTION = (
     "One governed API between the JUNTOS programme and RENIEC, OSIPTEL, Banco de la Nación "
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     state.exchanges.run_forever(
                         settings.exchanges_poll_seconds,
                         schedule=True,
-                        also=state.payments.work_available,
+                        also=state.background_work,
                     )
                 )
             )
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         inbound_router,
         exchanges_router,
         payments_router,
+        subscriptions_router,
     ):
         app.include_router(router)
     _document_problems(app)

@@ -531,9 +531,9 @@ def exchanges_work(
     async def work(state: Any) -> int:
         if until_idle:
             worked: int = await state.exchanges.work_available()
-            return worked + int(await state.payments.work_available())
+            return worked + int(await state.background_work())
         await state.exchanges.run_forever(
-            settings.exchanges_poll_seconds, schedule=True, also=state.payments.work_available
+            settings.exchanges_poll_seconds, schedule=True, also=state.background_work
         )
         return 0
 

@@ -58,7 +58,76 @@ async def purge(
             await session.execute(
                 delete(IdempotencyRecord).where(IdempotencyRecord.created_at < replay_cutoff)
             )
-    return {"consent": len(ids), "replay-cache": replays}
+    counts = {"consent": len(ids), "replay-cache": replays}
+    for category, count in (await _staged(sessions, catalog, now, dry_run)).items():
+        counts[category] = counts.get(category, 0) + count
+    return counts
+
+
+async def _staged(
+    sessions: async_sessionmaker[AsyncSession], catalog: Catalog, now: datetime, dry_run: bool
+) -> dict[str, int]:
+    """Pushed messages, exchange runs and payment runs, each with what it staged, past the
+    retention of its data category (counted in rows of data)."""
+    from gateway.exchanges.models import ExchangeChunk, ExchangeRun
+    from gateway.inbound.kinds import FEEDS
+    from gateway.inbound.models import InboundChunk, InboundMessage
+    from gateway.payments.models import PaymentChunk, PaymentItem, PaymentRun
+
+    def cutoff(service: str) -> tuple[str, datetime]:
+        category = catalog.services[service].data_category
+        return category, now - timedelta(days=catalog.data_categories[category].retention_days)
+
+    counts: dict[str, int] = {}
+    async with transaction(sessions) as session:
+        for feed in FEEDS.values():
+            category, before = cutoff(feed.service)
+            old = InboundMessage.partner == feed.partner, InboundMessage.kind == feed.name
+            rows = (
+                await session.execute(
+                    select(func.coalesce(func.sum(InboundMessage.rows_accepted), 0)).where(
+                        *old, InboundMessage.received_at < before
+                    )
+                )
+            ).scalar_one()
+            counts[category] = counts.get(category, 0) + int(rows)
+            if not dry_run and rows:
+                ids = select(InboundMessage.message_id).where(
+                    *old, InboundMessage.received_at < before
+                )
+                await session.execute(
+                    delete(InboundChunk).where(
+                        InboundChunk.partner == feed.partner, InboundChunk.message_id.in_(ids)
+                    )
+                )
+                await session.execute(
+                    delete(InboundMessage).where(*old, InboundMessage.received_at < before)
+                )
+        for name, spec in catalog.exchanges.items():
+            category, before = cutoff(spec.service)
+            finished = ExchangeRun.name == name, ExchangeRun.finished_at < before
+            rows = (
+                await session.execute(
+                    select(func.coalesce(func.sum(ExchangeRun.records), 0)).where(*finished)
+                )
+            ).scalar_one()
+            counts[category] = counts.get(category, 0) + int(rows)
+            if not dry_run and rows:
+                runs = select(ExchangeRun.run_id).where(*finished)
+                await session.execute(delete(ExchangeChunk).where(ExchangeChunk.run_id.in_(runs)))
+                await session.execute(delete(ExchangeRun).where(*finished))
+        category, before = cutoff("bn.payments")
+        done = PaymentRun.state.in_(("done", "failed")), PaymentRun.finished_at < before
+        rows = (
+            await session.execute(select(func.coalesce(func.sum(PaymentRun.items), 0)).where(*done))
+        ).scalar_one()
+        counts[category] = counts.get(category, 0) + int(rows)
+        if not dry_run and rows:
+            runs = select(PaymentRun.run_id).where(*done)
+            await session.execute(delete(PaymentChunk).where(PaymentChunk.run_id.in_(runs)))
+            await session.execute(delete(PaymentItem).where(PaymentItem.run_id.in_(runs)))
+            await session.execute(delete(PaymentRun).where(*done))
+    return counts
 
 
 async def purge_periodically(
@@ -84,5 +153,6 @@ def sealed_columns() -> list[SealedColumn]:
     from gateway.idempotency.service import SEALED_COLUMNS as REPLAYS
     from gateway.inbound.service import SEALED_COLUMNS as INBOUND
     from gateway.payments.service import SEALED_COLUMNS as PAYMENTS
+    from gateway.subscriptions.service import SEALED_COLUMNS as SUBSCRIPTIONS
 
-    return [*CONSENTS, *REPLAYS, *INBOUND, *EXCHANGES, *PAYMENTS]
+    return [*CONSENTS, *REPLAYS, *INBOUND, *EXCHANGES, *PAYMENTS, *SUBSCRIPTIONS]

@@ -34,6 +34,7 @@ from gateway.partners.health import PartnerHealth
 from gateway.partners.registry import PartnerRegistry, load_wiring
 from gateway.payments.service import PaymentService
 from gateway.settings import Settings
+from gateway.subscriptions.service import SubscriptionService
 
 
 @dataclass
@@ -58,6 +59,7 @@ class AppState:
     inbound: InboundService
     exchanges: ExchangeService
     payments: PaymentService
+    subscriptions: SubscriptionService
     consents: ConsentService
 
     @classmethod
@@ -75,6 +77,7 @@ class AppState:
         keyring = DataKeyring(settings.master_key_bytes)
         pseudonyms = Pseudonymizer(settings.master_key_bytes)
         audit_keys = AuditKeys(settings.master_key_bytes)
+        consents = ConsentService(sessions, keyring, pseudonyms)
         policy = SealPolicy(
             checkpoint_every=settings.audit_checkpoint_every,
             checkpoint_seconds=settings.audit_checkpoint_seconds,
@@ -99,7 +102,7 @@ class AppState:
             keyring=keyring,
             audit_keys=audit_keys,
             sealer=AuditSealer(sessions, audit_keys, policy, settings.audit_seal_interval_seconds),
-            consents=ConsentService(sessions, keyring, pseudonyms),
+            consents=consents,
             inbound=InboundService(sessions, keyring, keys, settings.token_issuer),
             exchanges=ExchangeService(
                 sessions,
@@ -109,18 +112,27 @@ class AppState:
                 pseudonyms,
                 lease_seconds=settings.exchanges_lease_seconds,
             ),
+            subscriptions=SubscriptionService(sessions, catalog, keyring, pseudonyms, consents),
             payments=PaymentService(
                 sessions,
                 keyring,
                 partners,
                 pseudonyms,
+                consents,
                 chunk_size=settings.partners.bn.payment_chunk_size,
                 lease_seconds=settings.exchanges_lease_seconds,
             ),
         )
 
+    async def background_work(self) -> int:
+        """Payment runs and push deliveries, worked beside the exchanges."""
+        return int(await self.payments.work_available()) + int(
+            await self.subscriptions.deliver_due()
+        )
+
     async def aclose(self) -> None:
         await self.partners.aclose()
+        await self.subscriptions.aclose()
         await self.audit_writer.aclose()
         self.clients.dispose()
         await self.engine.dispose()

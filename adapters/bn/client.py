@@ -123,6 +123,31 @@ class BankAdapter:
             )
         )
 
+    def read_payment_report(self, document: bytes) -> PaymentReport:
+        try:
+            report = parse_pain002(document)
+        except InvalidMessageError:
+            raise ValueError("not a valid pain.002 document") from None
+        return PaymentReport(
+            original_msg_id=report.original_msg_id,
+            group_status=report.group_status,
+            group_reason=report.group_reason,
+            transactions=tuple(
+                PaymentStatus(t.end_to_end_id, t.status, t.reason) for t in report.transactions
+            ),
+        )
+
+    def read_settlements(self, document: bytes) -> list[SettledPayment]:
+        try:
+            notification = parse_camt054(document)
+        except InvalidMessageError:
+            raise ValueError("not a valid camt.054 document") from None
+        return [
+            SettledPayment(e.end_to_end_id, str(e.amount), e.booking_date, e.msg_id)
+            for e in notification.entries
+            if e.credit_debit == "DBIT"
+        ]
+
     async def submit_payments(self, document: bytes) -> PaymentReport:
         operation = "pain.001"
 
@@ -139,17 +164,9 @@ class BankAdapter:
             if response.status_code != 200:
                 raise status_error(PARTNER, operation, response)
             try:
-                report = parse_pain002(response.content)
-            except InvalidMessageError:
+                return self.read_payment_report(response.content)
+            except ValueError:
                 raise PartnerMalformed(PARTNER, operation, "the pain.002 is not valid") from None
-            return PaymentReport(
-                original_msg_id=report.original_msg_id,
-                group_status=report.group_status,
-                group_reason=report.group_reason,
-                transactions=tuple(
-                    PaymentStatus(t.end_to_end_id, t.status, t.reason) for t in report.transactions
-                ),
-            )
 
         # Safe to retry: the bank answers a resent MsgId with the same content by its
         # original report, and refuses an EndToEndId it has already paid.
@@ -170,13 +187,8 @@ class BankAdapter:
             if response.status_code != 200:
                 raise status_error(PARTNER, operation, response)
             try:
-                notification = parse_camt054(response.content)
-            except InvalidMessageError:
+                return self.read_settlements(response.content)
+            except ValueError:
                 raise PartnerMalformed(PARTNER, operation, "the camt.054 is not valid") from None
-            return [
-                SettledPayment(e.end_to_end_id, str(e.amount), e.booking_date, e.msg_id)
-                for e in notification.entries
-                if e.credit_debit == "DBIT"
-            ]
 
         return await self.guard.call(operation, attempt, idempotent=True)

@@ -278,6 +278,38 @@ class ConsentService:
             out.append(self._view(consent, self._open(consent)))
         return out
 
+    async def covered(
+        self, subject_refs: Sequence[str], purpose: str, data_category: str | None
+    ) -> set[str]:
+        """Which of these subjects (child or caregiver pseudonyms) an active, unexpired
+        consent covers for this purpose and data category; in batches of 500."""
+        now = datetime.now(UTC)
+        found: set[str] = set()
+        async with transaction(self.sessions) as session:
+            for start in range(0, len(subject_refs), 500):
+                batch = list(subject_refs[start : start + 500])
+                rows = await session.execute(
+                    select(
+                        Consent.subject_ref,
+                        Consent.household_ref,
+                        Consent.purposes,
+                        Consent.data_categories,
+                        Consent.expires_at,
+                    ).where(
+                        or_(Consent.subject_ref.in_(batch), Consent.household_ref.in_(batch)),
+                        Consent.state == "active",
+                    )
+                )
+                for subject, household, purposes, categories, expires_at in rows:
+                    expiry = utc(expires_at)
+                    if expiry is not None and expiry <= now:
+                        continue
+                    if purpose in purposes and (
+                        data_category is None or data_category in categories
+                    ):
+                        found |= {subject, household} & set(batch)
+        return found
+
     async def active(
         self, subject_refs: Sequence[str], purpose: str, data_category: str | None
     ) -> bool:

@@ -110,6 +110,12 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "A message with this id is being received; retry after Retry-After.",
         ),
         ProblemType(
+            "payload-too-large",
+            "Payload too large",
+            413,
+            "The body exceeds the limit of this operation; nothing of it was stored.",
+        ),
+        ProblemType(
             "unsupported-media-type",
             "Unsupported media type",
             415,
@@ -209,6 +215,7 @@ _BY_STATUS = {
     404: "not-found",
     405: "method-not-allowed",
     409: "conflict",
+    413: "payload-too-large",
     415: "unsupported-media-type",
     422: "validation-error",
     500: "internal-error",

@@ -102,6 +102,26 @@ def _lines(row: dict[str, Any]) -> Errors:
     return errors
 
 
+_E2E = re.compile(r"^[A-Za-z0-9-]{1,35}$")
+_STATUS = re.compile(r"^[A-Z]{4}$")
+
+
+def _payment_status(row: dict[str, Any]) -> Errors:
+    errors: Errors = []
+    _pattern(row, "end_to_end_id", _E2E, "1 to 35 letters, digits or hyphens", errors)
+    _pattern(row, "status", _STATUS, "an ISO 20022 status code (ACSC, RJCT, PDNG, ...)", errors)
+    _text(row, "reason", errors, 8, required=False)
+    return errors
+
+
+def _settlement(row: dict[str, Any]) -> Errors:
+    errors: Errors = []
+    _pattern(row, "end_to_end_id", _E2E, "1 to 35 letters, digits or hyphens", errors)
+    _pattern(row, "amount", re.compile(r"^\d{1,9}(\.\d{1,2})?$"), "an amount", errors)
+    _date(row, "booking_date", errors)
+    return errors
+
+
 @dataclass(frozen=True)
 class Feed:
     name: str
@@ -127,6 +147,20 @@ FEEDS = {
             "minsa_his.records-push",
             ("cui", "appointment_id", "service_date", "item_code", "facility", "lab_value"),
             _his,
+        ),
+        Feed(
+            "payment-status",
+            "bn",
+            "bn.payment-status",
+            ("end_to_end_id", "status", "reason", "original_msg_id"),
+            _payment_status,
+        ),
+        Feed(
+            "settlements",
+            "bn",
+            "bn.settlements",
+            ("end_to_end_id", "amount", "booking_date", "msg_id"),
+            _settlement,
         ),
         Feed(
             "line-changes",

@@ -13,12 +13,17 @@ from fastapi.responses import JSONResponse
 
 from gateway.broker.routes import Caller
 from gateway.broker.service import exchange, project
+from gateway.broker.validation import invalid
 from gateway.core.errors import ProblemError, problem_responses
 from gateway.inbound.kinds import FEEDS
 from gateway.inbound.service import CSV, NDJSON
+from gateway.partners.ports import Bank
+from gateway.subscriptions.service import NOTICES
 
 router = APIRouter(
-    prefix="/v1/inbound", tags=["inbound"], responses=problem_responses(401, 403, 409, 415, 422)
+    prefix="/v1/inbound",
+    tags=["inbound"],
+    responses=problem_responses(401, 403, 409, 413, 415, 422),
 )
 
 MessageId = Annotated[
@@ -60,11 +65,8 @@ def _push(feed_name: str) -> Any:
             receipt = await call.state.inbound.receive(
                 feed, message_id, call.principal.client_id, media, request.stream()
             )
-            ex.event.request_digest = receipt.body["body_sha256"]
-            if receipt.body["replayed"]:
-                ex.event.outcome = "replayed"
-            body = ex.respond(project(receipt.body, ex.fields), status=receipt.status)
-            return JSONResponse(body, status_code=receipt.status)
+            await _distribute(call, feed, message_id, receipt)
+            return _answer(ex, receipt)
 
     push.__name__ = f"push_{feed_name.replace('-', '_')}"
     return push
@@ -83,3 +85,106 @@ for _path, _feed, _summary in (
         summary=_summary,
         openapi_extra=_body_schema(FEEDS[_feed].fields),
     )
+
+
+MAX_DOCUMENT_BYTES = 25 * 1024 * 1024
+XML = ("application/xml", "text/xml")
+
+
+async def _document(request: Request) -> bytes:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in XML:
+        raise ProblemError(
+            "unsupported-media-type",
+            "send application/xml",
+            extra={"errors": [{"field": "header.content-type", "message": "unsupported"}]},
+        )
+    body = bytearray()
+    async for block in request.stream():
+        body += block
+        if len(body) > MAX_DOCUMENT_BYTES:
+            raise ProblemError(
+                "payload-too-large",
+                f"documents are limited to {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB",
+            )
+    return bytes(body)
+
+
+def _unreadable(kind: str) -> ProblemError:
+    return invalid("body", f"not a valid {kind} document (XML with DTDs or entities is refused)")
+
+
+@router.post(
+    "/bn/payment-status",
+    status_code=201,
+    summary="Banco de la Nación pushes a pain.002 status report",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {}}}},
+)
+async def push_payment_status(
+    request: Request, call: Caller, message_id: MessageId
+) -> JSONResponse:
+    feed = FEEDS["payment-status"]
+    async with exchange(call, feed.service) as ex:
+        body = await _document(request)
+        try:
+            report = call.state.partners.get(Bank).read_payment_report(body)
+        except ValueError:
+            raise _unreadable("pain.002") from None
+        rows = [
+            {
+                "end_to_end_id": t.end_to_end_id,
+                "status": t.status,
+                "reason": t.reason,
+                "original_msg_id": report.original_msg_id,
+            }
+            for t in report.transactions
+        ]
+        receipt = await call.state.inbound.receive_document(
+            feed, message_id, call.principal.client_id, body, rows
+        )
+        if not receipt.body["replayed"]:
+            await call.state.payments.apply_statuses([r for r in rows if not feed.check(dict(r))])
+        return _answer(ex, receipt)
+
+
+@router.post(
+    "/bn/settlements",
+    status_code=201,
+    summary="Banco de la Nación pushes a camt.054 debit notification",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {}}}},
+)
+async def push_settlements(request: Request, call: Caller, message_id: MessageId) -> JSONResponse:
+    feed = FEEDS["settlements"]
+    async with exchange(call, feed.service) as ex:
+        body = await _document(request)
+        try:
+            entries = call.state.partners.get(Bank).read_settlements(body)
+        except ValueError:
+            raise _unreadable("camt.054") from None
+        rows = [
+            {
+                "end_to_end_id": e.end_to_end_id,
+                "amount": e.amount,
+                "booking_date": e.booking_date.isoformat(),
+                "msg_id": e.msg_id,
+            }
+            for e in entries
+        ]
+        receipt = await call.state.inbound.receive_document(
+            feed, message_id, call.principal.client_id, body, rows
+        )
+        return _answer(ex, receipt)
+
+
+async def _distribute(call: Any, feed: Any, message_id: str, receipt: Any) -> None:
+    """Owe a newly accepted message to the feed's subscribers (a resend owes nothing new)."""
+    if not receipt.body["replayed"] and feed.name in NOTICES:
+        await call.state.subscriptions.fan_out(feed.name, feed.partner, message_id)
+
+
+def _answer(ex: Any, receipt: Any) -> JSONResponse:
+    ex.event.request_digest = receipt.body["body_sha256"]
+    if receipt.body["replayed"]:
+        ex.event.outcome = "replayed"
+    body = ex.respond(project(receipt.body, ex.fields), status=receipt.status)
+    return JSONResponse(body, status_code=receipt.status)

@@ -38,14 +38,14 @@ STALE_AFTER = timedelta(minutes=10)
 NDJSON, CSV = "application/x-ndjson", "text/csv"
 
 
-def _chunk_aad(row: Any) -> bytes:
+def chunk_aad(row: Any) -> bytes:
     return (
         f"inbound_chunks\x00{row['partner']}\x00{row['message_id']}\x00{row['chunk_no']}".encode()
     )
 
 
 SEALED_COLUMNS = [
-    SealedColumn("inbound_chunks", InboundChunk.__table__, "sealed", _chunk_aad),  # type: ignore[arg-type]
+    SealedColumn("inbound_chunks", InboundChunk.__table__, "sealed", chunk_aad),  # type: ignore[arg-type]
 ]
 
 
@@ -131,20 +131,24 @@ class InboundService:
         try:
             return await self._ingest(feed, message_id, media, stream, now)
         except BaseException:
-            async with transaction(self.sessions) as session:
-                await session.execute(
-                    delete(InboundChunk).where(
-                        InboundChunk.partner == feed.partner, InboundChunk.message_id == message_id
-                    )
-                )
-                await session.execute(
-                    delete(InboundMessage).where(
-                        InboundMessage.partner == feed.partner,
-                        InboundMessage.message_id == message_id,
-                        InboundMessage.state == "receiving",
-                    )
-                )
+            await self._release(feed, message_id)
             raise
+
+    async def _release(self, feed: Feed, message_id: str) -> None:
+        """Forget a message that failed midway: it got no receipt and will be resent."""
+        async with transaction(self.sessions) as session:
+            await session.execute(
+                delete(InboundChunk).where(
+                    InboundChunk.partner == feed.partner, InboundChunk.message_id == message_id
+                )
+            )
+            await session.execute(
+                delete(InboundMessage).where(
+                    InboundMessage.partner == feed.partner,
+                    InboundMessage.message_id == message_id,
+                    InboundMessage.state == "receiving",
+                )
+            )
 
     async def _claim(self, feed: Feed, message_id: str, client_id: str, now: datetime) -> bool:
         try:
@@ -210,6 +214,45 @@ class InboundService:
         self, feed: Feed, message_id: str, media: str, stream: AsyncIterator[bytes], now: datetime
     ) -> Receipt:
         digest = hashlib.sha256()
+        return await self._store(feed, message_id, rows_of(stream, media, digest), digest, now)
+
+    async def receive_document(
+        self,
+        feed: Feed,
+        message_id: str,
+        client_id: str,
+        body: bytes,
+        rows: list[dict[str, Any]],
+    ) -> Receipt:
+        """A message that arrives whole and is read by the partner's adapter (an ISO 20022
+        document): the same claims, resends, row checks and receipts as a streamed feed."""
+
+        async def once() -> AsyncIterator[bytes]:
+            yield body
+
+        now = datetime.now(UTC)
+        if not await self._claim(feed, message_id, client_id, now):
+            return await self._resend(feed, message_id, "application/xml", once())
+        digest = hashlib.sha256(body)
+
+        async def numbered() -> AsyncIterator[tuple[int, dict[str, Any] | None, str | None]]:
+            for number, row in enumerate(rows, start=1):
+                yield number, row, None
+
+        try:
+            return await self._store(feed, message_id, numbered(), digest, now)
+        except BaseException:
+            await self._release(feed, message_id)
+            raise
+
+    async def _store(
+        self,
+        feed: Feed,
+        message_id: str,
+        rows: AsyncIterator[tuple[int, dict[str, Any] | None, str | None]],
+        digest: Any,
+        now: datetime,
+    ) -> Receipt:
         accepted: list[dict[str, Any]] = []
         rejections: list[dict[str, Any]] = []
         counts = {"accepted": 0, "rejected": 0, "chunks": 0}
@@ -221,7 +264,7 @@ class InboundService:
                 return
             row = {"partner": feed.partner, "message_id": message_id, "chunk_no": counts["chunks"]}
             sealed = self.keyring.encrypt(
-                json.dumps(accepted, separators=(",", ":")).encode(), _chunk_aad(row)
+                json.dumps(accepted, separators=(",", ":")).encode(), chunk_aad(row)
             )
             async with transaction(self.sessions) as session:
                 session.add(
@@ -230,7 +273,7 @@ class InboundService:
             counts["chunks"] += 1
             accepted.clear()
 
-        async for number, row, why in rows_of(stream, media, digest):
+        async for number, row, why in rows:
             errors = [("row", why)] if row is None else feed.check(row)
             if errors:
                 counts["rejected"] += 1
@@ -319,7 +362,7 @@ class InboundService:
                 .all()
             )
         for chunk in chunks:
-            aad = _chunk_aad(
+            aad = chunk_aad(
                 {
                     "partner": chunk.partner,
                     "message_id": chunk.message_id,

@@ -61,6 +61,14 @@ class Bank(Protocol):
         returns the original report for a resend of the same MsgId and content."""
         ...
 
+    def read_payment_report(self, document: bytes) -> PaymentReport:
+        """A pain.002 pushed by the bank; ValueError (without its content) if invalid."""
+        ...
+
+    def read_settlements(self, document: bytes) -> list[SettledPayment]:
+        """The debits of a camt.054 pushed by the bank; ValueError if invalid."""
+        ...
+
     async def settled_payments(self) -> list[SettledPayment]:
         """The debits booked on the programme's account (camt.054)."""
         ...

@@ -30,8 +30,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.consent.models import Consent
-from gateway.consent.service import utc
+from gateway.consent.service import ConsentService
 from gateway.core.db import transaction
 from gateway.core.keyring import DataKeyring, SealedColumn
 from gateway.core.leases import claim
@@ -90,6 +89,7 @@ class PaymentService:
         keyring: DataKeyring,
         partners: PartnerRegistry,
         pseudonyms: Pseudonymizer,
+        consents: ConsentService,
         chunk_size: int,
         lease_seconds: float = 30.0,
     ) -> None:
@@ -97,38 +97,12 @@ class PaymentService:
         self.keyring = keyring
         self.partners = partners
         self.pseudonyms = pseudonyms
+        self.consents = consents
         self.chunk_size = chunk_size
         self.lease = timedelta(seconds=lease_seconds)
         self.owner = f"{os.getpid()}-{secrets.token_hex(4)}"
 
     # -- intake ------------------------------------------------------------------------
-
-    async def _consented(self, refs: list[str]) -> set[str]:
-        """Which caregivers have an active consent covering payment of financial data."""
-        now = datetime.now(UTC)
-        covered: set[str] = set()
-        async with transaction(self.sessions) as session:
-            for start in range(0, len(refs), 500):
-                rows = await session.execute(
-                    select(
-                        Consent.household_ref,
-                        Consent.purposes,
-                        Consent.data_categories,
-                        Consent.expires_at,
-                    ).where(
-                        Consent.household_ref.in_(refs[start : start + 500]),
-                        Consent.state == "active",
-                    )
-                )
-                for ref, purposes, categories, expires in rows:
-                    expiry = utc(expires)
-                    if (
-                        "payment" in purposes
-                        and "financial" in categories
-                        and (expiry is None or expiry > now)
-                    ):
-                        covered.add(ref)
-        return covered
 
     async def accept(
         self,
@@ -175,7 +149,9 @@ class PaymentService:
                         )
                     ).scalars()
                 )
-        covered = await self._consented(sorted({ref for _, _, ref in good}))
+        covered = await self.consents.covered(
+            sorted({ref for _, _, ref in good}), "payment", "financial"
+        )
         accepted: list[tuple[dict[str, Any], str]] = []
         for row, item, ref in good:
             if item["end_to_end_id"] in known:
@@ -462,6 +438,27 @@ class PaymentService:
                 lease_expires_at=None,
             )
         return "failed" if failed else "queued"
+
+    async def apply_statuses(self, rows: list[dict[str, Any]]) -> int:
+        """Statuses pushed by the bank (pain.002): settle or reject items still waiting
+        for one. An item already paid or rejected keeps its state."""
+        changed = 0
+        async with transaction(self.sessions) as session:
+            for row in rows:
+                status = row["status"]
+                new = "paid" if status == "ACSC" else "rejected" if status == "RJCT" else None
+                if new is None:
+                    continue
+                moved = await session.execute(
+                    update(PaymentItem)
+                    .where(
+                        PaymentItem.end_to_end_id == row["end_to_end_id"],
+                        PaymentItem.status.in_(("submitted", "pending")),
+                    )
+                    .values(status=new, reason=row.get("reason") if new == "rejected" else None)
+                )
+                changed += int(getattr(moved, "rowcount", 0) or 0)
+        return changed
 
     async def work_available(self) -> int:
         worked = 0

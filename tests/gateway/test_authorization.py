@@ -13,7 +13,12 @@ async def test_services_lists_only_granted_services_purposes_and_fields(
     token = await get_token(["consumer"], ["contact"])
     body = (await http.get("/v1/services", headers=bearer(token))).json()
     services = {s["id"]: s for s in body["services"]}
-    assert set(services) == {"reniec.person", "osiptel.phone-lines", "gateway.consent-check"}
+    assert set(services) == {
+        "reniec.person",
+        "osiptel.phone-lines",
+        "osiptel.line-notices",
+        "gateway.consent-check",
+    }
     phone = services["osiptel.phone-lines"]
     assert phone["purposes"] == [
         {
@@ -37,6 +42,7 @@ async def test_consent_bound_services_are_marked(
     assert required == {
         "minsa_his.health-services": True,
         "minsa_his.coresponsibility": True,
+        "minsa_his.record-notices": True,
         # Asking whether consent exists does not itself need consent.
         "gateway.consent-check": False,
     }

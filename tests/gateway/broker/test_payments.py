@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from adapters.sandbox.population import Household
 from gateway.settings import Settings
+from tests.conftest import GetToken, bearer
 from tests.gateway.broker.conftest import Grant, Mocks, purpose
 
 CLI = str(Path(sys.executable).with_name("juntos-gateway"))
@@ -164,3 +165,115 @@ async def test_sigkill_during_a_payment_run_never_pays_twice(
     # repeat (AM05), and the balance moved by exactly 40 x S/ 200.
     assert sorted(mocks.bank.ledger) == sorted(t["end_to_end_id"] for t in transfers)
     assert sum(s.amount for s in mocks.bank.ledger.values()) == 40 * 200
+
+
+async def test_the_bank_pushes_status_reports_and_notifications(
+    app: FastAPI,
+    http: httpx.AsyncClient,
+    mocks: Mocks,
+    consumer: dict[str, str],
+    consented: Grant,
+    get_token: GetToken,
+) -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from sqlalchemy import select, update
+
+    from adapters.bn.iso20022 import (
+        Entry,
+        Notification,
+        StatusReport,
+        TransactionStatus,
+        build_camt054,
+        build_pain002,
+    )
+    from gateway.core.db import transaction
+    from gateway.payments.models import PaymentItem
+
+    people = await payees(http, mocks, consumer, consented, 2)
+    transfers = [transfer(n, h, a) for n, (h, a) in enumerate(people)]
+    pay = consumer | purpose("payment")
+    await http.post("/v1/payment-runs", json=roll("2021-07-T1", transfers), headers=pay)
+    state = app.state.gateway
+    async with transaction(state.sessions) as session:  # waiting for the bank's answer
+        await session.execute(update(PaymentItem).values(status="pending"))
+    now = datetime.now(UTC)
+    report = build_pain002(
+        StatusReport(
+            msg_id="ST0001",
+            created_at=now,
+            original_msg_id="J0001",
+            group_status="PART",
+            payment_info_id="J0001-1",
+            payment_info_status="PART",
+            transactions=(
+                TransactionStatus(transfers[0]["end_to_end_id"], "ACSC", accepted_at=now),
+                TransactionStatus(transfers[1]["end_to_end_id"], "RJCT", "AC04", "cuenta cerrada"),
+            ),
+        )
+    )
+    bank = bearer(await get_token(["partner"], ["payment"])) | purpose("payment")
+    xml = {"Content-Type": "application/xml"}
+    pushed = await http.post(
+        "/v1/inbound/bn/payment-status",
+        content=report,
+        headers=bank | xml | {"X-Message-Id": "ST0001"},
+    )
+    assert pushed.status_code == 201, pushed.text
+    assert pushed.json()["data"]["rows_accepted"] == 2, pushed.text
+    async with transaction(state.sessions) as session:
+        items = dict(
+            (await session.execute(select(PaymentItem.end_to_end_id, PaymentItem.status))).all()
+        )
+    assert items == {
+        transfers[0]["end_to_end_id"]: "paid",
+        transfers[1]["end_to_end_id"]: "rejected",
+    }
+    resent = await http.post(
+        "/v1/inbound/bn/payment-status",
+        content=report,
+        headers=bank | xml | {"X-Message-Id": "ST0001"},
+    )
+    assert resent.status_code == 200
+    assert resent.json()["data"]["receipt"] == pushed.json()["data"]["receipt"]
+
+    notice = build_camt054(
+        Notification(
+            msg_id="NT0001",
+            created_at=now,
+            notification_id="N-1",
+            account="00000000000000000001",
+            entries=(
+                Entry(Decimal("200.00"), "DBIT", now.date(), "AB1", transfers[0]["end_to_end_id"]),
+            ),
+        )
+    )
+    booked = await http.post(
+        "/v1/inbound/bn/settlements",
+        content=notice,
+        headers=bank | xml | {"X-Message-Id": "NT0001"},
+    )
+    assert booked.status_code == 201, booked.text
+    assert booked.json()["data"]["rows_accepted"] == 1
+
+    hostile = b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x "y">]><Document>&x;</Document>'
+    refused = await http.post(
+        "/v1/inbound/bn/payment-status",
+        content=hostile,
+        headers=bank | xml | {"X-Message-Id": "EVIL-1"},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "body"
+    again = await http.post(
+        "/v1/inbound/bn/payment-status",
+        content=report,
+        headers=bank | xml | {"X-Message-Id": "EVIL-1"},
+    )
+    assert again.status_code == 201  # the refused message left nothing behind under its id
+    wrong = await http.post(
+        "/v1/inbound/bn/settlements",
+        content=notice,
+        headers=bank | {"X-Message-Id": "NT0002", "Content-Type": "text/csv"},
+    )
+    assert wrong.status_code == 415

@@ -16,6 +16,7 @@ from adapters.sandbox.population import Household
 from gateway.consent.models import Consent, ConsentRevision
 from gateway.core.db import sync_url, transaction
 from gateway.core.keyring import DataKeyring
+from gateway.exchanges.models import ExchangeChunk, ExchangeRun
 from gateway.idempotency.models import IdempotencyRecord
 from gateway.models import all_tables
 from gateway.settings import Settings
@@ -209,6 +210,7 @@ async def test_data_key_rotation_keeps_old_records_readable(
         "exchange_chunks": 0,
         "payment_items": 0,
         "payment_chunks": 0,
+        "subscriptions": 0,
     }
     assert await key_ids() == {new_key}
     for cid in (old_consent, new_consent):
@@ -268,11 +270,32 @@ async def test_purge_removes_exactly_what_retention_says(
             .values(created_at=now - timedelta(days=replay_days, hours=1))
         )
 
+    # Two finished newborn extracts: one past the newborn retention (3 records), one not.
+    newborn_days = catalog.data_categories["newborn"].retention_days
+    async with transaction(state.sessions) as session:
+        for run_id, age in (("run-old", newborn_days + 1), ("run-new", newborn_days - 1)):
+            finished = now - timedelta(days=age)
+            session.add(
+                ExchangeRun(
+                    run_id=run_id, name="reniec-newborns", state="succeeded", params={},
+                    chunks_done=1, records=3, attempts=0, not_before=finished,
+                    triggered_by="test", created_at=finished, finished_at=finished,
+                )
+            )  # fmt: skip
+            await session.flush()
+            session.add(
+                ExchangeChunk(run_id=run_id, chunk_no=0, rows=3, sealed=b"x", created_at=finished)
+            )
     dry = await invoke_async(["purge", "--dry-run", "--json"], env_for(settings))
-    assert json.loads(dry.output) == {"dry_run": True, "purged": {"consent": 2, "replay-cache": 2}}
+    staged = {"newborn": 3, "health": 0, "contact": 0, "financial": 0}
+    nothing_staged = dict.fromkeys(staged, 0)
+    assert json.loads(dry.output) == {
+        "dry_run": True,
+        "purged": {"consent": 2, "replay-cache": 2, **staged},
+    }
     done = await invoke_async(["purge", "--json"], env_for(settings))
     assert done.exit_code == 0, done.output
-    assert json.loads(done.output)["purged"] == {"consent": 2, "replay-cache": 2}
+    assert json.loads(done.output)["purged"] == {"consent": 2, "replay-cache": 2, **staged}
     async with transaction(state.sessions) as session:
         left = set((await session.scalars(select(Consent.consent_id))).all())
         revisions = set((await session.scalars(select(ConsentRevision.consent_id))).all())
@@ -280,8 +303,12 @@ async def test_purge_removes_exactly_what_retention_says(
     assert left == set(ids[2:])
     assert revisions == left
     assert list(replays) == [keys[2]]
+    async with transaction(state.sessions) as session:
+        runs = (await session.scalars(select(ExchangeRun.run_id))).all()
+        chunks = (await session.scalars(select(ExchangeChunk.run_id))).all()
+    assert (list(runs), list(chunks)) == (["run-new"], ["run-new"])
     again = await invoke_async(["purge", "--json"], env_for(settings))
-    assert json.loads(again.output)["purged"] == {"consent": 0, "replay-cache": 0}
+    assert json.loads(again.output)["purged"] == {"consent": 0, "replay-cache": 0, **nothing_staged}
 
 
 async def test_disclosure_report_lists_who_saw_a_person(

@@ -1,0 +1,1 @@
+"""Distribution of pushed data to programme systems: webhooks or pull with ack."""

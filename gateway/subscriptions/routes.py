@@ -1,0 +1,105 @@
+"""``/v1/subscriptions``: programme systems receive pushed data by webhook or by pull.
+
+Each subscription names a feed and a purpose; the catalog's notice service for that feed
+decides whether the client may receive it and exactly which fields (and whether rows need
+the subject's consent). Subscribing is audited like any exchange.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.broker.routes import Caller
+from gateway.broker.service import exchange
+from gateway.broker.validation import invalid
+from gateway.core.errors import problem_responses
+from gateway.subscriptions.service import NOTICES
+
+router = APIRouter(
+    prefix="/v1/subscriptions",
+    tags=["subscriptions"],
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+
+
+class SubscriptionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    feed: Literal["births", "health-records", "line-changes"]
+    mode: Literal["push", "pull"]
+    webhook_url: Annotated[str | None, Field(max_length=500)] = None
+
+
+@router.post("", status_code=201, summary="Subscribe to a pushed feed (webhook or pull)")
+async def subscribe(body: SubscriptionRequest, call: Caller) -> JSONResponse:
+    async with exchange(call, NOTICES[body.feed], request_body=body.model_dump()) as ex:
+        if body.mode == "push":
+            url = body.webhook_url or ""
+            if not url.startswith(("https://", "http://")):
+                raise invalid("body.webhook_url", "a push subscription needs an http(s) URL")
+        elif body.webhook_url is not None:
+            raise invalid("body.webhook_url", "only push subscriptions take a webhook")
+        created = await call.state.subscriptions.subscribe(
+            call.principal.client_id, body.feed, call.purpose, body.mode, body.webhook_url
+        )
+        ex.respond(None, status=201)
+        return JSONResponse(created, status_code=201)
+
+
+@router.get("/{subscription_id}", summary="A subscription and its deliveries by state")
+async def get_subscription(subscription_id: str, call: Caller) -> dict[str, Any]:
+    result: dict[str, Any] = await call.state.subscriptions.view(
+        call.principal.client_id, subscription_id
+    )
+    return result
+
+
+@router.get(
+    "/{subscription_id}/deliveries",
+    summary="Pull: pending deliveries with their rows; or, with state, delivery status",
+)
+async def list_deliveries(
+    subscription_id: str,
+    call: Caller,
+    state: Annotated[
+        Literal["pending", "delivered", "acknowledged", "dead"] | None, Query()
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> JSONResponse:
+    subs = call.state.subscriptions
+    if state is not None:
+        items = await subs.deliveries(call.principal.client_id, subscription_id, state, limit)
+        return JSONResponse({"deliveries": items})
+    view = await subs.view(call.principal.client_id, subscription_id)
+    async with exchange(call, NOTICES[view["feed"]]) as ex:
+        if view["purpose"] != call.purpose:
+            raise invalid("header.X-Purpose", "use the purpose the subscription was made for")
+        payloads = await subs.pull(call.principal.client_id, subscription_id, limit)
+        ex.event.fields = ex.fields
+        ex.respond(None)
+        return JSONResponse({"deliveries": payloads})
+
+
+@router.post(
+    "/{subscription_id}/deliveries/{delivery_id}/ack",
+    summary="Pull: acknowledge a delivery so it is not offered again",
+)
+async def acknowledge(subscription_id: str, delivery_id: int, call: Caller) -> dict[str, Any]:
+    result: dict[str, Any] = await call.state.subscriptions.acknowledge(
+        call.principal.client_id, subscription_id, delivery_id
+    )
+    return result
+
+
+@router.post(
+    "/{subscription_id}/deliveries/{delivery_id}/retry",
+    status_code=202,
+    summary="Push: give a dead delivery another round of attempts",
+)
+async def retry(subscription_id: str, delivery_id: int, call: Caller) -> dict[str, Any]:
+    await call.state.subscriptions.redeliver(call.principal.client_id, subscription_id, delivery_id)
+    return {"delivery_id": delivery_id, "state": "pending"}
