@@ -110,6 +110,7 @@ class AppState:
                 keyring,
                 partners,
                 pseudonyms,
+                consents,
                 lease_seconds=settings.exchanges_lease_seconds,
             ),
             subscriptions=SubscriptionService(sessions, catalog, keyring, pseudonyms, consents),

@@ -9,7 +9,7 @@ import httpx
 
 from adapters.http import field, request_json
 from gateway.partners.errors import PartnerMalformed
-from gateway.partners.models import HealthHistory, HealthService
+from gateway.partners.models import ExtractPage, HealthHistory, HealthService
 from gateway.partners.resilience import PartnerGuard
 from gateway.settings import ApiKeyPartnerSettings
 
@@ -62,5 +62,48 @@ class HisAdapter:
             except (KeyError, TypeError, ValueError):
                 raise PartnerMalformed(PARTNER, operation, "row does not follow contract") from None
             return HealthHistory(born, services)
+
+        return await self.guard.call(operation, attempt, idempotent=True)
+
+    async def records_extract(
+        self, service_from: date, service_to: date, cursor: str | None, limit: int
+    ) -> ExtractPage:
+        operation = "records-extract"
+        params = {
+            "desde": service_from.isoformat(),
+            "hasta": service_to.isoformat(),
+            "limite": str(limit),
+        }
+        if cursor:
+            params["cursor"] = cursor
+
+        async def attempt() -> ExtractPage:
+            _, body = await request_json(
+                self.http,
+                PARTNER,
+                operation,
+                "GET",
+                f"{self.base}/his/v1/atenciones",
+                params=params,
+                headers=self.headers,
+            )
+            try:
+                rows = tuple(
+                    {
+                        "cui": str(r["Id_Paciente"]),
+                        "appointment_id": str(r["Id_Cita"]),
+                        "service_date": date.fromisoformat(r["Fecha_Atencion"]).isoformat(),
+                        "facility": str(r["Id_Establecimiento"]),
+                        "item_code": str(r["Codigo_Item"]),
+                        "lab_value": str(r["Valor_Lab"]),
+                    }
+                    for r in field(body, "atenciones", list, PARTNER, operation)
+                )
+            except (KeyError, TypeError, ValueError):
+                raise PartnerMalformed(PARTNER, operation, "row does not follow contract") from None
+            following = body.get("siguiente")
+            if following is not None and not isinstance(following, str):
+                raise PartnerMalformed(PARTNER, operation, "siguiente is not a cursor")
+            return ExtractPage(rows, following)
 
         return await self.guard.call(operation, attempt, idempotent=True)

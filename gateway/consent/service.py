@@ -336,6 +336,26 @@ class ConsentService:
                 return True
         return False
 
+    async def caregivers(self, after: str | None, limit: int) -> tuple[list[str], str | None]:
+        """DNIs of caregivers with an active consent, a page at a time (by consent id)."""
+        async with transaction(self.sessions) as session:
+            query = select(Consent).where(Consent.state == "active")
+            if after:
+                query = query.where(Consent.consent_id > after)
+            rows = (
+                (await session.execute(query.order_by(Consent.consent_id).limit(limit)))
+                .scalars()
+                .all()
+            )
+        dnis: list[str] = []
+        for consent in rows:
+            await self._ensure_keys(consent.document_sealed)
+            dni = self._open(consent)["caregiver_dni"]
+            if dni not in dnis:
+                dnis.append(dni)
+        following = rows[-1].consent_id if len(rows) == limit else None
+        return dnis, following
+
     # -- helpers -----------------------------------------------------------------------
 
     async def _ensure_keys(self, blob: bytes) -> None:

@@ -30,15 +30,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from audit.events import AuditEvent
 from audit.store import append
 from gateway.catalog.models import Catalog, ExchangeSpec
-from gateway.consent.service import utc
+from gateway.consent.service import ConsentService, utc
 from gateway.core.db import transaction
 from gateway.core.errors import ProblemError
 from gateway.core.keyring import DataKeyring, SealedColumn
 from gateway.core.leases import claim
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.exchanges.models import ExchangeChunk, ExchangeRun
-from gateway.partners.errors import PartnerError
-from gateway.partners.ports import CivilRegistry
+from gateway.partners.errors import PartnerError, PartnerNotFound
+from gateway.partners.ports import Bank, CivilRegistry, HealthRegistry, TelecomRegistry
 from gateway.partners.registry import PartnerRegistry
 
 log = structlog.get_logger("gateway.exchanges")
@@ -86,8 +86,10 @@ class ExchangeService:
         keyring: DataKeyring,
         partners: PartnerRegistry,
         pseudonyms: Pseudonymizer,
+        consents: ConsentService,
         lease_seconds: float = 30.0,
     ) -> None:
+        self.consents = consents
         self.sessions = sessions
         self.catalog = catalog
         self.keyring = keyring
@@ -214,29 +216,72 @@ class ExchangeService:
         grant = self.catalog.services[spec.service].purposes[spec.purpose]
         params = run.params
         cursor, chunk_no = run.cursor, run.chunks_done
-        registry = self.partners.get(CivilRegistry)
+        service = self.catalog.services[spec.service]
+        consent_bound = self.catalog.legal_bases[grant.legal_basis].requires_consent
         while True:
             try:
-                page = await registry.newborns(
-                    params.get("ubigeo") or [],
-                    date.fromisoformat(params["born_from"]),
-                    date.fromisoformat(params["born_to"]),
-                    cursor,
-                    spec.chunk_size,
-                )
+                found, following = await self._fetch(spec, params, cursor)
             except PartnerError as exc:
                 return await self._postpone(run_id, run.attempts + 1, exc.slug)
+            if consent_bound:  # stage only the children whose caregiver consented
+                refs = [self.pseudonyms.of("cui", str(r.get("cui"))) for r in found]
+                covered = await self.consents.covered(
+                    sorted(set(refs)), spec.purpose, service.data_category
+                )
+                found = [row for ref, row in zip(refs, found, strict=True) if ref in covered]
             # Only the purpose's fields are staged (the broker's projection rule).
-            rows = [
-                {k: v for k, v in n.as_record().items() if k in grant.fields} for n in page.items
-            ]
-            done = page.next_cursor is None
-            if not await self._checkpoint(run_id, spec, chunk_no, rows, page.next_cursor, done):
+            rows = [{k: v for k, v in r.items() if k in grant.fields} for r in found]
+            done = following is None
+            if not await self._checkpoint(run_id, spec, chunk_no, rows, following, done):
                 return "lease-lost"
             chunk_no += 1
-            cursor = page.next_cursor
+            cursor = following
             if done:
                 return "succeeded"
+
+    async def _fetch(
+        self, spec: ExchangeSpec, params: dict[str, Any], cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the partner's extract for this exchange's service."""
+        start = date.fromisoformat(params["born_from"])
+        end = date.fromisoformat(params["born_to"])
+        if spec.service == "reniec.newborns":
+            page = await self.partners.get(CivilRegistry).newborns(
+                params.get("ubigeo") or [], start, end, cursor, spec.chunk_size
+            )
+            return [n.as_record() for n in page.items], page.next_cursor
+        if spec.service == "minsa_his.health-extract":
+            extract = await self.partners.get(HealthRegistry).records_extract(
+                start, end, cursor, spec.chunk_size
+            )
+            return list(extract.rows), extract.next_cursor
+        if spec.service == "osiptel.lines-refresh":
+            dnis, following = await self.consents.caregivers(cursor, spec.chunk_size)
+            telecom = self.partners.get(TelecomRegistry)
+            rows: list[dict[str, Any]] = []
+            for dni in dnis:
+                try:
+                    lines = await telecom.phone_lines(dni)
+                except PartnerNotFound:
+                    lines = []
+                rows += [
+                    {"dni": dni, "number": x.number, "operator": x.operator, "modality": x.modality}
+                    for x in lines
+                ]
+            return rows, following
+        if spec.service == "bn.reconciliation":
+            booked = await self.partners.get(Bank).settled_payments()
+            return [
+                {
+                    "end_to_end_id": b.end_to_end_id,
+                    "amount": b.amount,
+                    "booking_date": b.booking_date.isoformat(),
+                    "msg_id": b.msg_id,
+                }
+                for b in booked
+                if start <= b.booking_date <= end
+            ], None
+        raise ValueError(f"no extract for service {spec.service}")
 
     async def _checkpoint(
         self,
@@ -253,6 +298,7 @@ class ExchangeService:
         sealed = self.keyring.encrypt(json.dumps(rows).encode(), _chunk_aad(key))
         service = self.catalog.services[spec.service]
         subjects = [self.pseudonyms.of("cui", r["cui"]) for r in rows if "cui" in r]
+        subjects += [self.pseudonyms.of("dni", r["dni"]) for r in rows if r.get("dni")]
         subjects += [
             self.pseudonyms.of("dni", r["mother_dni"]) for r in rows if r.get("mother_dni")
         ]

@@ -128,3 +128,11 @@ class Transfer:
     amount: str  # soles, two decimals
     creditor_name: str
     creditor_cci: str
+
+
+@dataclass(frozen=True)
+class ExtractPage:
+    """One page of a partner's bulk extract: rows as plain records, and where to go on."""
+
+    rows: tuple[dict[str, Any], ...]
+    next_cursor: str | None

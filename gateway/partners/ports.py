@@ -8,6 +8,7 @@ from typing import Protocol, runtime_checkable
 
 from gateway.partners.models import (
     Account,
+    ExtractPage,
     HealthHistory,
     NewbornPage,
     PaymentReport,
@@ -79,3 +80,10 @@ class HealthRegistry(Protocol):
     """MINSA HIS: health services given to a child."""
 
     async def health_history(self, cui: str) -> HealthHistory: ...
+
+    async def records_extract(
+        self, service_from: date, service_to: date, cursor: str | None, limit: int
+    ) -> ExtractPage:
+        """Every service registered in a date range (rows: cui, appointment_id,
+        service_date, facility, item_code, lab_value), paged."""
+        ...

@@ -17,6 +17,7 @@ async def test_services_lists_only_granted_services_purposes_and_fields(
         "reniec.person",
         "osiptel.phone-lines",
         "osiptel.line-notices",
+        "osiptel.lines-refresh",
         "gateway.consent-check",
     }
     phone = services["osiptel.phone-lines"]
@@ -43,6 +44,7 @@ async def test_consent_bound_services_are_marked(
         "minsa_his.health-services": True,
         "minsa_his.coresponsibility": True,
         "minsa_his.record-notices": True,
+        "minsa_his.health-extract": True,
         # Asking whether consent exists does not itself need consent.
         "gateway.consent-check": False,
     }

@@ -20,7 +20,7 @@ from gateway.core.db import transaction
 from gateway.exchanges.models import ExchangeRun
 from gateway.settings import Settings
 from tests.conftest import GetToken, bearer
-from tests.gateway.broker.conftest import Mocks
+from tests.gateway.broker.conftest import Grant, Mocks
 
 YEAR = {"born_from": "2020-03-01", "born_to": "2021-02-28", "ubigeo": []}
 CLI = str(Path(sys.executable).with_name("juntos-gateway"))
@@ -40,7 +40,12 @@ async def test_a_triggered_run_stages_every_newborn_once(
 ) -> None:
     admin = bearer(await get_token(["admin"]))
     listed = (await http.get("/v1/exchanges", headers=admin)).json()["exchanges"]
-    assert [e["name"] for e in listed] == ["reniec-newborns"]
+    assert [e["name"] for e in listed] == [
+        "reniec-newborns",
+        "minsa-his-extract",
+        "osiptel-refresh",
+        "bn-reconciliation",
+    ]
     params = {"born_from": "2020-05-01", "born_to": "2020-06-30"}
     created = await http.post("/v1/exchanges/reniec-newborns/runs", json=params, headers=admin)
     assert created.status_code == 202, created.text
@@ -171,4 +176,85 @@ async def test_sigkill_midway_then_resume_gives_exactly_the_records(
     ]
     assert sorted(chunk_events) == sorted(
         f"exchange:{run['id']}:{n}" for n in range(final["chunks_done"])
+    )
+
+
+async def test_his_extract_stages_only_children_with_consent(
+    mocks: Mocks, app: FastAPI, consented: Grant
+) -> None:
+    pop = mocks.population
+    start, end = date(2021, 1, 1), date(2021, 1, 31)
+    served = [
+        pop.household(i)
+        for i in range(300)
+        if any(start <= r.service_date <= end for r in pop.health_records(pop.household(i)))
+    ]
+    chosen = served[:2]
+    for h in chosen:
+        await consented(h)
+    state = app.state.gateway
+    params = {"born_from": start.isoformat(), "born_to": end.isoformat(), "ubigeo": []}
+    run = await state.exchanges.trigger("minsa-his-extract", params, "test")
+    assert run is not None
+    await state.exchanges.work_available()
+    done = await state.exchanges.get("minsa-his-extract", run["id"])
+    assert done["state"] == "succeeded"
+    records = await state.exchanges.records(run["id"])
+    expected = sorted(
+        (h.child.cui, r.appointment_id)
+        for h in chosen
+        for r in pop.health_records(h)
+        if start <= r.service_date <= end
+    )
+    assert sorted((r["cui"], r["appointment_id"]) for r in records) == expected
+    assert set(records[0]) == {"cui", "appointment_id", "service_date", "item_code", "lab_value"}
+
+
+async def test_bank_reconciliation_stages_the_days_debits(
+    mocks: Mocks, app: FastAPI, http: httpx.AsyncClient, consumer: dict[str, str], consented: Grant
+) -> None:
+    from tests.gateway.broker.test_payments import payees, roll, transfer
+
+    people = await payees(http, mocks, consumer, consented, 3)
+    transfers = [transfer(n, h, a) for n, (h, a) in enumerate(people)]
+    await http.post(
+        "/v1/payment-runs",
+        json=roll("2021-09-T1", transfers),
+        headers=consumer | {"X-Purpose": "payment"},
+    )
+    state = app.state.gateway
+    await state.payments.work_available()
+    today = date.today().isoformat()
+    run = await state.exchanges.trigger(
+        "bn-reconciliation", {"born_from": today, "born_to": today, "ubigeo": []}, "test"
+    )
+    assert run is not None
+    await state.exchanges.work_available()
+    records = await state.exchanges.records(run["id"])
+    assert sorted(r["end_to_end_id"] for r in records) == sorted(
+        t["end_to_end_id"] for t in transfers
+    )
+    assert {r["amount"] for r in records} == {"200.00"}
+
+
+async def test_osiptel_refresh_reads_the_lines_of_consenting_caregivers(
+    mocks: Mocks, app: FastAPI, consented: Grant
+) -> None:
+    chosen = []
+    start = 0
+    while len(chosen) < 3:
+        h = mocks.adult(start)
+        start = h.index + 1
+        chosen.append(h)
+        await consented(h)
+    state = app.state.gateway
+    today = date.today().isoformat()
+    run = await state.exchanges.trigger(
+        "osiptel-refresh", {"born_from": today, "born_to": today, "ubigeo": []}, "test"
+    )
+    assert run is not None
+    await state.exchanges.work_available()
+    records = await state.exchanges.records(run["id"])
+    assert sorted((r["dni"], r["number"]) for r in records) == sorted(
+        (h.mother.dni, line.number) for h in chosen for line in h.phone_lines
     )
