@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from audit.archive import write_archive
@@ -39,10 +40,20 @@ class AuditSealer:
     async def seal_now(self) -> SealResult:
         """Seal until nothing is left that can be sealed now."""
         total = SealResult()
+        raced = 0
         while True:
-            async with transaction(self.sessions) as session:
-                signer = await self.keys.signer(session)
-                result = await seal(session, signer, self.policy)
+            try:
+                async with transaction(self.sessions) as session:
+                    signer = await self.keys.signer(session)
+                    result = await seal(session, signer, self.policy)
+            except (IntegrityError, OperationalError):
+                # Another process's sealer chained the same events first (the chain's key
+                # refused the second copy) or held the database: read the new head again.
+                raced += 1
+                if raced > 20:
+                    raise
+                await asyncio.sleep(0.05 * raced)
+                continue
             total.sealed += result.sealed
             total.voided += result.voided
             total.checkpoints += result.checkpoints
