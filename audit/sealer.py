@@ -179,11 +179,11 @@ async def seal(
             expected = row["seq"]
         add(row)
         expected += 1
-    if since_cp > 0 and chained and at_us - last_cp_us >= policy.checkpoint_seconds * 1e6:
-        checkpoints.append(_checkpoint(signer, chained[-1]["seq"], head, at_us))
-    elif since_cp > 0 and not chained and last_cp_seq < head_seq:
-        if at_us - last_cp_us >= policy.checkpoint_seconds * 1e6:
-            checkpoints.append(_checkpoint(signer, head_seq, head, at_us))
+    # Whatever is chained beyond the last checkpoint is signed once the interval has passed.
+    if since_cp > 0 and at_us - last_cp_us >= policy.checkpoint_seconds * 1e6:
+        checkpoints.append(
+            _checkpoint(signer, chained[-1]["seq"] if chained else head_seq, head, at_us)
+        )
     if voids:
         await session.execute(insert(audit_events), voids)
     if chained:

@@ -22,9 +22,11 @@ from sqlalchemy import (
     Table,
     Text,
     insert,
+    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from audit.events import AuditEvent, decode
 
@@ -84,6 +86,12 @@ audit_archives = Table(
     Column("manifest", Text, nullable=False),
     Column("created_us", BigInteger, nullable=False),
 )
+
+
+def about_any(refs: Sequence[str]) -> ColumnElement[bool]:
+    """Events whose subjects include any of these pseudonyms (a scan of the column)."""
+    return or_(*(audit_events.c.subjects.like(f"%{ref}%") for ref in refs))
+
 
 # Built once: executed with parameters, the statement compiles once and stays cached.
 _INSERT = insert(audit_events)

@@ -14,10 +14,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, StreamingResponse
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 
 from audit.events import decode, to_us
-from audit.store import audit_chain, audit_checkpoints, audit_events
+from audit.store import about_any, audit_chain, audit_checkpoints, audit_events
 from gateway.auditing.keys import published_keys
 from gateway.auditing.service import verify
 from gateway.auth.dependencies import Session, State
@@ -108,7 +108,7 @@ def _filtered(
     if subject is not None:
         number, _ = parse_document(subject, "query.subject")
         refs = [state.pseudonyms.of("dni", number), state.pseudonyms.of("cui", number)]
-        query = query.where(or_(*(audit_events.c.subjects.like(f"%{ref}%") for ref in refs)))
+        query = query.where(about_any(refs))
     return query
 
 

@@ -3,6 +3,7 @@ any brokered exchange; records are answered only to the roles the catalog names.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -21,8 +22,6 @@ router = APIRouter(
     tags=["consent"],
     responses=problem_responses(401, 403, 404, 422),
 )
-
-ConsentId = Annotated[str, "consent id"]
 
 
 def _check_catalog_terms(call: Any, body: ConsentRequest) -> None:
@@ -74,8 +73,6 @@ async def create_consent(body: ConsentRequest, call: Caller, session: Session) -
 
 
 def _parse_id(consent_id: str) -> str:
-    import uuid
-
     try:
         return str(uuid.UUID(consent_id))
     except ValueError:

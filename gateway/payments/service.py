@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.consent.service import ConsentService
 from gateway.core.db import transaction
+from gateway.core.errors import ProblemError
 from gateway.core.keyring import DataKeyring, SealedColumn
 from gateway.core.leases import claim
 from gateway.core.pseudonyms import Pseudonymizer
@@ -224,8 +225,6 @@ class PaymentService:
         async with transaction(self.sessions) as session:
             run = await session.get(PaymentRun, run_id)
             if run is None:
-                from gateway.core.errors import ProblemError
-
                 raise ProblemError("not-found", "no payment run with this id")
             counts = dict(
                 (
