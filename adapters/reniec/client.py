@@ -187,4 +187,6 @@ def _newborn(row: dict[str, Any]) -> Newborn:
         mother_dni=str(row["nuDniMadre"]),
         mother_names=f"{row['prenombresMadre']} {row['apPaternoMadre']} {row['apMaternoMadre']}",
         child_names=f"{row['prenombresNino']} {row['apPaternoNino']} {row['apMaternoNino']}",
+        social_programs=tuple(str(p) for p in row["programasSociales"]),
+        alive={"VIVO": True, "FALLECIDO": False}[row["estadoVital"]],
     )

@@ -221,6 +221,7 @@ def padron_row(population: Population, index: int) -> dict[str, object]:
         "coEstablecimiento": c.health_facility,
         "tipoSeguro": c.insurance,
         "programasSociales": ["JUNTOS"] if h.in_juntos else [],
+        "estadoVital": "FALLECIDO" if c.deceased else "VIVO",
     }
 
 

@@ -85,6 +85,27 @@ class Exchange:
             raise RuntimeError(f"{self.service_id} rests on consent: name subjects with about()")
         self._subjects.append(self.state.pseudonyms.of(kind, number))
 
+    async def staged(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Records staged by a periodic exchange, as this call may disclose them: each
+        one's subjects are recorded, and when the purpose rests on consent only the
+        records whose child or caregiver still has an active consent are kept (checked
+        now, so a revocation after staging applies too)."""
+        keys = (("cui", "cui"), ("dni", "dni"), ("dni", "mother_dni"))
+        refs = [
+            [self.state.pseudonyms.of(kind, str(r[key])) for kind, key in keys if r.get(key)]
+            for r in rows
+        ]
+        if self.needs_consent:
+            every = sorted({ref for subject in refs for ref in subject})
+            covered = await self.state.consents.covered(
+                every, self.purpose, self.service.data_category
+            )
+            kept = [i for i, subject in enumerate(refs) if covered.intersection(subject)]
+            rows, refs = [rows[i] for i in kept], [refs[i] for i in kept]
+        for subject in refs:
+            self._subjects.extend(subject)
+        return rows
+
     async def about(self, kind: str, number: str) -> None:
         """Record the subject and, when the purpose rests on consent, refuse unless an
         active consent covers this purpose and data category. Checked on every call, so

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth.dependencies import Principal, State, require_role
+from gateway.broker.routes import Caller
+from gateway.broker.service import exchange
 from gateway.broker.validation import check_range, invalid, parse_ubigeos
-from gateway.core.errors import problem_responses
+from gateway.core.errors import ProblemError, problem_responses
 
 router = APIRouter(
     prefix="/v1/exchanges", tags=["operations"], responses=problem_responses(401, 403, 404, 422)
@@ -73,3 +75,37 @@ async def trigger_exchange_run(
 @router.get("/{name}/runs/{run_id}", summary="Progress of one run (admin)")
 async def get_exchange_run(name: str, run_id: str, _: Admin, state: State) -> dict[str, Any]:
     return await state.exchanges.get(name, run_id)
+
+
+@router.get(
+    "/{name}/runs/{run_id}/records",
+    summary="Records a run staged, a few chunks at a time (the exchange's own purpose)",
+)
+async def exchange_run_records(
+    name: str,
+    run_id: str,
+    call: Caller,
+    chunk: Annotated[int, Query(ge=0, description="First chunk to return.")] = 0,
+    chunks: Annotated[int, Query(ge=1, le=100, description="At most this many chunks.")] = 10,
+) -> JSONResponse:
+    """What a programme system reads after a run: the staged records (already reduced to
+    the purpose's fields) in chunk order. ``next_chunk`` is the ``chunk`` to ask for
+    next; it is null once the run has finished and every chunk was returned, and it
+    repeats while the run is still fetching. Audited like a brokered call; for a purpose
+    that rests on consent, records whose consent was revoked since are withheld."""
+    spec = call.state.exchanges.spec(name)
+    async with exchange(call, spec.service) as ex:
+        if call.purpose != spec.purpose:
+            raise ProblemError(
+                "purpose-not-allowed",
+                f"this exchange stages records for purpose {spec.purpose!r} only",
+                extra={"purpose": call.purpose, "allowed_purposes": [spec.purpose]},
+            )
+        run, rows, following = await call.state.exchanges.chunks(name, run_id, chunk, chunks)
+        rows = await ex.staged(rows)
+        return ex.answer(
+            rows,
+            run={k: run[k] for k in ("id", "exchange", "state", "chunks_done", "records")},
+            chunk=chunk,
+            next_chunk=following,
+        )

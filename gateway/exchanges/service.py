@@ -156,6 +156,34 @@ class ExchangeService:
             )
         return [view(r) for r in runs]
 
+    async def chunks(
+        self, name: str, run_id: str, first: int, count: int
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], int | None]:
+        """Up to ``count`` stored chunks of a run from chunk ``first``, opened: the run,
+        its records in order, and the next chunk to ask for (None once the run has
+        finished and nothing follows; the same number while it is still running)."""
+        run = await self.get(name, run_id)
+        async with transaction(self.sessions) as session:
+            chunks = (
+                (
+                    await session.execute(
+                        select(ExchangeChunk)
+                        .where(ExchangeChunk.run_id == run_id, ExchangeChunk.chunk_no >= first)
+                        .order_by(ExchangeChunk.chunk_no)
+                        .limit(count)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        rows: list[dict[str, Any]] = []
+        for chunk in chunks:
+            aad = _chunk_aad({"run_id": chunk.run_id, "chunk_no": chunk.chunk_no})
+            rows += json.loads(await self.keyring.open(self.sessions, chunk.sealed, aad))
+        following = first + len(chunks)
+        finished = run["state"] in ("succeeded", "failed")
+        return run, rows, None if finished and following >= run["chunks_done"] else following
+
     async def records(self, run_id: str) -> list[dict[str, Any]]:
         """The staged records of a run, opened chunk by chunk, in order."""
         async with transaction(self.sessions) as session:

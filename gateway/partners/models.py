@@ -32,6 +32,8 @@ class Newborn:
     mother_dni: str
     mother_names: str
     child_names: str
+    social_programs: tuple[str, ...] = ()
+    alive: bool = True
 
     def as_record(self) -> dict[str, Any]:
         """Every field, JSON-ready (a purpose's projection picks from these)."""
@@ -46,6 +48,8 @@ class Newborn:
             "mother_dni": self.mother_dni,
             "mother_names": self.mother_names,
             "child_names": self.child_names,
+            "social_programs": list(self.social_programs),
+            "alive": self.alive,
         }
 
 

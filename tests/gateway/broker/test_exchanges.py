@@ -70,6 +70,8 @@ async def test_a_triggered_run_stages_every_newborn_once(
         "mother_dni",
         "mother_names",
         "child_names",
+        "social_programs",
+        "alive",
     }  # the purpose's fields only
     bad = await http.post(
         "/v1/exchanges/reniec-newborns/runs",
@@ -180,7 +182,11 @@ async def test_sigkill_midway_then_resume_gives_exactly_the_records(
 
 
 async def test_his_extract_stages_only_children_with_consent(
-    mocks: Mocks, app: FastAPI, consented: Grant
+    mocks: Mocks,
+    app: FastAPI,
+    consented: Grant,
+    http: httpx.AsyncClient,
+    consumer: dict[str, str],
 ) -> None:
     pop = mocks.population
     start, end = date(2021, 1, 1), date(2021, 1, 31)
@@ -190,8 +196,7 @@ async def test_his_extract_stages_only_children_with_consent(
         if any(start <= r.service_date <= end for r in pop.health_records(pop.household(i)))
     ]
     chosen = served[:2]
-    for h in chosen:
-        await consented(h)
+    consent_ids = [await consented(h) for h in chosen]
     state = app.state.gateway
     params = {"born_from": start.isoformat(), "born_to": end.isoformat(), "ubigeo": []}
     run = await state.exchanges.trigger("minsa-his-extract", params, "test")
@@ -208,6 +213,51 @@ async def test_his_extract_stages_only_children_with_consent(
     )
     assert sorted((r["cui"], r["appointment_id"]) for r in records) == expected
     assert set(records[0]) == {"cui", "appointment_id", "service_date", "item_code", "lab_value"}
+
+    # The programme reads the staged records through the API, for the exchange's purpose;
+    # a consent revoked after staging withholds that child's records from then on.
+    url = f"/v1/exchanges/minsa-his-extract/runs/{run['id']}/records"
+    his = consumer | {"X-Purpose": "coresponsibility-verification"}
+    rows, pages = await read_staged(http, url, his)
+    assert sorted((r["cui"], r["appointment_id"]) for r in rows) == expected
+    assert pages == -(-done["chunks_done"] // 10)
+    wrong = await http.get(url, headers=consumer | {"X-Purpose": "contact"})
+    assert wrong.status_code == 403
+    revoked_id = consent_ids[0]
+    revoked = await http.post(
+        f"/v1/consents/{revoked_id}/revocation",
+        headers=consumer | {"X-Purpose": "affiliation"},
+        json={"reason": "the caregiver withdrew"},
+    )
+    assert revoked.status_code == 200, revoked.text
+    after, _ = await read_staged(http, url, his)
+    assert {r["cui"] for r in after} == {chosen[1].child.cui}
+    async with transaction(state.sessions) as session:
+        events = list(reversed(await recent(session, 200)))
+    reads = [e for e in events if e["service"] == "minsa_his.health-extract" and e["client_id"]]
+    assert [(e["decision"], e["status"]) for e in reads] == [
+        *[("allowed", 200)] * pages,
+        ("denied", 403),
+        *[("allowed", 200)] * pages,
+    ]
+
+
+async def read_staged(
+    http: httpx.AsyncClient, url: str, headers: dict[str, str]
+) -> tuple[list[dict[str, object]], int]:
+    """Every record of a finished run, page by page; and how many pages it took."""
+    rows: list[dict[str, object]] = []
+    chunk: int | None = 0
+    pages = 0
+    while chunk is not None:
+        page = await http.get(url, params={"chunk": chunk}, headers=headers)
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert (body["run"]["state"], body["chunk"]) == ("succeeded", chunk)
+        rows += body["data"]
+        chunk = body["next_chunk"]
+        pages += 1
+    return rows, pages
 
 
 async def test_bank_reconciliation_stages_the_days_debits(

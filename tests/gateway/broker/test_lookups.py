@@ -136,6 +136,8 @@ async def test_newborns_are_paged_and_projected(
                 "mother_dni",
                 "mother_names",
                 "child_names",
+                "social_programs",
+                "alive",
             }
         seen += [row["cui"] for row in body["data"]]
         cursor = body["next_cursor"]
