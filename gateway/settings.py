@@ -126,6 +126,11 @@ class Settings(BaseSettings):
     )
     exchanges_poll_seconds: float = Field(default=2.0, gt=0)
     exchanges_lease_seconds: float = Field(default=30.0, gt=0)
+    rate_limit_per_minute: int = Field(
+        default=60_000,
+        ge=0,
+        description="Requests per client per minute, across all processes (0: no limit).",
+    )
     log_level: str = "INFO"
     log_json: bool = True
     partners: PartnersSettings = PartnersSettings()

@@ -33,6 +33,7 @@ from gateway.keys.service import KeyService
 from gateway.partners.health import PartnerHealth
 from gateway.partners.registry import PartnerRegistry, load_wiring
 from gateway.payments.service import PaymentService
+from gateway.ratelimit.service import RateLimiter
 from gateway.settings import Settings
 from gateway.subscriptions.service import SubscriptionService
 
@@ -61,6 +62,7 @@ class AppState:
     payments: PaymentService
     subscriptions: SubscriptionService
     consents: ConsentService
+    rate_limiter: RateLimiter
 
     @classmethod
     def build(cls, settings: Settings, catalog: Catalog) -> AppState:
@@ -113,6 +115,7 @@ class AppState:
                 consents,
                 lease_seconds=settings.exchanges_lease_seconds,
             ),
+            rate_limiter=RateLimiter(sessions, settings.rate_limit_per_minute),
             subscriptions=SubscriptionService(sessions, catalog, keyring, pseudonyms, consents),
             payments=PaymentService(
                 sessions,

@@ -77,6 +77,14 @@ async def current_principal(
     if client is None or not client.active:
         raise _unauthorized("client is disabled or unknown")
     request.state.client_id = client.id
+    retry_after = await state.rate_limiter.admit(client.id)
+    if retry_after is not None:
+        raise ProblemError(
+            "rate-limited",
+            f"at most {state.rate_limiter.limit} requests per minute for this client",
+            extra={"limit_per_minute": state.rate_limiter.limit},
+            headers={"Retry-After": str(retry_after)},
+        )
     return Principal(
         client_id=client.id,
         name=client.name,

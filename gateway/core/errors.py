@@ -164,6 +164,13 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "The partner agency is not answering correctly; retry later.",
         ),
         ProblemType(
+            "rate-limited",
+            "Too many requests",
+            429,
+            "This client used its quota of requests for the current minute, counted across "
+            "every gateway process; retry after Retry-After.",
+        ),
+        ProblemType(
             "partner-circuit-open",
             "Partner temporarily cut off",
             503,
@@ -218,6 +225,7 @@ _BY_STATUS = {
     413: "payload-too-large",
     415: "unsupported-media-type",
     422: "validation-error",
+    429: "rate-limited",
     500: "internal-error",
     502: "partner-unavailable",
     503: "not-ready",
@@ -351,9 +359,17 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def problem_media_type_in_openapi(schema: dict[str, Any]) -> dict[str, Any]:
-    """Error answers are ``application/problem+json``: say so in the contract."""
+    """Error answers are ``application/problem+json``: say so in the contract. Every
+    operation that takes a bearer token may also answer 429 (the client's quota)."""
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
+            if operation.get("security") and "429" not in operation.get("responses", {}):
+                operation.setdefault("responses", {})["429"] = {
+                    "description": PROBLEM_TYPES["rate-limited"].title,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                    },
+                }
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
                 if status[:1] in "45" and "application/json" in content:

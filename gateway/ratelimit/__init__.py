@@ -1,0 +1,1 @@
+"""Per-client request quotas that hold across every gateway process on one database."""

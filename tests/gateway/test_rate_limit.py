@@ -1,0 +1,93 @@
+"""Per-client quotas: 429 with Retry-After, counted across gateway processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import httpx
+
+from gateway import migrate
+from gateway.core.db import create_engine, session_factory
+from gateway.ratelimit.service import RateLimiter
+from tests.conftest import DatabaseFactory
+from tests.gateway.test_serve import mock_ports, run_cli, serving
+
+
+def away_from_window_edge(window: int = 60, margin: float = 20.0) -> None:
+    """Quotas are per minute: start where the minute cannot roll over mid-test."""
+    into = time.time() % window
+    if into > window - margin:
+        time.sleep(window - into + 0.5)
+
+
+async def test_limiters_sharing_a_database_never_admit_more_than_the_limit(
+    databases: DatabaseFactory,
+) -> None:
+    url = databases.new()
+    await asyncio.to_thread(migrate.upgrade, url)
+    engines = [create_engine(url), create_engine(url)]
+    limiters = [RateLimiter(session_factory(e), per_minute=500) for e in engines]
+    try:
+        away_from_window_edge()
+
+        async def burst(limiter: RateLimiter, n: int) -> list[int | None]:
+            return [await limiter.admit("cl_busy") for _ in range(n)]
+
+        answers = await asyncio.gather(*(burst(lim, 400) for lim in limiters))
+        admitted = sum(a is None for batch in answers for a in batch)
+        # Never more than the limit; at most one unspent block per process lapses.
+        assert 500 - 2 * limiters[0].block <= admitted <= 500
+        refused = [a for batch in answers for a in batch if a is not None]
+        assert refused
+        assert all(1 <= a <= 60 for a in refused)
+        assert await limiters[0].admit("cl_other") is None  # quotas are per client
+    finally:
+        for e in engines:
+            await e.dispose()
+
+
+def test_quota_holds_across_two_gateway_processes(
+    databases: DatabaseFactory, tmp_path: Path
+) -> None:
+    env = {
+        "GATEWAY_ENV": "sandbox",
+        "GATEWAY_DATABASE_URL": databases.new(),
+        "GATEWAY_VAR_DIR": str(tmp_path / "var"),
+        "GATEWAY_RATE_LIMIT_PER_MINUTE": "40",
+        "GATEWAY_LOG_LEVEL": "WARNING",
+        **mock_ports(),
+    }
+    assert run_cli(["db", "upgrade"], env, tmp_path).returncode == 0
+    with serving(env, tmp_path, "--no-mocks") as one, serving(env, tmp_path, "--no-mocks") as two:
+        seeded = json.loads((tmp_path / "var" / "sandbox-clients.json").read_text())["clients"]
+        tokens = {}
+        for role in ("consumer", "auditor"):
+            client = next(c for c in seeded if c["role"] == role)
+            form = {
+                "grant_type": "client_credentials",
+                "client_id": client["client_id"],
+                "client_secret": client["client_secret"],
+            }
+            answer = httpx.post(f"{one.base}/v1/token", data=form, timeout=10)
+            tokens[role] = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+        away_from_window_edge()
+        statuses = []
+        refused = []
+        for n in range(60):
+            base = (one, two)[n % 2].base
+            answer = httpx.get(f"{base}/v1/services", headers=tokens["consumer"], timeout=10)
+            statuses.append(answer.status_code)
+            if answer.status_code == 429:
+                refused.append(answer)
+        assert statuses.count(200) == 40
+        assert statuses.count(429) == 20
+        assert statuses[:40] == [200] * 40  # both processes count against one quota
+        for answer in refused:
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert answer.json()["type"] == "/problems/rate-limited"
+            assert 1 <= int(answer.headers["retry-after"]) <= 60
+        other = httpx.get(f"{two.base}/v1/services", headers=tokens["auditor"], timeout=10)
+        assert other.status_code == 200  # another client's quota is untouched
