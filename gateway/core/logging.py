@@ -8,7 +8,6 @@ DNI in a path never reaches a log.
 from __future__ import annotations
 
 import logging
-import sys
 
 import structlog
 
@@ -27,6 +26,8 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        # No file bound here: each logger writes to sys.stdout as it is when it logs, so a
+        # replaced stream (a test's capture, a redirected stdout) is never written closed.
+        logger_factory=structlog.PrintLoggerFactory(),
         cache_logger_on_first_use=False,
     )

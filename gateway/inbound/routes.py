@@ -23,7 +23,10 @@ from gateway.subscriptions.service import NOTICES
 router = APIRouter(
     prefix="/v1/inbound",
     tags=["inbound"],
-    responses=problem_responses(401, 403, 409, 413, 415, 422),
+    responses={
+        200: {"description": "A resend (same message id and body): the original receipt"},
+        **problem_responses(401, 403, 409, 413, 415, 422),
+    },
 )
 
 MessageId = Annotated[
