@@ -21,16 +21,15 @@ import time
 import uuid
 from pathlib import Path
 
-import psycopg
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import insert, text
-from sqlalchemy.engine import make_url
 
 from audit.events import AuditEvent
 from audit.sealer import Ed25519Signer, SealPolicy, seal
 from audit.store import audit_events
 from audit.verify import verify_database
 from audit.writer import GroupCommitWriter
+from bench._harness import scratch_postgres
 from bench._machine import describe
 from gateway import migrate
 from gateway.core.db import create_engine, session_factory, sync_url, transaction
@@ -172,24 +171,8 @@ def main() -> None:
                 "SQLite", f"sqlite:///{Path(tmp) / 'audit.db'}", args.seconds, args.verify_events
             )
     if not args.no_postgres:
-        server = make_url(args.postgres)
-        scratch = f"bench_audit_{uuid.uuid4().hex[:8]}"
-        admin = (
-            f"host={server.host} port={server.port or 5432} user={server.username} "
-            f"dbname={server.database}"
-        )
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{scratch}"')
-        try:
-            run_backend(
-                "PostgreSQL",
-                server.set(database=scratch).render_as_string(False),
-                args.seconds,
-                args.verify_events,
-            )
-        finally:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        with scratch_postgres(args.postgres, "bench_audit") as url:
+            run_backend("PostgreSQL", url, args.seconds, args.verify_events)
 
 
 if __name__ == "__main__":

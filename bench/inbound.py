@@ -24,8 +24,8 @@ from pathlib import Path
 import httpx
 
 from adapters.sandbox.settings import SandboxSettings
+from bench._harness import free_port, wait_until_up
 from bench._machine import describe
-from bench.realtime import free_port, wait_until_up
 
 CLI = [str(Path(sys.executable).with_name("juntos-gateway"))]
 SINK = """

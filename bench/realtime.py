@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -34,6 +33,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from adapters.sandbox.settings import SandboxSettings  # noqa: E402
+from bench._harness import free_port, wait_until_up  # noqa: E402
 from bench._machine import describe  # noqa: E402
 
 CLI = [sys.executable, "-m", "gateway.cli"]
@@ -44,12 +44,6 @@ SOAP = (
     "<nuRucUsuario>20900000015</nuRucUsuario><password>juntos-sandbox</password>"
     "</peticionConsulta></ns2:consultar></S:Body></S:Envelope>"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -98,22 +92,6 @@ async def drive(
     if failures:
         raise RuntimeError(f"{failures} requests failed; first: {first_failure['answer']}")
     return Result(len(latencies), elapsed, latencies)
-
-
-def wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited early: {proc.args}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except (urllib.error.URLError, ConnectionError, OSError):
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 async def run(args: argparse.Namespace, env: dict[str, str], gateway: str, var: Path) -> None:
@@ -230,6 +208,7 @@ def main() -> None:
             "GATEWAY_VAR_DIR": str(var),
             "GATEWAY_PORT": str(gateway_port),
             "GATEWAY_LOG_LEVEL": "WARNING",
+            "GATEWAY_RATE_LIMIT_PER_MINUTE": "0",  # the raw path, not one client's quota
             "GATEWAY_PARTNERS__RENIEC__BASE_URL": f"http://127.0.0.1:{ports['GATEWAY_SANDBOX_RENIEC_PORT']}",
             "GATEWAY_PARTNERS__OSIPTEL__BASE_URL": f"http://127.0.0.1:{ports['GATEWAY_SANDBOX_OSIPTEL_PORT']}",
             "GATEWAY_PARTNERS__BN__BASE_URL": f"http://127.0.0.1:{ports['GATEWAY_SANDBOX_BN_PORT']}",

@@ -121,7 +121,7 @@ def _key_service(settings: Settings) -> KeyService:
 # ---------------------------------------------------------------- serve
 
 
-def _seed_sandbox(settings: Settings, catalog: Catalog) -> None:
+def seed_sandbox(settings: Settings, catalog: Catalog) -> None:
     target = settings.var_dir / "sandbox-clients.json"
 
     async def seed(session: AsyncSession) -> list[dict[str, Any]] | None:
@@ -190,7 +190,7 @@ def serve(
     catalog = _catalog(settings)
     _require_schema(settings)
     if settings.is_sandbox:
-        _seed_sandbox(settings, catalog)
+        seed_sandbox(settings, catalog)
     base = f"http://{host}:{port}"
     typer.echo(
         f"\nJUNTOS gateway ({settings.env}) on {base}\n"
@@ -202,6 +202,11 @@ def serve(
         f"         -d client_id=<client_id> -d client_secret=<client_secret>\n"
         f"  Then: curl -s -H 'Authorization: Bearer <access_token>' {base}/v1/services"
     )
+    if settings.is_sandbox:
+        typer.echo(
+            "  Play the DU 095-2020 operation against it (report in var/demo-report.html):\n"
+            f"    .venv/bin/juntos-gateway demo --gateway {base}"
+        )
     processes = workers or settings.workers
     run_mocks = with_mocks if with_mocks is not None else settings.is_sandbox
     if run_mocks:
@@ -437,6 +442,61 @@ def keys_reencrypt(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
         return
     for name, count in counts.items():
         typer.echo(f"{name}: {count} re-sealed under {keyring.current_key_id}")
+
+
+@app.command()
+def demo(
+    households: Annotated[
+        int, typer.Option(min=1, max=2_000_000, help="Synthetic households (population size).")
+    ] = 2_000,
+    seed: Annotated[int, typer.Option(help="Seed of the population and of the calls.")] = 2020,
+    faults: Annotated[
+        str, typer.Option(help="Partner fault profile of the sandbox: none, flaky or slow.")
+    ] = "none",
+    gateway: Annotated[
+        str | None,
+        typer.Option(help="A running gateway's URL; without it one is started in-process."),
+    ] = None,
+    credentials: Annotated[
+        Path, typer.Option(help="Client credentials per role, for --gateway.")
+    ] = Path("var/sandbox-clients.json"),
+    report: Annotated[Path, typer.Option(help="Where to write the HTML report.")] = Path(
+        "var/demo-report.html"
+    ),
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Calls in flight.")] = 16,
+    as_of: Annotated[
+        str, typer.Option(help="The operation's date, YYYY-MM-DD (the sandbox's is 2021-03-01).")
+    ] = "2021-03-01",
+) -> None:
+    """Play the DU 095-2020 operation end to end through the gateway's public API:
+    newborns, eligibility, phone affiliation with consent, accounts, the first transfer,
+    health verdicts and the semáforo, the second transfer, the audit check."""
+    from datetime import date
+
+    from program.demo import FAULT_PROFILES, run_demo
+
+    if faults not in FAULT_PROFILES:
+        raise _fail(f"--faults must be one of {', '.join(FAULT_PROFILES)}")
+    if gateway and faults != "none":
+        raise _fail("--faults applies to the in-process sandbox; set faults on your mocks")
+    try:
+        day = date.fromisoformat(as_of)
+    except ValueError:
+        raise _fail("--as-of must be a date YYYY-MM-DD") from None
+    if gateway and not credentials.exists():
+        raise _fail(f"{credentials}: no such file (start the gateway in sandbox mode first)")
+    results = run_demo(
+        households=households,
+        seed=seed,
+        faults=faults,
+        gateway_url=gateway,
+        credentials=credentials,
+        report=report,
+        concurrency=concurrency,
+        as_of=day,
+    )
+    if not results.audit.get("ok"):
+        raise typer.Exit(1)
 
 
 @app.command("purge")

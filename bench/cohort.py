@@ -1,0 +1,182 @@
+"""The DU 095-2020 operation for a whole cohort: wall time per step, records/s, peak memory.
+
+Starts the four mocks (``juntos-gateway mocks``, a population of ``--households``) and
+the gateway (``juntos-gateway serve --no-mocks --workers N``) as separate processes, on
+a fresh SQLite file and on a scratch PostgreSQL database, and plays the operation of
+``program.operation`` against each through the public API. Prints, per database and
+step, wall time, records and records/s; then the peak resident memory of the programme,
+of each gateway process and of the mocks; and the households affiliated per second with
+the time the national cohort (442,618 households) would take at that rate.
+
+Usage: .venv/bin/python -m bench.cohort [--households 20000] [--gateway-workers 2]
+       [--concurrency 32] [--postgres URL | --no-postgres] [--no-sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from adapters.sandbox.settings import SandboxSettings  # noqa: E402
+from bench._harness import free_port, scratch_postgres, wait_until_up  # noqa: E402
+from bench._machine import describe  # noqa: E402
+from program.client import GatewayClient, load_credentials  # noqa: E402
+from program.demo import QuietProgress, play  # noqa: E402
+from program.registers import SandboxRegisters  # noqa: E402
+
+CLI = [sys.executable, "-m", "gateway.cli"]
+NATIONAL = 442_618
+
+
+def peak_mib(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a live process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+async def bare_calls(gateway: str, credentials: Path, args: argparse.Namespace) -> float:
+    """Baseline of the same run: the cheapest authenticated call, at the same
+    concurrency and through the same client, for five seconds."""
+    async with GatewayClient(gateway, load_credentials(credentials), args.concurrency) as gw:
+        await gw.call("consumer", "GET", "/v1/services")
+        done = 0
+        deadline = time.perf_counter() + 5.0
+
+        async def loop() -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                await gw.call("consumer", "GET", "/v1/services")
+                done += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(loop() for _ in range(args.concurrency)))
+        return done / (time.perf_counter() - started)
+
+
+def run_backend(name: str, database_url: str, args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        var = Path(tmp) / "var"
+        ports = {n: free_port() for n in ("RENIEC", "OSIPTEL", "BN", "MINSA_HIS")}
+        gateway_port = free_port()
+        env = {
+            **os.environ,
+            **{f"GATEWAY_SANDBOX_{n}_PORT": str(p) for n, p in ports.items()},
+            **{
+                f"GATEWAY_PARTNERS__{n}__BASE_URL": f"http://127.0.0.1:{p}"
+                for n, p in ports.items()
+            },
+            "GATEWAY_SANDBOX_SIZE": str(args.households),
+            "GATEWAY_SANDBOX_SEED": str(args.seed),
+            "GATEWAY_ENV": "sandbox",
+            "GATEWAY_DATABASE_URL": database_url,
+            "GATEWAY_VAR_DIR": str(var),
+            "GATEWAY_PORT": str(gateway_port),
+            "GATEWAY_LOG_LEVEL": "WARNING",
+            "GATEWAY_EXCHANGES_POLL_SECONDS": "0.2",
+        }
+        subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True)
+        mocks = subprocess.Popen([*CLI, "mocks"], env=env, stdout=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [*CLI, "serve", "--no-mocks", "--workers", str(args.gateway_workers)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            gateway = f"http://127.0.0.1:{gateway_port}"
+            wait_until_up(f"{gateway}/healthz", server)
+            wait_until_up(f"http://127.0.0.1:{ports['RENIEC']}/ws/ConsultaDni?wsdl", mocks)
+            sandbox = SandboxSettings(seed=args.seed, size=args.households)
+            registers = SandboxRegisters(sandbox.population, sandbox.ubigeo_file)
+            print(f"\n== {name}: {args.households:,} households ==", flush=True)
+            baseline = asyncio.run(bare_calls(gateway, var / "sandbox-clients.json", args))
+            print(f"  baseline: {baseline:,.0f} authenticated calls/s (GET /v1/services)")
+            started = time.perf_counter()
+            results = asyncio.run(
+                play(
+                    gateway,
+                    var / "sandbox-clients.json",
+                    registers,
+                    QuietProgress(),
+                    seed=args.seed,
+                    limit=None,
+                    concurrency=args.concurrency,
+                    as_of=date(2021, 3, 1),
+                )
+            )
+            wall = time.perf_counter() - started
+            gateway_pids = children(server.pid) or [server.pid]
+            gateway_peaks = [peak_mib(p) for p in gateway_pids]
+            mocks_peak = peak_mib(mocks.pid)
+        finally:
+            for proc in (server, mocks):
+                proc.terminate()
+                proc.wait(timeout=30)
+    program_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{'step':<16}{'seconds':>9}{'records':>10}{'records/s':>11}")
+    for s in results.steps:
+        print(f"{s.name:<16}{s.seconds:>9.1f}{s.records:>10,}{s.rate:>11,.0f}")
+    affiliated = results.funnel["affiliated"]
+    per_second = affiliated / wall if wall else 0.0
+    print(
+        f"total {wall:.1f} s; {results.funnel['newborns']:,} newborns, "
+        f"{results.funnel['eligible']:,} eligible, {affiliated:,} affiliated, "
+        f"T1 paid {results.payments.get('T1', {}).get('paid', 0):,}, "
+        f"T2 paid {results.payments.get('T2', {}).get('paid', 0):,}; "
+        f"{results.calls:,} gateway calls ({results.calls / wall:,.0f}/s, "
+        f"{results.calls / wall / baseline:.2f}x the baseline); "
+        f"audit chain {'intact' if results.audit.get('ok') else 'BROKEN'} "
+        f"({results.audit.get('events_checked', 0):,} events)"
+    )
+    print(
+        f"peak memory MiB: programme {program_peak:.0f}, gateway "
+        + "/".join(f"{p:.0f}" for p in gateway_peaks)
+        + f", mocks {mocks_peak:.0f}"
+    )
+    if per_second:
+        print(
+            f"{per_second:,.1f} households affiliated per second end to end: the national "
+            f"cohort of {NATIONAL:,} would take {NATIONAL / per_second / 60:,.0f} min at this rate"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--households", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument("--gateway-workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
+    args = parser.parse_args()
+    print(f"machine: {describe()}")
+    print(
+        f"{args.gateway_workers} gateway process(es), mocks in one more, the programme in "
+        f"this one, {args.concurrency} calls in flight"
+    )
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            run_backend("SQLite", f"sqlite:///{Path(tmp) / 'cohort.db'}", args)
+    if not args.no_postgres:
+        with scratch_postgres(args.postgres, "bench_cohort") as url:
+            run_backend("PostgreSQL", url, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""The DU 095-2020 operation played through the gateway's public API, in-process with
+the mocks over real HTTP: every household's fate is what the population says it should
+be, money moves once per tranche, the audit chain holds, and a bad day at the partners
+changes nothing of the outcome."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from adapters.sandbox.population import Population
+from program.demo import QuietProgress, in_process_gateway, play
+from program.operation import Household, Results
+from program.registers import SandboxRegisters
+from program.report import write_html
+
+AS_OF = date(2021, 3, 1)
+SEED = 11
+
+
+async def operate(
+    tmp_path: Path, households: int, faults: str, log_level: str = "WARNING"
+) -> tuple[Results, Population]:
+    async with in_process_gateway(households, SEED, faults, tmp_path, log_level) as box:
+        registers = SandboxRegisters(box.population, box.ubigeo_file)
+        results = await play(
+            box.url,
+            box.credentials,
+            registers,
+            QuietProgress(echo=False),
+            seed=SEED,
+            limit=None,
+            concurrency=8,
+            as_of=AS_OF,
+        )
+        return results, box.population
+
+
+def expected_outcome(pop: Population, h: Household) -> str:
+    """Eligibility computed from the population itself, not from what the gateway said."""
+    located = pop.locate(h.cui)
+    assert located is not None
+    truth = pop.household(located[0])
+    months = (AS_OF.year - truth.child.birth_date.year) * 12 + (
+        AS_OF.month - truth.child.birth_date.month
+    )
+    months -= AS_OF.day < truth.child.birth_date.day
+    if not truth.district.eligible:
+        return "district-poverty-below-15"
+    if months >= 24:
+        return "over-24-months"
+    if truth.child.deceased:
+        return "deceased"
+    if truth.in_juntos:
+        return "already-in-juntos"
+    if truth.formal_payroll:
+        return "formal-payroll"
+    if not truth.phone_lines:
+        return "no-phone-line"
+    return "contacted"
+
+
+def fate(h: Household) -> tuple[object, ...]:
+    return (h.cui, h.outcome, h.t1, h.missing, h.priority, h.compliant, h.t2)
+
+
+async def test_the_operation_end_to_end(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    results, pop = await operate(tmp_path, 300, "none", log_level="INFO")
+    households = results.households
+    # Every newborn of the window came, once.
+    born = {pop.household(i).child.cui for i in pop.newborns(date(2019, 3, 1), date(2021, 2, 28))}
+    assert sorted(h.cui for h in households) == sorted(born)
+
+    for h in households:
+        expected = expected_outcome(pop, h)
+        if expected == "contacted":
+            mother = pop.household(pop.locate(h.cui)[0]).mother  # type: ignore[index]
+            # The bank opens no account for a holder registered as deceased.
+            opened = "account-partner-invalid-input" if mother.deceased else "account-opened"
+            assert h.outcome in (opened, "unreachable", "refused"), h.outcome
+        else:
+            assert h.outcome == expected
+    funnel = results.funnel
+    assert funnel["newborns"] == len(households)
+    dropped = sum(
+        funnel[k]
+        for k in (
+            "district-poverty-below-15",
+            "over-24-months",
+            "deceased",
+            "already-in-juntos",
+            "formal-payroll",
+        )
+    )
+    assert funnel["eligible"] == len(households) - dropped
+    contacted = funnel["affiliated"] + funnel["no-phone-line"] + funnel["unreachable"]
+    assert contacted + funnel["refused"] == funnel["eligible"]  # nobody lost on the way
+    assert funnel["affiliated"] > 0
+
+    opened = [h for h in households if h.cci]
+    refused_by_bank = [h for h in households if h.outcome == "account-partner-invalid-input"]
+    assert len(opened) == funnel["account-opened"]
+    assert len(opened) + len(refused_by_bank) == funnel["affiliated"]
+    t1, t2 = results.payments["T1"], results.payments["T2"]
+    assert t1["paid"] == t1["booked"] == len(opened)
+    assert t1["second_debits"] == 0
+    assert all(h.t1 == "paid" for h in opened)
+    compliant = [h for h in households if h.compliant]
+    assert 0 < len(compliant) < len(opened)
+    assert t2["paid"] == t2["booked"] == len(compliant)
+    assert t2["second_debits"] == 0
+    assert {h.priority for h in compliant} == {"low"}
+    assert all(h.missing for h in opened if not h.compliant)
+    assert sum(sum(c.values()) for c in results.semaforo.values()) == funnel["affiliated"]
+
+    assert results.audit["ok"] is True
+    assert results.audit["events_checked"] > 3 * len(opened)  # lines, consent, account, ...
+
+    report = write_html(results, tmp_path / "report.html")
+    text = report.read_text()
+    for title in ("Affiliation funnel", "Payments and reconciliation", "Semáforo by region"):
+        assert title in text
+    assert "<script" not in text
+    numbers = set(re.findall(r"\d{8}", text))
+    assert not numbers & ({h.cui for h in households} | {h.mother_dni for h in households})
+    assert not any(h.mother_names in text for h in households)
+
+    # Nothing personal in the gateway's logs or in its database file, in clear.
+    logs = capfd.readouterr()
+    assert "/v1/persons/{dni}/phone-lines" in logs.out  # the gateway did log each call
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("gateway.db*"))
+    assert b"sandbox-consumer" in stored  # the scan sees what is kept in clear
+    secrets = set()
+    for h in households:
+        truth = pop.household(pop.locate(h.cui)[0])  # type: ignore[index]
+        secrets |= {
+            h.cui,
+            h.mother_dni,
+            truth.mother.first_surname + " " + truth.mother.second_surname,
+        }
+        secrets |= {line.number for line in truth.phone_lines}
+        if h.cci:
+            secrets.add(h.cci)
+    leaked_logs = [x for x in secrets if x in logs.out or x in logs.err]
+    leaked_db = [x for x in secrets if x.encode() in stored]
+    assert not leaked_logs
+    assert not leaked_db
+    assert len(secrets) > 3 * len(households) // 2
+
+
+async def test_partner_faults_change_no_household_fate(tmp_path: Path) -> None:
+    size = int(os.environ.get("GATEWAY_SOAK_HOUSEHOLDS", "60"))
+    calm, _ = await operate(tmp_path / "calm", size, "none")
+    stormy, _ = await operate(tmp_path / "stormy", size, "flaky")
+    assert stormy.retries > 0
+    assert [fate(h) for h in stormy.households] == [fate(h) for h in calm.households]
+    for tranche in ("T1", "T2"):
+        assert stormy.payments[tranche]["paid"] == calm.payments[tranche]["paid"]
+        assert stormy.payments[tranche]["second_debits"] == 0
+        assert stormy.payments[tranche]["booked"] == stormy.payments[tranche]["paid"]
+    assert stormy.audit["ok"] is True
