@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export GATEWAY_PORT ?= 8000
 
-.PHONY: install run test check lint types contract clean
+.PHONY: install run test soak check lint types contract clean
 
 install: $(STAMP)
 
@@ -28,6 +28,21 @@ test: $(STAMP)
 		GATEWAY_TEST_DATABASE=postgres $(BIN)/python -m pytest $(PYTEST_ARGS); \
 	else \
 		echo "GATEWAY_TEST_POSTGRES_URL not set: PostgreSQL run skipped (.ci/run sets it)"; \
+	fi
+
+# The long part of the reliability suite: ten SIGKILLs per durable job, many more fuzzing
+# cases, a larger operation under partner faults (same tests as `make test`, harder).
+SOAK_TESTS := tests/gateway/test_fuzz.py tests/gateway/broker/test_exchanges.py \
+	tests/gateway/broker/test_payments.py tests/program tests/audit/test_chain.py \
+	tests/gateway/test_rate_limit.py tests/gateway/broker/test_privacy.py
+soak: export GATEWAY_SOAK_KILLS = 10
+soak: export GATEWAY_FUZZ_EXAMPLES = 150
+soak: export GATEWAY_SOAK_HOUSEHOLDS = 400
+soak: $(STAMP)
+	GATEWAY_TEST_DATABASE=sqlite $(BIN)/python -m pytest -s $(SOAK_TESTS) $(PYTEST_ARGS)
+	@if [ -n "$$GATEWAY_TEST_POSTGRES_URL" ]; then \
+		echo "== same soak on PostgreSQL =="; \
+		GATEWAY_TEST_DATABASE=postgres $(BIN)/python -m pytest -s $(SOAK_TESTS) $(PYTEST_ARGS); \
 	fi
 
 lint: $(STAMP)

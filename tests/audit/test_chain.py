@@ -151,7 +151,7 @@ async def test_random_tampering_is_caught_every_time(clean_database: str) -> Non
     columns = ["client_id", "service", "purpose", "decision", "outcome", "subjects", "body"]
     caught = 0
     for _ in range(100):
-        kind = rng.choice(["modify", "delete", "swap", "truncate", "shift"])
+        kind = rng.choice(["modify", "delete", "insert", "swap", "truncate", "shift"])
         seq = rng.randint(1, 79)
 
         def tamper(conn: Connection, kind: str = kind, seq: int = seq) -> None:
@@ -167,6 +167,19 @@ async def test_random_tampering_is_caught_every_time(clean_database: str) -> Non
                 )
             elif kind == "delete":
                 conn.execute(delete(audit_events).where(audit_events.c.seq == seq))
+            elif kind == "insert":  # make room at seq, then slip a forged event in
+                for later in range(80, seq - 1, -1):
+                    conn.execute(
+                        update(audit_events)
+                        .where(audit_events.c.seq == later)
+                        .values(seq=later + 1)
+                    )
+                forged = dict(
+                    conn.execute(select(audit_events).where(audit_events.c.seq == seq + 1))
+                    .mappings()
+                    .one()
+                )
+                conn.execute(insert(audit_events).values({**forged, "seq": seq}))
             elif kind == "swap":
                 _swap(conn, seq, seq + 1)
             elif kind == "truncate":

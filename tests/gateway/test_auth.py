@@ -137,6 +137,11 @@ async def test_bad_tokens_get_401(
         app, {**claims, "iat": now - 2000, "nbf": now - 2000, "exp": now - 1100}
     )
     too_long = await sign_with_gateway_key(app, {**claims, "exp": now + 86400})
+    not_yet_valid = await sign_with_gateway_key(
+        app, {**claims, "iat": now + 600, "nbf": now + 600, "exp": now + 1200}
+    )
+    other_audience = await sign_with_gateway_key(app, {**claims, "aud": "another-gateway"})
+    other_issuer = await sign_with_gateway_key(app, {**claims, "iss": "https://elsewhere"})
     foreign_key = ECKey.generate_key("P-256")
     forged = jwt.encode(
         {"alg": "ES256", "kid": header["kid"]}, claims, foreign_key, algorithms=["ES256"]
@@ -174,6 +179,9 @@ async def test_bad_tokens_get_401(
         "garbage segments": bearer("a.b.c"),
         "expired": bearer(expired),
         "lifetime too long": bearer(too_long),
+        "not yet valid": bearer(not_yet_valid),
+        "wrong audience": bearer(other_audience),
+        "wrong issuer": bearer(other_issuer),
         "wrong signature": bearer(forged),
         "unknown kid": bearer(unknown_kid),
         "alg none": bearer(none_alg),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import sys
 from collections import Counter
@@ -23,6 +24,8 @@ from tests.conftest import GetToken, bearer
 from tests.gateway.broker.conftest import Grant, Mocks
 
 YEAR = {"born_from": "2020-03-01", "born_to": "2021-02-28", "ubigeo": []}
+# How many times a worker is killed midway (`make soak` asks for ten).
+KILLS = int(os.environ.get("GATEWAY_SOAK_KILLS", "3"))
 CLI = str(Path(sys.executable).with_name("juntos-gateway"))
 
 
@@ -123,7 +126,8 @@ async def test_sigkill_midway_then_resume_gives_exactly_the_records(
     killed = 0
     run = await state.exchanges.trigger("reniec-newborns", YEAR, "test")
     assert run is not None
-    for _ in range(3):  # kill the worker three times at different points
+    rng = random.Random(KILLS)
+    for _ in range(KILLS):  # kill the worker several times at different points
         worker = await asyncio.create_subprocess_exec(
             CLI,
             "exchanges",
@@ -133,12 +137,14 @@ async def test_sigkill_midway_then_resume_gives_exactly_the_records(
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
-        target = (await state.exchanges.get("reniec-newborns", run["id"]))["chunks_done"] + 2
+        step = 2 if KILLS <= 3 else 1  # enough chunks left for every kill
+        target = (await state.exchanges.get("reniec-newborns", run["id"]))["chunks_done"] + step
         for _ in range(400):
             progress = await state.exchanges.get("reniec-newborns", run["id"])
             if progress["chunks_done"] >= target or worker.returncode is not None:
                 break
             await asyncio.sleep(0.025)
+        await asyncio.sleep(rng.uniform(0, 0.04))  # anywhere in the next chunk's work
         worker.send_signal(signal.SIGKILL)
         await worker.wait()
         killed += 1
@@ -167,7 +173,7 @@ async def test_sigkill_midway_then_resume_gives_exactly_the_records(
     assert interrupted_records == clean_records  # same records, same order
     assert sorted(r["cui"] for r in clean_records) == sorted(expected_cuis(mocks, YEAR))
     assert max(Counter(r["cui"] for r in interrupted_records).values()) == 1
-    assert killed == 3
+    assert killed == KILLS
     async with transaction(state.sessions) as session:
         states = (await session.execute(select(ExchangeRun.state))).scalars().all()
         events = await recent(session, limit=100_000)
