@@ -82,15 +82,19 @@ class RateLimiter:
             statement = insert(RateWindow).values(
                 client_id=client_id, window_start=window, used=want
             )
-            taken = await session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["client_id", "window_start"],
-                    set_={"used": RateWindow.used + want},
-                    where=RateWindow.used + want <= self.limit,
+            # RETURNING tells whether the row was written (an ORM insert's rowcount is not
+            # reliable on every driver): nothing comes back when the guard refused.
+            taken = (
+                await session.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=["client_id", "window_start"],
+                        set_={"used": RateWindow.used + want},
+                        where=RateWindow.used + want <= self.limit,
+                    ).returning(RateWindow.used)
                 )
-            )
-            if getattr(taken, "rowcount", 0):
-                if await self._first_claim(session, client_id, window, want):
+            ).scalar_one_or_none()
+            if taken is not None:
+                if taken == want:  # this claim opened the window
                     await session.execute(  # old windows go when a new one starts
                         delete(RateWindow).where(RateWindow.window_start < window - self.window)
                     )
@@ -105,24 +109,16 @@ class RateLimiter:
             rest = self.limit - used
             if rest <= 0:
                 return 0
-            moved = await session.execute(
-                update(RateWindow)
-                .where(
-                    RateWindow.client_id == client_id,
-                    RateWindow.window_start == window,
-                    RateWindow.used == used,
+            moved = (
+                await session.execute(
+                    update(RateWindow)
+                    .where(
+                        RateWindow.client_id == client_id,
+                        RateWindow.window_start == window,
+                        RateWindow.used == used,
+                    )
+                    .values(used=used + rest)
+                    .returning(RateWindow.used)
                 )
-                .values(used=used + rest)
-            )
-            return rest if getattr(moved, "rowcount", 0) else 0
-
-    @staticmethod
-    async def _first_claim(session: AsyncSession, client_id: str, window: int, want: int) -> bool:
-        used = (
-            await session.execute(
-                select(RateWindow.used).where(
-                    RateWindow.client_id == client_id, RateWindow.window_start == window
-                )
-            )
-        ).scalar_one()
-        return bool(used == want)
+            ).scalar_one_or_none()
+            return rest if moved is not None else 0
