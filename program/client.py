@@ -23,6 +23,7 @@ from tenacity import (
     AsyncRetrying,
     retry_if_exception,
     stop_after_attempt,
+    stop_after_delay,
     wait_exponential_jitter,
 )
 
@@ -72,7 +73,7 @@ class GatewayClient:
     base_url: str
     credentials: dict[str, Credentials]
     concurrency: int = 16
-    attempts: int = 6
+    give_up_seconds: float = 180.0
     calls: int = 0
     retries: int = 0
     _http: httpx.AsyncClient | None = None
@@ -144,8 +145,11 @@ class GatewayClient:
         retry: bool = True,
     ) -> dict[str, Any]:
         """One call; the decoded JSON answer, or :class:`GatewayProblem`."""
+        previous = ""
         async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(self.attempts if retry else 1),
+            # A partner cut off by the gateway's breaker comes back after Retry-After: keep
+            # asking for a while rather than drop the household.
+            stop=stop_after_delay(self.give_up_seconds) if retry else stop_after_attempt(1),
             wait=wait_exponential_jitter(multiplier=0.2, max=5.0),
             retry=retry_if_exception(_retryable),
             reraise=True,
@@ -153,15 +157,15 @@ class GatewayClient:
             with attempt:
                 if attempt.retry_state.attempt_number > 1:
                     self.retries += 1
-                    failed = attempt.retry_state.outcome
-                    cause = failed.exception() if failed is not None else None
-                    self.retry_causes[
-                        cause.slug if isinstance(cause, GatewayProblem) else type(cause).__name__
-                    ] += 1
-                return await self._once(
-                    role, method, path, purpose, json_body, content, content_type, params,
-                    idempotency_key, headers or {},
-                )  # fmt: skip
+                    self.retry_causes[previous] += 1
+                try:
+                    return await self._once(
+                        role, method, path, purpose, json_body, content, content_type, params,
+                        idempotency_key, headers or {},
+                    )  # fmt: skip
+                except Exception as exc:
+                    previous = exc.slug if isinstance(exc, GatewayProblem) else type(exc).__name__
+                    raise
         raise AssertionError("unreachable")
 
     async def _once(

@@ -112,6 +112,7 @@ class Sandbox:
     credentials: Path
     population: Population
     ubigeo_file: Path | None
+    partner_urls: dict[str, str]
 
 
 @contextlib.asynccontextmanager
@@ -176,6 +177,7 @@ async def in_process_gateway(
             workdir / "sandbox-clients.json",
             sandbox.population,
             sandbox.ubigeo_file,
+            {e.partner: e.base_url for e in endpoints(sandbox)},
         )
     finally:
         for s in servers:
