@@ -8,7 +8,7 @@ Only counts leave this module: no name, DNI, CUI, phone or account appears in ei
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -104,10 +104,16 @@ def steps_table(results: Results) -> Table:
 # -- SVG -------------------------------------------------------------------------------
 
 
-def _bars(rows: Sequence[tuple[str, int]], colour: str = "#2c7fb8", width: int = 720) -> str:
+def _label_width(labels: Iterable[str]) -> int:
+    """Room for the longest label at 12 px (capitals take about 10 px), plus a margin."""
+    return 20 + 10 * max((len(label) for label in labels), default=10)
+
+
+def _bars(rows: Sequence[tuple[str, int]], colour: str = "#2c7fb8", width: int = 860) -> str:
     """Horizontal bars, one per row, labelled with the count."""
     top = max((v for _, v in rows), default=0) or 1
-    bar_h, gap, label_w = 22, 8, 300
+    bar_h, gap = 22, 8
+    label_w = _label_width(label for label, _ in rows)
     height = len(rows) * (bar_h + gap) + gap
     parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img">']
     for i, (label, value) in enumerate(rows):
@@ -123,10 +129,11 @@ def _bars(rows: Sequence[tuple[str, int]], colour: str = "#2c7fb8", width: int =
 
 
 def _stacked(
-    rows: Sequence[tuple[str, dict[str, int]]], keys: Sequence[str], width: int = 720
+    rows: Sequence[tuple[str, dict[str, int]]], keys: Sequence[str], width: int = 860
 ) -> str:
     """One 100% bar per row, split by ``keys``; the legend above."""
-    bar_h, gap, label_w = 18, 6, 200
+    bar_h, gap = 18, 6
+    label_w = _label_width(label for label, _ in rows)
     legend_h = 26
     height = legend_h + len(rows) * (bar_h + gap) + gap
     parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img">']
@@ -137,7 +144,7 @@ def _stacked(
             f'fill="{COLOURS.get(key, "#777")}"/>'
             f'<text x="{legend_x + 16}" y="15">{html.escape(key)}</text>'
         )
-        legend_x += 24 + 8 * len(key)
+        legend_x += 28 + 9 * len(key)
     span = width - label_w - 70
     for i, (label, counts) in enumerate(rows):
         y = legend_h + gap + i * (bar_h + gap)
