@@ -174,8 +174,9 @@ class Operation:
         step: str,
         items: Sequence[Household],
         work: Callable[[Household], Awaitable[None]],
-    ) -> None:
-        """Run ``work`` for every item, ``concurrency`` at a time, with progress."""
+    ) -> int:
+        """Run ``work`` for every item, ``concurrency`` at a time, with progress; how many
+        items there were."""
         queue: asyncio.Queue[Household] = asyncio.Queue()
         for item in items:
             queue.put_nowait(item)
@@ -187,6 +188,7 @@ class Operation:
                 self.progress.advance(step)
 
         await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(items)) or 1)))
+        return len(items)
 
     async def _timed(self, name: str, total: int | None, work: Callable[[], Awaitable[int]]) -> int:
         figures = self.results.step(name)
@@ -363,7 +365,7 @@ class Operation:
             h.consent_id = consent["data"]["id"]
             h.outcome = "affiliated"
 
-        await self._timed("contact", len(eligible), lambda: self._count(eligible, one, "contact"))
+        await self._timed("contact", len(eligible), lambda: self._each("contact", eligible, one))
         funnel = self.results.funnel
         for h in eligible:
             funnel[h.outcome] += 1
@@ -381,12 +383,6 @@ class Operation:
         return await self.gw.call(
             "consumer", "POST", "/v1/consents", purpose="affiliation", json_body=body
         )
-
-    async def _count(
-        self, items: list[Household], work: Callable[[Household], Awaitable[None]], step: str
-    ) -> int:
-        await self._each(step, items, work)
-        return len(items)
 
     async def accounts(self) -> None:
         affiliated = [h for h in self.results.households if h.outcome == "affiliated"]
@@ -409,7 +405,7 @@ class Operation:
             h.outcome = "account-opened"
 
         await self._timed(
-            "accounts", len(affiliated), lambda: self._count(affiliated, one, "accounts")
+            "accounts", len(affiliated), lambda: self._each("accounts", affiliated, one)
         )
         opened = sum(1 for h in affiliated if h.cci)
         self.results.funnel["account-opened"] = opened
@@ -569,7 +565,7 @@ class Operation:
             h.priority = priority_of(h.missing)
             self.results.semaforo[self.registers.region(h.ubigeo)][h.priority] += 1
 
-        await self._timed("verdicts", len(children), lambda: self._count(children, one, "verdicts"))
+        await self._timed("verdicts", len(children), lambda: self._each("verdicts", children, one))
         compliant = sum(1 for h in children if h.compliant)
         self.results.funnel["compliant"] = compliant
         self.progress.finish("verdicts", f"{compliant:,} of {len(children):,} compliant")

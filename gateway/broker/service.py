@@ -90,11 +90,7 @@ class Exchange:
         one's subjects are recorded, and when the purpose rests on consent only the
         records whose child or caregiver still has an active consent are kept (checked
         now, so a revocation after staging applies too)."""
-        keys = (("cui", "cui"), ("dni", "dni"), ("dni", "mother_dni"))
-        refs = [
-            [self.state.pseudonyms.of(kind, str(r[key])) for kind, key in keys if r.get(key)]
-            for r in rows
-        ]
+        refs = [self.state.pseudonyms.of_record(r) for r in rows]
         if self.needs_consent:
             every = sorted({ref for subject in refs for ref in subject})
             covered = await self.state.consents.covered(

@@ -325,11 +325,7 @@ class ExchangeService:
         key = {"run_id": run_id, "chunk_no": chunk_no}
         sealed = self.keyring.encrypt(json.dumps(rows).encode(), _chunk_aad(key))
         service = self.catalog.services[spec.service]
-        subjects = [self.pseudonyms.of("cui", r["cui"]) for r in rows if "cui" in r]
-        subjects += [self.pseudonyms.of("dni", r["dni"]) for r in rows if r.get("dni")]
-        subjects += [
-            self.pseudonyms.of("dni", r["mother_dni"]) for r in rows if r.get("mother_dni")
-        ]
+        subjects = [ref for r in rows for ref in self.pseudonyms.of_record(r)]
         async with transaction(self.sessions) as session:
             moved = await session.execute(
                 update(ExchangeRun)
