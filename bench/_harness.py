@@ -3,14 +3,18 @@ PostgreSQL database created for one run and dropped after it."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 from sqlalchemy.engine import make_url
@@ -51,3 +55,55 @@ def scratch_postgres(server_url: str, prefix: str) -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+
+
+CLI = [sys.executable, "-m", "gateway.cli"]
+PARTNERS = ("RENIEC", "OSIPTEL", "BN", "MINSA_HIS")
+
+
+@dataclass
+class Sandbox:
+    gateway: str
+    mock_urls: dict[str, str]
+    env: dict[str, str]
+    server: subprocess.Popen[bytes]
+    mocks: subprocess.Popen[bytes]
+
+
+@contextmanager
+def sandbox_processes(
+    var: Path, database_url: str, workers: int, **settings: str
+) -> Iterator[Sandbox]:
+    """The four mocks (one process) and a sandbox gateway (``serve --no-mocks --workers
+    N``) on free ports and a migrated database; ``settings`` are extra ``GATEWAY_*``
+    variables. Both are stopped on exit."""
+    ports = {name: free_port() for name in PARTNERS}
+    gateway_port = free_port()
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    env = {
+        **os.environ,
+        **{f"GATEWAY_SANDBOX_{name}_PORT": str(port) for name, port in ports.items()},
+        **{f"GATEWAY_PARTNERS__{name}__BASE_URL": url for name, url in urls.items()},
+        "GATEWAY_ENV": "sandbox",
+        "GATEWAY_DATABASE_URL": database_url,
+        "GATEWAY_VAR_DIR": str(var),
+        "GATEWAY_PORT": str(gateway_port),
+        "GATEWAY_LOG_LEVEL": "WARNING",
+        **{f"GATEWAY_{name.upper()}": value for name, value in settings.items()},
+    }
+    subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True)
+    mocks = subprocess.Popen([*CLI, "mocks"], env=env, stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [*CLI, "serve", "--no-mocks", "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        gateway = f"http://127.0.0.1:{gateway_port}"
+        wait_until_up(f"{gateway}/healthz", server)
+        wait_until_up(f"{urls['RENIEC']}/ws/ConsultaDni?wsdl", mocks)
+        yield Sandbox(gateway, urls, env, server, mocks)
+    finally:
+        for proc in (server, mocks):
+            proc.terminate()
+            proc.wait(timeout=30)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import resource
 import subprocess
 import sys
@@ -27,13 +26,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from adapters.sandbox.settings import SandboxSettings  # noqa: E402
-from bench._harness import free_port, scratch_postgres, wait_until_up  # noqa: E402
+from bench._harness import sandbox_processes, scratch_postgres  # noqa: E402
 from bench._machine import describe  # noqa: E402
 from program.client import GatewayClient, load_credentials  # noqa: E402
 from program.demo import QuietProgress, play  # noqa: E402
 from program.registers import SandboxRegisters  # noqa: E402
 
-CLI = [sys.executable, "-m", "gateway.cli"]
 NATIONAL = 442_618
 
 
@@ -72,35 +70,15 @@ async def bare_calls(gateway: str, credentials: Path, args: argparse.Namespace) 
 def run_backend(name: str, database_url: str, args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         var = Path(tmp) / "var"
-        ports = {n: free_port() for n in ("RENIEC", "OSIPTEL", "BN", "MINSA_HIS")}
-        gateway_port = free_port()
-        env = {
-            **os.environ,
-            **{f"GATEWAY_SANDBOX_{n}_PORT": str(p) for n, p in ports.items()},
-            **{
-                f"GATEWAY_PARTNERS__{n}__BASE_URL": f"http://127.0.0.1:{p}"
-                for n, p in ports.items()
-            },
-            "GATEWAY_SANDBOX_SIZE": str(args.households),
-            "GATEWAY_SANDBOX_SEED": str(args.seed),
-            "GATEWAY_ENV": "sandbox",
-            "GATEWAY_DATABASE_URL": database_url,
-            "GATEWAY_VAR_DIR": str(var),
-            "GATEWAY_PORT": str(gateway_port),
-            "GATEWAY_LOG_LEVEL": "WARNING",
-            "GATEWAY_EXCHANGES_POLL_SECONDS": "0.2",
-        }
-        subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True)
-        mocks = subprocess.Popen([*CLI, "mocks"], env=env, stdout=subprocess.DEVNULL)
-        server = subprocess.Popen(
-            [*CLI, "serve", "--no-mocks", "--workers", str(args.gateway_workers)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            gateway = f"http://127.0.0.1:{gateway_port}"
-            wait_until_up(f"{gateway}/healthz", server)
-            wait_until_up(f"http://127.0.0.1:{ports['RENIEC']}/ws/ConsultaDni?wsdl", mocks)
+        with sandbox_processes(
+            var,
+            database_url,
+            args.gateway_workers,
+            sandbox_size=str(args.households),
+            sandbox_seed=str(args.seed),
+            exchanges_poll_seconds="0.2",
+        ) as box:
+            gateway, server, mocks = box.gateway, box.server, box.mocks
             sandbox = SandboxSettings(seed=args.seed, size=args.households)
             registers = SandboxRegisters(sandbox.population, sandbox.ubigeo_file)
             print(f"\n== {name}: {args.households:,} households ==", flush=True)
@@ -123,10 +101,6 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> None:
             gateway_pids = children(server.pid) or [server.pid]
             gateway_peaks = [peak_mib(p) for p in gateway_pids]
             mocks_peak = peak_mib(mocks.pid)
-        finally:
-            for proc in (server, mocks):
-                proc.terminate()
-                proc.wait(timeout=30)
     program_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{'step':<16}{'seconds':>9}{'records':>10}{'records/s':>11}")
     for s in results.steps:

@@ -18,10 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,10 +31,9 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from adapters.sandbox.settings import SandboxSettings  # noqa: E402
-from bench._harness import free_port, wait_until_up  # noqa: E402
+from bench._harness import sandbox_processes  # noqa: E402
 from bench._machine import describe  # noqa: E402
 
-CLI = [sys.executable, "-m", "gateway.cli"]
 SOAP = (
     '<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body>'
     '<ns2:consultar xmlns:ns2="http://ws.reniec.gob.pe/"><peticionConsulta>'
@@ -195,45 +192,14 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         var = Path(tmp) / "var"
-        ports = {
-            f"GATEWAY_SANDBOX_{n}_PORT": str(free_port())
-            for n in ("RENIEC", "OSIPTEL", "BN", "MINSA_HIS")
-        }
-        gateway_port = free_port()
-        env = {
-            **os.environ,
-            **ports,
-            "GATEWAY_ENV": "sandbox",
-            "GATEWAY_DATABASE_URL": args.database_url or f"sqlite:///{tmp}/bench.db",
-            "GATEWAY_VAR_DIR": str(var),
-            "GATEWAY_PORT": str(gateway_port),
-            "GATEWAY_LOG_LEVEL": "WARNING",
-            "GATEWAY_RATE_LIMIT_PER_MINUTE": "0",  # the raw path, not one client's quota
-            "GATEWAY_PARTNERS__RENIEC__BASE_URL": f"http://127.0.0.1:{ports['GATEWAY_SANDBOX_RENIEC_PORT']}",
-            "GATEWAY_PARTNERS__OSIPTEL__BASE_URL": f"http://127.0.0.1:{ports['GATEWAY_SANDBOX_OSIPTEL_PORT']}",
-            "GATEWAY_PARTNERS__BN__BASE_URL": f"http://127.0.0.1:{ports['GATEWAY_SANDBOX_BN_PORT']}",
-            "GATEWAY_PARTNERS__MINSA_HIS__BASE_URL": f"http://127.0.0.1:{ports['GATEWAY_SANDBOX_MINSA_HIS_PORT']}",
-        }
-        subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True)
-        mocks = subprocess.Popen([*CLI, "mocks"], env=env, stdout=subprocess.DEVNULL)
-        server = subprocess.Popen(
-            [*CLI, "serve", "--no-mocks", "--workers", str(args.gateway_workers)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            gateway = f"http://127.0.0.1:{gateway_port}"
-            wait_until_up(f"{gateway}/healthz", server)
-            wait_until_up(
-                f"http://127.0.0.1:{ports['GATEWAY_SANDBOX_RENIEC_PORT']}/ws/ConsultaDni?wsdl",
-                mocks,
-            )
-            env_for_run = {k: v for k, v in env.items() if k.startswith("GATEWAY_SANDBOX_")}
-            asyncio.run(run(args, env_for_run, gateway, var))
-        finally:
-            for proc in (server, mocks):
-                proc.terminate()
-                proc.wait(timeout=15)
+        with sandbox_processes(
+            var,
+            args.database_url or f"sqlite:///{tmp}/bench.db",
+            args.gateway_workers,
+            rate_limit_per_minute="0",  # the raw path, not one client's quota
+        ) as box:
+            env_for_run = {k: v for k, v in box.env.items() if k.startswith("GATEWAY_SANDBOX_")}
+            asyncio.run(run(args, env_for_run, box.gateway, var))
 
 
 if __name__ == "__main__":
