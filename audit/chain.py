@@ -19,8 +19,9 @@ from typing import Any
 
 GENESIS = bytes(32)
 SEPARATOR = "\x1e"
-INDEX_COLUMNS = (
-    "seq",
+# The stored columns an append writes, in order (the database adds the sequence number),
+# and with it the columns the canonical encoding covers.
+ROW_COLUMNS = (
     "occurred_us",
     "client_id",
     "service",
@@ -30,6 +31,7 @@ INDEX_COLUMNS = (
     "subjects",
     "body",
 )
+INDEX_COLUMNS = ("seq", *ROW_COLUMNS)
 CHECKPOINT_CONTEXT = b"juntos-gateway/audit-checkpoint/v1"
 MANIFEST_CONTEXT = b"juntos-gateway/audit-archive/v1"
 

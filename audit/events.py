@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from audit.chain import canonical_json
+from audit.chain import ROW_COLUMNS, canonical_json
 
 # Fields kept in the canonical JSON body; the others are index columns.
 BODY_FIELDS = (
@@ -66,19 +66,22 @@ class AuditEvent:
     response_bytes: int = 0
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
+    def as_values(self) -> tuple[Any, ...]:
+        """The stored form, in ``ROW_COLUMNS`` order: index columns and the canonical
+        body (no sequence number: the database assigns it on insert)."""
+        return (
+            to_us(self.occurred_at),
+            self.client_id,
+            self.service,
+            self.purpose,
+            self.decision,
+            self.outcome,
+            " ".join(self.subjects),
+            canonical_json({name: getattr(self, name) for name in BODY_FIELDS}),
+        )
+
     def as_row(self) -> dict[str, Any]:
-        """The stored form: index columns and the canonical body (no sequence number:
-        the database assigns it on insert)."""
-        return {
-            "occurred_us": to_us(self.occurred_at),
-            "client_id": self.client_id,
-            "service": self.service,
-            "purpose": self.purpose,
-            "decision": self.decision,
-            "outcome": self.outcome,
-            "subjects": " ".join(self.subjects),
-            "body": canonical_json({name: getattr(self, name) for name in BODY_FIELDS}),
-        }
+        return dict(zip(ROW_COLUMNS, self.as_values(), strict=True))
 
 
 def decode(row: Any) -> dict[str, Any]:

@@ -9,9 +9,11 @@ signed archive.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -25,9 +27,10 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from audit.chain import ROW_COLUMNS
 from audit.events import AuditEvent, decode
 
 metadata = MetaData()
@@ -104,6 +107,36 @@ async def append(session: AsyncSession, event: AuditEvent) -> None:
 
 async def append_many(session: AsyncSession, events: Sequence[AuditEvent]) -> None:
     await session.execute(_INSERT, [event.as_row() for event in events])
+
+
+@functools.lru_cache(maxsize=64)
+def values_sql(dialect: str, rows: int) -> str:
+    """A multi-row insert: ``$n`` placeholders for psycopg's raw cursor (no query
+    rewriting per batch), ``?`` for SQLite."""
+    width = len(ROW_COLUMNS)
+    if dialect == "postgresql":
+        tuples = (
+            "(" + ",".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows)
+        )
+    else:
+        tuples = ("(" + ",".join("?" * width) + ")" for _ in range(rows))
+    return f"INSERT INTO audit_events ({','.join(ROW_COLUMNS)}) VALUES " + ",".join(tuples)
+
+
+async def append_alone(conn: AsyncConnection, events: Sequence[AuditEvent]) -> None:
+    """Append events in one statement on a connection in autocommit mode: one round trip
+    that returns only once the events are committed, all of them or none."""
+    if not events:
+        return
+    dialect = conn.dialect.name
+    params = [value for event in events for value in event.as_values()]
+    sql = values_sql(dialect, len(events))
+    if dialect == "postgresql":
+        driver: Any = (await conn.get_raw_connection()).driver_connection
+        async with psycopg.AsyncRawCursor(driver) as cursor:
+            await cursor.execute(sql, params)
+    else:
+        await conn.exec_driver_sql(sql, tuple(params))
 
 
 async def recent(session: AsyncSession, limit: int = 100) -> Sequence[dict[str, Any]]:

@@ -99,7 +99,7 @@ class AppState:
             idempotency=IdempotencyService(sessions, keyring, pseudonyms),
             rules=load_rules(settings.contracts_dir / "policy" / "coresponsibility-rules.yaml"),
             # Its own engine: requests hold pooled connections while they wait for it.
-            audit_writer=GroupCommitWriter(session_factory(create_engine(settings.database_url))),
+            audit_writer=GroupCommitWriter(create_engine(settings.database_url)),
             clients=ClientDirectory(settings.database_url, sessions),
             keyring=keyring,
             audit_keys=audit_keys,

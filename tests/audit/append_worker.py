@@ -18,7 +18,7 @@ from tests.audit.support import SIGNER, event
 
 
 async def main(url: str, events: int, tasks: int, tag: str) -> None:
-    writer = GroupCommitWriter(session_factory(create_engine(url)))
+    writer = GroupCommitWriter(create_engine(url))
     sealing = session_factory(create_engine(url))
     done = asyncio.Event()
 

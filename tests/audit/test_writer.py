@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,13 @@ def event(n: int) -> AuditEvent:
 
 async def test_concurrent_events_are_all_stored_in_fewer_commits(clean_database: str) -> None:
     engine = create_engine(clean_database)
-    writer = GroupCommitWriter(session_factory(engine))
+    writer = GroupCommitWriter(create_engine(clean_database))
     await asyncio.gather(*(writer.write(event(n)) for n in range(200)))
     async with session_factory(engine)() as session:
         stored = await session.scalar(select(func.count()).select_from(audit_events))
         ids = {e["request_id"] for e in await recent(session, limit=1000)}
     await writer.aclose()
+    await engine.dispose()
     assert stored == 200
     assert ids == {f"r{n}" for n in range(200)}
     assert writer.batches < 200
@@ -34,8 +36,7 @@ async def test_concurrent_events_are_all_stored_in_fewer_commits(clean_database:
 async def test_a_failed_commit_reaches_every_waiter(tmp_path: Path) -> None:
     # A database without the audit table: every insert fails, the connection itself is
     # fine (a connection that cannot even open leaves a driver thread behind the test).
-    engine = create_engine(f"sqlite:///{tmp_path / 'unmigrated.db'}")
-    writer = GroupCommitWriter(session_factory(engine))
+    writer = GroupCommitWriter(create_engine(f"sqlite:///{tmp_path / 'unmigrated.db'}"))
     results = await asyncio.gather(
         *(writer.write(event(n)) for n in range(5)), return_exceptions=True
     )
@@ -44,4 +45,44 @@ async def test_a_failed_commit_reaches_every_waiter(tmp_path: Path) -> None:
     assert all(isinstance(r, Exception) for r in results)
     with pytest.raises(Exception):  # noqa: B017, PT011 - any storage error must surface
         await writer.write(event(9))
+    await writer.aclose()
+
+
+async def test_a_batch_is_stored_whole_or_not_at_all(clean_database: str) -> None:
+    """Events that share a commit share its fate: one event the database refuses (no
+    service) fails the whole batch, and no event of it is stored half-way."""
+    writer = GroupCommitWriter(create_engine(clean_database))
+    broken = event(99)
+    broken.service = None  # type: ignore[assignment]
+    results = await asyncio.gather(
+        *(writer.write(e) for e in [event(1), event(2), broken, event(3)]),
+        return_exceptions=True,
+    )
+    await writer.aclose()
+    assert all(isinstance(r, Exception) for r in results)
+    engine = create_engine(clean_database)
+    async with session_factory(engine)() as session:
+        stored = await session.scalar(select(func.count()).select_from(audit_events))
     await engine.dispose()
+    assert stored == 0
+
+
+async def test_no_event_is_left_behind_while_a_flusher_stops(clean_database: str) -> None:
+    """Callers arrive one after another at every moment of a flusher's life, including
+    while it closes its connection after the last batch: each is still written."""
+    writer = GroupCommitWriter(create_engine(clean_database))
+    rng = random.Random(95)
+
+    async def caller(n: int) -> None:
+        for _ in range(rng.randint(0, 6)):  # arrive a varying number of loop turns later
+            await asyncio.sleep(0)
+        await writer.write(event(n))
+
+    for n in range(0, 300, 3):
+        await asyncio.wait_for(asyncio.gather(*(caller(n + k) for k in range(3))), timeout=20)
+    await writer.aclose()
+    engine = create_engine(clean_database)
+    async with session_factory(engine)() as session:
+        stored = await session.scalar(select(func.count()).select_from(audit_events))
+    await engine.dispose()
+    assert stored == 300
