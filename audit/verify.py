@@ -204,7 +204,9 @@ def _parallel(
             return None  # an unsealed stretch: verify in one pass instead
         anchors.append(bytes(stored))
     context = multiprocessing.get_context("spawn")  # children must not share connections
-    with ProcessPoolExecutor(max_workers=len(bounds), mp_context=context) as pool:
+    # This process checks the first share on its own connection while the children of
+    # the others start (a spawned child needs about a second to import).
+    with ProcessPoolExecutor(max_workers=max(1, len(bounds) - 1), mp_context=context) as pool:
         futures = [
             pool.submit(
                 _verify_range,
@@ -214,9 +216,17 @@ def _parallel(
                 anchor,
                 {k: v for k, v in checkpoints.items() if lo <= k <= hi},
             )  # fmt: skip
-            for (lo, hi), anchor in zip(bounds, anchors, strict=True)
+            for (lo, hi), anchor in zip(bounds[1:], anchors[1:], strict=True)
         ]
-        results = [f.result() for f in futures]
+        first = Report()
+        results: list[tuple[Report, bytes | None, tuple[int | None, str] | None]]
+        try:
+            lo, hi = bounds[0]
+            own = check_chain(_raw_rows(conn, lo, hi), lo, prev, checkpoints, first)
+            results = [(first, own, None)]
+        except Broken as exc:
+            results = [(first, None, (exc.seq, exc.reason))]
+        results += [f.result() for f in futures]
     head = prev
     for index, ((lo, hi), (part, part_head, broken)) in enumerate(
         zip(bounds, results, strict=True)
@@ -244,11 +254,13 @@ def verify_database(
     *,
     workers: int = 1,
     engine_url: str | None = None,
+    parallel_above: int = 50_000,
 ) -> Report:
     """Verify what the database holds (from the last removed archive on), or a range.
 
     With ``workers`` > 1 and ``engine_url`` (a synchronous SQLAlchemy URL for the same
-    database), large ranges are split between that many processes."""
+    database), ranges of more than ``parallel_above`` events per worker are split
+    between that many processes (children see only what is committed)."""
     report = Report()
     try:
         start_seq, prev = _database_start(conn, public_keys, report, from_seq)
@@ -269,7 +281,7 @@ def verify_database(
             if to_seq is not None:
                 bound = bound.where(audit_events.c.seq <= to_seq)
             top_seq = conn.execute(bound).scalar()
-            if top_seq is not None and top_seq - start_seq > 50_000 * workers:
+            if top_seq is not None and top_seq - start_seq > parallel_above * workers:
                 head = _parallel(
                     conn, engine_url, workers, start_seq, int(top_seq), prev, checkpoints, report
                 )

@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, delete, insert, select, text, update
+from sqlalchemy import create_engine as create_sync_engine
 
 from audit.archive import write_archive
 from audit.chain import row_hash
 from audit.events import decode
 from audit.sealer import SealPolicy, now_us
 from audit.store import audit_chain, audit_checkpoints, audit_events
-from audit.verify import verify_archives
+from audit.verify import verify_archives, verify_database
+from gateway.core.db import sync_url
 from tests.audit.support import KEYS, SIGNER, append_events, seal_all, verify
 
 pytestmark = pytest.mark.usefixtures("clean_database")
@@ -211,9 +213,6 @@ async def test_a_gap_is_waited_for_then_voided(clean_database: str) -> None:
     await append_events(clean_database, 5)
     await seal_all(clean_database)
     # A transaction took numbers 6 and 7 and rolled back: the next event is 8.
-    from sqlalchemy import create_engine as create_sync_engine
-
-    from gateway.core.db import sync_url
     from tests.audit.support import event
 
     engine = create_sync_engine(sync_url(clean_database))
@@ -244,10 +243,6 @@ async def test_a_gap_is_waited_for_then_voided(clean_database: str) -> None:
 async def test_archives_verify_offline_and_chain_to_the_database(
     clean_database: str, tmp_path: Path
 ) -> None:
-    from sqlalchemy import create_engine as create_sync_engine
-
-    from gateway.core.db import sync_url
-
     await chained(clean_database, 45)
     engine = create_sync_engine(sync_url(clean_database))
     with engine.begin() as conn:
@@ -296,10 +291,7 @@ async def test_concurrent_writers_in_several_processes_make_one_chain(
     import asyncio
     import sys
 
-    from sqlalchemy import create_engine as create_sync_engine
-
     from audit.events import decode
-    from gateway.core.db import sync_url
 
     processes, events, tasks = 4, 300, 16
     workers = [
@@ -330,3 +322,34 @@ async def test_concurrent_writers_in_several_processes_make_one_chain(
         f"p{p}-{n}" for p in range(processes) for n in range(events)
     )
     assert list(chain) == list(range(1, processes * events + 1))
+
+
+@pytest.mark.parametrize("altered", [None, 90, 250, 251, 420])
+async def test_verification_split_between_processes_finds_what_one_pass_finds(
+    clean_database: str, altered: int | None
+) -> None:
+    """The chain cut into shares, one per process, each anchored on the stored hash
+    before it: the same verdict, first broken event and head as one sequential pass,
+    wherever the alteration falls (first share, either side of the cut, the last)."""
+    await chained(clean_database, 500)
+    engine = create_sync_engine(sync_url(clean_database))
+    try:
+        if altered is not None:  # committed: the child processes must see it
+            with engine.begin() as conn:
+                _modify_outcome_at(conn, altered)
+        with engine.connect() as conn:
+            one_pass = verify_database(conn, KEYS)
+            split = verify_database(
+                conn,
+                KEYS,
+                workers=2,
+                engine_url=sync_url(clean_database).render_as_string(hide_password=False),
+                parallel_above=100,
+            )
+    finally:
+        engine.dispose()
+    assert split.ok is one_pass.ok is (altered is None)
+    assert split.first_broken_seq == one_pass.first_broken_seq == altered
+    if altered is None:
+        assert split.events_checked == one_pass.events_checked == 500
+        assert split.head_hash == one_pass.head_hash
