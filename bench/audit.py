@@ -2,9 +2,12 @@
 verification over one million events, on SQLite and PostgreSQL.
 
 Each writer appends one event at a time and waits until it is durably committed (the
-gateway's fail-closed path, through the group-commit writer). The baseline, measured in
-the same run on the same database, is the bulk ceiling: the same rows inserted 1,000 per
-statement by one writer that does not wait for anything.
+gateway's fail-closed path, through the group-commit writer). Writers run as tasks of one
+process, or split between processes, each with its own writer, as several gateway
+processes on one database are. Each figure is the median of three runs (lowest and
+highest in brackets). The baseline, measured in the same run on the same database, is
+the bulk ceiling: the same rows inserted 1,000 per statement by one writer that does not
+wait for anything.
 
     .venv/bin/python -m bench.audit [--postgres URL] [--seconds 5] [--verify-events 1000000]
 
@@ -16,17 +19,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import statistics
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
+import psycopg
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy import insert, text
+from sqlalchemy import text
 
 from audit.events import AuditEvent
 from audit.sealer import Ed25519Signer, SealPolicy, seal
-from audit.store import audit_events
+from audit.store import values_sql
 from audit.verify import verify_database
 from audit.writer import GroupCommitWriter
 from bench._harness import scratch_postgres
@@ -59,7 +66,7 @@ def event(n: int) -> AuditEvent:
 
 
 async def appends(url: str, writers: int, seconds: float, in_flight: int = 1) -> float:
-    writer = GroupCommitWriter(session_factory(create_engine(url)), max_in_flight=in_flight)
+    writer = GroupCommitWriter(create_engine(url), max_in_flight=in_flight)
     stop = time.perf_counter() + seconds
     counts = [0] * writers
 
@@ -77,13 +84,40 @@ async def appends(url: str, writers: int, seconds: float, in_flight: int = 1) ->
     return sum(counts) / elapsed
 
 
+def _append_process(job: tuple[str, int, float, int, float]) -> float:
+    url, writers, seconds, in_flight, start = job
+    time.sleep(max(0.0, start - time.time()))  # every process starts together
+    return asyncio.run(appends(url, writers, seconds, in_flight))
+
+
+def append_rate(url: str, writers: int, processes: int, in_flight: int, seconds: float) -> float:
+    """Events/s with ``writers`` writers split evenly between ``processes`` processes."""
+    if processes == 1:
+        return asyncio.run(appends(url, writers, seconds, in_flight))
+    context = multiprocessing.get_context("spawn")
+    start = time.time() + 3  # time for the children to import
+    job = (url, writers // processes, seconds, in_flight, start)
+    with context.Pool(processes) as pool:
+        return sum(pool.map(_append_process, [job] * processes))
+
+
 def bulk_load(url: str, total: int, start: int = 0) -> float:
+    """Insert events 1,000 per statement (the statement the group-commit writer uses),
+    in one transaction, waiting for nothing; returns events/s."""
     engine = create_sync_engine(sync_url(url))
     started = time.perf_counter()
     with engine.begin() as conn:
+        dialect = conn.dialect.name
+        driver: Any = conn.connection.driver_connection
         for base in range(start, start + total, 1000):
-            rows = [event(n).as_row() for n in range(base, min(base + 1000, start + total))]
-            conn.execute(insert(audit_events), rows)
+            count = min(base + 1000, start + total) - base
+            params = [value for n in range(base, base + count) for value in event(n).as_values()]
+            sql = values_sql(dialect, count)
+            if dialect == "postgresql":
+                with psycopg.RawCursor(driver) as cursor:
+                    cursor.execute(sql, params)
+            else:
+                conn.exec_driver_sql(sql, tuple(params))
     elapsed = time.perf_counter() - started
     engine.dispose()
     return total / elapsed
@@ -118,15 +152,20 @@ def verify_rate(url: str, workers: int) -> tuple[float, int, bool]:
 
 
 def clear(url: str) -> None:
+    """Empty the audit tables between runs (PostgreSQL: TRUNCATE, so no run inherits the
+    dead rows and grown indexes of the one before)."""
     engine = create_sync_engine(sync_url(url))
     with engine.begin() as conn:
-        conn.execute(text("DELETE FROM audit_chain"))
-        conn.execute(text("DELETE FROM audit_checkpoints"))
-        conn.execute(text("DELETE FROM audit_events"))
         if conn.dialect.name == "sqlite":
-            conn.execute(text("DELETE FROM sqlite_sequence"))
+            for table in ("audit_chain", "audit_checkpoints", "audit_events", "sqlite_sequence"):
+                conn.execute(text(f"DELETE FROM {table}"))
         else:
-            conn.execute(text("ALTER SEQUENCE audit_events_seq_seq RESTART WITH 1"))
+            conn.execute(
+                text("TRUNCATE audit_chain, audit_checkpoints, audit_events RESTART IDENTITY")
+            )
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.execute(text("VACUUM"))
     engine.dispose()
 
 
@@ -135,12 +174,16 @@ def run_backend(name: str, url: str, seconds: float, verify_events: int) -> None
     ceiling = bulk_load(url, 50_000)
     print(f"\n== {name} ==")
     print(f"bulk insert ceiling (1 writer, 1,000 rows per statement, no wait): {ceiling:,.0f}/s")
-    for writers, in_flight in ((1, 1), (8, 1), (32, 1), (32, 4)):
-        clear(url)
-        rate = asyncio.run(appends(url, writers, seconds, in_flight))
+    for writers, processes, in_flight in ((1, 1, 1), (8, 1, 1), (32, 1, 1), (32, 1, 2), (32, 2, 1)):
+        rates = []
+        for _ in range(3):
+            clear(url)
+            rates.append(append_rate(url, writers, processes, in_flight, seconds))
+        rate = statistics.median(rates)
         print(
-            f"appends, {writers:>2} concurrent writers, {in_flight} commit(s) in flight: "
-            f"{rate:>9,.0f} events/s ({rate / ceiling:.2f}x the ceiling)"
+            f"appends, {writers:>2} writers in {processes} process{'es' if processes > 1 else '  '}"
+            f", {in_flight} commit(s) in flight: {rate:>7,.0f} events/s "
+            f"[{min(rates):,.0f}-{max(rates):,.0f}] ({rate / ceiling:.2f}x the ceiling)"
         )
     clear(url)
     load = bulk_load(url, verify_events)
