@@ -163,20 +163,55 @@ def _raw_rows(conn: Connection, start_seq: int, to_seq: int | None) -> Iterator[
         cursor.close()
 
 
-def _verify_range(
-    engine_url: str, lo: int, hi: int, prev: bytes, checkpoints: dict[int, bytes]
-) -> tuple[Report, bytes | None, tuple[int | None, str] | None]:
-    """One process's share of a parallel verification (runs in a child process)."""
+Share = tuple[Report, bytes | None, tuple[int | None, str] | None]
+_next_share: Any = None  # in a child: the counter shared by every process of a verification
+
+
+def _check_share(conn: Connection, lo: int, hi: int, prev: bytes, cps: dict[int, bytes]) -> Share:
+    report = Report()
+    try:
+        return report, check_chain(_raw_rows(conn, lo, hi), lo, prev, cps, report), None
+    except Broken as exc:
+        return report, None, (exc.seq, exc.reason)
+
+
+def _take_shares(
+    conn: Connection,
+    counter: Any,
+    bounds: list[tuple[int, int]],
+    anchors: list[bytes],
+    checkpoints: dict[int, bytes],
+) -> dict[int, Share]:
+    """Check shares, taking the next unchecked one each time, until none is left."""
+    done: dict[int, Share] = {}
+    while True:
+        with counter.get_lock():
+            index = counter.value
+            counter.value += 1
+        if index >= len(bounds):
+            return done
+        lo, hi = bounds[index]
+        done[index] = _check_share(conn, lo, hi, anchors[index], checkpoints)
+
+
+def _child_init(counter: Any) -> None:
+    global _next_share
+    _next_share = counter
+
+
+def _child_shares(
+    engine_url: str,
+    bounds: list[tuple[int, int]],
+    anchors: list[bytes],
+    checkpoints: dict[int, bytes],
+) -> dict[int, Share]:
+    """A child process's part of a parallel verification."""
     from sqlalchemy import create_engine
 
     engine = create_engine(engine_url)
-    report = Report()
     try:
         with engine.connect() as conn:
-            head = check_chain(_raw_rows(conn, lo, hi), lo, prev, checkpoints, report)
-        return report, head, None
-    except Broken as exc:
-        return report, None, (exc.seq, exc.reason)
+            return _take_shares(conn, _next_share, bounds, anchors, checkpoints)
     finally:
         engine.dispose()
 
@@ -190,11 +225,14 @@ def _parallel(
     prev: bytes,
     checkpoints: dict[int, bytes],
     report: Report,
+    share: int,
 ) -> bytes | None:
-    """Split the range between processes, each anchored on the stored hash before its
-    share (which the previous share checks against the recomputed chain)."""
-    step = (last - start_seq + 1) // workers + 1
-    bounds = [(lo, min(lo + step - 1, last)) for lo in range(start_seq, last + 1, step)]
+    """Cut the range into shares of ``share`` events, each anchored on the stored hash
+    before it (which the previous share checks against the recomputed chain). This
+    process and ``workers - 1`` children take the next unchecked share until none is
+    left, so this process works from the start while the children are still starting
+    (a spawned child needs about a second to import)."""
+    bounds = [(lo, min(lo + share - 1, last)) for lo in range(start_seq, last + 1, share)]
     anchors = [prev]
     for lo, _ in bounds[1:]:
         stored = conn.execute(
@@ -204,33 +242,20 @@ def _parallel(
             return None  # an unsealed stretch: verify in one pass instead
         anchors.append(bytes(stored))
     context = multiprocessing.get_context("spawn")  # children must not share connections
-    # This process checks the first share on its own connection while the children of
-    # the others start (a spawned child needs about a second to import).
-    with ProcessPoolExecutor(max_workers=max(1, len(bounds) - 1), mp_context=context) as pool:
-        futures = [
-            pool.submit(
-                _verify_range,
-                engine_url,
-                lo,
-                hi,
-                anchor,
-                {k: v for k, v in checkpoints.items() if lo <= k <= hi},
-            )  # fmt: skip
-            for (lo, hi), anchor in zip(bounds[1:], anchors[1:], strict=True)
+    counter = context.Value("q", 0)
+    with ProcessPoolExecutor(
+        max_workers=workers - 1, mp_context=context, initializer=_child_init, initargs=(counter,)
+    ) as pool:
+        children = [
+            pool.submit(_child_shares, engine_url, bounds, anchors, checkpoints)
+            for _ in range(workers - 1)
         ]
-        first = Report()
-        results: list[tuple[Report, bytes | None, tuple[int | None, str] | None]]
-        try:
-            lo, hi = bounds[0]
-            own = check_chain(_raw_rows(conn, lo, hi), lo, prev, checkpoints, first)
-            results = [(first, own, None)]
-        except Broken as exc:
-            results = [(first, None, (exc.seq, exc.reason))]
-        results += [f.result() for f in futures]
+        results = _take_shares(conn, counter, bounds, anchors, checkpoints)
+        for child in children:
+            results.update(child.result())
     head = prev
-    for index, ((lo, hi), (part, part_head, broken)) in enumerate(
-        zip(bounds, results, strict=True)
-    ):
+    for index, (lo, hi) in enumerate(bounds):
+        part, part_head, broken = results[index]
         report.events_checked += part.events_checked
         if broken is not None:
             raise Broken(*broken)
@@ -254,13 +279,14 @@ def verify_database(
     *,
     workers: int = 1,
     engine_url: str | None = None,
-    parallel_above: int = 50_000,
+    share: int = 50_000,
 ) -> Report:
     """Verify what the database holds (from the last removed archive on), or a range.
 
     With ``workers`` > 1 and ``engine_url`` (a synchronous SQLAlchemy URL for the same
-    database), ranges of more than ``parallel_above`` events per worker are split
-    between that many processes (children see only what is committed)."""
+    database), ranges of more than ``share`` events per worker are cut into shares of
+    ``share`` events checked by that many processes (children see only what is
+    committed)."""
     report = Report()
     try:
         start_seq, prev = _database_start(conn, public_keys, report, from_seq)
@@ -281,9 +307,17 @@ def verify_database(
             if to_seq is not None:
                 bound = bound.where(audit_events.c.seq <= to_seq)
             top_seq = conn.execute(bound).scalar()
-            if top_seq is not None and top_seq - start_seq > parallel_above * workers:
+            if top_seq is not None and top_seq - start_seq > share * workers:
                 head = _parallel(
-                    conn, engine_url, workers, start_seq, int(top_seq), prev, checkpoints, report
+                    conn,
+                    engine_url,
+                    workers,
+                    start_seq,
+                    int(top_seq),
+                    prev,
+                    checkpoints,
+                    report,
+                    share,
                 )
         if head is None:
             head = check_chain(

@@ -324,13 +324,14 @@ async def test_concurrent_writers_in_several_processes_make_one_chain(
     assert list(chain) == list(range(1, processes * events + 1))
 
 
-@pytest.mark.parametrize("altered", [None, 90, 250, 251, 420])
+@pytest.mark.parametrize("altered", [None, 30, 240, 241, 500])
 async def test_verification_split_between_processes_finds_what_one_pass_finds(
     clean_database: str, altered: int | None
 ) -> None:
-    """The chain cut into shares, one per process, each anchored on the stored hash
-    before it: the same verdict, first broken event and head as one sequential pass,
-    wherever the alteration falls (first share, either side of the cut, the last)."""
+    """The chain cut into shares of 60 events, each anchored on the stored hash before
+    it and taken by whichever process is free: the same verdict, first broken event and
+    head as one sequential pass, wherever the alteration falls (the first share, either
+    side of a cut, the very last event)."""
     await chained(clean_database, 500)
     engine = create_sync_engine(sync_url(clean_database))
     try:
@@ -344,7 +345,7 @@ async def test_verification_split_between_processes_finds_what_one_pass_finds(
                 KEYS,
                 workers=2,
                 engine_url=sync_url(clean_database).render_as_string(hide_password=False),
-                parallel_above=100,
+                share=60,
             )
     finally:
         engine.dispose()
