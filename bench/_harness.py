@@ -1,12 +1,15 @@
-"""What several benchmarks share: waiting for a started process to answer, and a scratch
-PostgreSQL database created for one run and dropped after it."""
+"""What several benchmarks share: waiting for a started process to answer, the databases
+a bench runs on (a fresh SQLite file, a scratch PostgreSQL database created for one run
+and dropped after it), and the sandbox's processes."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -55,6 +58,23 @@ def scratch_postgres(server_url: str, prefix: str) -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+
+
+def add_database_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
+
+
+def databases(args: argparse.Namespace, name: str) -> Iterator[tuple[str, str]]:
+    """("SQLite", URL of a fresh file), then ("PostgreSQL", URL of a scratch database on
+    ``--postgres``), as the options allow; each removed once the bench moves on."""
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield "SQLite", f"sqlite:///{Path(tmp) / f'{name}.db'}"
+    if not args.no_postgres:
+        with scratch_postgres(args.postgres, f"bench_{name}") as url:
+            yield "PostgreSQL", url
 
 
 CLI = [sys.executable, "-m", "gateway.cli"]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from adapters.sandbox.settings import SandboxSettings  # noqa: E402
-from bench._harness import sandbox_processes, scratch_postgres  # noqa: E402
+from bench._harness import add_database_options, databases, sandbox_processes  # noqa: E402
 from bench._machine import describe  # noqa: E402
 from program.client import GatewayClient, load_credentials  # noqa: E402
 from program.demo import QuietProgress, play  # noqa: E402
@@ -135,21 +135,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2020)
     parser.add_argument("--gateway-workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--no-sqlite", action="store_true")
+    add_database_options(parser)
     args = parser.parse_args()
     print(f"machine: {describe()}")
     print(
         f"{args.gateway_workers} gateway process(es), mocks in one more, the programme in "
         f"this one, {args.concurrency} calls in flight"
     )
-    if not args.no_sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            run_backend("SQLite", f"sqlite:///{Path(tmp) / 'cohort.db'}", args)
-    if not args.no_postgres:
-        with scratch_postgres(args.postgres, "bench_cohort") as url:
-            run_backend("PostgreSQL", url, args)
+    for name, url in databases(args, "cohort"):
+        run_backend(name, url, args)
 
 
 if __name__ == "__main__":
