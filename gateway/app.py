@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from gateway import __version__
 from gateway.auditing.routes import router as audit_router
 from gateway.auth.routes import router as auth_router
+from gateway.broker.batches import router as batches_router
 from gateway.broker.routes import router as broker_router
 from gateway.catalog.loader import load_catalog
 from gateway.catalog.routes import router as catalog_router
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         clients_router,
         broker_router,
         consent_router,
+        batches_router,
         subjects_router,
         audit_router,
         inbound_router,

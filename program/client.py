@@ -2,7 +2,8 @@
 
 A programme system holds one client per role (consumer, partner, auditor, admin), each
 with its own credentials. Every call names its purpose. Transient answers (429, 502, 503,
-504, or no answer) are retried with backoff, honouring ``Retry-After``; POSTs that change
+504, a 409 saying the same request is still in progress, or no answer) are retried with
+backoff, honouring ``Retry-After``; POSTs that change
 anything carry an ``Idempotency-Key`` where the gateway takes one, so a retry never opens
 a second account or pays twice.
 """
@@ -28,6 +29,8 @@ from tenacity import (
 )
 
 TRANSIENT = {429, 502, 503, 504}
+# Conflicts that say "the same request is still being handled: ask again shortly".
+IN_PROGRESS = {"idempotency-in-progress", "message-in-progress"}
 
 
 class GatewayProblem(Exception):
@@ -41,7 +44,7 @@ class GatewayProblem(Exception):
 
     @property
     def transient(self) -> bool:
-        return self.status in TRANSIENT
+        return self.status in TRANSIENT or self.slug in IN_PROGRESS
 
 
 def _retryable(exc: BaseException) -> bool:

@@ -29,12 +29,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-import httpx
-
 from program.client import GatewayClient, GatewayProblem
 
 TRANSFER = Decimal("200.00")
 ROLL_SIZE = 25_000
+BATCH_SIZE = 500  # households per batch call (the gateway takes up to 1,000)
 PRIORITIES = ("very-high", "high", "medium", "low")
 
 
@@ -115,6 +114,11 @@ def _draw(seed: int, *parts: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def _digest(seed: int, *parts: str) -> str:
+    """A short stable name for these parts (idempotency keys of batches)."""
+    return hashlib.sha256("|".join((str(seed), *parts)).encode()).hexdigest()[:32]
+
+
 def _windows(start: date, end: date, days: int = 366) -> list[tuple[date, date]]:
     out = []
     while start <= end:
@@ -155,6 +159,8 @@ class Operation:
         limit: int | None = None,
         concurrency: int = 16,
         poll_seconds: float = 0.5,
+        batch_size: int = BATCH_SIZE,
+        batches_in_flight: int = 4,
     ) -> None:
         self.gw = gateway
         self.registers = registers
@@ -162,6 +168,8 @@ class Operation:
         self.seed = seed
         self.limit = limit
         self.concurrency = concurrency
+        self.batch_size = batch_size
+        self.batches_in_flight = batches_in_flight
         self.poll = poll_seconds
         last = as_of - timedelta(days=1)
         self.period = f"{last.year:04d}-{last.month:02d}"
@@ -169,25 +177,36 @@ class Operation:
 
     # -- helpers -----------------------------------------------------------------------
 
-    async def _each(
+    async def _batches(
         self,
         step: str,
         items: Sequence[Household],
-        work: Callable[[Household], Awaitable[None]],
+        work: Callable[[Sequence[Household]], Awaitable[None]],
+        waiting: str,
+        failed: str,
     ) -> int:
-        """Run ``work`` for every item, ``concurrency`` at a time, with progress; how many
-        items there were."""
-        queue: asyncio.Queue[Household] = asyncio.Queue()
-        for item in items:
-            queue.put_nowait(item)
+        """Run ``work`` on batches of ``batch_size`` items, a few batches at a time (so
+        that every gateway process has one to work on), with progress. A batch the
+        gateway refuses for good (after the client's retries) leaves its households that
+        were still ``waiting`` with the outcome ``{failed}-{problem}``: counted, not lost."""
+        groups = [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
+        queue: asyncio.Queue[Sequence[Household]] = asyncio.Queue()
+        for group in groups:
+            queue.put_nowait(group)
 
         async def worker() -> None:
             while not queue.empty():
-                item = queue.get_nowait()
-                await work(item)
-                self.progress.advance(step)
+                group = queue.get_nowait()
+                try:
+                    await work(group)
+                except GatewayProblem as exc:
+                    for h in group:
+                        if h.outcome == waiting:
+                            h.outcome = f"{failed}-{exc.slug}"
+                self.progress.advance(step, len(group))
 
-        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(items)) or 1)))
+        lanes = min(self.batches_in_flight, len(groups)) or 1
+        await asyncio.gather(*(worker() for _ in range(lanes)))
         return len(items)
 
     async def _timed(self, name: str, total: int | None, work: Callable[[], Awaitable[int]]) -> int:
@@ -314,98 +333,101 @@ class Operation:
         self.progress.finish("eligibility", f"{funnel['eligible']:,} eligible")
 
     async def contact(self) -> None:
-        """OSIPTEL lines, the affiliation call, and the consent the caregiver gives."""
+        """OSIPTEL lines, the affiliation call, and the consent the caregiver gives: a
+        batch of households at a time (one look-up call and one consent call each)."""
         eligible = [h for h in self.results.households if h.outcome == "eligible"]
 
-        async def one(h: Household) -> None:
-            try:
-                lines = await self.gw.call(
-                    "consumer", "GET", f"/v1/persons/{h.mother_dni}/phone-lines", purpose="contact"
-                )
-                h.lines = len(lines["data"])
-            except GatewayProblem as exc:
-                if exc.status != 404:
-                    h.outcome = f"error-{exc.slug}"
-                    return
-            if not h.lines:
-                h.outcome = "no-phone-line"
+        async def batch(group: Sequence[Household]) -> None:
+            answer = await self.gw.call(
+                "consumer",
+                "POST",
+                "/v1/phone-line-lookups",
+                purpose="contact",
+                json_body={"dnis": [h.mother_dni for h in group]},
+            )
+            reached = []
+            for h, found in zip(group, answer["data"], strict=True):
+                if "lines" not in found:
+                    h.outcome = f"error-{found['error']}"
+                    continue
+                h.lines = len(found["lines"])
+                if not h.lines:
+                    h.outcome = "no-phone-line"
+                    continue
+                draw = _draw(self.seed, "call", h.cui)
+                if draw < 0.02:
+                    h.outcome = "refused"
+                elif draw < 0.05:
+                    h.outcome = "unreachable"
+                else:
+                    reached.append(h)
+            if not reached:
                 return
-            draw = _draw(self.seed, "call", h.cui)
-            if draw < 0.02:
-                h.outcome = "refused"
-                return
-            if draw < 0.05:
-                h.outcome = "unreachable"
-                return
-            recording = f"rec-{hashlib.sha256((str(self.seed) + h.cui).encode()).hexdigest()[:20]}"
-            body = {
-                "cui": h.cui,
-                "caregiver_dni": h.mother_dni,
-                "purposes": ["payment", "coresponsibility-verification"],
-                "data_categories": ["financial", "health"],
-                "channel": "phone-call",
-                "evidence": {
-                    "recording_ref": recording,
-                    "sha256": hashlib.sha256(recording.encode()).hexdigest(),
-                },
-                "agent_id": f"agent-{int(_draw(self.seed, 'agent', h.cui) * 400):03d}",
-            }
-            try:
-                consent = await self.gw.call(
-                    "consumer", "POST", "/v1/consents", purpose="affiliation", json_body=body,
-                    retry=False,
-                )  # fmt: skip
-            except GatewayProblem as exc:
-                if not exc.transient:
-                    h.outcome = f"error-{exc.slug}"
-                    return
-                consent = await self._record_consent_once(h, body)
-            except httpx.TransportError:
-                consent = await self._record_consent_once(h, body)
-            h.consent_id = consent["data"]["id"]
-            h.outcome = "affiliated"
+            # The key names exactly these consents: a retry after a lost answer returns the
+            # first answer instead of recording them twice.
+            key = "du095-consents-" + _digest(self.seed, *(h.cui for h in reached))
+            recorded = await self.gw.call(
+                "consumer",
+                "POST",
+                "/v1/consent-batches",
+                purpose="affiliation",
+                json_body={"consents": [self._consent(h) for h in reached]},
+                idempotency_key=key,
+            )
+            for h, record in zip(reached, recorded["data"], strict=True):
+                h.consent_id = record["id"]
+                h.outcome = "affiliated"
 
-        await self._timed("contact", len(eligible), lambda: self._each("contact", eligible, one))
+        await self._timed(
+            "contact",
+            len(eligible),
+            lambda: self._batches("contact", eligible, batch, "eligible", "error"),
+        )
         funnel = self.results.funnel
         for h in eligible:
             funnel[h.outcome] += 1
         self.progress.finish("contact", f"{funnel['affiliated']:,} affiliated by phone")
 
-    async def _record_consent_once(self, h: Household, body: dict[str, Any]) -> dict[str, Any]:
-        """After a failed attempt the consent may or may not have been recorded (consents
-        take no idempotency key): look before recording it again."""
-        existing = await self.gw.call(
-            "consumer", "GET", "/v1/consents", purpose="affiliation", params={"cui": h.cui}
-        )
-        active = [c for c in existing["data"] if c["state"] == "active"]
-        if active:
-            return {"data": active[0]}
-        return await self.gw.call(
-            "consumer", "POST", "/v1/consents", purpose="affiliation", json_body=body
-        )
+    def _consent(self, h: Household) -> dict[str, Any]:
+        recording = f"rec-{hashlib.sha256((str(self.seed) + h.cui).encode()).hexdigest()[:20]}"
+        return {
+            "cui": h.cui,
+            "caregiver_dni": h.mother_dni,
+            "purposes": ["payment", "coresponsibility-verification"],
+            "data_categories": ["financial", "health"],
+            "channel": "phone-call",
+            "evidence": {
+                "recording_ref": recording,
+                "sha256": hashlib.sha256(recording.encode()).hexdigest(),
+            },
+            "agent_id": f"agent-{int(_draw(self.seed, 'agent', h.cui) * 400):03d}",
+        }
 
     async def accounts(self) -> None:
+        """Cuentas DNI in mass openings at Banco de la Nación, a batch of holders a call."""
         affiliated = [h for h in self.results.households if h.outcome == "affiliated"]
 
-        async def one(h: Household) -> None:
-            key = "du095-acct-" + hashlib.sha256(f"{self.seed}:{h.cui}".encode()).hexdigest()[:24]
-            try:
-                opened = await self.gw.call(
-                    "consumer",
-                    "POST",
-                    "/v1/accounts",
-                    purpose="payment",
-                    json_body={"dni": h.mother_dni},
-                    idempotency_key=key,
-                )
-            except GatewayProblem as exc:
-                h.outcome = f"account-{exc.slug}"
-                return
-            h.cci = opened["data"]["cci"]
-            h.outcome = "account-opened"
+        async def batch(group: Sequence[Household]) -> None:
+            key = "du095-accounts-" + _digest(self.seed, *(h.cui for h in group))
+            answer = await self.gw.call(
+                "consumer",
+                "POST",
+                "/v1/account-openings",
+                purpose="payment",
+                json_body={"holders": [{"dni": h.mother_dni} for h in group]},
+                idempotency_key=key,
+            )
+            for h, opened in zip(group, answer["data"], strict=True):
+                if "account" in opened:
+                    h.cci = opened["account"]["cci"]
+                    h.outcome = "account-opened"
+                else:
+                    h.outcome = f"account-{opened['error']}"
 
         await self._timed(
-            "accounts", len(affiliated), lambda: self._each("accounts", affiliated, one)
+            "accounts",
+            len(affiliated),
+            lambda: self._batches("accounts", affiliated, batch, "affiliated", "account"),
         )
         opened = sum(1 for h in affiliated if h.cci)
         self.results.funnel["account-opened"] = opened
@@ -544,28 +566,32 @@ class Operation:
         await self._timed("health extract", None, extract)
         self.progress.finish("health extract", f"{self.results.health_records:,} HIS rows")
 
-        async def one(h: Household) -> None:
-            try:
-                answer = await self.gw.call(
-                    "consumer",
-                    "GET",
-                    f"/v1/children/{h.cui}/coresponsibility",
-                    purpose="coresponsibility-verification",
-                    params={"period": self.period},
-                )
-            except GatewayProblem as exc:
-                h.priority = None
-                h.outcome = f"verdict-{exc.slug}"
-                return
-            verdicts = answer["data"]
-            for v in verdicts:
-                self.results.items[v["item"]][v["verdict"]] += 1
-            h.missing = tuple(v["item"] for v in verdicts if v["verdict"] == "missing")
-            h.compliant = not h.missing and bool(h.t1)
-            h.priority = priority_of(h.missing)
-            self.results.semaforo[self.registers.region(h.ubigeo)][h.priority] += 1
+        async def batch(group: Sequence[Household]) -> None:
+            answer = await self.gw.call(
+                "consumer",
+                "POST",
+                "/v1/coresponsibility-verdicts",
+                purpose="coresponsibility-verification",
+                json_body={"period": self.period, "cuis": [h.cui for h in group]},
+            )
+            for h, judged in zip(group, answer["data"], strict=True):
+                if "verdicts" not in judged:
+                    h.priority = None
+                    h.outcome = f"verdict-{judged['error']}"
+                    continue
+                verdicts = judged["verdicts"]
+                for v in verdicts:
+                    self.results.items[v["item"]][v["verdict"]] += 1
+                h.missing = tuple(v["item"] for v in verdicts if v["verdict"] == "missing")
+                h.compliant = not h.missing and bool(h.t1)
+                h.priority = priority_of(h.missing)
+                self.results.semaforo[self.registers.region(h.ubigeo)][h.priority] += 1
 
-        await self._timed("verdicts", len(children), lambda: self._each("verdicts", children, one))
+        await self._timed(
+            "verdicts",
+            len(children),
+            lambda: self._batches("verdicts", children, batch, "account-opened", "verdict"),
+        )
         compliant = sum(1 for h in children if h.compliant)
         self.results.funnel["compliant"] = compliant
         self.progress.finish("verdicts", f"{compliant:,} of {len(children):,} compliant")

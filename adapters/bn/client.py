@@ -26,6 +26,7 @@ from adapters.http import request_json, send, status_error
 from gateway.partners.errors import PartnerMalformed
 from gateway.partners.models import (
     Account,
+    OpeningRefused,
     PaymentReport,
     PaymentStatus,
     SettledPayment,
@@ -81,6 +82,44 @@ class BankAdapter:
             return _account(answer, operation, newly_opened=status == 201)
 
         # Safe to retry: the bank deduplicates on X-Request-Id.
+        return await self.guard.call(operation, attempt, idempotent=True)
+
+    async def open_accounts(
+        self, holders: Sequence[tuple[str, str | None]], request_id: str
+    ) -> list[Account | OpeningRefused]:
+        operation = "open-accounts"
+        items = []
+        for dni, check_digit in holders:
+            item = {"tipoDocumento": "DNI", "numeroDocumento": dni}
+            if check_digit is not None:
+                item["digitoVerificacion"] = check_digit
+            items.append(item)
+
+        async def attempt() -> list[Account | OpeningRefused]:
+            _, answer = await request_json(
+                self.http,
+                PARTNER,
+                operation,
+                "POST",
+                f"{self.base}/cuentas/v1/aperturas/lotes",
+                json={"aperturas": items},
+                headers=self.headers | {"X-Request-Id": request_id},
+            )
+            results = answer.get("resultados")
+            if not isinstance(results, list) or len(results) != len(items):
+                raise PartnerMalformed(PARTNER, operation, "results do not match the holders")
+            out: list[Account | OpeningRefused] = []
+            for result in results:
+                status = result.get("estadoApertura") if isinstance(result, dict) else None
+                if status in (200, 201) and isinstance(result.get("cuenta"), dict):
+                    out.append(_account(result["cuenta"], operation, newly_opened=status == 201))
+                elif isinstance(status, int) and isinstance(result.get("error"), dict):
+                    out.append(OpeningRefused(status, str(result["error"].get("codigo", ""))))
+                else:
+                    raise PartnerMalformed(PARTNER, operation, "result does not follow contract")
+            return out
+
+        # Safe to retry: the bank deduplicates the whole batch on X-Request-Id.
         return await self.guard.call(operation, attempt, idempotent=True)
 
     async def account(self, dni: str) -> Account:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -45,6 +46,7 @@ from adapters.sandbox.population import ROLE_CHILD, Person, check_digit
 from adapters.sandbox.settings import SandboxSettings
 
 XML = "application/xml"
+OPENING_BATCH_LIMIT = 1000
 
 
 def problem(status: int, code: str, detail: str, field: str | None = None) -> JSONResponse:
@@ -98,6 +100,19 @@ class BankMock:
     # ------------------------------------------------------------------ accounts
 
     async def open_account(self, request: Request) -> Response:
+        return await self._once(request, self._open)
+
+    async def open_accounts(self, request: Request) -> Response:
+        """Mass opening (stand-in for the bank's file of openings): up to 1,000 holders in
+        one request, each answered on its own; idempotent by X-Request-Id like a single
+        opening, and a holder who already has an account gets it back."""
+        return await self._once(request, self._open_batch)
+
+    async def _once(
+        self, request: Request, handle: Callable[[bytes], tuple[int, bytes]]
+    ) -> Response:
+        """Answer an opening request once per X-Request-Id: the same id and body answer
+        the first result again, the same id with another body is refused."""
         if not self.authorised(request):
             return problem(401, "NO_AUTORIZADO", "X-Api-Key ausente o no valida", "X-Api-Key")
         request_id = request.headers.get("x-request-id", "")
@@ -106,28 +121,54 @@ class BankMock:
         raw = await request.body()
         digest = hashlib.sha256(raw).hexdigest()
         known = self.opening_requests.get(request_id)
-        if known is not None:
-            if known[0] != digest:
-                return problem(
-                    409,
-                    "SOLICITUD_MODIFICADA",
-                    "X-Request-Id ya usado con otro contenido",
-                    "X-Request-Id",
-                )
-            return Response(known[2], status_code=known[1], media_type="application/json")
-        status, body = self._open(raw)
-        self.opening_requests[request_id] = (digest, status, body)
+        if known is not None and known[0] != digest:
+            return problem(
+                409,
+                "SOLICITUD_MODIFICADA",
+                "X-Request-Id ya usado con otro contenido",
+                "X-Request-Id",
+            )
+        if known is None:
+            known = (digest, *handle(raw))
+            self.opening_requests[request_id] = known
+        status, body = known[1], known[2]
         media = "application/json" if status < 400 else "application/problem+json"
         return Response(body, status_code=status, media_type=media)
 
-    def _open(self, raw: bytes) -> tuple[int, bytes]:
-        def refuse(status: int, code: str, detail: str, field: str) -> tuple[int, bytes]:
-            return status, bytes(problem(status, code, detail, field).body)
+    def _open_batch(self, raw: bytes) -> tuple[int, bytes]:
+        def refuse(detail: str) -> tuple[int, bytes]:
+            return 400, bytes(problem(400, "SOLICITUD_INVALIDA", detail, "aperturas").body)
 
+        try:
+            items = json.loads(raw)["aperturas"]
+        except (ValueError, KeyError, TypeError):
+            return refuse("cuerpo JSON con aperturas")
+        if not isinstance(items, list) or not 1 <= len(items) <= OPENING_BATCH_LIMIT:
+            return refuse(f"aperturas: de 1 a {OPENING_BATCH_LIMIT}")
+        results = []
+        for item in items:
+            status, answer = self._open_one(item)
+            outcome = "cuenta" if status < 400 else "error"
+            results.append({"estadoApertura": status, outcome: answer})
+        return 200, json.dumps({"resultados": results}).encode()
+
+    def _open(self, raw: bytes) -> tuple[int, bytes]:
         try:
             data = json.loads(raw)
         except ValueError:
-            return refuse(400, "SOLICITUD_INVALIDA", "el cuerpo no es JSON", "body")
+            return 400, bytes(
+                problem(400, "SOLICITUD_INVALIDA", "el cuerpo no es JSON", "body").body
+            )
+        status, answer = self._open_one(data)
+        if status >= 400:
+            refused = problem(status, answer["codigo"], answer["detail"], answer["campo"])
+            return status, bytes(refused.body)
+        return status, json.dumps(answer).encode()
+
+    def _open_one(self, data: object) -> tuple[int, dict[str, str]]:
+        def refuse(status: int, code: str, detail: str, field: str) -> tuple[int, dict[str, str]]:
+            return status, {"codigo": code, "detail": detail, "campo": field}
+
         if not isinstance(data, dict) or data.get("tipoDocumento") != "DNI":
             return refuse(400, "SOLICITUD_INVALIDA", "tipoDocumento debe ser DNI", "tipoDocumento")
         dni = str(data.get("numeroDocumento", ""))
@@ -148,7 +189,7 @@ class BankMock:
             )
         existing = self.accounts.get(dni)
         if existing is not None:
-            return 200, json.dumps(existing.as_json()).encode()
+            return 200, existing.as_json()
         account = Account(
             dni=dni,
             number=account_for(dni),
@@ -157,7 +198,7 @@ class BankMock:
         )
         self.accounts[dni] = account
         self.by_cci[account.cci] = account
-        return 201, json.dumps(account.as_json()).encode()
+        return 201, account.as_json()
 
     async def get_account(self, request: Request) -> Response:
         if not self.authorised(request):
@@ -293,6 +334,7 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
     app = Starlette(
         routes=[
             Route("/cuentas/v1/aperturas", bank.open_account, methods=["POST"]),
+            Route("/cuentas/v1/aperturas/lotes", bank.open_accounts, methods=["POST"]),
             Route("/cuentas/v1/cuentas/{dni}", bank.get_account, methods=["GET"]),
             Route("/pagos/v1/lotes", bank.submit_batch, methods=["POST"]),
             Route("/pagos/v1/lotes/{msg_id}", bank.batch_status, methods=["GET"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -18,6 +19,30 @@ PARTNER = "minsa_his"
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) else None
+
+
+def _history(body: dict[str, Any], operation: str) -> HealthHistory:
+    try:
+        services = tuple(
+            HealthService(
+                appointment_id=str(r["Id_Cita"]),
+                service_date=date.fromisoformat(r["Fecha_Atencion"]),
+                facility=str(r["Id_Establecimiento"]),
+                item_code=str(r["Codigo_Item"]),
+                diagnosis_type=str(r["Tipo_Diagnostico"]),
+                lab_value=str(r["Valor_Lab"]),
+                age_value=int(r["Edad_Reg"]),
+                age_unit=str(r["Tipo_Edad"]),
+                weight=_number(r.get("Peso")),
+                height=_number(r.get("Talla")),
+                hemoglobin=_number(r.get("Hemoglobina")),
+            )
+            for r in field(body, "atenciones", list, PARTNER, operation)
+        )
+        born = date.fromisoformat(field(body, "Fecha_Nacimiento", str, PARTNER, operation))
+    except (KeyError, TypeError, ValueError):
+        raise PartnerMalformed(PARTNER, operation, "row does not follow contract") from None
+    return HealthHistory(born, services)
 
 
 class HisAdapter:
@@ -41,27 +66,32 @@ class HisAdapter:
                 f"{self.base}/his/v1/pacientes/{cui}/atenciones",
                 headers=self.headers,
             )
+            return _history(body, operation)
+
+        return await self.guard.call(operation, attempt, idempotent=True)
+
+    async def health_histories(self, cuis: Sequence[str]) -> list[HealthHistory | None]:
+        operation = "records-by-patients"
+
+        async def attempt() -> list[HealthHistory | None]:
+            _, body = await request_json(
+                self.http,
+                PARTNER,
+                operation,
+                "POST",
+                f"{self.base}/his/v1/pacientes/atenciones",
+                json={"documentos": list(cuis)},
+                headers=self.headers,
+            )
+            patients = field(body, "pacientes", list, PARTNER, operation)
             try:
-                services = tuple(
-                    HealthService(
-                        appointment_id=str(r["Id_Cita"]),
-                        service_date=date.fromisoformat(r["Fecha_Atencion"]),
-                        facility=str(r["Id_Establecimiento"]),
-                        item_code=str(r["Codigo_Item"]),
-                        diagnosis_type=str(r["Tipo_Diagnostico"]),
-                        lab_value=str(r["Valor_Lab"]),
-                        age_value=int(r["Edad_Reg"]),
-                        age_unit=str(r["Tipo_Edad"]),
-                        weight=_number(r.get("Peso")),
-                        height=_number(r.get("Talla")),
-                        hemoglobin=_number(r.get("Hemoglobina")),
-                    )
-                    for r in field(body, "atenciones", list, PARTNER, operation)
-                )
-                born = date.fromisoformat(field(body, "Fecha_Nacimiento", str, PARTNER, operation))
-            except (KeyError, TypeError, ValueError):
-                raise PartnerMalformed(PARTNER, operation, "row does not follow contract") from None
-            return HealthHistory(born, services)
+                if [str(p["Id_Paciente"]) for p in patients] != list(cuis):
+                    raise PartnerMalformed(PARTNER, operation, "patients do not match the request")
+                return [_history(p, operation) if p["encontrado"] else None for p in patients]
+            except (KeyError, TypeError):
+                raise PartnerMalformed(
+                    PARTNER, operation, "patient does not follow contract"
+                ) from None
 
         return await self.guard.call(operation, attempt, idempotent=True)
 

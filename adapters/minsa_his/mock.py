@@ -1,12 +1,14 @@
 """MINSA HIS mock: health services registered per patient, and the bulk extract.
 
 One row per service item per visit, with HIS field names. Patients are found by CUI or
-DNI; the extract lists every row registered in a date range, paged by an opaque cursor
-(household index and row offset). Contract: ``contracts/minsa_his/openapi.yaml``.
+DNI, one at a time or up to 1,000 in one request; the extract lists every row registered
+in a date range, paged by an opaque cursor (household index and row offset).
+Contract: ``contracts/minsa_his/openapi.yaml``.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 from starlette.applications import Starlette
@@ -20,6 +22,7 @@ from adapters.sandbox.population import ROLE_CHILD, HealthRecord, Population
 from adapters.sandbox.settings import SandboxSettings
 
 PAGE_LIMIT = 5000
+BATCH_LIMIT = 1000
 
 
 def problem(status: int, detail: str, field: str | None = None) -> JSONResponse:
@@ -78,6 +81,35 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
             }
         )
 
+    async def by_patients(request: Request) -> Response:
+        """The services of many patients in one request (the bulk query for a period's
+        co-responsibility verification); an unknown patient is answered as not found."""
+        if not authorised(request):
+            return problem(401, "X-Api-Key ausente o no valida", "X-Api-Key")
+        try:
+            documents = json.loads(await request.body())["documentos"]
+        except (ValueError, KeyError, TypeError):
+            return problem(400, "cuerpo JSON con documentos", "documentos")
+        if not isinstance(documents, list) or not 1 <= len(documents) <= BATCH_LIMIT:
+            return problem(400, f"documentos: de 1 a {BATCH_LIMIT}", "documentos")
+        patients: list[dict[str, object]] = []
+        for i, document in enumerate(documents):
+            if not isinstance(document, str) or len(document) != 8 or not document.isdigit():
+                return problem(400, "documento: CUI o DNI de 8 digitos", f"documentos[{i}]")
+            found = population.lookup(document)
+            if found is None or found.role != ROLE_CHILD:
+                patients.append({"Id_Paciente": document, "encontrado": False})
+                continue
+            patients.append(
+                {
+                    "Id_Paciente": document,
+                    "encontrado": True,
+                    "Fecha_Nacimiento": found.household.child.birth_date.isoformat(),
+                    "atenciones": [his_row(r) for r in population.health_records(found.household)],
+                }
+            )
+        return JSONResponse({"pacientes": patients})
+
     async def extract(request: Request) -> Response:
         if not authorised(request):
             return problem(401, "X-Api-Key ausente o no valida", "X-Api-Key")
@@ -114,6 +146,7 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
     app = Starlette(
         routes=[
             Route("/his/v1/pacientes/{documento}/atenciones", by_patient, methods=["GET"]),
+            Route("/his/v1/pacientes/atenciones", by_patients, methods=["POST"]),
             Route("/his/v1/atenciones", extract, methods=["GET"]),
         ]
     )

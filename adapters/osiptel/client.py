@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import httpx
 
 from adapters.http import field, request_json
@@ -35,18 +37,49 @@ class OsiptelAdapter:
                 params={"tipoDocumento": "DNI", "numeroDocumento": dni},
                 headers=self.headers,
             )
-            try:
-                return [
-                    PhoneLine(
-                        number=str(line["numero"]),
-                        operator=str(line["empresa"]),
-                        modality=str(line["modalidad"]),
-                    )
-                    for line in field(body, "lineas", list, PARTNER, operation)
-                ]
-            except (KeyError, TypeError):
-                raise PartnerMalformed(
-                    PARTNER, operation, "line does not follow contract"
-                ) from None
+            return _lines(field(body, "lineas", list, PARTNER, operation), operation)
 
         return await self.guard.call(operation, attempt, idempotent=True)
+
+    async def phone_lines_many(self, dnis: Sequence[str]) -> list[list[PhoneLine]]:
+        operation = "lines-by-documents"
+
+        async def attempt() -> list[list[PhoneLine]]:
+            _, body = await request_json(
+                self.http,
+                PARTNER,
+                operation,
+                "POST",
+                self.url + "/consultas",
+                json={
+                    "documentos": [{"tipoDocumento": "DNI", "numeroDocumento": dni} for dni in dnis]
+                },
+                headers=self.headers,
+            )
+            results = field(body, "resultados", list, PARTNER, operation)
+            try:
+                answered = [str(r["numeroDocumento"]) for r in results]
+                lines = [_lines(r["lineas"], operation) for r in results]
+            except (KeyError, TypeError):
+                raise PartnerMalformed(
+                    PARTNER, operation, "result does not follow contract"
+                ) from None
+            if answered != list(dnis):
+                raise PartnerMalformed(PARTNER, operation, "results do not match the documents")
+            return lines
+
+        return await self.guard.call(operation, attempt, idempotent=True)
+
+
+def _lines(raw: object, operation: str) -> list[PhoneLine]:
+    try:
+        return [
+            PhoneLine(
+                number=str(line["numero"]),
+                operator=str(line["empresa"]),
+                modality=str(line["modalidad"]),
+            )
+            for line in raw  # type: ignore[attr-defined]
+        ]
+    except (KeyError, TypeError):
+        raise PartnerMalformed(PARTNER, operation, "line does not follow contract") from None

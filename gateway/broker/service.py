@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -123,6 +123,21 @@ class Exchange:
                     }
                 },
             )
+
+    async def about_each(self, kind: str, numbers: Sequence[str]) -> list[bool]:
+        """For a batch: which of these subjects this call may disclose (all, unless the
+        purpose rests on consent: then those an active consent covers now). Only those
+        are recorded as the event's subjects."""
+        refs = [self.state.pseudonyms.of(kind, number) for number in numbers]
+        if self.needs_consent:
+            covered = await self.state.consents.covered(
+                sorted(set(refs)), self.purpose, self.service.data_category
+            )
+            allowed = [ref in covered for ref in refs]
+        else:
+            allowed = [True] * len(refs)
+        self._subjects.extend(ref for ref, ok in zip(refs, allowed, strict=True) if ok)
+        return allowed
 
     @property
     def fields(self) -> list[str]:

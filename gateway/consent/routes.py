@@ -9,10 +9,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.dependencies import Session
 from gateway.broker.routes import Caller
-from gateway.broker.service import exchange, project
+from gateway.broker.service import Call, exchange, project
 from gateway.broker.validation import invalid, parse_document
 from gateway.consent.schemas import ConsentRequest, RevocationRequest
 from gateway.core.errors import problem_responses
@@ -24,19 +25,50 @@ router = APIRouter(
 )
 
 
-def _check_catalog_terms(call: Any, body: ConsentRequest) -> None:
+def check_catalog_terms(call: Any, body: ConsentRequest, at: str = "body.") -> None:
+    """Purposes and data categories the catalog knows, and an expiry in the future;
+    ``at`` prefixes the field named in a refusal (``body.consents[3].``)."""
     catalog = call.state.catalog
     for i, purpose in enumerate(body.purposes):
         if purpose not in catalog.purposes:
-            raise invalid(f"body.purposes[{i}]", "not a purpose of the catalog")
+            raise invalid(f"{at}purposes[{i}]", "not a purpose of the catalog")
     for i, category in enumerate(body.data_categories):
         if category not in catalog.data_categories:
-            raise invalid(f"body.data_categories[{i}]", "not a data category of the catalog")
+            raise invalid(f"{at}data_categories[{i}]", "not a data category of the catalog")
     if body.expires_at is not None:
         if body.expires_at.tzinfo is None:
-            raise invalid("body.expires_at", "give a time zone (for example ...Z)")
+            raise invalid(f"{at}expires_at", "give a time zone (for example ...Z)")
         if body.expires_at <= datetime.now(UTC):
-            raise invalid("body.expires_at", "must be in the future")
+            raise invalid(f"{at}expires_at", "must be in the future")
+
+
+async def record_accepted(
+    call: Call,
+    session: AsyncSession,
+    cui: str,
+    dni: str,
+    body: ConsentRequest,
+    *,
+    flush: bool = True,
+) -> dict[str, Any]:
+    """Record the consent accepted in an affiliation call, by the calling client."""
+    return await call.state.consents.grant(
+        session,
+        cui=cui,
+        caregiver_dni=dni,
+        purposes=body.purposes,
+        data_categories=body.data_categories,
+        legal_basis="consent",
+        agreement_id=body.agreement_id,
+        agreement_version=body.agreement_version,
+        channel=body.channel,
+        evidence=body.evidence.model_dump(),
+        agent_id=body.agent_id,
+        expires_at=body.expires_at,
+        client_id=call.principal.client_id,
+        user_id=call.user_id,
+        flush=flush,
+    )
 
 
 @router.post(
@@ -49,26 +81,11 @@ async def create_consent(body: ConsentRequest, call: Caller, session: Session) -
     async with exchange(call, "gateway.consents", session=session, request_body=payload) as ex:
         cui, _ = parse_document(body.cui, "body.cui")
         dni, _ = parse_document(body.caregiver_dni, "body.caregiver_dni")
-        _check_catalog_terms(call, body)
+        check_catalog_terms(call, body)
         ex.subject("cui", cui)
         ex.subject("dni", dni)
         ex.shares_transaction = True
-        record = await call.state.consents.grant(
-            session,
-            cui=cui,
-            caregiver_dni=dni,
-            purposes=body.purposes,
-            data_categories=body.data_categories,
-            legal_basis="consent",
-            agreement_id=body.agreement_id,
-            agreement_version=body.agreement_version,
-            channel=body.channel,
-            evidence=body.evidence.model_dump(),
-            agent_id=body.agent_id,
-            expires_at=body.expires_at,
-            client_id=call.principal.client_id,
-            user_id=call.user_id,
-        )
+        record = await record_accepted(call, session, cui, dni, body)
         return JSONResponse(ex.respond(project(record, ex.fields), status=201), status_code=201)
 
 

@@ -114,7 +114,10 @@ class ConsentService:
         expires_at: datetime | None,
         client_id: str,
         user_id: str | None,
+        flush: bool = True,
     ) -> dict[str, Any]:
+        """Record a consent and its first revision; ``flush=False`` leaves writing them to
+        the caller's next flush (a batch flushes once)."""
         now = datetime.now(UTC)
         consent = Consent(
             consent_id=str(uuid.uuid4()),
@@ -141,7 +144,7 @@ class ConsentService:
             "agent_id": agent_id,
         }
         session.add(consent)
-        await self._append(session, consent, GRANTED, personal, now, client_id, user_id)
+        await self._append(session, consent, GRANTED, personal, now, client_id, user_id, flush)
         return self._view(consent, personal)
 
     async def revoke(
@@ -175,6 +178,7 @@ class ConsentService:
         now: datetime,
         client_id: str,
         user_id: str | None,
+        flush: bool = True,
     ) -> None:
         revision = consent.revision + 1
         document = {**self._metadata(consent), **personal, "action": action}
@@ -202,7 +206,8 @@ class ConsentService:
         consent.document_sealed = self.keyring.encrypt(
             _canonical(personal), _consent_aad({"consent_id": consent.consent_id})
         )
-        await session.flush()
+        if flush:
+            await session.flush()
 
     # -- reading -----------------------------------------------------------------------
 

@@ -77,6 +77,15 @@ class Account:
 
 
 @dataclass(frozen=True)
+class OpeningRefused:
+    """One holder of a mass opening that the bank did not open, with the bank's code
+    (never the holder's data)."""
+
+    status: int
+    code: str
+
+
+@dataclass(frozen=True)
 class HealthHistory:
     birth_date: date
     services: tuple[HealthService, ...]

@@ -11,6 +11,7 @@ from gateway.partners.models import (
     ExtractPage,
     HealthHistory,
     NewbornPage,
+    OpeningRefused,
     PaymentReport,
     Person,
     PhoneLine,
@@ -41,12 +42,23 @@ class TelecomRegistry(Protocol):
 
     async def phone_lines(self, dni: str) -> list[PhoneLine]: ...
 
+    async def phone_lines_many(self, dnis: Sequence[str]) -> list[list[PhoneLine]]:
+        """The lines of each document, in the order asked (one request for them all)."""
+        ...
+
 
 @runtime_checkable
 class Bank(Protocol):
     """Banco de la Nación: Cuenta DNI accounts."""
 
     async def open_account(self, dni: str, check_digit: str | None, request_id: str) -> Account: ...
+
+    async def open_accounts(
+        self, holders: Sequence[tuple[str, str | None]], request_id: str
+    ) -> list[Account | OpeningRefused]:
+        """Mass opening of (DNI, check digit) holders in one request, deduplicated by
+        the bank on ``request_id``; each holder's account or refusal, in order."""
+        ...
 
     async def account(self, dni: str) -> Account: ...
 
@@ -80,6 +92,11 @@ class HealthRegistry(Protocol):
     """MINSA HIS: health services given to a child."""
 
     async def health_history(self, cui: str) -> HealthHistory: ...
+
+    async def health_histories(self, cuis: Sequence[str]) -> list[HealthHistory | None]:
+        """The history of each child, in the order asked (None: HIS has no such
+        patient), in one request."""
+        ...
 
     async def records_extract(
         self, service_from: date, service_to: date, cursor: str | None, limit: int

@@ -202,3 +202,43 @@ def test_parsers_reject_inconsistent_totals() -> None:
     document = build_pain001(good).replace(b"<NbOfTxs>1</NbOfTxs>", b"<NbOfTxs>2</NbOfTxs>", 1)
     with pytest.raises(InvalidMessageError, match="NbOfTxs"):
         parse_pain001(document)
+
+
+async def test_mass_opening_answers_each_holder_once(
+    sandbox: SandboxSettings, bank: httpx.AsyncClient
+) -> None:
+    path = "/cuentas/v1/aperturas/lotes"
+    living = living_mothers(sandbox, 2)
+    pop = sandbox.population
+    dead = next(pop.household(i) for i in range(pop.size) if pop.household(i).mother.deceased)
+    body = {
+        "aperturas": [
+            {"tipoDocumento": "DNI", "numeroDocumento": h.mother.dni}
+            for h in (*living, dead, living[0])
+        ]
+    }
+    async with bank as http:
+        first = await http.post(path, json=body, headers=KEY | {"X-Request-Id": "lote-1"})
+        assert first.status_code == 200, first.text
+        CONTRACT.check(path, first)
+        results = first.json()["resultados"]
+        assert [r["estadoApertura"] for r in results] == [201, 201, 422, 200]
+        assert results[2]["error"]["codigo"] == "TITULAR_FALLECIDO"
+        assert results[3]["cuenta"] == results[0]["cuenta"]  # one account per holder
+        single = await http.get(f"/cuentas/v1/cuentas/{living[1].mother.dni}", headers=KEY)
+        assert single.json() == results[1]["cuenta"]
+
+        again = await http.post(path, json=body, headers=KEY | {"X-Request-Id": "lote-1"})
+        assert again.json() == first.json()
+        modified = await http.post(
+            path,
+            json={"aperturas": body["aperturas"][:1]},
+            headers=KEY | {"X-Request-Id": "lote-1"},
+        )
+        assert modified.status_code == 409
+        CONTRACT.check(path, modified)
+        empty = await http.post(
+            path, json={"aperturas": []}, headers=KEY | {"X-Request-Id": "lote-2"}
+        )
+        assert empty.status_code == 400
+        CONTRACT.check(path, empty)

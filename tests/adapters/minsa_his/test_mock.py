@@ -76,3 +76,25 @@ async def test_extract_pages_cover_the_range_exactly_once() -> None:
         assert bad.status_code == 400
         CONTRACT.check(EXTRACT, bad)
         assert bad.json()["campo"] == "hasta"
+
+
+async def test_many_patients_in_one_request(sandbox: SandboxSettings) -> None:
+    path = "/his/v1/pacientes/atenciones"
+    pop = sandbox.population
+    children = [pop.household(i).child.cui for i in range(3)]
+    mother = pop.household(0).mother.dni
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(sandbox)), base_url="http://h"
+    ) as http:
+        answer = await http.post(path, json={"documentos": [*children, mother]}, headers=KEY)
+        CONTRACT.check(path, answer)
+        patients = answer.json()["pacientes"]
+        assert [p["Id_Paciente"] for p in patients] == [*children, mother]
+        assert patients[-1] == {"Id_Paciente": mother, "encontrado": False}
+        for cui, patient in zip(children, patients, strict=False):
+            single = await http.get(f"/his/v1/pacientes/{cui}/atenciones", headers=KEY)
+            assert patient["atenciones"] == single.json()["atenciones"]
+        bad = await http.post(path, json={"documentos": [children[0], "12"]}, headers=KEY)
+        assert bad.status_code == 400
+        assert bad.json()["campo"] == "documentos[1]"
+        CONTRACT.check(path, bad)

@@ -58,3 +58,34 @@ async def test_lines_match_the_population_and_the_contract(sandbox: SandboxSetti
         await http.put("/_admin/faults", json={"error_rate": 1})
         down = await http.get(PATH, params=params, headers={"X-Api-Key": "osiptel-sandbox-juntos"})
         CONTRACT.check(PATH, down)
+
+
+async def test_many_documents_in_one_request(sandbox: SandboxSettings) -> None:
+    pop = sandbox.population
+    households = [pop.household(i) for i in range(5)]
+    documents = [{"tipoDocumento": "DNI", "numeroDocumento": h.mother.dni} for h in households]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(sandbox)), base_url="http://o"
+    ) as http:
+        answer = await http.post(
+            PATH + "/consultas",
+            json={"documentos": documents},
+            headers={"X-Api-Key": "osiptel-sandbox-public"},
+        )
+        CONTRACT.check(PATH + "/consultas", answer)
+        results = answer.json()["resultados"]
+        for h, result in zip(households, results, strict=True):
+            single = await http.get(
+                PATH,
+                params={"tipoDocumento": "DNI", "numeroDocumento": h.mother.dni},
+                headers={"X-Api-Key": "osiptel-sandbox-public"},
+            )
+            assert result == single.json()  # masked for this key, as one by one
+        bad = await http.post(
+            PATH + "/consultas",
+            json={"documentos": [*documents, {"tipoDocumento": "DNI", "numeroDocumento": "1"}]},
+            headers={"X-Api-Key": "osiptel-sandbox-juntos"},
+        )
+        assert bad.status_code == 400
+        assert bad.json()["campo"] == "documentos[5]"
+        CONTRACT.check(PATH + "/consultas", bad)

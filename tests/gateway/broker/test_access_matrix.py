@@ -27,6 +27,15 @@ def endpoints(mocks: Mocks) -> list[tuple[str, str, str, dict[str, Any]]]:
     xml = {"Content-Type": "application/xml", "X-Message-Id": "M-1"}
     ndjson = {"Content-Type": "application/x-ndjson", "X-Message-Id": "M-1"}
     tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    consent = {
+        "cui": cui,
+        "caregiver_dni": dni,
+        "purposes": ["payment"],
+        "data_categories": ["financial"],
+        "channel": "phone-call",
+        "evidence": {"recording_ref": "rec-m", "sha256": "ab" * 32},
+        "agent_id": "agent-m",
+    }
     return [
         ("reniec.person", "GET", f"/v1/persons/{dni}", {}),
         (
@@ -76,6 +85,25 @@ def endpoints(mocks: Mocks) -> list[tuple[str, str, str, dict[str, Any]]]:
             f"/v1/children/{cui}/coresponsibility?period=2021-01",
             {},
         ),
+        ("osiptel.phone-lines", "POST", "/v1/phone-line-lookups", {"json": {"dnis": [dni]}}),
+        (
+            "bn.account-opening",
+            "POST",
+            "/v1/account-openings",
+            {"json": {"holders": [{"dni": dni}]}, "headers": {"Idempotency-Key": "matrix-2"}},
+        ),
+        (
+            "minsa_his.coresponsibility",
+            "POST",
+            "/v1/coresponsibility-verdicts",
+            {"json": {"period": "2021-01", "cuis": [cui]}},
+        ),
+        (
+            "gateway.consents",
+            "POST",
+            "/v1/consent-batches",
+            {"json": {"consents": [consent]}, "headers": {"Idempotency-Key": "matrix-3"}},
+        ),
         ("gateway.audit-events", "GET", "/v1/audit/events?limit=1", {}),
         ("gateway.audit-verification", "GET", "/v1/audit/verify?to_seq=1", {}),
         ("gateway.audit-checkpoints", "GET", "/v1/audit/checkpoints", {}),
@@ -83,17 +111,7 @@ def endpoints(mocks: Mocks) -> list[tuple[str, str, str, dict[str, Any]]]:
             "gateway.consents",
             "POST",
             "/v1/consents",
-            {
-                "json": {
-                    "cui": cui,
-                    "caregiver_dni": dni,
-                    "purposes": ["payment"],
-                    "data_categories": ["financial"],
-                    "channel": "phone-call",
-                    "evidence": {"recording_ref": "rec-m", "sha256": "ab" * 32},
-                    "agent_id": "agent-m",
-                }
-            },
+            {"json": consent},
         ),
         ("gateway.consent-check", "GET", f"/v1/consent-checks?cui={cui}&purpose=payment", {}),
         ("gateway.subject-disclosures", "GET", f"/v1/subjects/{dni}/disclosures", {}),

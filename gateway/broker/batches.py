@@ -1,0 +1,280 @@
+"""Batch endpoints: the per-household exchanges of an operation, many households a call.
+
+A national operation contacts, affiliates, banks and follows up hundreds of thousands of
+households; one request per household spends most of its time on the request itself.
+Each endpoint here does what its single counterpart does for up to ``MAX_BATCH``
+households in one request and one partner round trip, under the same catalog service,
+purpose, projection and consent rules:
+
+- the whole body is validated first; a malformed entry refuses the request with a
+  problem naming it (``body.dnis[3]``) and nothing is done;
+- each entry is answered on its own, in the order given: its data, or its ``status``
+  and ``error`` (no consent, unknown to the partner, refused by the bank);
+- one audit event records the call, naming as subjects only the households whose data
+  was disclosed or changed (outcome ``partial`` and reason ``consent-required`` when a
+  consent was missing for some);
+- what changes state (consents, accounts) takes an ``Idempotency-Key``: a repeated
+  batch returns the first answer and never records or opens anything twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.auth.dependencies import Session
+from gateway.broker.routes import Caller, _account
+from gateway.broker.rules import period_end, verdicts
+from gateway.broker.schemas import AccountRequest, Envelope
+from gateway.broker.service import Call, Exchange, exchange, project
+from gateway.broker.validation import invalid, parse_document, parse_period
+from gateway.consent.routes import check_catalog_terms, record_accepted
+from gateway.consent.schemas import ConsentRequest
+from gateway.core.errors import problem_responses
+from gateway.partners.models import OpeningRefused
+from gateway.partners.ports import Bank, HealthRegistry, TelecomRegistry
+
+MAX_BATCH = 1000
+
+router = APIRouter(
+    prefix="/v1",
+    tags=["batches"],
+    responses=problem_responses(401, 403, 409, 422, 502, 503, 504),
+)
+
+RequiredKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[A-Za-z0-9._:-]{8,255}$",
+        description="Required: repeating the batch with the same key and body returns the "
+        "first answer and changes nothing.",
+    ),
+]
+
+
+class PhoneLineLookups(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dnis: list[str] = Field(min_length=1, max_length=MAX_BATCH, description="Caregivers' DNIs.")
+
+
+class ConsentBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    consents: list[ConsentRequest] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class AccountOpenings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    holders: list[AccountRequest] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class VerdictRequests(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: str = Field(description="The month judged, YYYY-MM.")
+    cuis: list[str] = Field(min_length=1, max_length=MAX_BATCH, description="Children's CUIs.")
+
+
+def _refused(key: str, number: str) -> dict[str, Any]:
+    return {key: number, "status": 403, "error": "consent-required"}
+
+
+def _settle(ex: Exchange, disclosed: int, refused: int) -> None:
+    if refused:
+        ex.event.reason = "consent-required"
+        ex.event.outcome = "partial" if disclosed else "denied"
+        if not disclosed:
+            ex.event.decision = "denied"
+
+
+async def _replay_or_claim(
+    call: Call, key: str | None, payload: dict[str, Any], ex: Exchange
+) -> JSONResponse | None:
+    """The first answer when this key was used for this batch before; None when this
+    request now owns the key."""
+    if key is None:
+        raise invalid(
+            "header.idempotency-key", "required: a batch that changes state must not repeat"
+        )
+    request_digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    replay = await call.state.idempotency.claim(call.principal.client_id, key, request_digest)
+    if replay is None:
+        return None
+    ex.event.outcome = "replayed"
+    ex.respond(replay.body["data"])
+    ex.status = replay.status
+    return JSONResponse(replay.body, status_code=replay.status)
+
+
+@router.post(
+    "/phone-line-lookups",
+    response_model=Envelope,
+    summary="Mobile lines of many caregivers at once, from OSIPTEL (purpose contact)",
+)
+async def phone_line_lookups(body: PhoneLineLookups, call: Caller) -> JSONResponse:
+    async with exchange(call, "osiptel.phone-lines", request_body=body.model_dump()) as ex:
+        numbers = [parse_document(d, f"body.dnis[{i}]")[0] for i, d in enumerate(body.dnis)]
+        allowed = await ex.about_each("dni", numbers)
+        asked = [n for n, ok in zip(numbers, allowed, strict=True) if ok]
+        found = iter(await ex.port(TelecomRegistry).phone_lines_many(asked) if asked else [])
+        data = []
+        for number, ok in zip(numbers, allowed, strict=True):
+            if not ok:
+                data.append(_refused("dni", number))
+                continue
+            lines = next(found)
+            data.append(
+                {
+                    "dni": number,
+                    "lines": [
+                        project(
+                            {"number": x.number, "operator": x.operator, "modality": x.modality},
+                            ex.fields,
+                        )
+                        for x in lines
+                    ],
+                }
+            )
+        _settle(ex, len(asked), len(numbers) - len(asked))
+        return ex.answer(data)
+
+
+@router.post(
+    "/consent-batches",
+    status_code=201,
+    summary="Record the consents accepted in many affiliation calls, all or none "
+    "(purpose affiliation, Idempotency-Key required)",
+)
+async def consent_batch(
+    body: ConsentBatch, call: Caller, session: Session, idempotency_key: RequiredKey = None
+) -> JSONResponse:
+    payload = body.model_dump(mode="json")
+    async with exchange(call, "gateway.consents", session=session, request_body=payload) as ex:
+        parsed = []
+        for i, consent in enumerate(body.consents):
+            cui, _ = parse_document(consent.cui, f"body.consents[{i}].cui")
+            dni, _ = parse_document(consent.caregiver_dni, f"body.consents[{i}].caregiver_dni")
+            check_catalog_terms(call, consent, f"body.consents[{i}].")
+            parsed.append((cui, dni, consent))
+        replay = await _replay_or_claim(call, idempotency_key, payload, ex)
+        if replay is not None:
+            return replay
+        assert idempotency_key is not None
+        ex.shares_transaction = True
+        try:
+            records = []
+            for cui, dni, consent in parsed:
+                ex.subject("cui", cui)
+                ex.subject("dni", dni)
+                record = await record_accepted(call, session, cui, dni, consent, flush=False)
+                records.append(project(record, ex.fields))
+            await session.flush()
+        except BaseException:
+            await call.state.idempotency.release(call.principal.client_id, idempotency_key)
+            raise
+        answer = ex.respond(records, status=201)
+        await call.state.idempotency.complete(
+            session, call.principal.client_id, idempotency_key, 201, answer
+        )
+        return JSONResponse(answer, status_code=201)
+
+
+@router.post(
+    "/account-openings",
+    response_model=Envelope,
+    summary="Open Banco de la Nación Cuentas DNI for many holders in one mass opening "
+    "(purpose payment, Idempotency-Key required)",
+)
+async def account_openings(
+    body: AccountOpenings, call: Caller, session: Session, idempotency_key: RequiredKey = None
+) -> JSONResponse:
+    payload = body.model_dump(mode="json")
+    state, principal = call.state, call.principal
+    async with exchange(call, "bn.account-opening", session=session, request_body=payload) as ex:
+        holders = [
+            parse_document(h.dni, f"body.holders[{i}].dni") for i, h in enumerate(body.holders)
+        ]
+        allowed = await ex.about_each("dni", [number for number, _ in holders])
+        asked = [h for h, ok in zip(holders, allowed, strict=True) if ok]
+        replay = await _replay_or_claim(call, idempotency_key, payload, ex)
+        if replay is not None:
+            return replay
+        assert idempotency_key is not None
+        ex.shares_transaction = True
+        try:
+            # The bank deduplicates on this id: a retry or a crash-and-repeat opens nothing new.
+            bank_request_id = hashlib.sha256(
+                f"{principal.client_id}\x00batch\x00{idempotency_key}".encode()
+            ).hexdigest()[:32]
+            opened = iter(
+                await ex.port(Bank).open_accounts(asked, bank_request_id) if asked else []
+            )
+        except BaseException:
+            await state.idempotency.release(principal.client_id, idempotency_key)
+            raise
+        data = []
+        for (number, _), ok in zip(holders, allowed, strict=True):
+            if not ok:
+                data.append(_refused("dni", number))
+                continue
+            result = next(opened)
+            if isinstance(result, OpeningRefused):
+                data.append(
+                    {
+                        "dni": number,
+                        "status": 422,
+                        "error": "partner-invalid-input",
+                        "bank_code": result.code,
+                    }
+                )
+            else:
+                data.append(
+                    {
+                        "dni": number,
+                        "status": 201 if result.newly_opened else 200,
+                        "account": project(_account(result), ex.fields),
+                    }
+                )
+        _settle(ex, len(asked), len(holders) - len(asked))
+        answer = ex.respond(data)
+        await state.idempotency.complete(session, principal.client_id, idempotency_key, 200, answer)
+        return JSONResponse(answer)
+
+
+@router.post(
+    "/coresponsibility-verdicts",
+    response_model=Envelope,
+    summary="Verdicts per required health item for many children and one period "
+    "(no diagnosis revealed)",
+)
+async def coresponsibility_verdicts(body: VerdictRequests, call: Caller) -> JSONResponse:
+    async with exchange(call, "minsa_his.coresponsibility", request_body=body.model_dump()) as ex:
+        year, month = parse_period(body.period, "body.period")
+        numbers = [parse_document(c, f"body.cuis[{i}]")[0] for i, c in enumerate(body.cuis)]
+        allowed = await ex.about_each("cui", numbers)
+        asked = [n for n, ok in zip(numbers, allowed, strict=True) if ok]
+        histories = iter(await ex.port(HealthRegistry).health_histories(asked) if asked else [])
+        until = period_end(year, month)
+        data: list[dict[str, Any]] = []
+        for number, ok in zip(numbers, allowed, strict=True):
+            if not ok:
+                data.append(_refused("cui", number))
+                continue
+            history = next(histories)
+            if history is None:
+                data.append({"cui": number, "status": 404, "error": "partner-not-found"})
+            elif until < history.birth_date:
+                data.append({"cui": number, "status": 422, "error": "period-before-birth"})
+            else:
+                items = verdicts(call.state.rules, history.birth_date, history.services, until)
+                data.append({"cui": number, "verdicts": [project(i, ex.fields) for i in items]})
+        _settle(ex, len(asked), len(numbers) - len(asked))
+        return ex.answer(data, period=body.period)
