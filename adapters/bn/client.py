@@ -211,8 +211,9 @@ class BankAdapter:
         # original report, and refuses an EndToEndId it has already paid.
         return await self.guard.call(operation, attempt, idempotent=True)
 
-    async def settled_payments(self) -> list[SettledPayment]:
+    async def settled_payments(self, msg_ids: Sequence[str] = ()) -> list[SettledPayment]:
         operation = "camt.054"
+        params = {"lotes": ",".join(msg_ids)} if msg_ids else {}
 
         async def attempt() -> list[SettledPayment]:
             response = await send(
@@ -221,6 +222,7 @@ class BankAdapter:
                 operation,
                 "GET",
                 f"{self.base}/pagos/v1/notificaciones",
+                params=params,
                 headers=self.headers,
             )
             if response.status_code != 200:

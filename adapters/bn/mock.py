@@ -47,6 +47,7 @@ from adapters.sandbox.settings import SandboxSettings
 
 XML = "application/xml"
 OPENING_BATCH_LIMIT = 1000
+NOTIFICATION_BATCH_LIMIT = 200
 
 
 def problem(status: int, code: str, detail: str, field: str | None = None) -> JSONResponse:
@@ -91,6 +92,7 @@ class BankMock:
         self.opening_requests: dict[str, tuple[str, int, bytes]] = {}
         self.reports: dict[str, tuple[str, bytes]] = {}
         self.ledger: dict[str, Settled] = {}
+        self.by_batch: dict[str, list[str]] = {}  # MsgId -> EndToEndIds it settled
         self.balance = Decimal(str(settings.bn_debtor_balance))
         self.sequence = 0
 
@@ -285,6 +287,7 @@ class BankMock:
         self.balance -= transfer.amount
         ref = self._next_ref("AB")
         self.ledger[e2e] = Settled(msg_id, info_id, transfer.amount, now.date(), ref)
+        self.by_batch.setdefault(msg_id, []).append(e2e)
         return TransactionStatus(e2e, "ACSC", accepted_at=now, servicer_ref=ref)
 
     async def batch_status(self, request: Request) -> Response:
@@ -303,6 +306,16 @@ class BankMock:
             wanted = date.fromisoformat(day) if day else None
         except ValueError:
             return problem(400, "SOLICITUD_INVALIDA", "fecha: YYYY-MM-DD", "fecha")
+        batches = [b for b in request.query_params.get("lotes", "").split(",") if b]
+        if len(batches) > NOTIFICATION_BATCH_LIMIT:
+            return problem(
+                400, "SOLICITUD_INVALIDA", f"lotes: hasta {NOTIFICATION_BATCH_LIMIT}", "lotes"
+            )
+        settled = (
+            ((e2e, self.ledger[e2e]) for b in batches for e2e in self.by_batch.get(b, ()))
+            if batches
+            else self.ledger.items()
+        )
         entries = tuple(
             Entry(
                 amount=s.amount,
@@ -313,7 +326,7 @@ class BankMock:
                 msg_id=s.msg_id,
                 payment_info_id=s.payment_info_id,
             )
-            for e2e, s in self.ledger.items()
+            for e2e, s in settled
             if wanted is None or s.booked == wanted
         )
         now = datetime.now(UTC)

@@ -82,8 +82,9 @@ class Bank(Protocol):
         """The debits of a camt.054 pushed by the bank; ValueError if invalid."""
         ...
 
-    async def settled_payments(self) -> list[SettledPayment]:
-        """The debits booked on the programme's account (camt.054)."""
+    async def settled_payments(self, msg_ids: Sequence[str] = ()) -> list[SettledPayment]:
+        """The debits booked on the programme's account (camt.054); with ``msg_ids``, only
+        those of these payment messages (at most 200)."""
         ...
 
 

@@ -378,8 +378,25 @@ class PaymentService:
         return chunk
 
     async def _reconcile(self, run_id: str, bank: Bank) -> str:
+        """Compare the run's items with the debits the bank booked for the run's own
+        messages. A second debit can only come from the bank executing one of these
+        messages twice (EndToEndIds are unique across runs and a chunk is one message,
+        always resent byte for byte), so the run's messages are where to look; asking
+        for the whole account history would grow with every run of the operation."""
+        async with transaction(self.sessions) as session:
+            msg_ids = list(
+                (
+                    await session.execute(
+                        select(PaymentChunk.msg_id)
+                        .where(PaymentChunk.run_id == run_id)
+                        .order_by(PaymentChunk.chunk_no)
+                    )
+                ).scalars()
+            )
         try:
-            booked = await bank.settled_payments()
+            booked = []
+            for start in range(0, len(msg_ids), 200):
+                booked += await bank.settled_payments(msg_ids[start : start + 200])
         except PartnerError as exc:
             async with transaction(self.sessions) as session:
                 run = await session.get(PaymentRun, run_id)

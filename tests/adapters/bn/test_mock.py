@@ -181,6 +181,15 @@ async def test_payments_never_pay_twice(sandbox: SandboxSettings, bank: httpx.As
         ]
         assert {e.credit_debit for e in notification.entries} == {"DBIT"}
         assert sum(e.amount for e in notification.entries) == Decimal("600.00")
+        mine = await http.get(
+            "/pagos/v1/notificaciones", params={"lotes": "JUNTOS-20201215-2,NONE"}, headers=KEY
+        )
+        assert mine.status_code == 200
+        assert parse_camt054(mine.content).entries == ()  # its one transfer was refused
+        first_only = await http.get(
+            "/pagos/v1/notificaciones", params={"lotes": "JUNTOS-20201215-1"}, headers=KEY
+        )
+        assert len(parse_camt054(first_only.content).entries) == 3
 
 
 async def test_invalid_and_hostile_documents_are_refused(bank: httpx.AsyncClient) -> None:
