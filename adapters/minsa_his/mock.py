@@ -23,6 +23,7 @@ from adapters.sandbox.settings import SandboxSettings
 
 PAGE_LIMIT = 5000
 BATCH_LIMIT = 1000
+SCAN_LIMIT = 20_000
 
 
 def problem(status: int, detail: str, field: str | None = None) -> JSONResponse:
@@ -128,9 +129,11 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
             return problem(400, "cursor o limite no validos", "cursor")
         rows: list[dict[str, object]] = []
         following = None
-        while index < population.size:
-            # A child born after the range's end has no service inside it.
-            if population.birth_date(index) <= end:
+        # A page looks at SCAN_LIMIT households at most, so that one request never keeps
+        # the partner busy for long; it may then hold fewer rows than asked.
+        stop = min(population.size, index + SCAN_LIMIT)
+        while index < stop:
+            if population.may_have_services(index, start, end):
                 records = population.health_records(population.household(index))
                 in_range = [r for r in records if start <= r.service_date <= end]
                 for position in range(offset, len(in_range)):
@@ -141,6 +144,8 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
                 if following:
                     break
             index, offset = index + 1, 0
+        if following is None and index < population.size:
+            following = f"{index}.0"
         return JSONResponse({"atenciones": rows, "siguiente": following})
 
     app = Starlette(

@@ -32,6 +32,7 @@ CONTRACTS = Path(__file__).resolve().parents[2] / "contracts" / "reniec"
 PHOTO_B64 = base64.b64encode((Path(__file__).parent / "sample-photo.jpg").read_bytes()).decode()
 SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
 PAGE_LIMIT = 1000
+SCAN_LIMIT = 20_000
 
 RESULTS = {
     "0000": "CONSULTA EXITOSA",
@@ -184,11 +185,19 @@ class ReniecMock:
             return _problem(400, "cursor y limite deben ser positivos", "cursor")
         rows: list[dict[str, object]] = []
         following: int | None = None
-        for index in self.population.newborns(born_from, born_to, ubigeos, start=cursor):
+        # A page looks at SCAN_LIMIT households at most, so that one request never keeps
+        # the partner busy for long; it may then hold fewer rows than asked.
+        scan_end = min(cursor + SCAN_LIMIT, self.population.size)
+        for index in self.population.newborns(
+            born_from, born_to, ubigeos, start=cursor, stop=scan_end
+        ):
             if len(rows) == limit:
                 following = index
                 break
             rows.append(padron_row(self.population, index))
+        else:
+            if scan_end < self.population.size:
+                following = scan_end
         return JSONResponse({"filas": rows, "siguiente": following})
 
 

@@ -216,6 +216,8 @@ _SCHEDULE: tuple[tuple[str, str, int], ...] = (
     ("99382", "1", 365),
     ("99382", "2", 548),
 )
+# The latest a service can be given after birth: the last due age and the longest delay.
+SERVICE_HORIZON_DAYS = max(due for *_, due in _SCHEDULE) + 25
 
 
 class Population:
@@ -423,7 +425,7 @@ class Population:
             hemoglobin = round(rng.uniform(9.2, 13.4), 1)
             if not given:
                 continue
-            served = child.birth_date + timedelta(days=due_days + delay)
+            served = child.birth_date + timedelta(days=due_days + delay)  # see SERVICE_HORIZON_DAYS
             if served > self.as_of:
                 break
             age_days = (served - child.birth_date).days
@@ -463,6 +465,14 @@ class Population:
                 )
         return records
 
+    def may_have_services(self, index: int, start: date, end: date) -> bool:
+        """Whether the child of household ``index`` can have a HIS row dated in
+        ``start .. end``; from the birth date alone, so a scan skips the rest cheaply."""
+        if start > self.as_of:
+            return False
+        born = self.birth_date(index)
+        return born <= end and born + timedelta(days=SERVICE_HORIZON_DAYS) >= start
+
     # ------------------------------------------------------------------ scans
 
     def newborns(
@@ -471,15 +481,19 @@ class Population:
         born_to: date,
         ubigeos: Sequence[str] = (),
         start: int = 0,
+        stop: int | None = None,
     ) -> Iterator[int]:
-        """Indices of households whose child was born in the range, from ``start`` on."""
+        """Indices of households whose child was born in the range, from ``start`` on
+        (and before ``stop``)."""
         ranges = (
             sorted((self.district_range(u) for u in ubigeos), key=lambda r: r.start)
             if ubigeos
             else [range(self.size)]
         )
         for r in ranges:
-            for index in range(max(r.start, start), r.stop):
+            for index in range(
+                max(r.start, start), min(r.stop, self.size if stop is None else stop)
+            ):
                 if born_from <= self.birth_date(index) <= born_to:
                     yield index
 

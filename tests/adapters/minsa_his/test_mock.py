@@ -98,3 +98,38 @@ async def test_many_patients_in_one_request(sandbox: SandboxSettings) -> None:
         assert bad.status_code == 400
         assert bad.json()["campo"] == "documentos[1]"
         CONTRACT.check(path, bad)
+
+
+async def test_extract_of_a_large_register_in_bounded_pages() -> None:
+    sandbox = SandboxSettings(size=50_000)
+    pop = sandbox.population
+    start, end = date(2020, 9, 1), date(2020, 9, 1)
+    expected = [
+        r.appointment_id + r.item_code
+        for i in range(pop.size)
+        for r in pop.health_records(pop.household(i))
+        if start <= r.service_date <= end
+    ]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(sandbox)), base_url="http://h"
+    ) as http:
+        for first, last, wanted in [
+            (start, end, expected),
+            (date(2026, 1, 1), date(2026, 1, 31), []),  # after the register's date
+        ]:
+            seen: list[str] = []
+            pages = 0
+            cursor = None
+            while True:
+                params = {"desde": first.isoformat(), "hasta": last.isoformat()}
+                if cursor:
+                    params["cursor"] = cursor
+                page = (await http.get(EXTRACT, params=params, headers=KEY)).json()
+                pages += 1
+                seen += [r["Id_Cita"] + r["Codigo_Item"] for r in page["atenciones"]]
+                cursor = page["siguiente"]
+                if cursor is None:
+                    break
+            assert seen == wanted
+            assert pages >= 3  # each page looks at a part of the register
+    assert expected

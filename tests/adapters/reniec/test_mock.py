@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
 
 import httpx
@@ -168,10 +169,7 @@ async def test_padron_extract_pages_validate_against_contract(sandbox: SandboxSe
             if cursor is None:
                 break
         expected = [
-            pop.household(i).child.cui
-            for i in pop.newborns(
-                __import__("datetime").date(2020, 3, 1), __import__("datetime").date(2020, 3, 31)
-            )
+            pop.household(i).child.cui for i in pop.newborns(date(2020, 3, 1), date(2020, 3, 31))
         ]
         assert seen == expected
         assert len(seen) > 40
@@ -191,3 +189,32 @@ async def test_padron_extract_pages_validate_against_contract(sandbox: SandboxSe
         denied = await anon.get("/padron/nacimientos", params=params)
         assert denied.status_code == 401
         contract.check("/padron/nacimientos", denied)
+
+
+async def test_a_page_looks_at_a_bounded_part_of_the_register() -> None:
+    """Pages of a large register return while the rest is still unread: some hold fewer
+    rows than asked, and all of them together are the range's births, once each."""
+    sandbox = SandboxSettings(size=50_000)
+    pop = sandbox.population
+    start, end = date(2020, 5, 1), date(2020, 5, 3)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(sandbox)),
+        base_url="http://r",
+        auth=("40000001", "juntos-sandbox"),
+    ) as http:
+        seen: list[str] = []
+        short_pages = 0
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"desde": start.isoformat(), "hasta": end.isoformat()}
+            response = await http.get(
+                "/padron/nacimientos", params=params | ({"cursor": cursor} if cursor else {})
+            )
+            page = response.json()
+            seen += [row["nuCui"] for row in page["filas"]]
+            cursor = page["siguiente"]
+            if cursor is None:
+                break
+            short_pages += len(page["filas"]) < 1000
+    assert seen == [pop.household(i).child.cui for i in pop.newborns(start, end)]
+    assert short_pages >= 2
