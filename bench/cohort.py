@@ -5,10 +5,12 @@ the gateway (``juntos-gateway serve --no-mocks --workers N``) as separate proces
 a fresh SQLite file and on a scratch PostgreSQL database, and plays the operation of
 ``program.operation`` against each through the public API. Prints, per database and
 step, wall time, records and records/s; then the peak resident memory of the programme,
-of each gateway process and of the mocks; and the households affiliated per second with
-the time the national cohort (442,618 households) would take at that rate.
+of each gateway process and of the mocks; and the households affiliated per second (a
+ratio against the cheapest authenticated call, measured in the same run). By default the
+cohort is the national one, 442,618 households; with fewer, the time the national one
+would take at the same rate.
 
-Usage: .venv/bin/python -m bench.cohort [--households 20000] [--gateway-workers 2]
+Usage: .venv/bin/python -m bench.cohort [--households 442618] [--gateway-workers 2]
        [--concurrency 32] [--postgres URL | --no-postgres] [--no-sqlite]
 """
 
@@ -112,8 +114,7 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> None:
         f"{results.funnel['eligible']:,} eligible, {affiliated:,} affiliated, "
         f"T1 paid {results.payments.get('T1', {}).get('paid', 0):,}, "
         f"T2 paid {results.payments.get('T2', {}).get('paid', 0):,}; "
-        f"{results.calls:,} gateway calls ({results.calls / wall:,.0f}/s, "
-        f"{results.calls / wall / baseline:.2f}x the baseline); "
+        f"{results.calls:,} gateway calls; "
         f"audit chain {'intact' if results.audit.get('ok') else 'BROKEN'} "
         f"({results.audit.get('events_checked', 0):,} events)"
     )
@@ -123,15 +124,24 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> None:
         + f", mocks {mocks_peak:.0f}"
     )
     if per_second:
+        # Against the baseline: one household through the whole operation costs as much
+        # gateway time as 1/ratio of the cheapest authenticated calls.
         print(
-            f"{per_second:,.1f} households affiliated per second end to end: the national "
-            f"cohort of {NATIONAL:,} would take {NATIONAL / per_second / 60:,.0f} min at this rate"
+            f"{per_second:,.1f} households affiliated per second end to end "
+            f"({per_second / baseline:.2f}x the baseline's calls per second)"
         )
+        if args.households >= NATIONAL:
+            print(f"the national cohort of {NATIONAL:,} households ran in {wall / 60:.1f} min")
+        else:
+            print(
+                f"the national cohort of {NATIONAL:,} would take "
+                f"{NATIONAL / per_second / 60:,.0f} min at this rate"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--households", type=int, default=20_000)
+    parser.add_argument("--households", type=int, default=NATIONAL)
     parser.add_argument("--seed", type=int, default=2020)
     parser.add_argument("--gateway-workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=32)

@@ -97,6 +97,8 @@ class ExchangeService:
         self.pseudonyms = pseudonyms
         self.lease = timedelta(seconds=lease_seconds)
         self.owner = f"{os.getpid()}-{secrets.token_hex(4)}"
+        # Slots this process has already queued or seen queued: asked of the database once.
+        self._slots_seen: set[str] = set()
 
     def spec(self, name: str) -> ExchangeSpec:
         spec = self.catalog.exchanges.get(name)
@@ -207,19 +209,26 @@ class ExchangeService:
     # -- scheduling ------------------------------------------------------------------
 
     async def schedule_due(self, today: date | None = None) -> list[str]:
-        """Queue the current slot of every declared exchange (once, across processes)."""
+        """Queue the current slot of every declared exchange (once, across processes: the
+        slot is unique in the database). A process asks once per slot; the worker polls
+        several times a second, and a refused insert per exchange and poll would keep
+        the database busy for nothing."""
         now = datetime.now(UTC)
         today = today or now.date()
         queued = []
         for name, spec in self.catalog.exchanges.items():
             slot_start = int(now.timestamp()) // spec.every_seconds * spec.every_seconds
+            slot = f"{name}@{slot_start}"
+            if slot in self._slots_seen:
+                continue
             params = {
                 "born_from": (today - timedelta(days=spec.lookback_days)).isoformat(),
                 "born_to": today.isoformat(),
                 "ubigeo": [],
             }
-            if await self.trigger(name, params, "schedule", slot=f"{name}@{slot_start}"):
+            if await self.trigger(name, params, "schedule", slot=slot):
                 queued.append(name)
+            self._slots_seen.add(slot)
         return queued
 
     # -- working -----------------------------------------------------------------------

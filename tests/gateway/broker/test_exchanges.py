@@ -19,6 +19,7 @@ from sqlalchemy import select
 from audit.store import recent
 from gateway.core.db import transaction
 from gateway.exchanges.models import ExchangeRun
+from gateway.exchanges.service import ExchangeService
 from gateway.settings import Settings
 from tests.conftest import GetToken, bearer
 from tests.gateway.broker.conftest import Grant, Mocks
@@ -314,3 +315,22 @@ async def test_osiptel_refresh_reads_the_lines_of_consenting_caregivers(
     assert sorted((r["dni"], r["number"]) for r in records) == sorted(
         (h.mother.dni, line.number) for h in chosen for line in h.phone_lines
     )
+
+
+async def test_each_scheduled_slot_is_queued_once(app: FastAPI) -> None:
+    state = app.state.gateway
+    first = await state.exchanges.schedule_due()
+    assert sorted(first) == sorted(state.catalog.exchanges)
+    assert await state.exchanges.schedule_due() == []  # this process: already queued
+    other = ExchangeService(
+        state.sessions,
+        state.catalog,
+        state.keyring,
+        state.partners,
+        state.pseudonyms,
+        state.consents,
+    )
+    assert await other.schedule_due() == []  # another process: the database refuses it
+    async with transaction(state.sessions) as session:
+        slots = (await session.execute(select(ExchangeRun.slot))).scalars().all()
+    assert len(slots) == len(set(slots)) == len(state.catalog.exchanges)
