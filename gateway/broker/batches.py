@@ -33,7 +33,7 @@ from gateway.broker.rules import period_end, verdicts
 from gateway.broker.schemas import AccountRequest, Envelope
 from gateway.broker.service import Call, Exchange, exchange, project
 from gateway.broker.validation import invalid, parse_document, parse_period
-from gateway.consent.routes import check_catalog_terms, record_accepted
+from gateway.consent.routes import accepted_terms, check_catalog_terms
 from gateway.consent.schemas import ConsentRequest
 from gateway.core.errors import problem_responses
 from gateway.partners.models import OpeningRefused
@@ -170,13 +170,13 @@ async def consent_batch(
         assert idempotency_key is not None
         ex.shares_transaction = True
         try:
-            records = []
-            for cui, dni, consent in parsed:
+            for cui, dni, _ in parsed:
                 ex.subject("cui", cui)
                 ex.subject("dni", dni)
-                record = await record_accepted(call, session, cui, dni, consent, flush=False)
-                records.append(project(record, ex.fields))
-            await session.flush()
+            granted = await call.state.consents.grant_many(
+                session, [accepted_terms(call, cui, dni, consent) for cui, dni, consent in parsed]
+            )
+            records = [project(record, ex.fields) for record in granted]
         except BaseException:
             await call.state.idempotency.release(call.principal.client_id, idempotency_key)
             raise

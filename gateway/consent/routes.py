@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.dependencies import Session
 from gateway.broker.routes import Caller
@@ -42,33 +41,23 @@ def check_catalog_terms(call: Any, body: ConsentRequest, at: str = "body.") -> N
             raise invalid(f"{at}expires_at", "must be in the future")
 
 
-async def record_accepted(
-    call: Call,
-    session: AsyncSession,
-    cui: str,
-    dni: str,
-    body: ConsentRequest,
-    *,
-    flush: bool = True,
-) -> dict[str, Any]:
-    """Record the consent accepted in an affiliation call, by the calling client."""
-    return await call.state.consents.grant(
-        session,
-        cui=cui,
-        caregiver_dni=dni,
-        purposes=body.purposes,
-        data_categories=body.data_categories,
-        legal_basis="consent",
-        agreement_id=body.agreement_id,
-        agreement_version=body.agreement_version,
-        channel=body.channel,
-        evidence=body.evidence.model_dump(),
-        agent_id=body.agent_id,
-        expires_at=body.expires_at,
-        client_id=call.principal.client_id,
-        user_id=call.user_id,
-        flush=flush,
-    )
+def accepted_terms(call: Call, cui: str, dni: str, body: ConsentRequest) -> dict[str, Any]:
+    """The terms of a consent accepted in an affiliation call, recorded by the caller."""
+    return {
+        "cui": cui,
+        "caregiver_dni": dni,
+        "purposes": body.purposes,
+        "data_categories": body.data_categories,
+        "legal_basis": "consent",
+        "agreement_id": body.agreement_id,
+        "agreement_version": body.agreement_version,
+        "channel": body.channel,
+        "evidence": body.evidence.model_dump(),
+        "agent_id": body.agent_id,
+        "expires_at": body.expires_at,
+        "client_id": call.principal.client_id,
+        "user_id": call.user_id,
+    }
 
 
 @router.post(
@@ -85,7 +74,7 @@ async def create_consent(body: ConsentRequest, call: Caller, session: Session) -
         ex.subject("cui", cui)
         ex.subject("dni", dni)
         ex.shares_transaction = True
-        record = await record_accepted(call, session, cui, dni, body)
+        record = await call.state.consents.grant(session, **accepted_terms(call, cui, dni, body))
         return JSONResponse(ex.respond(project(record, ex.fields), status=201), status_code=201)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.consent.models import Consent, ConsentRevision
@@ -97,9 +97,33 @@ class ConsentService:
 
     # -- writing -----------------------------------------------------------------------
 
-    async def grant(
+    async def grant(self, session: AsyncSession, **terms: Any) -> dict[str, Any]:
+        """Record a consent and its first revision (``terms``: see :meth:`grant_many`)."""
+        return (await self.grant_many(session, [terms]))[0]
+
+    async def grant_many(
+        self, session: AsyncSession, grants: Sequence[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Record consents and their first revisions in the caller's transaction, two
+        statements for all of them. Each grant names ``cui``, ``caregiver_dni``,
+        ``purposes``, ``data_categories``, ``legal_basis``, ``agreement_id``,
+        ``agreement_version``, ``channel``, ``evidence``, ``agent_id``, ``expires_at``,
+        ``client_id`` and ``user_id``; the answer is each consent's view, in order."""
+        now = datetime.now(UTC)
+        consents, revisions, views = [], [], []
+        for terms in grants:
+            consent, revision, view = self._granted(now, **terms)
+            consents.append(consent)
+            revisions.append(revision)
+            views.append(view)
+        if consents:
+            await session.execute(insert(Consent), consents)
+            await session.execute(insert(ConsentRevision), revisions)
+        return views
+
+    def _granted(
         self,
-        session: AsyncSession,
+        now: datetime,
         *,
         cui: str,
         caregiver_dni: str,
@@ -114,38 +138,73 @@ class ConsentService:
         expires_at: datetime | None,
         client_id: str,
         user_id: str | None,
-        flush: bool = True,
-    ) -> dict[str, Any]:
-        """Record a consent and its first revision; ``flush=False`` leaves writing them to
-        the caller's next flush (a batch flushes once)."""
-        now = datetime.now(UTC)
-        consent = Consent(
-            consent_id=str(uuid.uuid4()),
-            subject_ref=self.pseudonyms.of("cui", cui),
-            household_ref=self.pseudonyms.of("dni", caregiver_dni),
-            purposes=sorted(set(purposes)),
-            data_categories=sorted(set(data_categories)),
-            legal_basis=legal_basis,
-            agreement_id=agreement_id,
-            agreement_version=agreement_version,
-            channel=channel,
-            state="active",
-            granted_at=now,
-            expires_at=expires_at,
-            revision=0,
-            head_hash="",
-            client_id=client_id,
-            document_sealed=b"",
-        )
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """The consent row, its first revision row and its view (what :meth:`_append`
+        and :meth:`_view` give for a consent object, without building one)."""
+        consent_id = str(uuid.uuid4())
+        metadata = {
+            "id": consent_id,
+            "purposes": sorted(set(purposes)),
+            "data_categories": sorted(set(data_categories)),
+            "legal_basis": legal_basis,
+            "agreement_id": agreement_id,
+            "agreement_version": agreement_version,
+            "channel": channel,
+            "granted_at": _iso(now),
+            "expires_at": _iso(expires_at),
+            "revoked_at": None,
+        }
         personal = {
             "cui": cui,
             "caregiver_dni": caregiver_dni,
             "evidence": evidence,
             "agent_id": agent_id,
         }
-        session.add(consent)
-        await self._append(session, consent, GRANTED, personal, now, client_id, user_id, flush)
-        return self._view(consent, personal)
+        plain = _canonical({**metadata, **personal, "action": GRANTED})
+        digest = self.pseudonyms.digest(plain)
+        head = revision_hash(consent_id, 1, GRANTED, now, None, digest)
+        key = {"consent_id": consent_id, "revision": 1}
+        consent = {
+            "consent_id": consent_id,
+            "subject_ref": self.pseudonyms.of("cui", cui),
+            "household_ref": self.pseudonyms.of("dni", caregiver_dni),
+            "purposes": metadata["purposes"],
+            "data_categories": metadata["data_categories"],
+            "legal_basis": legal_basis,
+            "agreement_id": agreement_id,
+            "agreement_version": agreement_version,
+            "channel": channel,
+            "state": "active",
+            "granted_at": now,
+            "expires_at": expires_at,
+            "revoked_at": None,
+            "ended_at": None,
+            "revision": 1,
+            "head_hash": head,
+            "client_id": client_id,
+            "document_sealed": self.keyring.encrypt(_canonical(personal), _consent_aad(key)),
+        }
+        revision = {
+            **key,
+            "action": GRANTED,
+            "recorded_at": now,
+            "client_id": client_id,
+            "user_id": user_id,
+            "prev_hash": None,
+            "hash": head,
+            "document_digest": digest,
+            "document_sealed": self.keyring.encrypt(plain, _revision_aad(key)),
+        }
+        expired = expires_at is not None and utc(expires_at) <= now  # type: ignore[operator]
+        view = {
+            **metadata,
+            **personal,
+            "revocation_reason": None,
+            "state": "expired" if expired else "active",
+            "revision": 1,
+            "hash": head,
+        }
+        return consent, revision, view
 
     async def revoke(
         self,
@@ -178,7 +237,6 @@ class ConsentService:
         now: datetime,
         client_id: str,
         user_id: str | None,
-        flush: bool = True,
     ) -> None:
         revision = consent.revision + 1
         document = {**self._metadata(consent), **personal, "action": action}
@@ -206,8 +264,7 @@ class ConsentService:
         consent.document_sealed = self.keyring.encrypt(
             _canonical(personal), _consent_aad({"consent_id": consent.consent_id})
         )
-        if flush:
-            await session.flush()
+        await session.flush()
 
     # -- reading -----------------------------------------------------------------------
 
