@@ -20,13 +20,13 @@ import os
 import re
 import secrets
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -186,23 +186,28 @@ class PaymentService:
                     )
                 )
                 await session.flush()
+                rows = []
                 for position, (item, ref) in enumerate(accepted):
                     e2e = item["end_to_end_id"]
                     personal = {"dni": item["dni"][:8], "name": item["name"], "cci": item["cci"]}
-                    session.add(
-                        PaymentItem(
-                            end_to_end_id=e2e,
-                            run_id=run_id,
-                            chunk_no=position // self.chunk_size,
-                            position=position,
-                            amount=f"{Decimal(str(item['amount'])):.2f}",
-                            holder_ref=ref,
-                            sealed=self.keyring.encrypt(
+                    rows.append(
+                        {
+                            "end_to_end_id": e2e,
+                            "run_id": run_id,
+                            "chunk_no": position // self.chunk_size,
+                            "position": position,
+                            "amount": f"{Decimal(str(item['amount'])):.2f}",
+                            "holder_ref": ref,
+                            "sealed": self.keyring.encrypt(
                                 json.dumps(personal).encode(), _item_aad({"end_to_end_id": e2e})
                             ),
-                            status="queued",
-                        )
+                            "status": "queued",
+                            "reason": None,
+                        }
                     )
+                # One statement for the roll (rows sent in batches), not one object each.
+                if rows:
+                    await session.execute(insert(PaymentItem), rows)
         except IntegrityError:  # the same roll, or one of its EndToEndIds, raced in
             async with transaction(self.sessions) as session:
                 again = (
@@ -298,27 +303,32 @@ class PaymentService:
             async with transaction(self.sessions) as session:
                 if not await self._hold(session, run_id, chunks_done=chunk_no + 1, attempts=0):
                     return "lease-lost"
-                items = (
-                    (
-                        await session.execute(
-                            select(PaymentItem).where(
-                                PaymentItem.run_id == run_id, PaymentItem.chunk_no == chunk_no
-                            )
+                ids = (
+                    await session.execute(
+                        select(PaymentItem.end_to_end_id).where(
+                            PaymentItem.run_id == run_id, PaymentItem.chunk_no == chunk_no
                         )
                     )
-                    .scalars()
-                    .all()
-                )
-                for item in items:
-                    status = statuses.get(item.end_to_end_id)
+                ).scalars()
+                # Items that end alike are updated together: a statement per outcome.
+                outcomes: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+                for e2e in ids:
+                    status = statuses.get(e2e)
                     if status is None:
-                        item.status, item.reason = "pending", None
+                        outcomes["pending", None].append(e2e)
                     elif status.status == "ACSC":
-                        item.status, item.reason = "paid", None
+                        outcomes["paid", None].append(e2e)
                     elif status.status == "RJCT":
-                        item.status, item.reason = "rejected", status.reason
+                        outcomes["rejected", status.reason].append(e2e)
                     else:
-                        item.status, item.reason = "pending", status.status
+                        outcomes["pending", status.status].append(e2e)
+                for (state, reason), e2es in outcomes.items():
+                    for start in range(0, len(e2es), 500):
+                        await session.execute(
+                            update(PaymentItem)
+                            .where(PaymentItem.end_to_end_id.in_(e2es[start : start + 500]))
+                            .values(status=state, reason=reason)
+                        )
                 await session.execute(
                     update(PaymentChunk)
                     .where(PaymentChunk.run_id == run_id, PaymentChunk.chunk_no == chunk_no)
@@ -338,16 +348,12 @@ class PaymentService:
             return existing
         async with transaction(self.sessions) as session:
             items = (
-                (
-                    await session.execute(
-                        select(PaymentItem)
-                        .where(PaymentItem.run_id == run.run_id, PaymentItem.chunk_no == chunk_no)
-                        .order_by(PaymentItem.position)
-                    )
+                await session.execute(
+                    select(PaymentItem.end_to_end_id, PaymentItem.amount, PaymentItem.sealed)
+                    .where(PaymentItem.run_id == run.run_id, PaymentItem.chunk_no == chunk_no)
+                    .order_by(PaymentItem.position)
                 )
-                .scalars()
-                .all()
-            )
+            ).all()
         transfers = []
         for item in items:
             aad = _item_aad({"end_to_end_id": item.end_to_end_id})
