@@ -23,10 +23,17 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports: the sockets stay bound until all are chosen, so the
+    system cannot hand the same port out twice."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -97,8 +104,8 @@ def sandbox_processes(
     """The four mocks (one process) and a sandbox gateway (``serve --no-mocks --workers
     N``) on free ports and a migrated database; ``settings`` are extra ``GATEWAY_*``
     variables. Both are stopped on exit."""
-    ports = {name: free_port() for name in PARTNERS}
-    gateway_port = free_port()
+    *partner_ports, gateway_port = free_ports(len(PARTNERS) + 1)
+    ports = dict(zip(PARTNERS, partner_ports, strict=True))
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     env = {
         **os.environ,

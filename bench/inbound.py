@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from adapters.sandbox.settings import SandboxSettings
-from bench._harness import free_port, wait_until_up
+from bench._harness import free_ports, wait_until_up
 from bench._machine import describe
 
 CLI = [str(Path(sys.executable).with_name("juntos-gateway"))]
@@ -83,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         var = Path(tmp) / "var"
-        port, sink_port = free_port(), free_port()
+        port, sink_port = free_ports(2)
         env = {
             **os.environ,
             "GATEWAY_ENV": "sandbox",
