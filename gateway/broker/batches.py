@@ -19,43 +19,33 @@ purpose, projection and consent rules:
 
 from __future__ import annotations
 
-import hashlib
-import json
-from typing import Annotated, Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth.dependencies import Session
-from gateway.broker.routes import Caller, _account
+from gateway.broker.routes import Caller, IdempotencyKey, _account, _line
 from gateway.broker.rules import period_end, verdicts
 from gateway.broker.schemas import AccountRequest, Envelope
-from gateway.broker.service import Call, Exchange, exchange, project
+from gateway.broker.service import Exchange, exchange, project
 from gateway.broker.validation import invalid, parse_document, parse_period
 from gateway.consent.routes import accepted_terms, check_catalog_terms
 from gateway.consent.schemas import ConsentRequest
 from gateway.core.errors import problem_responses
-from gateway.partners.models import OpeningRefused
+from gateway.partners.models import Account, HealthHistory, OpeningRefused
 from gateway.partners.ports import Bank, HealthRegistry, TelecomRegistry
 
 MAX_BATCH = 1000
+R = TypeVar("R")
 
 router = APIRouter(
     prefix="/v1",
     tags=["batches"],
     responses=problem_responses(401, 403, 409, 422, 502, 503, 504),
 )
-
-RequiredKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        pattern=r"^[A-Za-z0-9._:-]{8,255}$",
-        description="Required: repeating the batch with the same key and body returns the "
-        "first answer and changes nothing.",
-    ),
-]
 
 
 class PhoneLineLookups(BaseModel):
@@ -95,23 +85,28 @@ def _settle(ex: Exchange, disclosed: int, refused: int) -> None:
             ex.event.decision = "denied"
 
 
-async def _replay_or_claim(
-    call: Call, key: str | None, payload: dict[str, Any], ex: Exchange
-) -> JSONResponse | None:
-    """The first answer when this key was used for this batch before; None when this
-    request now owns the key."""
+def _required(key: str | None) -> str:
     if key is None:
         raise invalid(
             "header.idempotency-key", "required: a batch that changes state must not repeat"
         )
-    request_digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-    replay = await call.state.idempotency.claim(call.principal.client_id, key, request_digest)
-    if replay is None:
-        return None
-    ex.event.outcome = "replayed"
-    ex.respond(replay.body["data"])
-    ex.status = replay.status
-    return JSONResponse(replay.body, status_code=replay.status)
+    return key
+
+
+def _answers(
+    key: str,
+    numbers: list[str],
+    allowed: list[bool],
+    results: Iterable[R],
+    answer: Callable[[str, R], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """One entry per number, in order: the partner's result (given for the allowed ones
+    only, in order) as ``answer`` shapes it, or the consent refusal."""
+    found = iter(results)
+    return [
+        answer(number, next(found)) if ok else _refused(key, number)
+        for number, ok in zip(numbers, allowed, strict=True)
+    ]
 
 
 @router.post(
@@ -124,25 +119,17 @@ async def phone_line_lookups(body: PhoneLineLookups, call: Caller) -> JSONRespon
         numbers = [parse_document(d, f"body.dnis[{i}]")[0] for i, d in enumerate(body.dnis)]
         allowed = await ex.about_each("dni", numbers)
         asked = [n for n, ok in zip(numbers, allowed, strict=True) if ok]
-        found = iter(await ex.port(TelecomRegistry).phone_lines_many(asked) if asked else [])
-        data = []
-        for number, ok in zip(numbers, allowed, strict=True):
-            if not ok:
-                data.append(_refused("dni", number))
-                continue
-            lines = next(found)
-            data.append(
-                {
-                    "dni": number,
-                    "lines": [
-                        project(
-                            {"number": x.number, "operator": x.operator, "modality": x.modality},
-                            ex.fields,
-                        )
-                        for x in lines
-                    ],
-                }
-            )
+        found = await ex.port(TelecomRegistry).phone_lines_many(asked) if asked else []
+        data = _answers(
+            "dni",
+            numbers,
+            allowed,
+            found,
+            lambda number, lines: {
+                "dni": number,
+                "lines": [project(_line(x), ex.fields) for x in lines],
+            },
+        )
         _settle(ex, len(asked), len(numbers) - len(asked))
         return ex.answer(data)
 
@@ -154,7 +141,7 @@ async def phone_line_lookups(body: PhoneLineLookups, call: Caller) -> JSONRespon
     "(purpose affiliation, Idempotency-Key required)",
 )
 async def consent_batch(
-    body: ConsentBatch, call: Caller, session: Session, idempotency_key: RequiredKey = None
+    body: ConsentBatch, call: Caller, session: Session, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     payload = body.model_dump(mode="json")
     async with exchange(call, "gateway.consents", session=session, request_body=payload) as ex:
@@ -164,12 +151,12 @@ async def consent_batch(
             dni, _ = parse_document(consent.caregiver_dni, f"body.consents[{i}].caregiver_dni")
             check_catalog_terms(call, consent, f"body.consents[{i}].")
             parsed.append((cui, dni, consent))
-        replay = await _replay_or_claim(call, idempotency_key, payload, ex)
+        key = _required(idempotency_key)
+        replay = await ex.replay_or_claim(key, payload)
         if replay is not None:
             return replay
-        assert idempotency_key is not None
         ex.shares_transaction = True
-        try:
+        async with ex.releasing(key):
             for cui, dni, _ in parsed:
                 ex.subject("cui", cui)
                 ex.subject("dni", dni)
@@ -177,13 +164,8 @@ async def consent_batch(
                 session, [accepted_terms(call, cui, dni, consent) for cui, dni, consent in parsed]
             )
             records = [project(record, ex.fields) for record in granted]
-        except BaseException:
-            await call.state.idempotency.release(call.principal.client_id, idempotency_key)
-            raise
         answer = ex.respond(records, status=201)
-        await call.state.idempotency.complete(
-            session, call.principal.client_id, idempotency_key, 201, answer
-        )
+        await ex.complete(session, key, 201, answer)
         return JSONResponse(answer, status_code=201)
 
 
@@ -194,58 +176,45 @@ async def consent_batch(
     "(purpose payment, Idempotency-Key required)",
 )
 async def account_openings(
-    body: AccountOpenings, call: Caller, session: Session, idempotency_key: RequiredKey = None
+    body: AccountOpenings, call: Caller, session: Session, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     payload = body.model_dump(mode="json")
-    state, principal = call.state, call.principal
     async with exchange(call, "bn.account-opening", session=session, request_body=payload) as ex:
         holders = [
             parse_document(h.dni, f"body.holders[{i}].dni") for i, h in enumerate(body.holders)
         ]
         allowed = await ex.about_each("dni", [number for number, _ in holders])
         asked = [h for h, ok in zip(holders, allowed, strict=True) if ok]
-        replay = await _replay_or_claim(call, idempotency_key, payload, ex)
+        key = _required(idempotency_key)
+        replay = await ex.replay_or_claim(key, payload)
         if replay is not None:
             return replay
-        assert idempotency_key is not None
         ex.shares_transaction = True
-        try:
-            # The bank deduplicates on this id: a retry or a crash-and-repeat opens nothing new.
-            bank_request_id = hashlib.sha256(
-                f"{principal.client_id}\x00batch\x00{idempotency_key}".encode()
-            ).hexdigest()[:32]
-            opened = iter(
-                await ex.port(Bank).open_accounts(asked, bank_request_id) if asked else []
+        async with ex.releasing(key):
+            opened = (
+                await ex.port(Bank).open_accounts(asked, ex.partner_request_id(key, "batch"))
+                if asked
+                else []
             )
-        except BaseException:
-            await state.idempotency.release(principal.client_id, idempotency_key)
-            raise
-        data = []
-        for (number, _), ok in zip(holders, allowed, strict=True):
-            if not ok:
-                data.append(_refused("dni", number))
-                continue
-            result = next(opened)
+
+        def shape(number: str, result: Account | OpeningRefused) -> dict[str, Any]:
             if isinstance(result, OpeningRefused):
-                data.append(
-                    {
-                        "dni": number,
-                        "status": 422,
-                        "error": "partner-invalid-input",
-                        "bank_code": result.code,
-                    }
-                )
-            else:
-                data.append(
-                    {
-                        "dni": number,
-                        "status": 201 if result.newly_opened else 200,
-                        "account": project(_account(result), ex.fields),
-                    }
-                )
+                return {
+                    "dni": number,
+                    "status": 422,
+                    "error": "partner-invalid-input",
+                    "bank_code": result.code,
+                }
+            return {
+                "dni": number,
+                "status": 201 if result.newly_opened else 200,
+                "account": project(_account(result), ex.fields),
+            }
+
+        data = _answers("dni", [number for number, _ in holders], allowed, opened, shape)
         _settle(ex, len(asked), len(holders) - len(asked))
         answer = ex.respond(data)
-        await state.idempotency.complete(session, principal.client_id, idempotency_key, 200, answer)
+        await ex.complete(session, key, 200, answer)
         return JSONResponse(answer)
 
 
@@ -261,20 +230,17 @@ async def coresponsibility_verdicts(body: VerdictRequests, call: Caller) -> JSON
         numbers = [parse_document(c, f"body.cuis[{i}]")[0] for i, c in enumerate(body.cuis)]
         allowed = await ex.about_each("cui", numbers)
         asked = [n for n, ok in zip(numbers, allowed, strict=True) if ok]
-        histories = iter(await ex.port(HealthRegistry).health_histories(asked) if asked else [])
+        histories = await ex.port(HealthRegistry).health_histories(asked) if asked else []
         until = period_end(year, month)
-        data: list[dict[str, Any]] = []
-        for number, ok in zip(numbers, allowed, strict=True):
-            if not ok:
-                data.append(_refused("cui", number))
-                continue
-            history = next(histories)
+
+        def judge(number: str, history: HealthHistory | None) -> dict[str, Any]:
             if history is None:
-                data.append({"cui": number, "status": 404, "error": "partner-not-found"})
-            elif until < history.birth_date:
-                data.append({"cui": number, "status": 422, "error": "period-before-birth"})
-            else:
-                items = verdicts(call.state.rules, history.birth_date, history.services, until)
-                data.append({"cui": number, "verdicts": [project(i, ex.fields) for i in items]})
+                return {"cui": number, "status": 404, "error": "partner-not-found"}
+            if until < history.birth_date:
+                return {"cui": number, "status": 422, "error": "period-before-birth"}
+            items = verdicts(call.state.rules, history.birth_date, history.services, until)
+            return {"cui": number, "verdicts": [project(i, ex.fields) for i in items]}
+
+        data = _answers("cui", numbers, allowed, histories, judge)
         _settle(ex, len(asked), len(numbers) - len(asked))
         return ex.answer(data, period=body.period)

@@ -4,8 +4,6 @@ whether it may be served and exactly which fields the answer carries."""
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
 import unicodedata
 from datetime import date
 from typing import Annotated, Any
@@ -25,7 +23,7 @@ from gateway.broker.validation import (
     parse_ubigeos,
 )
 from gateway.core.errors import problem_responses
-from gateway.partners.models import Account, HealthService, Person
+from gateway.partners.models import Account, HealthService, Person, PhoneLine
 from gateway.partners.ports import Bank, CivilRegistry, HealthRegistry, TelecomRegistry
 
 router = APIRouter(
@@ -96,6 +94,10 @@ def _account(a: Account) -> dict[str, Any]:
         "status": a.status,
         "opened_at": a.opened_at.isoformat(),
     }
+
+
+def _line(x: PhoneLine) -> dict[str, Any]:
+    return {"number": x.number, "operator": x.operator, "modality": x.modality}
 
 
 def _service(s: HealthService) -> dict[str, Any]:
@@ -206,11 +208,7 @@ async def get_phone_lines(
         number, _ = parse_document(dni, "path.dni")
         ex.subject("dni", number)
         lines = await ex.port(TelecomRegistry).phone_lines(number)
-        rows = [
-            project({"number": x.number, "operator": x.operator, "modality": x.modality}, ex.fields)
-            for x in lines
-        ]
-        return ex.answer(rows)
+        return ex.answer([project(_line(x), ex.fields) for x in lines])
 
 
 @router.post(
@@ -227,34 +225,22 @@ async def open_account(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     payload = body.model_dump(mode="json")
-    state, principal = call.state, call.principal
     async with exchange(call, "bn.account-opening", session=session, request_body=payload) as ex:
         if idempotency_key is None:
             raise invalid("header.idempotency-key", "required: opening an account must not repeat")
         number, check = parse_document(body.dni, "body.dni")
         await ex.about("dni", number)
         ex.shares_transaction = True
-        request_digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-        replay = await state.idempotency.claim(principal.client_id, idempotency_key, request_digest)
+        replay = await ex.replay_or_claim(idempotency_key, payload)
         if replay is not None:
-            ex.event.outcome = "replayed"
-            ex.respond(replay.body["data"])
-            ex.status = replay.status
-            return JSONResponse(replay.body, status_code=replay.status)
-        # The bank deduplicates on this id: a retry or a crash-and-repeat opens nothing new.
-        bank_request_id = hashlib.sha256(
-            f"{principal.client_id}\x00{idempotency_key}".encode()
-        ).hexdigest()[:32]
-        try:
-            account = await ex.port(Bank).open_account(number, check, bank_request_id)
-        except BaseException:
-            await state.idempotency.release(principal.client_id, idempotency_key)
-            raise
+            return replay
+        async with ex.releasing(idempotency_key):
+            account = await ex.port(Bank).open_account(
+                number, check, ex.partner_request_id(idempotency_key)
+            )
         status = 201 if account.newly_opened else 200
         answer = ex.respond(project(_account(account), ex.fields), status=status)
-        await state.idempotency.complete(
-            session, principal.client_id, idempotency_key, status, answer
-        )
+        await ex.complete(session, idempotency_key, status, answer)
         return JSONResponse(answer, status_code=status)
 
 

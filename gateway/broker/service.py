@@ -139,6 +139,43 @@ class Exchange:
         self._subjects.extend(ref for ref, ok in zip(refs, allowed, strict=True) if ok)
         return allowed
 
+    async def replay_or_claim(self, key: str, payload: Any) -> JSONResponse | None:
+        """For a call that changes state under an Idempotency-Key: the first answer when
+        this key was used for this body before (the event says ``replayed``), or None
+        when this request now owns the key. The same key with another body is refused."""
+        request_digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        client_id = self.principal.client_id
+        replay = await self.state.idempotency.claim(client_id, key, request_digest)
+        if replay is None:
+            return None
+        self.event.outcome = "replayed"
+        self.respond(replay.body["data"])
+        self.status = replay.status
+        return JSONResponse(replay.body, status_code=replay.status)
+
+    @asynccontextmanager
+    async def releasing(self, key: str) -> AsyncIterator[None]:
+        """Give the claimed key back if the work inside fails, so a retry can redo it."""
+        try:
+            yield
+        except BaseException:
+            await self.state.idempotency.release(self.principal.client_id, key)
+            raise
+
+    async def complete(
+        self, session: AsyncSession, key: str, status: int, answer: dict[str, Any]
+    ) -> None:
+        """Keep the answer under the key, in the request's transaction."""
+        await self.state.idempotency.complete(
+            session, self.principal.client_id, key, status, answer
+        )
+
+    def partner_request_id(self, key: str, *scope: str) -> str:
+        """The id a partner deduplicates on, derived from the caller and its key: a retry
+        or a crash-and-repeat under the same key changes nothing at the partner."""
+        parts = (self.principal.client_id, *scope, key)
+        return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
+
     @property
     def fields(self) -> list[str]:
         assert self.grant is not None
