@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,22 @@ from gateway.core.keyring import DataKeyring, SealedColumn
 from gateway.core.pseudonyms import Pseudonymizer
 
 GRANTED, REVOKED = "granted", "revoked"
+# What a consent's view, state and revision documents are made of.
+_VIEWED = (
+    "consent_id",
+    "purposes",
+    "data_categories",
+    "legal_basis",
+    "agreement_id",
+    "agreement_version",
+    "channel",
+    "state",
+    "granted_at",
+    "expires_at",
+    "revoked_at",
+    "revision",
+    "head_hash",
+)
 
 
 def utc(moment: datetime | None) -> datetime | None:
@@ -63,6 +79,50 @@ def revision_hash(
             }
         )
     ).hexdigest()
+
+
+def _columns(consent: Consent) -> dict[str, Any]:
+    return {name: getattr(consent, name) for name in _VIEWED}
+
+
+def _metadata(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The consent's terms as its revision documents and its view carry them (the
+    revision hash covers them: one definition for a new row and a stored one)."""
+    return {
+        "id": row["consent_id"],
+        "purposes": row["purposes"],
+        "data_categories": row["data_categories"],
+        "legal_basis": row["legal_basis"],
+        "agreement_id": row["agreement_id"],
+        "agreement_version": row["agreement_version"],
+        "channel": row["channel"],
+        "granted_at": _iso(row["granted_at"]),
+        "expires_at": _iso(row["expires_at"]),
+        "revoked_at": _iso(row["revoked_at"]),
+    }
+
+
+def _state(row: Mapping[str, Any], now: datetime | None = None) -> str:
+    if row["state"] == "revoked":
+        return "revoked"
+    expiry = utc(row["expires_at"])
+    if expiry is not None and expiry <= (now or datetime.now(UTC)):
+        return "expired"
+    return "active"
+
+
+def _view(row: Mapping[str, Any], personal: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **_metadata(row),
+        "cui": personal["cui"],
+        "caregiver_dni": personal["caregiver_dni"],
+        "evidence": personal["evidence"],
+        "agent_id": personal["agent_id"],
+        "revocation_reason": personal.get("revocation_reason"),
+        "state": _state(row),
+        "revision": row["revision"],
+        "hash": row["head_hash"],
+    }
 
 
 def _consent_aad(row: Any) -> bytes:
@@ -140,36 +200,14 @@ class ConsentService:
         user_id: str | None,
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """The consent row, its first revision row and its view (what :meth:`_append`
-        and :meth:`_view` give for a consent object, without building one)."""
+        and :func:`_view` give for a consent object, from the row itself)."""
         consent_id = str(uuid.uuid4())
-        metadata = {
-            "id": consent_id,
-            "purposes": sorted(set(purposes)),
-            "data_categories": sorted(set(data_categories)),
-            "legal_basis": legal_basis,
-            "agreement_id": agreement_id,
-            "agreement_version": agreement_version,
-            "channel": channel,
-            "granted_at": _iso(now),
-            "expires_at": _iso(expires_at),
-            "revoked_at": None,
-        }
-        personal = {
-            "cui": cui,
-            "caregiver_dni": caregiver_dni,
-            "evidence": evidence,
-            "agent_id": agent_id,
-        }
-        plain = _canonical({**metadata, **personal, "action": GRANTED})
-        digest = self.pseudonyms.digest(plain)
-        head = revision_hash(consent_id, 1, GRANTED, now, None, digest)
-        key = {"consent_id": consent_id, "revision": 1}
-        consent = {
+        consent: dict[str, Any] = {
             "consent_id": consent_id,
             "subject_ref": self.pseudonyms.of("cui", cui),
             "household_ref": self.pseudonyms.of("dni", caregiver_dni),
-            "purposes": metadata["purposes"],
-            "data_categories": metadata["data_categories"],
+            "purposes": sorted(set(purposes)),
+            "data_categories": sorted(set(data_categories)),
             "legal_basis": legal_basis,
             "agreement_id": agreement_id,
             "agreement_version": agreement_version,
@@ -180,10 +218,19 @@ class ConsentService:
             "revoked_at": None,
             "ended_at": None,
             "revision": 1,
-            "head_hash": head,
             "client_id": client_id,
-            "document_sealed": self.keyring.encrypt(_canonical(personal), _consent_aad(key)),
         }
+        personal = {
+            "cui": cui,
+            "caregiver_dni": caregiver_dni,
+            "evidence": evidence,
+            "agent_id": agent_id,
+        }
+        plain = _canonical({**_metadata(consent), **personal, "action": GRANTED})
+        digest = self.pseudonyms.digest(plain)
+        key = {"consent_id": consent_id, "revision": 1}
+        consent["head_hash"] = revision_hash(consent_id, 1, GRANTED, now, None, digest)
+        consent["document_sealed"] = self.keyring.encrypt(_canonical(personal), _consent_aad(key))
         revision = {
             **key,
             "action": GRANTED,
@@ -191,19 +238,11 @@ class ConsentService:
             "client_id": client_id,
             "user_id": user_id,
             "prev_hash": None,
-            "hash": head,
+            "hash": consent["head_hash"],
             "document_digest": digest,
             "document_sealed": self.keyring.encrypt(plain, _revision_aad(key)),
         }
-        expired = expires_at is not None and utc(expires_at) <= now  # type: ignore[operator]
-        view = {
-            **metadata,
-            **personal,
-            "revocation_reason": None,
-            "state": "expired" if expired else "active",
-            "revision": 1,
-            "hash": head,
-        }
+        view = _view(consent, personal)
         return consent, revision, view
 
     async def revoke(
@@ -226,7 +265,7 @@ class ConsentService:
         consent.revoked_at = now
         consent.ended_at = now
         await self._append(session, consent, REVOKED, personal, now, client_id, user_id)
-        return self._view(consent, personal)
+        return _view(_columns(consent), personal)
 
     async def _append(
         self,
@@ -239,7 +278,7 @@ class ConsentService:
         user_id: str | None,
     ) -> None:
         revision = consent.revision + 1
-        document = {**self._metadata(consent), **personal, "action": action}
+        document = {**_metadata(_columns(consent)), **personal, "action": action}
         plain = _canonical(document)
         digest = self.pseudonyms.digest(plain)
         prev = consent.head_hash or None
@@ -283,7 +322,7 @@ class ConsentService:
         if consent is None:
             raise ProblemError("not-found", "no consent with this id")
         await self._ensure_keys(consent.document_sealed)
-        view = self._view(consent, self._open(consent))
+        view = _view(_columns(consent), self._open(consent))
         revisions = (
             (
                 await session.execute(
@@ -337,7 +376,7 @@ class ConsentService:
         out = []
         for consent in rows:
             await self._ensure_keys(consent.document_sealed)
-            out.append(self._view(consent, self._open(consent)))
+            out.append(_view(_columns(consent), self._open(consent)))
         return out
 
     async def covered(
@@ -430,40 +469,3 @@ class ConsentService:
         )
         result: dict[str, Any] = json.loads(plain)
         return result
-
-    @staticmethod
-    def _metadata(consent: Consent) -> dict[str, Any]:
-        return {
-            "id": consent.consent_id,
-            "purposes": consent.purposes,
-            "data_categories": consent.data_categories,
-            "legal_basis": consent.legal_basis,
-            "agreement_id": consent.agreement_id,
-            "agreement_version": consent.agreement_version,
-            "channel": consent.channel,
-            "granted_at": _iso(consent.granted_at),
-            "expires_at": _iso(consent.expires_at),
-            "revoked_at": _iso(consent.revoked_at),
-        }
-
-    @staticmethod
-    def state_of(consent: Consent, now: datetime | None = None) -> str:
-        if consent.state == "revoked":
-            return "revoked"
-        expiry = utc(consent.expires_at)
-        if expiry is not None and expiry <= (now or datetime.now(UTC)):
-            return "expired"
-        return "active"
-
-    def _view(self, consent: Consent, personal: dict[str, Any]) -> dict[str, Any]:
-        return {
-            **self._metadata(consent),
-            "cui": personal["cui"],
-            "caregiver_dni": personal["caregiver_dni"],
-            "evidence": personal["evidence"],
-            "agent_id": personal["agent_id"],
-            "revocation_reason": personal.get("revocation_reason"),
-            "state": self.state_of(consent),
-            "revision": consent.revision,
-            "hash": consent.head_hash,
-        }
