@@ -18,7 +18,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from adapters.sandbox.faults import FaultInjector
-from adapters.sandbox.population import ROLE_CHILD, HealthRecord, Population
+from adapters.sandbox.population import ROLE_CHILD, HealthRecord, Lookup, Population
 from adapters.sandbox.settings import SandboxSettings
 
 PAGE_LIMIT = 5000
@@ -64,6 +64,13 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
     def authorised(request: Request) -> bool:
         return request.headers.get("x-api-key") == settings.his_api_key
 
+    def patient(document: str, found: Lookup) -> dict[str, object]:
+        return {
+            "Id_Paciente": document,
+            "Fecha_Nacimiento": found.household.child.birth_date.isoformat(),
+            "atenciones": [his_row(r) for r in population.health_records(found.household)],
+        }
+
     async def by_patient(request: Request) -> Response:
         if not authorised(request):
             return problem(401, "X-Api-Key ausente o no valida", "X-Api-Key")
@@ -73,14 +80,7 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
         found = population.lookup(document)
         if found is None or found.role != ROLE_CHILD:
             return problem(404, "paciente sin registros en HIS")
-        rows = [his_row(r) for r in population.health_records(found.household)]
-        return JSONResponse(
-            {
-                "Id_Paciente": document,
-                "Fecha_Nacimiento": found.household.child.birth_date.isoformat(),
-                "atenciones": rows,
-            }
-        )
+        return JSONResponse(patient(document, found))
 
     async def by_patients(request: Request) -> Response:
         """The services of many patients in one request (the bulk query for a period's
@@ -101,14 +101,7 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
             if found is None or found.role != ROLE_CHILD:
                 patients.append({"Id_Paciente": document, "encontrado": False})
                 continue
-            patients.append(
-                {
-                    "Id_Paciente": document,
-                    "encontrado": True,
-                    "Fecha_Nacimiento": found.household.child.birth_date.isoformat(),
-                    "atenciones": [his_row(r) for r in population.health_records(found.household)],
-                }
-            )
+            patients.append({"encontrado": True, **patient(document, found)})
         return JSONResponse({"pacientes": patients})
 
     async def extract(request: Request) -> Response:

@@ -55,6 +55,16 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
             for line in lines
         ]
 
+    def result(doc_type: str, number: str, unmasked: bool) -> dict[str, object]:
+        return {
+            "tipoDocumento": doc_type,
+            "numeroDocumento": number,
+            "lineas": registered(number, unmasked) if doc_type == "DNI" else [],
+        }
+
+    def malformed_dni(doc_type: str, number: str) -> bool:
+        return doc_type == "DNI" and (len(number) != 8 or not number.isdigit())
+
     async def lines(request: Request) -> Response:
         key = request.headers.get("x-api-key", "")
         if key not in settings.osiptel_api_keys:
@@ -69,15 +79,9 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
                 f"tipoDocumento: uno de {DOCUMENT_TYPES}",
                 "tipoDocumento",
             )
-        if doc_type == "DNI" and (len(number) != 8 or not number.isdigit()):
+        if malformed_dni(doc_type, number):
             return problem(400, "solicitud no valida", "DNI de 8 digitos", "numeroDocumento")
-        return JSONResponse(
-            {
-                "tipoDocumento": doc_type,
-                "numeroDocumento": number,
-                "lineas": registered(number, unmasked) if doc_type == "DNI" else [],
-            }
-        )
+        return JSONResponse(result(doc_type, number, unmasked))
 
     async def lines_batch(request: Request) -> Response:
         """Many documents in one request (the bulk query offered to public entities)."""
@@ -104,15 +108,9 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
                     "tipoDocumento y numeroDocumento",
                     f"documentos[{i}]",
                 )
-            if doc_type == "DNI" and (len(number) != 8 or not number.isdigit()):
+            if malformed_dni(doc_type, number):
                 return problem(400, "solicitud no valida", "DNI de 8 digitos", f"documentos[{i}]")
-            answers.append(
-                {
-                    "tipoDocumento": doc_type,
-                    "numeroDocumento": number,
-                    "lineas": registered(number, unmasked) if doc_type == "DNI" else [],
-                }
-            )
+            answers.append(result(doc_type, number, unmasked))
         return JSONResponse({"resultados": answers})
 
     app = Starlette(

@@ -7,6 +7,7 @@ from datetime import date
 import httpx
 
 from adapters.minsa_his.mock import create_app
+from adapters.sandbox.population import Population
 from adapters.sandbox.settings import SandboxSettings
 from gateway.settings import REPO_ROOT
 from tests.support import Contract
@@ -41,32 +42,49 @@ async def test_patient_rows_and_errors(sandbox: SandboxSettings) -> None:
         CONTRACT.check(BY_PATIENT, denied)
 
 
-async def test_extract_pages_cover_the_range_exactly_once() -> None:
-    sandbox = SandboxSettings(size=400)
-    pop = sandbox.population
-    start, end = date(2020, 9, 1), date(2020, 9, 30)
-    expected = [
+def rows_in_range(pop: Population, start: date, end: date) -> list[str]:
+    """Every row the population registers in the range, computed without the mock."""
+    return [
         r.appointment_id + r.item_code
         for i in range(pop.size)
         for r in pop.health_records(pop.household(i))
         if start <= r.service_date <= end
     ]
+
+
+async def walk_extract(
+    http: httpx.AsyncClient, start: date, end: date, limit: str | None = None
+) -> tuple[list[str], int]:
+    """Every row of the extract, page after page (each checked against the contract),
+    and how many pages it took."""
+    seen: list[str] = []
+    pages = 0
+    cursor = None
+    while True:
+        params = {"desde": start.isoformat(), "hasta": end.isoformat()}
+        if limit:
+            params["limite"] = limit
+        if cursor:
+            params["cursor"] = cursor
+        response = await http.get(EXTRACT, params=params, headers=KEY)
+        CONTRACT.check(EXTRACT, response)
+        page = response.json()
+        pages += 1
+        seen += [r["Id_Cita"] + r["Codigo_Item"] for r in page["atenciones"]]
+        cursor = page["siguiente"]
+        if cursor is None:
+            return seen, pages
+
+
+async def test_extract_pages_cover_the_range_exactly_once() -> None:
+    sandbox = SandboxSettings(size=400)
+    pop = sandbox.population
+    start, end = date(2020, 9, 1), date(2020, 9, 30)
+    expected = rows_in_range(pop, start, end)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=create_app(sandbox)), base_url="http://h"
     ) as http:
-        seen: list[str] = []
-        cursor = None
-        while True:
-            params = {"desde": start.isoformat(), "hasta": end.isoformat(), "limite": "25"}
-            if cursor:
-                params["cursor"] = cursor
-            response = await http.get(EXTRACT, params=params, headers=KEY)
-            CONTRACT.check(EXTRACT, response)
-            page = response.json()
-            seen += [r["Id_Cita"] + r["Codigo_Item"] for r in page["atenciones"]]
-            cursor = page["siguiente"]
-            if cursor is None:
-                break
+        seen, _ = await walk_extract(http, start, end, limit="25")
         assert seen == expected
         assert len(expected) > 25
 
@@ -104,12 +122,7 @@ async def test_extract_of_a_large_register_in_bounded_pages() -> None:
     sandbox = SandboxSettings(size=50_000)
     pop = sandbox.population
     start, end = date(2020, 9, 1), date(2020, 9, 1)
-    expected = [
-        r.appointment_id + r.item_code
-        for i in range(pop.size)
-        for r in pop.health_records(pop.household(i))
-        if start <= r.service_date <= end
-    ]
+    expected = rows_in_range(pop, start, end)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=create_app(sandbox)), base_url="http://h"
     ) as http:
@@ -117,19 +130,7 @@ async def test_extract_of_a_large_register_in_bounded_pages() -> None:
             (start, end, expected),
             (date(2026, 1, 1), date(2026, 1, 31), []),  # after the register's date
         ]:
-            seen: list[str] = []
-            pages = 0
-            cursor = None
-            while True:
-                params = {"desde": first.isoformat(), "hasta": last.isoformat()}
-                if cursor:
-                    params["cursor"] = cursor
-                page = (await http.get(EXTRACT, params=params, headers=KEY)).json()
-                pages += 1
-                seen += [r["Id_Cita"] + r["Codigo_Item"] for r in page["atenciones"]]
-                cursor = page["siguiente"]
-                if cursor is None:
-                    break
+            seen, pages = await walk_extract(http, first, last)
             assert seen == wanted
             assert pages >= 3  # each page looks at a part of the register
     assert expected
