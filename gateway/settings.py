@@ -13,8 +13,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway.identifiers import IdentifierError, parse_document, parse_ruc
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +52,17 @@ class ReniecSettings(ResilienceSettings):
     wsdl: str = "reniec/consulta-dni.wsdl"
     user_dni: str = "40000001"
     ruc: str = "20900000015"
+
+    @field_validator("ruc", "user_dni")
+    @classmethod
+    def _identifier(cls, value: str, info: ValidationInfo) -> str:
+        try:
+            if info.field_name == "ruc":
+                return parse_ruc(value)
+            return parse_document(value).number
+        except IdentifierError as exc:
+            raise ValueError(str(exc)) from None
+
     password: SecretStr = SecretStr("juntos-sandbox")
 
 
@@ -66,7 +79,7 @@ class OsiptelSettings(ApiKeyPartnerSettings):
 class BankSettings(ApiKeyPartnerSettings):
     base_url: str = "http://127.0.0.1:8103"
     api_key: SecretStr = SecretStr("bn-sandbox-juntos")
-    debtor_account: str = Field(default="00000000000000000001", pattern=r"^\d{20}$")
+    debtor_account: str = Field(default="00000000000000000001", pattern=r"^[0-9]{20}$")
     debtor_name: str = "PROGRAMA NACIONAL JUNTOS"
     initiating_party: str = "JUNTOS"
     payment_chunk_size: int = Field(default=500, ge=1, le=10_000)
@@ -107,6 +120,11 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
     contracts_dir: Path = REPO_ROOT / "contracts"
     catalog_file: Path | None = None
+    ubigeo_file: Path | None = Field(
+        default=None,
+        description="District table (ubigeo_distrito.csv format); default: the bundled "
+        "synthetic table.",
+    )
     master_key: SecretStr | None = None
     master_key_file: Path | None = None
     token_ttl_seconds: int = Field(default=900, ge=60, le=86400)

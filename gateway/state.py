@@ -26,6 +26,7 @@ from gateway.core.crypto import SecretBox
 from gateway.core.db import create_engine, session_factory
 from gateway.core.keyring import DataKeyring
 from gateway.core.pseudonyms import Pseudonymizer
+from gateway.districts import DistrictTable, load_table
 from gateway.exchanges.service import ExchangeService
 from gateway.idempotency.service import IdempotencyService
 from gateway.inbound.service import InboundService
@@ -50,6 +51,7 @@ class AppState:
     partner_health: PartnerHealth
     partners: PartnerRegistry
     pseudonyms: Pseudonymizer
+    districts: DistrictTable
     idempotency: IdempotencyService
     rules: RuleTable
     audit_writer: GroupCommitWriter
@@ -78,6 +80,7 @@ class AppState:
         load_wiring(settings.adapters)(partners, settings)
         keyring = DataKeyring(settings.master_key_bytes)
         pseudonyms = Pseudonymizer(settings.master_key_bytes)
+        districts = load_table(settings.ubigeo_file)
         audit_keys = AuditKeys(settings.master_key_bytes)
         consents = ConsentService(sessions, keyring, pseudonyms)
         policy = SealPolicy(
@@ -96,6 +99,7 @@ class AppState:
             partner_health=health,
             partners=partners,
             pseudonyms=pseudonyms,
+            districts=districts,
             idempotency=IdempotencyService(sessions, keyring, pseudonyms),
             rules=load_rules(settings.contracts_dir / "policy" / "coresponsibility-rules.yaml"),
             # Its own engine: requests hold pooled connections while they wait for it.
@@ -105,7 +109,7 @@ class AppState:
             audit_keys=audit_keys,
             sealer=AuditSealer(sessions, audit_keys, policy, settings.audit_seal_interval_seconds),
             consents=consents,
-            inbound=InboundService(sessions, keyring, keys, settings.token_issuer),
+            inbound=InboundService(sessions, keyring, keys, settings.token_issuer, districts),
             exchanges=ExchangeService(
                 sessions,
                 catalog,

@@ -312,7 +312,10 @@ class Operation:
         funnel["newborns"] = len(self.results.households)
         for h in self.results.households:
             poverty = self.registers.poverty_pct(h.ubigeo)
-            if poverty is None or poverty < 15.0:
+            if poverty is None:
+                # Not in the table, or no figure in the poverty map (NA): not eligible.
+                h.outcome = "district-poverty-unknown"
+            elif poverty < 15.0:
                 h.outcome = "district-poverty-below-15"
             elif _months(h.birth_date, as_of) >= 24:
                 h.outcome = "over-24-months"

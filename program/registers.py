@@ -17,11 +17,13 @@ from adapters.sandbox.population import ROLE_MOTHER, Population
 class SandboxRegisters:
     def __init__(self, population: Population, ubigeo_file: Path | None = None) -> None:
         districts = load_districts(ubigeo_file)
-        self._poverty = {d.inei: d.poverty_pct for d in districts}
-        self._region = {d.inei: d.department for d in districts}
+        located = [d for d in districts if d.inei is not None]
+        self._poverty = {d.inei: d.poverty_pct for d in located}
+        self._region = {d.inei: d.department for d in located}
         self._population = population
 
     def poverty_pct(self, ubigeo: str) -> float | None:
+        """Percent monetary poverty of an INEI district; None when unknown."""
         return self._poverty.get(ubigeo)
 
     def region(self, ubigeo: str) -> str:

@@ -36,6 +36,7 @@ FUNNEL = (
 )
 DROPOUTS = (
     "district-poverty-below-15",
+    "district-poverty-unknown",
     "over-24-months",
     "deceased",
     "already-in-juntos",

@@ -44,6 +44,7 @@ from adapters.bn.iso20022 import (
 from adapters.sandbox.faults import FaultInjector
 from adapters.sandbox.population import ROLE_CHILD, Person, check_digit
 from adapters.sandbox.settings import SandboxSettings
+from gateway.identifiers import is_ascii_digits
 
 XML = "application/xml"
 OPENING_BATCH_LIMIT = 1000
@@ -175,7 +176,7 @@ class BankMock:
         if not isinstance(data, dict) or data.get("tipoDocumento") != "DNI":
             return refuse(400, "SOLICITUD_INVALIDA", "tipoDocumento debe ser DNI", "tipoDocumento")
         dni = str(data.get("numeroDocumento", ""))
-        if len(dni) != 8 or not dni.isdigit():
+        if not is_ascii_digits(dni, 8):
             return refuse(422, "DOCUMENTO_INVALIDO", "DNI de 8 digitos", "numeroDocumento")
         declared = data.get("digitoVerificacion")
         if declared is not None and str(declared) != check_digit(dni):
@@ -196,7 +197,7 @@ class BankMock:
         account = Account(
             dni=dni,
             number=account_for(dni),
-            cci=cci_for(found.household.district.inei, account_for(dni)),
+            cci=cci_for(found.household.district.inei_code, account_for(dni)),
             opened_at=datetime.now(UTC).replace(microsecond=0),
         )
         self.accounts[dni] = account

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp
 from adapters.sandbox.faults import FaultInjector
 from adapters.sandbox.population import ROLE_CHILD, HealthRecord, Lookup, Population
 from adapters.sandbox.settings import SandboxSettings
+from gateway.identifiers import is_ascii_digits
 
 PAGE_LIMIT = 5000
 BATCH_LIMIT = 1000
@@ -75,7 +76,7 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
         if not authorised(request):
             return problem(401, "X-Api-Key ausente o no valida", "X-Api-Key")
         document = request.path_params["documento"]
-        if len(document) != 8 or not document.isdigit():
+        if not is_ascii_digits(document, 8):
             return problem(400, "documento: CUI o DNI de 8 digitos", "documento")
         found = population.lookup(document)
         if found is None or found.role != ROLE_CHILD:
@@ -95,7 +96,7 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
             return problem(400, f"documentos: de 1 a {BATCH_LIMIT}", "documentos")
         patients: list[dict[str, object]] = []
         for i, document in enumerate(documents):
-            if not isinstance(document, str) or len(document) != 8 or not document.isdigit():
+            if not isinstance(document, str) or not is_ascii_digits(document, 8):
                 return problem(400, "documento: CUI o DNI de 8 digitos", f"documentos[{i}]")
             found = population.lookup(document)
             if found is None or found.role != ROLE_CHILD:

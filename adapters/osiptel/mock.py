@@ -20,6 +20,7 @@ from starlette.types import ASGIApp
 from adapters.sandbox.faults import FaultInjector
 from adapters.sandbox.population import ROLE_CHILD
 from adapters.sandbox.settings import SandboxSettings
+from gateway.identifiers import is_ascii_digits
 
 DOCUMENT_TYPES = ("DNI", "CE", "PAS")
 BATCH_LIMIT = 1000
@@ -63,7 +64,7 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
         }
 
     def malformed_dni(doc_type: str, number: str) -> bool:
-        return doc_type == "DNI" and (len(number) != 8 or not number.isdigit())
+        return doc_type == "DNI" and not is_ascii_digits(number, 8)
 
     async def lines(request: Request) -> Response:
         key = request.headers.get("x-api-key", "")

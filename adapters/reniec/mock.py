@@ -25,6 +25,7 @@ from adapters.sandbox.faults import FaultInjector
 from adapters.sandbox.population import ROLE_CHILD, Person, Population
 from adapters.sandbox.settings import SandboxSettings
 from adapters.xml import UnsafeXmlError, parse_xml
+from gateway.identifiers import is_ascii_digits
 
 NS = "http://ws.reniec.gob.pe/"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -106,7 +107,7 @@ class ReniecMock:
         fields = {child.tag: (child.text or "").strip() for child in peticion}
         consulted = fields.get("nuDniConsulta", "")
         official = fields.get("nuDniUsuario", "")
-        if len(consulted) != 8 or not consulted.isdigit():
+        if not is_ascii_digits(consulted, 8):
             return _result("1000")
         user = self.users.get(official)
         if (
@@ -174,7 +175,7 @@ class ReniecMock:
         if born_to < born_from:
             return _problem(400, "hasta es anterior a desde", "hasta")
         ubigeos = q.getlist("ubigeo")
-        if any(len(u) != 6 or not u.isdigit() for u in ubigeos):
+        if any(not is_ascii_digits(u, 6) for u in ubigeos):
             return _problem(400, "ubigeo debe tener 6 digitos", "ubigeo")
         try:
             cursor = int(q.get("cursor", "0"))

@@ -25,6 +25,7 @@ from itertools import accumulate
 from stdnum.pe import cui as stdnum_cui
 
 from adapters.sandbox.districts import District
+from gateway.identifiers import is_ascii_digits
 
 ID_SPACE = 10**8
 _HALF = 10**4
@@ -220,6 +221,15 @@ _SCHEDULE: tuple[tuple[str, str, int], ...] = (
 SERVICE_HORIZON_DAYS = max(due for *_, due in _SCHEDULE) + 25
 
 
+def _weight(district: District) -> float:
+    """Eligible districts weigh by their poverty; others (below the threshold, or of
+    unknown poverty) weigh little, so both kinds appear."""
+    poverty = district.poverty_pct
+    if poverty is not None and district.eligible:
+        return poverty
+    return (poverty or 0.0) / 4 + 0.5
+
+
 class Population:
     """Households ``0 .. size-1`` of one seed, computed on demand."""
 
@@ -236,8 +246,10 @@ class Population:
             raise ValueError(f"size must be between 1 and {ID_SPACE // 4}")
         if not 0.0 <= compliance_rate <= 1.0:
             raise ValueError("compliance_rate must be between 0 and 1")
+        # Households live in districts with an INEI code: the Padrón names them by it.
+        districts = [d for d in districts if d.inei is not None]
         if not districts:
-            raise ValueError("at least one district is needed")
+            raise ValueError("at least one district with an INEI code is needed")
         self.seed = seed
         self.size = size
         self.compliance_rate = compliance_rate
@@ -249,11 +261,11 @@ class Population:
         self._cnv_a = _coprime_multiplier(_splitmix64(h ^ 0xC1), CNV_SPACE)
         # Eligible (>=15% poverty) districts weigh by their poverty; others weigh little,
         # so both kinds appear and eligibility filtering matters.
-        weights = [d.poverty_pct if d.eligible else d.poverty_pct / 4 + 0.5 for d in districts]
+        weights = [_weight(d) for d in districts]
         total = sum(weights)
         self._bounds = [round(size * c / total) for c in accumulate(weights)]
         self._by_inei = {d.inei: k for k, d in enumerate(districts)}
-        self._by_reniec = {d.reniec: k for k, d in enumerate(districts)}
+        self._by_reniec = {d.reniec: k for k, d in enumerate(districts) if d.reniec is not None}
 
     # ------------------------------------------------------------------ identifiers
 
@@ -277,7 +289,7 @@ class Population:
 
     def locate(self, number: str) -> tuple[int, int] | None:
         """(household index, role) behind an 8-digit DNI or CUI, or None."""
-        if len(number) != 8 or not number.isdigit():
+        if not is_ascii_digits(number, 8):
             return None
         n = self._unpermute(int(number))
         index, role = divmod(n, 4)
@@ -351,7 +363,7 @@ class Population:
             birth_weight_g=rng.randint(1700, 2490) if low_weight else rng.randint(2500, 4200),
             length_cm=round(rng.uniform(44.0, 54.0), 1),
             gestation_weeks=weeks,
-            health_facility=f"{int(district.inei) % 10000:04d}{facility_seq:04d}",
+            health_facility=f"{int(district.inei_code) % 10000:04d}{facility_seq:04d}",
             insurance=_weighted(rng, INSURANCE),
             deceased=rng.random() < 0.006,
         )
@@ -499,5 +511,5 @@ class Population:
 
     @cached_property
     def eligible_share(self) -> float:
-        eligible = sum(len(self.district_range(d.inei)) for d in self.districts if d.eligible)
+        eligible = sum(len(self.district_range(d.inei_code)) for d in self.districts if d.eligible)
         return eligible / self.size

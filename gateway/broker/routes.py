@@ -179,13 +179,14 @@ async def list_newborns(
     born_from: Annotated[date, Query(description="First birth date (YYYY-MM-DD).")],
     born_to: Annotated[date, Query(description="Last birth date, at most 366 days later.")],
     ubigeo: Annotated[
-        list[str] | None, Query(description="INEI or RENIEC district codes (6 digits).")
+        list[str] | None,
+        Query(description="INEI district codes (6 digits), each known to the district table."),
     ] = None,
-    cursor: Annotated[str | None, Query(pattern=r"^\d{1,12}$")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,12}$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSONResponse:
     async with exchange(call, "reniec.newborns") as ex:
-        codes = parse_ubigeos(ubigeo or [], "query.ubigeo")
+        codes = parse_ubigeos(ubigeo or [], "query.ubigeo", call.state.districts)
         check_range(born_from, born_to)
         page = await ex.port(CivilRegistry).newborns(codes, born_from, born_to, cursor, limit)
         for child in page.items:

@@ -1,17 +1,21 @@
-"""Input checks that name the failing field: identity documents, ubigeo, dates, periods."""
+"""Input checks that name the failing field: identity documents, ubigeo, dates, periods.
+
+The parsing itself is :mod:`gateway.identifiers` (one parser per identifier kind, ASCII
+digits only, check characters verified); this module turns its refusals into RFC 9457
+problems naming the field.
+"""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from datetime import date
+from typing import TypeVar
 
-from stdnum.pe import cui as stdnum_cui
-
+from gateway import identifiers
 from gateway.core.errors import ProblemError
+from gateway.districts import DistrictTable
 
-_DOCUMENT = re.compile(r"^(\d{8})-?([0-9A-K])?$")
-_UBIGEO = re.compile(r"^\d{6}$")
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+T = TypeVar("T")
 
 
 def invalid(field: str, message: str) -> ProblemError:
@@ -22,25 +26,26 @@ def invalid(field: str, message: str) -> ProblemError:
     )
 
 
-def parse_document(value: str, field: str) -> tuple[str, str | None]:
+def parse(parser: Callable[[object], T], value: object, field: str) -> T:
+    """``parser(value)`` from :mod:`gateway.identifiers`, or a 422 problem naming
+    ``field`` with the parser's message (which never repeats the value)."""
+    try:
+        return parser(value)
+    except identifiers.IdentifierError as exc:
+        raise invalid(field, str(exc)) from None
+
+
+def parse_document(value: str, field: str) -> identifiers.Document:
     """An 8-digit DNI or CUI, with its check character verified when one is given
-    (``12345678``, ``12345678-9`` or ``12345678K``)."""
-    match = _DOCUMENT.match(value.strip().upper())
-    if match is None:
-        raise invalid(field, "expected 8 digits, optionally followed by the check character")
-    number, check = match.group(1), match.group(2)
-    if check is not None and check not in stdnum_cui.calc_check_digits(number):
-        raise invalid(field, "the check character does not match the number")
-    return number, check if check is None or check.isdigit() else None
+    (``12345678``, ``12345678-9`` or ``12345678K``): (number, check digit or None)."""
+    return parse(identifiers.parse_document, value, field)
 
 
-def parse_ubigeos(values: list[str], field: str) -> list[str]:
+def parse_ubigeos(values: list[str], field: str, districts: DistrictTable) -> list[str]:
+    """INEI district codes, each known to the district table (at most 50)."""
     if len(values) > 50:
         raise invalid(field, "at most 50 ubigeo codes per request")
-    for value in values:
-        if not _UBIGEO.match(value):
-            raise invalid(field, "each ubigeo is 6 digits")
-    return values
+    return [parse(lambda v: districts.to_inei(v, "inei"), value, field) for value in values]
 
 
 def check_range(born_from: date, born_to: date, max_days: int = 366) -> None:
@@ -51,7 +56,4 @@ def check_range(born_from: date, born_to: date, max_days: int = 366) -> None:
 
 
 def parse_period(value: str, field: str = "query.period") -> tuple[int, int]:
-    match = _PERIOD.match(value)
-    if match is None:
-        raise invalid(field, "expected YYYY-MM")
-    return int(match.group(1)), int(match.group(2))
+    return parse(identifiers.parse_period, value, field)

@@ -62,7 +62,7 @@ async def trigger_exchange_run(
     params = {
         "born_from": born_from.isoformat(),
         "born_to": born_to.isoformat(),
-        "ubigeo": parse_ubigeos(request.ubigeo, "body.ubigeo"),
+        "ubigeo": parse_ubigeos(request.ubigeo, "body.ubigeo", state.districts),
     }
     run = await state.exchanges.trigger(name, params, principal.client_id)
     return JSONResponse(

@@ -1,5 +1,12 @@
 """What each inbound feed carries and how each row is checked.
 
+Identifiers are parsed by :mod:`gateway.identifiers` (ASCII digits, check characters
+verified) and stored in canonical form. A feed that carries a district declares the
+ubigeo coding its partner uses, in the field's name: RENIEC pushes births with RENIEC
+codes (``ubigeo_reniec``); each is converted to its INEI code (``ubigeo_inei``, the code
+health data, the Padrón and the poverty map use) with the district table, and a code the
+table does not know in the declared coding refuses the row.
+
 Errors name the row and the field, never the value (rows carry DNIs and CUIs).
 """
 
@@ -11,28 +18,37 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from stdnum.pe import cui as stdnum_cui
+from gateway.districts import DistrictTable
+from gateway.identifiers import IdentifierError, UbigeoCoding, parse_document, parse_phone
 
-_DOCUMENT = re.compile(r"^(\d{8})-?([0-9A-K])?$")
-_UBIGEO = re.compile(r"^\d{6}$")
-_PHONE = re.compile(r"^9\d{8}$")
-_ITEM = re.compile(r"^[A-Z0-9][A-Z0-9.]{2,9}$")
-_CNV = re.compile(r"^\d{8,12}$")
+_ITEM = re.compile(r"[A-Z0-9][A-Z0-9.]{2,9}")
+_CNV = re.compile(r"[0-9]{8,12}")
+_AMOUNT = re.compile(r"[0-9]{1,9}(\.[0-9]{1,2})?")
 
 Errors = list[tuple[str, str]]
 
 
 def _document(row: dict[str, Any], name: str, errors: Errors) -> None:
     value = row.get(name)
-    match = _DOCUMENT.match(str(value).strip().upper()) if isinstance(value, str | int) else None
-    if match is None:
-        errors.append((name, "expected 8 digits, optionally followed by the check character"))
-        return
-    number, check = match.group(1), match.group(2)
-    if check is not None and check not in stdnum_cui.calc_check_digits(number):
-        errors.append((name, "the check character does not match the number"))
-        return
-    row[name] = number
+    try:
+        text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        row[name] = parse_document(text).number
+    except IdentifierError as exc:
+        errors.append((name, str(exc)))
+
+
+def _ubigeo(
+    row: dict[str, Any],
+    coding: UbigeoCoding,
+    districts: DistrictTable,
+    errors: Errors,
+) -> None:
+    """``ubigeo_<coding>`` converted to ``ubigeo_inei`` with the district table."""
+    name = f"ubigeo_{coding}"
+    try:
+        row["ubigeo_inei"] = districts.to_inei(row.get(name), coding)
+    except IdentifierError as exc:
+        errors.append((name, str(exc)))
 
 
 def _date(row: dict[str, Any], name: str, errors: Errors, *, not_after: date | None = None) -> None:
@@ -52,7 +68,7 @@ def _pattern(
     row: dict[str, Any], name: str, pattern: re.Pattern[str], message: str, errors: Errors
 ) -> None:
     value = row.get(name)
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         errors.append((name, message))
 
 
@@ -68,19 +84,19 @@ def _text(
         errors.append((name, f"expected text of at most {limit} characters"))
 
 
-def _births(row: dict[str, Any]) -> Errors:
+def _births(row: dict[str, Any], districts: DistrictTable) -> Errors:
     errors: Errors = []
     _document(row, "cui", errors)
     _pattern(row, "cnv", _CNV, "expected 8 to 12 digits", errors)
     _date(row, "birth_date", errors, not_after=date.today())
     if row.get("sex") not in ("M", "F"):
         errors.append(("sex", "expected M or F"))
-    _pattern(row, "ubigeo", _UBIGEO, "expected 6 digits", errors)
+    _ubigeo(row, "reniec", districts, errors)
     _document(row, "mother_dni", errors)
     return errors
 
 
-def _his(row: dict[str, Any]) -> Errors:
+def _his(row: dict[str, Any], districts: DistrictTable) -> Errors:
     errors: Errors = []
     _document(row, "cui", errors)
     _text(row, "appointment_id", errors, 40)
@@ -91,10 +107,13 @@ def _his(row: dict[str, Any]) -> Errors:
     return errors
 
 
-def _lines(row: dict[str, Any]) -> Errors:
+def _lines(row: dict[str, Any], districts: DistrictTable) -> Errors:
     errors: Errors = []
     _document(row, "dni", errors)
-    _pattern(row, "number", _PHONE, "expected a 9-digit mobile number starting with 9", errors)
+    try:
+        parse_phone(row.get("number"))
+    except IdentifierError as exc:
+        errors.append(("number", str(exc)))
     _text(row, "operator", errors, 40)
     if row.get("change") not in ("activated", "deactivated", "transferred"):
         errors.append(("change", "expected activated, deactivated or transferred"))
@@ -102,11 +121,11 @@ def _lines(row: dict[str, Any]) -> Errors:
     return errors
 
 
-_E2E = re.compile(r"^[A-Za-z0-9-]{1,35}$")
-_STATUS = re.compile(r"^[A-Z]{4}$")
+_E2E = re.compile(r"[A-Za-z0-9-]{1,35}")
+_STATUS = re.compile(r"[A-Z]{4}")
 
 
-def _payment_status(row: dict[str, Any]) -> Errors:
+def _payment_status(row: dict[str, Any], districts: DistrictTable) -> Errors:
     errors: Errors = []
     _pattern(row, "end_to_end_id", _E2E, "1 to 35 letters, digits or hyphens", errors)
     _pattern(row, "status", _STATUS, "an ISO 20022 status code (ACSC, RJCT, PDNG, ...)", errors)
@@ -114,21 +133,31 @@ def _payment_status(row: dict[str, Any]) -> Errors:
     return errors
 
 
-def _settlement(row: dict[str, Any]) -> Errors:
+def _settlement(row: dict[str, Any], districts: DistrictTable) -> Errors:
     errors: Errors = []
     _pattern(row, "end_to_end_id", _E2E, "1 to 35 letters, digits or hyphens", errors)
-    _pattern(row, "amount", re.compile(r"^\d{1,9}(\.\d{1,2})?$"), "an amount", errors)
+    _pattern(row, "amount", _AMOUNT, "an amount", errors)
     _date(row, "booking_date", errors)
     return errors
 
 
 @dataclass(frozen=True)
 class Feed:
+    """An inbound feed: ``fields`` are what the partner sends, ``derived`` what the
+    gateway adds to an accepted row (``ubigeo_inei`` from a declared coding); a stored
+    row holds both. ``check(row, districts)`` normalises the row in place and returns
+    its (field, message) errors."""
+
     name: str
     partner: str
     service: str
     fields: tuple[str, ...]
-    check: Callable[[dict[str, Any]], Errors]
+    check: Callable[[dict[str, Any], DistrictTable], Errors]
+    derived: tuple[str, ...] = ()
+
+    @property
+    def stored_fields(self) -> tuple[str, ...]:
+        return self.fields + self.derived
 
 
 FEEDS = {
@@ -138,8 +167,9 @@ FEEDS = {
             "births",
             "reniec",
             "reniec.birth-events",
-            ("cui", "cnv", "birth_date", "sex", "ubigeo", "mother_dni"),
+            ("cui", "cnv", "birth_date", "sex", "ubigeo_reniec", "mother_dni"),
             _births,
+            derived=("ubigeo_inei",),
         ),
         Feed(
             "health-records",

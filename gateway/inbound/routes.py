@@ -146,7 +146,9 @@ async def push_payment_status(
             feed, message_id, call.principal.client_id, body, rows
         )
         if not receipt.body["replayed"]:
-            await call.state.payments.apply_statuses([r for r in rows if not feed.check(dict(r))])
+            await call.state.payments.apply_statuses(
+                [r for r in rows if not feed.check(dict(r), call.state.districts)]
+            )
         return _answer(ex, receipt)
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.core.db import transaction
 from gateway.core.errors import ProblemError
 from gateway.core.keyring import DataKeyring, SealedColumn
+from gateway.districts import DistrictTable
 from gateway.inbound.kinds import Feed
 from gateway.inbound.models import InboundChunk, InboundMessage
 from gateway.keys.service import ALGORITHM, KeyService
@@ -111,7 +112,9 @@ class InboundService:
         keyring: DataKeyring,
         keys: KeyService,
         issuer: str,
+        districts: DistrictTable,
     ) -> None:
+        self.districts = districts
         self.sessions = sessions
         self.keyring = keyring
         self.keys = keys
@@ -274,7 +277,7 @@ class InboundService:
             accepted.clear()
 
         async for number, row, why in rows:
-            errors = [("row", why)] if row is None else feed.check(row)
+            errors = [("row", why)] if row is None else feed.check(row, self.districts)
             if errors:
                 counts["rejected"] += 1
                 if len(rejections) < MAX_REPORTED:
@@ -285,7 +288,7 @@ class InboundService:
             assert row is not None
             if not accepted:
                 first_row = number
-            accepted.append({name: row.get(name) for name in feed.fields})
+            accepted.append({name: row.get(name) for name in feed.stored_fields})
             counts["accepted"] += 1
             if len(accepted) >= CHUNK_ROWS:
                 await flush()

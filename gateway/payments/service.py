@@ -36,6 +36,7 @@ from gateway.core.errors import ProblemError
 from gateway.core.keyring import DataKeyring, SealedColumn
 from gateway.core.leases import claim
 from gateway.core.pseudonyms import Pseudonymizer
+from gateway.identifiers import IdentifierError, parse_cci, parse_document
 from gateway.partners.errors import PartnerError
 from gateway.partners.models import Transfer
 from gateway.partners.ports import Bank
@@ -44,9 +45,7 @@ from gateway.payments.models import PaymentChunk, PaymentItem, PaymentRun
 
 log = structlog.get_logger("gateway.payments")
 MAX_ATTEMPTS = 12
-_E2E = re.compile(r"^[A-Za-z0-9-]{1,35}$")
-_CCI = re.compile(r"^\d{20}$")
-_DNI = re.compile(r"^(\d{8})-?[0-9A-K]?$")
+_E2E = re.compile(r"[A-Za-z0-9-]{1,35}")
 
 
 def _item_aad(row: Any) -> bytes:
@@ -65,12 +64,13 @@ SEALED_COLUMNS = [
 
 def check_item(item: dict[str, Any]) -> tuple[str, str] | None:
     """(field, message) of the first problem of one transfer, or None."""
-    if not isinstance(item.get("end_to_end_id"), str) or not _E2E.match(item["end_to_end_id"]):
+    if not isinstance(item.get("end_to_end_id"), str) or not _E2E.fullmatch(item["end_to_end_id"]):
         return "end_to_end_id", "1 to 35 letters, digits or hyphens"
-    if not isinstance(item.get("dni"), str) or not _DNI.match(item["dni"]):
-        return "dni", "expected 8 digits, optionally followed by the check character"
-    if not isinstance(item.get("cci"), str) or not _CCI.match(item["cci"]):
-        return "cci", "expected the 20-digit CCI"
+    for field, parser in (("dni", parse_document), ("cci", parse_cci)):
+        try:
+            parser(item.get(field))
+        except IdentifierError as exc:
+            return field, str(exc)
     try:
         amount = Decimal(str(item.get("amount")))
     except InvalidOperation:
@@ -135,8 +135,8 @@ class PaymentService:
                 rejections.append({"row": row, "field": problem[0], "reason": problem[1]})
                 continue
             seen.add(item["end_to_end_id"])
-            dni = item["dni"][:8]
-            good.append((row, item, self.pseudonyms.of("dni", dni)))
+            item = {**item, "dni": parse_document(item["dni"]).number}
+            good.append((row, item, self.pseudonyms.of("dni", item["dni"])))
         async with transaction(self.sessions) as session:
             known = set()
             ids = [item["end_to_end_id"] for _, item, _ in good]
@@ -189,7 +189,7 @@ class PaymentService:
                 rows = []
                 for position, (item, ref) in enumerate(accepted):
                     e2e = item["end_to_end_id"]
-                    personal = {"dni": item["dni"][:8], "name": item["name"], "cci": item["cci"]}
+                    personal = {"dni": item["dni"], "name": item["name"], "cci": item["cci"]}
                     rows.append(
                         {
                             "end_to_end_id": e2e,

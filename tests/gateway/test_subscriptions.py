@@ -35,7 +35,7 @@ def births(indices: list[int]) -> bytes:
                 "cnv": h.child.cnv,
                 "birth_date": "2020-06-01",
                 "sex": "F",
-                "ubigeo": h.district.inei,
+                "ubigeo_reniec": h.district.reniec,
                 "mother_dni": h.mother.dni,
             }
         )
@@ -68,7 +68,14 @@ async def test_pull_delivers_the_purposes_fields_until_acknowledged(
     assert len(pulled["deliveries"]) == 1
     delivery = pulled["deliveries"][0]
     assert len(delivery["rows"]) == 3
-    assert set(delivery["rows"][0]) == {"cui", "cnv", "birth_date", "sex", "ubigeo", "mother_dni"}
+    assert set(delivery["rows"][0]) == {
+        "cui",
+        "cnv",
+        "birth_date",
+        "sex",
+        "ubigeo_inei",
+        "mother_dni",
+    }
     again = (await http.get(f"/v1/subscriptions/{sid}/deliveries", headers=program)).json()
     assert again["deliveries"][0]["delivery_id"] == delivery["delivery_id"]  # not yet acked
     acked = await http.post(

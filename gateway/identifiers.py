@@ -1,0 +1,168 @@
+"""One parser per identifier kind, used by every feature and by the partner mocks.
+
+Why one module: a person must be the same person whichever endpoint names them. The
+audit log and the consent registry find a person by the keyed pseudonym of the
+*canonical* form of their number, so two spellings of one DNI (``60542601-3`` and
+``60542601H``) must parse to one canonical value, and a spelling that is not a DNI
+(``٦٠٥٤٢٦٠١``, Arabic-Indic digits, or ``６０５４２６０１``, full-width) must be refused
+rather than pseudonymised into a different person.
+
+Rules shared by every parser:
+
+- digits are ASCII ``0``-``9`` only (``[0-9]`` matched with ``re.fullmatch``; never ``\\d``
+  or ``str.isdigit``, which accept any Unicode digit, nor ``$``, which accepts a trailing
+  newline);
+- a check character is verified wherever the identifier has one (DNI and CUI through
+  ``stdnum.pe.cui``, RUC through ``stdnum.pe.ruc``, the two CCI check digits);
+- a refusal is an :class:`IdentifierError` whose message says what was expected and
+  never repeats the value (identifiers are personal data).
+
+Canonical forms (what is stored, pseudonymised and sent to partners):
+
+==========  ==========================================  ================================
+kind        accepted                                    canonical
+==========  ==========================================  ================================
+DNI, CUI    8 digits, optionally ``-`` and the check     the 8 digits; the check digit in
+            character in digit or letter form            digit form when given as a digit
+            (``60542601``, ``60542601-3``, ``605426013``,
+            ``60542601-H``, ``60542601h``)
+RUC         11 digits, type prefix 10/15/17/20, check    the 11 digits
+CCI         20 digits, both check digits                 the 20 digits
+ubigeo      6 digits (coding declared by the caller)     the 6 digits
+phone       9 digits starting with 9 (mobile)            the 9 digits
+period      ``YYYY-MM``                                  (year, month)
+==========  ==========================================  ================================
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, NamedTuple
+
+from stdnum.pe import cui as stdnum_cui
+from stdnum.pe import ruc as stdnum_ruc
+
+DOCUMENT_PATTERN = r"[0-9]{8}(-?[0-9A-Ka-k])?"
+UBIGEO_PATTERN = r"[0-9]{6}"
+PHONE_PATTERN = r"9[0-9]{8}"
+CCI_PATTERN = r"[0-9]{20}"
+RUC_PATTERN = r"[0-9]{11}"
+PERIOD_PATTERN = r"[0-9]{4}-(0[1-9]|1[0-2])"
+
+_DOCUMENT = re.compile(r"([0-9]{8})-?([0-9A-K])?")
+_DIGITS = {n: re.compile(f"[0-9]{{{n}}}") for n in (6, 11, 20)}
+_PHONE = re.compile(PHONE_PATTERN)
+_PERIOD = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+
+UbigeoCoding = Literal["inei", "reniec"]
+UBIGEO_CODINGS: tuple[UbigeoCoding, ...] = ("inei", "reniec")
+
+
+class IdentifierError(ValueError):
+    """An identifier that is not of its kind. The message says what was expected and
+    never contains the value."""
+
+
+class Document(NamedTuple):
+    """A parsed DNI or CUI: ``number`` (8 ASCII digits, the canonical form that is
+    pseudonymised) and ``check_digit`` (the check character in digit form when the
+    caller gave it as a digit, else ``None``)."""
+
+    number: str
+    check_digit: str | None
+
+
+def is_ascii_digits(value: str, length: int | None = None) -> bool:
+    """Whether ``value`` is ASCII digits only (of ``length`` when given)."""
+    if length is not None and len(value) != length:
+        return False
+    return value != "" and all("0" <= c <= "9" for c in value)
+
+
+def parse_document(value: object) -> Document:
+    """A DNI or CUI (RENIEC's 8-digit number; a Peruvian child's CUI is the number of
+    their DNI) with its check character verified when one is given.
+
+    Accepts surrounding spaces, an optional hyphen and the check character in digit or
+    letter form, either case. Raises :class:`IdentifierError`.
+    """
+    text = value.strip().upper() if isinstance(value, str) else None
+    match = _DOCUMENT.fullmatch(text) if text is not None else None
+    if match is None:
+        raise IdentifierError("expected 8 digits, optionally followed by the check character")
+    number, check = match.group(1), match.group(2)
+    if check is not None and check not in stdnum_cui.calc_check_digits(number):
+        raise IdentifierError("the check character does not match the number")
+    return Document(number, check if check is not None and check in "0123456789" else None)
+
+
+def parse_dni(value: object) -> str:
+    """The canonical 8-digit DNI (see :func:`parse_document`)."""
+    return parse_document(value).number
+
+
+def parse_cui(value: object) -> str:
+    """The canonical 8-digit CUI (see :func:`parse_document`)."""
+    return parse_document(value).number
+
+
+def parse_ruc(value: object) -> str:
+    """A RUC (SUNAT taxpayer number): 11 digits whose prefix says the kind of taxpayer
+    (10, 15, 17 or 20) and whose last digit checks the rest (``stdnum.pe.ruc``)."""
+    if not isinstance(value, str) or _DIGITS[11].fullmatch(value) is None:
+        raise IdentifierError("expected the 11-digit RUC")
+    if not stdnum_ruc.is_valid(value):
+        raise IdentifierError("not a valid RUC (type prefix or check digit)")
+    return value
+
+
+def cci_check_digit(digits: str) -> str:
+    """One CCI check digit over ``digits``: alternating weights 1 and 2 from the left,
+    products above 9 add their digits, ``(10 - sum mod 10) mod 10``."""
+    total = 0
+    for position, char in enumerate(digits):
+        product = int(char) * (1 if position % 2 == 0 else 2)
+        total += product // 10 + product % 10
+    return str((10 - total % 10) % 10)
+
+
+def parse_cci(value: object) -> str:
+    """A CCI (código de cuenta interbancario): bank (3) + office (3) + account (12) +
+    a check digit over bank and office + a check digit over the account."""
+    if not isinstance(value, str) or _DIGITS[20].fullmatch(value) is None:
+        raise IdentifierError("expected the 20-digit CCI")
+    if value[18] != cci_check_digit(value[:6]) or value[19] != cci_check_digit(value[6:18]):
+        raise IdentifierError("the CCI check digits do not match")
+    return value
+
+
+def is_valid_cci(value: object) -> bool:
+    try:
+        parse_cci(value)
+    except IdentifierError:
+        return False
+    return True
+
+
+def parse_ubigeo(value: object) -> str:
+    """A 6-digit district code (department, province, district). The coding (INEI or
+    RENIEC) is not visible in the code: callers declare it, and
+    :class:`gateway.districts.DistrictTable` converts between codings."""
+    if not isinstance(value, str) or _DIGITS[6].fullmatch(value) is None:
+        raise IdentifierError("expected a 6-digit ubigeo")
+    return value
+
+
+def parse_phone(value: object) -> str:
+    """A Peruvian mobile number: 9 digits starting with 9, no country code."""
+    if not isinstance(value, str) or _PHONE.fullmatch(value) is None:
+        raise IdentifierError("expected a 9-digit mobile number starting with 9")
+    return value
+
+
+def parse_period(value: object) -> tuple[int, int]:
+    """A calendar month ``YYYY-MM`` as (year, month)."""
+    match = _PERIOD.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise IdentifierError("expected YYYY-MM")
+    return int(match.group(1)), int(match.group(2))
