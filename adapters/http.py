@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import httpx
 
+from gateway.identifiers import is_ascii_digits
 from gateway.partners.errors import (
     PartnerError,
     PartnerInvalidInput,
@@ -49,7 +50,7 @@ def status_error(partner: str, operation: str, response: httpx.Response) -> Part
     if status == 429:
         retry = response.headers.get("retry-after", "")
         return PartnerRefused(
-            partner, operation, detail, retry_after=int(retry) if retry.isdigit() else 60
+            partner, operation, detail, retry_after=int(retry) if is_ascii_digits(retry) else 60
         )
     return PartnerUnavailable(partner, operation, detail)
 

@@ -552,18 +552,28 @@ def exchanges_run(
     name: Annotated[str, typer.Argument(help="Exchange name from the catalog.")],
     born_from: Annotated[str, typer.Option(help="YYYY-MM-DD")],
     born_to: Annotated[str, typer.Option(help="YYYY-MM-DD")],
-    ubigeo: Annotated[list[str] | None, typer.Option(help="District code (repeatable).")] = None,
+    ubigeo: Annotated[
+        list[str] | None, typer.Option(help="INEI district code (repeatable).")
+    ] = None,
 ) -> None:
     """Queue a run; a gateway (or `exchanges work`) carries it out."""
     from datetime import date
 
+    from gateway.districts import load_table
+    from gateway.identifiers import IdentifierError
+
     settings = _settings()
     _require_schema(settings)
+    try:
+        districts = load_table(settings.ubigeo_file)
+        codes = [districts.to_inei(code, "inei") for code in ubigeo or []]
+    except IdentifierError as exc:
+        raise _fail(f"--ubigeo: {exc}") from None
     try:
         params = {
             "born_from": date.fromisoformat(born_from).isoformat(),
             "born_to": date.fromisoformat(born_to).isoformat(),
-            "ubigeo": list(ubigeo or []),
+            "ubigeo": codes,
         }
     except ValueError:
         raise _fail("--born-from and --born-to take YYYY-MM-DD") from None

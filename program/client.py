@@ -28,6 +28,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from gateway.identifiers import is_ascii_digits
+
 TRANSIENT = {429, 502, 503, 504}
 # Conflicts that say "the same request is still being handled: ask again shortly".
 IN_PROGRESS = {"idempotency-in-progress", "message-in-progress"}
@@ -199,7 +201,7 @@ class GatewayClient:
             problem = GatewayProblem(response.status_code, _problem(response))
             if problem.transient:
                 retry_after = response.headers.get("retry-after", "")
-                if retry_after.isdigit():  # the gateway knows when to come back
+                if is_ascii_digits(retry_after):  # the gateway knows when to come back
                     await asyncio.sleep(min(int(retry_after), 10))
             raise problem
         return dict(response.json())
