@@ -131,18 +131,24 @@ def load_districts(path: Path | None = None) -> tuple[District, ...]:
     source = path or BUNDLED
     try:
         with source.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+            reader = csv.reader(fh)
+            header = next(reader, [])
+            missing = [c for c in REQUIRED_COLUMNS if c not in header]
             if missing:
                 raise DistrictFileError(f"{source}:1: missing column(s) {', '.join(missing)}")
             districts: list[District] = []
             seen: dict[str, dict[str, int]] = {"inei": {}, "reniec": {}}
-            line = reader.line_num + 1
-            for row in reader:
-                start, line = line, reader.line_num + 1
+            for fields in reader:
+                if not fields:
+                    continue  # a blank line
+                # The record ends on line_num; a quoted field may hold line breaks.
+                start = reader.line_num - sum(f.count("\n") for f in fields)
                 where = f"{source}:{start}"
-                if None in row or any(row[c] is None for c in REQUIRED_COLUMNS):
-                    raise DistrictFileError(f"{where}: wrong number of fields")
+                if len(fields) != len(header):
+                    raise DistrictFileError(
+                        f"{where}: {len(fields)} fields where the header has {len(header)}"
+                    )
+                row = dict(zip(header, fields, strict=True))
                 inei = _code(row["inei"], "inei", where)
                 reniec = _code(row["reniec"], "reniec", where)
                 if inei is None and reniec is None:

@@ -9,6 +9,9 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Person:
+    """A person as RENIEC's ``consultar`` returns them. ``ubigeo`` is RENIEC's text
+    ``DEPT/PROV/DIST`` (names, in no code's coding)."""
+
     dni: str
     first_surname: str
     second_surname: str
@@ -22,6 +25,9 @@ class Person:
 
 @dataclass(frozen=True)
 class Newborn:
+    """A Padrón Nominal row. ``ubigeo`` is the district's INEI code (the Padrón's
+    ``coUbigeoInei``)."""
+
     cui: str
     cnv: str
     birth_date: date

@@ -9,6 +9,7 @@ disclosure report would never find.
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -293,3 +294,41 @@ async def test_the_audit_pseudonym_is_of_the_canonical_form(
     assert events.status_code == 200, events.text
     outcomes = [e["outcome"] for e in events.json()["data"]]
     assert len(outcomes) == 5  # the refused spellings name nobody
+
+
+@pytest.mark.parametrize("digits", sorted(FOREIGN))
+async def test_pushed_rows_with_non_ascii_digits_are_refused_by_field(
+    http: httpx.AsyncClient, get_token: GetToken, digits: str
+) -> None:
+    foreign = FOREIGN[digits]
+    feeds: list[tuple[str, str, dict[str, str], list[str]]] = [
+        ("reniec/births", "affiliation",
+         {"cui": CHILD, "cnv": "1000000001", "birth_date": "2020-06-01", "sex": "F",
+          "ubigeo_reniec": "960501", "mother_dni": MOTHER},
+         ["cui", "cnv", "ubigeo_reniec", "mother_dni"]),
+        ("minsa-his/health-records", "coresponsibility-verification",
+         {"cui": CHILD, "appointment_id": "A-1", "service_date": "2020-08-01",
+          "item_code": "90681", "facility": "00001234", "lab_value": "1"},
+         ["cui"]),
+        ("osiptel/line-changes", "contact",
+         {"dni": MOTHER, "number": "987654321", "operator": "MOVISTAR",
+          "change": "activated", "effective_date": "2020-08-01"},
+         ["dni", "number"]),
+    ]  # fmt: skip
+    for n, (feed, purpose_name, good, identifiers_of_feed) in enumerate(feeds):
+        rows = [good] + [good | {f: good[f].translate(foreign)} for f in identifiers_of_feed]
+        partner = bearer(await get_token(["partner"], [purpose_name]))
+        pushed = await http.post(
+            f"/v1/inbound/{feed}",
+            content="".join(json.dumps(r) + "\n" for r in rows).encode(),
+            headers=partner
+            | purpose(purpose_name)
+            | {"Content-Type": "application/x-ndjson", "X-Message-Id": f"conf-{digits}-{n}"},
+        )
+        assert pushed.status_code == 201, pushed.text
+        receipt = pushed.json()["data"]
+        assert receipt["rows_accepted"] == 1, feed
+        assert [[e["field"] for e in r["errors"]] for r in receipt["rejections"]] == [
+            [f] for f in identifiers_of_feed
+        ], feed
+        assert MOTHER.translate(foreign) not in pushed.text

@@ -126,6 +126,8 @@ def test_na_poverty_is_unknown_and_not_eligible(tmp_path: Path) -> None:
         ([CALLAO, "NA,NA,LIMA,LIMA,X,L,L,L,PE-LMA,15,X,1,1,1,1,1,1,1,5,1"],
          ":3: neither an INEI nor a RENIEC code"),
         ([CALLAO.replace(",9.5,", ",109.5,")], ":2: pct_pobreza_total is not a percentage"),
+        ([CALLAO, "", "", "080601,080601,CUSCO,CANCHIS,SICUANI"],
+         ":5: 5 fields where the header has 20"),
     ],
 )  # fmt: skip
 def test_loader_errors_name_the_physical_line(
