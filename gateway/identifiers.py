@@ -42,20 +42,12 @@ from typing import Literal, NamedTuple
 from stdnum.pe import cui as stdnum_cui
 from stdnum.pe import ruc as stdnum_ruc
 
-DOCUMENT_PATTERN = r"[0-9]{8}(-?[0-9A-Ka-k])?"
-UBIGEO_PATTERN = r"[0-9]{6}"
-PHONE_PATTERN = r"9[0-9]{8}"
-CCI_PATTERN = r"[0-9]{20}"
-RUC_PATTERN = r"[0-9]{11}"
-PERIOD_PATTERN = r"[0-9]{4}-(0[1-9]|1[0-2])"
-
 _DOCUMENT = re.compile(r"([0-9]{8})-?([0-9A-K])?")
 _DIGITS = {n: re.compile(f"[0-9]{{{n}}}") for n in (6, 11, 20)}
-_PHONE = re.compile(PHONE_PATTERN)
+_PHONE = re.compile(r"9[0-9]{8}")
 _PERIOD = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 
 UbigeoCoding = Literal["inei", "reniec"]
-UBIGEO_CODINGS: tuple[UbigeoCoding, ...] = ("inei", "reniec")
 
 
 class IdentifierError(ValueError):

@@ -23,6 +23,7 @@ from zeep.proxy import AsyncServiceProxy
 from zeep.transports import AsyncTransport
 
 from adapters.http import field, request_json, transport_error
+from gateway.identifiers import parse_cui, parse_dni, parse_ubigeo
 from gateway.partners.errors import (
     PartnerError,
     PartnerInvalidInput,
@@ -176,15 +177,17 @@ class ReniecAdapter:
 
 
 def _newborn(row: dict[str, Any]) -> Newborn:
+    """A Padrón row; its identifiers parsed like the gateway's own (a malformed one is a
+    ValueError, so the page is malformed rather than pseudonymised as someone else)."""
     return Newborn(
-        cui=str(row["nuCui"]),
+        cui=parse_cui(str(row["nuCui"])),
         cnv=str(row["nuCnv"]),
         birth_date=datetime.strptime(row["feNacimiento"], "%d/%m/%Y").date(),
         sex=str(row["sexo"]),
         birth_weight_g=int(row["pesoNacer"]),
         health_facility=str(row["coEstablecimiento"]),
-        ubigeo=str(row["coUbigeoInei"]),
-        mother_dni=str(row["nuDniMadre"]),
+        ubigeo=parse_ubigeo(str(row["coUbigeoInei"])),
+        mother_dni=parse_dni(str(row["nuDniMadre"])),
         mother_names=f"{row['prenombresMadre']} {row['apPaternoMadre']} {row['apMaternoMadre']}",
         child_names=f"{row['prenombresNino']} {row['apPaternoNino']} {row['apMaternoNino']}",
         social_programs=tuple(str(p) for p in row["programasSociales"]),

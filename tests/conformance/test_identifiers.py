@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 from stdnum.pe import cui as stdnum_cui
 
 from adapters.bn.cci import account_for, cci_for
+from adapters.reniec.client import _newborn
+from adapters.reniec.mock import padron_row
 from gateway import identifiers
 from gateway.identifiers import IdentifierError
 from tests.conftest import GetToken, bearer
@@ -332,3 +334,17 @@ async def test_pushed_rows_with_non_ascii_digits_are_refused_by_field(
             [f] for f in identifiers_of_feed
         ], feed
         assert MOTHER.translate(foreign) not in pushed.text
+
+
+def test_a_padron_row_with_non_ascii_digits_is_malformed_not_someone_else(
+    mocks: Mocks,
+) -> None:
+    pop = mocks.population
+    index = next(pop.newborns(date(2020, 5, 1), date(2020, 5, 31)))
+    row = padron_row(pop, index)
+    newborn = _newborn(row)
+    assert (newborn.cui, newborn.mother_dni) == (row["nuCui"], row["nuDniMadre"])
+    for name in ("nuCui", "nuDniMadre", "coUbigeoInei"):
+        for foreign in FOREIGN.values():
+            with pytest.raises(ValueError, match="expected"):
+                _newborn(row | {name: str(row[name]).translate(foreign)})
