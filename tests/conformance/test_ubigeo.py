@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -32,6 +33,9 @@ from gateway.districts import (
 )
 from gateway.identifiers import IdentifierError
 from gateway.settings import Settings
+from program.client import GatewayClient
+from program.demo import QuietProgress
+from program.operation import Household, Operation
 from program.registers import SandboxRegisters
 from tests.conftest import bearer
 from tests.gateway.broker.conftest import Mocks, purpose
@@ -111,6 +115,39 @@ def test_na_poverty_is_unknown_and_not_eligible(tmp_path: Path) -> None:
         table.to_inei("170107", "reniec")
     population = Population(districts, size=500)
     assert {population.household(i).district.inei for i in range(500)} <= {"070101", "250306"}
+
+
+def test_the_programme_counts_districts_of_unknown_poverty_apart(tmp_path: Path) -> None:
+    eligible = CALLAO.replace("070101,240101,", "080601,080601,").replace(",9.5,", ",33.1,")
+    unknown = "250306,250207,UCAYALI,PADRE ABAD,HUIPOCA,U,O,O,PE-UCA,25," + ",".join(["NA"] * 10)
+    path = table_file(tmp_path, CALLAO, eligible, unknown)
+    registers = SandboxRegisters(Population(load_districts(path), size=100), path)
+    operation = Operation(
+        GatewayClient("http://127.0.0.1:9", {}),
+        registers,
+        QuietProgress(echo=False),
+        as_of=date(2021, 3, 1),
+        seed=1,
+    )
+    for ubigeo in ("070101", "250306", "080601", "999999"):
+        operation.results.households.append(
+            Household(
+                cui="39774981",
+                mother_dni="81681805",  # not the sandbox population's: no payroll job
+                mother_names="X",
+                ubigeo=ubigeo,
+                birth_date=date(2020, 6, 1),
+                alive=True,
+                in_juntos=False,
+            )
+        )
+    operation.eligibility()
+    assert [h.outcome for h in operation.results.households] == [
+        "district-poverty-below-15",
+        "district-poverty-unknown",
+        "eligible",
+        "district-poverty-unknown",  # a district the table does not know
+    ]
 
 
 @pytest.mark.parametrize(

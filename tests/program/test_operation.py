@@ -71,6 +71,8 @@ def expected_outcome(pop: Population, h: Household) -> str:
         AS_OF.month - truth.child.birth_date.month
     )
     months -= AS_OF.day < truth.child.birth_date.day
+    if truth.district.poverty_pct is None:
+        return "district-poverty-unknown"
     if not truth.district.eligible:
         return "district-poverty-below-15"
     if months >= 24:
@@ -112,6 +114,7 @@ async def test_the_operation_end_to_end(tmp_path: Path, capfd: pytest.CaptureFix
         funnel[k]
         for k in (
             "district-poverty-below-15",
+            "district-poverty-unknown",
             "over-24-months",
             "deceased",
             "already-in-juntos",
