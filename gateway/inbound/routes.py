@@ -122,7 +122,7 @@ def _unreadable(kind: str, reason: ValueError) -> ProblemError:
 @router.post(
     "/bn/payment-status",
     status_code=201,
-    summary="Banco de la Nación pushes a pain.002 status report",
+    summary="Banco de la Nación pushes a pain.002 status report (001.03 or 001.10)",
     openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {}}}},
 )
 async def push_payment_status(
@@ -165,7 +165,7 @@ async def push_payment_status(
 @router.post(
     "/bn/settlements",
     status_code=201,
-    summary="Banco de la Nación pushes a camt.054 debit notification",
+    summary="Banco de la Nación pushes a camt.054 debit notification (001.02 or 001.08)",
     openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {}}}},
 )
 async def push_settlements(request: Request, call: Caller, message_id: MessageId) -> JSONResponse:
