@@ -165,26 +165,29 @@ class BankAdapter:
     def read_payment_report(self, document: bytes) -> PaymentReport:
         try:
             report = parse_pain002(document)
-        except InvalidMessageError:
-            raise ValueError("not a valid pain.002 document") from None
+        except InvalidMessageError as exc:
+            raise ValueError(str(exc)) from None  # element, line and rule; no value
+        unlisted_status, unlisted_reason = report.unlisted()
         return PaymentReport(
             original_msg_id=report.original_msg_id,
             group_status=report.group_status,
             group_reason=report.group_reason,
             transactions=tuple(
-                PaymentStatus(t.end_to_end_id, t.status, t.reason) for t in report.transactions
+                PaymentStatus(t.end_to_end_id, t.status, t.reason) for t in report.transactions()
             ),
+            unlisted_status=unlisted_status,
+            unlisted_reason=unlisted_reason,
         )
 
     def read_settlements(self, document: bytes) -> list[SettledPayment]:
         try:
             notification = parse_camt054(document)
-        except InvalidMessageError:
-            raise ValueError("not a valid camt.054 document") from None
+        except InvalidMessageError as exc:
+            raise ValueError(str(exc)) from None  # element, line and rule; no value
         return [
             SettledPayment(e.end_to_end_id, str(e.amount), e.booking_date, e.msg_id)
             for e in notification.entries
-            if e.credit_debit == "DBIT"
+            if e.credit_debit == "DBIT" and e.status == "BOOK"
         ]
 
     async def submit_payments(self, document: bytes) -> PaymentReport:

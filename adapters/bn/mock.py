@@ -10,6 +10,11 @@ twice the way payment switches do: a resend of a known MsgId with identical cont
 returns the original report; with different content it is refused (DU01); a transfer
 whose EndToEndId was already settled is rejected (AM05). Settled transfers appear as
 booked debits in camt.054 notifications, for reconciliation.
+
+``status_detail`` chooses how a report is shaped when every transfer of a batch ends
+alike, as banks do: ``transaction`` lists each transfer; ``group`` gives only the group
+status (``GrpSts``, with the common reason); ``payment-info`` gives only the payment
+information block's status (``PmtInfSts``). A mixed batch always lists each transfer.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from adapters.bn.iso20022 import (
     Entry,
     InvalidMessageError,
     Notification,
+    PaymentBatch,
+    PaymentInfoStatus,
     StatusReport,
     TransactionStatus,
     build_camt054,
@@ -97,6 +104,7 @@ class BankMock:
         self.by_batch: dict[str, list[str]] = {}  # MsgId -> EndToEndIds it settled
         self.balance = Decimal(str(settings.bn_debtor_balance))
         self.sequence = 0
+        self.status_detail = "transaction"  # or "group", "payment-info"
 
     def authorised(self, request: Request) -> bool:
         return request.headers.get("x-api-key") == self.settings.bn_api_key
@@ -244,22 +252,34 @@ class BankMock:
         statuses = [
             self._settle(batch.msg_id, batch.payment_info_id, t, now) for t in batch.transfers
         ]
-        accepted = sum(1 for s in statuses if s.status == "ACSC")
-        group = "ACSC" if accepted == len(statuses) else "RJCT" if not accepted else "PART"
-        report = StatusReport(
-            msg_id=self._next_ref("ST"),
-            created_at=now,
-            original_msg_id=batch.msg_id,
-            original_count=len(batch.transfers),
-            original_sum=batch.control_sum,
-            group_status=group,
-            payment_info_id=batch.payment_info_id,
-            payment_info_status=group,
-            transactions=tuple(statuses),
-        )
+        report = self._report(batch.msg_id, batch, statuses, now)
         body = build_pain002(report)
         self.reports[batch.msg_id] = (digest, body)
         return Response(body, media_type=XML)
+
+    def _report(
+        self, msg_id: str, batch: PaymentBatch, statuses: list[TransactionStatus], now: datetime
+    ) -> StatusReport:
+        accepted = sum(1 for s in statuses if s.status == "ACSC")
+        group = "ACSC" if accepted == len(statuses) else "RJCT" if not accepted else "PART"
+        reasons = {s.reason for s in statuses}
+        uniform = group != "PART" and len(reasons) == 1 and self.status_detail != "transaction"
+        reason = next(iter(reasons)) if uniform else None
+        info: tuple[PaymentInfoStatus, ...] = ()  # group: no block at all
+        if not uniform:
+            info = (PaymentInfoStatus(batch.payment_info_id, group, transactions=tuple(statuses)),)
+        elif self.status_detail == "payment-info":
+            info = (PaymentInfoStatus(batch.payment_info_id, group, reason),)
+        return StatusReport(
+            msg_id=self._next_ref("ST"),
+            created_at=now,
+            original_msg_id=msg_id,
+            original_count=len(batch.transfers),
+            original_sum=batch.control_sum,
+            group_status=None if uniform and self.status_detail == "payment-info" else group,
+            group_reason=reason if uniform and self.status_detail == "group" else None,
+            payment_infos=info,
+        )
 
     def _settle(
         self, msg_id: str, info_id: str, transfer: CreditTransfer, now: datetime

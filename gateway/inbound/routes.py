@@ -113,14 +113,16 @@ async def _document(request: Request) -> bytes:
     return bytes(body)
 
 
-def _unreadable(kind: str) -> ProblemError:
-    return invalid("body", f"not a valid {kind} document (XML with DTDs or entities is refused)")
+def _unreadable(kind: str, reason: ValueError) -> ProblemError:
+    """422 naming what is wrong: the first schema error's element, line and rule, or
+    the refusal of a DTD or entity declaration (the adapter's text carries no value)."""
+    return invalid("body", f"not a valid {kind} document: {reason}")
 
 
 @router.post(
     "/bn/payment-status",
     status_code=201,
-    summary="Banco de la Nación pushes a pain.002 status report",
+    summary="Banco de la Nación pushes a pain.002 status report (001.03 or 001.10)",
     openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {}}}},
 )
 async def push_payment_status(
@@ -131,16 +133,26 @@ async def push_payment_status(
         body = await _document(request)
         try:
             report = call.state.partners.get(Bank).read_payment_report(body)
-        except ValueError:
-            raise _unreadable("pain.002") from None
+        except ValueError as exc:
+            raise _unreadable("pain.002", exc) from None
+        statuses = [(t.end_to_end_id, t.status, t.reason) for t in report.transactions]
+        listed = {e2e for e2e, _, _ in statuses}
+        # A group- or block-level status covers every transfer of the original message
+        # that the report does not list.
+        if report.unlisted_status is not None:
+            statuses += [
+                (e2e, report.unlisted_status, report.unlisted_reason)
+                for e2e in await call.state.payments.transfers_of(report.original_msg_id)
+                if e2e not in listed
+            ]
         rows = [
             {
-                "end_to_end_id": t.end_to_end_id,
-                "status": t.status,
-                "reason": t.reason,
+                "end_to_end_id": e2e,
+                "status": status,
+                "reason": reason,
                 "original_msg_id": report.original_msg_id,
             }
-            for t in report.transactions
+            for e2e, status, reason in statuses
         ]
         receipt = await call.state.inbound.receive_document(
             feed, message_id, call.principal.client_id, body, rows
@@ -155,7 +167,7 @@ async def push_payment_status(
 @router.post(
     "/bn/settlements",
     status_code=201,
-    summary="Banco de la Nación pushes a camt.054 debit notification",
+    summary="Banco de la Nación pushes a camt.054 debit notification (001.02 or 001.08)",
     openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {}}}},
 )
 async def push_settlements(request: Request, call: Caller, message_id: MessageId) -> JSONResponse:
@@ -164,8 +176,8 @@ async def push_settlements(request: Request, call: Caller, message_id: MessageId
         body = await _document(request)
         try:
             entries = call.state.partners.get(Bank).read_settlements(body)
-        except ValueError:
-            raise _unreadable("camt.054") from None
+        except ValueError as exc:
+            raise _unreadable("camt.054", exc) from None
         rows = [
             {
                 "end_to_end_id": e.end_to_end_id,

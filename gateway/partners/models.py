@@ -115,18 +115,26 @@ class HealthService:
 @dataclass(frozen=True)
 class PaymentStatus:
     end_to_end_id: str
-    status: str  # ACSC settled, RJCT rejected, anything else pending
+    # ACSC/ACSP settled, RJCT rejected, anything else (or None: no status) pending
+    status: str | None
     reason: str | None = None
 
 
 @dataclass(frozen=True)
 class PaymentReport:
-    """What the bank answered for one submitted batch (from its pain.002)."""
+    """What the bank answered for one submitted batch (from its pain.002).
+
+    ``transactions`` carry their effective status (their own, else their payment
+    information block's, else the group's); ``unlisted_status`` and ``unlisted_reason``
+    apply to every transfer of the original message that the report does not list (a
+    group- or block-level status without a transaction list)."""
 
     original_msg_id: str
-    group_status: str
+    group_status: str | None
     group_reason: str | None
     transactions: tuple[PaymentStatus, ...]
+    unlisted_status: str | None = None
+    unlisted_reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -75,11 +75,13 @@ class Bank(Protocol):
         ...
 
     def read_payment_report(self, document: bytes) -> PaymentReport:
-        """A pain.002 pushed by the bank; ValueError (without its content) if invalid."""
+        """A pain.002 (001.03 or 001.10) pushed by the bank; ValueError naming the
+        element, line and rule of the first error (never a value) if invalid."""
         ...
 
     def read_settlements(self, document: bytes) -> list[SettledPayment]:
-        """The debits of a camt.054 pushed by the bank; ValueError if invalid."""
+        """The booked debits of a camt.054 (001.02 or 001.08) pushed by the bank, one per
+        transaction with its own amount; ValueError naming the first error if invalid."""
         ...
 
     async def settled_payments(self, msg_ids: Sequence[str] = ()) -> list[SettledPayment]:

@@ -9,8 +9,13 @@ Never twice:
   the bank also refuses an EndToEndId it has already paid (AM05).
 - Chunk building, reports and counters are written in transactions guarded by the run's
   lease, so two processes never build or record the same chunk.
+Status (pain.002): a transfer's own status, else its payment information block's, else
+the group's; a block- or group-level status with no transaction list applies to every
+transfer of the original message. ACSC and ACSP settle, RJCT rejects with its reason,
+anything else leaves the transfer pending.
 Reconciliation compares every item with the debits booked on the programme's account
-(camt.054): paid, rejected with reason, pending, and any EndToEndId debited twice.
+(camt.054): paid, rejected with reason, pending, any EndToEndId debited twice, and any
+booked amount that differs from the instructed one.
 """
 
 from __future__ import annotations
@@ -60,6 +65,19 @@ SEALED_COLUMNS = [
     SealedColumn("payment_items", PaymentItem.__table__, "sealed", _item_aad),  # type: ignore[arg-type]
     SealedColumn("payment_chunks", PaymentChunk.__table__, "document_sealed", _chunk_aad),  # type: ignore[arg-type]
 ]
+
+
+SETTLED = ("ACSC", "ACSP")
+
+
+def outcome(status: str | None, reason: str | None) -> tuple[str, str | None]:
+    """(item status, reason) for an ISO 20022 payment status code: ACSC/ACSP ``paid``,
+    RJCT ``rejected`` with its reason code, anything else ``pending`` with the code."""
+    if status in SETTLED:
+        return "paid", None
+    if status == "RJCT":
+        return "rejected", reason
+    return "pending", status
 
 
 def check_item(item: dict[str, Any]) -> tuple[str, str] | None:
@@ -314,14 +332,12 @@ class PaymentService:
                 outcomes: dict[tuple[str, str | None], list[str]] = defaultdict(list)
                 for e2e in ids:
                     status = statuses.get(e2e)
-                    if status is None:
-                        outcomes["pending", None].append(e2e)
-                    elif status.status == "ACSC":
-                        outcomes["paid", None].append(e2e)
-                    elif status.status == "RJCT":
-                        outcomes["rejected", status.reason].append(e2e)
+                    if status is None:  # not listed: the block's or group's status
+                        outcomes[outcome(report.unlisted_status, report.unlisted_reason)].append(
+                            e2e
+                        )
                     else:
-                        outcomes["pending", status.status].append(e2e)
+                        outcomes[outcome(status.status, status.reason)].append(e2e)
                 for (state, reason), e2es in outcomes.items():
                     for start in range(0, len(e2es), 500):
                         await session.execute(
@@ -408,29 +424,40 @@ class PaymentService:
                 run = await session.get(PaymentRun, run_id)
             return await self._postpone(run_id, (run.attempts if run else 0) + 1, exc.slug)
         debits = Counter(b.end_to_end_id for b in booked)
+        amounts: dict[str, set[Decimal]] = defaultdict(set)
+        for b in booked:
+            amounts[b.end_to_end_id].add(Decimal(b.amount))
         async with transaction(self.sessions) as session:
             run = await session.get(PaymentRun, run_id)
             assert run is not None
             items = (
                 await session.execute(
-                    select(PaymentItem.end_to_end_id, PaymentItem.status).where(
+                    select(PaymentItem.end_to_end_id, PaymentItem.status, PaymentItem.amount).where(
                         PaymentItem.run_id == run_id
                     )
                 )
             ).all()
-            twice = sorted(e2e for e2e, _ in items if debits[e2e] > 1)
-            unbooked = sorted(e2e for e2e, status in items if status == "paid" and not debits[e2e])
+            twice = sorted(e2e for e2e, _, _ in items if debits[e2e] > 1)
+            unbooked = sorted(
+                e2e for e2e, status, _ in items if status == "paid" and not debits[e2e]
+            )
             booked_rejected = sorted(
-                e2e for e2e, status in items if status == "rejected" and debits[e2e]
+                e2e for e2e, status, _ in items if status == "rejected" and debits[e2e]
+            )
+            mismatched = sorted(
+                e2e
+                for e2e, _, amount in items
+                if amounts[e2e] and amounts[e2e] != {Decimal(amount)}
             )
             summary = dict(run.reconciliation or {})
             summary.update(
                 {
                     "reconciled_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-                    "booked": sum(1 for e2e, _ in items if debits[e2e]),
+                    "booked": sum(1 for e2e, _, _ in items if debits[e2e]),
                     "second_debits": twice,
                     "paid_not_booked": unbooked,
                     "rejected_but_booked": booked_rejected,
+                    "amount_mismatches": mismatched,
                 }
             )
             if not await self._hold(
@@ -444,6 +471,8 @@ class PaymentService:
                 return "lease-lost"
         if twice:
             log.error("second debit detected", run_id=run_id, count=len(twice))
+        if mismatched:
+            log.error("booked amount differs from instructed", run_id=run_id, count=len(mismatched))
         return "done"
 
     async def _postpone(self, run_id: str, attempts: int, error: str) -> str:
@@ -461,15 +490,41 @@ class PaymentService:
             )
         return "failed" if failed else "queued"
 
+    async def transfers_of(self, msg_id: str) -> list[str]:
+        """The EndToEndIds of the pain.001 sent under ``msg_id`` (none if it is not one
+        of the gateway's messages), in the order they were sent."""
+        async with transaction(self.sessions) as session:
+            chunk = (
+                await session.execute(
+                    select(PaymentChunk.run_id, PaymentChunk.chunk_no).where(
+                        PaymentChunk.msg_id == msg_id
+                    )
+                )
+            ).one_or_none()
+            if chunk is None:
+                return []
+            return list(
+                (
+                    await session.execute(
+                        select(PaymentItem.end_to_end_id)
+                        .where(
+                            PaymentItem.run_id == chunk.run_id,
+                            PaymentItem.chunk_no == chunk.chunk_no,
+                        )
+                        .order_by(PaymentItem.position)
+                    )
+                ).scalars()
+            )
+
     async def apply_statuses(self, rows: list[dict[str, Any]]) -> int:
-        """Statuses pushed by the bank (pain.002): settle or reject items still waiting
-        for one. An item already paid or rejected keeps its state."""
+        """Statuses pushed by the bank (pain.002), each row an item's effective status:
+        settle (ACSC, ACSP) or reject (RJCT) items still waiting for one. An item already
+        paid or rejected keeps its state."""
         changed = 0
         async with transaction(self.sessions) as session:
             for row in rows:
-                status = row["status"]
-                new = "paid" if status == "ACSC" else "rejected" if status == "RJCT" else None
-                if new is None:
+                new, _ = outcome(row["status"], None)
+                if new == "pending":
                     continue
                 moved = await session.execute(
                     update(PaymentItem)

@@ -144,7 +144,7 @@ async def test_payments_never_pay_twice(sandbox: SandboxSettings, bank: httpx.As
         report = parse_pain002(first.content)
         assert report.original_msg_id == "JUNTOS-20201215-1"
         assert report.group_status == "PART"
-        by_id = {t.end_to_end_id: (t.status, t.reason) for t in report.transactions}
+        by_id = {t.end_to_end_id: (t.status, t.reason) for t in report.transactions()}
         assert by_id == {
             "DU095-000000": ("ACSC", None),
             "DU095-000001": ("ACSC", None),
@@ -168,7 +168,7 @@ async def test_payments_never_pay_twice(sandbox: SandboxSettings, bank: httpx.As
         duplicate = parse_pain002(
             (await http.post("/pagos/v1/lotes", content=again, headers=KEY)).content
         )
-        assert [(t.status, t.reason) for t in duplicate.transactions] == [("RJCT", "AM05")]
+        assert [(t.status, t.reason) for t in duplicate.transactions()] == [("RJCT", "AM05")]
 
         status = await http.get("/pagos/v1/lotes/JUNTOS-20201215-1", headers=KEY)
         assert status.content == first.content

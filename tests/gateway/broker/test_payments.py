@@ -188,6 +188,7 @@ async def test_the_bank_pushes_status_reports_and_notifications(
     from adapters.bn.iso20022 import (
         Entry,
         Notification,
+        PaymentInfoStatus,
         StatusReport,
         TransactionStatus,
         build_camt054,
@@ -210,11 +211,17 @@ async def test_the_bank_pushes_status_reports_and_notifications(
             created_at=now,
             original_msg_id="J0001",
             group_status="PART",
-            payment_info_id="J0001-1",
-            payment_info_status="PART",
-            transactions=(
-                TransactionStatus(transfers[0]["end_to_end_id"], "ACSC", accepted_at=now),
-                TransactionStatus(transfers[1]["end_to_end_id"], "RJCT", "AC04", "cuenta cerrada"),
+            payment_infos=(
+                PaymentInfoStatus(
+                    "J0001-1",
+                    "PART",
+                    transactions=(
+                        TransactionStatus(transfers[0]["end_to_end_id"], "ACSC", accepted_at=now),
+                        TransactionStatus(
+                            transfers[1]["end_to_end_id"], "RJCT", "AC04", "cuenta cerrada"
+                        ),
+                    ),
+                ),
             ),
         )
     )
