@@ -106,15 +106,18 @@ async def test_wrong_secret_and_unknown_client_are_invalid_client(
             },
         )
         assert response.status_code == 401
-        assert response.headers["content-type"] == "application/problem+json"
+        # RFC 6749 §5.2: token endpoint errors are application/json, not problem documents.
+        assert response.headers["content-type"] == "application/json"
         assert response.json()["error"] == "invalid_client"
+        assert response.headers["www-authenticate"].startswith("Basic realm=")
 
 
 async def test_token_request_names_missing_fields_and_bad_grant(http: httpx.AsyncClient) -> None:
     response = await http.post("/v1/token", data={"grant_type": "client_credentials"})
-    assert response.status_code == 400
+    # RFC 6749 §5.2: a request without client authentication is invalid_client (401).
+    assert response.status_code == 401
     problem = response.json()
-    assert problem["error"] == "invalid_request"
+    assert problem["error"] == "invalid_client"
     assert {e["field"] for e in problem["errors"]} == {"client_id", "client_secret"}
 
     response = await http.post(
