@@ -233,8 +233,8 @@ def serve(
         f"  OpenAPI:    {base}/openapi.json\n"
         f"  Readiness:  {base}/readyz   Metrics: {base}/metrics\n"
         f"  Get a token:\n"
-        f"    curl -s -X POST {base}/v1/token -d grant_type=client_credentials \\\n"
-        f"         -d client_id=<client_id> -d client_secret=<client_secret>\n"
+        f"    curl -s -u <client_id>:<client_secret> -d grant_type=client_credentials \\\n"
+        f"         {base}/v1/token\n"
         f"  Then: curl -s -H 'Authorization: Bearer <access_token>' {base}/v1/services"
     )
     if settings.is_sandbox:
