@@ -242,3 +242,21 @@ async def test_curl_style_basic_credentials(served: Served, make_client: MakeCli
     assert wrong.status_code == 401
     assert wrong.headers["www-authenticate"].startswith('Basic realm="juntos-gateway"')
     assert wrong.json()["error"] == "invalid_client"
+
+
+async def test_programme_client_names_the_token_error(
+    served: Served, make_client: MakeClient
+) -> None:
+    """The programme's own client reports the RFC 6749 error code it got."""
+    from program.client import Credentials as ProgrammeCredentials
+    from program.client import GatewayClient, GatewayProblem
+
+    creds = await make_client(["consumer"], ["contact"])
+    wrong = {"consumer": ProgrammeCredentials(creds.client_id, "not-the-secret")}
+    async with GatewayClient(served.base, wrong) as programme:
+        with pytest.raises(GatewayProblem) as refused:
+            await programme.call("consumer", "GET", "/v1/services")
+    assert refused.value.status == 401
+    assert refused.value.slug == "invalid_client"
+    assert not refused.value.transient
+    assert "client authentication failed" in str(refused.value)
