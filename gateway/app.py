@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from gateway import __version__
 from gateway.auditing.routes import router as audit_router
+from gateway.auth.oauth import install_oauth_error_handler
 from gateway.auth.routes import router as auth_router
 from gateway.broker.batches import router as batches_router
 from gateway.broker.routes import router as broker_router
@@ -39,7 +40,8 @@ from gateway.subscriptions.routes import router as subscriptions_router
 DESCRIPTION = (
     "One governed API between the JUNTOS programme and RENIEC, OSIPTEL, Banco de la Nación "
     "and MINSA HIS. Every `/v1` call needs a bearer token from `POST /v1/token` (OAuth2 "
-    "client credentials). Errors are RFC 9457 `application/problem+json`."
+    "client credentials; metadata at `/.well-known/oauth-authorization-server`). Errors are "
+    "RFC 9457 `application/problem+json`, except the token endpoint's RFC 6749 errors."
 )
 
 
@@ -106,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.gateway = state
     install_error_handlers(app)
+    install_oauth_error_handler(app)
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(state.metrics))
     for router in (
         ops_router,

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import getpass
 import json
 import os
 import secrets
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -25,7 +27,17 @@ from gateway import migrate
 from gateway.catalog.loader import CatalogError, load_catalog
 from gateway.catalog.models import Catalog
 from gateway.clients.repository import ClientRepository
-from gateway.clients.service import ROLES, ClientError, create_client, disable_client
+from gateway.clients.service import (
+    ROLES,
+    Actor,
+    ClientError,
+    ClientNotFound,
+    LastActiveAdmin,
+    create_client,
+    disable_client,
+    enable_client,
+    rotate_secret,
+)
 from gateway.core.crypto import SecretBox
 from gateway.core.db import create_engine, session_factory, transaction
 from gateway.keys.service import KeyService
@@ -99,6 +111,22 @@ def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable
     return asyncio.run(run())
 
 
+Operator = Annotated[
+    str | None,
+    typer.Option(help="Who makes the change, for the audit log (default: the login name)."),
+]
+
+
+def _actor(operator: str | None) -> Actor:
+    """The audit log's record of a command-line change: no client, the operator."""
+    if not operator:
+        try:
+            operator = getpass.getuser()
+        except (KeyError, OSError):  # no login name in a bare container
+            operator = "unknown"
+    return Actor(request_id=f"cli:{uuid.uuid4()}", user_id=operator[:64])
+
+
 def _require_schema(settings: Settings) -> None:
     head = migrate.head_revision(settings.database_url)
     current = migrate.current_revision(settings.database_url)
@@ -130,7 +158,14 @@ def seed_sandbox(settings: Settings, catalog: Catalog) -> None:
         seeded = []
         for role, purposes in SANDBOX_ROLES.items():
             granted = [p for p in purposes if p in catalog.purposes]
-            issued = await create_client(session, catalog, f"sandbox-{role}", [role], granted)
+            issued = await create_client(
+                session,
+                catalog,
+                f"sandbox-{role}",
+                [role],
+                granted,
+                actor=_actor("sandbox-seed"),
+            )
             seeded.append(
                 {
                     "role": role,
@@ -198,8 +233,8 @@ def serve(
         f"  OpenAPI:    {base}/openapi.json\n"
         f"  Readiness:  {base}/readyz   Metrics: {base}/metrics\n"
         f"  Get a token:\n"
-        f"    curl -s -X POST {base}/v1/token -d grant_type=client_credentials \\\n"
-        f"         -d client_id=<client_id> -d client_secret=<client_secret>\n"
+        f"    curl -s -u <client_id>:<client_secret> -d grant_type=client_credentials \\\n"
+        f"         {base}/v1/token\n"
         f"  Then: curl -s -H 'Authorization: Bearer <access_token>' {base}/v1/services"
     )
     if settings.is_sandbox:
@@ -296,6 +331,7 @@ def clients_create(
         list[str] | None, typer.Option(help="Allowed purpose from the catalog, repeatable.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    operator: Operator = None,
 ) -> None:
     """Register a client and print its id and secret (shown once)."""
     settings = _settings()
@@ -303,7 +339,9 @@ def clients_create(
     _require_schema(settings)
 
     async def work(session: AsyncSession) -> tuple[str, str]:
-        issued = await create_client(session, catalog, name, role, purpose or [])
+        issued = await create_client(
+            session, catalog, name, role, purpose or [], actor=_actor(operator)
+        )
         return issued.client.id, issued.secret
 
     try:
@@ -348,19 +386,73 @@ def clients_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
 
 
 @clients_app.command("disable")
-def clients_disable(client_id: Annotated[str, typer.Argument(help="Client id.")]) -> None:
-    """Disable a client: its tokens stop working at once."""
+def clients_disable(
+    client_id: Annotated[str, typer.Argument(help="Client id.")], operator: Operator = None
+) -> None:
+    """Disable a client: its tokens stop working at once (and stay refused if it is
+    enabled again). The last active admin client cannot be disabled."""
     settings = _settings()
     _require_schema(settings)
 
     async def work(session: AsyncSession) -> None:
-        await disable_client(session, client_id)
+        await disable_client(session, client_id, actor=_actor(operator))
 
     try:
         _in_transaction(settings, work)
-    except ClientError as exc:
+    except ClientNotFound as exc:
         raise _fail(str(exc)) from None
+    except LastActiveAdmin:
+        raise _fail(
+            f"client {client_id} is the last active admin client; "
+            "enable or create another admin first",
+            3,
+        ) from None
     typer.echo(f"client {client_id} disabled")
+
+
+@clients_app.command("enable")
+def clients_enable(
+    client_id: Annotated[str, typer.Argument(help="Client id.")], operator: Operator = None
+) -> None:
+    """Enable a disabled client; it needs new tokens (those issued before stay refused)."""
+    settings = _settings()
+    _require_schema(settings)
+
+    async def work(session: AsyncSession) -> None:
+        await enable_client(session, client_id, actor=_actor(operator))
+
+    try:
+        _in_transaction(settings, work)
+    except ClientNotFound as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"client {client_id} enabled")
+
+
+@clients_app.command("rotate-secret")
+def clients_rotate_secret(
+    client_id: Annotated[str, typer.Argument(help="Client id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    operator: Operator = None,
+) -> None:
+    """Give a client a new secret and print it (shown once). The old secret stops working
+    at once, and so do the tokens issued before."""
+    settings = _settings()
+    _require_schema(settings)
+
+    async def work(session: AsyncSession) -> str:
+        return (await rotate_secret(session, client_id, actor=_actor(operator))).secret
+
+    try:
+        secret = _in_transaction(settings, work)
+    except ClientNotFound as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps({"client_id": client_id, "client_secret": secret}))
+    else:
+        typer.echo(
+            f"client_id={client_id}\nclient_secret={secret}\n(the secret is shown once; "
+            "the old one and the tokens issued with it no longer work)"
+        )
 
 
 # ---------------------------------------------------------------- keys

@@ -41,8 +41,14 @@ class GatewayProblem(Exception):
     def __init__(self, status: int, problem: dict[str, Any]) -> None:
         self.status = status
         self.problem = problem
-        self.slug = str(problem.get("type", "")).rsplit("/", 1)[-1] or f"http-{status}"
-        super().__init__(f"HTTP {status} {self.slug}: {problem.get('detail', '')}")
+        # A problem document's type, or the token endpoint's RFC 6749 error code.
+        self.slug = (
+            str(problem.get("type", "")).rsplit("/", 1)[-1]
+            or str(problem.get("error", ""))
+            or f"http-{status}"
+        )
+        detail = problem.get("detail", problem.get("error_description", ""))
+        super().__init__(f"HTTP {status} {self.slug}: {detail}")
 
     @property
     def transient(self) -> bool:

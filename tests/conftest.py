@@ -137,7 +137,12 @@ def make_client(app: FastAPI) -> MakeClient:
     async def make(roles: list[str], purposes: list[str] | None = None) -> Credentials:
         async with transaction(state.sessions) as session:
             issued = await create_client(
-                session, state.catalog, f"test-{'-'.join(roles)}", roles, purposes or []
+                session,
+                state.catalog,
+                f"test-{'-'.join(roles)}",
+                roles,
+                purposes or [],
+                actor=None,  # a fixture row, not a change anyone made
             )
         return Credentials(issued.client.id, issued.secret)
 

@@ -42,9 +42,12 @@ def bound_socket() -> socket.socket:
     return sock
 
 
-async def start_server(app: ASGIApp) -> tuple[Server, asyncio.Task[None], str]:
-    """uvicorn serving ``app`` on a pre-bound loopback socket, started; and its URL."""
-    sock = bound_socket()
+async def start_server(
+    app: ASGIApp, sock: socket.socket | None = None
+) -> tuple[Server, asyncio.Task[None], str]:
+    """uvicorn serving ``app`` on a pre-bound loopback socket (``sock``, when the app must
+    know its address before it starts), started; and its URL."""
+    sock = sock or bound_socket()
     port = int(sock.getsockname()[1])
     server = Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off")

@@ -1,8 +1,13 @@
 """Request dependencies: the caller's identity and what it may do.
 
 The token says who the caller is; the client registry, read on every request, says
-whether it still may act. A disabled client is refused at once, and grants withdrawn
-since the token was issued no longer apply (the caller gets the intersection).
+whether it still may act. A disabled client is refused at once, a token issued before
+the client's secret was rotated (or before it was disabled) is refused, and grants
+withdrawn since the token was issued no longer apply (the caller gets the intersection).
+
+A refused bearer token gets 401 with an RFC 6750 §3 challenge:
+``Bearer realm="juntos-gateway"`` when no bearer token was sent, and with
+``error="invalid_token"`` and ``error_description`` when one was sent and refused.
 """
 
 from __future__ import annotations
@@ -15,12 +20,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.auth.oauth import bearer_challenge
 from gateway.auth.tokens import TokenError
 from gateway.core.db import transaction
 from gateway.core.errors import ProblemError
 from gateway.state import AppState, app_state
-
-BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="juntos-gateway"'}
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -42,8 +46,9 @@ class Principal:
     purposes: frozenset[str]
 
 
-def _unauthorized(detail: str) -> ProblemError:
-    return ProblemError("invalid-token", detail, headers=BEARER_CHALLENGE)
+def _unauthorized(detail: str, *, token_sent: bool = True) -> ProblemError:
+    challenge = bearer_challenge("invalid_token", detail) if token_sent else bearer_challenge()
+    return ProblemError("invalid-token", detail, headers={"WWW-Authenticate": challenge})
 
 
 _bearer_scheme = HTTPBearer(
@@ -64,8 +69,10 @@ async def current_principal(
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
-        raise _unauthorized("missing Authorization header")
-    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("missing Authorization header", token_sent=False)
+    if scheme.lower() != "bearer":
+        raise _unauthorized("Authorization must be 'Bearer <token>'", token_sent=False)
+    if not token.strip():
         raise _unauthorized("Authorization must be 'Bearer <token>'")
     # Short-lived: no connection is held while the request waits for a partner agency.
     async with state.sessions() as session:
@@ -76,6 +83,10 @@ async def current_principal(
     client = await state.clients.get(claims.client_id)
     if client is None or not client.active:
         raise _unauthorized("client is disabled or unknown")
+    if claims.generation != client.token_generation:
+        raise _unauthorized(
+            "token was issued before the client's secret was rotated or the client disabled"
+        )
     request.state.client_id = client.id
     retry_after = await state.rate_limiter.admit(client.id)
     if retry_after is not None:
@@ -115,4 +126,5 @@ def require_purpose(principal: Principal, purpose: str) -> None:
             "purpose-not-granted",
             f"client is not registered for purpose {purpose!r}",
             extra={"purpose": purpose},
+            headers={"WWW-Authenticate": bearer_challenge("insufficient_scope", scope=purpose)},
         )

@@ -4,6 +4,11 @@ Checks run in an order that never trusts the token before its signature is verif
 with a key the gateway itself holds: only ``ES256`` is accepted (so ``alg: none`` and
 HS256 signed with a published key fail), the ``kid`` must name a gateway key, then the
 signature, issuer, audience and lifetime are checked.
+
+Claims: ``iss``, ``aud``, ``sub`` and ``client_id`` (the client), ``roles``, ``purposes``
+and ``scope`` (the same purposes, space-separated, as RFC 9068 names them), ``iat``,
+``nbf``, ``exp`` (seconds since the epoch), ``jti``, and ``token_generation`` (the
+client's generation when the token was issued; see ``gateway.clients.service``).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class TokenClaims:
     roles: list[str]
     purposes: list[str]
     expires_at: int
+    generation: int = 0
 
 
 class TokenService:
@@ -54,7 +60,11 @@ class TokenService:
         self.ttl = ttl_seconds
         self._verified: OrderedDict[str, TokenClaims] = OrderedDict()
 
-    async def issue(self, session: AsyncSession, client: Client) -> str:
+    async def issue(
+        self, session: AsyncSession, client: Client, purposes: list[str] | None = None
+    ) -> str:
+        """A signed token for ``client``, carrying ``purposes`` (default: all it holds)."""
+        purposes = list(client.purposes) if purposes is None else purposes
         active = await self.keys.signing_key(session)
         now = int(time.time())
         claims = {
@@ -63,7 +73,9 @@ class TokenService:
             "sub": client.id,
             "client_id": client.id,
             "roles": list(client.roles),
-            "purposes": list(client.purposes),
+            "purposes": purposes,
+            "scope": " ".join(purposes),
+            "token_generation": client.token_generation,
             "iat": now,
             "nbf": now,
             "exp": now + self.ttl,
@@ -117,4 +129,10 @@ class TokenService:
             or not isinstance(purposes, list)
         ):
             raise TokenError("token lacks its grants")
-        return TokenClaims(client_id, [str(r) for r in roles], [str(p) for p in purposes], exp)
+        # Tokens issued before generations existed belong to the first one.
+        generation = c.get("token_generation", 0)
+        if not isinstance(generation, int):
+            raise TokenError("token lacks its grants")
+        return TokenClaims(
+            client_id, [str(r) for r in roles], [str(p) for p in purposes], exp, generation
+        )

@@ -1,11 +1,12 @@
 """The per-request read of a client's current state: active flag, roles, purposes.
 
-Every authenticated request reads it, so a disabled client is refused at once and a
-withdrawn grant stops applying at once, in every process. It is the hottest query of the
-gateway, so it is a prebuilt Core select by primary key. On SQLite it runs directly in
-the event loop's thread: a primary-key read takes microseconds and, in WAL mode, never
-waits for a writer, which is far cheaper than the thread hop of the async driver. Other
-databases use the async engine.
+Every authenticated request reads it, so a disabled client is refused at once, a
+withdrawn grant stops applying at once, and tokens of an older generation (issued before
+the secret was rotated or the client disabled) stop working at once, in every process.
+It is the hottest query of the gateway, so it is a prebuilt Core select by primary key.
+On SQLite it runs directly in the event loop's thread: a primary-key read takes
+microseconds and, in WAL mode, never waits for a writer, which is far cheaper than the
+thread hop of the async driver. Other databases use the async engine.
 """
 
 from __future__ import annotations
@@ -20,9 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.clients.models import Client
 from gateway.core.db import sqlite_pragmas, sync_url
 
-_SELECT = select(Client.id, Client.name, Client.active, Client.roles, Client.purposes).where(
-    Client.id == bindparam("client_id")
-)
+_SELECT = select(
+    Client.id,
+    Client.name,
+    Client.active,
+    Client.roles,
+    Client.purposes,
+    Client.token_generation,
+).where(Client.id == bindparam("client_id"))
 
 
 @dataclass(frozen=True)
@@ -32,13 +38,19 @@ class ClientState:
     active: bool
     roles: frozenset[str]
     purposes: frozenset[str]
+    token_generation: int
 
 
 def _state(row: Any) -> ClientState | None:
     if row is None:
         return None
     return ClientState(
-        row.id, row.name, bool(row.active), frozenset(row.roles), frozenset(row.purposes)
+        row.id,
+        row.name,
+        bool(row.active),
+        frozenset(row.roles),
+        frozenset(row.purposes),
+        int(row.token_generation),
     )
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.clients.models import Client
@@ -25,3 +25,19 @@ class ClientRepository:
 
     async def count(self) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(Client)) or 0)
+
+    async def lock_registry(self) -> None:
+        """Serialise changes to who is active until the transaction ends.
+
+        PostgreSQL: a table lock that conflicts only with itself (plain reads, token
+        issuance included, go on). SQLite: nothing to do, a write transaction already
+        excludes every other writer.
+        """
+        if self.session.get_bind().dialect.name == "postgresql":
+            await self.session.execute(text("LOCK TABLE clients IN SHARE ROW EXCLUSIVE MODE"))
+
+    async def active_admin_ids(self) -> set[str]:
+        rows = await self.session.execute(
+            select(Client.id, Client.roles).where(Client.active.is_(True))
+        )
+        return {row.id for row in rows if "admin" in row.roles}

@@ -1,8 +1,25 @@
-"""Creating, authenticating and disabling clients.
+"""Creating, authenticating, disabling, enabling clients and rotating their secrets.
 
 Secrets are shown once and stored only as Argon2id hashes (salted, memory-hard). A
 failed look-up still spends one hash verification so that response time does not tell
 which client ids exist.
+
+Tokens do not outlive a change of credentials: rotating a secret or disabling a client
+moves it to its next ``token_generation``, and a token of an older generation is refused
+(``gateway.auth.dependencies``). A secret is rotated when it may have leaked, and a
+token bought with a leaked secret must not keep working for the rest of its lifetime;
+a client that rotates on schedule fetches a new token with its new secret, which it must
+do anyway. Enabling a client again does not bring its old tokens back.
+
+The gateway always keeps one active client with the admin role: disabling the last one
+raises ``LastActiveAdmin`` (else no one could administer clients over the API). The
+check runs after the change, inside a transaction that serialises such changes, so two
+admins disabling each other at once cannot both succeed.
+
+Every change writes one audit event in the same transaction: service ``clients``,
+operation ``create``, ``disable``, ``enable`` or ``rotate-secret``, the acting client
+(API) or operator (CLI), and the changed client as ``client:<id>`` among its subjects.
+Never the secret.
 """
 
 from __future__ import annotations
@@ -17,6 +34,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audit.events import AuditEvent
+from audit.store import append
 from gateway.catalog.models import Catalog
 from gateway.clients.models import Client
 from gateway.clients.repository import ClientRepository
@@ -36,6 +55,45 @@ class ClientError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class ClientNotFound(ClientError):
+    def __init__(self) -> None:
+        super().__init__("client_id", "no client with this id")
+
+
+class LastActiveAdmin(Exception):
+    """The change would leave no active client with the admin role."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change: an admin client over the API (``client_id``, with the person
+    named by ``X-User-Id`` if sent) or an operator at the command line (``user_id``)."""
+
+    request_id: str
+    client_id: str | None = None
+    user_id: str | None = None
+    roles: tuple[str, ...] = ()
+
+
+async def _audit(
+    session: AsyncSession, actor: Actor, operation: str, client: Client, status: int = 200
+) -> None:
+    await append(
+        session,
+        AuditEvent(
+            request_id=actor.request_id,
+            client_id=actor.client_id,
+            user_id=actor.user_id,
+            roles=sorted(actor.roles),
+            service="clients",
+            purpose=None,
+            operation=operation,
+            subjects=[f"client:{client.id}"],
+            status=status,
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -61,8 +119,18 @@ def validate_grants(catalog: Catalog, roles: list[str], purposes: list[str]) -> 
 
 
 async def create_client(
-    session: AsyncSession, catalog: Catalog, name: str, roles: list[str], purposes: list[str]
+    session: AsyncSession,
+    catalog: Catalog,
+    name: str,
+    roles: list[str],
+    purposes: list[str],
+    *,
+    actor: Actor | None,
 ) -> IssuedCredentials:
+    """A new active client and its secret. ``actor`` None only for test fixtures, which
+    stand for rows put in place rather than changes someone made.
+
+    Raises ``ClientError`` naming the field (name, roles, purposes) that is wrong."""
     name = name.strip()
     if not name:
         raise ClientError("name", "a client needs a name")
@@ -79,8 +147,11 @@ async def create_client(
         secret_hash=secret_hash,
         active=True,
         created_at=datetime.now(UTC),
+        token_generation=0,
     )
     await ClientRepository(session).add(client)
+    if actor is not None:
+        await _audit(session, actor, "create", client, status=201)
     return IssuedCredentials(client, secret)
 
 
@@ -99,11 +170,62 @@ async def authenticate(session: AsyncSession, client_id: str, secret: str) -> Cl
     return client
 
 
-async def disable_client(session: AsyncSession, client_id: str) -> Client:
+async def _existing(session: AsyncSession, client_id: str) -> Client:
     client = await ClientRepository(session).get(client_id)
     if client is None:
-        raise ClientError("client_id", "no client with this id")
-    if client.active:
-        client.active = False
-        client.disabled_at = datetime.now(UTC)
+        raise ClientNotFound()
     return client
+
+
+async def disable_client(session: AsyncSession, client_id: str, *, actor: Actor) -> Client:
+    """Disable a client: its tokens stop working at once and do not return if it is
+    enabled again. Disabling a disabled client changes nothing.
+
+    Raises ``ClientNotFound``; ``LastActiveAdmin`` if it is the last active admin."""
+    repository = ClientRepository(session)
+    await repository.lock_registry()
+    client = await _existing(session, client_id)
+    if not client.active:
+        return client
+    client.active = False
+    client.disabled_at = datetime.now(UTC)
+    client.token_generation += 1
+    await session.flush()
+    # Counted after the change, in the serialised transaction: what another admin
+    # disabled a moment ago is seen here.
+    if "admin" in client.roles and not await repository.active_admin_ids():
+        raise LastActiveAdmin()
+    await _audit(session, actor, "disable", client)
+    return client
+
+
+async def enable_client(session: AsyncSession, client_id: str, *, actor: Actor) -> Client:
+    """Enable a disabled client; tokens issued before it was disabled stay refused.
+    Enabling an active client changes nothing.
+
+    Raises ``ClientNotFound``."""
+    client = await _existing(session, client_id)
+    if client.active:
+        return client
+    client.active = True
+    client.disabled_at = None
+    await session.flush()
+    await _audit(session, actor, "enable", client)
+    return client
+
+
+async def rotate_secret(
+    session: AsyncSession, client_id: str, *, actor: Actor
+) -> IssuedCredentials:
+    """Give a client a new secret (shown once): the old secret stops working at once,
+    and so do the tokens issued before. A disabled client may be rotated (it stays
+    disabled).
+
+    Raises ``ClientNotFound``."""
+    client = await _existing(session, client_id)
+    secret = secrets.token_urlsafe(32)
+    client.secret_hash = await asyncio.to_thread(_hasher.hash, secret)
+    client.token_generation += 1
+    await session.flush()
+    await _audit(session, actor, "rotate-secret", client)
+    return IssuedCredentials(client, secret)

@@ -3,12 +3,15 @@
 Error tree (each maps to one problem ``type`` under ``/problems/``)::
 
     ProblemError
-    ├── BadRequest            400 bad-request / invalid-request (OAuth form errors)
-    ├── Unauthorized          401 invalid-token, invalid-client
+    ├── BadRequest            400 bad-request
+    ├── Unauthorized          401 invalid-token
     ├── Forbidden             403 role-not-granted, purpose-not-granted
     ├── NotFound              404 not-found
-    ├── Conflict              409 conflict
+    ├── Conflict              409 conflict, last-active-admin
     └── Unavailable           503 not-ready
+
+The token endpoint is the one exception: it answers RFC 6749 §5.2 ``application/json``
+error documents (``gateway.auth.oauth``), which OAuth client libraries parse.
 
 Framework errors are translated at the boundary: request validation becomes 422
 ``validation-error`` listing each failing field; unknown routes become 404; anything
@@ -28,6 +31,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# The schema of the token endpoint's RFC 6749 error documents (``gateway.auth.schemas``).
+OAUTH_ERROR_SCHEMA = "TokenErrorResponse"
 
 
 @dataclass(frozen=True)
@@ -46,18 +51,6 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
     p.slug: p
     for p in [
         ProblemType("bad-request", "Bad request", 400, "The request cannot be understood."),
-        ProblemType(
-            "invalid-request",
-            "Invalid token request",
-            400,
-            "The token request misses or repeats a parameter, or uses an unsupported grant.",
-        ),
-        ProblemType(
-            "invalid-client",
-            "Client authentication failed",
-            401,
-            "Unknown client, wrong secret, or disabled client.",
-        ),
         ProblemType(
             "invalid-token",
             "Invalid or missing bearer token",
@@ -195,6 +188,13 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "The resource exists but not with this method.",
         ),
         ProblemType("conflict", "Conflict", 409, "The request conflicts with current state."),
+        ProblemType(
+            "last-active-admin",
+            "Last active admin",
+            409,
+            "The gateway must keep one active client with the admin role; enable or "
+            "register another admin first.",
+        ),
         ProblemType(
             "validation-error",
             "Invalid request",
@@ -359,11 +359,13 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def problem_media_type_in_openapi(schema: dict[str, Any]) -> dict[str, Any]:
-    """Error answers are ``application/problem+json``: say so in the contract. Every
-    operation that takes a bearer token may also answer 429 (the client's quota)."""
+    """Error answers are ``application/problem+json``: say so in the contract (except
+    the token endpoint's RFC 6749 error documents). Every operation that takes a bearer
+    token may also answer 429 (the client's quota)."""
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
-            if operation.get("security") and "429" not in operation.get("responses", {}):
+            bearer = any("bearer" in option for option in operation.get("security", []))
+            if bearer and "429" not in operation.get("responses", {}):
                 operation.setdefault("responses", {})["429"] = {
                     "description": PROBLEM_TYPES["rate-limited"].title,
                     "content": {
@@ -372,6 +374,9 @@ def problem_media_type_in_openapi(schema: dict[str, Any]) -> dict[str, Any]:
                 }
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
-                if status[:1] in "45" and "application/json" in content:
+                oauth = content.get("application/json", {}).get("schema") == {
+                    "$ref": f"#/components/schemas/{OAUTH_ERROR_SCHEMA}"
+                }
+                if status[:1] in "45" and "application/json" in content and not oauth:
                     content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
     return schema
