@@ -21,6 +21,7 @@ reads the store again and, if another process renewed meanwhile, tries once more
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -50,6 +51,9 @@ from gateway.partners.models import Newborn, NewbornPage, Person
 from gateway.partners.ports import CredentialSource
 from gateway.partners.resilience import PartnerGuard
 from gateway.settings import ReniecSettings
+
+# zeep's transport logs whole envelopes at DEBUG: the password and the DNI asked for.
+logging.getLogger("zeep.transports").setLevel(logging.INFO)
 
 PARTNER = "reniec"
 BINDING = "{http://ws.reniec.gob.pe/}ReniecConsultaDniPortBinding"

@@ -11,6 +11,7 @@ expired password through ``actualizarcredencial``.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ from gateway.partners.errors import (
     PartnerInvalidInput,
     PartnerMalformed,
     PartnerNotFound,
+    PartnerUnavailable,
 )
 from gateway.partners.health import PartnerHealth
 from gateway.partners.resilience import PartnerGuard
@@ -47,6 +49,7 @@ from gateway.settings import ReniecSettings, Settings
 from gateway.state import AppState
 from tests.conftest import GetToken, bearer
 from tests.gateway.broker.conftest import Mocks, purpose
+from tests.gateway.cli_support import env_for, invoke_async
 from tests.support import serve_on_loopback
 
 REPO = Path(__file__).resolve().parents[2]
@@ -240,11 +243,12 @@ class Scripted:
 
     body: bytes = b""
     content_type: str = "text/xml; charset=utf-8"
+    status: int = 200
     requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
 
     async def answer(self, request: Request) -> Response:
         self.requests.append((dict(request.headers), await request.body()))
-        return Response(self.body, media_type=self.content_type)
+        return Response(self.body, status_code=self.status, media_type=self.content_type)
 
 
 @dataclass
@@ -259,7 +263,7 @@ POLICY = {
     "backoff_initial_seconds": 0.0,
     "backoff_max_seconds": 0.0,
     "breaker_consecutive_failures": 3,
-    "breaker_min_calls": 3,
+    "breaker_min_calls": 10,
     "breaker_cooldown_seconds": 60.0,
 }
 
@@ -445,6 +449,25 @@ async def test_a_body_cut_in_transit_is_transient_and_retried(rig: Rig) -> None:
     assert len(rig.server.requests) == 1 + POLICY["retries"]
 
 
+def soap_fault(code: str) -> bytes:
+    return (
+        f'<S:Envelope xmlns:S="{SOAP_NS}"><S:Body><S:Fault><faultcode>S:{code}</faultcode>'
+        "<faultstring>x</faultstring></S:Fault></S:Body></S:Envelope>"
+    ).encode()
+
+
+async def test_a_client_fault_is_permanent_and_a_server_fault_transient(rig: Rig) -> None:
+    rig.server.status, rig.server.body = 500, soap_fault("Client")
+    with pytest.raises(PartnerContractMismatch):
+        await rig.adapter.person(MOTHER)
+    assert len(rig.server.requests) == 1  # RENIEC did not understand: asking again won't help
+    rig.server.body = soap_fault("Server")
+    with pytest.raises(PartnerUnavailable):
+        await rig.adapter.person(MOTHER)
+    assert len(rig.server.requests) == 1 + 1 + POLICY["retries"]
+    assert rig.guard.breaker.state == "open"  # three transient failures in a row
+
+
 @pytest.mark.parametrize(
     ("code", "error"),
     [("0999", PartnerNotFound), ("0001", PartnerNotFound), ("1000", PartnerInvalidInput)],
@@ -483,7 +506,10 @@ async def test_a_renewal_ends_a_run_of_1002_and_is_used_from_then_on(
     mocks: Mocks,
     consumer: dict[str, str],
     get_token: GetToken,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     h = mocks.adult()
     person = f"/v1/persons/{h.mother.dni}"
     await _expire(mocks)
@@ -509,6 +535,11 @@ async def test_a_renewal_ends_a_run_of_1002_and_is_used_from_then_on(
 
     ok = await http.get(person, headers=consumer | purpose("affiliation"))
     assert ok.status_code == 200, ok.text
+    # The credential is in no log line of the gateway's, its own or its libraries'.
+    logged = caplog.text + "".join(capsys.readouterr())
+    assert "credential renewed" in logged
+    assert secret not in logged
+    assert "juntos-sandbox" not in logged
 
     # At RENIEC, the old password is refused now and the stored one works.
     def at_reniec() -> tuple[str, str]:
@@ -549,6 +580,38 @@ async def test_a_renewal_ends_a_run_of_1002_and_is_used_from_then_on(
     assert secret not in body
     assert "juntos-sandbox" not in body
     assert secret.encode() not in sealed
+
+
+async def test_the_operator_command_renews_and_a_running_gateway_follows(
+    app: FastAPI,
+    http: httpx.AsyncClient,
+    settings: Settings,
+    mocks: Mocks,
+    consumer: dict[str, str],
+) -> None:
+    h = mocks.adult()
+    person = f"/v1/persons/{h.mother.dni}"
+    assert (await http.get(person, headers=consumer | purpose("affiliation"))).status_code == 200
+    await _expire(mocks)
+    expired = await http.get(person, headers=consumer | purpose("affiliation"))
+    assert "1002" in expired.json()["detail"]
+
+    env = env_for(settings) | {"GATEWAY_PARTNERS__RENIEC__BASE_URL": mocks.urls["reniec"]}
+    result = await invoke_async(["partners", "reniec", "renew-credential"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "renewed" in result.output
+    secret = await _stored_secret(app)
+    assert secret not in result.output
+
+    # The running gateway holds the old password: refused once, it reads the store.
+    ok = await http.get(person, headers=consumer | purpose("affiliation"))
+    assert ok.status_code == 200, ok.text
+
+    # Run again, it renews again: the password in force is the stored one.
+    again = await invoke_async(["partners", "reniec", "renew-credential"], env=env)
+    assert again.exit_code == 0, again.output
+    assert await _stored_secret(app) != secret
+    assert (await http.get(person, headers=consumer | purpose("affiliation"))).status_code == 200
 
 
 async def test_another_process_picks_up_a_renewal_on_its_next_refusal(
