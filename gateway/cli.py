@@ -570,7 +570,11 @@ def reniec_renew_credential() -> None:
         adapter = state.partners.credentials.get("reniec")
         if adapter is None:
             raise _fail("the configured adapters do not renew a RENIEC credential")
-        actor = Actor(request_id=f"cli:{uuid.uuid4()}", user_id=f"cli:{getpass.getuser()}")
+        try:
+            operator = getpass.getuser()
+        except (KeyError, OSError):  # no account name in this environment
+            operator = "unknown"
+        actor = Actor(request_id=f"cli:{uuid.uuid4()}", user_id=f"cli:{operator}")
         try:
             return await state.credentials.renew(adapter, actor)
         except PartnerError as exc:

@@ -11,6 +11,7 @@ expired password through ``actualizarcredencial``.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -668,3 +669,38 @@ async def test_a_refused_renewal_keeps_the_credential_and_is_audited(
             .all()
         )
     assert outcomes == ["partner-refused"]
+
+
+async def test_the_stored_credential_follows_data_key_rotation(
+    app: FastAPI,
+    http: httpx.AsyncClient,
+    settings: Settings,
+    mocks: Mocks,
+    consumer: dict[str, str],
+) -> None:
+    state: AppState = app.state.gateway
+    await state.credentials.renew(state.partners.credentials["reniec"], Actor(request_id="t"))
+    secret = await _stored_secret(app)
+    async with transaction(state.sessions) as session:
+        old_blob = (await session.get(PartnerCredential, "reniec")).secret_sealed  # type: ignore[union-attr]
+
+    assert (await invoke_async(["keys", "rotate-data"], env_for(settings))).exit_code == 0
+    result = await invoke_async(["keys", "reencrypt", "--json"], env_for(settings))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["reencrypted"]["partner_credentials"] == 1
+
+    await state.keyring.refresh(state.sessions)
+    async with transaction(state.sessions) as session:
+        new_blob = (await session.get(PartnerCredential, "reniec")).secret_sealed  # type: ignore[union-attr]
+    assert state.keyring.key_id_of(new_blob) != state.keyring.key_id_of(old_blob)
+    assert await _stored_secret(app) == secret
+    # A gateway process started now reads it under the new key and is answered.
+    other = gateway_app(settings)
+    async with other.router.lifespan_context(other):
+        transport = httpx.ASGITransport(app=other)
+        async with httpx.AsyncClient(transport=transport, base_url="http://other") as second:
+            h = mocks.adult()
+            answer = await second.get(
+                f"/v1/persons/{h.mother.dni}", headers=consumer | purpose("affiliation")
+            )
+            assert answer.status_code == 200, answer.text
