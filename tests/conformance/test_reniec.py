@@ -15,6 +15,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from gateway.partners.errors import (
     PartnerInvalidInput,
     PartnerMalformed,
     PartnerNotFound,
+    PartnerRefused,
     PartnerUnavailable,
 )
 from gateway.partners.health import PartnerHealth
@@ -704,3 +706,18 @@ async def test_the_stored_credential_follows_data_key_rotation(
                 f"/v1/persons/{h.mother.dni}", headers=consumer | purpose("affiliation")
             )
             assert answer.status_code == 200, answer.text
+
+
+async def test_the_padron_extract_shares_the_renewed_credential(app: FastAPI, mocks: Mocks) -> None:
+    """The newborn extract authenticates with the same password: expired, it is refused;
+    renewed through actualizarcredencial, it pages again."""
+    state: AppState = app.state.gateway
+    adapter = state.partners.credentials["reniec"]
+    assert isinstance(adapter, ReniecAdapter)
+    window = ([], date(2020, 3, 1), date(2020, 3, 31), None, 10)
+    await _expire(mocks)
+    with pytest.raises(PartnerRefused):
+        await adapter.newborns(*window)
+    await state.credentials.renew(adapter, Actor(request_id="t"))
+    page = await adapter.newborns(*window)
+    assert len(page.items) == 10
