@@ -1,8 +1,9 @@
 """Calling a partner's REST API and translating what goes wrong into typed errors.
 
 Transport failures become :class:`PartnerUnavailable` or :class:`PartnerTimeout`; HTTP
-statuses map to the error tree of ``gateway.partners.errors``; a body that is not the
-JSON the contract promises becomes :class:`PartnerMalformed`. Messages name the partner,
+statuses map to the error tree of ``gateway.partners.errors``; a body that is not JSON
+(cut in transit) becomes :class:`PartnerMalformed` (transient), and a JSON answer of the
+wrong shape :class:`PartnerContractMismatch` (permanent). Messages name the partner,
 the operation and the status, never the request or the answer.
 """
 
@@ -16,6 +17,7 @@ import httpx
 
 from gateway.identifiers import is_ascii_digits
 from gateway.partners.errors import (
+    PartnerContractMismatch,
     PartnerError,
     PartnerInvalidInput,
     PartnerMalformed,
@@ -93,12 +95,12 @@ async def request_json(
     except ValueError:
         raise PartnerMalformed(partner, operation, "answer is not valid JSON") from None
     if not isinstance(body, dict):
-        raise PartnerMalformed(partner, operation, "answer is not a JSON object")
+        raise PartnerContractMismatch(partner, operation, "answer is not a JSON object")
     return response.status_code, body
 
 
 def field(body: dict[str, Any], name: str, kind: type, partner: str, operation: str) -> Any:
     value = body.get(name)
     if not isinstance(value, kind):
-        raise PartnerMalformed(partner, operation, f"answer lacks {name}")
+        raise PartnerContractMismatch(partner, operation, f"answer lacks {name}")
     return value

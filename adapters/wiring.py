@@ -43,15 +43,14 @@ def _guard(registry: PartnerRegistry, name: str, policy: ResilienceSettings) -> 
 
 def register(registry: PartnerRegistry, settings: Settings) -> None:
     p = settings.partners
-    registry.register(
-        CivilRegistry,
-        ReniecAdapter(
-            p.reniec,
-            _client(registry, p.reniec),
-            _guard(registry, "reniec", p.reniec),
-            settings.contracts_dir,
-        ),
+    reniec = ReniecAdapter(
+        p.reniec,
+        _client(registry, p.reniec),
+        _guard(registry, "reniec", p.reniec),
+        settings.contracts_dir,
     )
+    registry.register(CivilRegistry, reniec)
+    registry.register_credential(reniec)
     registry.register(
         TelecomRegistry,
         OsiptelAdapter(

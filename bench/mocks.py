@@ -100,10 +100,10 @@ def scenarios(
             adults.append(h)
     soap = (
         '<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body>'
-        '<ns2:consultar xmlns:ns2="http://ws.reniec.gob.pe/"><peticionConsulta>'
+        '<ns2:consultar xmlns:ns2="http://ws.reniec.gob.pe/"><arg0>'
         "<nuDniConsulta>{}</nuDniConsulta><nuDniUsuario>40000001</nuDniUsuario>"
         "<nuRucUsuario>20900000015</nuRucUsuario><password>juntos-sandbox</password>"
-        "</peticionConsulta></ns2:consultar></S:Body></S:Envelope>"
+        "</arg0></ns2:consultar></S:Body></S:Envelope>"
     )
     xml = [(b"content-type", b"text/xml; charset=utf-8")]
     return {

@@ -36,10 +36,10 @@ from bench._machine import describe  # noqa: E402
 
 SOAP = (
     '<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body>'
-    '<ns2:consultar xmlns:ns2="http://ws.reniec.gob.pe/"><peticionConsulta>'
+    '<ns2:consultar xmlns:ns2="http://ws.reniec.gob.pe/"><arg0>'
     "<nuDniConsulta>{}</nuDniConsulta><nuDniUsuario>40000001</nuDniUsuario>"
     "<nuRucUsuario>20900000015</nuRucUsuario><password>juntos-sandbox</password>"
-    "</peticionConsulta></ns2:consultar></S:Body></S:Envelope>"
+    "</arg0></ns2:consultar></S:Body></S:Envelope>"
 )
 
 

@@ -30,6 +30,7 @@ from gateway.core.middleware import HttpMetrics, RequestContextMiddleware
 from gateway.exchanges.routes import router as exchanges_router
 from gateway.inbound.routes import router as inbound_router
 from gateway.ops.routes import router as ops_router
+from gateway.partners.routes import router as partners_router
 from gateway.payments.routes import router as payments_router
 from gateway.retention import purge_periodically
 from gateway.settings import Settings
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_router,
         inbound_router,
         exchanges_router,
+        partners_router,
         payments_router,
         subscriptions_router,
     ):

@@ -53,6 +53,9 @@ catalog_app = typer.Typer(help="The policy catalog.", no_args_is_help=True)
 exchanges_app = typer.Typer(help="Periodic exchanges (durable jobs).", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 contract_app = typer.Typer(help="The gateway's committed OpenAPI contract.", no_args_is_help=True)
+partners_app = typer.Typer(help="Partner agencies: credentials.", no_args_is_help=True)
+reniec_app = typer.Typer(help="RENIEC (PIDE ReniecConsultaDni).", no_args_is_help=True)
+partners_app.add_typer(reniec_app, name="reniec")
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
@@ -60,6 +63,7 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(contract_app, name="contract")
 app.add_typer(audit_app, name="audit")
 app.add_typer(exchanges_app, name="exchanges")
+app.add_typer(partners_app, name="partners")
 app.add_typer(population_app, name="population")
 app.command("mocks")(mocks)
 
@@ -637,6 +641,39 @@ def _with_state(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
             await state.aclose()
 
     return asyncio.run(run())
+
+
+@reniec_app.command("renew-credential")
+def reniec_renew_credential() -> None:
+    """Renew the gateway's RENIEC password (actualizarcredencial), the answer to 1002.
+
+    A new password is made up, RENIEC replaces the one in force with it, and it is
+    stored sealed; running gateways use it from their next call. It is never shown."""
+    import getpass
+    import uuid
+
+    from gateway.partners.credentials import Actor
+    from gateway.partners.errors import PartnerError
+
+    settings = _settings()
+    _require_schema(settings)
+
+    async def work(state: Any) -> Any:
+        adapter = state.partners.credentials.get("reniec")
+        if adapter is None:
+            raise _fail("the configured adapters do not renew a RENIEC credential")
+        try:
+            operator = getpass.getuser()
+        except (KeyError, OSError):  # no account name in this environment
+            operator = "unknown"
+        actor = Actor(request_id=f"cli:{uuid.uuid4()}", user_id=f"cli:{operator}")
+        try:
+            return await state.credentials.renew(adapter, actor)
+        except PartnerError as exc:
+            raise _fail(f"RENIEC refused the renewal: {exc.detail}") from None
+
+    renewal = _with_state(settings, work)
+    typer.echo(f"RENIEC credential renewed at {renewal.renewed_at.isoformat()} (stored sealed)")
 
 
 @exchanges_app.command("run")

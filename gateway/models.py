@@ -13,6 +13,7 @@ def load_all() -> None:
     import gateway.idempotency.models  # noqa: F401
     import gateway.inbound.models  # noqa: F401
     import gateway.keys.models  # noqa: F401
+    import gateway.partners.credentials  # noqa: F401
     import gateway.payments.models  # noqa: F401
     import gateway.ratelimit.models  # noqa: F401
     import gateway.subscriptions.models  # noqa: F401

@@ -152,7 +152,8 @@ def sealed_columns() -> list[SealedColumn]:
     from gateway.exchanges.service import SEALED_COLUMNS as EXCHANGES
     from gateway.idempotency.service import SEALED_COLUMNS as REPLAYS
     from gateway.inbound.service import SEALED_COLUMNS as INBOUND
+    from gateway.partners.credentials import SEALED_COLUMNS as CREDENTIALS
     from gateway.payments.service import SEALED_COLUMNS as PAYMENTS
     from gateway.subscriptions.service import SEALED_COLUMNS as SUBSCRIPTIONS
 
-    return [*CONSENTS, *REPLAYS, *INBOUND, *EXCHANGES, *PAYMENTS, *SUBSCRIPTIONS]
+    return [*CONSENTS, *REPLAYS, *INBOUND, *EXCHANGES, *PAYMENTS, *SUBSCRIPTIONS, *CREDENTIALS]

@@ -31,6 +31,7 @@ from gateway.exchanges.service import ExchangeService
 from gateway.idempotency.service import IdempotencyService
 from gateway.inbound.service import InboundService
 from gateway.keys.service import KeyService
+from gateway.partners.credentials import CredentialStore
 from gateway.partners.health import PartnerHealth
 from gateway.partners.registry import PartnerRegistry, load_wiring
 from gateway.payments.service import PaymentService
@@ -65,6 +66,7 @@ class AppState:
     subscriptions: SubscriptionService
     consents: ConsentService
     rate_limiter: RateLimiter
+    credentials: CredentialStore
 
     @classmethod
     def build(cls, settings: Settings, catalog: Catalog) -> AppState:
@@ -79,6 +81,8 @@ class AppState:
         partners = PartnerRegistry(health)
         load_wiring(settings.adapters)(partners, settings)
         keyring = DataKeyring(settings.master_key_bytes)
+        credentials = CredentialStore(sessions, keyring)
+        credentials.attach(partners.credentials)
         pseudonyms = Pseudonymizer(settings.master_key_bytes)
         districts = load_table(settings.ubigeo_file)
         audit_keys = AuditKeys(settings.master_key_bytes)
@@ -120,6 +124,7 @@ class AppState:
                 lease_seconds=settings.exchanges_lease_seconds,
             ),
             rate_limiter=RateLimiter(sessions, settings.rate_limit_per_minute),
+            credentials=credentials,
             subscriptions=SubscriptionService(sessions, catalog, keyring, pseudonyms, consents),
             payments=PaymentService(
                 sessions,

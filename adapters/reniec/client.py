@@ -1,14 +1,28 @@
-"""RENIEC adapter: PIDE ``consultar`` through zeep, and the Padrón newborn extract.
+"""RENIEC adapter: PIDE ``ReniecConsultaDni`` through zeep, and the Padrón newborn extract.
 
 zeep runs on an ``AsyncTransport`` built on the injected ``httpx.AsyncClient``; the WSDL
 (and the schema it imports) is read from ``contracts/`` by path, so start-up needs no
-network. Result codes become typed errors; a SOAP fault or a body zeep cannot read
-becomes a transient error so the guard may retry the (idempotent) look-up.
+network. Requests are what the published WSDL makes of them:
+``<consultar><arg0>…</arg0></consultar>`` with ``SOAPAction: "consultar"``.
+
+Answers are read leniently, as the WSDL's own clients read them: elements the contract
+does not declare, at any depth and in any place, are ignored. What the gateway needs is
+still required: an answer without ``coResultado``, or ``0000`` without ``datosPersona``,
+breaks the contract (:class:`PartnerContractMismatch`, permanent: not retried, not held
+against the partner by the breaker). A body cut short in transit (not well-formed XML)
+is :class:`PartnerMalformed`, transient. Result codes become typed errors.
+
+The credential (``password``) is the configured one until a renewal through
+``actualizarcredencial`` replaces it; the gateway stores the renewed one sealed and
+hands it to the adapter through ``credential_source``. On ``1001``/``1002`` the adapter
+reads the store again and, if another process renewed meanwhile, tries once more.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +37,10 @@ from zeep.proxy import AsyncServiceProxy
 from zeep.transports import AsyncTransport
 
 from adapters.http import field, request_json, transport_error
+from adapters.xml import UnsafeXmlError, parse_xml
 from gateway.identifiers import parse_cui, parse_dni, parse_ubigeo
 from gateway.partners.errors import (
+    PartnerContractMismatch,
     PartnerError,
     PartnerInvalidInput,
     PartnerMalformed,
@@ -33,12 +49,20 @@ from gateway.partners.errors import (
     PartnerUnavailable,
 )
 from gateway.partners.models import Newborn, NewbornPage, Person
+from gateway.partners.ports import CredentialSource
 from gateway.partners.resilience import PartnerGuard
 from gateway.settings import ReniecSettings
+
+# zeep's transport logs whole envelopes at DEBUG: the password and the DNI asked for.
+logging.getLogger("zeep.transports").setLevel(logging.INFO)
 
 PARTNER = "reniec"
 BINDING = "{http://ws.reniec.gob.pe/}ReniecConsultaDniPortBinding"
 SOAP_PATH = "/ws/ConsultaDni"
+
+
+class CredentialRefused(PartnerRefused):
+    """``1001`` (credentials refused) or ``1002`` (password expired)."""
 
 
 def _seconds_to_midnight() -> int:
@@ -59,17 +83,56 @@ def result_error(code: str, operation: str) -> PartnerError | None:
     if code == "1000":
         return PartnerInvalidInput(PARTNER, operation, "1000 invalid input")
     if code == "1001":
-        return PartnerRefused(PARTNER, operation, "1001 gateway credentials refused")
+        return CredentialRefused(PARTNER, operation, "1001 gateway credentials refused")
     if code == "1002":
-        return PartnerRefused(PARTNER, operation, "1002 gateway password expired")
+        return CredentialRefused(PARTNER, operation, "1002 gateway password expired")
     if code == "1003":
         return PartnerRefused(
             PARTNER, operation, "1003 daily quota exhausted", retry_after=_seconds_to_midnight()
         )
-    return PartnerMalformed(PARTNER, operation, "unknown result code")
+    return PartnerContractMismatch(PARTNER, operation, "unknown result code")
+
+
+class _WellFormedTransport(AsyncTransport):
+    """zeep's transport, refusing a 200 answer that is not well-formed XML (or declares
+    a DTD) before zeep's lenient parsing could make something of it."""
+
+    async def post_xml(self, address: str, envelope: Any, headers: Any) -> Any:
+        response = await super().post_xml(address, envelope, headers)
+        if response.status_code == 200:
+            try:
+                parse_xml(response.content)
+            except UnsafeXmlError:
+                operation = str(headers.get("SOAPAction", "")).strip('"') or "soap"
+                raise PartnerMalformed(
+                    PARTNER, operation, "answer is not well-formed XML"
+                ) from None
+        return response
+
+
+def _unwrap(result: Any) -> Any:
+    """The ``return`` element. zeep hands it over unwrapped, except when the wrapper also
+    carries undeclared elements: then it hands the wrapper over."""
+    if result is None or hasattr(result, "coResultado"):
+        return result
+    try:
+        return result["return"]
+    except (KeyError, TypeError, AttributeError):
+        return result
+
+
+def _result_code(result: Any, operation: str) -> str:
+    code = getattr(result, "coResultado", None)
+    if not isinstance(code, str) or not code.strip():
+        raise PartnerContractMismatch(PARTNER, operation, "answer lacks coResultado")
+    return code.strip()
 
 
 class ReniecAdapter:
+    """``CivilRegistry`` and ``RenewableCredential`` for RENIEC (PIDE ReniecConsultaDni)."""
+
+    partner = PARTNER
+
     def __init__(
         self,
         settings: ReniecSettings,
@@ -82,49 +145,141 @@ class ReniecAdapter:
         self.guard = guard
         wsdl_http = httpx.Client()  # only for remote imports; the contract is local
         try:
-            transport = AsyncTransport(client=http, wsdl_client=wsdl_http)
+            transport = _WellFormedTransport(client=http, wsdl_client=wsdl_http)
             client = AsyncClient(
                 str(contracts_dir / settings.wsdl),
                 transport=transport,
-                settings=ZeepSettings(strict=True, forbid_dtd=True, forbid_entities=True),
+                # Lenient as the WSDL's generated clients are: undeclared elements are
+                # skipped wherever they stand. Well-formedness is checked by the transport.
+                settings=ZeepSettings(
+                    strict=False,
+                    xsd_ignore_sequence_order=True,
+                    forbid_dtd=True,
+                    forbid_entities=True,
+                    forbid_external=True,
+                ),
             )
         finally:
             wsdl_http.close()
         self.service = AsyncServiceProxy(
             client, client.wsdl.bindings[BINDING], address=settings.base_url + SOAP_PATH
         )
-        self._credentials = {
-            "nuDniUsuario": settings.user_dni,
-            "nuRucUsuario": settings.ruc,
-            "password": settings.password.get_secret_value(),
-        }
+        self.credential_source: CredentialSource | None = None
+        self._password = settings.password.get_secret_value()
+        self._loaded = False
+        self._lock = asyncio.Lock()
 
-    async def person(self, dni: str) -> Person:
-        return await self.guard.call("consultar", lambda: self._consultar(dni), idempotent=True)
+    # -- credential -------------------------------------------------------------------
 
-    async def _consultar(self, dni: str) -> Person:
-        operation = "consultar"
-        try:
-            result = await self.service.consultar(
-                peticionConsulta={"nuDniConsulta": dni, **self._credentials}
+    async def _credential(self) -> str:
+        if not self._loaded and self.credential_source is not None:
+            await self._reload()
+        return self._password
+
+    async def _reload(self) -> str:
+        """Read the stored credential (if any) and use it; the credential in force."""
+        if self.credential_source is None:
+            return self._password
+        async with self._lock:
+            stored = await self.credential_source()
+            self._loaded = True
+            if stored is not None:
+                self._password = stored
+        return self._password
+
+    async def renew_credential(self, new_secret: str) -> None:
+        """Replace the credential in force by ``new_secret`` at RENIEC
+        (``actualizarcredencial``) and use it from now on.
+
+        Not retried (a replayed renewal would be refused with ``1001``). Raises
+        :class:`CredentialRefused` when RENIEC refuses the credential in force,
+        :class:`PartnerInvalidInput` (``1000``) when it refuses the new one."""
+        operation = "actualizarcredencial"
+        current = await self._credential()
+
+        async def attempt() -> None:
+            result = await self._call(
+                operation,
+                self.service.actualizarcredencial,
+                arg0={
+                    "credencialAnterior": current,
+                    "credencialNueva": new_secret,
+                    "nuDni": self.settings.user_dni,
+                    "nuRuc": self.settings.ruc,
+                },
             )
+            error = result_error(_result_code(_unwrap(result), operation), operation)
+            if error is not None:
+                raise error
+
+        await self.guard.call(operation, attempt, idempotent=False)
+        self._password = new_secret
+        self._loaded = True
+
+    # -- consultar --------------------------------------------------------------------
+
+    async def _call(
+        self, operation: str, method: Callable[..., Awaitable[Any]], **kwargs: Any
+    ) -> Any:
+        try:
+            return await method(**kwargs)
+        except PartnerError:
+            raise
         except httpx.HTTPError as exc:
             raise transport_error(PARTNER, operation, exc) from None
         except Fault as fault:
-            raise PartnerUnavailable(PARTNER, operation, "SOAP fault") from fault
+            if str(fault.code or "").endswith("Client"):
+                # RENIEC did not understand the request: asking again will not help.
+                raise PartnerContractMismatch(
+                    PARTNER, operation, "SOAP client fault: request not understood"
+                ) from None
+            raise PartnerUnavailable(PARTNER, operation, "SOAP fault") from None
         except TransportError as exc:
             raise PartnerUnavailable(PARTNER, operation, f"HTTP {exc.status_code}") from None
         except (ZeepError, etree.LxmlError, ValueError):
-            raise PartnerMalformed(PARTNER, operation, "unreadable SOAP answer") from None
-        code = getattr(result, "coResultado", None)
-        if not isinstance(code, str):
-            raise PartnerMalformed(PARTNER, operation, "answer lacks coResultado")
-        error = result_error(code, operation)
+            raise PartnerContractMismatch(
+                PARTNER, operation, "answer does not follow the contract"
+            ) from None
+
+    async def person(self, dni: str) -> Person:
+        """The person holding ``dni`` (8 digits), from ``consultar``.
+
+        Raises PartnerNotFound (0999, and 0001 for a minor), PartnerInvalidInput (1000),
+        CredentialRefused (1001, 1002), PartnerRefused with ``retry_after`` (1003),
+        PartnerContractMismatch, or the guard's transport errors."""
+        return await self.guard.call("consultar", lambda: self._consultar(dni), idempotent=True)
+
+    async def _consultar(self, dni: str) -> Person:
+        password = await self._credential()
+        try:
+            return await self._consultar_as(dni, password)
+        except CredentialRefused:
+            # Another process may have renewed the credential since this one read it.
+            renewed = await self._reload()
+            if renewed == password:
+                raise
+            return await self._consultar_as(dni, renewed)
+
+    async def _consultar_as(self, dni: str, password: str) -> Person:
+        operation = "consultar"
+        result = await self._call(
+            operation,
+            self.service.consultar,
+            arg0={
+                "nuDniConsulta": dni,
+                "nuDniUsuario": self.settings.user_dni,
+                "nuRucUsuario": self.settings.ruc,
+                "password": password,
+            },
+        )
+        result = _unwrap(result)
+        error = result_error(_result_code(result, operation), operation)
         if error is not None:
             raise error
-        data = result.datosPersona
-        if data is None:
-            raise PartnerMalformed(PARTNER, operation, "0000 without datosPersona")
+        data = getattr(result, "datosPersona", None)
+        # A nil datosPersona reaches here as one without any element: no name, no person.
+        if data is None or not (data.apPrimer or data.prenombres):
+            raise PartnerContractMismatch(PARTNER, operation, "0000 without datosPersona")
         return Person(
             dni=dni,
             first_surname=data.apPrimer or "",
@@ -163,14 +318,16 @@ class ReniecAdapter:
                 "GET",
                 self.settings.base_url + "/padron/nacimientos",
                 params=params,
-                auth=(self.settings.user_dni, self.settings.password.get_secret_value()),
+                auth=(self.settings.user_dni, await self._credential()),
             )
             rows = field(body, "filas", list, PARTNER, operation)
             following = body.get("siguiente")
             try:
                 items = tuple(_newborn(row) for row in rows)
             except (KeyError, TypeError, ValueError):
-                raise PartnerMalformed(PARTNER, operation, "row does not follow contract") from None
+                raise PartnerContractMismatch(
+                    PARTNER, operation, "row does not follow contract"
+                ) from None
             return NewbornPage(items, str(following) if following is not None else None)
 
         return await self.guard.call(operation, attempt, idempotent=True)

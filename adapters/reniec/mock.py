@@ -1,9 +1,19 @@
-"""RENIEC mock: PIDE ``consultar`` over SOAP 1.1 and the Padrón newborn extract.
+"""RENIEC mock: PIDE ``ReniecConsultaDni`` over SOAP 1.1 and the Padrón newborn extract.
 
-Answers from the synthetic population. SOAP envelopes are parsed with DTDs and entities
-disabled; result codes follow ``contracts/reniec/consulta-dni.xsd``. Credentials and the
-daily quota are checked per official (``nuDniUsuario``), in that order: input, then
+Answers from the synthetic population, following ``contracts/reniec/consulta-dni.wsdl``:
+the wrapper ``consultar`` (or ``actualizarcredencial``) in ``http://ws.reniec.gob.pe/``
+holds one unqualified ``arg0``; the answer is ``<operation>Response/return``. This is
+what clients generated from the WSDL send (JAX-WS, PHP SoapClient, suds, zeep). A
+``SOAPAction`` header, when sent, must name the operation of the body. Unknown child
+elements of ``arg0`` are ignored, as JAXB ignores them.
+
+SOAP envelopes are parsed with DTDs and entities disabled. Credentials and the daily
+quota are checked per official (``nuDniUsuario``), in that order: input, then
 credentials, then password expiry, then quota, as the real service reports them.
+``actualizarcredencial`` replaces an official's password (an expired one included):
+from then on the old one gets ``1001`` and the new one works. An official's password is
+expired on demand with ``POST /_admin/credentials/{dni}/expire`` (it then gets ``1002``
+until renewed), or from the start with ``password_expired`` in the sandbox settings.
 """
 
 from __future__ import annotations
@@ -11,10 +21,12 @@ from __future__ import annotations
 import base64
 import binascii
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from lxml import etree
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -29,11 +41,13 @@ from gateway.identifiers import is_ascii_digits
 
 NS = "http://ws.reniec.gob.pe/"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts" / "reniec"
 PHOTO_B64 = base64.b64encode((Path(__file__).parent / "sample-photo.jpg").read_bytes()).decode()
 SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
 PAGE_LIMIT = 1000
 SCAN_LIMIT = 20_000
+MIN_PASSWORD_LENGTH = 8
 
 RESULTS = {
     "0000": "CONSULTA EXITOSA",
@@ -44,6 +58,7 @@ RESULTS = {
     "1002": "LA CONTRASEÑA DEL USUARIO HA CADUCADO",
     "1003": "SE HA EXCEDIDO EL LIMITE DE CONSULTAS DIARIAS",
 }
+RENEWED = "CREDENCIAL ACTUALIZADA"
 
 
 def _envelope(body: str) -> bytes:
@@ -61,13 +76,17 @@ def soap_fault(code: str, message: str, status: int = 500) -> Response:
     return Response(_envelope(body), status_code=status, media_type=SOAP_CONTENT_TYPE)
 
 
-def _result(code: str, persona: str = "") -> Response:
+def _answer(operation: str, code: str, description: str, extra: str = "") -> Response:
     body = (
-        f'<ns2:consultarResponse xmlns:ns2="{NS}"><return>'
-        f"<coResultado>{code}</coResultado><deResultado>{escape(RESULTS[code])}</deResultado>"
-        f"{persona}</return></ns2:consultarResponse>"
+        f'<ns2:{operation}Response xmlns:ns2="{NS}"><return>'
+        f"<coResultado>{code}</coResultado><deResultado>{escape(description)}</deResultado>"
+        f"{extra}</return></ns2:{operation}Response>"
     )
     return Response(_envelope(body), media_type=SOAP_CONTENT_TYPE)
+
+
+def _result(code: str, persona: str = "") -> Response:
+    return _answer("consultar", code, RESULTS[code], persona)
 
 
 def _age(born: date, today: date) -> int:
@@ -79,7 +98,14 @@ class ReniecMock:
         self.settings = settings
         self.population: Population = settings.population
         self.users = {u.dni: u for u in settings.reniec_users}
+        # Live credential state, changed by actualizarcredencial and the admin route.
+        self.passwords = {u.dni: u.password for u in settings.reniec_users}
+        self.expired = {u.dni for u in settings.reniec_users if u.password_expired}
         self.usage: Counter[tuple[str, date]] = Counter()
+        self.operations: dict[str, Callable[[dict[str, str]], Awaitable[Response]]] = {
+            "consultar": self._consultar,
+            "actualizarcredencial": self._actualizarcredencial,
+        }
 
     # ------------------------------------------------------------------ SOAP
 
@@ -96,27 +122,50 @@ class ReniecMock:
             (CONTRACTS / "consulta-dni.xsd").read_bytes(), media_type="text/xml; charset=utf-8"
         )
 
-    async def consultar(self, request: Request) -> Response:
+    async def soap(self, request: Request) -> Response:
+        """Dispatch a SOAP 1.1 request on the wrapper element of its body."""
         try:
             root = parse_xml(await request.body())
         except UnsafeXmlError as exc:
             return soap_fault("Client", str(exc))
-        peticion = root.find(f"{{{SOAP_NS}}}Body/{{{NS}}}consultar/peticionConsulta")
-        if peticion is None:
-            return soap_fault("Client", "expected consultar/peticionConsulta in the SOAP body")
-        fields = {child.tag: (child.text or "").strip() for child in peticion}
+        body = root.find(f"{{{SOAP_NS}}}Body")
+        wrapper = next(iter(body), None) if body is not None else None
+        if wrapper is None or not isinstance(wrapper.tag, str):
+            return soap_fault("Client", "the SOAP body holds no operation element")
+        name = etree.QName(wrapper)
+        handler = self.operations.get(name.localname) if name.namespace == NS else None
+        if handler is None:
+            return soap_fault("Client", f"unknown operation {{{name.namespace}}}{name.localname}")
+        action = request.headers.get("soapaction")
+        if action is not None and action.strip().strip('"') != name.localname:
+            return soap_fault("Client", f"SOAPAction does not name the operation {name.localname}")
+        children = [c for c in wrapper if isinstance(c.tag, str)]
+        args = [c for c in children if c.tag == "arg0"]
+        if len(args) != len(children) or len(args) > 1:
+            # An element other than arg0 (peticionConsulta, or a qualified arg0) is a
+            # request shaped by another description than the published WSDL.
+            return soap_fault("Client", f"expected {name.localname}/arg0, once and unqualified")
+        fields: dict[str, str] = {}
+        if args and args[0].get(XSI_NIL) not in ("true", "1"):
+            fields = {
+                child.tag: (child.text or "").strip()
+                for child in args[0]
+                if isinstance(child.tag, str) and child.get(XSI_NIL) not in ("true", "1")
+            }
+        return await handler(fields)
+
+    def _credentials_ok(self, dni: str, ruc: str | None, password: str | None) -> bool:
+        user = self.users.get(dni)
+        return user is not None and user.ruc == ruc and self.passwords.get(dni) == password
+
+    async def _consultar(self, fields: dict[str, str]) -> Response:
         consulted = fields.get("nuDniConsulta", "")
         official = fields.get("nuDniUsuario", "")
         if not is_ascii_digits(consulted, 8):
             return _result("1000")
-        user = self.users.get(official)
-        if (
-            user is None
-            or user.ruc != fields.get("nuRucUsuario")
-            or user.password != fields.get("password")
-        ):
+        if not self._credentials_ok(official, fields.get("nuRucUsuario"), fields.get("password")):
             return _result("1001")
-        if user.password_expired:
+        if official in self.expired:
             return _result("1002")
         today = date.today()
         if self.usage[(official, today)] >= self.settings.reniec_daily_quota:
@@ -145,6 +194,28 @@ class ReniecMock:
         )
         return _result("0000", persona)
 
+    async def _actualizarcredencial(self, fields: dict[str, str]) -> Response:
+        operation = "actualizarcredencial"
+        dni, ruc = fields.get("nuDni", ""), fields.get("nuRuc", "")
+        old, new = fields.get("credencialAnterior", ""), fields.get("credencialNueva", "")
+        if len(dni) != 8 or not dni.isdigit() or len(ruc) != 11 or not ruc.isdigit():
+            return _answer(operation, "1000", RESULTS["1000"])
+        if not self._credentials_ok(dni, ruc, old):
+            return _answer(operation, "1001", RESULTS["1001"])
+        if len(new) < MIN_PASSWORD_LENGTH or new == old:
+            return _answer(operation, "1000", RESULTS["1000"])
+        self.passwords[dni] = new
+        self.expired.discard(dni)
+        return _answer(operation, "0000", RENEWED)
+
+    async def expire(self, request: Request) -> Response:
+        """Sandbox control: the official's password expires now (``1002`` until renewed)."""
+        dni = request.path_params["dni"]
+        if dni not in self.users:
+            return _problem(404, "no hay usuario con ese DNI", "dni")
+        self.expired.add(dni)
+        return JSONResponse({"nuDni": dni, "caducada": True})
+
     # ------------------------------------------------------------------ Padrón extract
 
     def _official(self, request: Request) -> str | None:
@@ -155,8 +226,7 @@ class ReniecMock:
             dni, _, password = base64.b64decode(encoded).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return None
-        user = self.users.get(dni)
-        if user is None or user.password != password or user.password_expired:
+        if dni not in self.users or self.passwords.get(dni) != password or dni in self.expired:
             return None
         return dni
 
@@ -249,9 +319,10 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
     app = Starlette(
         routes=[
             Route("/ws/ConsultaDni", mock.wsdl, methods=["GET"]),
-            Route("/ws/ConsultaDni", mock.consultar, methods=["POST"]),
+            Route("/ws/ConsultaDni", mock.soap, methods=["POST"]),
             Route("/ws/consulta-dni.xsd", mock.xsd, methods=["GET"]),
             Route("/padron/nacimientos", mock.newborns, methods=["GET"]),
+            Route("/_admin/credentials/{dni}/expire", mock.expire, methods=["POST"]),
         ]
     )
     return FaultInjector(

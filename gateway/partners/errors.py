@@ -6,10 +6,14 @@
     ├── PartnerRefused                 credentials, expired password, quota      502/503
     ├── PartnerUnavailable   transient 5xx, SOAP server fault, connection error  503
     ├── PartnerTimeout       transient no answer within the read timeout         504
-    ├── PartnerMalformed     transient an answer we cannot parse or validate     502
+    ├── PartnerMalformed     transient an answer we cannot parse (cut, not XML)   502
+    │   └── PartnerContractMismatch      a readable answer that breaks the contract  502
     └── CircuitOpen                    failing fast while the breaker is open    503
 
-Only transient errors are retried, and only for idempotent operations. Messages never
+Only transient errors are retried, and only for idempotent operations; only transient
+errors count against a partner's circuit breaker. A body cut short in transit is
+transient; a complete answer that breaks the contract (a required element missing, an
+unknown result code) is permanent: asking again gets the same answer. Messages never
 carry a personal identifier or a payload.
 """
 
@@ -67,6 +71,15 @@ class PartnerMalformed(PartnerError):
     transient = True
     slug = "partner-malformed-response"
     status = 502
+
+
+class PartnerContractMismatch(PartnerMalformed):
+    """A well-formed answer that does not follow the partner's published contract.
+
+    Permanent: not retried, and not counted as a partner failure by the breaker (the
+    partner answered; this answer is what it is)."""
+
+    transient = False
 
 
 class CircuitOpen(PartnerError):

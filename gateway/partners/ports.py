@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
@@ -18,6 +18,24 @@ from gateway.partners.models import (
     SettledPayment,
     Transfer,
 )
+
+# Reads the partner credential stored by the gateway (None: none stored, use the
+# configured one).
+CredentialSource = Callable[[], Awaitable[str | None]]
+
+
+@runtime_checkable
+class RenewableCredential(Protocol):
+    """A partner credential the gateway renews itself through the partner's own
+    operation (RENIEC: ``actualizarcredencial``, the answer to ``1002``)."""
+
+    partner: str
+    credential_source: CredentialSource | None
+
+    async def renew_credential(self, new_secret: str) -> None:
+        """Replace the credential in force by ``new_secret`` at the partner and use it
+        from then on; a PartnerError (not retried) when the partner refuses."""
+        ...
 
 
 @runtime_checkable

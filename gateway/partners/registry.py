@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 from gateway.partners.health import PartnerHealth
+from gateway.partners.ports import RenewableCredential
 from gateway.partners.resilience import PartnerGuard
 from gateway.settings import Settings
 
@@ -22,6 +23,8 @@ class PartnerRegistry:
     def __init__(self, health: PartnerHealth) -> None:
         self.health = health
         self.guards: dict[str, PartnerGuard] = {}
+        # Partners whose credential the gateway renews itself, by partner name.
+        self.credentials: dict[str, RenewableCredential] = {}
         self._adapters: dict[type[Any], Any] = {}
         self._closers: list[Callable[[], Awaitable[None]]] = []
 
@@ -29,6 +32,11 @@ class PartnerRegistry:
         if not isinstance(adapter, port):
             raise TypeError(f"{type(adapter).__name__} does not implement {port.__name__}")
         self._adapters[port] = adapter
+
+    def register_credential(self, adapter: RenewableCredential) -> None:
+        if not isinstance(adapter, RenewableCredential):
+            raise TypeError(f"{type(adapter).__name__} does not renew its credential")
+        self.credentials[adapter.partner] = adapter
 
     def get(self, port: type[P]) -> P:
         try:

@@ -25,7 +25,12 @@ from tenacity import (
     wait_random,
 )
 
-from gateway.partners.errors import BulkheadFull, CircuitOpen, PartnerError
+from gateway.partners.errors import (
+    BulkheadFull,
+    CircuitOpen,
+    PartnerContractMismatch,
+    PartnerError,
+)
 from gateway.partners.health import PartnerHealth
 from gateway.settings import ResilienceSettings
 
@@ -141,10 +146,19 @@ class PartnerGuard:
             result = await attempt()
         except PartnerError as exc:
             elapsed = time.perf_counter() - started
-            # A definite answer (not found, invalid input) is a healthy partner.
+            # A definite answer (not found, invalid input) is a healthy partner; so, for
+            # the breaker, is a complete answer that breaks the contract: the partner is
+            # up, and failing fast would only refuse the calls it answers well. Health
+            # still counts that answer as a failure, for operators to see.
             healthy = not exc.transient
             self.breaker.record(healthy)
-            self.health.record(self.partner, operation, elapsed, ok=healthy, error=exc.slug)
+            self.health.record(
+                self.partner,
+                operation,
+                elapsed,
+                ok=healthy and not isinstance(exc, PartnerContractMismatch),
+                error=exc.slug,
+            )
             raise
         except BaseException:
             self.breaker.release_probe()

@@ -50,7 +50,7 @@ async def test_one_household_across_the_four_mocks() -> None:
             )
             identity = (
                 await reniec.consultar(
-                    peticionConsulta={
+                    arg0={
                         "nuDniConsulta": h.mother.dni,
                         "nuDniUsuario": "40000001",
                         "nuRucUsuario": "20900000015",

@@ -45,7 +45,7 @@ async def reniec(sandbox: SandboxSettings) -> AsyncIterator[tuple[str, AsyncServ
 
 
 async def consult(proxy: AsyncServiceProxy, dni: str, **official: str) -> Any:
-    return await proxy.consultar(peticionConsulta={"nuDniConsulta": dni, **(OFFICIAL | official)})
+    return await proxy.consultar(arg0={"nuDniConsulta": dni, **(OFFICIAL | official)})
 
 
 def adult_alive(pop: Population) -> int:
@@ -124,9 +124,7 @@ async def test_served_wsdl_points_at_the_mock_and_loads_in_zeep(
             client = await asyncio.to_thread(
                 AsyncClient, f"{base}/ws/ConsultaDni?wsdl", transport=transport
             )
-            result = await client.service.consultar(
-                peticionConsulta={"nuDniConsulta": "1", **OFFICIAL}
-            )
+            result = await client.service.consultar(arg0={"nuDniConsulta": "1", **OFFICIAL})
             assert result.coResultado == "1000"
 
 

@@ -211,6 +211,7 @@ async def test_data_key_rotation_keeps_old_records_readable(
         "payment_items": 0,
         "payment_chunks": 0,
         "subscriptions": 0,
+        "partner_credentials": 0,
     }
     assert await key_ids() == {new_key}
     for cid in (old_consent, new_consent):
