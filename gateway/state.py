@@ -28,6 +28,7 @@ from gateway.core.keyring import DataKeyring
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.exchanges.service import ExchangeService
 from gateway.idempotency.service import IdempotencyService
+from gateway.inbound.reading import Limits
 from gateway.inbound.service import InboundService
 from gateway.keys.service import KeyService
 from gateway.partners.health import PartnerHealth
@@ -105,7 +106,13 @@ class AppState:
             audit_keys=audit_keys,
             sealer=AuditSealer(sessions, audit_keys, policy, settings.audit_seal_interval_seconds),
             consents=consents,
-            inbound=InboundService(sessions, keyring, keys, settings.token_issuer),
+            inbound=InboundService(
+                sessions,
+                keyring,
+                keys,
+                settings.token_issuer,
+                Limits(settings.inbound_max_row_bytes, settings.inbound_max_message_bytes),
+            ),
             exchanges=ExchangeService(
                 sessions,
                 catalog,
