@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any, Literal
@@ -153,14 +154,18 @@ def _too_large(message: str) -> ProblemError:
     return ProblemError("payload-too-large", message)
 
 
+Lines = tuple[int, list[bytes]]  # the number of the first line, then the lines
+
+
 async def _lines(
     stream: AsyncIterator[bytes], form: BodyFormat, digest: Any, limits: Limits
-) -> AsyncIterator[list[tuple[int, bytes]]]:
-    """The body's complete physical lines, a batch per block: (line number, raw bytes
-    without the ``\\n``, with any ``\\r``). The body's leading byte order mark is handled;
-    every byte goes through ``digest``."""
+) -> AsyncIterator[Lines]:
+    """The body's complete physical lines, a batch per block, without their ``\n`` (a
+    ``\r`` stays). The body's leading byte order mark is handled; every byte goes
+    through ``digest``; a line over the row limit or a body over the message limit
+    raises 413."""
     pending = b""
-    number = 0
+    number = 1
     size = 0
     opened = False
     async for block in stream:
@@ -174,28 +179,31 @@ async def _lines(
                 continue
             pending = _strip_bom(pending, form)
             opened = True
+        long = len(pending) > limits.max_row_bytes
         *complete, pending = pending.split(b"\n")
-        batch = []
-        for raw in complete:
-            number += 1
-            batch.append((number, raw))
-        if len(pending) > limits.max_row_bytes:
-            number += 1
-            raise _too_large(f"line {number} is longer than {limits.max_row_bytes:,} bytes")
-        if batch:
-            yield batch
+        if long:
+            for offset, raw in enumerate([*complete, pending]):
+                if len(raw) > limits.max_row_bytes:
+                    raise _too_large(
+                        f"line {number + offset} is longer than {limits.max_row_bytes:,} bytes"
+                    )
+        if complete:
+            yield number, complete
+            number += len(complete)
     if not opened:
         pending = _strip_bom(pending, form)
     if pending:
-        yield [(number + 1, pending)]
+        yield number, [pending]
 
 
-def _decode(raw: bytes, number: int, encoding: str) -> str:
+def _decode(chunk: bytes, first: int, encoding: str) -> str:
+    """``chunk`` (lines joined by ``\n``, the first numbered ``first``) as text; a
+    line that is not text in ``encoding`` refuses the message, naming the line."""
     try:
-        return raw.decode(encoding)
-    except UnicodeDecodeError:
+        return chunk.decode(encoding)
+    except UnicodeDecodeError as error:
         raise _body_error(
-            number,
+            first + chunk.count(b"\n", 0, error.start),
             f"not valid {CHARSETS[encoding]} text; declare the body's charset in the "
             f"Content-Type ({_ACCEPTED})",
         ) from None
@@ -214,15 +222,13 @@ async def rows_of(
     """
     lines = _lines(stream, form, digest, limits)
     if form.media == NDJSON:
-        async for batch in lines:
-            for number, raw in batch:
-                if len(raw) > limits.max_row_bytes:
-                    raise _too_large(f"line {number} is longer than {limits.max_row_bytes:,} bytes")
-                text = _decode(raw, number, form.encoding)
-                if not text.strip():
+        async for first, batch in lines:
+            text = _decode(b"\n".join(batch), first, form.encoding)
+            for number, line in enumerate(text.split("\n"), start=first):
+                if not line.strip():
                     continue
                 try:
-                    value = json.loads(text)
+                    value = json.loads(line)
                 except ValueError:
                     yield number, None, "not a JSON object"
                     continue
@@ -280,80 +286,101 @@ def _columns(cells: list[str], fields: tuple[str, ...]) -> list[str]:
     return [wanted[n] for n in lowered]
 
 
-def _sniff(sample: list[str]) -> str:
+def _sniff(text: str) -> str:
     try:
-        return csv.Sniffer().sniff("".join(sample), delimiters=",;\t").delimiter
+        return csv.Sniffer().sniff(text, delimiters=",;\t").delimiter
     except csv.Error:
         return ","
 
 
+def _records(text: str, first: int, delimiter: str) -> Iterator[tuple[int, list[str] | None]]:
+    """(number of its first line, cells or None when unreadable) for each CSV record of
+    ``text``, whose first line is numbered ``first``; the standard ``csv`` module reads,
+    with RFC 4180 quoting and blanks after a separator skipped."""
+    source = io.StringIO(text, newline="\n")
+    while True:
+        reader = csv.reader(source, delimiter=delimiter, skipinitialspace=True)
+        before = 0
+        try:
+            for cells in reader:
+                yield first + before, cells
+                before = reader.line_num
+        except csv.Error:  # e.g. a lone CR in an unquoted value; go on after it
+            yield first + before, None
+            first += reader.line_num
+            continue
+        return
+
+
+def _balanced(batch: list[bytes]) -> int:
+    """How many of ``batch``'s lines end at a record boundary: an odd count of quotes
+    leaves a quoted value open into the next line (RFC 4180 doubles quotes inside)."""
+    if not b"".join(batch).count(b'"') % 2:
+        return len(batch)
+    quotes, end = 0, 0
+    for index, raw in enumerate(batch, start=1):
+        quotes += raw.count(b'"')
+        if not quotes % 2:
+            end = index
+    return end
+
+
 async def _csv_rows(
-    lines: AsyncIterator[list[tuple[int, bytes]]],
+    lines: AsyncIterator[Lines],
     form: BodyFormat,
     fields: tuple[str, ...],
     limits: Limits,
 ) -> AsyncIterator[Row]:
     delimiter = form.delimiter
-    sample: list[tuple[int, bytes]] = []
     columns: list[str] | None = None
-    record: list[str] = []  # the physical lines of a record whose quotes are still open
-    record_bytes = 0
-    quotes = 0
-    first = 0
+    carried: list[bytes] = []  # lines of a record whose quoted value is still open
+    first = 1
 
-    def parse(lines_of_record: list[str], number: int) -> Row | None:
+    def rows(batch: list[bytes], start: int) -> Iterator[Row]:
         nonlocal columns
         assert delimiter is not None
-        try:
-            cells = next(csv.reader(lines_of_record, delimiter=delimiter, skipinitialspace=True))
-        except (csv.Error, StopIteration):
-            return number, None, "not readable as CSV"
-        values = [c.strip() for c in cells]
-        if not any(values):
-            return None
-        if columns is None:
-            columns = _columns(values, fields)
-            return None
-        width = len(columns)
-        if len(values) > width and not any(values[width:]):
-            values = values[:width]
-        if len(values) != width:
-            return number, None, f"expected {width} columns, found {len(values)}"
-        return number, dict(zip(columns, values, strict=True)), None
-
-    def feed_line(number: int, raw: bytes) -> Row | None:
-        nonlocal record_bytes, quotes, first
-        if not record:
-            first, record_bytes, quotes = number, 0, 0
-        record_bytes += len(raw) + 1
-        if record_bytes > limits.max_row_bytes:
-            raise _too_large(f"line {first} is longer than {limits.max_row_bytes:,} bytes")
-        quotes += raw.count(b'"')
-        record.append(_decode(raw, number, form.encoding) + "\n")
-        if quotes % 2:
-            return None  # a quoted value goes on in the next line
-        done = parse(record, first)
-        record.clear()
-        return done
-
-    async for batch in lines:
-        if delimiter is None:
-            sample.extend(batch)
-            if len(sample) < SNIFF_LINES:
+        text = _decode(b"\n".join(batch) + b"\n", start, form.encoding)
+        for number, cells in _records(text, start, delimiter):
+            if cells is None:
+                yield number, None, "not readable as CSV"
                 continue
-            batch, sample = sample, []
-            delimiter = _sniff([_decode(raw, n, form.encoding) + "\n" for n, raw in batch])
-        for number, raw in batch:
-            row = feed_line(number, raw)
-            if row is not None:
-                yield row
+            values = [c.strip() for c in cells]
+            if not any(values):
+                continue
+            if columns is None:
+                columns = _columns(values, fields)
+                continue
+            width = len(columns)
+            if len(values) > width and not any(values[width:]):
+                del values[width:]
+            if len(values) != width:
+                yield number, None, f"expected {width} columns, found {len(values)}"
+                continue
+            yield number, dict(zip(columns, values, strict=True)), None
+
+    async for start, batch in lines:
+        if carried:
+            batch, start, carried = carried + batch, first, []
+        if delimiter is None:
+            if start + len(batch) <= SNIFF_LINES:
+                carried, first = batch, start  # the separator is sniffed on the first lines
+                continue
+            delimiter = _sniff(_decode(b"\n".join(batch[:SNIFF_LINES]), start, form.encoding))
+        end = _balanced(batch)
+        carried, first = batch[end:], start + end
+        if sum(map(len, carried)) > limits.max_row_bytes:
+            raise _too_large(
+                f"line {first} opens a quoted value longer than {limits.max_row_bytes:,} bytes"
+            )
+        for row in rows(batch[:end], start):
+            yield row
     if delimiter is None:
-        delimiter = _sniff([_decode(raw, n, form.encoding) + "\n" for n, raw in sample])
-        for number, raw in sample:
-            row = feed_line(number, raw)
-            if row is not None:
-                yield row
-    if record:
-        yield first, None, "a quoted value is not closed"
+        delimiter = _sniff(_decode(b"\n".join(carried), first, form.encoding))
+    if carried:
+        end = _balanced(carried)
+        for row in rows(carried[:end], first):
+            yield row
+        if end < len(carried):
+            yield first + end, None, "a quoted value is not closed"
     if columns is None:
         _columns([], fields)

@@ -59,6 +59,18 @@ VALID = {
     },
 }
 SEPARATORS = {"comma": ",", "semicolon": ";", "tab": "\t"}
+QUOTED = (
+    "cui,appointment_id,service_date,item_code,facility,lab_value,,\r\n"  # line 1
+    f'"{CUI}","A-1","2021-02-10","90681","Posta ""Ñaña"", Lima","1",,\r\n'  # 2
+    "\r\n"  # 3: blank
+    ",,,,,,,\r\n"  # 4: an empty row as spreadsheets save it
+    f" {CUI} , A-2 ,2021-02-10, 90681 ,00001234, \r\n"  # 5: blanks around values
+    f'{CUI},"A-3\r\nsegunda linea",2021-02-10,90681,00001234,1\r\n'  # 6-7: one record
+    f"{CUI},A-4,2021-02-30,90681,00001234,1\r\n"  # 8: a bad date
+    f"{CUI},A-5,2021-02-10,90681,00001234,1,extra\r\n"  # 9: a value past the header
+    f"{CUI},A-6,2021-02-10\r\n"  # 10: too few columns
+    f"{CUI},A-7,2021-02-10,90681,00001234,1"  # 11: no final line end
+)
 
 
 def field_case(name: str) -> bytes:
@@ -154,6 +166,33 @@ async def test_case_7_a_semicolon_export_is_detected_and_accepted(
         ("A-4", "90681"),
         ("A-5", "99199.17"),
     ]
+
+
+async def test_a_spanish_export_with_decimal_commas_is_read_by_semicolons(
+    app: FastAPI, http: httpx.AsyncClient, token: str
+) -> None:
+    rows = [
+        VALID["health-records"] | {"appointment_id": f"A-{i}", "lab_value": "11,5"}
+        for i in range(30)
+    ]
+    body = csv_text("health-records", rows, ";")
+    response = await push(http, token, "health-records", "his-dc", body.encode(), "text/csv")
+    assert accepted(response) == (30, 0)
+    assert {r["lab_value"] for r in await kept(app, "health-records", "his-dc")} == {"11,5"}
+    path, purpose = ENDPOINTS["health-records"]
+
+    async def blocks() -> AsyncIterator[bytes]:
+        data = body.encode()
+        for at in range(0, len(data), 37):
+            yield data[at : at + 37]
+
+    streamed = await http.post(
+        path,
+        content=blocks(),
+        headers=bearer(token)
+        | {"X-Purpose": purpose, "X-Message-Id": "his-dc2", "Content-Type": "text/csv"},
+    )
+    assert accepted(streamed) == (30, 0)
 
 
 async def test_case_7_a_wrong_declared_separator_refuses_the_message_and_frees_its_id(
@@ -350,18 +389,7 @@ async def test_undecodable_bytes_refuse_the_message_naming_the_line(
 async def test_quoted_values_blanks_trailing_columns_and_physical_line_numbers(
     app: FastAPI, http: httpx.AsyncClient, token: str
 ) -> None:
-    body = (
-        "cui,appointment_id,service_date,item_code,facility,lab_value,,\r\n"  # line 1
-        f'"{CUI}","A-1","2021-02-10","90681","Posta ""Ñaña"", Lima","1",,\r\n'  # 2
-        "\r\n"  # 3: blank
-        ",,,,,,,\r\n"  # 4: an empty row as spreadsheets save it
-        f" {CUI} , A-2 ,2021-02-10, 90681 ,00001234, \r\n"  # 5: blanks around values
-        f'{CUI},"A-3\r\nsegunda linea",2021-02-10,90681,00001234,1\r\n'  # 6-7: one record
-        f"{CUI},A-4,2021-02-30,90681,00001234,1\r\n"  # 8: a bad date
-        f"{CUI},A-5,2021-02-10,90681,00001234,1,extra\r\n"  # 9: a value past the header
-        f"{CUI},A-6,2021-02-10\r\n"  # 10: too few columns
-        f"{CUI},A-7,2021-02-10,90681,00001234,1"  # 11: no final line end
-    )
+    body = QUOTED
     response = await push(http, token, "health-records", "his-q", body.encode(), "text/csv")
     assert accepted(response) == (4, 3)
     rejections = response.json()["data"]["rejections"]
@@ -377,6 +405,34 @@ async def test_quoted_values_blanks_trailing_columns_and_physical_line_numbers(
         ("A-3\r\nsegunda linea", "00001234", "1"),
         ("A-7", "00001234", "1"),
     ]
+
+
+@pytest.mark.parametrize("size", [1, 5, 64])
+async def test_block_boundaries_do_not_change_what_is_read(
+    app: FastAPI, http: httpx.AsyncClient, token: str, size: int
+) -> None:
+    """A BOM, a quoted value spanning lines and the lines the separator is sniffed on
+    may arrive split over any number of blocks of the stream."""
+    whole = codecs.BOM_UTF8 + QUOTED.replace(",", ";").encode()
+    expected = await push(http, token, "health-records", f"his-w{size}", whole, "text/csv")
+    assert accepted(expected) == (4, 3)
+    path, purpose = ENDPOINTS["health-records"]
+
+    async def blocks() -> AsyncIterator[bytes]:
+        for at in range(0, len(whole), size):
+            yield whole[at : at + size]
+
+    streamed = await http.post(
+        path,
+        content=blocks(),
+        headers=bearer(token)
+        | {"X-Purpose": purpose, "X-Message-Id": f"his-s{size}", "Content-Type": "text/csv"},
+    )
+    assert accepted(streamed) == (4, 3)
+    assert streamed.json()["data"]["rejections"] == expected.json()["data"]["rejections"]
+    assert await kept(app, "health-records", f"his-s{size}") == await kept(
+        app, "health-records", f"his-w{size}"
+    )
 
 
 async def test_ndjson_rows_are_numbered_by_physical_line(
