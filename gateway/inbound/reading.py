@@ -12,9 +12,9 @@ guarantees, for every feed:
   A line that is not text in the body's charset refuses the message, naming the line.
 - Separator (CSV): declared with the ``delimiter`` query parameter (``comma``,
   ``semicolon``, ``tab``) or detected by :class:`csv.Sniffer` restricted to those three
-  over the first lines; RFC 4180 quoting otherwise (``"`` quotes, ``""`` escapes, quoted
-  values may span lines). ``header=absent`` (RFC 4180's parameter) is refused: each feed
-  needs its header line.
+  over the first lines (at most 20 lines and 2 KiB); RFC 4180 quoting otherwise (``"``
+  quotes, ``""`` escapes, quoted values may span lines). ``header=absent`` (RFC 4180's
+  parameter) is refused: each feed needs its header line.
 - Header (CSV): the first non-blank record must name exactly the feed's fields, matched
   case-insensitively after trimming, in any order; empty trailing columns are ignored.
   Otherwise the whole message is refused (422 naming each missing, unknown or repeated
@@ -47,6 +47,7 @@ from gateway.core.errors import ProblemError
 
 NDJSON, CSV = "application/x-ndjson", "text/csv"
 SNIFF_LINES = 20
+SNIFF_CHARS = 2 * 1024
 Delimiter = Literal["comma", "semicolon", "tab"]
 DELIMITERS: dict[str, str] = {"comma": ",", "semicolon": ";", "tab": "\t"}
 # Python codec name -> the IANA name a partner reads in an error.
@@ -287,6 +288,11 @@ def _columns(cells: list[str], fields: tuple[str, ...]) -> list[str]:
 
 
 def _sniff(text: str) -> str:
+    """The separator of the first lines, ``,`` when none stands out; the sample is cut at
+    a line end within ``SNIFF_CHARS`` (the sniffer's regular expressions are not linear)."""
+    if len(text) > SNIFF_CHARS:
+        cut = text.rfind("\n", 0, SNIFF_CHARS)
+        text = text[: cut if cut > 0 else SNIFF_CHARS]
     try:
         return csv.Sniffer().sniff(text, delimiters=",;\t").delimiter
     except csv.Error:
