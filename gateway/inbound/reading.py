@@ -161,8 +161,8 @@ Lines = tuple[int, list[bytes]]  # the number of the first line, then the lines
 async def _lines(
     stream: AsyncIterator[bytes], form: BodyFormat, digest: Any, limits: Limits
 ) -> AsyncIterator[Lines]:
-    """The body's complete physical lines, a batch per block, without their ``\n`` (a
-    ``\r`` stays). The body's leading byte order mark is handled; every byte goes
+    """The body's complete physical lines, a batch per block, without their line feed (a
+    carriage return stays). The body's leading byte order mark is handled; every byte goes
     through ``digest``; a line over the row limit or a body over the message limit
     raises 413."""
     pending = b""
@@ -182,7 +182,7 @@ async def _lines(
             opened = True
         long = len(pending) > limits.max_row_bytes
         *complete, pending = pending.split(b"\n")
-        if long:
+        if long and max(len(pending), *map(len, complete)) > limits.max_row_bytes:
             for offset, raw in enumerate([*complete, pending]):
                 if len(raw) > limits.max_row_bytes:
                     raise _too_large(
@@ -198,7 +198,7 @@ async def _lines(
 
 
 def _decode(chunk: bytes, first: int, encoding: str) -> str:
-    """``chunk`` (lines joined by ``\n``, the first numbered ``first``) as text; a
+    """``chunk`` (lines joined by line feeds, the first numbered ``first``) as text; a
     line that is not text in ``encoding`` refuses the message, naming the line."""
     try:
         return chunk.decode(encoding)
