@@ -350,18 +350,19 @@ async def _csv_rows(
             if cells is None:
                 yield number, None, "not readable as CSV"
                 continue
-            values = [c.strip() for c in cells]
+            values = list(map(str.strip, cells))
             if not any(values):
                 continue
             if columns is None:
                 columns = _columns(values, fields)
                 continue
-            width = len(columns)
-            if len(values) > width and not any(values[width:]):
-                del values[width:]
-            if len(values) != width:
-                yield number, None, f"expected {width} columns, found {len(values)}"
-                continue
+            if len(values) != len(columns):
+                width = len(columns)
+                if len(values) > width and not any(values[width:]):
+                    del values[width:]
+                else:
+                    yield number, None, f"expected {width} columns, found {len(values)}"
+                    continue
             yield number, dict(zip(columns, values, strict=True)), None
 
     async for start, batch in lines:
