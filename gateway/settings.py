@@ -143,6 +143,12 @@ class Settings(BaseSettings):
         default=True, description="Run the scheduler and exchange worker inside serve."
     )
     exchanges_poll_seconds: float = Field(default=2.0, gt=0)
+    inbound_max_message_bytes: int = Field(
+        default=1024 * 1024 * 1024, ge=1024, description="Largest pushed body (413 above)."
+    )
+    inbound_max_row_bytes: int = Field(
+        default=64 * 1024, ge=256, le=16 * 1024 * 1024, description="Longest pushed row (413)."
+    )
     exchanges_lease_seconds: float = Field(default=30.0, gt=0)
     rate_limit_per_minute: int = Field(
         default=60_000,

@@ -29,6 +29,7 @@ from gateway.core.pseudonyms import Pseudonymizer
 from gateway.districts import DistrictTable, load_table
 from gateway.exchanges.service import ExchangeService
 from gateway.idempotency.service import IdempotencyService
+from gateway.inbound.reading import Limits
 from gateway.inbound.service import InboundService
 from gateway.keys.service import KeyService
 from gateway.partners.credentials import CredentialStore
@@ -113,7 +114,14 @@ class AppState:
             audit_keys=audit_keys,
             sealer=AuditSealer(sessions, audit_keys, policy, settings.audit_seal_interval_seconds),
             consents=consents,
-            inbound=InboundService(sessions, keyring, keys, settings.token_issuer, districts),
+            inbound=InboundService(
+                sessions,
+                keyring,
+                keys,
+                settings.token_issuer,
+                districts,
+                Limits(settings.inbound_max_row_bytes, settings.inbound_max_message_bytes),
+            ),
             exchanges=ExchangeService(
                 sessions,
                 catalog,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from gateway.broker.routes import Caller
@@ -16,7 +16,7 @@ from gateway.broker.service import exchange, project
 from gateway.broker.validation import invalid
 from gateway.core.errors import ProblemError, problem_responses
 from gateway.inbound.kinds import FEEDS
-from gateway.inbound.service import CSV, NDJSON
+from gateway.inbound.reading import CSV, NDJSON, Delimiter, body_format
 from gateway.partners.ports import Bank
 from gateway.subscriptions.service import NOTICES
 
@@ -28,6 +28,14 @@ router = APIRouter(
         **problem_responses(401, 403, 409, 413, 415, 422),
     },
 )
+
+CsvDelimiter = Annotated[
+    Delimiter | None,
+    Query(
+        description="The column separator of a text/csv body; when absent it is detected "
+        "(comma, semicolon or tab)."
+    ),
+]
 
 MessageId = Annotated[
     str,
@@ -46,9 +54,17 @@ def _body_schema(fields: tuple[str, ...]) -> dict[str, Any]:
             "required": True,
             "content": {
                 NDJSON: {"schema": {"type": "string", "description": "one JSON object per line"}},
-                CSV: {"schema": {"type": "string", "description": "a header line, then rows"}},
+                CSV: {
+                    "schema": {
+                        "type": "string",
+                        "description": "RFC 4180: a header line naming the fields (any order "
+                        "and case), then rows; comma, semicolon or tab separated",
+                    }
+                },
             },
-            "description": f"Rows with {', '.join(fields)}; each row is one of: {row}",
+            "description": f"Rows with {', '.join(fields)}; each row is one of: {row}. "
+            "Content-Type charset: UTF-8 (default), ISO-8859-1 or Windows-1252; a leading "
+            "UTF-8 byte order mark is dropped.",
         }
     }
 
@@ -56,17 +72,17 @@ def _body_schema(fields: tuple[str, ...]) -> dict[str, Any]:
 def _push(feed_name: str) -> Any:
     feed = FEEDS[feed_name]
 
-    async def push(request: Request, call: Caller, message_id: MessageId) -> JSONResponse:
+    async def push(
+        request: Request, call: Caller, message_id: MessageId, delimiter: CsvDelimiter = None
+    ) -> JSONResponse:
         async with exchange(call, feed.service) as ex:
-            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if media not in (NDJSON, CSV):
-                raise ProblemError(
-                    "unsupported-media-type",
-                    f"send {NDJSON} or {CSV}",
-                    extra={"errors": [{"field": "header.content-type", "message": "unsupported"}]},
-                )
+            form = body_format(request.headers.get("content-type", ""), delimiter)
+            declared = request.headers.get("content-length", "")
+            limit = call.state.inbound.limits.max_message_bytes
+            if declared.isdigit() and int(declared) > limit:
+                raise ProblemError("payload-too-large", f"a message is limited to {limit:,} bytes")
             receipt = await call.state.inbound.receive(
-                feed, message_id, call.principal.client_id, media, request.stream()
+                feed, message_id, call.principal.client_id, form, request.stream()
             )
             await _distribute(call, feed, message_id, receipt)
             return _answer(ex, receipt)

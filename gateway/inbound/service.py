@@ -11,8 +11,6 @@ released, so the partner can send it again (it got no receipt).
 
 from __future__ import annotations
 
-import codecs
-import csv
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -31,12 +29,12 @@ from gateway.core.keyring import DataKeyring, SealedColumn
 from gateway.districts import DistrictTable
 from gateway.inbound.kinds import Feed
 from gateway.inbound.models import InboundChunk, InboundMessage
+from gateway.inbound.reading import BodyFormat, Limits, rows_of
 from gateway.keys.service import ALGORITHM, KeyService
 
 CHUNK_ROWS = 1000
 MAX_REPORTED = 1000
 STALE_AFTER = timedelta(minutes=10)
-NDJSON, CSV = "application/x-ndjson", "text/csv"
 
 
 def chunk_aad(row: Any) -> bytes:
@@ -56,55 +54,6 @@ class Receipt:
     body: dict[str, Any]
 
 
-async def rows_of(
-    stream: AsyncIterator[bytes], media: str, digest: Any
-) -> AsyncIterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """(row number, row or None, why not) for each line of an NDJSON or CSV body."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    pending = ""
-    header: list[str] | None = None
-    number = 0
-
-    def parse(line: str) -> tuple[dict[str, Any] | None, str | None]:
-        nonlocal header
-        if media == NDJSON:
-            try:
-                value = json.loads(line)
-            except ValueError:
-                return None, "not a JSON object"
-            return (value, None) if isinstance(value, dict) else (None, "not a JSON object")
-        cells = next(csv.reader([line]))
-        assert header is not None
-        if len(cells) != len(header):
-            return None, f"expected {len(header)} columns"
-        return dict(zip(header, cells, strict=True)), None
-
-    async for block in stream:
-        digest.update(block)
-        try:
-            pending += decoder.decode(block)
-        except UnicodeDecodeError:
-            raise ProblemError("bad-request", "the body is not UTF-8") from None
-        *lines, pending = pending.split("\n")
-        for raw in lines:
-            line = raw.rstrip("\r")
-            if not line.strip():
-                continue
-            if media == CSV and header is None:
-                header = next(csv.reader([line]))
-                continue
-            number += 1
-            row, why = parse(line)
-            yield number, row, why
-    line = (pending + decoder.decode(b"", final=True)).rstrip("\r")
-    if line.strip():
-        if media == CSV and header is None:
-            return
-        number += 1
-        row, why = parse(line)
-        yield number, row, why
-
-
 class InboundService:
     def __init__(
         self,
@@ -113,9 +62,11 @@ class InboundService:
         keys: KeyService,
         issuer: str,
         districts: DistrictTable,
+        limits: Limits | None = None,
     ) -> None:
         self.districts = districts
         self.sessions = sessions
+        self.limits = limits or Limits()
         self.keyring = keyring
         self.keys = keys
         self.issuer = issuer
@@ -125,14 +76,22 @@ class InboundService:
         feed: Feed,
         message_id: str,
         client_id: str,
-        media: str,
+        form: BodyFormat,
         stream: AsyncIterator[bytes],
     ) -> Receipt:
+        """Claim ``message_id``, read the body as ``form`` says and answer with a receipt
+        (201), or the original receipt for a resend of the same body (200).
+
+        Raises :class:`ProblemError` 409 for a reused id or one being received, 413 for a
+        body or line over :class:`Limits`, 400/415/422 for a body that cannot be read as
+        declared (see :mod:`gateway.inbound.reading`); then the id is released and
+        nothing is kept, so the partner can fix the body and resend under the same id.
+        """
         now = datetime.now(UTC)
         if not await self._claim(feed, message_id, client_id, now):
-            return await self._resend(feed, message_id, media, stream)
+            return await self._resend(feed, message_id, stream)
         try:
-            return await self._ingest(feed, message_id, media, stream, now)
+            return await self._ingest(feed, message_id, form, stream, now)
         except BaseException:
             await self._release(feed, message_id)
             raise
@@ -191,12 +150,17 @@ class InboundService:
                 return True
         return False
 
-    async def _resend(
-        self, feed: Feed, message_id: str, media: str, stream: AsyncIterator[bytes]
-    ) -> Receipt:
+    async def _resend(self, feed: Feed, message_id: str, stream: AsyncIterator[bytes]) -> Receipt:
         digest = hashlib.sha256()
+        size = 0
         async for block in stream:
             digest.update(block)
+            size += len(block)
+            if size > self.limits.max_message_bytes:
+                raise ProblemError(
+                    "payload-too-large",
+                    f"a message is limited to {self.limits.max_message_bytes:,} bytes",
+                )
         async with transaction(self.sessions) as session:
             message = await session.get(InboundMessage, (feed.partner, message_id))
         if message is None or message.state != "accepted":
@@ -214,10 +178,16 @@ class InboundService:
         return Receipt(200, {**self._answer(message), "replayed": True})
 
     async def _ingest(
-        self, feed: Feed, message_id: str, media: str, stream: AsyncIterator[bytes], now: datetime
+        self,
+        feed: Feed,
+        message_id: str,
+        form: BodyFormat,
+        stream: AsyncIterator[bytes],
+        now: datetime,
     ) -> Receipt:
         digest = hashlib.sha256()
-        return await self._store(feed, message_id, rows_of(stream, media, digest), digest, now)
+        rows = rows_of(stream, form, feed.fields, digest, self.limits)
+        return await self._store(feed, message_id, rows, digest, now)
 
     async def receive_document(
         self,
@@ -235,7 +205,7 @@ class InboundService:
 
         now = datetime.now(UTC)
         if not await self._claim(feed, message_id, client_id, now):
-            return await self._resend(feed, message_id, "application/xml", once())
+            return await self._resend(feed, message_id, once())
         digest = hashlib.sha256(body)
 
         async def numbered() -> AsyncIterator[tuple[int, dict[str, Any] | None, str | None]]:
