@@ -33,13 +33,15 @@ ENDPOINTS = {
     "health-records": ("/v1/inbound/minsa-his/health-records", "coresponsibility-verification"),
     "line-changes": ("/v1/inbound/osiptel/line-changes", "contact"),
 }
+# What the gateway adds to an accepted row: births' RENIEC ubigeo converted to INEI.
+DERIVED = {"births": {"ubigeo_inei": "900101"}}
 VALID = {
     "births": {
         "cui": CUI,
         "cnv": "1000123456",
         "birth_date": "2020-12-01",
         "sex": "F",
-        "ubigeo": "150101",
+        "ubigeo_reniec": "900501",
         "mother_dni": DNI,
     },
     "health-records": {
@@ -272,11 +274,12 @@ async def test_every_feed_reads_bom_comma_semicolon_tab_and_ndjson(
     app: FastAPI, http: httpx.AsyncClient, token: str, feed: str
 ) -> None:
     row = VALID[feed]
+    stored = {**row, **DERIVED.get(feed, {})}
     for name, sep in SEPARATORS.items():
         body = codecs.BOM_UTF8 + csv_text(feed, [row, row], sep).encode()
         response = await push(http, token, feed, f"{feed}-{name}", body, "text/csv")
         assert accepted(response) == (2, 0), name
-        assert await kept(app, feed, f"{feed}-{name}") == [row, row]
+        assert await kept(app, feed, f"{feed}-{name}") == [stored, stored]
         declared = await push(
             http, token, feed, f"{feed}-{name}-d", body, "text/csv", delimiter=name
         )
@@ -284,7 +287,7 @@ async def test_every_feed_reads_bom_comma_semicolon_tab_and_ndjson(
     ndjson = codecs.BOM_UTF8 + (json.dumps(row) + "\r\n").encode() * 3
     response = await push(http, token, feed, f"{feed}-nd", ndjson, "application/x-ndjson")
     assert accepted(response) == (3, 0)
-    assert await kept(app, feed, f"{feed}-nd") == [row, row, row]
+    assert await kept(app, feed, f"{feed}-nd") == [stored, stored, stored]
 
 
 # Declared charsets.
@@ -475,7 +478,7 @@ async def test_a_streamed_message_past_the_limit_is_refused_and_nothing_is_kept(
         state: AppState = application.state.gateway
         async with transaction(state.sessions) as session:
             issued = await create_client(
-                session, state.catalog, "test-limit", ["partner"], ["affiliation"]
+                session, state.catalog, "test-limit", ["partner"], ["affiliation"], actor=None
             )
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:

@@ -218,7 +218,7 @@ async def push_and_pull(
     for role in ("partner", "consumer"):
         async with transaction(state.sessions) as session:
             issued = await create_client(
-                session, state.catalog, f"conformance-{role}", [role], ["affiliation"]
+                session, state.catalog, f"conformance-{role}", [role], ["affiliation"], actor=None
             )
         answer = await http.post(
             "/v1/token",
