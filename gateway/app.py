@@ -20,12 +20,9 @@ from gateway.catalog.routes import router as catalog_router
 from gateway.clients.routes import router as clients_router
 from gateway.consent.routes import router as consent_router
 from gateway.core.db import transaction
-from gateway.core.errors import (
-    install_error_handlers,
-    problem_media_type_in_openapi,
-    problem_responses,
-)
+from gateway.core.errors import install_error_handlers, problem_responses
 from gateway.core.middleware import HttpMetrics, RequestContextMiddleware
+from gateway.core.openapi import finish
 from gateway.exchanges.routes import router as exchanges_router
 from gateway.inbound.routes import router as inbound_router
 from gateway.ops.routes import router as ops_router
@@ -132,7 +129,7 @@ def _document_problems(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = problem_media_type_in_openapi(generate())
+            app.openapi_schema = finish(generate())
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

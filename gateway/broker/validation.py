@@ -9,9 +9,10 @@ from stdnum.pe import cui as stdnum_cui
 
 from gateway.core.errors import ProblemError
 
-_DOCUMENT = re.compile(r"^(\d{8})-?([0-9A-K])?$")
-_UBIGEO = re.compile(r"^\d{6}$")
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# ASCII digits only: ``\d`` would also take other scripts' digits.
+_DOCUMENT = re.compile(r"^([0-9]{8})-?([0-9A-K])?$")
+_UBIGEO = re.compile(r"^[0-9]{6}$")
+_PERIOD = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 
 
 def invalid(field: str, message: str) -> ProblemError:

@@ -3,15 +3,17 @@
 Error tree (each maps to one problem ``type`` under ``/problems/``)::
 
     ProblemError
-    ├── BadRequest            400 bad-request / invalid-request (OAuth form errors)
+    ├── BadRequest            400 bad-request (body not JSON) / invalid-request (OAuth)
     ├── Unauthorized          401 invalid-token, invalid-client
     ├── Forbidden             403 role-not-granted, purpose-not-granted
     ├── NotFound              404 not-found
     ├── Conflict              409 conflict
     └── Unavailable           503 not-ready
 
-Framework errors are translated at the boundary: request validation becomes 422
-``validation-error`` listing each failing field; unknown routes become 404; anything
+Framework errors are translated at the boundary: a body that is not JSON becomes 400
+``bad-request``; request validation becomes 422 ``validation-error`` listing each
+failing field; unknown routes become 404; a known path with another method becomes 405
+with ``Allow`` naming every method of the path; anything
 unexpected becomes 500 ``internal-error`` (in ``gateway.core.middleware``) carrying only
 the request id, never the exception text, which may hold personal data.
 """
@@ -26,6 +28,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -295,6 +298,14 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if any(err.get("type") == "json_invalid" for err in exc.errors()):
+        # Malformed syntax is a 400 (RFC 9110 §15.5.1): nothing of the body was read.
+        return problem_response(
+            PROBLEM_TYPES["bad-request"],
+            "the body is not JSON",
+            request,
+            extra={"errors": [{"field": "body", "message": "not valid JSON"}]},
+        )
     errors = [
         {"field": _field_name(tuple(err.get("loc", ()))), "message": err.get("msg", "invalid")}
         for err in exc.errors()
@@ -319,7 +330,21 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else problem.title
     if exc.status_code == 404 and detail == "Not Found":
         detail = "no resource at this address"
-    return problem_response(problem, detail, request, headers=getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+    return problem_response(problem, detail, request, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method of every route at this path (RFC 9110 §10.2.1); the framework's own
+    ``Allow`` names only the first route that matched the path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -356,22 +381,3 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
-
-
-def problem_media_type_in_openapi(schema: dict[str, Any]) -> dict[str, Any]:
-    """Error answers are ``application/problem+json``: say so in the contract. Every
-    operation that takes a bearer token may also answer 429 (the client's quota)."""
-    for path_item in schema.get("paths", {}).values():
-        for operation in path_item.values():
-            if operation.get("security") and "429" not in operation.get("responses", {}):
-                operation.setdefault("responses", {})["429"] = {
-                    "description": PROBLEM_TYPES["rate-limited"].title,
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-                    },
-                }
-            for status, response in operation.get("responses", {}).items():
-                content = response.get("content", {})
-                if status[:1] in "45" and "application/json" in content:
-                    content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
-    return schema

@@ -11,10 +11,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
+from gateway.broker.answers import ReceiptAnswer, documented
 from gateway.broker.routes import Caller
 from gateway.broker.service import exchange, project
 from gateway.broker.validation import invalid
-from gateway.core.errors import ProblemError, problem_responses
+from gateway.core.errors import Problem, ProblemError, problem_responses
 from gateway.inbound.kinds import FEEDS
 from gateway.inbound.service import CSV, NDJSON
 from gateway.partners.ports import Bank
@@ -24,7 +25,7 @@ router = APIRouter(
     prefix="/v1/inbound",
     tags=["inbound"],
     responses={
-        200: {"description": "A resend (same message id and body): the original receipt"},
+        **documented(ReceiptAnswer, "A resend (same message id and body): the original receipt"),
         **problem_responses(401, 403, 409, 413, 415, 422),
     },
 )
@@ -40,15 +41,31 @@ MessageId = Annotated[
 
 
 def _body_schema(fields: tuple[str, ...]) -> dict[str, Any]:
-    row = {"type": "object", "properties": {f: {"type": "string"} for f in fields}}
+    """The streamed body: bytes in one of two media types, rows of these ``fields``."""
+    names = ", ".join(fields)
     return {
         "requestBody": {
             "required": True,
             "content": {
-                NDJSON: {"schema": {"type": "string", "description": "one JSON object per line"}},
-                CSV: {"schema": {"type": "string", "description": "a header line, then rows"}},
+                NDJSON: {
+                    "schema": {
+                        "type": "string",
+                        "format": "binary",
+                        "contentMediaType": NDJSON,
+                        "description": f"One JSON object a line, with {names}.",
+                    }
+                },
+                CSV: {
+                    "schema": {
+                        "type": "string",
+                        "format": "binary",
+                        "contentMediaType": CSV,
+                        "description": f"A header line naming {names}, then one row a line.",
+                    }
+                },
             },
-            "description": f"Rows with {', '.join(fields)}; each row is one of: {row}",
+            "description": f"Rows with {names}; each row is checked on its own.",
+            "x-row-fields": list(fields),
         }
     }
 
@@ -85,6 +102,8 @@ for _path, _feed, _summary in (
         _push(_feed),
         methods=["POST"],
         status_code=201,
+        response_model=ReceiptAnswer,
+        responses={400: {"model": Problem, "description": "The body is not UTF-8"}},
         summary=_summary,
         openapi_extra=_body_schema(FEEDS[_feed].fields),
     )
@@ -113,6 +132,32 @@ async def _document(request: Request) -> bytes:
     return bytes(body)
 
 
+def _document_schema(message: str, xsd: str) -> dict[str, Any]:
+    """An ISO 20022 document as the body: its media types and the XSD it must follow
+    (published in ``contracts/bn``)."""
+    schema = {
+        "type": "string",
+        "format": "binary",
+        "contentMediaType": "application/xml",
+        "description": f"An ISO 20022 {message} document.",
+        "externalDocs": {
+            "description": f"ISO 20022 {message}; XSD at contracts/bn/{xsd}",
+            "url": "https://www.iso20022.org/iso-20022-message-definitions",
+        },
+        "x-xsd": f"contracts/bn/{xsd}",
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "description": f"An ISO 20022 {message} document of at most "
+            f"{MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB; DTDs and entities are refused.",
+            # The last media type is the one generated clients send.
+            "content": {media: {"schema": schema} for media in reversed(XML)},
+            "x-xsd": f"contracts/bn/{xsd}",
+        }
+    }
+
+
 def _unreadable(kind: str) -> ProblemError:
     return invalid("body", f"not a valid {kind} document (XML with DTDs or entities is refused)")
 
@@ -121,7 +166,8 @@ def _unreadable(kind: str) -> ProblemError:
     "/bn/payment-status",
     status_code=201,
     summary="Banco de la Nación pushes a pain.002 status report",
-    openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {}}}},
+    response_model=ReceiptAnswer,
+    openapi_extra=_document_schema("pain.002.001.10", "pain.002.001.10.xsd"),
 )
 async def push_payment_status(
     request: Request, call: Caller, message_id: MessageId
@@ -154,7 +200,8 @@ async def push_payment_status(
     "/bn/settlements",
     status_code=201,
     summary="Banco de la Nación pushes a camt.054 debit notification",
-    openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {}}}},
+    response_model=ReceiptAnswer,
+    openapi_extra=_document_schema("camt.054.001.08", "camt.054.001.08.xsd"),
 )
 async def push_settlements(request: Request, call: Caller, message_id: MessageId) -> JSONResponse:
     feed = FEEDS["settlements"]
