@@ -296,16 +296,24 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.problem, exc.detail, request, extra=exc.extra, headers=exc.headers)
 
 
+def _not_json(request: Request) -> JSONResponse:
+    # Malformed syntax is a 400 (RFC 9110 §15.5.1): nothing of the body was read.
+    return problem_response(
+        PROBLEM_TYPES["bad-request"],
+        "the body is not JSON",
+        request,
+        extra={"errors": [{"field": "body", "message": "not valid JSON"}]},
+    )
+
+
+# What FastAPI raises for a body it cannot decode at all (not UTF-8, for one).
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     if any(err.get("type") == "json_invalid" for err in exc.errors()):
-        # Malformed syntax is a 400 (RFC 9110 §15.5.1): nothing of the body was read.
-        return problem_response(
-            PROBLEM_TYPES["bad-request"],
-            "the body is not JSON",
-            request,
-            extra={"errors": [{"field": "body", "message": "not valid JSON"}]},
-        )
+        return _not_json(request)
     errors = [
         {"field": _field_name(tuple(err.get("loc", ()))), "message": err.get("msg", "invalid")}
         for err in exc.errors()
@@ -321,6 +329,8 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
+        return _not_json(request)
     slug = _BY_STATUS.get(exc.status_code)
     problem = (
         PROBLEM_TYPES[slug]
@@ -336,15 +346,21 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(problem, detail, request, headers=headers)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def _allowed_methods(request: Request) -> str:
-    """Every method of every route at this path (RFC 9110 §10.2.1); the framework's own
-    ``Allow`` names only the first route that matched the path."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
-    return ", ".join(sorted(methods))
+    """Every method some route answers at this path (RFC 9110 §10.2.1); the framework's
+    own ``Allow`` names only the methods of the first route that matched the path."""
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    return ", ".join(allowed)
 
 
 def install_error_handlers(app: FastAPI) -> None:

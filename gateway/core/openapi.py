@@ -9,7 +9,8 @@ openapi-generator) types every call the way the gateway answers it:
 - every error answer is ``application/problem+json`` (RFC 9457) with the ``Problem``
   schema, and each operation lists the statuses it can answer: 400 when its JSON body
   is not JSON, 401 and 403 when it takes a bearer token, 429 for the client's quota,
-  besides those its router declares.
+  besides those its router declares; FastAPI's own 422 schema (``HTTPValidationError``)
+  is never what the gateway answers, and leaves the document.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def finish(schema: dict[str, Any]) -> dict[str, Any]:
                 _not_nullable(parameter)
             _implied_problems(operation)
             _problem_media_type(operation)
+    schemas = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
     return schema
 
 
@@ -74,5 +78,10 @@ def _implied_problems(operation: dict[str, Any]) -> None:
 def _problem_media_type(operation: dict[str, Any]) -> None:
     for status, response in operation.get("responses", {}).items():
         content = response.get("content", {})
-        if status[:1] in "45" and "application/json" in content:
+        if status[:1] not in "45":
+            continue
+        if "application/json" in content:
             content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+        media = content.get(PROBLEM_MEDIA_TYPE, {})
+        if media.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+            media["schema"] = _PROBLEM_REF
