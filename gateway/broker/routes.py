@@ -248,7 +248,10 @@ async def get_phone_lines(
     response_model=AccountAnswer,
     status_code=201,
     summary="Open a Banco de la Nación Cuenta DNI (Idempotency-Key required)",
-    responses=documented(AccountAnswer, "The holder already had an account"),
+    responses={
+        **documented(AccountAnswer, "The holder already had an account"),
+        **problem_responses(409),
+    },
 )
 async def open_account(
     body: AccountRequest,

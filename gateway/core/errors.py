@@ -11,7 +11,8 @@ Error tree (each maps to one problem ``type`` under ``/problems/``)::
     └── Unavailable           503 not-ready
 
 Framework errors are translated at the boundary: a body that is not JSON becomes 400
-``bad-request``; request validation becomes 422 ``validation-error`` listing each
+``bad-request``, and one not sent as JSON to an operation that takes JSON 415
+``unsupported-media-type``; request validation becomes 422 ``validation-error`` listing each
 failing field; unknown routes become 404; a known path with another method becomes 405
 with ``Allow`` naming every method of the path; anything
 unexpected becomes 500 ``internal-error`` (in ``gateway.core.middleware``) carrying only
@@ -314,6 +315,16 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     if any(err.get("type") == "json_invalid" for err in exc.errors()):
         return _not_json(request)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body_refused = any(tuple(err.get("loc", ()))[:1] == ("body",) for err in exc.errors())
+    if body_refused and not (media == "application/json" or media.endswith("+json")):
+        # FastAPI does not read a body as JSON unless it is declared so.
+        return problem_response(
+            PROBLEM_TYPES["unsupported-media-type"],
+            "send the body as application/json",
+            request,
+            extra={"errors": [{"field": "header.content-type", "message": "unsupported"}]},
+        )
     errors = [
         {"field": _field_name(tuple(err.get("loc", ()))), "message": err.get("msg", "invalid")}
         for err in exc.errors()

@@ -7,10 +7,11 @@ openapi-generator) types every call the way the gateway answers it:
   null": HTTP has no null header or query value, and a client typed ``str | None``
   sends the text ``null``;
 - every error answer is ``application/problem+json`` (RFC 9457) with the ``Problem``
-  schema, and each operation lists the statuses it can answer: 400 when its JSON body
-  is not JSON, 401 and 403 when it takes a bearer token, 429 for the client's quota,
-  besides those its router declares; FastAPI's own 422 schema (``HTTPValidationError``)
-  is never what the gateway answers, and leaves the document.
+  schema, and each operation lists the statuses it can answer: 400 and 415 when its
+  JSON body is not JSON or not sent as JSON, 401 and 403 when it takes a bearer token,
+  429 for the client's quota, besides those its router declares; FastAPI's own 422
+  schema (``HTTPValidationError``) is never what the gateway answers, and leaves the
+  document.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def _implied_problems(operation: dict[str, Any]) -> None:
     implied: dict[str, str] = {}
     if "application/json" in content:
         implied["400"] = "The body is not JSON"
+        implied["415"] = "The body is not sent as application/json"
     if operation.get("security"):
         implied["401"] = PROBLEM_TYPES["invalid-token"].title
         implied["403"] = "Role or purpose not granted, or not allowed by the catalog"

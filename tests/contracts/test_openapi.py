@@ -140,7 +140,7 @@ def test_every_error_answer_is_a_problem_document() -> None:
                 }, (method, path, status)
         body = operation.get("requestBody", {}).get("content", {})
         if "application/json" in body:
-            assert "400" in responses, (method, path)
+            assert {"400", "415"} <= set(responses), (method, path)
         if operation.get("security"):
             assert {"401", "403", "429"} <= set(responses), (method, path)
 
@@ -204,7 +204,7 @@ async def test_method_not_allowed_names_every_method_of_the_path(http: httpx.Asy
         assert allowed == declared, path
 
 
-async def test_a_body_that_is_not_json_is_a_bad_request(
+async def test_a_body_that_is_not_json_or_not_sent_as_json_is_refused_as_such(
     http: httpx.AsyncClient, get_token: GetToken
 ) -> None:
     admin = await get_token(["admin"])
@@ -219,3 +219,13 @@ async def test_a_body_that_is_not_json_is_a_bad_request(
         problem = answer.json()
         assert problem["type"] == "/problems/bad-request"
         assert problem["errors"] == [{"field": "body", "message": "not valid JSON"}]
+
+    for content_type in ("text/plain", None):
+        answer = await http.post(
+            "/v1/clients",
+            content=b'{"name": "x", "roles": ["consumer"]}',
+            headers=bearer(admin) | ({"Content-Type": content_type} if content_type else {}),
+        )
+        assert answer.status_code == 415, answer.text
+        assert answer.json()["type"] == "/problems/unsupported-media-type"
+        assert answer.json()["errors"][0]["field"] == "header.content-type"
