@@ -11,9 +11,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from gateway import __version__
+from gateway.auditing.routes import public_router as audit_public_router
 from gateway.auditing.routes import router as audit_router
 from gateway.auth.routes import router as auth_router
 from gateway.broker.batches import router as batches_router
+from gateway.broker.routes import operations_router as partners_router
 from gateway.broker.routes import router as broker_router
 from gateway.catalog.loader import load_catalog
 from gateway.catalog.routes import router as catalog_router
@@ -110,10 +112,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalog_router,
         clients_router,
         broker_router,
+        partners_router,
         consent_router,
         batches_router,
         subjects_router,
         audit_router,
+        audit_public_router,
         inbound_router,
         exchanges_router,
         payments_router,

@@ -36,6 +36,8 @@ from gateway.core.errors import problem_responses
 from gateway.state import AppState
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=problem_responses(401, 403, 422))
+# What anyone may read, without a token: it can answer neither 401 nor 403.
+public_router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 Since = Annotated[datetime | None, Query(description="Events at or after this time.")]
 Until = Annotated[datetime | None, Query(description="Events before this time.")]
@@ -124,7 +126,7 @@ def _filtered(
     return query
 
 
-@router.get(
+@public_router.get(
     "/keys",
     summary="Public keys that sign checkpoints and archives (no token needed)",
     response_model=None,

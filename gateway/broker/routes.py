@@ -45,6 +45,10 @@ router = APIRouter(
     tags=["consumer"],
     responses=problem_responses(401, 403, 404, 422, 502, 503, 504),
 )
+# Operators' view of the partners: it calls none of them, so answers none of their errors.
+operations_router = APIRouter(
+    prefix="/v1", tags=["operations"], responses=problem_responses(401, 403)
+)
 
 Purpose = Annotated[
     str,
@@ -335,10 +339,9 @@ async def get_coresponsibility(
         return ex.answer([project(item, ex.fields) for item in items], period=period)
 
 
-@router.get(
+@operations_router.get(
     "/partners",
     summary="Health of each partner: breaker, calls, failures, latency (admin)",
-    tags=["operations"],
     response_model=None,
     responses=documented(PartnersHealth, "Each partner's breaker, calls and latency"),
 )
