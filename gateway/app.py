@@ -11,22 +11,21 @@ from typing import Any
 from fastapi import FastAPI
 
 from gateway import __version__
+from gateway.auditing.routes import public_router as audit_public_router
 from gateway.auditing.routes import router as audit_router
 from gateway.auth.oauth import install_oauth_error_handler
 from gateway.auth.routes import router as auth_router
 from gateway.broker.batches import router as batches_router
+from gateway.broker.routes import operations_router as partners_health_router
 from gateway.broker.routes import router as broker_router
 from gateway.catalog.loader import load_catalog
 from gateway.catalog.routes import router as catalog_router
 from gateway.clients.routes import router as clients_router
 from gateway.consent.routes import router as consent_router
 from gateway.core.db import transaction
-from gateway.core.errors import (
-    install_error_handlers,
-    problem_media_type_in_openapi,
-    problem_responses,
-)
+from gateway.core.errors import install_error_handlers, problem_responses
 from gateway.core.middleware import HttpMetrics, RequestContextMiddleware
+from gateway.core.openapi import finish
 from gateway.exchanges.routes import router as exchanges_router
 from gateway.inbound.routes import router as inbound_router
 from gateway.ops.routes import router as ops_router
@@ -117,10 +116,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalog_router,
         clients_router,
         broker_router,
+        partners_health_router,
         consent_router,
         batches_router,
         subjects_router,
         audit_router,
+        audit_public_router,
         inbound_router,
         exchanges_router,
         partners_router,
@@ -137,7 +138,7 @@ def _document_problems(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = problem_media_type_in_openapi(generate())
+            app.openapi_schema = finish(generate())
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

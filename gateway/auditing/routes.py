@@ -21,6 +21,14 @@ from audit.store import about_any, audit_chain, audit_checkpoints, audit_events
 from gateway.auditing.keys import published_keys
 from gateway.auditing.service import verify
 from gateway.auth.dependencies import Session, State
+from gateway.broker.answers import (
+    DOCUMENT_SCHEMA,
+    AuditEventsAnswer,
+    AuditKeys,
+    ChainReportAnswer,
+    CheckpointsAnswer,
+    documented,
+)
 from gateway.broker.routes import Caller
 from gateway.broker.service import exchange, project
 from gateway.broker.validation import invalid, parse_document
@@ -28,6 +36,8 @@ from gateway.core.errors import problem_responses
 from gateway.state import AppState
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=problem_responses(401, 403, 422))
+# What anyone may read, without a token: it can answer neither 401 nor 403.
+public_router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 Since = Annotated[datetime | None, Query(description="Events at or after this time.")]
 Until = Annotated[datetime | None, Query(description="Events before this time.")]
@@ -35,7 +45,11 @@ Decision = Literal["allowed", "denied", "void"]
 Slug = Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9._-]{0,63}$")]
 ClientId = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
 Subject = Annotated[
-    str | None, Query(description="A DNI or CUI; pseudonymised by the gateway before the search.")
+    str | None,
+    Query(
+        description="A DNI or CUI; pseudonymised by the gateway before the search.",
+        json_schema_extra=DOCUMENT_SCHEMA,
+    ),
 ]
 EXPORT_COLUMNS = [
     "sequence", "timestamp", "client_id", "user_id", "roles", "purpose", "legal_basis",
@@ -112,12 +126,21 @@ def _filtered(
     return query
 
 
-@router.get("/keys", summary="Public keys that sign checkpoints and archives (no token needed)")
+@public_router.get(
+    "/keys",
+    summary="Public keys that sign checkpoints and archives (no token needed)",
+    response_model=None,
+    responses=documented(AuditKeys, "The Ed25519 keys, current and retired"),
+)
 async def audit_keys(session: Session) -> dict[str, Any]:
     return {"keys": await published_keys(session)}
 
 
-@router.get("/events", summary="Audit events, filtered, in sequence order (auditor)")
+@router.get(
+    "/events",
+    response_model=AuditEventsAnswer,
+    summary="Audit events, filtered, in sequence order (auditor)",
+)
 async def list_events(
     call: Caller,
     session: Session,
@@ -151,6 +174,15 @@ async def list_events(
     "/events/export",
     summary="Stream every matching event as JSON lines or CSV (auditor)",
     response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "One event a line (JSON lines), or a header line then one a row (CSV)",
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    },
 )
 async def export_events(
     call: Caller,
@@ -210,7 +242,11 @@ async def export_events(
     return StreamingResponse(lines(), media_type=media)
 
 
-@router.get("/verify", summary="Verify the chain and checkpoint signatures (auditor)")
+@router.get(
+    "/verify",
+    response_model=ChainReportAnswer,
+    summary="Verify the chain and checkpoint signatures (auditor)",
+)
 async def verify_chain(
     call: Caller,
     from_seq: Annotated[int | None, Query(ge=1)] = None,
@@ -223,7 +259,11 @@ async def verify_chain(
         return ex.answer(project(report.as_dict(), ex.fields))
 
 
-@router.get("/checkpoints", summary="Signed checkpoints of the chain (auditor)")
+@router.get(
+    "/checkpoints",
+    response_model=CheckpointsAnswer,
+    summary="Signed checkpoints of the chain (auditor)",
+)
 async def list_checkpoints(
     call: Caller,
     session: Session,

@@ -20,16 +20,24 @@ purpose, projection and consent rules:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth.dependencies import Session
+from gateway.broker.answers import (
+    DOCUMENT_SCHEMA,
+    PERIOD_SCHEMA,
+    AccountOpeningsAnswer,
+    ChildVerdictsAnswer,
+    ConsentsAnswer,
+    PhoneLineLookupsAnswer,
+)
 from gateway.broker.routes import Caller, IdempotencyKey, _account, _line
 from gateway.broker.rules import period_end, verdicts
-from gateway.broker.schemas import AccountRequest, Envelope
+from gateway.broker.schemas import AccountRequest
 from gateway.broker.service import Exchange, exchange, project
 from gateway.broker.validation import invalid, parse_document, parse_period
 from gateway.consent.routes import accepted_terms, check_catalog_terms
@@ -40,6 +48,7 @@ from gateway.partners.ports import Bank, HealthRegistry, TelecomRegistry
 
 MAX_BATCH = 1000
 R = TypeVar("R")
+Document = Annotated[str, Field(json_schema_extra=DOCUMENT_SCHEMA)]
 
 router = APIRouter(
     prefix="/v1",
@@ -51,7 +60,9 @@ router = APIRouter(
 class PhoneLineLookups(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    dnis: list[str] = Field(min_length=1, max_length=MAX_BATCH, description="Caregivers' DNIs.")
+    dnis: list[Document] = Field(
+        min_length=1, max_length=MAX_BATCH, description="Caregivers' DNIs."
+    )
 
 
 class ConsentBatch(BaseModel):
@@ -69,8 +80,8 @@ class AccountOpenings(BaseModel):
 class VerdictRequests(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    period: str = Field(description="The month judged, YYYY-MM.")
-    cuis: list[str] = Field(min_length=1, max_length=MAX_BATCH, description="Children's CUIs.")
+    period: str = Field(description="The month judged, YYYY-MM.", json_schema_extra=PERIOD_SCHEMA)
+    cuis: list[Document] = Field(min_length=1, max_length=MAX_BATCH, description="Children's CUIs.")
 
 
 def _refused(key: str, number: str) -> dict[str, Any]:
@@ -111,7 +122,7 @@ def _answers(
 
 @router.post(
     "/phone-line-lookups",
-    response_model=Envelope,
+    response_model=PhoneLineLookupsAnswer,
     summary="Mobile lines of many caregivers at once, from OSIPTEL (purpose contact)",
 )
 async def phone_line_lookups(body: PhoneLineLookups, call: Caller) -> JSONResponse:
@@ -137,6 +148,7 @@ async def phone_line_lookups(body: PhoneLineLookups, call: Caller) -> JSONRespon
 @router.post(
     "/consent-batches",
     status_code=201,
+    response_model=ConsentsAnswer,
     summary="Record the consents accepted in many affiliation calls, all or none "
     "(purpose affiliation, Idempotency-Key required)",
 )
@@ -171,7 +183,7 @@ async def consent_batch(
 
 @router.post(
     "/account-openings",
-    response_model=Envelope,
+    response_model=AccountOpeningsAnswer,
     summary="Open Banco de la Nación Cuentas DNI for many holders in one mass opening "
     "(purpose payment, Idempotency-Key required)",
 )
@@ -220,7 +232,7 @@ async def account_openings(
 
 @router.post(
     "/coresponsibility-verdicts",
-    response_model=Envelope,
+    response_model=ChildVerdictsAnswer,
     summary="Verdicts per required health item for many children and one period "
     "(no diagnosis revealed)",
 )

@@ -8,12 +8,26 @@ import unicodedata
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from gateway.auth.dependencies import CurrentPrincipal, Principal, Session, State, require_role
+from gateway.broker.answers import (
+    DOCUMENT_SCHEMA,
+    PERIOD_SCHEMA,
+    UBIGEO_SCHEMA,
+    AccountAnswer,
+    HealthServicesAnswer,
+    IdentityVerificationAnswer,
+    NewbornsAnswer,
+    PartnersHealth,
+    PersonAnswer,
+    PhoneLinesAnswer,
+    VerdictsAnswer,
+    documented,
+)
 from gateway.broker.rules import period_end, verdicts
-from gateway.broker.schemas import AccountRequest, Envelope, IdentityVerificationRequest
+from gateway.broker.schemas import AccountRequest, IdentityVerificationRequest
 from gateway.broker.service import Call, exchange, project
 from gateway.broker.validation import (
     check_range,
@@ -30,6 +44,10 @@ router = APIRouter(
     prefix="/v1",
     tags=["consumer"],
     responses=problem_responses(401, 403, 404, 422, 502, 503, 504),
+)
+# Operators' view of the partners: it calls none of them, so answers none of their errors.
+operations_router = APIRouter(
+    prefix="/v1", tags=["operations"], responses=problem_responses(401, 403)
 )
 
 Purpose = Annotated[
@@ -49,6 +67,20 @@ UserId = Annotated[
     ),
 ]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
+Dni = Annotated[
+    str,
+    Path(
+        description="DNI, 8 digits, optionally with its check character.",
+        json_schema_extra=DOCUMENT_SCHEMA,
+    ),
+]
+Cui = Annotated[
+    str,
+    Path(
+        description="CUI of the child, 8 digits, optionally with its check character.",
+        json_schema_extra=DOCUMENT_SCHEMA,
+    ),
+]
 
 
 async def _call(
@@ -121,11 +153,11 @@ def _normal(text: str) -> str:
 
 @router.get(
     "/persons/{dni}",
-    response_model=Envelope,
+    response_model=PersonAnswer,
     summary="Identity of a person from RENIEC",
 )
 async def get_person(
-    dni: str,
+    dni: Dni,
     call: Caller,
 ) -> JSONResponse:
     async with exchange(call, "reniec.person") as ex:
@@ -137,7 +169,7 @@ async def get_person(
 
 @router.post(
     "/identity-verifications",
-    response_model=Envelope,
+    response_model=IdentityVerificationAnswer,
     summary="Do the declared names match RENIEC's record? Never returns the record",
 )
 async def verify_identity(
@@ -171,7 +203,7 @@ async def verify_identity(
 
 @router.get(
     "/newborns",
-    response_model=Envelope,
+    response_model=NewbornsAnswer,
     summary="Children born in a period and districts, from RENIEC (paged)",
 )
 async def list_newborns(
@@ -180,7 +212,11 @@ async def list_newborns(
     born_to: Annotated[date, Query(description="Last birth date, at most 366 days later.")],
     ubigeo: Annotated[
         list[str] | None,
-        Query(description="INEI district codes (6 digits), each known to the district table."),
+        Query(
+            description="INEI district codes (6 digits), each known to the district table; "
+            "at most 50.",
+            json_schema_extra={"items": {"type": "string", **UBIGEO_SCHEMA}, "maxItems": 50},
+        ),
     ] = None,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,12}$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -198,11 +234,11 @@ async def list_newborns(
 
 @router.get(
     "/persons/{dni}/phone-lines",
-    response_model=Envelope,
+    response_model=PhoneLinesAnswer,
     summary="Mobile lines registered to a DNI, from OSIPTEL",
 )
 async def get_phone_lines(
-    dni: str,
+    dni: Dni,
     call: Caller,
 ) -> JSONResponse:
     async with exchange(call, "osiptel.phone-lines") as ex:
@@ -214,10 +250,13 @@ async def get_phone_lines(
 
 @router.post(
     "/accounts",
-    response_model=Envelope,
+    response_model=AccountAnswer,
     status_code=201,
     summary="Open a Banco de la Nación Cuenta DNI (Idempotency-Key required)",
-    responses={200: {"model": Envelope, "description": "The holder already had an account"}},
+    responses={
+        **documented(AccountAnswer, "The holder already had an account"),
+        **problem_responses(409),
+    },
 )
 async def open_account(
     body: AccountRequest,
@@ -247,11 +286,11 @@ async def open_account(
 
 @router.get(
     "/accounts/{dni}",
-    response_model=Envelope,
+    response_model=AccountAnswer,
     summary="The Banco de la Nación account of a DNI",
 )
 async def get_account(
-    dni: str,
+    dni: Dni,
     call: Caller,
 ) -> JSONResponse:
     async with exchange(call, "bn.account") as ex:
@@ -263,11 +302,11 @@ async def get_account(
 
 @router.get(
     "/children/{cui}/health-services",
-    response_model=Envelope,
+    response_model=HealthServicesAnswer,
     summary="Health services registered in MINSA HIS for a child",
 )
 async def get_health_services(
-    cui: str,
+    cui: Cui,
     call: Caller,
 ) -> JSONResponse:
     async with exchange(call, "minsa_his.health-services") as ex:
@@ -279,13 +318,15 @@ async def get_health_services(
 
 @router.get(
     "/children/{cui}/coresponsibility",
-    response_model=Envelope,
+    response_model=VerdictsAnswer,
     summary="Verdict per required health item for a period (no diagnosis revealed)",
 )
 async def get_coresponsibility(
-    cui: str,
+    cui: Cui,
     call: Caller,
-    period: Annotated[str, Query(description="The month judged, YYYY-MM.")],
+    period: Annotated[
+        str, Query(description="The month judged, YYYY-MM.", json_schema_extra=PERIOD_SCHEMA)
+    ],
 ) -> JSONResponse:
     async with exchange(call, "minsa_his.coresponsibility") as ex:
         number, _ = parse_document(cui, "path.cui")
@@ -299,10 +340,11 @@ async def get_coresponsibility(
         return ex.answer([project(item, ex.fields) for item in items], period=period)
 
 
-@router.get(
+@operations_router.get(
     "/partners",
     summary="Health of each partner: breaker, calls, failures, latency (admin)",
-    tags=["operations"],
+    response_model=None,
+    responses=documented(PartnersHealth, "Each partner's breaker, calls and latency"),
 )
 async def partners(_: Admin, state: State) -> dict[str, Any]:
     return {"partners": state.partner_health.report()}

@@ -11,6 +11,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from gateway.auth.dependencies import Session
+from gateway.broker.answers import (
+    DOCUMENT_SCHEMA,
+    ConsentAnswer,
+    ConsentCheckAnswer,
+    ConsentsAnswer,
+)
 from gateway.broker.routes import Caller
 from gateway.broker.service import Call, exchange, project
 from gateway.broker.validation import invalid, parse_document
@@ -63,6 +69,7 @@ def accepted_terms(call: Call, cui: str, dni: str, body: ConsentRequest) -> dict
 @router.post(
     "/consents",
     status_code=201,
+    response_model=ConsentAnswer,
     summary="Record the consent accepted in the affiliation call (purpose affiliation)",
 )
 async def create_consent(body: ConsentRequest, call: Caller, session: Session) -> JSONResponse:
@@ -87,6 +94,8 @@ def _parse_id(consent_id: str) -> str:
 
 @router.post(
     "/consents/{consent_id}/revocation",
+    response_model=ConsentAnswer,
+    responses=problem_responses(409),
     summary="Revoke a consent; effective on the next call",
 )
 async def revoke_consent(
@@ -104,7 +113,11 @@ async def revoke_consent(
         return ex.answer(project(record, ex.fields))
 
 
-@router.get("/consents/{consent_id}", summary="One consent with its revision chain")
+@router.get(
+    "/consents/{consent_id}",
+    response_model=ConsentAnswer,
+    summary="One consent with its revision chain",
+)
 async def get_consent(consent_id: str, call: Caller, session: Session) -> JSONResponse:
     async with exchange(call, "gateway.consents") as ex:
         cid = _parse_id(consent_id)
@@ -114,11 +127,11 @@ async def get_consent(consent_id: str, call: Caller, session: Session) -> JSONRe
         return ex.answer(project(record, ex.fields))
 
 
-@router.get("/consents", summary="The consents recorded for a child")
+@router.get("/consents", response_model=ConsentsAnswer, summary="The consents recorded for a child")
 async def list_consents(
     call: Caller,
     session: Session,
-    cui: Annotated[str, Query(description="CUI of the child.")],
+    cui: Annotated[str, Query(description="CUI of the child.", json_schema_extra=DOCUMENT_SCHEMA)],
 ) -> JSONResponse:
     async with exchange(call, "gateway.consents") as ex:
         number, _ = parse_document(cui, "query.cui")
@@ -129,11 +142,12 @@ async def list_consents(
 
 @router.get(
     "/consent-checks",
+    response_model=ConsentCheckAnswer,
     summary="Whether active consent covers a purpose for a child (yes or no, nothing else)",
 )
 async def check_consent(
     call: Caller,
-    cui: Annotated[str, Query(description="CUI of the child.")],
+    cui: Annotated[str, Query(description="CUI of the child.", json_schema_extra=DOCUMENT_SCHEMA)],
     purpose: Annotated[str, Query(pattern=r"^[a-z][a-z0-9-]{0,63}$")],
 ) -> JSONResponse:
     async with exchange(call, "gateway.consent-check") as ex:

@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.broker.answers import DOCUMENT_SCHEMA
+
 
 class Evidence(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -22,8 +24,13 @@ class ConsentRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cui: str = Field(description="CUI of the child (8 digits, optional check character).")
-    caregiver_dni: str = Field(description="DNI of the caregiver who accepted.")
+    cui: str = Field(
+        description="CUI of the child (8 digits, optional check character).",
+        json_schema_extra=DOCUMENT_SCHEMA,
+    )
+    caregiver_dni: str = Field(
+        description="DNI of the caregiver who accepted.", json_schema_extra=DOCUMENT_SCHEMA
+    )
     purposes: list[str] = Field(min_length=1, max_length=20)
     data_categories: list[str] = Field(min_length=1, max_length=20)
     channel: Literal["phone-call", "in-person"] = "phone-call"

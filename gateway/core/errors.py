@@ -3,7 +3,7 @@
 Error tree (each maps to one problem ``type`` under ``/problems/``)::
 
     ProblemError
-    ├── BadRequest            400 bad-request
+    ├── BadRequest            400 bad-request (body not JSON)
     ├── Unauthorized          401 invalid-token
     ├── Forbidden             403 role-not-granted, purpose-not-granted
     ├── NotFound              404 not-found
@@ -13,8 +13,11 @@ Error tree (each maps to one problem ``type`` under ``/problems/``)::
 The token endpoint is the one exception: it answers RFC 6749 §5.2 ``application/json``
 error documents (``gateway.auth.oauth``), which OAuth client libraries parse.
 
-Framework errors are translated at the boundary: request validation becomes 422
-``validation-error`` listing each failing field; unknown routes become 404; anything
+Framework errors are translated at the boundary: a body that is not JSON becomes 400
+``bad-request``, and one not sent as JSON to an operation that takes JSON 415
+``unsupported-media-type``; request validation becomes 422 ``validation-error`` listing each
+failing field; unknown routes become 404; a known path with another method becomes 405
+with ``Allow`` naming every method of the path; anything
 unexpected becomes 500 ``internal-error`` (in ``gateway.core.middleware``) carrying only
 the request id, never the exception text, which may hold personal data.
 """
@@ -29,6 +32,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 # The schema of the token endpoint's RFC 6749 error documents (``gateway.auth.schemas``).
@@ -293,8 +297,34 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.problem, exc.detail, request, extra=exc.extra, headers=exc.headers)
 
 
+def _not_json(request: Request) -> JSONResponse:
+    # Malformed syntax is a 400 (RFC 9110 §15.5.1): nothing of the body was read.
+    return problem_response(
+        PROBLEM_TYPES["bad-request"],
+        "the body is not JSON",
+        request,
+        extra={"errors": [{"field": "body", "message": "not valid JSON"}]},
+    )
+
+
+# What FastAPI raises for a body it cannot decode at all (not UTF-8, for one).
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if any(err.get("type") == "json_invalid" for err in exc.errors()):
+        return _not_json(request)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body_refused = any(tuple(err.get("loc", ()))[:1] == ("body",) for err in exc.errors())
+    if body_refused and not (media == "application/json" or media.endswith("+json")):
+        # FastAPI does not read a body as JSON unless it is declared so.
+        return problem_response(
+            PROBLEM_TYPES["unsupported-media-type"],
+            "send the body as application/json",
+            request,
+            extra={"errors": [{"field": "header.content-type", "message": "unsupported"}]},
+        )
     errors = [
         {"field": _field_name(tuple(err.get("loc", ()))), "message": err.get("msg", "invalid")}
         for err in exc.errors()
@@ -310,6 +340,8 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
+        return _not_json(request)
     slug = _BY_STATUS.get(exc.status_code)
     problem = (
         PROBLEM_TYPES[slug]
@@ -319,7 +351,27 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else problem.title
     if exc.status_code == 404 and detail == "Not Found":
         detail = "no resource at this address"
-    return problem_response(problem, detail, request, headers=getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+    return problem_response(problem, detail, request, headers=headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route answers at this path (RFC 9110 §10.2.1); the framework's
+    own ``Allow`` names only the methods of the first route that matched the path."""
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    return ", ".join(allowed)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -356,27 +408,3 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
-
-
-def problem_media_type_in_openapi(schema: dict[str, Any]) -> dict[str, Any]:
-    """Error answers are ``application/problem+json``: say so in the contract (except
-    the token endpoint's RFC 6749 error documents). Every operation that takes a bearer
-    token may also answer 429 (the client's quota)."""
-    for path_item in schema.get("paths", {}).values():
-        for operation in path_item.values():
-            bearer = any("bearer" in option for option in operation.get("security", []))
-            if bearer and "429" not in operation.get("responses", {}):
-                operation.setdefault("responses", {})["429"] = {
-                    "description": PROBLEM_TYPES["rate-limited"].title,
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-                    },
-                }
-            for status, response in operation.get("responses", {}).items():
-                content = response.get("content", {})
-                oauth = content.get("application/json", {}).get("schema") == {
-                    "$ref": f"#/components/schemas/{OAUTH_ERROR_SCHEMA}"
-                }
-                if status[:1] in "45" and "application/json" in content and not oauth:
-                    content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
-    return schema

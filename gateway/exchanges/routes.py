@@ -10,6 +10,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth.dependencies import Principal, State, require_role
+from gateway.broker.answers import (
+    UBIGEO_SCHEMA,
+    ExchangeList,
+    ExchangeRun,
+    StagedRecordsAnswer,
+    documented,
+)
 from gateway.broker.routes import Caller
 from gateway.broker.service import exchange
 from gateway.broker.validation import check_range, invalid, parse_ubigeos
@@ -26,10 +33,17 @@ class RunRequest(BaseModel):
 
     born_from: date | None = Field(default=None, description="Default: the lookback window.")
     born_to: date | None = None
-    ubigeo: list[str] = Field(default_factory=list, max_length=50)
+    ubigeo: list[Annotated[str, Field(json_schema_extra=UBIGEO_SCHEMA)]] = Field(
+        default_factory=list, max_length=50
+    )
 
 
-@router.get("", summary="Declared periodic exchanges and their latest runs (admin)")
+@router.get(
+    "",
+    summary="Declared periodic exchanges and their latest runs (admin)",
+    response_model=None,
+    responses=documented(ExchangeList, "Each exchange of the catalog with its recent runs"),
+)
 async def list_exchanges(_: Admin, state: State) -> dict[str, Any]:
     out = []
     for name, spec in state.catalog.exchanges.items():
@@ -47,7 +61,12 @@ async def list_exchanges(_: Admin, state: State) -> dict[str, Any]:
     return {"exchanges": out}
 
 
-@router.post("/{name}/runs", status_code=202, summary="Run an exchange now (admin)")
+@router.post(
+    "/{name}/runs",
+    status_code=202,
+    summary="Run an exchange now (admin)",
+    response_model=ExchangeRun,
+)
 async def trigger_exchange_run(
     name: str, principal: Admin, state: State, body: RunRequest | None = None
 ) -> JSONResponse:
@@ -72,13 +91,19 @@ async def trigger_exchange_run(
     )
 
 
-@router.get("/{name}/runs/{run_id}", summary="Progress of one run (admin)")
+@router.get(
+    "/{name}/runs/{run_id}",
+    summary="Progress of one run (admin)",
+    response_model=None,
+    responses=documented(ExchangeRun, "The run"),
+)
 async def get_exchange_run(name: str, run_id: str, _: Admin, state: State) -> dict[str, Any]:
     return await state.exchanges.get(name, run_id)
 
 
 @router.get(
     "/{name}/runs/{run_id}/records",
+    response_model=StagedRecordsAnswer,
     summary="Records a run staged, a few chunks at a time (the exchange's own purpose)",
 )
 async def exchange_run_records(

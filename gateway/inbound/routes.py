@@ -11,10 +11,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
+from gateway.broker.answers import ReceiptAnswer, documented
 from gateway.broker.routes import Caller
 from gateway.broker.service import exchange, project
 from gateway.broker.validation import invalid
-from gateway.core.errors import ProblemError, problem_responses
+from gateway.core.errors import Problem, ProblemError, problem_responses
 from gateway.inbound.kinds import FEEDS
 from gateway.inbound.reading import CSV, NDJSON, Delimiter, body_format
 from gateway.partners.ports import Bank
@@ -24,7 +25,7 @@ router = APIRouter(
     prefix="/v1/inbound",
     tags=["inbound"],
     responses={
-        200: {"description": "A resend (same message id and body): the original receipt"},
+        **documented(ReceiptAnswer, "A resend (same message id and body): the original receipt"),
         **problem_responses(401, 403, 409, 413, 415, 422),
     },
 )
@@ -48,23 +49,34 @@ MessageId = Annotated[
 
 
 def _body_schema(fields: tuple[str, ...]) -> dict[str, Any]:
-    row = {"type": "object", "properties": {f: {"type": "string"} for f in fields}}
+    """The streamed body: bytes in one of two media types, rows of these ``fields``."""
+    names = ", ".join(fields)
     return {
         "requestBody": {
             "required": True,
             "content": {
-                NDJSON: {"schema": {"type": "string", "description": "one JSON object per line"}},
+                NDJSON: {
+                    "schema": {
+                        "type": "string",
+                        "format": "binary",
+                        "contentMediaType": NDJSON,
+                        "description": f"One JSON object a line, with {names}.",
+                    }
+                },
                 CSV: {
                     "schema": {
                         "type": "string",
-                        "description": "RFC 4180: a header line naming the fields (any order "
-                        "and case), then rows; comma, semicolon or tab separated",
+                        "format": "binary",
+                        "contentMediaType": CSV,
+                        "description": f"RFC 4180: a header line naming {names} (any order "
+                        "and case), then one row a line; comma, semicolon or tab separated.",
                     }
                 },
             },
-            "description": f"Rows with {', '.join(fields)}; each row is one of: {row}. "
+            "description": f"Rows with {names}; each row is checked on its own. "
             "Content-Type charset: UTF-8 (default), ISO-8859-1 or Windows-1252; a leading "
             "UTF-8 byte order mark is dropped.",
+            "x-row-fields": list(fields),
         }
     }
 
@@ -101,6 +113,8 @@ for _path, _feed, _summary in (
         _push(_feed),
         methods=["POST"],
         status_code=201,
+        response_model=ReceiptAnswer,
+        responses={400: {"model": Problem, "description": "The body is not UTF-8"}},
         summary=_summary,
         openapi_extra=_body_schema(FEEDS[_feed].fields),
     )
@@ -129,6 +143,35 @@ async def _document(request: Request) -> bytes:
     return bytes(body)
 
 
+def _document_schema(message: str, versions: tuple[str, ...]) -> dict[str, Any]:
+    """An ISO 20022 document as the body: its media types, the message versions read, and
+    where their schemas are named (``contracts/bn/README.md``: the official XSD of each
+    version, or the stand-in that remains)."""
+    schema = {
+        "type": "string",
+        "format": "binary",
+        "contentMediaType": "application/xml",
+        "description": f"An ISO 20022 {message} document ({', '.join(versions)}).",
+        "externalDocs": {
+            "description": f"ISO 20022 {message}; the schema of each version is named in "
+            "contracts/bn/README.md",
+            "url": "https://www.iso20022.org/iso-20022-message-definitions",
+        },
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "description": f"An ISO 20022 {message} document of at most "
+            f"{MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB, valid against the schema of its "
+            "version; DTDs and entities are refused.",
+            # The last media type is the one generated clients send.
+            "content": {media: {"schema": schema} for media in reversed(XML)},
+            "x-xsd": "contracts/bn/README.md",
+            "x-iso20022-versions": [f"urn:iso:std:iso:20022:tech:xsd:{v}" for v in versions],
+        }
+    }
+
+
 def _unreadable(kind: str, reason: ValueError) -> ProblemError:
     """422 naming what is wrong: the first schema error's element, line and rule, or
     the refusal of a DTD or entity declaration (the adapter's text carries no value)."""
@@ -139,7 +182,8 @@ def _unreadable(kind: str, reason: ValueError) -> ProblemError:
     "/bn/payment-status",
     status_code=201,
     summary="Banco de la Nación pushes a pain.002 status report (001.03 or 001.10)",
-    openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {}}}},
+    response_model=ReceiptAnswer,
+    openapi_extra=_document_schema("pain.002", ("pain.002.001.03", "pain.002.001.10")),
 )
 async def push_payment_status(
     request: Request, call: Caller, message_id: MessageId
@@ -184,7 +228,8 @@ async def push_payment_status(
     "/bn/settlements",
     status_code=201,
     summary="Banco de la Nación pushes a camt.054 debit notification (001.02 or 001.08)",
-    openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {}}}},
+    response_model=ReceiptAnswer,
+    openapi_extra=_document_schema("camt.054", ("camt.054.001.02", "camt.054.001.08")),
 )
 async def push_settlements(request: Request, call: Caller, message_id: MessageId) -> JSONResponse:
     feed = FEEDS["settlements"]

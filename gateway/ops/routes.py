@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.auth.dependencies import State
+from gateway.broker.answers import Health, ProblemTypeDescription, Readiness, documented
 from gateway.core.errors import (
     PROBLEM_TYPES,
     ProblemError,
@@ -19,7 +20,12 @@ from gateway.core.errors import (
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="The process is alive")
+@router.get(
+    "/healthz",
+    summary="The process is alive",
+    response_model=None,
+    responses=documented(Health, "Alive"),
+)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -27,6 +33,7 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="The gateway can serve: database reachable, catalog loaded",
+    response_model=Readiness,
     responses=problem_responses(503),
 )
 async def readyz(state: State) -> JSONResponse:
@@ -59,13 +66,29 @@ async def readyz(state: State) -> JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def metrics(state: State) -> Response:
     return Response(generate_latest(state.metrics), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get(
-    "/problems/{slug}", summary="What a problem type means", responses=problem_responses(404)
+    "/problems/{slug}",
+    summary="What a problem type means",
+    response_model=None,
+    responses={
+        **documented(ProblemTypeDescription, "The problem type"),
+        **problem_responses(404),
+    },
 )
 async def problem_type(slug: str) -> dict[str, Any]:
     problem = PROBLEM_TYPES.get(slug)

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.broker.answers import PaymentRunAnswer, documented
 from gateway.broker.routes import Caller
 from gateway.broker.service import exchange, project
 from gateway.broker.validation import invalid
@@ -36,6 +37,8 @@ class PaymentRunRequest(BaseModel):
 @router.post(
     "",
     status_code=201,
+    response_model=PaymentRunAnswer,
+    responses=documented(PaymentRunAnswer, "A run with this run_ref exists: that run"),
     summary="Pay a roll of transfers (purpose payment; consent checked per holder)",
 )
 async def create_payment_run(body: PaymentRunRequest, call: Caller) -> JSONResponse:
@@ -49,7 +52,11 @@ async def create_payment_run(body: PaymentRunRequest, call: Caller) -> JSONRespo
         return JSONResponse(answer, status_code=status)
 
 
-@router.get("/{run_id}", summary="Progress and reconciliation of a payment run")
+@router.get(
+    "/{run_id}",
+    response_model=PaymentRunAnswer,
+    summary="Progress and reconciliation of a payment run",
+)
 async def get_payment_run(run_id: str, call: Caller) -> JSONResponse:
     async with exchange(call, "bn.payments") as ex:
         run = await call.state.payments.view(run_id)

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from audit.events import decode
 from audit.store import about_any, audit_events
 from gateway.auth.dependencies import Session
-from gateway.broker.routes import Caller
+from gateway.broker.answers import DisclosuresAnswer
+from gateway.broker.routes import Caller, Dni
 from gateway.broker.service import exchange, project
 from gateway.broker.validation import parse_document
 from gateway.clients.models import Client
@@ -27,10 +28,11 @@ router = APIRouter(prefix="/v1", tags=["audit"], responses=problem_responses(401
 
 @router.get(
     "/subjects/{dni}/disclosures",
+    response_model=DisclosuresAnswer,
     summary="Every disclosure of a person's data: when, to whom, why, which fields, basis",
 )
 async def disclosures(
-    dni: str,
+    dni: Dni,
     call: Caller,
     session: Session,
     cursor: Annotated[int | None, Query(ge=0, description="next_cursor of the last page")] = None,

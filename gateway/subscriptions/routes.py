@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.broker.answers import Deliveries, DeliveryState, SubscriptionView, documented
 from gateway.broker.routes import Caller
 from gateway.broker.service import exchange
 from gateway.broker.validation import invalid
@@ -34,7 +35,12 @@ class SubscriptionRequest(BaseModel):
     webhook_url: Annotated[str | None, Field(max_length=500)] = None
 
 
-@router.post("", status_code=201, summary="Subscribe to a pushed feed (webhook or pull)")
+@router.post(
+    "",
+    status_code=201,
+    response_model=SubscriptionView,
+    summary="Subscribe to a pushed feed (webhook or pull)",
+)
 async def subscribe(body: SubscriptionRequest, call: Caller) -> JSONResponse:
     async with exchange(call, NOTICES[body.feed], request_body=body.model_dump()) as ex:
         if body.mode == "push":
@@ -50,7 +56,12 @@ async def subscribe(body: SubscriptionRequest, call: Caller) -> JSONResponse:
         return JSONResponse(created, status_code=201)
 
 
-@router.get("/{subscription_id}", summary="A subscription and its deliveries by state")
+@router.get(
+    "/{subscription_id}",
+    summary="A subscription and its deliveries by state",
+    response_model=None,
+    responses=documented(SubscriptionView, "The subscription"),
+)
 async def get_subscription(subscription_id: str, call: Caller) -> dict[str, Any]:
     result: dict[str, Any] = await call.state.subscriptions.view(
         call.principal.client_id, subscription_id
@@ -60,6 +71,7 @@ async def get_subscription(subscription_id: str, call: Caller) -> dict[str, Any]
 
 @router.get(
     "/{subscription_id}/deliveries",
+    response_model=Deliveries,
     summary="Pull: pending deliveries with their rows; or, with state, delivery status",
 )
 async def list_deliveries(
@@ -87,6 +99,8 @@ async def list_deliveries(
 @router.post(
     "/{subscription_id}/deliveries/{delivery_id}/ack",
     summary="Pull: acknowledge a delivery so it is not offered again",
+    response_model=None,
+    responses=documented(DeliveryState, "The delivery, now acknowledged"),
 )
 async def acknowledge(subscription_id: str, delivery_id: int, call: Caller) -> dict[str, Any]:
     result: dict[str, Any] = await call.state.subscriptions.acknowledge(
@@ -99,6 +113,8 @@ async def acknowledge(subscription_id: str, delivery_id: int, call: Caller) -> d
     "/{subscription_id}/deliveries/{delivery_id}/retry",
     status_code=202,
     summary="Push: give a dead delivery another round of attempts",
+    response_model=None,
+    responses=documented(DeliveryState, "The delivery, pending again", 202),
 )
 async def retry(subscription_id: str, delivery_id: int, call: Caller) -> dict[str, Any]:
     await call.state.subscriptions.redeliver(call.principal.client_id, subscription_id, delivery_id)
