@@ -371,7 +371,7 @@ class NoticeRecord(Record):
     cnv: str | None = None
     birth_date: date | None = None
     sex: str | None = None
-    ubigeo: str | None = None
+    ubigeo_inei: str | None = None
     mother_dni: str | None = None
     appointment_id: str | None = None
     service_date: date | None = None

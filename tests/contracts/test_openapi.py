@@ -131,10 +131,15 @@ def test_the_document_pattern_is_what_the_server_accepts(
 
 
 def test_every_error_answer_is_a_problem_document() -> None:
+    """RFC 9457 everywhere except the token endpoint, whose errors are RFC 6749 section
+    5.2 documents that OAuth client libraries parse."""
+    oauth = {"application/json": {"schema": {"$ref": "#/components/schemas/TokenErrorResponse"}}}
     for method, path, operation in _operations():
         responses = operation["responses"]
         for status, response in responses.items():
-            if status[0] in "45":
+            if status[0] in "45" and path == "/v1/token" and status in ("400", "401"):
+                assert response["content"] == oauth, (method, path, status)
+            elif status[0] in "45":
                 assert response["content"] == {
                     "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
                 }, (method, path, status)
