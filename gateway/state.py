@@ -145,3 +145,9 @@ class AppState:
 def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.gateway
     return state
+
+
+async def app_state_dependency(request: Request) -> AppState:
+    """``app_state`` as a request dependency: a coroutine, so FastAPI calls it in the
+    event loop instead of handing a plain function to a worker thread on every request."""
+    return app_state(request)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.auth.tokens import TokenError
 from gateway.core.db import transaction
 from gateway.core.errors import ProblemError
-from gateway.state import AppState, app_state
+from gateway.state import AppState, app_state, app_state_dependency
 
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="juntos-gateway"'}
 
@@ -31,7 +31,7 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 # The request owns its transaction: committed after the endpoint returns and before
 # the response is sent, rolled back if anything raised.
 Session = Annotated[AsyncSession, Depends(_session, scope="function")]
-State = Annotated[AppState, Depends(app_state)]
+State = Annotated[AppState, Depends(app_state_dependency)]
 
 
 @dataclass(frozen=True)
