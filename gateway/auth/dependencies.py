@@ -1,8 +1,9 @@
 """Request dependencies: the caller's identity and what it may do.
 
-The token says who the caller is; the client registry, read on every request, says
-whether it still may act. A disabled client is refused at once, and grants withdrawn
-since the token was issued no longer apply (the caller gets the intersection).
+The token says who the caller is; the client registry says whether it still may act.
+A disabled client is refused, and grants withdrawn since the token was issued no longer
+apply (the caller gets the intersection), in every process within
+``GATEWAY_REGISTRY_REFRESH_MS`` (``gateway.core.registry``).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ async def current_principal(
         raise _unauthorized("missing Authorization header")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("Authorization must be 'Bearer <token>'")
+    await state.clients.versions.fresh()  # cached keys and clients, at most this stale
     # Short-lived: no connection is held while the request waits for a partner agency.
     async with state.sessions() as session:
         try:

@@ -54,6 +54,10 @@ class TokenService:
         self.ttl = ttl_seconds
         self._verified: OrderedDict[str, TokenClaims] = OrderedDict()
 
+    def forget_verified(self) -> None:
+        """Drop the verified tokens kept (the signing keys changed in the database)."""
+        self._verified.clear()
+
     async def issue(self, session: AsyncSession, client: Client) -> str:
         active = await self.keys.signing_key(session)
         now = int(time.time())
