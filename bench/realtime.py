@@ -31,6 +31,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -268,7 +269,11 @@ def profiler(out: Path | None, pids: list[int], seconds: float, name: str) -> It
         yield
     finally:
         for proc in procs:
-            proc.wait(timeout=seconds + 30)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # a busy target can keep it sampling
+                proc.send_signal(signal.SIGINT)
+                proc.wait(timeout=30)
 
 
 def count_audited(database_url: str) -> int:
