@@ -17,7 +17,10 @@ checks that every call through the gateway left an audit event.
 Through the gateway a call is: token check, client registry, catalog decision, partner
 call, projection, audit event committed before the answer leaves.
 
-Usage: .venv/bin/python bench/realtime.py [--seconds 5] [--concurrency 32]
+The paths of a look-up alternate in ``--rounds`` slices, so a change in the shared
+machine's load weighs on direct, nginx and gateway alike.
+
+Usage: .venv/bin/python bench/realtime.py [--seconds 5] [--rounds 5] [--concurrency 32]
        [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
        [--gateway-workers 2] [--lookups osiptel,reniec] [--paths direct,nginx,gateway]
        [--profile DIR]   (py-spy, when installed, records the gateway during its phases)
@@ -71,6 +74,17 @@ class Result:
     seconds: float
     latencies: list[float]
     cpu_seconds: float | None = None
+
+    def add(self, other: Result) -> Result:
+        cpu = None
+        if self.cpu_seconds is not None and other.cpu_seconds is not None:
+            cpu = self.cpu_seconds + other.cpu_seconds
+        return Result(
+            self.count + other.count,
+            self.seconds + other.seconds,
+            self.latencies + other.latencies,
+            cpu,
+        )
 
     @property
     def rate(self) -> float:
@@ -373,18 +387,42 @@ async def run(
                 process_tree(gateway_pid),
             ),
         }
-        for (lookup, path), (requests, pids) in phases.items():
-            if lookup not in args.lookups or path not in args.paths:
-                continue
-            if path == "nginx" and proxy is None:
-                continue
+        chosen = [
+            (key, spec)
+            for key, spec in phases.items()
+            if key[0] in args.lookups
+            and key[1] in args.paths
+            and not (key[1] == "nginx" and proxy is None)
+        ]
+        for (_, path), (requests, _) in chosen:
             warm = await drive(session, requests, 1.0, args.concurrency)
-            with profiler(args.profile if path == "gateway" else None, pids, args.seconds, lookup):
-                results[(lookup, path)] = await drive(
-                    session, requests, args.seconds, args.concurrency, pids
-                )
             if path == "gateway":
-                through_calls += warm.count + results[(lookup, path)].count
+                through_calls += warm.count
+        # The paths of a look-up take turns, a slice each per round, so a change in the
+        # machine's load during the run weighs on all of them alike.
+        rounds = 1 if args.profile else args.rounds
+        for lookup in LOOKUPS:
+            for _ in range(rounds):
+                for (name, path), (requests, pids) in chosen:
+                    if name != lookup:
+                        continue
+                    with profiler(
+                        args.profile if path == "gateway" else None, pids, args.seconds, lookup
+                    ):
+                        part = await drive(
+                            session, requests, args.seconds / rounds, args.concurrency, pids
+                        )
+                    if path == "gateway":
+                        through_calls += part.count
+                    results[(lookup, path)] = (
+                        results[(lookup, path)].add(part)
+                        if (
+                            lookup,
+                            path,
+                        )
+                        in results
+                        else part
+                    )
     return results, through_calls
 
 
@@ -395,7 +433,8 @@ def report(
 ) -> None:
     print(f"machine: {describe()}")
     print(
-        f"{args.concurrency} concurrent clients, {args.seconds:.0f} s per phase, "
+        f"{args.concurrency} concurrent clients, {args.seconds:.0f} s per path in "
+        f"{1 if args.profile else args.rounds} alternating slices, "
         f"{args.gateway_workers} gateway process(es) on "
         f"{'PostgreSQL' if args.database_url else 'SQLite'}, mocks in one other process, "
         "nginx with one worker, load generator in this process"
@@ -420,6 +459,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="turns the paths of a look-up take (slices)"
+    )
     parser.add_argument(
         "--database-url",
         default="",
