@@ -148,6 +148,7 @@ class AppState:
     async def aclose(self) -> None:
         await self.partners.aclose()
         await self.subscriptions.aclose()
+        await self.rate_limiter.aclose()
         await self.audit_writer.aclose()
         self.clients.dispose()
         await self.engine.dispose()
