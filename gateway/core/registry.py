@@ -18,7 +18,8 @@ under way. Requests arriving while the counters are being read wait for that rea
 
 The process that commits such a change does not wait for the bound: a commit whose
 session wrote to ``clients`` or ``signing_keys`` (ORM objects or bulk statements) makes
-the caches on that engine read the counters on their next request.
+every cache of this process read the counters on its next request (a command run in
+the process, such as the CLI's, on an engine of its own included).
 """
 
 from __future__ import annotations
@@ -63,8 +64,6 @@ class RegistryVersions:
         self._lock = asyncio.Lock()
         self._listeners: list[Callable[[set[str]], None]] = []
         self.reads = 0
-        engine = sessions.kw.get("bind")
-        self._bind = getattr(engine, "sync_engine", None)
         _live.add(self)
 
     def expire(self) -> None:
@@ -165,8 +164,7 @@ def _bulk(state: ORMExecuteState) -> None:
 def _committed(session: Session) -> None:
     if session.info.pop(_CHANGED, False):
         for versions in list(_live):
-            if versions._bind is session.bind:
-                versions.expire()
+            versions.expire()
 
 
 @event.listens_for(Session, "after_rollback")
