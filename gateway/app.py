@@ -105,6 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         generate_unique_id_function=lambda route: route.name,
         responses=problem_responses(500),
+        # Metrics are Prometheus (RequestContextMiddleware); FastAPI's OpenTelemetry hook
+        # would otherwise look up the global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.gateway = state
     install_error_handlers(app)

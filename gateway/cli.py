@@ -274,7 +274,17 @@ def serve(
             create_app(settings), host=host, port=port, log_level="warning", access_log=False
         )
     )
-    asyncio.run(serve_all([gateway, *servers]))
+    # uvloop, as uvicorn itself picks when it runs the workers of ``--workers N``.
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(serve_all([gateway, *servers]))
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:  # not installed on Windows
+        return None
+    return uvloop.new_event_loop
 
 
 def _serve_workers(host: str, port: int, processes: int, *, with_mocks: bool) -> None:

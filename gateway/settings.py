@@ -155,6 +155,16 @@ class Settings(BaseSettings):
         ge=0,
         description="Requests per client per minute, across all processes (0: no limit).",
     )
+    registry_refresh_ms: int = Field(
+        default=500,
+        ge=0,
+        le=60_000,
+        description=(
+            "How stale each process's cache of clients and signing keys may be: a client "
+            "disabled, a grant withdrawn or a key rotated applies in every process within "
+            "this many milliseconds (0: checked on every request)."
+        ),
+    )
     log_level: str = "INFO"
     log_json: bool = True
     partners: PartnersSettings = PartnersSettings()

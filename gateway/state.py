@@ -26,6 +26,7 @@ from gateway.core.crypto import SecretBox
 from gateway.core.db import create_engine, session_factory
 from gateway.core.keyring import DataKeyring
 from gateway.core.pseudonyms import Pseudonymizer
+from gateway.core.registry import SIGNING_KEYS, CachedClients, RegistryVersions
 from gateway.districts import DistrictTable, load_table
 from gateway.exchanges.service import ExchangeService
 from gateway.idempotency.service import IdempotencyService
@@ -57,7 +58,7 @@ class AppState:
     idempotency: IdempotencyService
     rules: RuleTable
     audit_writer: GroupCommitWriter
-    clients: ClientDirectory
+    clients: CachedClients
     keyring: DataKeyring
     audit_keys: AuditKeys
     sealer: AuditSealer
@@ -88,6 +89,16 @@ class AppState:
         districts = load_table(settings.ubigeo_file)
         audit_keys = AuditKeys(settings.master_key_bytes)
         consents = ConsentService(sessions, keyring, pseudonyms)
+        tokens = TokenService(keys, settings.token_issuer, settings.token_ttl_seconds)
+        directory = ClientDirectory(settings.database_url, sessions)
+        versions = RegistryVersions(directory, sessions, settings.registry_refresh_ms)
+
+        def keys_changed(tables: set[str]) -> None:
+            if SIGNING_KEYS in tables:
+                keys.forget_public_keys()
+                tokens.forget_verified()
+
+        versions.on_change(keys_changed)
         policy = SealPolicy(
             checkpoint_every=settings.audit_checkpoint_every,
             checkpoint_seconds=settings.audit_checkpoint_seconds,
@@ -99,7 +110,7 @@ class AppState:
             engine=engine,
             sessions=sessions,
             keys=keys,
-            tokens=TokenService(keys, settings.token_issuer, settings.token_ttl_seconds),
+            tokens=tokens,
             metrics=metrics,
             partner_health=health,
             partners=partners,
@@ -109,7 +120,7 @@ class AppState:
             rules=load_rules(settings.contracts_dir / "policy" / "coresponsibility-rules.yaml"),
             # Its own engine: requests hold pooled connections while they wait for it.
             audit_writer=GroupCommitWriter(create_engine(settings.database_url)),
-            clients=ClientDirectory(settings.database_url, sessions),
+            clients=CachedClients(directory, versions),
             keyring=keyring,
             audit_keys=audit_keys,
             sealer=AuditSealer(sessions, audit_keys, policy, settings.audit_seal_interval_seconds),
@@ -154,6 +165,7 @@ class AppState:
     async def aclose(self) -> None:
         await self.partners.aclose()
         await self.subscriptions.aclose()
+        await self.rate_limiter.aclose()
         await self.audit_writer.aclose()
         self.clients.dispose()
         await self.engine.dispose()
@@ -162,3 +174,9 @@ class AppState:
 def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.gateway
     return state
+
+
+async def app_state_dependency(request: Request) -> AppState:
+    """``app_state`` as a request dependency: a coroutine, so FastAPI calls it in the
+    event loop instead of handing a plain function to a worker thread on every request."""
+    return app_state(request)

@@ -1,9 +1,10 @@
 """Request dependencies: the caller's identity and what it may do.
 
-The token says who the caller is; the client registry, read on every request, says
-whether it still may act. A disabled client is refused at once, a token issued before
-the client's secret was rotated (or before it was disabled) is refused, and grants
-withdrawn since the token was issued no longer apply (the caller gets the intersection).
+The token says who the caller is; the client registry says whether it still may act. A
+disabled client is refused, a token issued before the client's secret was rotated (or
+before it was disabled) is refused, and grants withdrawn since the token was issued no
+longer apply (the caller gets the intersection), in every process within
+``GATEWAY_REGISTRY_REFRESH_MS`` (``gateway.core.registry``).
 
 A refused bearer token gets 401 with an RFC 6750 §3 challenge:
 ``Bearer realm="juntos-gateway"`` when no bearer token was sent, and with
@@ -24,7 +25,7 @@ from gateway.auth.oauth import bearer_challenge
 from gateway.auth.tokens import TokenError
 from gateway.core.db import transaction
 from gateway.core.errors import ProblemError
-from gateway.state import AppState, app_state
+from gateway.state import AppState, app_state, app_state_dependency
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -35,7 +36,7 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 # The request owns its transaction: committed after the endpoint returns and before
 # the response is sent, rolled back if anything raised.
 Session = Annotated[AsyncSession, Depends(_session, scope="function")]
-State = Annotated[AppState, Depends(app_state)]
+State = Annotated[AppState, Depends(app_state_dependency)]
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ async def current_principal(
         raise _unauthorized("Authorization must be 'Bearer <token>'", token_sent=False)
     if not token.strip():
         raise _unauthorized("Authorization must be 'Bearer <token>'")
+    await state.clients.versions.fresh()  # cached keys and clients, at most this stale
     # Short-lived: no connection is held while the request waits for a partner agency.
     async with state.sessions() as session:
         try:

@@ -60,6 +60,10 @@ class TokenService:
         self.ttl = ttl_seconds
         self._verified: OrderedDict[str, TokenClaims] = OrderedDict()
 
+    def forget_verified(self) -> None:
+        """Drop the verified tokens kept (the signing keys changed in the database)."""
+        self._verified.clear()
+
     async def issue(
         self, session: AsyncSession, client: Client, purposes: list[str] | None = None
     ) -> str:

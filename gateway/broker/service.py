@@ -56,6 +56,13 @@ def problem_for(exc: PartnerError) -> ProblemError:
     )
 
 
+class EncodedJSONResponse(JSONResponse):
+    """A JSON response whose body was already serialised (bytes pass through)."""
+
+    def render(self, content: Any) -> bytes:
+        return content if isinstance(content, bytes) else super().render(content)
+
+
 @dataclass
 class Exchange:
     state: AppState
@@ -181,24 +188,37 @@ class Exchange:
         assert self.grant is not None
         return list(self.grant.fields)
 
-    def respond(self, data: Any, *, status: int = 200, **extra: Any) -> dict[str, Any]:
-        """The answer envelope; ``data`` must already be projected."""
+    def _envelope(self, data: Any, status: int, extra: dict[str, Any]) -> dict[str, Any]:
         assert self.grant is not None
         self.status = status
-        body = {
+        return {
             "service": self.service_id,
             "purpose": self.purpose,
             "legal_basis": self.grant.legal_basis,
             **extra,
             "data": data,
         }
+
+    def respond(self, data: Any, *, status: int = 200, **extra: Any) -> dict[str, Any]:
+        """The answer envelope; ``data`` must already be projected."""
+        body = self._envelope(data, status, extra)
         self.event.response_digest, self.event.response_bytes = digest(body)
         return body
 
     def answer(self, data: Any, **extra: Any) -> JSONResponse:
         """The envelope as the response itself: it is already projected and shaped, so
-        the framework need not validate and serialise it a second time."""
-        return JSONResponse(self.respond(data, **extra))
+        the framework need not validate and serialise it a second time. It is
+        serialised once, as ``JSONResponse`` would, and the audit event's digest and
+        size are those of the bytes sent."""
+        encoded = json.dumps(
+            self._envelope(data, 200, extra),
+            ensure_ascii=False,
+            allow_nan=False,
+            separators=(",", ":"),
+        ).encode()
+        self.event.response_digest = hashlib.sha256(encoded).hexdigest()
+        self.event.response_bytes = len(encoded)
+        return EncodedJSONResponse(encoded)
 
 
 def _authorize(

@@ -62,6 +62,11 @@ class ClientDirectory:
             self._sync = create_engine(sync_url(database_url))
             event.listen(self._sync, "connect", sqlite_pragmas)
 
+    @property
+    def sync_engine(self) -> Engine | None:
+        """The synchronous SQLite engine reads run on in the event loop (None otherwise)."""
+        return self._sync
+
     async def get(self, client_id: str) -> ClientState | None:
         if self._sync is not None:
             with self._sync.connect() as conn:

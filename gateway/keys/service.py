@@ -37,6 +37,10 @@ class KeyService:
         # A kid's public key never changes, so caching it is always correct.
         self._public: dict[str, ECKey] = {}
 
+    def forget_public_keys(self) -> None:
+        """Drop the cached public keys (the signing keys changed in the database)."""
+        self._public.clear()
+
     async def create(self, session: AsyncSession) -> SigningKey:
         now = datetime.now(UTC)
         kid = f"{now:%Y%m%d}-{secrets.token_hex(4)}"

@@ -7,6 +7,10 @@ locally. So the requests admitted in a window, summed over every process, never 
 the limit; a process's unspent remainder lapses with the window, so a client spread over
 P processes may be admitted up to P blocks fewer than the limit. When the row is full the
 request gets 429 with ``Retry-After``: the seconds until the next window.
+
+The next block is claimed in the background once half of the current one is spent, so
+a request waits for the database only for the first block of a window (once a minute
+per client and process) or when traffic outruns the background claim.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import asyncio
 import math
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 
+import structlog
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,7 +29,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.core.db import transaction
 from gateway.ratelimit.models import RateWindow
 
-EXHAUSTED = -1
+log = structlog.get_logger("gateway.ratelimit")
+
+
+@dataclass
+class _Block:
+    """What a process holds of one client's window: requests it may still admit, and
+    whether the window's row is full (refuse once ``left`` is spent)."""
+
+    window: int
+    left: int
+    exhausted: bool = False
+    refill: asyncio.Task[None] | None = None
 
 
 class RateLimiter:
@@ -37,20 +54,14 @@ class RateLimiter:
         self.limit = per_minute
         self.window = window_seconds
         self.block = max(1, per_minute // 50)
-        self._local: dict[str, tuple[int, int]] = {}
+        self._local: dict[str, _Block] = {}
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._refills: set[asyncio.Task[None]] = set()
 
-    def _take_local(self, client_id: str, window: int) -> bool | None:
-        """True: admitted from the local block; False: the window is spent; None: ask."""
-        held = self._local.get(client_id)
-        if held is None or held[0] != window:
-            return None
-        if held[1] == EXHAUSTED:
-            return False
-        if held[1] > 0:
-            self._local[client_id] = (window, held[1] - 1)
-            return True
-        return None
+    async def aclose(self) -> None:
+        """Wait for the claims under way (a claimed block lapses with its window)."""
+        if self._refills:
+            await asyncio.gather(*self._refills, return_exceptions=True)
 
     async def admit(self, client_id: str) -> int | None:
         """None if the request may go on; otherwise the seconds to wait."""
@@ -59,19 +70,42 @@ class RateLimiter:
         now = time.time()
         window = int(now // self.window) * self.window
         retry_after = max(1, math.ceil(window + self.window - now))
-        local = self._take_local(client_id, window)
-        if local is not None:
-            return None if local else retry_after
-        async with self._locks[client_id]:
-            local = self._take_local(client_id, window)
-            if local is not None:
-                return None if local else retry_after
-            granted = await self._claim(client_id, window)
-            if granted == 0:
-                self._local[client_id] = (window, EXHAUSTED)
-                return retry_after
-            self._local[client_id] = (window, granted - 1)
-            return None
+        while True:
+            held = self._local.get(client_id)
+            if held is not None and held.window == window:
+                if held.left > 0:
+                    held.left -= 1
+                    if held.left * 2 < self.block and not held.exhausted and held.refill is None:
+                        held.refill = asyncio.create_task(self._refill(client_id, held))
+                        self._refills.add(held.refill)
+                        held.refill.add_done_callback(self._refills.discard)
+                    return None
+                if held.exhausted:
+                    return retry_after
+                if held.refill is not None:  # the next block is on its way
+                    await asyncio.shield(held.refill)
+                    continue
+            async with self._locks[client_id]:
+                held = self._local.get(client_id)
+                if (
+                    held is not None
+                    and held.window == window
+                    and (held.left > 0 or held.exhausted or held.refill is not None)
+                ):
+                    continue
+                granted = await self._claim(client_id, window)
+                self._local[client_id] = _Block(window, granted, exhausted=granted == 0)
+
+    async def _refill(self, client_id: str, held: _Block) -> None:
+        try:
+            want = min(self.block, self.limit)
+            granted = await self._claim(client_id, held.window)
+            held.left += granted
+            held.exhausted = granted < want  # the row had less than a block left
+        except Exception:  # the next request that finds the block spent claims itself
+            log.warning("rate_limit_claim_failed", client_id=client_id)
+        finally:
+            held.refill = None
 
     async def _claim(self, client_id: str, window: int) -> int:
         """Take up to a block of this window's quota; how much was taken."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import func, select
 from audit.events import AuditEvent
 from audit.store import audit_events, recent
 from audit.writer import GroupCommitWriter
+from gateway import migrate
 from gateway.core.db import create_engine, session_factory
 
 
@@ -86,3 +88,35 @@ async def test_no_event_is_left_behind_while_a_flusher_stops(clean_database: str
         stored = await session.scalar(select(func.count()).select_from(audit_events))
     await engine.dispose()
     assert stored == 300
+
+
+async def test_sqlite_events_wait_for_a_held_write_lock_without_stalling_the_loop(
+    tmp_path: Path,
+) -> None:
+    """On SQLite a batch is first tried in the event loop without waiting for a lock;
+    while another connection holds the write lock the batch waits in the driver's
+    thread instead, the loop keeps running, and every event is stored once it is free."""
+    url = f"sqlite:///{tmp_path / 'locked.db'}"
+    migrate.upgrade(url)
+    writer = GroupCommitWriter(create_engine(url))
+    await writer.write(event(0))  # the fast path works when nobody holds the lock
+    assert writer.fast_batches == 1
+
+    holder = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    writes = asyncio.gather(*(writer.write(event(n)) for n in range(1, 6)))
+    turns = 0
+    while turns < 50:  # the loop goes on turning while the events wait for the lock
+        await asyncio.sleep(0.001)
+        turns += 1
+    assert not writes.done()
+    holder.execute("COMMIT")
+    holder.close()
+    await writes
+    await writer.aclose()
+
+    check = sqlite3.connect(tmp_path / "locked.db")
+    stored = {r for (r,) in check.execute("SELECT body FROM audit_events")}
+    check.close()
+    assert len(stored) == 6
+    assert writer.batches > writer.fast_batches

@@ -8,9 +8,11 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import select
 
 from gateway import migrate
 from gateway.core.db import create_engine, session_factory
+from gateway.ratelimit.models import RateWindow
 from gateway.ratelimit.service import RateLimiter
 from tests.conftest import DatabaseFactory
 from tests.gateway.test_serve import mock_ports, run_cli, serving
@@ -91,3 +93,27 @@ def test_quota_holds_across_two_gateway_processes(
             assert 1 <= int(answer.headers["retry-after"]) <= 60
         other = httpx.get(f"{two.base}/v1/services", headers=tokens["auditor"], timeout=10)
         assert other.status_code == 200  # another client's quota is untouched
+
+
+async def test_the_next_block_is_claimed_before_the_current_one_runs_out(
+    databases: DatabaseFactory,
+) -> None:
+    """Once half a block is spent the next one is claimed in the background, so requests
+    under a steady load do not wait for the shared row."""
+    url = databases.new()
+    await asyncio.to_thread(migrate.upgrade, url)
+    engine = create_engine(url)
+    limiter = RateLimiter(session_factory(engine), per_minute=500)
+    try:
+        away_from_window_edge()
+        for _ in range(limiter.block // 2 + 1):
+            assert await limiter.admit("cl_steady") is None
+        await limiter.aclose()  # the claim started in the background has landed
+        async with session_factory(engine)() as session:
+            used = await session.scalar(
+                select(RateWindow.used).where(RateWindow.client_id == "cl_steady")
+            )
+        assert used == 2 * limiter.block
+    finally:
+        await limiter.aclose()
+        await engine.dispose()
