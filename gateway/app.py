@@ -24,7 +24,9 @@ from gateway.core.errors import (
     install_error_handlers,
     problem_media_type_in_openapi,
     problem_responses,
+    too_large_response,
 )
+from gateway.core.limits import BodyLimitMiddleware, RouteLimits, document_body_limits
 from gateway.core.middleware import HttpMetrics, RequestContextMiddleware
 from gateway.exchanges.routes import router as exchanges_router
 from gateway.inbound.routes import router as inbound_router
@@ -106,8 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.gateway = state
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(state.metrics))
-    for router in (
+    routers = (
         ops_router,
         auth_router,
         catalog_router,
@@ -121,18 +122,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exchanges_router,
         payments_router,
         subscriptions_router,
-    ):
+    )
+    routes = [route for router in routers for route in router.routes]
+    limits = RouteLimits(routes)
+    # Inside the request context (its request id is in the 413), outside everything else.
+    app.add_middleware(BodyLimitMiddleware, limits=limits, refuse=too_large_response)
+    app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(state.metrics))
+    for router in routers:
         app.include_router(router)
-    _document_problems(app)
+    _document_problems(app, limits.by_operation(routes))
     return app
 
 
-def _document_problems(app: FastAPI) -> None:
+def _document_problems(app: FastAPI, body_limits: dict[str, int]) -> None:
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = problem_media_type_in_openapi(generate())
+            app.openapi_schema = document_body_limits(
+                problem_media_type_in_openapi(generate()), body_limits
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

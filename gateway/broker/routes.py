@@ -181,7 +181,7 @@ async def list_newborns(
     ubigeo: Annotated[
         list[str] | None, Query(description="INEI or RENIEC district codes (6 digits).")
     ] = None,
-    cursor: Annotated[str | None, Query(pattern=r"^\d{1,12}$")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,12}$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSONResponse:
     async with exchange(call, "reniec.newborns") as ex:

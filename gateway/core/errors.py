@@ -27,6 +27,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.core.limits import BodyTooLarge
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
@@ -319,7 +321,19 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else problem.title
     if exc.status_code == 404 and detail == "Not Found":
         detail = "no resource at this address"
+    if isinstance(exc, BodyTooLarge):
+        return too_large_response(request, exc)
     return problem_response(problem, detail, request, headers=getattr(exc, "headers", None))
+
+
+def too_large_response(request: Request, exc: BodyTooLarge) -> JSONResponse:
+    """413 for a body over its operation's limit, refused before it was parsed."""
+    return problem_response(
+        PROBLEM_TYPES["payload-too-large"],
+        exc.detail,
+        request,
+        extra={"errors": [{"field": "body", "message": f"larger than {exc.limit} bytes"}]},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -15,6 +15,7 @@ from gateway.broker.routes import Caller
 from gateway.broker.service import exchange, project
 from gateway.broker.validation import invalid
 from gateway.core.errors import ProblemError, problem_responses
+from gateway.core.limits import body_limit
 from gateway.inbound.kinds import FEEDS
 from gateway.inbound.service import CSV, NDJSON
 from gateway.partners.ports import Bank
@@ -28,6 +29,11 @@ router = APIRouter(
         **problem_responses(401, 403, 409, 413, 415, 422),
     },
 )
+
+# Streamed rows are checked and stored chunk by chunk, so memory stays bounded whatever a
+# message's size; the limit only bounds how long one message may hold its claim.
+MAX_STREAM_BYTES = 1024 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 25 * 1024 * 1024
 
 MessageId = Annotated[
     str,
@@ -86,11 +92,10 @@ for _path, _feed, _summary in (
         methods=["POST"],
         status_code=201,
         summary=_summary,
-        openapi_extra=_body_schema(FEEDS[_feed].fields),
+        openapi_extra=_body_schema(FEEDS[_feed].fields) | body_limit(MAX_STREAM_BYTES),
     )
 
 
-MAX_DOCUMENT_BYTES = 25 * 1024 * 1024
 XML = ("application/xml", "text/xml")
 
 
@@ -121,7 +126,8 @@ def _unreadable(kind: str) -> ProblemError:
     "/bn/payment-status",
     status_code=201,
     summary="Banco de la Nación pushes a pain.002 status report",
-    openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {}}}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {}}}}
+    | body_limit(MAX_DOCUMENT_BYTES),
 )
 async def push_payment_status(
     request: Request, call: Caller, message_id: MessageId
@@ -154,7 +160,8 @@ async def push_payment_status(
     "/bn/settlements",
     status_code=201,
     summary="Banco de la Nación pushes a camt.054 debit notification",
-    openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {}}}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {}}}}
+    | body_limit(MAX_DOCUMENT_BYTES),
 )
 async def push_settlements(request: Request, call: Caller, message_id: MessageId) -> JSONResponse:
     feed = FEEDS["settlements"]
