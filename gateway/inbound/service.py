@@ -34,6 +34,7 @@ from gateway.keys.service import ALGORITHM, KeyService
 
 CHUNK_ROWS = 1000
 MAX_REPORTED = 1000
+MAX_ROW_CHARS = 64 * 1024  # a row far past any feed's fields: the line never ends
 STALE_AFTER = timedelta(minutes=10)
 NDJSON, CSV = "application/x-ndjson", "text/csv"
 
@@ -85,6 +86,8 @@ async def rows_of(
         except UnicodeDecodeError:
             raise ProblemError("bad-request", "the body is not UTF-8") from None
         *lines, pending = pending.split("\n")
+        if len(pending) > MAX_ROW_CHARS:
+            raise ProblemError("payload-too-large", f"a row exceeds {MAX_ROW_CHARS} characters")
         for raw in lines:
             line = raw.rstrip("\r")
             if not line.strip():
