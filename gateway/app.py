@@ -27,6 +27,7 @@ from gateway.core.errors import (
     too_large_response,
 )
 from gateway.core.limits import BodyLimitMiddleware, RouteLimits, document_body_limits
+from gateway.core.links import document_links
 from gateway.core.middleware import HttpMetrics, RequestContextMiddleware
 from gateway.exchanges.routes import router as exchanges_router
 from gateway.inbound.routes import router as inbound_router
@@ -139,8 +140,8 @@ def _document_problems(app: FastAPI, body_limits: dict[str, int]) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_body_limits(
-                problem_media_type_in_openapi(generate()), body_limits
+            app.openapi_schema = document_links(
+                document_body_limits(problem_media_type_in_openapi(generate()), body_limits)
             )
         return app.openapi_schema
 
