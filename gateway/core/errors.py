@@ -323,6 +323,15 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
         detail = "no resource at this address"
     if isinstance(exc, BodyTooLarge):
         return too_large_response(request, exc)
+    if isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI answers a JSON body that is not UTF-8 with a bare 400; it is an invalid
+        # body like any JSON syntax error, so it is answered alike: 422 naming the body.
+        return problem_response(
+            PROBLEM_TYPES["validation-error"],
+            "invalid fields: body",
+            request,
+            extra={"errors": [{"field": "body", "message": "not UTF-8 encoded JSON"}]},
+        )
     return problem_response(problem, detail, request, headers=getattr(exc, "headers", None))
 
 

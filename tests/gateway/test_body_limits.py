@@ -233,3 +233,16 @@ def test_a_50_mb_body_is_refused_without_the_server_growing(
         grown = _rss_bytes(served.pid) - before
         assert httpx.get(f"{served.base}/healthz").status_code == 200
     assert grown < 20 * MB, f"the server grew by {grown // MB} MB"
+
+
+async def test_a_json_body_that_is_not_utf8_is_an_invalid_body(
+    http: httpx.AsyncClient, get_token: GetToken
+) -> None:
+    admin = bearer(await get_token(["admin"]))
+    answer = await http.post(
+        "/v1/clients",
+        content=b"+V\xff\xfe\xfdR",
+        headers=admin | {"Content-Type": "application/json"},
+    )
+    assert is_problem(answer, 422), answer.text
+    assert answer.json()["errors"] == [{"field": "body", "message": "not UTF-8 encoded JSON"}]
