@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from gateway import __version__
 from gateway.auditing.routes import router as audit_router
@@ -26,7 +26,12 @@ from gateway.core.errors import (
     problem_responses,
     too_large_response,
 )
-from gateway.core.limits import BodyLimitMiddleware, RouteLimits, document_body_limits
+from gateway.core.limits import (
+    BodyLimitMiddleware,
+    RouteLimits,
+    document_body_limits,
+    no_control_characters,
+)
 from gateway.core.links import document_links
 from gateway.core.middleware import HttpMetrics, RequestContextMiddleware
 from gateway.exchanges.routes import router as exchanges_router
@@ -106,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         generate_unique_id_function=lambda route: route.name,
         responses=problem_responses(500),
+        dependencies=[Depends(no_control_characters)],
     )
     app.state.gateway = state
     install_error_handlers(app)

@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -50,6 +51,26 @@ def batch_body_bytes(entries: int, entry_bytes: int) -> int:
     """A batch operation's limit: ``entries`` entries of up to ``entry_bytes`` each (JSON
     with spaces and the field names included) plus a single-record envelope."""
     return entries * entry_bytes + DEFAULT_BODY_BYTES
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def no_control_characters(request: Request) -> None:
+    """App-wide dependency: a path or query parameter with a control character is refused
+    with 422 naming it (PostgreSQL cannot even compare a text holding NUL)."""
+    for where, values in (("path", request.path_params), ("query", request.query_params)):
+        for name, value in values.items():
+            if isinstance(value, str) and _CONTROL.search(value):
+                raise RequestValidationError(
+                    [
+                        {
+                            "loc": (where, name),
+                            "msg": "control characters are not allowed",
+                            "type": "value_error",
+                        }
+                    ]
+                )
 
 
 class BodyTooLarge(HTTPException):

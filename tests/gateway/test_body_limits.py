@@ -246,3 +246,21 @@ async def test_a_json_body_that_is_not_utf8_is_an_invalid_body(
     )
     assert is_problem(answer, 422), answer.text
     assert answer.json()["errors"] == [{"field": "body", "message": "not UTF-8 encoded JSON"}]
+
+
+async def test_a_control_character_in_a_path_or_query_parameter_is_refused(
+    http: httpx.AsyncClient, get_token: GetToken
+) -> None:
+    admin = bearer(await get_token(["admin"], ["audit"]))
+    for url, field in (
+        ("/v1/clients/60542601%00/disable", "path.client_id"),
+        ("/v1/audit/events?service=a%00b", "query.service"),
+        ("/v1/subscriptions/s%0A1", "path.subscription_id"),
+    ):
+        answer = await http.request(
+            "POST" if url.endswith("disable") else "GET",
+            url,
+            headers=admin | {"X-Purpose": "audit"},
+        )
+        assert is_problem(answer, 422), (url, answer.status_code, answer.text)
+        assert field in [e["field"] for e in answer.json()["errors"]], url

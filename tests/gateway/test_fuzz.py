@@ -241,6 +241,9 @@ def test_linked_sequences_keep_the_contract(databases: DatabaseFactory, tmp_path
                 max_examples=EXAMPLES * 10,
                 stateful_step_count=6,
                 deadline=None,
+                # A live server's state differs between runs: replaying to shrink a
+                # failure would draw different steps, so failures are reported unshrunk.
+                phases=[Phase.generate],
                 database=None,
                 suppress_health_check=list(HealthCheck),
             )
