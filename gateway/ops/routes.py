@@ -65,7 +65,9 @@ async def metrics(state: State) -> Response:
 
 
 @router.get(
-    "/problems/{slug}", summary="What a problem type means", responses=problem_responses(404)
+    "/problems/{slug}",
+    summary="What a problem type means",
+    responses=problem_responses(404, 422),
 )
 async def problem_type(slug: str) -> dict[str, Any]:
     problem = PROBLEM_TYPES.get(slug)

@@ -238,7 +238,10 @@ def test_linked_sequences_keep_the_contract(databases: DatabaseFactory, tmp_path
 
         Sequences.run(
             settings=settings(
-                max_examples=EXAMPLES * 10,
+                # Hypothesis replays the prefix of earlier sequences; against a live
+                # server whose state has moved on, long runs report that as flaky data
+                # generation, so sequences stay at 40 whatever GATEWAY_FUZZ_EXAMPLES says.
+                max_examples=min(EXAMPLES * 10, 40),
                 stateful_step_count=6,
                 deadline=None,
                 # A live server's state differs between runs: replaying to shrink a
