@@ -206,7 +206,9 @@ def test_every_operation_keeps_its_contract_at_boundary_values(
 
 
 def test_linked_sequences_keep_the_contract(databases: DatabaseFactory, tmp_path: Path) -> None:
-    schema = from_path(str(CONTRACT))
+    # Disabling a client is left out: links inferred from GET /v1/clients would disable
+    # the fuzzer's own client, and every later step would only show the 401 of that.
+    schema = from_path(str(CONTRACT)).exclude(operation_id="disable")
     with fuzz_target(databases, tmp_path) as target:
         rng = random.Random(2021)
         seen: Counter[str] = Counter()
@@ -238,14 +240,12 @@ def test_linked_sequences_keep_the_contract(databases: DatabaseFactory, tmp_path
 
         Sequences.run(
             settings=settings(
-                # Hypothesis replays the prefix of earlier sequences; against a live
-                # server whose state has moved on, long runs report that as flaky data
-                # generation, so sequences stay at 40 whatever GATEWAY_FUZZ_EXAMPLES says.
+                # Hypothesis replays the prefixes of earlier sequences; against a live
+                # server whose state has moved on, long runs can report the different
+                # draws as flaky generation, so sequences stay at most 40.
                 max_examples=min(EXAMPLES * 10, 40),
                 stateful_step_count=6,
                 deadline=None,
-                # A live server's state differs between runs: replaying to shrink a
-                # failure would draw different steps, so failures are reported unshrunk.
                 phases=[Phase.generate],
                 database=None,
                 suppress_health_check=list(HealthCheck),
