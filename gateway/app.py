@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from gateway import __version__
 from gateway.auditing.routes import public_router as audit_public_router
@@ -23,7 +23,14 @@ from gateway.catalog.routes import router as catalog_router
 from gateway.clients.routes import router as clients_router
 from gateway.consent.routes import router as consent_router
 from gateway.core.db import transaction
-from gateway.core.errors import install_error_handlers, problem_responses
+from gateway.core.errors import install_error_handlers, problem_responses, too_large_response
+from gateway.core.limits import (
+    BodyLimitMiddleware,
+    RouteLimits,
+    document_body_limits,
+    no_control_characters,
+)
+from gateway.core.links import document_links
 from gateway.core.middleware import HttpMetrics, RequestContextMiddleware
 from gateway.core.openapi import finish
 from gateway.exchanges.routes import router as exchanges_router
@@ -108,12 +115,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Metrics are Prometheus (RequestContextMiddleware); FastAPI's OpenTelemetry hook
         # would otherwise look up the global providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        dependencies=[Depends(no_control_characters)],
     )
     app.state.gateway = state
     install_error_handlers(app)
     install_oauth_error_handler(app)
-    app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(state.metrics))
-    for router in (
+    routers = (
         ops_router,
         auth_router,
         catalog_router,
@@ -130,18 +137,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         partners_router,
         payments_router,
         subscriptions_router,
-    ):
+    )
+    routes = [route for router in routers for route in router.routes]
+    limits = RouteLimits(routes)
+    # Inside the request context (its request id is in the 413), outside everything else.
+    app.add_middleware(BodyLimitMiddleware, limits=limits, refuse=too_large_response)
+    app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(state.metrics))
+    for router in routers:
         app.include_router(router)
-    _document_problems(app)
+    _document_problems(app, limits.by_operation(routes))
     return app
 
 
-def _document_problems(app: FastAPI) -> None:
+def _document_problems(app: FastAPI, body_limits: dict[str, int]) -> None:
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = finish(generate())
+            app.openapi_schema = document_links(
+                document_body_limits(finish(generate()), body_limits)
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

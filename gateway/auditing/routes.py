@@ -33,6 +33,7 @@ from gateway.broker.routes import Caller
 from gateway.broker.service import exchange, project
 from gateway.broker.validation import invalid, parse_document
 from gateway.core.errors import problem_responses
+from gateway.core.limits import BIGINT_MAX
 from gateway.state import AppState
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=problem_responses(401, 403, 422))
@@ -152,7 +153,9 @@ async def list_events(
     decision: Decision | None = None,
     outcome: Slug = None,
     subject: Subject = None,
-    cursor: Annotated[int | None, Query(ge=0, description="next_cursor of the last page")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=0, le=BIGINT_MAX, description="next_cursor of the last page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSONResponse:
     async with exchange(call, "gateway.audit-events") as ex:
@@ -249,8 +252,8 @@ async def export_events(
 )
 async def verify_chain(
     call: Caller,
-    from_seq: Annotated[int | None, Query(ge=1)] = None,
-    to_seq: Annotated[int | None, Query(ge=1)] = None,
+    from_seq: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
+    to_seq: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
 ) -> JSONResponse:
     async with exchange(call, "gateway.audit-verification") as ex:
         if from_seq is not None and to_seq is not None and to_seq < from_seq:
@@ -267,7 +270,7 @@ async def verify_chain(
 async def list_checkpoints(
     call: Caller,
     session: Session,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=BIGINT_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSONResponse:
     async with exchange(call, "gateway.audit-checkpoints") as ex:

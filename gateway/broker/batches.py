@@ -43,10 +43,15 @@ from gateway.broker.validation import invalid, parse_document, parse_period
 from gateway.consent.routes import accepted_terms, check_catalog_terms
 from gateway.consent.schemas import ConsentRequest
 from gateway.core.errors import problem_responses
+from gateway.core.limits import batch_body_bytes, body_limit
 from gateway.partners.models import Account, HealthHistory, OpeningRefused
 from gateway.partners.ports import Bank, HealthRegistry, TelecomRegistry
 
 MAX_BATCH = 1000
+# Body limits: MAX_BATCH entries of the largest size a real client sends, spaces included.
+NUMBERS_BODY_BYTES = batch_body_bytes(MAX_BATCH, 48)  # "60542601-3", a DNI or CUI
+HOLDERS_BODY_BYTES = batch_body_bytes(MAX_BATCH, 96)  # {"dni": "60542601-3"}
+CONSENTS_BODY_BYTES = batch_body_bytes(MAX_BATCH, 2048)  # a consent with its evidence
 R = TypeVar("R")
 Document = Annotated[str, Field(json_schema_extra=DOCUMENT_SCHEMA)]
 
@@ -123,6 +128,7 @@ def _answers(
 @router.post(
     "/phone-line-lookups",
     response_model=PhoneLineLookupsAnswer,
+    openapi_extra=body_limit(NUMBERS_BODY_BYTES),
     summary="Mobile lines of many caregivers at once, from OSIPTEL (purpose contact)",
 )
 async def phone_line_lookups(body: PhoneLineLookups, call: Caller) -> JSONResponse:
@@ -149,6 +155,7 @@ async def phone_line_lookups(body: PhoneLineLookups, call: Caller) -> JSONRespon
     "/consent-batches",
     status_code=201,
     response_model=ConsentsAnswer,
+    openapi_extra=body_limit(CONSENTS_BODY_BYTES),
     summary="Record the consents accepted in many affiliation calls, all or none "
     "(purpose affiliation, Idempotency-Key required)",
 )
@@ -184,6 +191,7 @@ async def consent_batch(
 @router.post(
     "/account-openings",
     response_model=AccountOpeningsAnswer,
+    openapi_extra=body_limit(HOLDERS_BODY_BYTES),
     summary="Open Banco de la Nación Cuentas DNI for many holders in one mass opening "
     "(purpose payment, Idempotency-Key required)",
 )
@@ -233,6 +241,7 @@ async def account_openings(
 @router.post(
     "/coresponsibility-verdicts",
     response_model=ChildVerdictsAnswer,
+    openapi_extra=body_limit(NUMBERS_BODY_BYTES),
     summary="Verdicts per required health item for many children and one period "
     "(no diagnosis revealed)",
 )

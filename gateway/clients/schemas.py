@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ClientCreate(BaseModel):
@@ -23,14 +23,6 @@ class ClientOut(BaseModel):
     active: bool
     created_at: datetime
     disabled_at: datetime | None
-
-    @field_validator("created_at", "disabled_at")
-    @classmethod
-    def _in_utc(cls, moment: datetime | None) -> datetime | None:
-        # SQLite gives stored times back without their zone; every stored time is UTC.
-        if moment is not None and moment.tzinfo is None:
-            return moment.replace(tzinfo=UTC)
-        return moment
 
 
 class ClientCreated(ClientOut):

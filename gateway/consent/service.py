@@ -43,16 +43,8 @@ _VIEWED = (
 )
 
 
-def utc(moment: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; every stored time is UTC."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _iso(moment: datetime | None) -> str | None:
-    value = utc(moment)
-    return value.isoformat().replace("+00:00", "Z") if value else None
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
 def _canonical(value: Any) -> bytes:
@@ -105,7 +97,7 @@ def _metadata(row: Mapping[str, Any]) -> dict[str, Any]:
 def _state(row: Mapping[str, Any], now: datetime | None = None) -> str:
     if row["state"] == "revoked":
         return "revoked"
-    expiry = utc(row["expires_at"])
+    expiry = row["expires_at"]
     if expiry is not None and expiry <= (now or datetime.now(UTC)):
         return "expired"
     return "active"
@@ -402,7 +394,7 @@ class ConsentService:
                     )
                 )
                 for subject, household, purposes, categories, expires_at in rows:
-                    expiry = utc(expires_at)
+                    expiry = expires_at
                     if expiry is not None and expiry <= now:
                         continue
                     if purpose in purposes and (
@@ -430,7 +422,7 @@ class ConsentService:
                 )
             ).all()
         for purposes, categories, expires_at in rows:
-            expiry = utc(expires_at)
+            expiry = expires_at
             if expiry is not None and expiry <= now:
                 continue
             if purpose in purposes and (data_category is None or data_category in categories):

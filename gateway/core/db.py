@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import MetaData, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -28,6 +30,35 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A moment in time, the one column type of every stored timestamp.
+
+    Written: an aware ``datetime`` converted to UTC (a naive one is refused with
+    ``ValueError``: its zone would be a guess). Read: an aware ``datetime`` in UTC on every
+    backend. PostgreSQL keeps ``timestamp with time zone`` and answers in the session's
+    zone; SQLite keeps the text of the UTC moment without an offset and answers naive.
+    Comparing an answer of one with the other, or with ``datetime.now(UTC)``, then raises
+    ``TypeError``; through this type both answer alike.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("a stored moment must be timezone-aware")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def _with_driver(url: str, sqlite_driver: str) -> URL:

@@ -34,6 +34,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from gateway.core.limits import BodyTooLarge
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 # The schema of the token endpoint's RFC 6749 error documents (``gateway.auth.schemas``).
 OAUTH_ERROR_SCHEMA = "TokenErrorResponse"
@@ -351,6 +353,8 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else problem.title
     if exc.status_code == 404 and detail == "Not Found":
         detail = "no resource at this address"
+    if isinstance(exc, BodyTooLarge):
+        return too_large_response(request, exc)
     headers = getattr(exc, "headers", None)
     if exc.status_code == 405:
         headers = {**(headers or {}), "Allow": _allowed_methods(request)}
@@ -372,6 +376,16 @@ def _allowed_methods(request: Request) -> str:
         )
     ]
     return ", ".join(allowed)
+
+
+def too_large_response(request: Request, exc: BodyTooLarge) -> JSONResponse:
+    """413 for a body over its operation's limit, refused before it was parsed."""
+    return problem_response(
+        PROBLEM_TYPES["payload-too-large"],
+        exc.detail,
+        request,
+        extra={"errors": [{"field": "body", "message": f"larger than {exc.limit} bytes"}]},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -22,12 +22,12 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import DateTime, LargeBinary, String, Table, select, update
+from sqlalchemy import LargeBinary, String, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.core.crypto import SealError, SecretBox
-from gateway.core.db import Base, transaction
+from gateway.core.db import Base, UTCDateTime, transaction
 
 VERSION = 1
 NONCE_BYTES = 12
@@ -38,7 +38,7 @@ class DataKey(Base):
 
     key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class UnknownDataKey(SealError):

@@ -21,6 +21,7 @@ from gateway.broker.routes import Caller
 from gateway.broker.service import exchange
 from gateway.broker.validation import check_range, invalid, parse_ubigeos
 from gateway.core.errors import ProblemError, problem_responses
+from gateway.core.limits import INTEGER_MAX
 
 router = APIRouter(
     prefix="/v1/exchanges", tags=["operations"], responses=problem_responses(401, 403, 404, 422)
@@ -110,7 +111,7 @@ async def exchange_run_records(
     name: str,
     run_id: str,
     call: Caller,
-    chunk: Annotated[int, Query(ge=0, description="First chunk to return.")] = 0,
+    chunk: Annotated[int, Query(ge=0, le=INTEGER_MAX, description="First chunk to return.")] = 0,
     chunks: Annotated[int, Query(ge=1, le=100, description="At most this many chunks.")] = 10,
 ) -> JSONResponse:
     """What a programme system reads after a run: the staged records (already reduced to

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from audit.events import AuditEvent
 from audit.store import append
 from gateway.catalog.models import Catalog, ExchangeSpec
-from gateway.consent.service import ConsentService, utc
+from gateway.consent.service import ConsentService
 from gateway.core.db import transaction
 from gateway.core.errors import ProblemError
 from gateway.core.keyring import DataKeyring, SealedColumn
@@ -55,8 +55,7 @@ SEALED_COLUMNS = [
 
 
 def _iso(moment: datetime | None) -> str | None:
-    value = utc(moment)
-    return value.isoformat().replace("+00:00", "Z") if value else None
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
 def view(run: ExchangeRun) -> dict[str, Any]:

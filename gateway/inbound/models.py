@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKeyConstraint, Integer, LargeBinary, String, Text
+from sqlalchemy import ForeignKeyConstraint, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.core.db import Base
+from gateway.core.db import Base, UTCDateTime
 
 
 class InboundMessage(Base):
@@ -24,8 +24,8 @@ class InboundMessage(Base):
     receipt: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Row numbers, field names and messages only: never a value from the body.
     rejections: Mapped[str | None] = mapped_column(Text, nullable=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class InboundChunk(Base):

@@ -16,6 +16,7 @@ from gateway.broker.routes import Caller
 from gateway.broker.service import exchange, project
 from gateway.broker.validation import invalid
 from gateway.core.errors import Problem, ProblemError, problem_responses
+from gateway.core.limits import body_limit
 from gateway.inbound.kinds import FEEDS
 from gateway.inbound.reading import CSV, NDJSON, Delimiter, body_format
 from gateway.partners.ports import Bank
@@ -37,6 +38,11 @@ CsvDelimiter = Annotated[
         "(comma, semicolon or tab)."
     ),
 ]
+
+# Streamed rows are checked and stored chunk by chunk, so memory stays bounded whatever a
+# message's size; the limit only bounds how long one message may hold its claim.
+MAX_STREAM_BYTES = 1024 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 25 * 1024 * 1024
 
 MessageId = Annotated[
     str,
@@ -116,11 +122,10 @@ for _path, _feed, _summary in (
         response_model=ReceiptAnswer,
         responses={400: {"model": Problem, "description": "The body is not UTF-8"}},
         summary=_summary,
-        openapi_extra=_body_schema(FEEDS[_feed].fields),
+        openapi_extra=_body_schema(FEEDS[_feed].fields) | body_limit(MAX_STREAM_BYTES),
     )
 
 
-MAX_DOCUMENT_BYTES = 25 * 1024 * 1024
 XML = ("application/xml", "text/xml")
 
 
@@ -183,7 +188,8 @@ def _unreadable(kind: str, reason: ValueError) -> ProblemError:
     status_code=201,
     summary="Banco de la Nación pushes a pain.002 status report (001.03 or 001.10)",
     response_model=ReceiptAnswer,
-    openapi_extra=_document_schema("pain.002", ("pain.002.001.03", "pain.002.001.10")),
+    openapi_extra=_document_schema("pain.002", ("pain.002.001.03", "pain.002.001.10"))
+    | body_limit(MAX_DOCUMENT_BYTES),
 )
 async def push_payment_status(
     request: Request, call: Caller, message_id: MessageId
@@ -229,7 +235,8 @@ async def push_payment_status(
     status_code=201,
     summary="Banco de la Nación pushes a camt.054 debit notification (001.02 or 001.08)",
     response_model=ReceiptAnswer,
-    openapi_extra=_document_schema("camt.054", ("camt.054.001.02", "camt.054.001.08")),
+    openapi_extra=_document_schema("camt.054", ("camt.054.001.02", "camt.054.001.08"))
+    | body_limit(MAX_DOCUMENT_BYTES),
 )
 async def push_settlements(request: Request, call: Caller, message_id: MessageId) -> JSONResponse:
     feed = FEEDS["settlements"]

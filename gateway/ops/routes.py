@@ -87,7 +87,7 @@ async def metrics(state: State) -> Response:
     response_model=None,
     responses={
         **documented(ProblemTypeDescription, "The problem type"),
-        **problem_responses(404),
+        **problem_responses(404, 422),
     },
 )
 async def problem_type(slug: str) -> dict[str, Any]:

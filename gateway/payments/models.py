@@ -6,7 +6,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Date,
-    DateTime,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -15,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.core.db import Base
+from gateway.core.db import Base, UTCDateTime
 
 
 class PaymentRun(Base):
@@ -33,13 +32,11 @@ class PaymentRun(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
     reconciliation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime())
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    lease_expires_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True
-    )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class PaymentItem(Base):
@@ -73,5 +70,5 @@ class PaymentChunk(Base):
     state: Mapped[str] = mapped_column(String(16))  # built|reported
     document_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     group_status: Mapped[str | None] = mapped_column(String(8), nullable=True)
-    built_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

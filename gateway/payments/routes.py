@@ -14,10 +14,16 @@ from gateway.broker.routes import Caller
 from gateway.broker.service import exchange, project
 from gateway.broker.validation import invalid
 from gateway.core.errors import problem_responses
+from gateway.core.limits import batch_body_bytes, body_limit
 
 router = APIRouter(
     prefix="/v1/payment-runs", tags=["payments"], responses=problem_responses(401, 403, 404, 422)
 )
+
+
+MAX_TRANSFERS = 500_000
+# A transfer (end_to_end_id, dni, cci, amount, name) takes under 320 bytes as JSON.
+PAYMENT_RUN_BODY_BYTES = batch_body_bytes(MAX_TRANSFERS, 320)
 
 
 class PaymentRunRequest(BaseModel):
@@ -29,7 +35,7 @@ class PaymentRunRequest(BaseModel):
     requested_date: date
     transfers: list[dict[str, Any]] = Field(
         min_length=1,
-        max_length=500_000,
+        max_length=MAX_TRANSFERS,
         description="Each: end_to_end_id, dni, cci, amount, name.",
     )
 
@@ -39,6 +45,7 @@ class PaymentRunRequest(BaseModel):
     status_code=201,
     response_model=PaymentRunAnswer,
     responses=documented(PaymentRunAnswer, "A run with this run_ref exists: that run"),
+    openapi_extra=body_limit(PAYMENT_RUN_BODY_BYTES),
     summary="Pay a roll of transfers (purpose payment; consent checked per holder)",
 )
 async def create_payment_run(body: PaymentRunRequest, call: Caller) -> JSONResponse:

@@ -22,6 +22,7 @@ from gateway.broker.service import exchange, project
 from gateway.broker.validation import parse_document
 from gateway.clients.models import Client
 from gateway.core.errors import problem_responses
+from gateway.core.limits import BIGINT_MAX
 
 router = APIRouter(prefix="/v1", tags=["audit"], responses=problem_responses(401, 403, 422))
 
@@ -35,7 +36,9 @@ async def disclosures(
     dni: Dni,
     call: Caller,
     session: Session,
-    cursor: Annotated[int | None, Query(ge=0, description="next_cursor of the last page")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=0, le=BIGINT_MAX, description="next_cursor of the last page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> JSONResponse:
     async with exchange(call, "gateway.subject-disclosures") as ex:

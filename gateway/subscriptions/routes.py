@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,7 +18,10 @@ from gateway.broker.routes import Caller
 from gateway.broker.service import exchange
 from gateway.broker.validation import invalid
 from gateway.core.errors import problem_responses
+from gateway.core.limits import BIGINT_MAX
 from gateway.subscriptions.service import NOTICES
+
+DeliveryId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="A delivery's number.")]
 
 router = APIRouter(
     prefix="/v1/subscriptions",
@@ -102,7 +105,9 @@ async def list_deliveries(
     response_model=None,
     responses=documented(DeliveryState, "The delivery, now acknowledged"),
 )
-async def acknowledge(subscription_id: str, delivery_id: int, call: Caller) -> dict[str, Any]:
+async def acknowledge(
+    subscription_id: str, delivery_id: DeliveryId, call: Caller
+) -> dict[str, Any]:
     result: dict[str, Any] = await call.state.subscriptions.acknowledge(
         call.principal.client_id, subscription_id, delivery_id
     )
@@ -116,6 +121,6 @@ async def acknowledge(subscription_id: str, delivery_id: int, call: Caller) -> d
     response_model=None,
     responses=documented(DeliveryState, "The delivery, pending again", 202),
 )
-async def retry(subscription_id: str, delivery_id: int, call: Caller) -> dict[str, Any]:
+async def retry(subscription_id: str, delivery_id: DeliveryId, call: Caller) -> dict[str, Any]:
     await call.state.subscriptions.redeliver(call.principal.client_id, subscription_id, delivery_id)
     return {"delivery_id": delivery_id, "state": "pending"}

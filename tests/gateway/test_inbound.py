@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -158,3 +159,26 @@ async def test_pushes_need_the_partner_role_and_are_audited(
     )
     assert births.status_code == 201, births.text
     assert births.json()["data"]["rows_rejected"] == 1
+
+
+async def test_a_row_that_never_ends_refuses_the_message_and_frees_its_id(
+    app: FastAPI, http: httpx.AsyncClient, get_token: GetToken
+) -> None:
+    headers = await partner(get_token)
+    headers |= {"X-Message-Id": "his-long", "Content-Type": "application/x-ndjson"}
+    rows = his_rows(3)
+
+    async def endless_row() -> AsyncIterator[bytes]:
+        yield ndjson(rows[:1])
+        for _ in range(64):  # 4 MiB of one row, no line end
+            yield b'{"cui": "' + b"1" * (64 * 1024)
+
+    refused = await http.post(PUSH, content=endless_row(), headers=headers)
+    assert refused.status_code == 413, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "row" in refused.json()["detail"]
+    state = app.state.gateway
+    assert [r async for r in state.inbound.accepted_rows(FEEDS["health-records"], "his-long")] == []
+    resent = await http.post(PUSH, content=ndjson(rows), headers=headers)
+    assert resent.status_code == 201, resent.text
+    assert resent.json()["data"]["rows_accepted"] == 3

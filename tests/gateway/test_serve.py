@@ -28,6 +28,7 @@ CLI = [sys.executable, "-m", "gateway.cli"]
 @dataclass
 class Served:
     base: str
+    pid: int = 0
     output: str = ""
 
 
@@ -44,7 +45,7 @@ def serving(env: dict[str, str], cwd: Path, *args: str) -> Iterator[Served]:
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    served = Served(base)
+    served = Served(base, proc.pid)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -135,3 +137,40 @@ async def test_deceased_holder_is_refused_by_the_bank(
     )
     assert retry.status_code == 422
     assert retry.json()["type"] == "/problems/partner-invalid-input"
+
+
+@pytest.mark.parametrize(
+    "settings", [{"bn": {"read_timeout_seconds": 10.0}}], indirect=True, ids=["slow-bank"]
+)
+async def test_retries_while_the_bank_is_slow_wait_for_the_first_answer(
+    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str], consented: Grant
+) -> None:
+    # A client library retrying on its own timeout: five sends of one request, 0.4 s
+    # apart, while the bank takes 3 s to open the account.
+    h = mocks.adult()
+    await consented(h)
+    await mocks.faults("bn", latency_ms=3000)
+
+    async def send(n: int) -> httpx.Response:
+        await asyncio.sleep(0.4 * n)
+        return await http.post(
+            "/v1/accounts", headers=consumer | opening("slow-key-0001"), json={"dni": h.mother.dni}
+        )
+
+    answers = await asyncio.gather(*(send(n) for n in range(5)))
+    first, *retries = answers
+    assert first.status_code == 201, first.text
+    for retry in retries:
+        if retry.status_code == 409:
+            assert retry.headers["content-type"].startswith("application/problem+json")
+            assert retry.json()["type"] == "/problems/idempotency-in-progress"
+            assert int(retry.headers["Retry-After"]) >= 1
+        else:  # the first answer, once it is there
+            assert (retry.status_code, retry.json()) == (201, first.json()), retry.text
+    assert [r.status_code for r in retries].count(409) >= 3
+    await mocks.faults("bn")
+    later = await http.post(
+        "/v1/accounts", headers=consumer | opening("slow-key-0001"), json={"dni": h.mother.dni}
+    )
+    assert (later.status_code, later.json()) == (201, first.json())
+    assert len(mocks.bank.opening_requests) == 1

@@ -1,0 +1,161 @@
+"""Bounds on what a client may send: integer parameters and request bodies.
+
+Integers. A query or path integer is compared with a ``BIGINT`` column (audit sequence
+numbers, delivery ids) or an ``INTEGER`` one (chunk numbers); past the column's range
+SQLite raises ``OverflowError`` and PostgreSQL an out-of-range error. The contract bounds
+each such parameter (``minimum``/``maximum``) and FastAPI refuses a value outside with a
+422 naming the field (``query.from_seq``).
+
+Bodies. Every operation has a body limit in bytes, declared on its route with
+:func:`body_limit` (``DEFAULT_BODY_BYTES`` when it names none) and published in the
+contract as ``x-body-limit-bytes``. :class:`BodyLimitMiddleware` refuses a body over it
+with a 413 ``payload-too-large`` problem naming the limit, before anything parses it: a
+``Content-Length`` over the limit is refused before a byte of the body is read; a chunked
+body is counted as it streams and refused the moment it passes the limit.
+
+Starlette's own ``RequestBodyLimitMiddleware`` (FastAPI's ``max_body_size``) does the
+counting alike but replaces every answer to an over-long declared body, the gateway's
+problem document included, with a ``text/plain`` 413; clients of this gateway get RFC 9457
+problems for every error, so the check lives here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+BIGINT_MAX = 2**63 - 1
+"""The largest value of a ``BIGINT`` column, the same on SQLite and PostgreSQL."""
+INTEGER_MAX = 2**31 - 1
+"""The largest value of an ``INTEGER`` column on PostgreSQL."""
+DEFAULT_BODY_BYTES = 16 * 1024
+"""Room for any single-record body (a consent, an account opening, a token request)."""
+LIMIT_EXTENSION = "x-body-limit-bytes"
+"""The contract's name, on each operation, for its body limit in bytes."""
+
+
+def body_limit(limit: int) -> dict[str, Any]:
+    """A route's ``openapi_extra`` declaring its body limit in bytes."""
+    return {LIMIT_EXTENSION: limit}
+
+
+def batch_body_bytes(entries: int, entry_bytes: int) -> int:
+    """A batch operation's limit: ``entries`` entries of up to ``entry_bytes`` each (JSON
+    with spaces and the field names included) plus a single-record envelope."""
+    return entries * entry_bytes + DEFAULT_BODY_BYTES
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def no_control_characters(request: Request) -> None:
+    """App-wide dependency: a path or query parameter with a control character is refused
+    with 422 naming it (PostgreSQL cannot even compare a text holding NUL)."""
+    for where, values in (("path", request.path_params), ("query", request.query_params)):
+        for name, value in values.items():
+            if isinstance(value, str) and _CONTROL.search(value):
+                raise RequestValidationError(
+                    [
+                        {
+                            "loc": (where, name),
+                            "msg": "control characters are not allowed",
+                            "type": "value_error",
+                        }
+                    ]
+                )
+
+
+class BodyTooLarge(HTTPException):
+    """The body passed its operation's limit (``limit`` bytes); answered with 413."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the body exceeds this operation's limit of {limit} bytes")
+        self.limit = limit
+
+
+class RouteLimits:
+    """Each route's body limit, found by method and path before the router runs."""
+
+    def __init__(self, routes: Iterable[Any], default: int = DEFAULT_BODY_BYTES) -> None:
+        self.default = default
+        self.table: list[tuple[re.Pattern[str], set[str], int]] = [
+            (route.path_regex, set(route.methods), int(route.openapi_extra[LIMIT_EXTENSION]))
+            for route in routes
+            if LIMIT_EXTENSION in (getattr(route, "openapi_extra", None) or {})
+        ]
+
+    def of(self, method: str, path: str) -> int:
+        for pattern, methods, limit in self.table:
+            if method in methods and pattern.match(path):
+                return limit
+        return self.default
+
+    def by_operation(self, routes: Iterable[Any]) -> dict[str, int]:
+        return {
+            route.name: self.of(next(iter(route.methods)), route.path)
+            for route in routes
+            if getattr(route, "methods", None)
+        }
+
+
+class BodyLimitMiddleware:
+    """Refuses a request body over its route's limit before it is parsed (plain ASGI)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limits: RouteLimits,
+        refuse: Callable[[Request, BodyTooLarge], Response],
+    ) -> None:
+        self.app = app
+        self.limits = limits
+        self.refuse = refuse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limits.of(scope["method"], scope["path"])
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            await self.refuse(Request(scope), BodyTooLarge(limit))(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def document_body_limits(schema: dict[str, Any], limits: dict[str, int]) -> dict[str, Any]:
+    """Say in the contract, for each operation with a body, its limit and its 413 answer.
+
+    ``limits`` maps an operation id to its limit in bytes."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            limit = limits.get(operation.get("operationId", ""))
+            if limit is None or "requestBody" not in operation:
+                continue
+            operation[LIMIT_EXTENSION] = limit
+            operation.setdefault("responses", {})["413"] = {
+                "description": f"The body exceeds this operation's limit of {limit} bytes",
+                "content": {
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                },
+            }
+    return schema
