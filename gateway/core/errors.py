@@ -342,6 +342,8 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, BodyTooLarge):
+        return too_large_response(request, exc)
     if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
         return _not_json(request)
     slug = _BY_STATUS.get(exc.status_code)
@@ -353,8 +355,6 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else problem.title
     if exc.status_code == 404 and detail == "Not Found":
         detail = "no resource at this address"
-    if isinstance(exc, BodyTooLarge):
-        return too_large_response(request, exc)
     headers = getattr(exc, "headers", None)
     if exc.status_code == 405:
         headers = {**(headers or {}), "Allow": _allowed_methods(request)}

@@ -182,7 +182,7 @@ async def _lines(
             opened = True
         long = len(pending) > limits.max_row_bytes
         *complete, pending = pending.split(b"\n")
-        if long and max(len(pending), *map(len, complete)) > limits.max_row_bytes:
+        if long and max([len(pending), *map(len, complete)]) > limits.max_row_bytes:
             for offset, raw in enumerate([*complete, pending]):
                 if len(raw) > limits.max_row_bytes:
                     raise _too_large(

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import DateTime, LargeBinary, String
+from sqlalchemy import LargeBinary, String
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from audit.events import AuditEvent
 from audit.store import append
-from gateway.core.db import Base, transaction
+from gateway.core.db import Base, UTCDateTime, transaction
 from gateway.core.keyring import DataKeyring, SealedColumn
 from gateway.partners.errors import PartnerError
 from gateway.partners.ports import CredentialSource, RenewableCredential
@@ -43,7 +43,7 @@ class PartnerCredential(Base):
 
     partner: Mapped[str] = mapped_column(String(32), primary_key=True)
     secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
-    renewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    renewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 def credential_aad(partner: str) -> bytes:
