@@ -70,7 +70,7 @@ app.command("mocks")(mocks)
 T = TypeVar("T")
 SANDBOX_ROLES: dict[str, list[str]] = {
     "consumer": ["affiliation", "contact", "payment", "coresponsibility-verification"],
-    "partner": ["affiliation", "payment", "coresponsibility-verification"],
+    "partner": ["affiliation", "contact", "payment", "coresponsibility-verification"],
     "auditor": ["audit"],
     "admin": ["audit"],
 }

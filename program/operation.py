@@ -466,17 +466,27 @@ class Operation:
                     }
                     for n, h in enumerate(roll)
                 ]
-                created = await self.gw.call(
-                    "consumer",
-                    "POST",
-                    "/v1/payment-runs",
-                    purpose="payment",
-                    json_body={
-                        "run_ref": f"DU095-{tranche}-{self.seed}-{part:03d}",
-                        "requested_date": requested.isoformat(),
-                        "transfers": transfers,
-                    },
-                )
+                try:
+                    created = await self.gw.call(
+                        "consumer",
+                        "POST",
+                        "/v1/payment-runs",
+                        purpose="payment",
+                        json_body={
+                            "run_ref": f"DU095-{tranche}-{self.seed}-{part:03d}",
+                            "requested_date": requested.isoformat(),
+                            "transfers": transfers,
+                        },
+                    )
+                except GatewayProblem as exc:
+                    if exc.status != 422:
+                        raise
+                    # No transfer of this roll could be paid: the gateway kept nothing.
+                    figures["rejected"] += len(roll)
+                    for h in roll:
+                        setattr(h, tranche.lower(), "rejected")
+                    self.progress.advance(step, len(roll))
+                    continue
                 runs.append((created["data"]["id"], roll))
             for run_id, roll in runs:
                 done = await self._wait_run(f"/v1/payment-runs/{run_id}", "consumer", "payment")

@@ -379,12 +379,16 @@ def _allowed_methods(request: Request) -> str:
 
 
 def too_large_response(request: Request, exc: BodyTooLarge) -> JSONResponse:
-    """413 for a body over its operation's limit, refused before it was parsed."""
+    """413 for a body over its operation's limit, refused before it was parsed. Like
+    every answer of the token endpoint, the token endpoint's carries ``Cache-Control:
+    no-store`` (RFC 6749 §5.1)."""
+    token = request.url.path == "/v1/token"
     return problem_response(
         PROBLEM_TYPES["payload-too-large"],
         exc.detail,
         request,
         extra={"errors": [{"field": "body", "message": f"larger than {exc.limit} bytes"}]},
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"} if token else None,
     )
 
 

@@ -223,11 +223,13 @@ async def rows_of(
     """
     lines = _lines(stream, form, digest, limits)
     if form.media == NDJSON:
+        rows = 0
         async for first, batch in lines:
             text = _decode(b"\n".join(batch), first, form.encoding)
             for number, line in enumerate(text.split("\n"), start=first):
                 if not line.strip():
                     continue
+                rows += 1
                 try:
                     value = json.loads(line)
                 except ValueError:
@@ -237,6 +239,13 @@ async def rows_of(
                     yield number, value, None
                 else:
                     yield number, None, "not a JSON object"
+        if not rows:
+            # Like a CSV body without its header: refused whole, the message id stays free.
+            raise ProblemError(
+                "validation-error",
+                "invalid fields: body",
+                extra={"errors": [{"field": "body", "message": "no row: the body is empty"}]},
+            )
         return
     async for row in _csv_rows(lines, form, fields, limits):
         yield row

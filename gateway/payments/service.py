@@ -131,7 +131,9 @@ class PaymentService:
         transfers: list[dict[str, Any]],
     ) -> tuple[int, dict[str, Any]]:
         """Queue a roll. Answers (201, run) or, for a roll already accepted under this
-        reference, (200, that run)."""
+        reference, (200, that run). A roll none of whose transfers can be paid raises a
+        422 ``validation-error`` naming each rejected row (``body.transfers[i].field``)
+        and stores nothing, so its ``run_ref`` stays free for the corrected roll."""
         async with transaction(self.sessions) as session:
             existing = (
                 await session.execute(
@@ -181,6 +183,23 @@ class PaymentService:
                 rejections.append({"row": row, "field": "dni", "reason": "consent-required"})
             else:
                 accepted.append((item, ref))
+        if not accepted:
+            # Nothing of the roll can be paid: refused whole, so that the corrected roll
+            # can be sent again under the same run_ref (nothing is stored).
+            raise ProblemError(
+                "validation-error",
+                "no transfer of the roll can be paid: "
+                f"{len(rejections)} rejected, fix them and send the roll again",
+                extra={
+                    "errors": [
+                        {
+                            "field": f"body.transfers[{r['row'] - 1}].{r['field']}",
+                            "message": r["reason"],
+                        }
+                        for r in rejections[:1000]
+                    ]
+                },
+            )
         now = datetime.now(UTC)
         run_id = str(uuid.uuid4())
         chunks = -(-len(accepted) // self.chunk_size)

@@ -497,8 +497,15 @@ async def test_a_streamed_message_past_the_limit_is_refused_and_nothing_is_kept(
                 for _ in range(lines):
                     yield line
 
+            # An empty body is refused whole, like a CSV without its header: no receipt,
+            # and the message id stays free for the real message.
             empty = await push(http, token, "births", "b-big", b"", "application/x-ndjson")
-            assert accepted(empty) == (0, 0)  # an empty body is an empty message
+            assert empty.status_code == 422, empty.text
+            assert empty.json()["errors"] == [
+                {"field": "body", "message": "no row: the body is empty"}
+            ]
+            resent = await push(http, token, "births", "b-big", line, "application/x-ndjson")
+            assert accepted(resent) == (1, 0)
             path, purpose = ENDPOINTS["births"]
             headers = bearer(token) | {
                 "X-Purpose": purpose,

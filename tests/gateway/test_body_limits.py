@@ -265,3 +265,17 @@ async def test_a_control_character_in_a_path_or_query_parameter_is_refused(
         )
         assert is_problem(answer, 422), (url, answer.status_code, answer.text)
         assert field in [e["field"] for e in answer.json()["errors"]], url
+
+
+async def test_the_token_endpoint_refuses_a_large_body_without_letting_it_be_cached(
+    http: httpx.AsyncClient,
+) -> None:
+    """RFC 6749 §5.1: every answer of the token endpoint is ``no-store``, the 413 too."""
+    answer = await http.post(
+        "/v1/token",
+        content=b"grant_type=client_credentials&padding=" + b"x" * (64 * 1024),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert is_problem(answer, 413), answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers["pragma"] == "no-cache"

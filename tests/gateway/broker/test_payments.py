@@ -107,9 +107,18 @@ async def test_a_roll_is_paid_once_and_reconciled(
     reused = await http.post(
         "/v1/payment-runs", json=roll("2021-03-T2", transfers[:2]), headers=pay
     )
-    assert reused.json()["data"]["items"] == 0
-    assert reused.json()["data"]["rejected_at_intake"] == 2
+    # Nothing of it can be paid: refused whole, naming each row, and nothing stored.
+    assert reused.status_code == 422, reused.text
+    assert reused.json()["errors"] == [
+        {"field": f"body.transfers[{i}].end_to_end_id", "message": "already in an earlier roll"}
+        for i in range(2)
+    ]
     assert len(mocks.bank.ledger) == 12
+    # The run_ref was not used up: a payable roll under it is accepted.
+    fresh = [{**t, "end_to_end_id": f"{t['end_to_end_id']}-B"} for t in transfers[:1]]
+    again = await http.post("/v1/payment-runs", json=roll("2021-03-T2", fresh), headers=pay)
+    assert again.status_code == 201, again.text
+    assert again.json()["data"]["items"] == 1
 
 
 @SMALL_CHUNKS
