@@ -52,6 +52,7 @@ from gateway.partners.models import Person
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 OPERATION = "consultar"
+_ENVELOPE, _BODY, _FAULT = (f"{{{SOAP_ENV}}}{name}" for name in ("Envelope", "Body", "Fault"))
 # Characters XML 1.0 cannot carry (zeep/lxml refuse them with a ValueError).
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -177,7 +178,8 @@ class ConsultarExchange:
                 ) from None
             # zeep reads error answers in recovery mode: whatever else they hold, a fault.
             raise PartnerUnavailable("reniec", op, "SOAP fault") from None
-        fault = root.find(f"{{{SOAP_ENV}}}Body/{{{SOAP_ENV}}}Fault")
+        body = next(root.iterchildren(_BODY), None)
+        fault = next(body.iterchildren(_FAULT), None) if body is not None else None
         if status != 200 or fault is not None:
             code = fault.findtext("faultcode") if fault is not None else None
             if (code or "").endswith("Client"):
@@ -185,11 +187,14 @@ class ConsultarExchange:
                     "reniec", op, "SOAP client fault: request not understood"
                 )
             raise PartnerUnavailable("reniec", op, "SOAP fault")
-        body = root.find(f"{{{SOAP_ENV}}}Body") if root.tag == f"{{{SOAP_ENV}}}Envelope" else None
-        wrapper = body.find("*") if body is not None else None
+        # zeep reads the Body's first element as the answer wrapper, whatever its name.
+        wrapper = (
+            next(body.iterchildren("*"), None)
+            if root.tag == _ENVELOPE and body is not None
+            else None
+        )
         if wrapper is None:
             raise PartnerContractMismatch("reniec", op, "answer does not follow the contract")
-        # zeep reads the Body's first element as the answer wrapper, whatever its name.
         answer = _children(wrapper).get(self.result)
         fields = _children(answer) if answer is not None else {}
         code = _text(fields.get("coResultado"))
