@@ -91,7 +91,6 @@ class ConsultarExchange:
     request: etree.QName
     argument: str
     fields: tuple[str, ...]
-    response: etree.QName
     result: str
     person: str
     person_fields: frozenset[str]
@@ -122,7 +121,6 @@ class ConsultarExchange:
             request=etree.QName(request.qname),
             argument=argument,
             fields=fields,
-            response=etree.QName(response.qname),
             result=result,
             person="datosPersona",
             person_fields=frozenset(_names(person)),
