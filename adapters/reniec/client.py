@@ -1,8 +1,11 @@
-"""RENIEC adapter: PIDE ``ReniecConsultaDni`` through zeep, and the Padrón newborn extract.
+"""RENIEC adapter: PIDE ``ReniecConsultaDni``, and the Padrón newborn extract.
 
-zeep runs on an ``AsyncTransport`` built on the injected ``httpx.AsyncClient``; the WSDL
-(and the schema it imports) is read from ``contracts/`` by path, so start-up needs no
-network. Requests are what the published WSDL makes of them:
+zeep reads the WSDL (and the schema it imports) from ``contracts/`` by path, so start-up
+needs no network. ``consultar``, the real-time look-up, runs on a template compiled from
+the zeep-loaded binding at construction (:mod:`adapters.reniec.soap`: the envelope
+rendered per call, the answer read with lxml, with zeep's results and errors);
+``actualizarcredencial`` (rare) goes through zeep on an ``AsyncTransport`` built on the
+injected ``httpx.AsyncClient``. Requests are what the published WSDL makes of them:
 ``<consultar><arg0>…</arg0></consultar>`` with ``SOAPAction: "consultar"``.
 
 Answers are read leniently, as the WSDL's own clients read them: elements the contract
@@ -37,6 +40,7 @@ from zeep.proxy import AsyncServiceProxy
 from zeep.transports import AsyncTransport
 
 from adapters.http import field, request_json, transport_error
+from adapters.reniec.soap import ConsultarExchange
 from adapters.xml import UnsafeXmlError, parse_xml
 from gateway.identifiers import parse_cui, parse_dni, parse_ubigeo
 from gateway.partners.errors import (
@@ -161,9 +165,11 @@ class ReniecAdapter:
             )
         finally:
             wsdl_http.close()
-        self.service = AsyncServiceProxy(
-            client, client.wsdl.bindings[BINDING], address=settings.base_url + SOAP_PATH
-        )
+        binding = client.wsdl.bindings[BINDING]
+        self.address = settings.base_url + SOAP_PATH
+        self.service = AsyncServiceProxy(client, binding, address=self.address)
+        # The hot path: consultar's envelope and answer, compiled from the WSDL once.
+        self.consultar = ConsultarExchange.from_binding(binding, result_error)
         self.credential_source: CredentialSource | None = None
         self._password = settings.password.get_secret_value()
         self._loaded = False
@@ -261,36 +267,25 @@ class ReniecAdapter:
             return await self._consultar_as(dni, renewed)
 
     async def _consultar_as(self, dni: str, password: str) -> Person:
-        operation = "consultar"
-        result = await self._call(
-            operation,
-            self.service.consultar,
-            arg0={
-                "nuDniConsulta": dni,
-                "nuDniUsuario": self.settings.user_dni,
-                "nuRucUsuario": self.settings.ruc,
-                "password": password,
-            },
-        )
-        result = _unwrap(result)
-        error = result_error(_result_code(result, operation), operation)
-        if error is not None:
-            raise error
-        data = getattr(result, "datosPersona", None)
-        # A nil datosPersona reaches here as one without any element: no name, no person.
-        if data is None or not (data.apPrimer or data.prenombres):
-            raise PartnerContractMismatch(PARTNER, operation, "0000 without datosPersona")
-        return Person(
-            dni=dni,
-            first_surname=data.apPrimer or "",
-            second_surname=data.apSegundo or "",
-            given_names=data.prenombres or "",
-            address=data.direccion or "",
-            marital_status=data.estadoCivil or "",
-            ubigeo=data.ubigeo or "",
-            restriction=data.restriccion or "",
-            photo=data.foto,
-        )
+        values = {
+            "nuDniConsulta": dni,
+            "nuDniUsuario": self.settings.user_dni,
+            "nuRucUsuario": self.settings.ruc,
+            "password": password,
+        }
+        try:
+            envelope = self.consultar.envelope(values)
+        except ValueError:
+            raise PartnerContractMismatch(
+                PARTNER, "consultar", "answer does not follow the contract"
+            ) from None
+        try:
+            response = await self.http.post(
+                self.address, content=envelope, headers=self.consultar.headers
+            )
+        except httpx.HTTPError as exc:
+            raise transport_error(PARTNER, "consultar", exc) from None
+        return self.consultar.read(dni, response.status_code, response.content)
 
     async def newborns(
         self,
