@@ -4,7 +4,6 @@ whether it may be served and exactly which fields the answer carries."""
 from __future__ import annotations
 
 import base64
-import unicodedata
 from datetime import date
 from typing import Annotated, Any
 
@@ -37,6 +36,7 @@ from gateway.broker.validation import (
     parse_ubigeos,
 )
 from gateway.core.errors import problem_responses
+from gateway.names import same_name
 from gateway.partners.models import Account, HealthService, Person, PhoneLine
 from gateway.partners.ports import Bank, CivilRegistry, HealthRegistry, TelecomRegistry
 
@@ -146,11 +146,6 @@ def _service(s: HealthService) -> dict[str, Any]:
     }
 
 
-def _normal(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.upper())
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
-
-
 @router.get(
     "/persons/{dni}",
     response_model=PersonAnswer,
@@ -190,7 +185,7 @@ async def verify_identity(
         mismatched = [
             name
             for name, value in declared.items()
-            if value is not None and _normal(value) != _normal(getattr(person, name))
+            if value is not None and not same_name(value, getattr(person, name))
         ]
         result = {
             "match": not mismatched,
