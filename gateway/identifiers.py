@@ -45,7 +45,8 @@ from stdnum.pe import ruc as stdnum_ruc
 _DOCUMENT = re.compile(r"([0-9]{8})-?([0-9A-K])?")
 _DIGITS = {n: re.compile(f"[0-9]{{{n}}}") for n in (6, 11, 20)}
 _PHONE = re.compile(r"9[0-9]{8}")
-_PERIOD = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+# Years 1900-2999: a programme period (a date before 1900 or past 9999 breaks date arithmetic).
+_PERIOD = re.compile(r"((?:19|2[0-9])[0-9]{2})-(0[1-9]|1[0-2])")
 
 UbigeoCoding = Literal["inei", "reniec"]
 
@@ -153,8 +154,8 @@ def parse_phone(value: object) -> str:
 
 
 def parse_period(value: object) -> tuple[int, int]:
-    """A calendar month ``YYYY-MM`` as (year, month)."""
+    """A calendar month ``YYYY-MM`` (year 1900 to 2999) as (year, month)."""
     match = _PERIOD.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        raise IdentifierError("expected YYYY-MM")
+        raise IdentifierError("expected YYYY-MM, a year from 1900 to 2999")
     return int(match.group(1)), int(match.group(2))

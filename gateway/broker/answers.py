@@ -25,7 +25,7 @@ from gateway.core.errors import ProblemField
 # server verifies the check character (``gateway.broker.validation``).
 DOCUMENT_PATTERN = r"^[0-9]{8}(-?[0-9A-Ka-k])?$"
 DOCUMENT_SCHEMA: dict[str, Any] = {"pattern": DOCUMENT_PATTERN}
-PERIOD_SCHEMA: dict[str, Any] = {"pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])$"}
+PERIOD_SCHEMA: dict[str, Any] = {"pattern": r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"}
 UBIGEO_SCHEMA: dict[str, Any] = {"pattern": r"^[0-9]{6}$"}
 
 

@@ -150,6 +150,9 @@ def test_phone_ubigeo_and_period() -> None:
         (identifiers.parse_period, "2021-13"),
         (identifiers.parse_period, "202102"),
         (identifiers.parse_period, "2021-02\n"),
+        (identifiers.parse_period, "0000-01"),  # no year 0: date arithmetic fails
+        (identifiers.parse_period, "9999-12"),  # its next month is past the calendar
+        (identifiers.parse_period, "1899-12"),
     ):
         with pytest.raises(IdentifierError):
             parser(wrong)
@@ -226,6 +229,24 @@ async def test_every_endpoint_refuses_non_ascii_digits_naming_the_field(
         assert dni not in response.text
         assert cui not in response.text
     assert mocks.bank.accounts == {}
+
+
+@pytest.mark.parametrize("period", ["0000-01", "9999-12"])
+async def test_a_period_outside_the_calendar_is_refused_naming_it(
+    http: httpx.AsyncClient, consumer: dict[str, str], period: str
+) -> None:
+    """Found by the fuzzing suite: year 0 gave a 500 from the verdicts' date arithmetic."""
+    verification = consumer | purpose("coresponsibility-verification")
+    batch = await http.post(
+        "/v1/coresponsibility-verdicts",
+        headers=verification,
+        json={"cuis": [CHILD], "period": period},
+    )
+    assert _fields(batch) == ["body.period"]
+    single = await http.get(
+        f"/v1/children/{CHILD}/coresponsibility", headers=verification, params={"period": period}
+    )
+    assert _fields(single) == ["query.period"]
 
 
 async def test_a_payment_roll_refuses_non_ascii_digits_and_bad_check_digits(
