@@ -32,7 +32,7 @@ from gateway.clients.service import (
     Actor,
     ClientError,
     ClientNotFound,
-    LastActiveAdmin,
+    LastAdminDisabled,
     create_client,
     disable_client,
     enable_client,
@@ -415,7 +415,7 @@ def clients_disable(
         _in_transaction(settings, work)
     except ClientNotFound as exc:
         raise _fail(str(exc)) from None
-    except LastActiveAdmin:
+    except LastAdminDisabled:
         raise _fail(
             f"client {client_id} is the last active admin client; "
             "enable or create another admin first",

@@ -24,7 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.auth.oauth import bearer_challenge
 from gateway.auth.tokens import TokenError
 from gateway.core.db import transaction
-from gateway.core.errors import ProblemError
+from gateway.core.problems import (
+    InvalidToken,
+    ProblemError,
+    PurposeNotGranted,
+    RateLimited,
+    RoleNotGranted,
+)
 from gateway.state import AppState, app_state, app_state_dependency
 
 
@@ -49,7 +55,7 @@ class Principal:
 
 def _unauthorized(detail: str, *, token_sent: bool = True) -> ProblemError:
     challenge = bearer_challenge("invalid_token", detail) if token_sent else bearer_challenge()
-    return ProblemError("invalid-token", detail, headers={"WWW-Authenticate": challenge})
+    return InvalidToken(detail, headers={"WWW-Authenticate": challenge})
 
 
 _bearer_scheme = HTTPBearer(
@@ -92,8 +98,7 @@ async def current_principal(
     request.state.client_id = client.id
     retry_after = await state.rate_limiter.admit(client.id)
     if retry_after is not None:
-        raise ProblemError(
-            "rate-limited",
+        raise RateLimited(
             f"at most {state.rate_limiter.limit} requests per minute for this client",
             extra={"limit_per_minute": state.rate_limiter.limit},
             headers={"Retry-After": str(retry_after)},
@@ -112,8 +117,7 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     async def check(principal: CurrentPrincipal) -> Principal:
         if not principal.roles & set(roles):
-            raise ProblemError(
-                "role-not-granted",
+            raise RoleNotGranted(
                 f"this operation requires the role {' or '.join(roles)}",
                 extra={"required_roles": list(roles)},
             )
@@ -124,8 +128,7 @@ def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
 
 def require_purpose(principal: Principal, purpose: str) -> None:
     if purpose not in principal.purposes:
-        raise ProblemError(
-            "purpose-not-granted",
+        raise PurposeNotGranted(
             f"client is not registered for purpose {purpose!r}",
             extra={"purpose": purpose},
             headers={"WWW-Authenticate": bearer_challenge("insufficient_scope", scope=purpose)},

@@ -26,7 +26,13 @@ from audit.events import AuditEvent
 from audit.store import append
 from gateway.auth.dependencies import Principal, require_purpose
 from gateway.catalog.models import PurposeGrant, Service
-from gateway.core.errors import ProblemError
+from gateway.core.problems import (
+    PROBLEM_CLASSES,
+    ConsentRequired,
+    ProblemError,
+    PurposeNotAllowed,
+    RoleNotGranted,
+)
 from gateway.partners.errors import PartnerError
 from gateway.state import AppState
 
@@ -48,8 +54,7 @@ def problem_for(exc: PartnerError) -> ProblemError:
     retry_after = getattr(exc, "retry_after", None)
     if retry_after:
         headers["Retry-After"] = str(retry_after)
-    return ProblemError(
-        exc.slug,
+    return PROBLEM_CLASSES[exc.slug](
         f"{exc.partner} {exc.operation}: {exc.detail}",
         extra={"partner": exc.partner},
         headers=headers,
@@ -118,8 +123,7 @@ class Exchange:
         if self.needs_consent and not await self.state.consents.active(
             [ref], self.purpose, self.service.data_category
         ):
-            raise ProblemError(
-                "consent-required",
+            raise ConsentRequired(
                 f"no active consent covers purpose {self.purpose!r} for "
                 f"{self.service.data_category} data of this {kind.upper()}",
                 extra={
@@ -226,16 +230,14 @@ def _authorize(
 ) -> tuple[Service, PurposeGrant]:
     service = state.catalog.services[service_id]
     if not principal.roles & set(service.roles):
-        raise ProblemError(
-            "role-not-granted",
+        raise RoleNotGranted(
             f"this service requires the role {' or '.join(service.roles)}",
             extra={"required_roles": list(service.roles)},
         )
     require_purpose(principal, purpose)
     grant = service.purposes.get(purpose)
     if grant is None:
-        raise ProblemError(
-            "purpose-not-allowed",
+        raise PurposeNotAllowed(
             f"the catalog does not allow {service_id} for purpose {purpose!r}",
             extra={"purpose": purpose, "allowed_purposes": sorted(service.purposes)},
         )

@@ -12,15 +12,14 @@ from datetime import date
 from typing import TypeVar
 
 from gateway import identifiers
-from gateway.core.errors import ProblemError
+from gateway.core.problems import ProblemError, ValidationFailed
 from gateway.districts import DistrictTable
 
 T = TypeVar("T")
 
 
 def invalid(field: str, message: str) -> ProblemError:
-    return ProblemError(
-        "validation-error",
+    return ValidationFailed(
         f"invalid fields: {field}",
         extra={"errors": [{"field": field, "message": message}]},
     )

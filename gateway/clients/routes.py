@@ -17,13 +17,14 @@ from gateway.clients.service import (
     Actor,
     ClientError,
     ClientNotFound,
-    LastActiveAdmin,
+    LastAdminDisabled,
     create_client,
     disable_client,
     enable_client,
     rotate_secret,
 )
-from gateway.core.errors import ProblemError, problem_responses
+from gateway.core.errors import problem_responses
+from gateway.core.problems import LastActiveAdmin, NotFound, ProblemError, ValidationFailed
 
 router = APIRouter(
     prefix="/v1/clients", tags=["clients"], responses=problem_responses(401, 403, 422)
@@ -49,7 +50,7 @@ def _actor(request: Request, principal: Principal, user_id: str | None) -> Actor
 
 
 def _not_found() -> ProblemError:
-    return ProblemError("not-found", "no client with this id")
+    return NotFound("no client with this id")
 
 
 @router.get("", response_model=ClientList, summary="List registered clients")
@@ -77,8 +78,7 @@ async def register_client(
             actor=_actor(request, admin, user_id),
         )
     except ClientError as exc:
-        raise ProblemError(
-            "validation-error",
+        raise ValidationFailed(
             str(exc),
             extra={"errors": [{"field": f"body.{exc.field}", "message": str(exc)}]},
         ) from None
@@ -103,9 +103,8 @@ async def disable(
         client = await disable_client(session, client_id, actor=_actor(request, admin, user_id))
     except ClientNotFound:
         raise _not_found() from None
-    except LastActiveAdmin:
-        raise ProblemError(
-            "last-active-admin",
+    except LastAdminDisabled:
+        raise LastActiveAdmin(
             "this is the last active admin client; enable or register another admin first",
             extra={"client_id": client_id},
         ) from None

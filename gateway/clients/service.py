@@ -12,7 +12,7 @@ a client that rotates on schedule fetches a new token with its new secret, which
 do anyway. Enabling a client again does not bring its old tokens back.
 
 The gateway always keeps one active client with the admin role: disabling the last one
-raises ``LastActiveAdmin`` (else no one could administer clients over the API). The
+raises ``LastAdminDisabled`` (else no one could administer clients over the API). The
 check runs after the change, inside a transaction that serialises such changes, so two
 admins disabling each other at once cannot both succeed.
 
@@ -62,7 +62,7 @@ class ClientNotFound(ClientError):
         super().__init__("client_id", "no client with this id")
 
 
-class LastActiveAdmin(Exception):
+class LastAdminDisabled(Exception):
     """The change would leave no active client with the admin role."""
 
 
@@ -181,7 +181,7 @@ async def disable_client(session: AsyncSession, client_id: str, *, actor: Actor)
     """Disable a client: its tokens stop working at once and do not return if it is
     enabled again. Disabling a disabled client changes nothing.
 
-    Raises ``ClientNotFound``; ``LastActiveAdmin`` if it is the last active admin."""
+    Raises ``ClientNotFound``; ``LastAdminDisabled`` if it is the last active admin."""
     repository = ClientRepository(session)
     await repository.lock_registry()
     client = await _existing(session, client_id)
@@ -194,7 +194,7 @@ async def disable_client(session: AsyncSession, client_id: str, *, actor: Actor)
     # Counted after the change, in the serialised transaction: what another admin
     # disabled a moment ago is seen here.
     if "admin" in client.roles and not await repository.active_admin_ids():
-        raise LastActiveAdmin()
+        raise LastAdminDisabled()
     await _audit(session, actor, "disable", client)
     return client
 

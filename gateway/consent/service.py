@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.consent.models import Consent, ConsentRevision
 from gateway.core.db import transaction
-from gateway.core.errors import ProblemError
 from gateway.core.keyring import DataKeyring, SealedColumn
+from gateway.core.problems import ConsentAlreadyRevoked, NotFound
 from gateway.core.pseudonyms import Pseudonymizer
 
 GRANTED, REVOKED = "granted", "revoked"
@@ -247,9 +247,7 @@ class ConsentService:
     ) -> dict[str, Any]:
         consent = await self._get_for_update(session, consent_id)
         if consent.state == "revoked":
-            raise ProblemError(
-                "consent-already-revoked", "this consent was revoked before; nothing changed"
-            )
+            raise ConsentAlreadyRevoked("this consent was revoked before; nothing changed")
         now = datetime.now(UTC)
         personal = self._open(consent)
         personal["revocation_reason"] = reason
@@ -306,13 +304,13 @@ class ConsentService:
             )
         ).scalar_one_or_none()
         if consent is None:
-            raise ProblemError("not-found", "no consent with this id")
+            raise NotFound("no consent with this id")
         return consent
 
     async def get(self, session: AsyncSession, consent_id: str) -> dict[str, Any]:
         consent = await session.get(Consent, consent_id)
         if consent is None:
-            raise ProblemError("not-found", "no consent with this id")
+            raise NotFound("no consent with this id")
         await self._ensure_keys(consent.document_sealed)
         view = _view(_columns(consent), self._open(consent))
         revisions = (

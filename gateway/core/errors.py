@@ -1,18 +1,6 @@
 """Every error leaves the gateway as RFC 9457 ``application/problem+json``.
 
-Error tree (each maps to one problem ``type`` under ``/problems/``)::
-
-    ProblemError
-    ├── BadRequest            400 bad-request (body not JSON)
-    ├── Unauthorized          401 invalid-token
-    ├── Forbidden             403 role-not-granted, purpose-not-granted
-    ├── NotFound              404 not-found
-    ├── Conflict              409 conflict, last-active-admin
-    └── Unavailable           503 not-ready
-
-The token endpoint is the one exception: it answers RFC 6749 §5.2 ``application/json``
-error documents (``gateway.auth.oauth``), which OAuth client libraries parse.
-
+The problem types are classes in ``gateway.core.problems``; this module answers them.
 Framework errors are translated at the boundary: a body that is not JSON becomes 400
 ``bad-request``, and one not sent as JSON to an operation that takes JSON 415
 ``unsupported-media-type``; request validation becomes 422 ``validation-error`` listing each
@@ -24,7 +12,6 @@ the request id, never the exception text, which may hold personal data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -35,192 +22,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from gateway.core.limits import BodyTooLarge
+from gateway.core.problems import (
+    PROBLEM_TYPES,
+    BadRequest,
+    PayloadTooLarge,
+    ProblemError,
+    ProblemType,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 # The schema of the token endpoint's RFC 6749 error documents (``gateway.auth.schemas``).
 OAUTH_ERROR_SCHEMA = "TokenErrorResponse"
 
 
-@dataclass(frozen=True)
-class ProblemType:
-    slug: str
-    title: str
-    status: int
-    description: str
-
-    @property
-    def uri(self) -> str:
-        return f"/problems/{self.slug}"
-
-
-PROBLEM_TYPES: dict[str, ProblemType] = {
-    p.slug: p
-    for p in [
-        ProblemType("bad-request", "Bad request", 400, "The request cannot be understood."),
-        ProblemType(
-            "invalid-token",
-            "Invalid or missing bearer token",
-            401,
-            "Send `Authorization: Bearer <token>` with a current token from POST /v1/token.",
-        ),
-        ProblemType(
-            "role-not-granted",
-            "Role not granted",
-            403,
-            "The client holds none of the roles this operation requires.",
-        ),
-        ProblemType(
-            "purpose-not-granted",
-            "Purpose not granted",
-            403,
-            "The client is not registered for the purpose it declared.",
-        ),
-        ProblemType(
-            "purpose-not-allowed",
-            "Purpose not allowed for this service",
-            403,
-            "The catalog does not allow this service for the declared purpose.",
-        ),
-        ProblemType(
-            "consent-required",
-            "Active consent required",
-            403,
-            "The purpose rests on the caregiver's consent and no active consent covers it; "
-            "`missing_consent` names the purpose and data category.",
-        ),
-        ProblemType(
-            "consent-already-revoked",
-            "Consent already revoked",
-            409,
-            "The consent was revoked before; a revocation cannot be repeated.",
-        ),
-        ProblemType("not-found", "Not found", 404, "No resource at this address."),
-        ProblemType(
-            "message-id-reused",
-            "Message id reused",
-            409,
-            "This message id was received before with a different body; send new content "
-            "under a new id.",
-        ),
-        ProblemType(
-            "message-in-progress",
-            "Message being received",
-            409,
-            "A message with this id is being received; retry after Retry-After.",
-        ),
-        ProblemType(
-            "payload-too-large",
-            "Payload too large",
-            413,
-            "The body exceeds the limit of this operation; nothing of it was stored.",
-        ),
-        ProblemType(
-            "unsupported-media-type",
-            "Unsupported media type",
-            415,
-            "The body's Content-Type is not one this operation accepts.",
-        ),
-        ProblemType(
-            "partner-not-found",
-            "Not found at the partner",
-            404,
-            "The partner agency holds no record for this request.",
-        ),
-        ProblemType(
-            "idempotency-in-progress",
-            "Request in progress",
-            409,
-            "A request with this Idempotency-Key is being handled; retry after Retry-After.",
-        ),
-        ProblemType(
-            "idempotency-key-reused",
-            "Idempotency-Key reused",
-            422,
-            "The Idempotency-Key was first used with a different request body.",
-        ),
-        ProblemType(
-            "partner-invalid-input",
-            "Refused by the partner as invalid",
-            422,
-            "The partner agency rejected the request's data.",
-        ),
-        ProblemType(
-            "partner-refused",
-            "Refused by the partner",
-            502,
-            "The partner refused the gateway (credentials, password, quota); operators are told.",
-        ),
-        ProblemType(
-            "partner-malformed-response",
-            "Unreadable partner answer",
-            502,
-            "The partner answered with something that does not follow its contract.",
-        ),
-        ProblemType(
-            "partner-unavailable",
-            "Partner unavailable",
-            503,
-            "The partner agency is not answering correctly; retry later.",
-        ),
-        ProblemType(
-            "rate-limited",
-            "Too many requests",
-            429,
-            "This client used its quota of requests for the current minute, counted across "
-            "every gateway process; retry after Retry-After.",
-        ),
-        ProblemType(
-            "partner-circuit-open",
-            "Partner temporarily cut off",
-            503,
-            "Calls to this partner fail fast after repeated failures; retry after Retry-After.",
-        ),
-        ProblemType(
-            "partner-busy",
-            "Partner busy",
-            503,
-            "Too many calls are in flight to this partner; retry after Retry-After.",
-        ),
-        ProblemType(
-            "partner-timeout",
-            "Partner timeout",
-            504,
-            "The partner agency did not answer in time.",
-        ),
-        ProblemType(
-            "method-not-allowed",
-            "Method not allowed",
-            405,
-            "The resource exists but not with this method.",
-        ),
-        ProblemType("conflict", "Conflict", 409, "The request conflicts with current state."),
-        ProblemType(
-            "last-active-admin",
-            "Last active admin",
-            409,
-            "The gateway must keep one active client with the admin role; enable or "
-            "register another admin first.",
-        ),
-        ProblemType(
-            "validation-error",
-            "Invalid request",
-            422,
-            "One or more fields failed validation; `errors` lists each one.",
-        ),
-        ProblemType(
-            "internal-error",
-            "Internal error",
-            500,
-            "The gateway failed; quote the request id to the operators.",
-        ),
-        ProblemType(
-            "not-ready",
-            "Not ready",
-            503,
-            "A dependency of the gateway is unavailable; `checks` says which.",
-        ),
-    ]
-}
 _BY_STATUS = {
     400: "bad-request",
     401: "invalid-token",
@@ -241,24 +57,6 @@ _STATUS_DESCRIPTIONS = {
     502: "The partner agency refused the gateway or answered unreadably",
     503: "Not ready, or the partner is unavailable, cut off or busy (see Retry-After)",
 }
-
-
-class ProblemError(Exception):
-    """An error the gateway answers with a problem document."""
-
-    def __init__(
-        self,
-        slug: str,
-        detail: str,
-        *,
-        extra: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.problem = PROBLEM_TYPES[slug]
-        self.detail = detail
-        self.extra = extra or {}
-        self.headers = headers or {}
 
 
 def problem_response(
@@ -302,7 +100,7 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
 def _not_json(request: Request) -> JSONResponse:
     # Malformed syntax is a 400 (RFC 9110 §15.5.1): nothing of the body was read.
     return problem_response(
-        PROBLEM_TYPES["bad-request"],
+        BadRequest.type(),
         "the body is not JSON",
         request,
         extra={"errors": [{"field": "body", "message": "not valid JSON"}]},
@@ -322,7 +120,7 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     if body_refused and not (media == "application/json" or media.endswith("+json")):
         # FastAPI does not read a body as JSON unless it is declared so.
         return problem_response(
-            PROBLEM_TYPES["unsupported-media-type"],
+            UnsupportedMediaType.type(),
             "send the body as application/json",
             request,
             extra={"errors": [{"field": "header.content-type", "message": "unsupported"}]},
@@ -333,7 +131,7 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     ]
     fields = ", ".join(e["field"] for e in errors)
     return problem_response(
-        PROBLEM_TYPES["validation-error"],
+        ValidationFailed.type(),
         f"invalid fields: {fields}",
         request,
         extra={"errors": errors},
@@ -384,7 +182,7 @@ def too_large_response(request: Request, exc: BodyTooLarge) -> JSONResponse:
     no-store`` (RFC 6749 §5.1)."""
     token = request.url.path == "/v1/token"
     return problem_response(
-        PROBLEM_TYPES["payload-too-large"],
+        PayloadTooLarge.type(),
         exc.detail,
         request,
         extra={"errors": [{"field": "body", "message": f"larger than {exc.limit} bytes"}]},

@@ -15,7 +15,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.core.errors import PROBLEM_TYPES, problem_response
+from gateway.core.errors import problem_response
+from gateway.core.problems import InternalError
 
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
@@ -84,7 +85,7 @@ class RequestContextMiddleware:
             if response_started:
                 raise
             response = problem_response(
-                PROBLEM_TYPES["internal-error"],
+                InternalError.type(),
                 "the gateway failed while handling this request",
                 Request(scope),
             )

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.core.errors import OAUTH_ERROR_SCHEMA, PROBLEM_MEDIA_TYPE, PROBLEM_TYPES
+from gateway.core.errors import OAUTH_ERROR_SCHEMA, PROBLEM_MEDIA_TYPE
+from gateway.core.problems import InvalidToken, RateLimited
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -68,9 +69,9 @@ def _implied_problems(operation: dict[str, Any]) -> None:
         implied["400"] = "The body is not JSON"
         implied["415"] = "The body is not sent as application/json"
     if operation.get("security"):
-        implied["401"] = PROBLEM_TYPES["invalid-token"].title
+        implied["401"] = InvalidToken.type().title
         implied["403"] = "Role or purpose not granted, or not allowed by the catalog"
-        implied["429"] = PROBLEM_TYPES["rate-limited"].title
+        implied["429"] = RateLimited.type().title
     for status, description in implied.items():
         if status not in responses:
             responses[status] = _problem(description)

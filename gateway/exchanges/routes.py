@@ -20,8 +20,9 @@ from gateway.broker.answers import (
 from gateway.broker.routes import Caller
 from gateway.broker.service import exchange
 from gateway.broker.validation import check_range, invalid, parse_ubigeos
-from gateway.core.errors import ProblemError, problem_responses
+from gateway.core.errors import problem_responses
 from gateway.core.limits import INTEGER_MAX
+from gateway.core.problems import PurposeNotAllowed
 
 router = APIRouter(
     prefix="/v1/exchanges", tags=["operations"], responses=problem_responses(401, 403, 404, 422)
@@ -122,8 +123,7 @@ async def exchange_run_records(
     spec = call.state.exchanges.spec(name)
     async with exchange(call, spec.service) as ex:
         if call.purpose != spec.purpose:
-            raise ProblemError(
-                "purpose-not-allowed",
+            raise PurposeNotAllowed(
                 f"this exchange stages records for purpose {spec.purpose!r} only",
                 extra={"purpose": call.purpose, "allowed_purposes": [spec.purpose]},
             )

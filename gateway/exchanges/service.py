@@ -32,9 +32,9 @@ from audit.store import append
 from gateway.catalog.models import Catalog, ExchangeSpec
 from gateway.consent.service import ConsentService
 from gateway.core.db import transaction
-from gateway.core.errors import ProblemError
 from gateway.core.keyring import DataKeyring, SealedColumn
 from gateway.core.leases import claim
+from gateway.core.problems import NotFound
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.exchanges.models import ExchangeChunk, ExchangeRun
 from gateway.partners.errors import PartnerError, PartnerNotFound
@@ -102,7 +102,7 @@ class ExchangeService:
     def spec(self, name: str) -> ExchangeSpec:
         spec = self.catalog.exchanges.get(name)
         if spec is None:
-            raise ProblemError("not-found", "no exchange with this name in the catalog")
+            raise NotFound("no exchange with this name in the catalog")
         return spec
 
     # -- triggering and reading --------------------------------------------------------
@@ -138,7 +138,7 @@ class ExchangeService:
         async with transaction(self.sessions) as session:
             run = await session.get(ExchangeRun, run_id)
         if run is None or run.name != name:
-            raise ProblemError("not-found", "no run with this id for this exchange")
+            raise NotFound("no run with this id for this exchange")
         return view(run)
 
     async def recent(self, name: str, limit: int = 5) -> list[dict[str, Any]]:

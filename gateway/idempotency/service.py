@@ -18,8 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.db import transaction
-from gateway.core.errors import ProblemError
 from gateway.core.keyring import DataKeyring, SealedColumn
+from gateway.core.problems import IdempotencyInProgress, IdempotencyKeyReused
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.idempotency.models import IdempotencyRecord
 from gateway.idempotency.repository import IdempotencyRepository
@@ -84,8 +84,7 @@ class IdempotencyService:
             if record is None:  # released meanwhile: try once more
                 return await self._claim(client_id, key, digest)
             if record.request_digest != digest:
-                raise ProblemError(
-                    "idempotency-key-reused",
+                raise IdempotencyKeyReused(
                     "this Idempotency-Key was used with a different request body",
                     extra={"errors": [{"field": "header.idempotency-key", "message": "reused"}]},
                 )
@@ -99,8 +98,7 @@ class IdempotencyService:
                 return Replay(int(record.status_code or 200), body)
             if await repo.take_over(client_id, key, now - STALE_AFTER, now):
                 return None
-        raise ProblemError(
-            "idempotency-in-progress",
+        raise IdempotencyInProgress(
             "a request with this Idempotency-Key is still in progress; retry shortly",
             headers={"Retry-After": "1"},
         )

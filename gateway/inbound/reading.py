@@ -43,7 +43,13 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any, Literal
 
-from gateway.core.errors import ProblemError
+from gateway.core.problems import (
+    BadRequest,
+    PayloadTooLarge,
+    ProblemError,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 
 NDJSON, CSV = "application/x-ndjson", "text/csv"
 SNIFF_LINES = 20
@@ -81,8 +87,7 @@ class Limits:
 
 
 def _unsupported(message: str) -> ProblemError:
-    return ProblemError(
-        "unsupported-media-type",
+    return UnsupportedMediaType(
         message,
         extra={"errors": [{"field": "header.content-type", "message": message}]},
     )
@@ -118,8 +123,7 @@ def body_format(content_type: str, delimiter: Delimiter | None = None) -> BodyFo
     if media == CSV and header is not None and str(header).strip().lower() != "present":
         raise _unsupported("a header line naming the feed's fields is required (header=present)")
     if delimiter is not None and media != CSV:
-        raise ProblemError(
-            "validation-error",
+        raise ValidationFailed(
             "invalid fields: query.delimiter",
             extra={"errors": [{"field": "query.delimiter", "message": f"applies to {CSV} only"}]},
         )
@@ -144,15 +148,14 @@ def _strip_bom(data: bytes, form: BodyFormat) -> bytes:
 
 
 def _body_error(line: int, message: str) -> ProblemError:
-    return ProblemError(
-        "bad-request",
+    return BadRequest(
         f"line {line}: {message}",
         extra={"errors": [{"field": "body", "row": line, "message": message}]},
     )
 
 
 def _too_large(message: str) -> ProblemError:
-    return ProblemError("payload-too-large", message)
+    return PayloadTooLarge(message)
 
 
 Lines = tuple[int, list[bytes]]  # the number of the first line, then the lines
@@ -241,8 +244,7 @@ async def rows_of(
                     yield number, None, "not a JSON object"
         if not rows:
             # Like a CSV body without its header: refused whole, the message id stays free.
-            raise ProblemError(
-                "validation-error",
+            raise ValidationFailed(
                 "invalid fields: body",
                 extra={"errors": [{"field": "body", "message": "no row: the body is empty"}]},
             )
@@ -265,8 +267,7 @@ def _columns(cells: list[str], fields: tuple[str, ...]) -> list[str]:
             f"the first line names none of this feed's fields ({listing}); send a header "
             "line first, columns separated by comma, semicolon or tab"
         )
-        raise ProblemError(
-            "validation-error",
+        raise ValidationFailed(
             "invalid fields: body.header",
             extra={"errors": [{"field": "body.header", "message": message}]},
         )
@@ -288,8 +289,7 @@ def _columns(cells: list[str], fields: tuple[str, ...]) -> list[str]:
             )
         seen.add(low)
     if errors:
-        raise ProblemError(
-            "validation-error",
+        raise ValidationFailed(
             "invalid fields: " + ", ".join(e["field"] for e in errors),
             extra={"errors": errors},
         )

@@ -15,8 +15,9 @@ from gateway.broker.answers import ReceiptAnswer, documented
 from gateway.broker.routes import Caller
 from gateway.broker.service import exchange, project
 from gateway.broker.validation import invalid
-from gateway.core.errors import Problem, ProblemError, problem_responses
+from gateway.core.errors import Problem, problem_responses
 from gateway.core.limits import body_limit
+from gateway.core.problems import PayloadTooLarge, ProblemError, UnsupportedMediaType
 from gateway.inbound.kinds import FEEDS
 from gateway.inbound.reading import CSV, NDJSON, Delimiter, body_format
 from gateway.partners.ports import Bank
@@ -98,7 +99,7 @@ def _push(feed_name: str) -> Any:
             declared = request.headers.get("content-length", "")
             limit = call.state.inbound.limits.max_message_bytes
             if declared.isdigit() and int(declared) > limit:
-                raise ProblemError("payload-too-large", f"a message is limited to {limit:,} bytes")
+                raise PayloadTooLarge(f"a message is limited to {limit:,} bytes")
             receipt = await call.state.inbound.receive(
                 feed, message_id, call.principal.client_id, form, request.stream()
             )
@@ -132,8 +133,7 @@ XML = ("application/xml", "text/xml")
 async def _document(request: Request) -> bytes:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in XML:
-        raise ProblemError(
-            "unsupported-media-type",
+        raise UnsupportedMediaType(
             "send application/xml",
             extra={"errors": [{"field": "header.content-type", "message": "unsupported"}]},
         )
@@ -141,8 +141,7 @@ async def _document(request: Request) -> bytes:
     async for block in request.stream():
         body += block
         if len(body) > MAX_DOCUMENT_BYTES:
-            raise ProblemError(
-                "payload-too-large",
+            raise PayloadTooLarge(
                 f"documents are limited to {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB",
             )
     return bytes(body)

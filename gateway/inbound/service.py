@@ -24,8 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.db import transaction
-from gateway.core.errors import ProblemError
 from gateway.core.keyring import DataKeyring, SealedColumn
+from gateway.core.problems import MessageIdReused, MessageInProgress, PayloadTooLarge
 from gateway.districts import DistrictTable
 from gateway.inbound.kinds import Feed
 from gateway.inbound.models import InboundChunk, InboundMessage
@@ -157,21 +157,18 @@ class InboundService:
             digest.update(block)
             size += len(block)
             if size > self.limits.max_message_bytes:
-                raise ProblemError(
-                    "payload-too-large",
+                raise PayloadTooLarge(
                     f"a message is limited to {self.limits.max_message_bytes:,} bytes",
                 )
         async with transaction(self.sessions) as session:
             message = await session.get(InboundMessage, (feed.partner, message_id))
         if message is None or message.state != "accepted":
-            raise ProblemError(
-                "message-in-progress",
+            raise MessageInProgress(
                 "a message with this id is being received; retry shortly",
                 headers={"Retry-After": "5"},
             )
         if message.body_sha256 != digest.hexdigest():
-            raise ProblemError(
-                "message-id-reused",
+            raise MessageIdReused(
                 "this message id was received before with a different body",
                 extra={"errors": [{"field": "header.X-Message-Id", "message": "reused"}]},
             )

@@ -11,11 +11,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.auth.dependencies import State
 from gateway.broker.answers import Health, ProblemTypeDescription, Readiness, documented
 from gateway.core.errors import (
-    PROBLEM_TYPES,
-    ProblemError,
     problem_response,
     problem_responses,
 )
+from gateway.core.problems import PROBLEM_TYPES, NotFound, NotReady
 
 router = APIRouter(tags=["operations"])
 
@@ -60,7 +59,7 @@ async def readyz(state: State) -> JSONResponse:
         return JSONResponse({"status": "ready", "checks": checks, "partners": partners})
     failing = ", ".join(name for name, c in checks.items() if c["status"] != "ok")
     return problem_response(
-        PROBLEM_TYPES["not-ready"],
+        NotReady.type(),
         f"not ready: {failing}",
         extra={"checks": checks, "partners": partners},
     )
@@ -93,7 +92,7 @@ async def metrics(state: State) -> Response:
 async def problem_type(slug: str) -> dict[str, Any]:
     problem = PROBLEM_TYPES.get(slug)
     if problem is None:
-        raise ProblemError("not-found", "no such problem type")
+        raise NotFound("no such problem type")
     return {
         "type": problem.uri,
         "title": problem.title,

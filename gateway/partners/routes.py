@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from gateway.auth.dependencies import Principal, State, require_role
 from gateway.broker.service import problem_for
-from gateway.core.errors import ProblemError, problem_responses
+from gateway.core.errors import problem_responses
+from gateway.core.problems import NotFound
 from gateway.partners.credentials import Actor
 from gateway.partners.errors import PartnerError
 
@@ -45,7 +46,7 @@ async def renew_credential(
 ) -> CredentialRenewal:
     adapter = state.partners.credentials.get(partner)
     if adapter is None:
-        raise ProblemError("not-found", "no partner with a renewable credential by this name")
+        raise NotFound("no partner with a renewable credential by this name")
     actor = Actor(
         request_id=getattr(request.state, "request_id", ""),
         client_id=principal.client_id,

@@ -37,9 +37,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.consent.service import ConsentService
 from gateway.core.db import transaction
-from gateway.core.errors import ProblemError
 from gateway.core.keyring import DataKeyring, SealedColumn
 from gateway.core.leases import claim
+from gateway.core.problems import NotFound, ValidationFailed
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.identifiers import IdentifierError, parse_cci, parse_document
 from gateway.partners.errors import PartnerError
@@ -186,8 +186,7 @@ class PaymentService:
         if not accepted:
             # Nothing of the roll can be paid: refused whole, so that the corrected roll
             # can be sent again under the same run_ref (nothing is stored).
-            raise ProblemError(
-                "validation-error",
+            raise ValidationFailed(
                 "no transfer of the roll can be paid: "
                 f"{len(rejections)} rejected, fix them and send the roll again",
                 extra={
@@ -267,7 +266,7 @@ class PaymentService:
         async with transaction(self.sessions) as session:
             run = await session.get(PaymentRun, run_id)
             if run is None:
-                raise ProblemError("not-found", "no payment run with this id")
+                raise NotFound("no payment run with this id")
             counts = dict(
                 (
                     await session.execute(

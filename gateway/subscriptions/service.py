@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.catalog.models import Catalog
 from gateway.consent.service import ConsentService
 from gateway.core.db import transaction
-from gateway.core.errors import ProblemError
 from gateway.core.keyring import DataKeyring, SealedColumn
+from gateway.core.problems import Conflict, NotFound
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.inbound.models import InboundChunk
 from gateway.inbound.service import chunk_aad
@@ -111,7 +111,7 @@ class SubscriptionService:
     async def _own(self, session: AsyncSession, client_id: str, sid: str) -> Subscription:
         sub = await session.get(Subscription, sid)
         if sub is None or sub.client_id != client_id:
-            raise ProblemError("not-found", "no subscription with this id for this client")
+            raise NotFound("no subscription with this id for this client")
         return sub
 
     async def view(self, client_id: str, sid: str) -> dict[str, Any]:
@@ -223,7 +223,7 @@ class SubscriptionService:
         async with transaction(self.sessions) as session:
             sub = await self._own(session, client_id, sid)
             if sub.mode != "pull":
-                raise ProblemError("conflict", "this subscription is delivered by webhook")
+                raise Conflict("this subscription is delivered by webhook")
             pending = (
                 (
                     await session.execute(
@@ -253,7 +253,7 @@ class SubscriptionService:
             if not getattr(done, "rowcount", 0):
                 delivery = await session.get(Delivery, delivery_id)
                 if delivery is None or delivery.subscription_id != sid:
-                    raise ProblemError("not-found", "no such delivery for this subscription")
+                    raise NotFound("no such delivery for this subscription")
         return {"delivery_id": delivery_id, "state": "acknowledged"}
 
     async def deliveries(

@@ -16,7 +16,7 @@ from openapi_spec_validator import validate
 from gateway.broker.answers import DISCLOSABLE, DOCUMENT_PATTERN, NoticeRecord, StagedRecord
 from gateway.broker.validation import parse_document
 from gateway.catalog.loader import load_catalog
-from gateway.core.errors import ProblemError
+from gateway.core.problems import ProblemError
 from gateway.settings import REPO_ROOT
 from gateway.subscriptions.service import NOTICES
 from tests.conftest import GetToken, bearer
