@@ -11,9 +11,8 @@ import typer
 
 from adapters.sandbox.districts import DistrictFileError
 from adapters.sandbox.population import Household
-from adapters.sandbox.settings import SandboxSettings
-
-PARTNERS = ("reniec", "osiptel", "bn", "minsa_his")
+from adapters.sandbox.server import endpoints, mock_servers, serve_all
+from adapters.sandbox.settings import PARTNERS, SandboxSettings
 
 population_app = typer.Typer(
     help="The synthetic population behind the mocks.", no_args_is_help=True
@@ -37,8 +36,6 @@ def mocks(
     ] = None,
 ) -> None:
     """Serve the four mock agencies on their loopback ports until interrupted."""
-    from adapters.sandbox.server import endpoints, mock_servers, serve_all
-
     chosen = only or list(PARTNERS)
     unknown = sorted(set(chosen) - set(PARTNERS))
     if unknown:
