@@ -26,11 +26,14 @@ T = TypeVar("T")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``error: message`` to stderr and return the exit to raise (status ``code``)."""
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     return typer.Exit(code)
 
 
 def get_settings() -> Settings:
+    """The settings from the environment, checked safe for its mode; exit 1 naming the
+    fault otherwise."""
     try:
         settings = Settings()
         settings.check_safe()
@@ -40,6 +43,7 @@ def get_settings() -> Settings:
 
 
 def get_catalog(settings: Settings) -> Catalog:
+    """The configured policy catalog; exit 1 naming each fault and its line otherwise."""
     try:
         return load_catalog(settings.catalog_path, settings.catalog_schema_path)
     except CatalogError as exc:
@@ -47,12 +51,15 @@ def get_catalog(settings: Settings) -> Catalog:
 
 
 def prepare_sqlite_dir(database_url: str) -> None:
+    """Create the directory of a SQLite database file (nothing for other databases)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one transaction on a fresh engine (committed if it returns)."""
+
     async def run() -> T:
         engine = create_engine(settings.database_url)
         try:
@@ -81,6 +88,7 @@ def cli_actor(operator: str | None) -> Actor:
 
 
 def require_schema(settings: Settings) -> None:
+    """Exit 1 unless the database schema is at the code's head revision."""
     head = migrate.head_revision(settings.database_url)
     current = migrate.current_revision(settings.database_url)
     if current != head:
@@ -91,6 +99,8 @@ def require_schema(settings: Settings) -> None:
 
 
 def with_state(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work`` on a whole gateway state (services, partners, keyring loaded), as a
+    gateway process would, and close it after."""
     from gateway.state import AppState
 
     async def run() -> T:

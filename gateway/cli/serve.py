@@ -34,6 +34,8 @@ SANDBOX_ROLES: dict[str, list[str]] = {
 
 
 def seed_sandbox(settings: Settings, catalog: Catalog) -> None:
+    """On an empty client registry, create one client per role of ``SANDBOX_ROLES`` and
+    write their ids and secrets to ``var/sandbox-clients.json`` (mode 0600)."""
     target = settings.var_dir / "sandbox-clients.json"
 
     async def seed(session: AsyncSession) -> list[dict[str, Any]] | None:
