@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from adapters.sandbox.faults import FAULT_PROFILES
+from adapters.sandbox.registers import DISTRICTS_FILE, RNH_FILE
 from gateway.cli.common import fail
 
 if TYPE_CHECKING:
@@ -43,11 +44,17 @@ def demo(
     as_of: Annotated[
         str, typer.Option(help="The operation's date, YYYY-MM-DD (the sandbox's is 2021-03-01).")
     ] = "2021-03-01",
+    registers: Annotated[
+        Path | None,
+        typer.Option(
+            help="The programme's rnh.csv and districts.csv, for --gateway "
+            "[written from the sandbox population, GATEWAY_SANDBOX_*]."
+        ),
+    ] = None,
 ) -> None:
     """Play the DU 095-2020 operation end to end through the gateway's public API:
     newborns, eligibility, phone affiliation with consent, accounts, the first transfer,
     health verdicts and the semáforo, the second transfer, the audit check."""
-
     if faults not in FAULT_PROFILES:
         raise fail(f"--faults must be one of {', '.join(FAULT_PROFILES)}")
     if gateway and faults != "none":
@@ -58,8 +65,16 @@ def demo(
         raise fail("--as-of must be a date YYYY-MM-DD") from None
     if gateway and not credentials.exists():
         raise fail(f"{credentials}: no such file (start the gateway in sandbox mode first)")
+    if registers is not None:
+        if not gateway:
+            raise fail("--registers applies with --gateway; the in-process sandbox writes its own")
+        missing = [f for f in (RNH_FILE, DISTRICTS_FILE) if not (registers / f).is_file()]
+        if missing:
+            raise fail(f"{registers}: no {' or '.join(missing)}")
     if gateway:
-        results = _against(gateway, credentials, report, households, seed, concurrency, day)
+        results = _against(
+            gateway, credentials, registers, report, households, seed, concurrency, day
+        )
     else:
         results = _in_process(report, households, seed, faults, concurrency, day)
     if not results.audit.get("ok"):
@@ -69,31 +84,38 @@ def demo(
 def _against(
     url: str,
     credentials: Path,
+    registers: Path | None,
     report: Path,
     households: int,
     seed: int,
     concurrency: int,
     as_of: date,
 ) -> Results:
-    """The programme against a running gateway, with the register files the sandbox
-    writes from the running mocks' population (the same ``GATEWAY_SANDBOX_*``)."""
+    """The programme against a running gateway, with the register files in
+    ``registers``, or else those the sandbox writes from the running mocks' population
+    (the same ``GATEWAY_SANDBOX_*`` variables)."""
     from adapters.sandbox.registers import write_registers
     from adapters.sandbox.settings import SandboxSettings
     from program.demo import run_demo
+    from program.registers import RegisterFileError
 
     with tempfile.TemporaryDirectory(prefix="juntos-registers-") as tmp:
-        registers = write_registers(SandboxSettings().population, Path(tmp))
-        return run_demo(
-            gateway_url=url,
-            credentials=credentials,
-            registers=registers.directory,
-            report=report,
-            seed=seed,
-            households=households,
-            concurrency=concurrency,
-            as_of=as_of,
-            title_note=f"Seed {seed}, faults none.",
-        )
+        if registers is None:
+            registers = write_registers(SandboxSettings().population, Path(tmp)).directory
+        try:
+            return run_demo(
+                gateway_url=url,
+                credentials=credentials,
+                registers=registers,
+                report=report,
+                seed=seed,
+                households=households,
+                concurrency=concurrency,
+                as_of=as_of,
+                title_note=f"Seed {seed}, faults none.",
+            )
+        except RegisterFileError as exc:
+            raise fail(str(exc)) from None
 
 
 def _in_process(
