@@ -1,8 +1,8 @@
 """``demo``: the DU 095-2020 operation played by the programme (:mod:`program`) against a
 gateway: a running one (``--gateway URL``, with a credentials file), or a sandbox
 gateway and the four partner mocks started in this process and sized to
-``--households``. Either way the programme receives its registers as files the sandbox
-writes (:mod:`adapters.sandbox.registers`)."""
+``--households``. Either way the programme receives its registers as files: those of
+``--registers``, or those the sandbox writes (:mod:`adapters.sandbox.registers`)."""
 
 from __future__ import annotations
 
