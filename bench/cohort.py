@@ -27,12 +27,13 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from adapters.sandbox.registers import write_registers  # noqa: E402
 from adapters.sandbox.settings import SandboxSettings  # noqa: E402
 from bench._harness import add_database_options, databases, sandbox_processes  # noqa: E402
 from bench._machine import describe  # noqa: E402
 from program.client import GatewayClient, load_credentials  # noqa: E402
 from program.demo import QuietProgress, play  # noqa: E402
-from program.registers import SandboxRegisters  # noqa: E402
+from program.registers import FileRegisters  # noqa: E402
 
 NATIONAL = 442_618
 
@@ -82,7 +83,9 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> None:
         ) as box:
             gateway, server, mocks = box.gateway, box.server, box.mocks
             sandbox = SandboxSettings(seed=args.seed, size=args.households)
-            registers = SandboxRegisters(sandbox.population, sandbox.ubigeo_file)
+            # The programme's registers reach it as the files the sandbox writes.
+            written = write_registers(sandbox.population, var / "registers")
+            registers = FileRegisters.read(written.directory)
             print(f"\n== {name}: {args.households:,} households ==", flush=True)
             baseline = asyncio.run(bare_calls(gateway, var / "sandbox-clients.json", args))
             print(f"  baseline: {baseline:,.0f} authenticated calls/s (GET /v1/services)")

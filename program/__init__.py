@@ -1,6 +1,7 @@
 """The programme's side: JUNTOS systems that use the gateway like any other client.
 
-Nothing here imports the gateway's internals to do its work; it speaks HTTP to the
-gateway's public API with its own credentials (``program.client``). ``program.demo`` can
-also start a sandbox gateway and the partner mocks in the same process to play against.
+Nothing here imports the gateway's or the adapters' code: it speaks HTTP to the
+gateway's public API with its own credentials (``program.client``) and reads its own
+registers as files (``program.registers``). Starting a sandbox gateway and the partner
+mocks in process to play against is the CLI's ``demo`` command (``gateway.cli.sandbox``).
 """

@@ -28,7 +28,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from gateway.identifiers import is_ascii_digits
+from program.identifiers import is_ascii_digits
 
 TRANSIENT = {429, 502, 503, 504}
 # Conflicts that say "the same request is still being handled: ask again shortly".

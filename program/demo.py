@@ -1,21 +1,16 @@
-"""``juntos-gateway demo``: the DU 095-2020 operation against a gateway, with a live
-progress display, a summary in the terminal and an HTML report.
+"""The programme's side of ``juntos-gateway demo``: the DU 095-2020 operation against a
+gateway's public API, with a live progress display, a summary in the terminal and an
+HTML report.
 
-Against a running gateway (``--gateway URL``) it uses the clients in a credentials file
-(by default the sandbox's ``var/sandbox-clients.json``). Without a URL it starts, in this
-process, a sandbox gateway on a fresh SQLite file and the four partner mocks on free
-ports, sized to ``--households``.
+The programme is a client like any other: it knows a gateway URL, a credentials file
+(the sandbox's ``var/sandbox-clients.json`` shape) and its own registers as files
+(:mod:`program.registers`). Starting a sandbox gateway and the partner mocks in process
+is the CLI's business (``gateway.cli.sandbox``), not the programme's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
-import socket
-import tempfile
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -30,22 +25,10 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from adapters.sandbox.faults import FaultConfig
-from adapters.sandbox.population import Population
-from adapters.sandbox.settings import PartnerFaults, SandboxSettings
 from program.client import GatewayClient, load_credentials
-from program.operation import Operation, Results
-from program.registers import SandboxRegisters
+from program.operation import Operation, Registers, Results
+from program.registers import FileRegisters
 from program.report import steps_table, summary_table, write_html
-
-FAULT_PROFILES: dict[str, FaultConfig] = {
-    "none": FaultConfig(),
-    # Partners fail 30% of calls: errors, timeouts, malformed bodies (a bad day).
-    "flaky": FaultConfig(
-        error_rate=0.23, timeout_rate=0.05, malformed_rate=0.02, timeout_seconds=30.0, seed=7
-    ),
-    "slow": FaultConfig(latency_ms=40.0, jitter_ms=40.0, seed=7),
-}
 
 
 class LiveProgress:
@@ -100,95 +83,10 @@ class QuietProgress:
             print(f"  {step}: {summary}", flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Sandbox:
-    url: str
-    credentials: Path
-    population: Population
-    ubigeo_file: Path | None
-    partner_urls: dict[str, str]
-
-
-@contextlib.asynccontextmanager
-async def in_process_gateway(
-    households: int, seed: int, faults: str, workdir: Path, log_level: str = "WARNING"
-) -> AsyncIterator[Sandbox]:
-    """A sandbox gateway on a fresh SQLite file and the four mocks, in this event loop."""
-    import uvicorn
-
-    from adapters.sandbox.server import Server, endpoints, mock_servers
-    from gateway import migrate
-    from gateway.app import create_app
-    from gateway.cli import _catalog, seed_sandbox
-    from gateway.settings import Settings
-
-    workdir.mkdir(parents=True, exist_ok=True)
-    profile = FAULT_PROFILES[faults]
-    sandbox = SandboxSettings(
-        seed=seed,
-        size=households,
-        reniec_port=free_port(),
-        osiptel_port=free_port(),
-        bn_port=free_port(),
-        minsa_his_port=free_port(),
-        faults=PartnerFaults(reniec=profile, osiptel=profile, bn=profile, minsa_his=profile),
-    )
-    settings = Settings(
-        env="sandbox",
-        database_url=f"sqlite:///{workdir / 'gateway.db'}",
-        var_dir=workdir,
-        exchanges_poll_seconds=0.2,
-        log_level=log_level,
-    )
-    for endpoint in endpoints(sandbox):
-        partner = getattr(settings.partners, endpoint.partner)
-        partner.base_url = endpoint.base_url
-        # The mocks answer on loopback in milliseconds: give up on a lost answer sooner,
-        # and probe a cut-off partner again sooner, than across a real network.
-        partner.read_timeout_seconds = 3.0
-        partner.breaker_cooldown_seconds = 2.0
-    await asyncio.to_thread(migrate.upgrade, settings.database_url)
-    with contextlib.redirect_stdout(io.StringIO()):  # the clients go to the file only
-        await asyncio.to_thread(seed_sandbox, settings, _catalog(settings))
-    port = free_port()
-    gateway = Server(
-        uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=port, log_level="error", access_log=False
-        )
-    )
-    servers = [gateway, *mock_servers(sandbox)]
-    tasks = [asyncio.create_task(s.serve()) for s in servers]
-    try:
-        while not all(s.started for s in servers):
-            if any(t.done() for t in tasks):
-                for t in tasks:
-                    if t.done() and t.exception():
-                        raise RuntimeError("a sandbox server did not start") from t.exception()
-                raise RuntimeError("a sandbox server stopped while starting")
-            await asyncio.sleep(0.05)
-        yield Sandbox(
-            f"http://127.0.0.1:{port}",
-            workdir / "sandbox-clients.json",
-            sandbox.population,
-            sandbox.ubigeo_file,
-            {e.partner: e.base_url for e in endpoints(sandbox)},
-        )
-    finally:
-        for s in servers:
-            s.should_exit = True
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
 async def play(
     url: str,
     credentials: Path,
-    registers: SandboxRegisters,
+    registers: Registers,
     progress: LiveProgress | QuietProgress,
     *,
     seed: int,
@@ -203,59 +101,74 @@ async def play(
         return await operation.run()
 
 
-def run_demo(
-    *,
-    households: int,
-    seed: int,
-    faults: str,
-    gateway_url: str | None,
+async def play_live(
+    url: str,
     credentials: Path,
-    report: Path,
+    registers: Path,
+    *,
+    headline: str,
+    seed: int,
+    limit: int | None,
     concurrency: int,
     as_of: date,
-    console: Console | None = None,
+    console: Console,
 ) -> Results:
-    console = console or Console()
+    """Print ``headline``, then play the operation against ``url`` with a live display.
+
+    ``credentials`` is a client credentials file per role (the sandbox's
+    ``var/sandbox-clients.json`` shape); ``registers`` the directory holding the
+    programme's ``rnh.csv`` and ``districts.csv`` (see :mod:`program.registers`)."""
     live = LiveProgress(console)
+    console.print(headline)
+    with live.progress:
+        return await play(
+            url,
+            credentials,
+            FileRegisters.read(registers),
+            live,
+            seed=seed,
+            limit=limit,
+            concurrency=concurrency,
+            as_of=as_of,
+        )
 
-    async def main() -> Results:
-        if gateway_url:
-            sandbox = SandboxSettings()  # the running mocks' population (same variables)
-            registers = SandboxRegisters(sandbox.population, sandbox.ubigeo_file)
-            console.print(f"Playing DU 095-2020 against {gateway_url} (up to {households:,})")
-            with live.progress:
-                return await play(
-                    gateway_url,
-                    credentials,
-                    registers,
-                    live,
-                    seed=seed,
-                    limit=households,
-                    concurrency=concurrency,
-                    as_of=as_of,
-                )
-        with tempfile.TemporaryDirectory(prefix="juntos-demo-") as tmp:
-            async with in_process_gateway(households, seed, faults, Path(tmp)) as box:
-                console.print(
-                    f"Sandbox gateway at {box.url} with {households:,} synthetic households "
-                    f"(partner faults: {faults})"
-                )
-                registers = SandboxRegisters(box.population, box.ubigeo_file)
-                with live.progress:
-                    return await play(
-                        box.url,
-                        box.credentials,
-                        registers,
-                        live,
-                        seed=seed,
-                        limit=None,
-                        concurrency=concurrency,
-                        as_of=as_of,
-                    )
 
-    results = asyncio.run(main())
+def present(results: Results, report: Path, *, title_note: str, console: Console) -> None:
+    """The summary and the steps in the terminal, and the HTML report at ``report``."""
     console.print(summary_table(results))
     console.print(steps_table(results))
-    written = write_html(results, report, title_note=f"Seed {seed}, faults {faults}.")
+    written = write_html(results, report, title_note=title_note)
     console.print(f"Report written to [bold]{written.resolve()}[/bold]")
+
+
+def run_demo(
+    *,
+    gateway_url: str,
+    credentials: Path,
+    registers: Path,
+    report: Path,
+    seed: int,
+    households: int,
+    concurrency: int,
+    as_of: date,
+    title_note: str,
+    console: Console | None = None,
+) -> Results:
+    """Play the operation against a running gateway, for up to ``households`` newborns,
+    and present the results."""
+    console = console or Console()
+    results = asyncio.run(
+        play_live(
+            gateway_url,
+            credentials,
+            registers,
+            headline=f"Playing DU 095-2020 against {gateway_url} (up to {households:,})",
+            seed=seed,
+            limit=households,
+            concurrency=concurrency,
+            as_of=as_of,
+            console=console,
+        )
+    )
+    present(results, report, title_note=title_note, console=console)
     return results

@@ -1,19 +1,21 @@
-"""Sandbox commands: ``mocks`` (serve the four agencies) and ``population sample``."""
+"""Sandbox commands: ``mocks`` (serve the four agencies), ``population sample`` and
+``population registers`` (the programme's register files)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import random
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from adapters.sandbox.districts import DistrictFileError
 from adapters.sandbox.population import Household
-from adapters.sandbox.settings import SandboxSettings
-
-PARTNERS = ("reniec", "osiptel", "bn", "minsa_his")
+from adapters.sandbox.registers import DISTRICTS_FILE, RNH_FILE, write_registers
+from adapters.sandbox.server import endpoints, mock_servers, serve_all
+from adapters.sandbox.settings import PARTNERS, SandboxSettings
 
 population_app = typer.Typer(
     help="The synthetic population behind the mocks.", no_args_is_help=True
@@ -37,8 +39,6 @@ def mocks(
     ] = None,
 ) -> None:
     """Serve the four mock agencies on their loopback ports until interrupted."""
-    from adapters.sandbox.server import endpoints, mock_servers, serve_all
-
     chosen = only or list(PARTNERS)
     unknown = sorted(set(chosen) - set(PARTNERS))
     if unknown:
@@ -105,3 +105,20 @@ def sample(
             f"household {r['household']:>7}  mother DNI {r['mother_dni']}-{r['mother_check_digit']}"
             f"  child CUI {r['child_cui']}-{r['child_check_digit']}  {r['district']['name']}"
         )
+
+
+@population_app.command("registers")
+def registers(
+    directory: Annotated[Path, typer.Argument(help="Where to write the files.")] = Path(
+        "var/registers"
+    ),
+    seed: Annotated[
+        int | None, typer.Option(help="Population seed [GATEWAY_SANDBOX_SEED].")
+    ] = None,
+    size: Annotated[int | None, typer.Option(help="Households [GATEWAY_SANDBOX_SIZE].")] = None,
+) -> None:
+    """Write the programme's registers for this population: the household register
+    (rnh.csv: dni,formal_payroll) and the district table (districts.csv)."""
+    population = _settings(seed=seed, size=size).population
+    files = write_registers(population, directory)
+    typer.echo(f"wrote {files.directory / RNH_FILE} and {files.directory / DISTRICTS_FILE}")

@@ -140,3 +140,14 @@ class FaultInjector:
         headers.append((b"content-length", str(len(broken)).encode()))
         await send({**start, "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": broken})
+
+
+#: Named fault profiles for the whole sandbox (``juntos-gateway demo --faults``).
+FAULT_PROFILES: dict[str, FaultConfig] = {
+    "none": FaultConfig(),
+    # Partners fail 30% of calls: errors, timeouts, malformed bodies (a bad day).
+    "flaky": FaultConfig(
+        error_rate=0.23, timeout_rate=0.05, malformed_rate=0.02, timeout_seconds=30.0, seed=7
+    ),
+    "slow": FaultConfig(latency_ms=40.0, jitter_ms=40.0, seed=7),
+}

@@ -15,8 +15,7 @@ from adapters.bn.mock import create_app as bn_app
 from adapters.minsa_his.mock import create_app as his_app
 from adapters.osiptel.mock import create_app as osiptel_app
 from adapters.reniec.mock import create_app as reniec_app
-from adapters.sandbox.cli import PARTNERS
-from adapters.sandbox.settings import SandboxSettings
+from adapters.sandbox.settings import PARTNERS, SandboxSettings
 
 _FACTORIES: dict[str, Callable[[SandboxSettings], ASGIApp]] = {
     "reniec": reniec_app,

@@ -18,6 +18,9 @@ from adapters.sandbox.districts import load_districts
 from adapters.sandbox.faults import FaultConfig
 from adapters.sandbox.population import Population
 
+#: The four mock agencies, in the order they are started and listed.
+PARTNERS = ("reniec", "osiptel", "bn", "minsa_his")
+
 
 class PartnerFaults(BaseModel):
     reniec: FaultConfig = FaultConfig()

@@ -20,6 +20,7 @@ import pytest
 from fastapi import FastAPI
 
 from adapters.sandbox.population import Population
+from adapters.sandbox.registers import write_registers
 from gateway.app import create_app
 from gateway.clients.service import create_client
 from gateway.core.db import transaction
@@ -36,7 +37,7 @@ from gateway.settings import Settings
 from program.client import GatewayClient
 from program.demo import QuietProgress
 from program.operation import Household, Operation
-from program.registers import SandboxRegisters
+from program.registers import FileRegisters
 from tests.conftest import bearer
 from tests.gateway.broker.conftest import Mocks, purpose
 
@@ -121,7 +122,8 @@ def test_the_programme_counts_districts_of_unknown_poverty_apart(tmp_path: Path)
     eligible = CALLAO.replace("070101,240101,", "080601,080601,").replace(",9.5,", ",33.1,")
     unknown = "250306,250207,UCAYALI,PADRE ABAD,HUIPOCA,U,O,O,PE-UCA,25," + ",".join(["NA"] * 10)
     path = table_file(tmp_path, CALLAO, eligible, unknown)
-    registers = SandboxRegisters(Population(load_districts(path), size=100), path)
+    population = Population(load_districts(path), size=100)
+    registers = FileRegisters.read(write_registers(population, tmp_path / "registers").directory)
     operation = Operation(
         GatewayClient("http://127.0.0.1:9", {}),
         registers,
@@ -182,7 +184,7 @@ def test_the_bundled_table_has_both_codings_for_every_district() -> None:
 
 
 @needs_real_table
-def test_the_real_table_loads_and_converts_callao() -> None:
+def test_the_real_table_loads_and_converts_callao(tmp_path: Path) -> None:
     districts = load_districts(REAL)
     assert len(districts) == 1893
     unknown = [d for d in districts if d.poverty_pct is None]
@@ -198,7 +200,7 @@ def test_the_real_table_loads_and_converts_callao() -> None:
     eligible = sum(d.eligible for d in districts)
     assert 1500 < eligible < 1700  # DU 095-2020 reached 1,594 districts at 15% or more
     population = Population(districts, size=5_000)
-    registers = SandboxRegisters(population, REAL)
+    registers = FileRegisters.read(write_registers(population, tmp_path / "registers").directory)
     households = [population.household(i) for i in range(0, 5_000, 7)]
     assert all(h.district.inei is not None for h in households)
     assert registers.poverty_pct("250306") is None  # Huipoca: NA in the poverty map

@@ -15,10 +15,11 @@ import httpx
 import pytest
 
 from adapters.sandbox.population import Population
+from gateway.cli.sandbox import in_process_gateway
 from program.client import GatewayClient, load_credentials
-from program.demo import QuietProgress, in_process_gateway, play
+from program.demo import QuietProgress, play
 from program.operation import Household, Results
-from program.registers import SandboxRegisters
+from program.registers import FileRegisters
 from program.report import write_html
 
 AS_OF = date(2021, 3, 1)
@@ -36,7 +37,7 @@ async def operate(
 ) -> tuple[Results, Population]:
     """Plays the operation; what the mocks injected is added to INJECTED."""
     async with in_process_gateway(households, SEED, faults, tmp_path, log_level) as box:
-        registers = SandboxRegisters(box.population, box.ubigeo_file)
+        registers = FileRegisters.read(box.registers)
         results = await play(
             box.url,
             box.credentials,

@@ -186,3 +186,19 @@ def test_population_sample_command() -> None:
         assert pop.lookup(row["mother_dni"]).household.index == row["household"]  # type: ignore[union-attr]
         assert pop.lookup(row["child_cui"]).role == ROLE_CHILD  # type: ignore[union-attr]
         assert stdnum_cui.is_valid(row["child_cui"] + row["child_check_digit"])
+
+
+def test_population_registers_command(tmp_path: Path) -> None:
+    target = tmp_path / "registers"
+    result = CliRunner().invoke(
+        cli, ["population", "registers", str(target), "--seed", "9", "--size", "50"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"wrote {target / 'rnh.csv'} and {target / 'districts.csv'}" in result.output
+    lines = (target / "rnh.csv").read_text().splitlines()
+    pop = Population(DISTRICTS, seed=9, size=50)
+    assert lines[0] == "dni,formal_payroll"
+    assert lines[1:] == [
+        f"{h.mother.dni},{'true' if h.formal_payroll else 'false'}"
+        for h in (pop.household(i) for i in range(50))
+    ]

@@ -1,0 +1,158 @@
+"""``audit``: verifying, sealing and archiving the tamper-evident audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gateway.cli.common import fail, get_catalog, get_settings, require_schema
+from gateway.core.db import create_engine, session_factory
+
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+
+
+def _print_report(report: Any, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report.as_dict()))
+    elif report.ok:
+        typer.echo(
+            f"audit chain intact: {report.events_checked} events "
+            f"({report.first_seq}..{report.last_seq}), {report.checkpoints_checked} signed "
+            f"checkpoints, {report.archives_checked} archives, {report.unsealed} not yet sealed"
+        )
+    else:
+        typer.secho(
+            f"audit chain BROKEN at event {report.first_broken_seq}: {report.reason}",
+            fg=typer.colors.RED,
+            err=True,
+        )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    archive: Annotated[
+        Path | None,
+        typer.Option(help="Verify archive files in this directory offline instead."),
+    ] = None,
+    public_key: Annotated[
+        list[str] | None,
+        typer.Option(help="KEY_ID=BASE64URL public key (repeatable); for --archive."),
+    ] = None,
+    from_seq: Annotated[int | None, typer.Option(min=1)] = None,
+    to_seq: Annotated[int | None, typer.Option(min=1)] = None,
+) -> None:
+    """Check every event hash and checkpoint signature; exit 1 naming the first broken
+    event. With --archive, needs nothing but the archive files and the public key."""
+    from gateway.auditing.service import verify, verify_offline
+
+    if archive is not None:
+        from audit.verify import public_key_from_text
+
+        keys: dict[str, Any] = {}
+        for item in public_key or []:
+            key_id, sep, text = item.partition("=")
+            if not sep:
+                raise fail("--public-key takes KEY_ID=BASE64URL (from GET /v1/audit/keys)")
+            try:
+                keys[key_id] = public_key_from_text(text)
+            except ValueError:
+                raise fail(f"--public-key {key_id}: not an Ed25519 public key") from None
+        if not keys:
+            raise fail("offline verification needs --public-key")
+        _print_report(verify_offline(archive, keys), as_json)
+        return
+    settings = get_settings()
+    require_schema(settings)
+    workers = min(4, os.cpu_count() or 1)
+    _print_report(verify(settings.database_url, from_seq, to_seq, workers), as_json)
+
+
+@audit_app.command("seal")
+def audit_seal() -> None:
+    """Chain every event that can be chained now and sign a checkpoint (the gateway does
+    this continuously; useful before an archive or after an outage)."""
+    from audit.sealer import SealPolicy
+    from gateway.auditing.keys import AuditKeys
+    from gateway.auditing.service import AuditSealer
+
+    settings = get_settings()
+    require_schema(settings)
+
+    async def run() -> Any:
+        engine = create_engine(settings.database_url)
+        try:
+            sealer = AuditSealer(
+                session_factory(engine),
+                AuditKeys(settings.master_key_bytes),
+                SealPolicy(
+                    checkpoint_every=settings.audit_checkpoint_every,
+                    checkpoint_seconds=0.0001,
+                    gap_grace_seconds=settings.audit_gap_grace_seconds,
+                ),
+                interval_seconds=0,
+            )
+            return await sealer.seal_now()
+        finally:
+            await engine.dispose()
+
+    result = asyncio.run(run())
+    typer.echo(
+        f"sealed {result.sealed} events ({result.voided} void), head {result.head_seq}, "
+        f"checkpoints at {result.checkpoints or 'none'}"
+    )
+
+
+@audit_app.command("archive")
+def audit_archive(
+    out: Annotated[Path | None, typer.Option(help="Directory [GATEWAY_AUDIT_ARCHIVE_DIR].")] = None,
+    remove: Annotated[
+        bool,
+        typer.Option(
+            "--remove",
+            help="Archive only events past the audit retention and delete them from the database.",
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Seal the chain up to its last checkpoint into JSONL plus a signed manifest that
+    chains to the previous archive; verify it offline with `audit verify --archive`."""
+    from datetime import UTC, datetime, timedelta
+
+    from audit.events import to_us
+    from gateway.auditing.service import archive
+
+    settings = get_settings()
+    require_schema(settings)
+    directory = out or settings.audit_archive_dir
+    older_than = None
+    if remove:
+        days = get_catalog(settings).data_categories["audit"].retention_days
+        older_than = to_us(datetime.now(UTC) - timedelta(days=days))
+    try:
+        manifest = archive(
+            settings.database_url,
+            settings.master_key_bytes,
+            directory,
+            older_than_us=older_than,
+            remove=remove,
+        )
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if manifest is None:
+        typer.echo(json.dumps(None) if as_json else "nothing to archive")
+        return
+    if as_json:
+        typer.echo(json.dumps(manifest))
+        return
+    typer.echo(
+        f"archived events {manifest['first_seq']}..{manifest['last_seq']} to "
+        f"{directory / manifest['file']}{' and removed them from the database' if remove else ''}"
+    )

@@ -1,0 +1,115 @@
+"""What every command module shares: settings and catalog loading that fail with a
+message instead of a traceback, one transaction per command, the operator as the audit
+log's actor, and the schema check."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway import migrate
+from gateway.catalog.loader import CatalogError, load_catalog
+from gateway.catalog.models import Catalog
+from gateway.clients.service import Actor
+from gateway.core.db import create_engine, session_factory, transaction
+from gateway.settings import ConfigurationError, Settings
+
+T = TypeVar("T")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``error: message`` to stderr and return the exit to raise (status ``code``)."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+def get_settings() -> Settings:
+    """The settings from the environment, checked safe for its mode; exit 1 naming the
+    fault otherwise."""
+    try:
+        settings = Settings()
+        settings.check_safe()
+    except (ConfigurationError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    return settings
+
+
+def get_catalog(settings: Settings) -> Catalog:
+    """The configured policy catalog; exit 1 naming each fault and its line otherwise."""
+    try:
+        return load_catalog(settings.catalog_path, settings.catalog_schema_path)
+    except CatalogError as exc:
+        raise fail(str(exc)) from None
+
+
+def prepare_sqlite_dir(database_url: str) -> None:
+    """Create the directory of a SQLite database file (nothing for other databases)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one transaction on a fresh engine (committed if it returns)."""
+
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            async with transaction(session_factory(engine)) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+Operator = Annotated[
+    str | None,
+    typer.Option(help="Who makes the change, for the audit log (default: the login name)."),
+]
+
+
+def cli_actor(operator: str | None) -> Actor:
+    """The audit log's record of a command-line change: no client, the operator."""
+    if not operator:
+        try:
+            operator = getpass.getuser()
+        except (KeyError, OSError):  # no login name in a bare container
+            operator = "unknown"
+    return Actor(request_id=f"cli:{uuid.uuid4()}", user_id=operator[:64])
+
+
+def require_schema(settings: Settings) -> None:
+    """Exit 1 unless the database schema is at the code's head revision."""
+    head = migrate.head_revision(settings.database_url)
+    current = migrate.current_revision(settings.database_url)
+    if current != head:
+        raise fail(
+            f"database schema is at {current or 'nothing'}, expected {head}: "
+            "run `juntos-gateway db upgrade`"
+        )
+
+
+def with_state(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work`` on a whole gateway state (services, partners, keyring loaded), as a
+    gateway process would, and close it after."""
+    from gateway.state import AppState
+
+    async def run() -> T:
+        state = AppState.build(settings, get_catalog(settings))
+        try:
+            async with transaction(state.sessions) as session:
+                await state.keyring.load(session)
+            return await work(state)
+        finally:
+            await state.aclose()
+
+    return asyncio.run(run())

@@ -1,0 +1,33 @@
+"""``db``: applying and inspecting the schema migrations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gateway import migrate
+from gateway.cli.common import get_settings, prepare_sqlite_dir
+
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply migrations to the database named by GATEWAY_DATABASE_URL."""
+    settings = get_settings()
+    prepare_sqlite_dir(settings.database_url)
+    migrate.upgrade(settings.database_url, revision)
+    typer.echo(f"database at revision {migrate.current_revision(settings.database_url)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's current and the code's head revision."""
+    settings = get_settings()
+    typer.echo(
+        f"current={migrate.current_revision(settings.database_url)} "
+        f"head={migrate.head_revision(settings.database_url)}"
+    )

@@ -1,0 +1,152 @@
+"""``demo``: the DU 095-2020 operation played by the programme (:mod:`program`) against a
+gateway: a running one (``--gateway URL``, with a credentials file), or a sandbox
+gateway and the four partner mocks started in this process and sized to
+``--households``. Either way the programme receives its registers as files: those of
+``--registers``, or those the sandbox writes (:mod:`adapters.sandbox.registers`)."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from adapters.sandbox.faults import FAULT_PROFILES
+from adapters.sandbox.registers import DISTRICTS_FILE, RNH_FILE
+from gateway.cli.common import fail
+
+if TYPE_CHECKING:
+    from program.operation import Results
+
+
+def demo(
+    households: Annotated[
+        int, typer.Option(min=1, max=2_000_000, help="Synthetic households (population size).")
+    ] = 2_000,
+    seed: Annotated[int, typer.Option(help="Seed of the population and of the calls.")] = 2020,
+    faults: Annotated[
+        str, typer.Option(help="Partner fault profile of the sandbox: none, flaky or slow.")
+    ] = "none",
+    gateway: Annotated[
+        str | None,
+        typer.Option(help="A running gateway's URL; without it one is started in-process."),
+    ] = None,
+    credentials: Annotated[
+        Path, typer.Option(help="Client credentials per role, for --gateway.")
+    ] = Path("var/sandbox-clients.json"),
+    report: Annotated[Path, typer.Option(help="Where to write the HTML report.")] = Path(
+        "var/demo-report.html"
+    ),
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Calls in flight.")] = 16,
+    as_of: Annotated[
+        str, typer.Option(help="The operation's date, YYYY-MM-DD (the sandbox's is 2021-03-01).")
+    ] = "2021-03-01",
+    registers: Annotated[
+        Path | None,
+        typer.Option(
+            help="The programme's rnh.csv and districts.csv, for --gateway "
+            "[written from the sandbox population, GATEWAY_SANDBOX_*]."
+        ),
+    ] = None,
+) -> None:
+    """Play the DU 095-2020 operation end to end through the gateway's public API:
+    newborns, eligibility, phone affiliation with consent, accounts, the first transfer,
+    health verdicts and the semáforo, the second transfer, the audit check."""
+    if faults not in FAULT_PROFILES:
+        raise fail(f"--faults must be one of {', '.join(FAULT_PROFILES)}")
+    if gateway and faults != "none":
+        raise fail("--faults applies to the in-process sandbox; set faults on your mocks")
+    try:
+        day = date.fromisoformat(as_of)
+    except ValueError:
+        raise fail("--as-of must be a date YYYY-MM-DD") from None
+    if gateway and not credentials.exists():
+        raise fail(f"{credentials}: no such file (start the gateway in sandbox mode first)")
+    if registers is not None:
+        if not gateway:
+            raise fail("--registers applies with --gateway; the in-process sandbox writes its own")
+        missing = [f for f in (RNH_FILE, DISTRICTS_FILE) if not (registers / f).is_file()]
+        if missing:
+            raise fail(f"{registers}: no {' or '.join(missing)}")
+    if gateway:
+        results = _against(
+            gateway, credentials, registers, report, households, seed, concurrency, day
+        )
+    else:
+        results = _in_process(report, households, seed, faults, concurrency, day)
+    if not results.audit.get("ok"):
+        raise typer.Exit(1)
+
+
+def _against(
+    url: str,
+    credentials: Path,
+    registers: Path | None,
+    report: Path,
+    households: int,
+    seed: int,
+    concurrency: int,
+    as_of: date,
+) -> Results:
+    """The programme against a running gateway, with the register files in
+    ``registers``, or else those the sandbox writes from the running mocks' population
+    (the same ``GATEWAY_SANDBOX_*`` variables)."""
+    from adapters.sandbox.registers import write_registers
+    from adapters.sandbox.settings import SandboxSettings
+    from program.demo import run_demo
+    from program.registers import RegisterFileError
+
+    with tempfile.TemporaryDirectory(prefix="juntos-registers-") as tmp:
+        if registers is None:
+            registers = write_registers(SandboxSettings().population, Path(tmp)).directory
+        try:
+            return run_demo(
+                gateway_url=url,
+                credentials=credentials,
+                registers=registers,
+                report=report,
+                seed=seed,
+                households=households,
+                concurrency=concurrency,
+                as_of=as_of,
+                title_note=f"Seed {seed}, faults none.",
+            )
+        except RegisterFileError as exc:
+            raise fail(str(exc)) from None
+
+
+def _in_process(
+    report: Path, households: int, seed: int, faults: str, concurrency: int, as_of: date
+) -> Results:
+    """The programme against a sandbox gateway and mocks started in this process."""
+    from rich.console import Console
+
+    from gateway.cli.sandbox import in_process_gateway
+    from program.demo import play_live, present
+
+    console = Console()
+
+    async def main() -> Results:
+        with tempfile.TemporaryDirectory(prefix="juntos-demo-") as tmp:
+            async with in_process_gateway(households, seed, faults, Path(tmp)) as box:
+                return await play_live(
+                    box.url,
+                    box.credentials,
+                    box.registers,
+                    headline=(
+                        f"Sandbox gateway at {box.url} with {households:,} synthetic "
+                        f"households (partner faults: {faults})"
+                    ),
+                    seed=seed,
+                    limit=None,
+                    concurrency=concurrency,
+                    as_of=as_of,
+                    console=console,
+                )
+
+    results = asyncio.run(main())
+    present(results, report, title_note=f"Seed {seed}, faults {faults}.", console=console)
+    return results

@@ -1,0 +1,93 @@
+"""``exchanges``: queueing, working and following the periodic exchanges' runs."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from gateway.cli.common import fail, get_settings, require_schema, with_state
+
+exchanges_app = typer.Typer(help="Periodic exchanges (durable jobs).", no_args_is_help=True)
+
+
+@exchanges_app.command("run")
+def exchanges_run(
+    name: Annotated[str, typer.Argument(help="Exchange name from the catalog.")],
+    born_from: Annotated[str, typer.Option(help="YYYY-MM-DD")],
+    born_to: Annotated[str, typer.Option(help="YYYY-MM-DD")],
+    ubigeo: Annotated[
+        list[str] | None, typer.Option(help="INEI district code (repeatable).")
+    ] = None,
+) -> None:
+    """Queue a run; a gateway (or `exchanges work`) carries it out."""
+    from datetime import date
+
+    from gateway.districts import load_table
+    from gateway.identifiers import IdentifierError
+
+    settings = get_settings()
+    require_schema(settings)
+    try:
+        districts = load_table(settings.ubigeo_file)
+        codes = [districts.to_inei(code, "inei") for code in ubigeo or []]
+    except IdentifierError as exc:
+        raise fail(f"--ubigeo: {exc}") from None
+    try:
+        params = {
+            "born_from": date.fromisoformat(born_from).isoformat(),
+            "born_to": date.fromisoformat(born_to).isoformat(),
+            "ubigeo": codes,
+        }
+    except ValueError:
+        raise fail("--born-from and --born-to take YYYY-MM-DD") from None
+
+    async def work(state: Any) -> Any:
+        return await state.exchanges.trigger(name, params, "cli")
+
+    try:
+        run = with_state(settings, work)
+    except Exception as exc:
+        raise fail(str(getattr(exc, "detail", exc))) from None
+    typer.echo(json.dumps(run))
+
+
+@exchanges_app.command("work")
+def exchanges_work(
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="Stop when no run is ready instead of polling.")
+    ] = False,
+) -> None:
+    """Carry queued runs in this process (the gateway does this itself by default)."""
+    settings = get_settings()
+    require_schema(settings)
+
+    async def work(state: Any) -> int:
+        if until_idle:
+            worked: int = await state.exchanges.work_available()
+            return worked + int(await state.background_work())
+        await state.exchanges.run_forever(
+            settings.exchanges_poll_seconds, schedule=True, also=state.background_work
+        )
+        return 0
+
+    typer.echo(f"runs worked: {with_state(settings, work)}")
+
+
+@exchanges_app.command("show")
+def exchanges_show(
+    name: Annotated[str, typer.Argument()],
+    run_id: Annotated[str, typer.Argument()],
+) -> None:
+    """Progress of one run, as JSON."""
+    settings = get_settings()
+    require_schema(settings)
+
+    async def work(state: Any) -> Any:
+        return await state.exchanges.get(name, run_id)
+
+    try:
+        typer.echo(json.dumps(with_state(settings, work)))
+    except Exception as exc:
+        raise fail(str(getattr(exc, "detail", exc))) from None

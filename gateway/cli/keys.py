@@ -1,0 +1,114 @@
+"""``keys``: token signing keys, data keys for personal data at rest, and a fresh
+master key."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import secrets
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.cli.common import get_settings, in_transaction, require_schema
+from gateway.core.crypto import SecretBox
+from gateway.core.db import create_engine, session_factory
+from gateway.keys.service import KeyService
+from gateway.settings import Settings
+
+keys_app = typer.Typer(help="Token signing keys and the master key.", no_args_is_help=True)
+
+
+def _key_service(settings: Settings) -> KeyService:
+    from datetime import timedelta
+
+    return KeyService(
+        SecretBox(settings.master_key_bytes, "signing-keys"),
+        timedelta(seconds=settings.token_ttl_seconds),
+    )
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Add a new signing key; tokens signed by older keys stay valid until they expire."""
+    settings = get_settings()
+    require_schema(settings)
+    keys = _key_service(settings)
+    record = in_transaction(settings, keys.rotate)
+    typer.echo(f"new signing key {record.kid} ({record.algorithm}); older keys retired")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List signing keys and their state."""
+    settings = get_settings()
+    require_schema(settings)
+
+    async def work(session: AsyncSession) -> list[str]:
+        from gateway.keys.repository import SigningKeyRepository
+
+        return [
+            f"{k.kid}  {k.algorithm}  created={k.created_at.isoformat()}  "
+            f"{'retired=' + k.retired_at.isoformat() if k.retired_at else 'active'}"
+            for k in await SigningKeyRepository(session).all()
+        ]
+
+    for line in in_transaction(settings, work):
+        typer.echo(line)
+
+
+def _data_keys(settings: Settings) -> Any:
+    from gateway.core.keyring import DataKeyring
+
+    return DataKeyring(settings.master_key_bytes)
+
+
+@keys_app.command("rotate-data")
+def keys_rotate_data() -> None:
+    """Add a data key for personal data at rest; older keys keep opening what they sealed.
+
+    Running gateways take the new key for new records when they next start; run
+    `keys reencrypt` to move stored records to it."""
+    settings = get_settings()
+    require_schema(settings)
+    keyring = _data_keys(settings)
+
+    async def work(session: AsyncSession) -> str:
+        await keyring.load(session)
+        key_id: str = await keyring.add(session)
+        return key_id
+
+    typer.echo(f"new data key {in_transaction(settings, work)}; older keys still open old data")
+
+
+@keys_app.command("reencrypt")
+def keys_reencrypt(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Re-seal every stored record under the newest data key, in batches."""
+    from gateway.core.keyring import reencrypt
+    from gateway.retention import sealed_columns
+
+    settings = get_settings()
+    require_schema(settings)
+    keyring = _data_keys(settings)
+
+    async def run() -> dict[str, int]:
+        engine = create_engine(settings.database_url)
+        try:
+            return await reencrypt(session_factory(engine), keyring, sealed_columns())
+        finally:
+            await engine.dispose()
+
+    counts = asyncio.run(run())
+    if as_json:
+        typer.echo(json.dumps({"key_id": keyring.current_key_id, "reencrypted": counts}))
+        return
+    for name, count in counts.items():
+        typer.echo(f"{name}: {count} re-sealed under {keyring.current_key_id}")
+
+
+@keys_app.command("new-master")
+def keys_new_master() -> None:
+    """Print a fresh random master key for GATEWAY_MASTER_KEY (nothing is stored)."""
+    typer.echo(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())

@@ -1,0 +1,41 @@
+"""The ``juntos-gateway`` command: every command module's group under one Typer app,
+in the order ``--help`` lists them."""
+
+from __future__ import annotations
+
+import typer
+
+from adapters.sandbox.cli import mocks, population_app
+from gateway.cli.audit import audit_app
+from gateway.cli.catalog import catalog_app, contract_app
+from gateway.cli.clients import clients_app
+from gateway.cli.db import db_app
+from gateway.cli.demo import demo
+from gateway.cli.exchanges import exchanges_app
+from gateway.cli.keys import keys_app
+from gateway.cli.partners import partners_app
+from gateway.cli.purge import purge_command
+from gateway.cli.serve import serve
+
+app = typer.Typer(
+    help="""``juntos-gateway``: serve the gateway and administer it from a shell.
+
+The CLI works on the same services as the HTTP API, inside one transaction per command.
+""",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_app, name="db")
+app.add_typer(clients_app, name="clients")
+app.add_typer(keys_app, name="keys")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(contract_app, name="contract")
+app.add_typer(audit_app, name="audit")
+app.add_typer(exchanges_app, name="exchanges")
+app.add_typer(partners_app, name="partners")
+app.add_typer(population_app, name="population")
+app.command("mocks")(mocks)
+app.command()(serve)
+app.command()(demo)
+app.command("purge")(purge_command)

@@ -1,0 +1,41 @@
+"""``purge``: deleting personal data past the catalog's retention."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+
+from gateway.cli.common import get_catalog, get_settings, require_schema
+from gateway.core.db import create_engine, session_factory
+
+
+def purge_command(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what is past retention, delete nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Delete personal data past the catalog's retention and report counts per category."""
+    from gateway.retention import purge
+
+    settings = get_settings()
+    require_schema(settings)
+    catalog = get_catalog(settings)
+
+    async def run() -> dict[str, int]:
+        engine = create_engine(settings.database_url)
+        try:
+            return await purge(session_factory(engine), catalog, dry_run=dry_run)
+        finally:
+            await engine.dispose()
+
+    counts = asyncio.run(run())
+    if as_json:
+        typer.echo(json.dumps({"dry_run": dry_run, "purged": counts}))
+        return
+    verb = "past retention" if dry_run else "purged"
+    for category, count in counts.items():
+        typer.echo(f"{category}: {count} {verb}")

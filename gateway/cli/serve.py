@@ -1,0 +1,191 @@
+"""``serve``: the gateway (and, in sandbox mode, the partner mocks and one client per
+role) on one port, in one process or several."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.catalog.models import Catalog
+from gateway.cli.common import (
+    cli_actor,
+    get_catalog,
+    get_settings,
+    in_transaction,
+    require_schema,
+)
+from gateway.clients.repository import ClientRepository
+from gateway.clients.service import create_client
+from gateway.settings import Settings
+
+SANDBOX_ROLES: dict[str, list[str]] = {
+    "consumer": ["affiliation", "contact", "payment", "coresponsibility-verification"],
+    "partner": ["affiliation", "contact", "payment", "coresponsibility-verification"],
+    "auditor": ["audit"],
+    "admin": ["audit"],
+}
+
+
+def seed_sandbox(settings: Settings, catalog: Catalog) -> None:
+    """On an empty client registry, create one client per role of ``SANDBOX_ROLES`` and
+    write their ids and secrets to ``var/sandbox-clients.json`` (mode 0600)."""
+    target = settings.var_dir / "sandbox-clients.json"
+
+    async def seed(session: AsyncSession) -> list[dict[str, Any]] | None:
+        if await ClientRepository(session).count():
+            return None
+        seeded = []
+        for role, purposes in SANDBOX_ROLES.items():
+            granted = [p for p in purposes if p in catalog.purposes]
+            issued = await create_client(
+                session,
+                catalog,
+                f"sandbox-{role}",
+                [role],
+                granted,
+                actor=cli_actor("sandbox-seed"),
+            )
+            seeded.append(
+                {
+                    "role": role,
+                    "client_id": issued.client.id,
+                    "client_secret": issued.secret,
+                    "purposes": granted,
+                }
+            )
+        return seeded
+
+    seeded = in_transaction(settings, seed)
+    if seeded is None:
+        if target.exists():
+            typer.echo(f"Sandbox clients (created on first start) are in {target}")
+        else:
+            typer.echo("Clients exist already; create more with `juntos-gateway clients create`.")
+        return
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"clients": seeded}, fh, indent=2)
+    typer.echo(f"Sandbox clients created (also written to {target}):")
+    for entry in seeded:
+        typer.echo(
+            f"  {entry['role']:<9} client_id={entry['client_id']}  "
+            f"client_secret={entry['client_secret']}"
+        )
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [GATEWAY_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [GATEWAY_PORT].")] = None,
+    with_mocks: Annotated[
+        bool | None,
+        typer.Option(
+            "--mocks/--no-mocks",
+            help="Also serve the four mock agencies on their ports [on in sandbox mode].",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Gateway processes on one database [GATEWAY_WORKERS]."),
+    ] = None,
+) -> None:
+    """Start the gateway (in sandbox mode, seed one client per role on first start)."""
+    import uvicorn
+
+    from adapters.sandbox.server import Server, endpoints, mock_servers, serve_all
+    from adapters.sandbox.settings import SandboxSettings
+    from gateway.app import create_app
+    from gateway.core.logging import configure_logging
+
+    settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
+    catalog = get_catalog(settings)
+    require_schema(settings)
+    if settings.is_sandbox:
+        seed_sandbox(settings, catalog)
+    base = f"http://{host}:{port}"
+    typer.echo(
+        f"\nJUNTOS gateway ({settings.env}) on {base}\n"
+        f"  API docs:   {base}/docs\n"
+        f"  OpenAPI:    {base}/openapi.json\n"
+        f"  Readiness:  {base}/readyz   Metrics: {base}/metrics\n"
+        f"  Get a token:\n"
+        f"    curl -s -u <client_id>:<client_secret> -d grant_type=client_credentials \\\n"
+        f"         {base}/v1/token\n"
+        f"  Then: curl -s -H 'Authorization: Bearer <access_token>' {base}/v1/services"
+    )
+    if settings.is_sandbox:
+        typer.echo(
+            "  Play the DU 095-2020 operation against it (report in var/demo-report.html):\n"
+            f"    .venv/bin/juntos-gateway demo --gateway {base}"
+        )
+    processes = workers or settings.workers
+    run_mocks = with_mocks if with_mocks is not None else settings.is_sandbox
+    if run_mocks:
+        sandbox = SandboxSettings()
+        typer.echo(
+            f"  Partner mocks ({sandbox.size} synthetic households; "
+            "`juntos-gateway population sample` prints some):"
+        )
+        for endpoint in endpoints(sandbox):
+            typer.echo(f"    {endpoint.partner:<10} {endpoint.entry_url}")
+            # The gateway talks to the mocks it started, unless told otherwise.
+            variable = f"GATEWAY_PARTNERS__{endpoint.partner.upper()}__BASE_URL"
+            if variable not in os.environ:
+                getattr(settings.partners, endpoint.partner).base_url = endpoint.base_url
+                os.environ[variable] = endpoint.base_url  # for worker processes
+    typer.echo(f"  Gateway processes: {processes}\n")
+    sys.stdout.flush()
+    if processes > 1:
+        # The mocks then run in a process of their own, started by _serve_workers.
+        _serve_workers(host, port, processes, with_mocks=run_mocks)
+        return
+    servers = mock_servers(SandboxSettings()) if run_mocks else []
+    configure_logging(settings.log_level, settings.log_json)
+    gateway = Server(
+        uvicorn.Config(
+            create_app(settings), host=host, port=port, log_level="warning", access_log=False
+        )
+    )
+    # uvloop, as uvicorn itself picks when it runs the workers of ``--workers N``.
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(serve_all([gateway, *servers]))
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:  # not installed on Windows
+        return None
+    return uvloop.new_event_loop
+
+
+def _serve_workers(host: str, port: int, processes: int, *, with_mocks: bool) -> None:
+    """N stateless gateway processes on one database (and the mocks in one more)."""
+    import subprocess
+
+    import uvicorn
+
+    mocks = subprocess.Popen([sys.executable, "-m", "gateway.cli", "mocks"]) if with_mocks else None
+    try:
+        uvicorn.run(
+            "gateway.app:create_app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=processes,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        if mocks is not None:
+            mocks.terminate()
+            mocks.wait(timeout=15)
