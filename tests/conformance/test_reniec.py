@@ -51,8 +51,8 @@ from gateway.partners.health import PartnerHealth
 from gateway.partners.resilience import PartnerGuard
 from gateway.settings import Settings
 from gateway.state import AppState
-from tests.conftest import GetToken, bearer
-from tests.gateway.broker.conftest import Mocks, purpose
+from tests.fixtures.gateway import GetToken, bearer
+from tests.fixtures.partners import Mocks, purpose
 from tests.gateway.cli_support import env_for, invoke_async
 from tests.support import serve_on_loopback
 

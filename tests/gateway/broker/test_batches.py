@@ -9,7 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from adapters.sandbox.population import Household
-from tests.gateway.broker.conftest import Grant, Mocks, consent_body, purpose
+from tests.fixtures.partners import Grant, Mocks, consent_body, purpose
 from tests.gateway.broker.test_lookups import audit_log
 
 

@@ -15,7 +15,7 @@ from gateway.broker.rules import load_rules, period_end, verdicts
 from gateway.core.db import transaction
 from gateway.partners.models import HealthService
 from gateway.settings import REPO_ROOT
-from tests.gateway.broker.conftest import Grant, Mocks, purpose
+from tests.fixtures.partners import Grant, Mocks, purpose
 
 
 async def audit_log(app: FastAPI) -> list[dict[str, Any]]:

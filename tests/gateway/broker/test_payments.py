@@ -17,8 +17,8 @@ from fastapi import FastAPI
 
 from adapters.sandbox.population import Household
 from gateway.settings import Settings
-from tests.conftest import GetToken, bearer
-from tests.gateway.broker.conftest import Grant, Mocks, purpose
+from tests.fixtures.gateway import GetToken, bearer
+from tests.fixtures.partners import Grant, Mocks, purpose
 
 CLI = str(Path(sys.executable).with_name("juntos-gateway"))
 KILLS = int(os.environ.get("GATEWAY_SOAK_KILLS", "3"))
