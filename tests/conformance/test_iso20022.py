@@ -21,7 +21,7 @@ from gateway.partners.ports import Bank
 from gateway.payments.models import PaymentChunk, PaymentItem, PaymentRun
 from tests.fixtures.gateway import GetToken, bearer
 from tests.fixtures.partners import Grant, Mocks, purpose
-from tests.gateway.broker.test_payments import payees, roll, transfer
+from tests.fixtures.payments import payees, roll, transfer
 
 CASES = Path(__file__).resolve().parents[2].parent / "shared" / "field-cases"
 XML = {"Content-Type": "application/xml"}

@@ -270,7 +270,7 @@ async def read_staged(
 async def test_bank_reconciliation_stages_the_days_debits(
     mocks: Mocks, app: FastAPI, http: httpx.AsyncClient, consumer: dict[str, str], consented: Grant
 ) -> None:
-    from tests.gateway.broker.test_payments import payees, roll, transfer
+    from tests.fixtures.payments import payees, roll, transfer
 
     people = await payees(http, mocks, consumer, consented, 3)
     transfers = [transfer(n, h, a) for n, (h, a) in enumerate(people)]
