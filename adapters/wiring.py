@@ -9,10 +9,11 @@ from adapters.bn.client import BankAdapter
 from adapters.minsa_his.client import HisAdapter
 from adapters.osiptel.client import OsiptelAdapter
 from adapters.reniec.client import ReniecAdapter
+from gateway.partners.policy import ResilienceSettings
 from gateway.partners.ports import Bank, CivilRegistry, HealthRegistry, TelecomRegistry
 from gateway.partners.registry import PartnerRegistry
 from gateway.partners.resilience import PartnerGuard
-from gateway.settings import ResilienceSettings, Settings
+from gateway.settings import Settings
 
 
 def _client(registry: PartnerRegistry, policy: ResilienceSettings) -> httpx.AsyncClient:

@@ -23,12 +23,12 @@ from zeep.wsdl.utils import etree_to_string
 
 from adapters.reniec.client import ReniecAdapter, _unwrap
 from adapters.reniec.mock import create_app
+from adapters.reniec.settings import ReniecSettings
 from adapters.sandbox.settings import SandboxSettings
 from adapters.xml import parse_xml
 from bench._machine import describe
 from gateway.partners.health import PartnerHealth
 from gateway.partners.resilience import PartnerGuard
-from gateway.settings import ReniecSettings
 
 REPO = Path(__file__).resolve().parent.parent
 MOTHER = "60542601"  # a mother of the default sandbox population (seed 2020)

@@ -3,6 +3,10 @@
 One place decides what a deployment may run with. Sandbox mode exists so that a new user
 gets a working gateway with one command; every other mode refuses the well-known sandbox
 secrets, so a forgotten variable cannot put a production gateway on public keys.
+
+Each partner's settings model belongs to its adapter package (``adapters/<partner>/
+settings.py``, plain models with no client behind them); this module only composes them
+under ``partners``.
 """
 
 from __future__ import annotations
@@ -13,10 +17,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway.identifiers import IdentifierError, parse_document, parse_ruc
+from adapters.bn.settings import BankSettings
+from adapters.minsa_his.settings import HisSettings
+from adapters.osiptel.settings import OsiptelSettings
+from adapters.reniec.settings import ReniecSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,79 +37,22 @@ class ConfigurationError(Exception):
     """The configuration cannot be used; the message names the setting to fix."""
 
 
-class ResilienceSettings(BaseModel):
-    """How the gateway protects itself and a partner from each other."""
-
-    connect_timeout_seconds: float = Field(default=2.0, gt=0)
-    read_timeout_seconds: float = Field(default=5.0, gt=0)
-    retries: int = Field(default=2, ge=0, le=10)
-    backoff_initial_seconds: float = Field(default=0.05, ge=0)
-    backoff_max_seconds: float = Field(default=1.0, ge=0)
-    breaker_consecutive_failures: int = Field(default=5, ge=1)
-    breaker_failure_rate: float = Field(default=0.5, gt=0, le=1)
-    breaker_window: int = Field(default=20, ge=1)
-    breaker_min_calls: int = Field(default=10, ge=1)
-    breaker_cooldown_seconds: float = Field(default=10.0, gt=0)
-    max_concurrency: int = Field(default=64, ge=1)
-    bulkhead_wait_seconds: float = Field(default=2.0, gt=0)
-
-
-class ReniecSettings(ResilienceSettings):
-    base_url: str = "http://127.0.0.1:8101"
-    wsdl: str = "reniec/consulta-dni.wsdl"
-    user_dni: str = "40000001"
-    ruc: str = "20900000015"
-
-    @field_validator("ruc", "user_dni")
-    @classmethod
-    def _identifier(cls, value: str, info: ValidationInfo) -> str:
-        try:
-            if info.field_name == "ruc":
-                return parse_ruc(value)
-            return parse_document(value).number
-        except IdentifierError as exc:
-            raise ValueError(str(exc)) from None
-
-    password: SecretStr = SecretStr("juntos-sandbox")
-
-
-class ApiKeyPartnerSettings(ResilienceSettings):
-    base_url: str
-    api_key: SecretStr
-
-
-class OsiptelSettings(ApiKeyPartnerSettings):
-    base_url: str = "http://127.0.0.1:8102"
-    api_key: SecretStr = SecretStr("osiptel-sandbox-juntos")
-
-
-class BankSettings(ApiKeyPartnerSettings):
-    base_url: str = "http://127.0.0.1:8103"
-    api_key: SecretStr = SecretStr("bn-sandbox-juntos")
-    debtor_account: str = Field(default="00000000000000000001", pattern=r"^[0-9]{20}$")
-    debtor_name: str = "PROGRAMA NACIONAL JUNTOS"
-    initiating_party: str = "JUNTOS"
-    payment_chunk_size: int = Field(default=500, ge=1, le=10_000)
-
-
-class HisSettings(ApiKeyPartnerSettings):
-    base_url: str = "http://127.0.0.1:8104"
-    api_key: SecretStr = SecretStr("his-sandbox-juntos")
-
-
 class PartnersSettings(BaseModel):
+    """Each partner's settings, as its adapter package defines them
+    (``GATEWAY_PARTNERS__<PARTNER>__<FIELD>``)."""
+
     reniec: ReniecSettings = ReniecSettings()
     osiptel: OsiptelSettings = OsiptelSettings()
     bn: BankSettings = BankSettings()
     minsa_his: HisSettings = HisSettings()
 
     def sandbox_secrets_in_use(self) -> list[str]:
-        defaults = PartnersSettings()
+        """The variables still holding a public sandbox credential."""
         used = []
-        if self.reniec.password == ReniecSettings().password:
+        if self.reniec.sandbox_secret_in_use():
             used.append("GATEWAY_PARTNERS__RENIEC__PASSWORD")
         for name in ("osiptel", "bn", "minsa_his"):
-            if getattr(self, name).api_key == getattr(defaults, name).api_key:
+            if getattr(self, name).sandbox_secret_in_use():
                 used.append(f"GATEWAY_PARTNERS__{name.upper()}__API_KEY")
         return used
 

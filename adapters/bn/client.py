@@ -22,6 +22,7 @@ from adapters.bn.iso20022 import (
     parse_camt054,
     parse_pain002,
 )
+from adapters.bn.settings import BankSettings
 from adapters.http import request_json, send, status_error
 from gateway.partners.errors import PartnerMalformed
 from gateway.partners.models import (
@@ -33,7 +34,6 @@ from gateway.partners.models import (
     Transfer,
 )
 from gateway.partners.resilience import PartnerGuard
-from gateway.settings import BankSettings
 
 PARTNER = "bn"
 

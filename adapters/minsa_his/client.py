@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 
 from adapters.http import field, request_json
+from adapters.minsa_his.settings import HisSettings
 from gateway.partners.errors import PartnerMalformed
 from gateway.partners.models import ExtractPage, HealthHistory, HealthService
 from gateway.partners.resilience import PartnerGuard
-from gateway.settings import ApiKeyPartnerSettings
 
 PARTNER = "minsa_his"
 
@@ -46,9 +46,7 @@ def _history(body: dict[str, Any], operation: str) -> HealthHistory:
 
 
 class HisAdapter:
-    def __init__(
-        self, settings: ApiKeyPartnerSettings, http: httpx.AsyncClient, guard: PartnerGuard
-    ) -> None:
+    def __init__(self, settings: HisSettings, http: httpx.AsyncClient, guard: PartnerGuard) -> None:
         self.base = settings.base_url
         self.headers = {"X-Api-Key": settings.api_key.get_secret_value()}
         self.http = http

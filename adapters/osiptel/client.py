@@ -7,17 +7,17 @@ from collections.abc import Sequence
 import httpx
 
 from adapters.http import field, request_json
+from adapters.osiptel.settings import OsiptelSettings
 from gateway.partners.errors import PartnerMalformed
 from gateway.partners.models import PhoneLine
 from gateway.partners.resilience import PartnerGuard
-from gateway.settings import ApiKeyPartnerSettings
 
 PARTNER = "osiptel"
 
 
 class OsiptelAdapter:
     def __init__(
-        self, settings: ApiKeyPartnerSettings, http: httpx.AsyncClient, guard: PartnerGuard
+        self, settings: OsiptelSettings, http: httpx.AsyncClient, guard: PartnerGuard
     ) -> None:
         self.url = settings.base_url + "/v1/lineas"
         self.headers = {"X-Api-Key": settings.api_key.get_secret_value()}

@@ -40,6 +40,7 @@ from zeep.proxy import AsyncServiceProxy
 from zeep.transports import AsyncTransport
 
 from adapters.http import field, request_json, transport_error
+from adapters.reniec.settings import ReniecSettings
 from adapters.reniec.soap import ConsultarExchange
 from adapters.xml import UnsafeXmlError, parse_xml
 from gateway.identifiers import parse_cui, parse_dni, parse_ubigeo
@@ -55,7 +56,6 @@ from gateway.partners.errors import (
 from gateway.partners.models import Newborn, NewbornPage, Person
 from gateway.partners.ports import CredentialSource
 from gateway.partners.resilience import PartnerGuard
-from gateway.settings import ReniecSettings
 
 # zeep's transport logs whole envelopes at DEBUG: the password and the DNI asked for.
 logging.getLogger("zeep.transports").setLevel(logging.INFO)

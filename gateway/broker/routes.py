@@ -3,7 +3,6 @@ whether it may be served and exactly which fields the answer carries."""
 
 from __future__ import annotations
 
-import base64
 from datetime import date
 from typing import Annotated, Any
 
@@ -105,45 +104,19 @@ IdempotencyKey = Annotated[
 
 
 def _person(p: Person) -> dict[str, Any]:
-    return {
-        "dni": p.dni,
-        "first_surname": p.first_surname,
-        "second_surname": p.second_surname,
-        "given_names": p.given_names,
-        "address": p.address,
-        "marital_status": p.marital_status,
-        "ubigeo": p.ubigeo,
-        "restriction": p.restriction,
-        "photo": base64.b64encode(p.photo).decode() if p.photo else None,
-    }
+    return p.as_record()
 
 
 def _account(a: Account) -> dict[str, Any]:
-    return {
-        "dni": a.dni,
-        "account_number": a.account_number,
-        "cci": a.cci,
-        "status": a.status,
-        "opened_at": a.opened_at.isoformat(),
-    }
+    return a.as_record()
 
 
 def _line(x: PhoneLine) -> dict[str, Any]:
-    return {"number": x.number, "operator": x.operator, "modality": x.modality}
+    return x.as_record()
 
 
 def _service(s: HealthService) -> dict[str, Any]:
-    return {
-        "appointment_id": s.appointment_id,
-        "service_date": s.service_date.isoformat(),
-        "facility": s.facility,
-        "item_code": s.item_code,
-        "diagnosis_type": s.diagnosis_type,
-        "lab_value": s.lab_value,
-        "weight": s.weight,
-        "height": s.height,
-        "hemoglobin": s.hemoglobin,
-    }
+    return s.as_record()
 
 
 @router.get(

@@ -300,23 +300,11 @@ class ExchangeService:
                     lines = await telecom.phone_lines(dni)
                 except PartnerNotFound:
                     lines = []
-                rows += [
-                    {"dni": dni, "number": x.number, "operator": x.operator, "modality": x.modality}
-                    for x in lines
-                ]
+                rows += [{"dni": dni, **x.as_record()} for x in lines]
             return rows, following
         if spec.service == "bn.reconciliation":
             booked = await self.partners.get(Bank).settled_payments()
-            return [
-                {
-                    "end_to_end_id": b.end_to_end_id,
-                    "amount": b.amount,
-                    "booking_date": b.booking_date.isoformat(),
-                    "msg_id": b.msg_id,
-                }
-                for b in booked
-                if start <= b.booking_date <= end
-            ], None
+            return [b.as_record() for b in booked if start <= b.booking_date <= end], None
         raise ValueError(f"no extract for service {spec.service}")
 
     async def _checkpoint(

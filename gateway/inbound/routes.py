@@ -245,15 +245,7 @@ async def push_settlements(request: Request, call: Caller, message_id: MessageId
             entries = call.state.partners.get(Bank).read_settlements(body)
         except ValueError as exc:
             raise _unreadable("camt.054", exc) from None
-        rows = [
-            {
-                "end_to_end_id": e.end_to_end_id,
-                "amount": e.amount,
-                "booking_date": e.booking_date.isoformat(),
-                "msg_id": e.msg_id,
-            }
-            for e in entries
-        ]
+        rows = [e.as_record() for e in entries]
         receipt = await call.state.inbound.receive_document(
             feed, message_id, call.principal.client_id, body, rows
         )

@@ -1,7 +1,13 @@
-"""Canonical types exchanged between the gateway core and the partner adapters."""
+"""Canonical types exchanged between the gateway core and the partner adapters.
+
+Each type that the gateway hands on (an answer, an extract row) says once, in its
+``as_record()``, how it reads as a plain JSON-ready record; routes, batches, exchanges
+and feeds project from those records instead of writing the conversion again.
+"""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -21,6 +27,20 @@ class Person:
     ubigeo: str
     restriction: str
     photo: bytes | None
+
+    def as_record(self) -> dict[str, Any]:
+        """Every field, JSON-ready; ``photo`` as base64 text (None: no photo)."""
+        return {
+            "dni": self.dni,
+            "first_surname": self.first_surname,
+            "second_surname": self.second_surname,
+            "given_names": self.given_names,
+            "address": self.address,
+            "marital_status": self.marital_status,
+            "ubigeo": self.ubigeo,
+            "restriction": self.restriction,
+            "photo": base64.b64encode(self.photo).decode() if self.photo else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -71,6 +91,10 @@ class PhoneLine:
     operator: str
     modality: str
 
+    def as_record(self) -> dict[str, Any]:
+        """``number``, ``operator``, ``modality``."""
+        return {"number": self.number, "operator": self.operator, "modality": self.modality}
+
 
 @dataclass(frozen=True)
 class Account:
@@ -80,6 +104,17 @@ class Account:
     status: str
     opened_at: datetime
     newly_opened: bool = False
+
+    def as_record(self) -> dict[str, Any]:
+        """The account as answered (``opened_at`` ISO 8601); ``newly_opened`` is how the
+        call went, not part of the record."""
+        return {
+            "dni": self.dni,
+            "account_number": self.account_number,
+            "cci": self.cci,
+            "status": self.status,
+            "opened_at": self.opened_at.isoformat(),
+        }
 
 
 @dataclass(frozen=True)
@@ -110,6 +145,21 @@ class HealthService:
     weight: float | None
     height: float | None
     hemoglobin: float | None
+
+    def as_record(self) -> dict[str, Any]:
+        """The service as answered (``service_date`` ISO 8601); the age at the service
+        is HIS's bookkeeping, not part of the record."""
+        return {
+            "appointment_id": self.appointment_id,
+            "service_date": self.service_date.isoformat(),
+            "facility": self.facility,
+            "item_code": self.item_code,
+            "diagnosis_type": self.diagnosis_type,
+            "lab_value": self.lab_value,
+            "weight": self.weight,
+            "height": self.height,
+            "hemoglobin": self.hemoglobin,
+        }
 
 
 @dataclass(frozen=True)
@@ -145,6 +195,16 @@ class SettledPayment:
     amount: str
     booking_date: date
     msg_id: str | None
+
+    def as_record(self) -> dict[str, Any]:
+        """``end_to_end_id``, ``amount`` (soles, text), ``booking_date`` (ISO 8601),
+        ``msg_id``."""
+        return {
+            "end_to_end_id": self.end_to_end_id,
+            "amount": self.amount,
+            "booking_date": self.booking_date.isoformat(),
+            "msg_id": self.msg_id,
+        }
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from gateway.partners.errors import (
     PartnerError,
 )
 from gateway.partners.health import PartnerHealth
-from gateway.settings import ResilienceSettings
+from gateway.partners.policy import ResilienceSettings
 
 T = TypeVar("T")
 

@@ -24,8 +24,8 @@ from adapters.reniec.client import _newborn
 from adapters.reniec.mock import padron_row
 from gateway import identifiers
 from gateway.identifiers import IdentifierError
-from tests.conftest import GetToken, bearer
-from tests.gateway.broker.conftest import Grant, Mocks, consent_body, purpose
+from tests.fixtures.gateway import GetToken, bearer
+from tests.fixtures.partners import Grant, Mocks, consent_body, purpose
 
 # The sandbox household of the field cases (default population, seed 2020).
 MOTHER = "60542601"

@@ -24,7 +24,7 @@ from gateway.inbound.kinds import FEEDS
 from gateway.inbound.models import InboundMessage
 from gateway.settings import Settings
 from gateway.state import AppState
-from tests.conftest import GetToken, bearer
+from tests.fixtures.gateway import GetToken, bearer
 
 FIELD_CASES = Path(__file__).resolve().parents[2].parent / "shared" / "field-cases"
 CUI, DNI = "39774981", "60542601"  # a sandbox household (seed 2020)

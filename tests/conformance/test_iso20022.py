@@ -19,18 +19,9 @@ from sqlalchemy import select, update
 from gateway.core.db import transaction
 from gateway.partners.ports import Bank
 from gateway.payments.models import PaymentChunk, PaymentItem, PaymentRun
-from tests.conftest import GetToken, bearer
-from tests.gateway.broker import conftest as broker
-from tests.gateway.broker.conftest import Grant, Mocks, purpose
-from tests.gateway.broker.test_payments import payees, roll, transfer
-
-# The payment fixtures: real bank mock over HTTP, consumer credentials, consent.
-settings, mocks, consumer, consented = (
-    broker.settings,
-    broker.mocks,
-    broker.consumer,
-    broker.consented,
-)
+from tests.fixtures.gateway import GetToken, bearer
+from tests.fixtures.partners import Grant, Mocks, purpose
+from tests.fixtures.payments import payees, roll, transfer
 
 CASES = Path(__file__).resolve().parents[2].parent / "shared" / "field-cases"
 XML = {"Content-Type": "application/xml"}

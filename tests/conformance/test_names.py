@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from gateway.names import clerk_form, same_name
-from tests.gateway.broker.conftest import Mocks, purpose
+from tests.fixtures.partners import Mocks, purpose
 
 
 @pytest.mark.parametrize(

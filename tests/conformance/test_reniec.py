@@ -34,6 +34,7 @@ from suds.client import Client as SudsClient
 
 from adapters.reniec.client import ReniecAdapter
 from adapters.reniec.mock import CONTRACTS, NS, SOAP_NS, create_app
+from adapters.reniec.settings import ReniecSettings
 from adapters.sandbox.settings import SandboxSettings
 from gateway.app import create_app as gateway_app
 from gateway.core.db import transaction
@@ -48,10 +49,10 @@ from gateway.partners.errors import (
 )
 from gateway.partners.health import PartnerHealth
 from gateway.partners.resilience import PartnerGuard
-from gateway.settings import ReniecSettings, Settings
+from gateway.settings import Settings
 from gateway.state import AppState
-from tests.conftest import GetToken, bearer
-from tests.gateway.broker.conftest import Mocks, purpose
+from tests.fixtures.gateway import GetToken, bearer
+from tests.fixtures.partners import Mocks, purpose
 from tests.gateway.cli_support import env_for, invoke_async
 from tests.support import serve_on_loopback
 

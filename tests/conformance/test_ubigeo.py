@@ -38,8 +38,8 @@ from program.client import GatewayClient
 from program.demo import QuietProgress
 from program.operation import Household, Operation
 from program.registers import FileRegisters
-from tests.conftest import bearer
-from tests.gateway.broker.conftest import Mocks, purpose
+from tests.fixtures.gateway import bearer
+from tests.fixtures.partners import Mocks, purpose
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ubigeo_distrito.csv"
 needs_real_table = pytest.mark.skipif(not REAL.exists(), reason=f"{REAL} is not there")

@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from gateway.settings import REPO_ROOT
-from tests.conftest import DatabaseFactory
+from tests.fixtures.database import DatabaseFactory
 from tests.gateway.test_serve import mock_ports, run_cli, serving
 
 CONTRACT = REPO_ROOT / "contracts" / "gateway" / "openapi.yaml"

@@ -19,7 +19,7 @@ from gateway.catalog.loader import load_catalog
 from gateway.core.problems import ProblemError
 from gateway.settings import REPO_ROOT
 from gateway.subscriptions.service import NOTICES
-from tests.conftest import GetToken, bearer
+from tests.fixtures.gateway import GetToken, bearer
 
 COMMITTED = REPO_ROOT / "contracts" / "gateway" / "openapi.yaml"
 

@@ -23,7 +23,7 @@ from gateway.app import create_app
 from gateway.core.db import transaction
 from gateway.settings import Settings
 from gateway.state import AppState
-from tests.conftest import GetToken, MakeClient, bearer
+from tests.fixtures.gateway import GetToken, MakeClient, bearer
 
 
 def b64url(data: bytes) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import GetToken, bearer
+from tests.fixtures.gateway import GetToken, bearer
 
 
 async def test_services_lists_only_granted_services_purposes_and_fields(

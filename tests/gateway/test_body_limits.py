@@ -15,7 +15,8 @@ import httpx
 import yaml
 
 from gateway.core.limits import BIGINT_MAX, DEFAULT_BODY_BYTES, LIMIT_EXTENSION
-from tests.conftest import DatabaseFactory, GetToken, bearer
+from tests.fixtures.database import DatabaseFactory
+from tests.fixtures.gateway import GetToken, bearer
 from tests.gateway.test_hostile_input import is_problem
 from tests.gateway.test_serve import mock_ports, run_cli, serving
 

@@ -13,7 +13,7 @@ from typer.main import get_command
 from gateway import migrate
 from gateway.cli import app as cli
 from gateway.settings import Settings
-from tests.conftest import bearer
+from tests.fixtures.gateway import bearer
 from tests.gateway.cli_support import env_for, invoke_async, runner
 
 PRODUCTION_PARTNER_SECRETS = {

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from gateway.settings import Settings
-from tests.conftest import Credentials, MakeClient, bearer
+from tests.fixtures.gateway import Credentials, MakeClient, bearer
 from tests.gateway.cli_support import env_for, invoke_async
 
 AUDIT = {"X-Purpose": "audit"}

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from gateway.core.db import transaction
 from gateway.inbound.models import InboundMessage
-from tests.conftest import GetToken, bearer
+from tests.fixtures.gateway import GetToken, bearer
 
 BILLION_LAUGHS = (
     b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'

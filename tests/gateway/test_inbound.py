@@ -15,7 +15,7 @@ from joserfc.jwk import KeySet
 from adapters.sandbox.population import Population
 from adapters.sandbox.settings import SandboxSettings
 from gateway.inbound.kinds import FEEDS
-from tests.conftest import GetToken, bearer
+from tests.fixtures.gateway import GetToken, bearer
 
 PUSH = "/v1/inbound/minsa-his/health-records"
 

@@ -7,7 +7,7 @@ from sqlalchemy import create_engine, inspect
 from gateway import migrate
 from gateway.core.db import sync_url
 from gateway.models import all_tables
-from tests.conftest import DatabaseFactory
+from tests.fixtures.database import DatabaseFactory
 
 
 def test_upgrade_downgrade_upgrade_matches_models(databases: DatabaseFactory) -> None:

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from gateway.app import create_app
 from gateway.core.logging import configure_logging
 from gateway.settings import Settings
-from tests.conftest import GetToken, bearer
+from tests.fixtures.gateway import GetToken, bearer
 
 
 async def test_healthz_and_readyz(http: httpx.AsyncClient) -> None:

@@ -14,7 +14,7 @@ from gateway import migrate
 from gateway.core.db import create_engine, session_factory
 from gateway.ratelimit.models import RateWindow
 from gateway.ratelimit.service import RateLimiter
-from tests.conftest import DatabaseFactory
+from tests.fixtures.database import DatabaseFactory
 from tests.gateway.test_serve import mock_ports, run_cli, serving
 
 

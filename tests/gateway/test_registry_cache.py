@@ -18,7 +18,7 @@ from gateway.app import create_app
 from gateway.core.db import sync_url
 from gateway.settings import Settings
 from gateway.state import AppState
-from tests.conftest import MakeClient, bearer
+from tests.fixtures.gateway import MakeClient, bearer
 
 REFRESH_MS = 200
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import DatabaseFactory
+from tests.fixtures.database import DatabaseFactory
 from tests.gateway.test_cli import PRODUCTION_PARTNER_SECRETS
 from tests.support import free_port
 

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from adapters.sandbox.settings import SandboxSettings
 from gateway.core.db import transaction
 from gateway.subscriptions.models import Delivery
-from tests.conftest import GetToken, bearer
+from tests.fixtures.gateway import GetToken, bearer
 from tests.support import serve_on_loopback
 
 NDJSON = {"Content-Type": "application/x-ndjson"}

@@ -28,6 +28,7 @@ from adapters.reniec.client import (
     result_error,
 )
 from adapters.reniec.mock import CONTRACTS, NS, SOAP_NS
+from adapters.reniec.settings import ReniecSettings
 from adapters.xml import UnsafeXmlError, parse_xml
 from gateway.partners.errors import (
     PartnerContractMismatch,
@@ -38,7 +39,6 @@ from gateway.partners.errors import (
 from gateway.partners.health import PartnerHealth
 from gateway.partners.models import Person
 from gateway.partners.resilience import PartnerGuard
-from gateway.settings import ReniecSettings
 
 REPO = Path(__file__).resolve().parents[3]
 FIELD_CASES = REPO.parent / "shared" / "field-cases"

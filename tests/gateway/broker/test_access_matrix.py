@@ -12,8 +12,8 @@ from fastapi import FastAPI
 
 from audit.store import recent
 from gateway.core.db import transaction
-from tests.conftest import MakeClient, bearer
-from tests.gateway.broker.conftest import Mocks
+from tests.fixtures.gateway import MakeClient, bearer
+from tests.fixtures.partners import Mocks
 
 ROLES = ("consumer", "partner", "auditor", "admin")
 DENIALS = {"/problems/role-not-granted", "/problems/purpose-not-allowed"}

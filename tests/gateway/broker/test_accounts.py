@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.gateway.broker.conftest import Grant, Mocks, purpose
+from tests.fixtures.partners import Grant, Mocks, purpose
 
 
 def opening(key: str) -> dict[str, str]:

@@ -13,8 +13,8 @@ from fastapi import FastAPI
 
 from gateway.auditing.service import verify
 from gateway.settings import Settings
-from tests.conftest import GetToken, bearer
-from tests.gateway.broker.conftest import Mocks, purpose
+from tests.fixtures.gateway import GetToken, bearer
+from tests.fixtures.partners import Mocks, purpose
 from tests.gateway.cli_support import env_for, invoke_async
 
 AUDIT = purpose("audit")

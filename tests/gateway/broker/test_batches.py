@@ -9,8 +9,8 @@ import httpx
 from fastapi import FastAPI
 
 from adapters.sandbox.population import Household
-from tests.gateway.broker.conftest import Grant, Mocks, consent_body, purpose
-from tests.gateway.broker.test_lookups import audit_log
+from tests.fixtures.gateway import audit_log
+from tests.fixtures.partners import Grant, Mocks, consent_body, purpose
 
 
 def adults(mocks: Mocks, n: int, **conditions: Any) -> list[Household]:

@@ -11,9 +11,8 @@ from sqlalchemy import update
 
 from gateway.consent.models import ConsentRevision
 from gateway.core.db import transaction
-from tests.conftest import GetToken, bearer
-from tests.gateway.broker.conftest import Grant, Mocks, consent_body, purpose
-from tests.gateway.broker.test_lookups import audit_log
+from tests.fixtures.gateway import GetToken, audit_log, bearer
+from tests.fixtures.partners import Grant, Mocks, consent_body, purpose
 
 HIS = purpose("coresponsibility-verification")
 

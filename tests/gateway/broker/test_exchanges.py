@@ -21,8 +21,8 @@ from gateway.core.db import transaction
 from gateway.exchanges.models import ExchangeRun
 from gateway.exchanges.service import ExchangeService
 from gateway.settings import Settings
-from tests.conftest import GetToken, bearer
-from tests.gateway.broker.conftest import Grant, Mocks
+from tests.fixtures.gateway import GetToken, bearer
+from tests.fixtures.partners import Grant, Mocks
 
 YEAR = {"born_from": "2020-03-01", "born_to": "2021-02-28", "ubigeo": []}
 # How many times a worker is killed midway (`make soak` asks for ten).
@@ -270,7 +270,7 @@ async def read_staged(
 async def test_bank_reconciliation_stages_the_days_debits(
     mocks: Mocks, app: FastAPI, http: httpx.AsyncClient, consumer: dict[str, str], consented: Grant
 ) -> None:
-    from tests.gateway.broker.test_payments import payees, roll, transfer
+    from tests.fixtures.payments import payees, roll, transfer
 
     people = await payees(http, mocks, consumer, consented, 3)
     transfers = [transfer(n, h, a) for n, (h, a) in enumerate(people)]

@@ -10,17 +10,11 @@ import httpx
 from fastapi import FastAPI
 
 from adapters.sandbox.population import check_digit
-from audit.store import recent
 from gateway.broker.rules import load_rules, period_end, verdicts
-from gateway.core.db import transaction
 from gateway.partners.models import HealthService
 from gateway.settings import REPO_ROOT
-from tests.gateway.broker.conftest import Grant, Mocks, purpose
-
-
-async def audit_log(app: FastAPI) -> list[dict[str, Any]]:
-    async with transaction(app.state.gateway.sessions) as session:
-        return list(reversed(await recent(session)))
+from tests.fixtures.gateway import audit_log
+from tests.fixtures.partners import Grant, Mocks, purpose
 
 
 async def test_person_answer_holds_only_the_purposes_fields(

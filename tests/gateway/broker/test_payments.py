@@ -7,62 +7,22 @@ import os
 import random
 import signal
 import sys
-from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from adapters.sandbox.population import Household
 from gateway.settings import Settings
-from tests.conftest import GetToken, bearer
-from tests.gateway.broker.conftest import Grant, Mocks, purpose
+from tests.fixtures.gateway import GetToken, bearer
+from tests.fixtures.partners import Grant, Mocks, purpose
+from tests.fixtures.payments import payees, roll, transfer
 
 CLI = str(Path(sys.executable).with_name("juntos-gateway"))
 KILLS = int(os.environ.get("GATEWAY_SOAK_KILLS", "3"))
 SMALL_CHUNKS = pytest.mark.parametrize(
     "settings", [{"bn": {"payment_chunk_size": 5}}], indirect=True, ids=["chunks-of-5"]
 )
-
-
-async def payees(
-    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str], consented: Grant, n: int
-) -> list[tuple[Household, dict[str, Any]]]:
-    """Households with consent and an account, ready to be paid."""
-    out = []
-    start = 0
-    while len(out) < n:
-        h = mocks.adult(start)
-        start = h.index + 1
-        await consented(h)
-        opened = await http.post(
-            "/v1/accounts",
-            headers=consumer | purpose("payment", **{"Idempotency-Key": f"acct-{h.index:08d}"}),
-            json={"dni": h.mother.dni},
-        )
-        assert opened.status_code in (200, 201), opened.text
-        out.append((h, opened.json()["data"]))
-    return out
-
-
-def transfer(n: int, h: Household, account: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "end_to_end_id": f"DU095-T1-{n:06d}",
-        "dni": h.mother.dni,
-        "cci": account["cci"],
-        "amount": "200.00",
-        "name": f"{h.mother.given_names} {h.mother.first_surname}",
-    }
-
-
-def roll(ref: str, transfers: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "run_ref": ref,
-        "requested_date": (date.today() + timedelta(days=1)).isoformat(),
-        "transfers": transfers,
-    }
 
 
 @SMALL_CHUNKS

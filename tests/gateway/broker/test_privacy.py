@@ -20,8 +20,8 @@ from gateway.exchanges.models import ExchangeChunk, ExchangeRun
 from gateway.idempotency.models import IdempotencyRecord
 from gateway.models import all_tables
 from gateway.settings import Settings
-from tests.conftest import GetToken, bearer
-from tests.gateway.broker.conftest import Grant, Mocks, purpose
+from tests.fixtures.gateway import GetToken, bearer
+from tests.fixtures.partners import Grant, Mocks, purpose
 from tests.gateway.cli_support import env_for, invoke_async
 
 HIS = purpose("coresponsibility-verification")

@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from gateway.settings import Settings
-from tests.gateway.broker.conftest import Mocks, purpose
+from tests.fixtures.partners import Mocks, purpose
 
 LINES = "/v1/persons/{}/phone-lines"
 

@@ -7,9 +7,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import GetToken, bearer
-from tests.gateway.broker.conftest import Grant, Mocks, purpose
-from tests.gateway.broker.test_lookups import audit_log
+from tests.fixtures.gateway import GetToken, audit_log, bearer
+from tests.fixtures.partners import Grant, Mocks, purpose
 
 
 @pytest.mark.parametrize(
