@@ -4,7 +4,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.broker.answers import DOCUMENT_SCHEMA
+from gateway.calls.answers import DOCUMENT_SCHEMA
 
 
 class IdentityVerificationRequest(BaseModel):

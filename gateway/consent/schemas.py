@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.broker.answers import DOCUMENT_SCHEMA
+from gateway.calls.answers import DOCUMENT_SCHEMA
 
 
 class Evidence(BaseModel):

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
-from gateway.broker.answers import DISCLOSABLE, DOCUMENT_PATTERN, NoticeRecord, StagedRecord
-from gateway.broker.validation import parse_document
+from gateway.calls.answers import DISCLOSABLE, DOCUMENT_PATTERN, NoticeRecord, StagedRecord
+from gateway.calls.validation import parse_document
 from gateway.catalog.loader import load_catalog
 from gateway.core.problems import ProblemError
 from gateway.settings import REPO_ROOT

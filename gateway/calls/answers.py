@@ -22,7 +22,7 @@ from gateway.core.errors import ProblemField
 
 # What the gateway accepts as a DNI or CUI: 8 digits, optionally followed by the check
 # character (a digit or a letter A-K, either case), with or without a hyphen; the
-# server verifies the check character (``gateway.broker.validation``).
+# server verifies the check character (``gateway.calls.validation``).
 DOCUMENT_PATTERN = r"^[0-9]{8}(-?[0-9A-Ka-k])?$"
 DOCUMENT_SCHEMA: dict[str, Any] = {"pattern": DOCUMENT_PATTERN}
 PERIOD_SCHEMA: dict[str, Any] = {"pattern": r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"}
