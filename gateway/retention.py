@@ -70,7 +70,7 @@ async def _staged(
     """Pushed messages, exchange runs and payment runs, each with what it staged, past the
     retention of its data category (counted in rows of data)."""
     from gateway.exchanges.models import ExchangeChunk, ExchangeRun
-    from gateway.inbound.kinds import FEEDS
+    from gateway.inbound.feeds import FEEDS
     from gateway.inbound.models import InboundChunk, InboundMessage
     from gateway.payments.models import PaymentChunk, PaymentItem, PaymentRun
 

@@ -8,7 +8,8 @@ This is the composition root: it imports every service to build them, so nothing
 through ``gateway.core.web.Components`` (``get(kind)`` by type, as ports are looked up in
 the partner registry), never through ``AppState`` itself: a feature that imported this
 module would import every other feature through it. A part may also be registered under
-a ``typing.Protocol`` its user declares (``ConsentCheck`` for the audited call).
+a ``typing.Protocol`` its user declares (``ConsentCheck`` for the audited call,
+``Notices`` for the inbound feeds).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from gateway.core.registry import SIGNING_KEYS, CachedClients, RegistryVersions
 from gateway.districts import DistrictTable, load_table
 from gateway.exchanges.service import ExchangeService
 from gateway.idempotency.service import IdempotencyService
+from gateway.inbound.feeds import Notices
 from gateway.inbound.reading import Limits
 from gateway.inbound.service import InboundService
 from gateway.keys.service import KeyService
@@ -89,6 +91,7 @@ class AppState:
             if f.name != "_parts"
         }
         self._parts[ConsentCheck] = self.consents
+        self._parts[Notices] = self.subscriptions
 
     def get(self, kind: type[T]) -> T:
         """The part of type ``kind`` (``gateway.core.web.Components``); a subclass's

@@ -19,13 +19,12 @@ from gateway.core.errors import Problem, problem_responses
 from gateway.core.limits import body_limit
 from gateway.core.problems import PayloadTooLarge, ProblemError, UnsupportedMediaType
 from gateway.districts import DistrictTable
-from gateway.inbound.kinds import FEEDS
+from gateway.inbound.feeds import FEEDS, NOTICES, Notices
 from gateway.inbound.reading import CSV, NDJSON, Delimiter, body_format
 from gateway.inbound.service import InboundService
 from gateway.partners.ports import Bank
 from gateway.partners.registry import PartnerRegistry
 from gateway.payments.service import PaymentService
-from gateway.subscriptions.service import NOTICES, SubscriptionService
 
 router = APIRouter(
     prefix="/v1/inbound",
@@ -267,7 +266,7 @@ async def push_settlements(request: Request, call: Caller, message_id: MessageId
 async def _distribute(call: Any, feed: Any, message_id: str, receipt: Any) -> None:
     """Owe a newly accepted message to the feed's subscribers (a resend owes nothing new)."""
     if not receipt.body["replayed"] and feed.name in NOTICES:
-        await call.state.get(SubscriptionService).fan_out(feed.name, feed.partner, message_id)
+        await call.state.get(Notices).fan_out(feed.name, feed.partner, message_id)
 
 
 def _answer(ex: Any, receipt: Any) -> JSONResponse:

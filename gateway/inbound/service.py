@@ -27,7 +27,7 @@ from gateway.core.db import transaction
 from gateway.core.keyring import DataKeyring, SealedColumn
 from gateway.core.problems import MessageIdReused, MessageInProgress, PayloadTooLarge
 from gateway.districts import DistrictTable
-from gateway.inbound.kinds import Feed
+from gateway.inbound.feeds import Feed
 from gateway.inbound.models import InboundChunk, InboundMessage
 from gateway.inbound.reading import BodyFormat, Limits, rows_of
 from gateway.keys.service import ALGORITHM, KeyService

@@ -19,7 +19,8 @@ from gateway.calls.caller import Caller
 from gateway.calls.validation import invalid
 from gateway.core.errors import problem_responses
 from gateway.core.limits import BIGINT_MAX
-from gateway.subscriptions.service import NOTICES, SubscriptionService
+from gateway.inbound.feeds import NOTICES
+from gateway.subscriptions.service import SubscriptionService
 
 DeliveryId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="A delivery's number.")]
 

@@ -29,6 +29,7 @@ from gateway.core.db import transaction
 from gateway.core.keyring import DataKeyring, SealedColumn
 from gateway.core.problems import Conflict, NotFound
 from gateway.core.pseudonyms import Pseudonymizer
+from gateway.inbound.feeds import NOTICES
 from gateway.inbound.models import InboundChunk
 from gateway.inbound.service import chunk_aad
 from gateway.subscriptions.models import Delivery, Subscription
@@ -44,12 +45,6 @@ SEALED_COLUMNS = [
     )
 ]
 
-# Feed -> the catalog service under which programme systems receive it.
-NOTICES = {
-    "births": "reniec.birth-notices",
-    "health-records": "minsa_his.record-notices",
-    "line-changes": "osiptel.line-notices",
-}
 # The field of a row that names its subject, for consent checks.
 SUBJECT = {
     "births": ("cui", "cui"),

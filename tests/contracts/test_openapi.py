@@ -17,8 +17,8 @@ from gateway.calls.answers import DISCLOSABLE, DOCUMENT_PATTERN, NoticeRecord, S
 from gateway.calls.validation import parse_document
 from gateway.catalog.loader import load_catalog
 from gateway.core.problems import ProblemError
+from gateway.inbound.feeds import NOTICES
 from gateway.settings import REPO_ROOT
-from gateway.subscriptions.service import NOTICES
 from tests.conftest import GetToken, bearer
 
 COMMITTED = REPO_ROOT / "contracts" / "gateway" / "openapi.yaml"

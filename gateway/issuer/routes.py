@@ -27,15 +27,15 @@ from gateway.auth.oauth import (
     granted_scope,
     requested_scope,
 )
-from gateway.auth.schemas import (
+from gateway.auth.tokens import TokenService
+from gateway.catalog.models import Catalog
+from gateway.clients.service import authenticate
+from gateway.issuer.schemas import (
     AuthorizationServerMetadata,
     Jwks,
     TokenErrorResponse,
     TokenResponse,
 )
-from gateway.auth.tokens import TokenService
-from gateway.catalog.models import Catalog
-from gateway.clients.service import authenticate
 from gateway.keys.service import KeyService
 from gateway.settings import Settings
 
