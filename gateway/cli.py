@@ -40,8 +40,8 @@ from gateway.clients.service import (
 )
 from gateway.core.crypto import SecretBox
 from gateway.core.db import create_engine, session_factory, transaction
-from gateway.keys.service import KeyService
 from gateway.settings import ConfigurationError, Settings
+from gateway.signing_keys.service import KeyService
 
 app = typer.Typer(
     help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
@@ -489,7 +489,7 @@ def keys_list() -> None:
     _require_schema(settings)
 
     async def work(session: AsyncSession) -> list[str]:
-        from gateway.keys.repository import SigningKeyRepository
+        from gateway.signing_keys.repository import SigningKeyRepository
 
         return [
             f"{k.kid}  {k.algorithm}  created={k.created_at.isoformat()}  "
@@ -502,7 +502,7 @@ def keys_list() -> None:
 
 
 def _data_keys(settings: Settings) -> Any:
-    from gateway.core.keyring import DataKeyring
+    from gateway.core.data_keys import DataKeyring
 
     return DataKeyring(settings.master_key_bytes)
 
@@ -528,7 +528,7 @@ def keys_rotate_data() -> None:
 @keys_app.command("reencrypt")
 def keys_reencrypt(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Re-seal every stored record under the newest data key, in batches."""
-    from gateway.core.keyring import reencrypt
+    from gateway.core.data_keys import reencrypt
     from gateway.retention import sealed_columns
 
     settings = _settings()
@@ -834,7 +834,7 @@ def audit_seal() -> None:
     """Chain every event that can be chained now and sign a checkpoint (the gateway does
     this continuously; useful before an archive or after an outage)."""
     from audit.sealer import SealPolicy
-    from gateway.auditing.keys import AuditKeys
+    from gateway.auditing.checkpoint_keys import AuditKeys
     from gateway.auditing.service import AuditSealer
 
     settings = _settings()

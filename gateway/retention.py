@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.catalog.models import Catalog
 from gateway.consent.models import Consent, ConsentRevision
+from gateway.core.data_keys import SealedColumn
 from gateway.core.db import transaction
-from gateway.core.keyring import SealedColumn
 from gateway.idempotency.models import IdempotencyRecord
 
 log = structlog.get_logger("gateway.retention")

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from audit.sealer import SealPolicy
 from audit.writer import GroupCommitWriter
-from gateway.auditing.keys import AuditKeys
+from gateway.auditing.checkpoint_keys import AuditKeys
 from gateway.auditing.service import AuditSealer
 from gateway.auth.tokens import TokenService
 from gateway.broker.rules import RuleTable, load_rules
@@ -33,8 +33,8 @@ from gateway.catalog.models import Catalog
 from gateway.clients.directory import ClientDirectory
 from gateway.consent.service import ConsentService
 from gateway.core.crypto import SecretBox
+from gateway.core.data_keys import DataKeyring
 from gateway.core.db import create_engine, session_factory
-from gateway.core.keyring import DataKeyring
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.core.registry import SIGNING_KEYS, CachedClients, RegistryVersions
 from gateway.districts import DistrictTable, load_table
@@ -43,13 +43,13 @@ from gateway.idempotency.service import IdempotencyService
 from gateway.inbound.feeds import Notices
 from gateway.inbound.reading import Limits
 from gateway.inbound.service import InboundService
-from gateway.keys.service import KeyService
 from gateway.partners.credentials import CredentialStore
 from gateway.partners.health import PartnerHealth
 from gateway.partners.registry import PartnerRegistry, load_wiring
 from gateway.payments.service import PaymentService
 from gateway.ratelimit.service import RateLimiter
 from gateway.settings import Settings
+from gateway.signing_keys.service import KeyService
 from gateway.subscriptions.service import SubscriptionService
 
 T = TypeVar("T")

@@ -18,7 +18,7 @@ from sqlalchemy import Select, select
 
 from audit.events import decode, to_us
 from audit.store import about_any, audit_chain, audit_checkpoints, audit_events
-from gateway.auditing.keys import published_keys
+from gateway.auditing.checkpoint_keys import published_keys
 from gateway.auditing.service import verify
 from gateway.auth.dependencies import Session, State
 from gateway.calls.answers import (

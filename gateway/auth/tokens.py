@@ -26,7 +26,7 @@ from joserfc.errors import JoseError
 from joserfc.jws import extract_compact
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.keys.service import ALGORITHM, KeyService
+from gateway.signing_keys.service import ALGORITHM, KeyService
 
 AUDIENCE = "juntos-gateway"
 CLOCK_SKEW_SECONDS = 30

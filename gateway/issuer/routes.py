@@ -36,8 +36,8 @@ from gateway.issuer.schemas import (
     TokenErrorResponse,
     TokenResponse,
 )
-from gateway.keys.service import KeyService
 from gateway.settings import Settings
+from gateway.signing_keys.service import KeyService
 
 router = APIRouter(tags=["auth"])
 
