@@ -19,16 +19,15 @@ from sqlalchemy import Select, select
 from audit.events import decode, to_us
 from audit.store import about_any, audit_chain, audit_checkpoints, audit_events
 from gateway.auditing.checkpoint_keys import published_keys
-from gateway.auditing.service import verify
-from gateway.auth.dependencies import Session, State
-from gateway.calls.answers import (
-    DOCUMENT_SCHEMA,
+from gateway.auditing.schemas import (
     AuditEventsAnswer,
     AuditKeys,
     ChainReportAnswer,
     CheckpointsAnswer,
-    documented,
 )
+from gateway.auditing.service import verify
+from gateway.auth.dependencies import Session, State
+from gateway.calls.answers import DOCUMENT_SCHEMA, documented
 from gateway.calls.audited import audited_call, project
 from gateway.calls.caller import Caller
 from gateway.calls.validation import invalid, parse_document

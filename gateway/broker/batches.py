@@ -29,20 +29,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.auth.dependencies import Session
 from gateway.broker.routes import _account, _line
 from gateway.broker.rules import RuleTable, period_end, verdicts
-from gateway.broker.schemas import AccountRequest
-from gateway.calls.answers import (
-    DOCUMENT_SCHEMA,
-    PERIOD_SCHEMA,
+from gateway.broker.schemas import (
     AccountOpeningsAnswer,
+    AccountRequest,
     ChildVerdictsAnswer,
-    ConsentsAnswer,
     PhoneLineLookupsAnswer,
 )
+from gateway.calls.answers import DOCUMENT_SCHEMA, PERIOD_SCHEMA
 from gateway.calls.audited import AuditedCall, audited_call, project
 from gateway.calls.caller import Caller, IdempotencyKey
 from gateway.calls.validation import invalid, parse_document, parse_period
 from gateway.consent.routes import accepted_terms, check_catalog_terms
-from gateway.consent.schemas import ConsentRequest
+from gateway.consent.schemas import ConsentRequest, ConsentsAnswer
 from gateway.consent.service import ConsentService
 from gateway.core.errors import problem_responses
 from gateway.core.limits import batch_body_bytes, body_limit

@@ -12,20 +12,19 @@ from fastapi.responses import JSONResponse
 
 from gateway.auth.dependencies import Session, State
 from gateway.broker.rules import RuleTable, period_end, verdicts
-from gateway.broker.schemas import AccountRequest, IdentityVerificationRequest
-from gateway.calls.answers import (
-    PERIOD_SCHEMA,
-    UBIGEO_SCHEMA,
+from gateway.broker.schemas import (
     AccountAnswer,
+    AccountRequest,
     HealthServicesAnswer,
     IdentityVerificationAnswer,
+    IdentityVerificationRequest,
     NewbornsAnswer,
     PartnersHealth,
     PersonAnswer,
     PhoneLinesAnswer,
     VerdictsAnswer,
-    documented,
 )
+from gateway.calls.answers import PERIOD_SCHEMA, UBIGEO_SCHEMA, documented
 from gateway.calls.audited import audited_call, project
 from gateway.calls.caller import Admin, Caller, Cui, Dni, IdempotencyKey
 from gateway.calls.validation import (

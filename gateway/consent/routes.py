@@ -11,17 +11,18 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from gateway.auth.dependencies import Session
-from gateway.calls.answers import (
-    DOCUMENT_SCHEMA,
-    ConsentAnswer,
-    ConsentCheckAnswer,
-    ConsentsAnswer,
-)
+from gateway.calls.answers import DOCUMENT_SCHEMA
 from gateway.calls.audited import Call, audited_call, project
 from gateway.calls.caller import Caller
 from gateway.calls.validation import invalid, parse_document
 from gateway.catalog.models import Catalog
-from gateway.consent.schemas import ConsentRequest, RevocationRequest
+from gateway.consent.schemas import (
+    ConsentAnswer,
+    ConsentCheckAnswer,
+    ConsentRequest,
+    ConsentsAnswer,
+    RevocationRequest,
+)
 from gateway.consent.service import ConsentService
 from gateway.core.errors import problem_responses
 from gateway.core.pseudonyms import Pseudonymizer

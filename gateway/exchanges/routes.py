@@ -10,13 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth.dependencies import Principal, State, require_role
-from gateway.calls.answers import (
-    UBIGEO_SCHEMA,
-    ExchangeList,
-    ExchangeRun,
-    StagedRecordsAnswer,
-    documented,
-)
+from gateway.calls.answers import UBIGEO_SCHEMA, documented
 from gateway.calls.audited import audited_call
 from gateway.calls.caller import Caller
 from gateway.calls.validation import check_range, invalid, parse_ubigeos
@@ -25,6 +19,7 @@ from gateway.core.errors import problem_responses
 from gateway.core.limits import INTEGER_MAX
 from gateway.core.problems import PurposeNotAllowed
 from gateway.districts import DistrictTable
+from gateway.exchanges.schemas import ExchangeList, ExchangeRun, StagedRecordsAnswer
 from gateway.exchanges.service import ExchangeService
 
 router = APIRouter(

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from gateway.calls.answers import ReceiptAnswer, documented
+from gateway.calls.answers import documented
 from gateway.calls.audited import audited_call, project
 from gateway.calls.caller import Caller
 from gateway.calls.validation import invalid
@@ -21,6 +21,7 @@ from gateway.core.problems import PayloadTooLarge, ProblemError, UnsupportedMedi
 from gateway.districts import DistrictTable
 from gateway.inbound.feeds import FEEDS, NOTICES, Notices
 from gateway.inbound.reading import CSV, NDJSON, Delimiter, body_format
+from gateway.inbound.schemas import ReceiptAnswer
 from gateway.inbound.service import InboundService
 from gateway.partners.ports import Bank
 from gateway.partners.registry import PartnerRegistry

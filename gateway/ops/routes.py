@@ -10,13 +10,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.dependencies import State
-from gateway.calls.answers import Health, ProblemTypeDescription, Readiness, documented
+from gateway.calls.answers import documented
 from gateway.catalog.models import Catalog
 from gateway.core.errors import (
     problem_response,
     problem_responses,
 )
 from gateway.core.problems import PROBLEM_TYPES, NotFound, NotReady
+from gateway.ops.schemas import Health, ProblemTypeDescription, Readiness
 from gateway.partners.health import PartnerHealth
 
 router = APIRouter(tags=["operations"])

@@ -9,12 +9,13 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.calls.answers import PaymentRunAnswer, documented
+from gateway.calls.answers import documented
 from gateway.calls.audited import audited_call, project
 from gateway.calls.caller import Caller
 from gateway.calls.validation import invalid
 from gateway.core.errors import problem_responses
 from gateway.core.limits import batch_body_bytes, body_limit
+from gateway.payments.schemas import PaymentRunAnswer
 from gateway.payments.service import PaymentService
 
 router = APIRouter(

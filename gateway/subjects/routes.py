@@ -16,7 +16,6 @@ from sqlalchemy import select
 from audit.events import decode
 from audit.store import about_any, audit_events
 from gateway.auth.dependencies import Session
-from gateway.calls.answers import DisclosuresAnswer
 from gateway.calls.audited import audited_call, project
 from gateway.calls.caller import Caller, Dni
 from gateway.calls.validation import parse_document
@@ -25,6 +24,7 @@ from gateway.clients.models import Client
 from gateway.core.errors import problem_responses
 from gateway.core.limits import BIGINT_MAX
 from gateway.core.pseudonyms import Pseudonymizer
+from gateway.subjects.schemas import DisclosuresAnswer
 
 router = APIRouter(prefix="/v1", tags=["audit"], responses=problem_responses(401, 403, 422))
 

@@ -13,13 +13,14 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.calls.answers import Deliveries, DeliveryState, SubscriptionView, documented
+from gateway.calls.answers import documented
 from gateway.calls.audited import audited_call
 from gateway.calls.caller import Caller
 from gateway.calls.validation import invalid
 from gateway.core.errors import problem_responses
 from gateway.core.limits import BIGINT_MAX
 from gateway.inbound.feeds import NOTICES
+from gateway.subscriptions.schemas import Deliveries, DeliveryState, SubscriptionView
 from gateway.subscriptions.service import SubscriptionService
 
 DeliveryId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="A delivery's number.")]
