@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from gateway.auth.dependencies import Session, State
+from gateway.auth.dependencies import Session
 from gateway.broker.rules import RuleTable, period_end, verdicts
 from gateway.broker.schemas import (
     AccountAnswer,
@@ -19,14 +19,13 @@ from gateway.broker.schemas import (
     IdentityVerificationAnswer,
     IdentityVerificationRequest,
     NewbornsAnswer,
-    PartnersHealth,
     PersonAnswer,
     PhoneLinesAnswer,
     VerdictsAnswer,
 )
 from gateway.calls.answers import PERIOD_SCHEMA, UBIGEO_SCHEMA, documented
 from gateway.calls.audited import audited_call, project
-from gateway.calls.caller import Admin, Caller, Cui, Dni, IdempotencyKey
+from gateway.calls.caller import Caller, Cui, Dni, IdempotencyKey
 from gateway.calls.validation import (
     check_range,
     invalid,
@@ -37,7 +36,6 @@ from gateway.calls.validation import (
 from gateway.core.errors import problem_responses
 from gateway.districts import DistrictTable
 from gateway.names import same_name
-from gateway.partners.health import PartnerHealth
 from gateway.partners.models import Account, HealthService, Person, PhoneLine
 from gateway.partners.ports import Bank, CivilRegistry, HealthRegistry, TelecomRegistry
 
@@ -45,10 +43,6 @@ router = APIRouter(
     prefix="/v1",
     tags=["consumer"],
     responses=problem_responses(401, 403, 404, 422, 502, 503, 504),
-)
-# Operators' view of the partners: it calls none of them, so answers none of their errors.
-operations_router = APIRouter(
-    prefix="/v1", tags=["operations"], responses=problem_responses(401, 403)
 )
 
 
@@ -283,13 +277,3 @@ async def get_coresponsibility(
             raise invalid("query.period", "the period ends before the child was born")
         items = verdicts(call.state.get(RuleTable), history.birth_date, history.services, until)
         return ex.answer([project(item, ex.fields) for item in items], period=period)
-
-
-@operations_router.get(
-    "/partners",
-    summary="Health of each partner: breaker, calls, failures, latency (admin)",
-    response_model=None,
-    responses=documented(PartnersHealth, "Each partner's breaker, calls and latency"),
-)
-async def partners(_: Admin, state: State) -> dict[str, Any]:
-    return {"partners": state.get(PartnerHealth).report()}

@@ -4,7 +4,6 @@ them (see ``gateway.calls.answers`` for how answer models document, not serialis
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -186,16 +185,3 @@ ChildVerdictsAnswer = envelope(
     "minsa_his.coresponsibility, one entry a child",
     period=PERIOD,
 )
-
-
-class PartnerHealth(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    breaker: str
-    in_flight: int
-    max_in_flight: int
-    operations: dict[str, dict[str, Any]]
-
-
-class PartnersHealth(BaseModel):
-    partners: dict[str, PartnerHealth]

@@ -1,3 +1,6 @@
+"""Operational endpoints: liveness, readiness, metrics, the problem types, and the
+partners' health for operators (admin)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -11,16 +14,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.dependencies import State
 from gateway.calls.answers import documented
+from gateway.calls.caller import Admin
 from gateway.catalog.models import Catalog
 from gateway.core.errors import (
     problem_response,
     problem_responses,
 )
 from gateway.core.problems import PROBLEM_TYPES, NotFound, NotReady
-from gateway.ops.schemas import Health, ProblemTypeDescription, Readiness
+from gateway.ops.schemas import Health, PartnersHealth, ProblemTypeDescription, Readiness
 from gateway.partners.health import PartnerHealth
 
 router = APIRouter(tags=["operations"])
+# Operators' view of the partners: it calls none of them, so answers none of their errors.
+partners_router = APIRouter(
+    prefix="/v1", tags=["operations"], responses=problem_responses(401, 403)
+)
 
 
 @router.get(
@@ -103,3 +111,13 @@ async def problem_type(slug: str) -> dict[str, Any]:
         "status": problem.status,
         "description": problem.description,
     }
+
+
+@partners_router.get(
+    "/partners",
+    summary="Health of each partner: breaker, calls, failures, latency (admin)",
+    response_model=None,
+    responses=documented(PartnersHealth, "Each partner's breaker, calls and latency"),
+)
+async def partners(_: Admin, state: State) -> dict[str, Any]:
+    return {"partners": state.get(PartnerHealth).report()}

@@ -1,11 +1,11 @@
-"""The answers of the operational endpoints (health, readiness, problem types) as the
-OpenAPI contract describes them."""
+"""The answers of the operational endpoints (health, readiness, problem types, the
+partners' health) as the OpenAPI contract describes them."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class Health(BaseModel):
@@ -25,3 +25,16 @@ class ProblemTypeDescription(BaseModel):
     title: str
     status: int
     description: str
+
+
+class PartnerHealth(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    breaker: str
+    in_flight: int
+    max_in_flight: int
+    operations: dict[str, dict[str, Any]]
+
+
+class PartnersHealth(BaseModel):
+    partners: dict[str, PartnerHealth]
