@@ -4,7 +4,7 @@ Every consumer endpoint of every feature runs inside ``audited_call()``; it is t
 per-request unit of the gateway (a periodic batch *exchange* is ``gateway.exchanges``).
 
 Every call (allowed, denied or failed) leaves exactly one audit event, durable before
-the answer is sent: no personal data leaves unless its event is stored. An call that
+the answer is sent: no personal data leaves unless its event is stored. A call that
 also changes gateway state (an account opening completes its idempotency record) writes
 its event in the request's transaction, committing with that change. Look-ups and
 refusals go through the group-commit writer, which makes each caller wait for the commit
