@@ -17,7 +17,7 @@ from collections.abc import Callable
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bench._machine import describe
-from gateway.core.keyring import DataKeyring
+from gateway.core.data_keys import DataKeyring
 from gateway.core.pseudonyms import Pseudonymizer
 
 

@@ -14,9 +14,7 @@ from gateway import __version__
 from gateway.auditing.routes import public_router as audit_public_router
 from gateway.auditing.routes import router as audit_router
 from gateway.auth.oauth import install_oauth_error_handler
-from gateway.auth.routes import router as auth_router
 from gateway.broker.batches import router as batches_router
-from gateway.broker.routes import operations_router as partners_health_router
 from gateway.broker.routes import router as broker_router
 from gateway.catalog.loader import load_catalog
 from gateway.catalog.routes import router as catalog_router
@@ -35,6 +33,8 @@ from gateway.core.middleware import HttpMetrics, RequestContextMiddleware
 from gateway.core.openapi import finish
 from gateway.exchanges.routes import router as exchanges_router
 from gateway.inbound.routes import router as inbound_router
+from gateway.issuer.routes import router as auth_router
+from gateway.ops.routes import partners_router as partners_health_router
 from gateway.ops.routes import router as ops_router
 from gateway.partners.routes import router as partners_router
 from gateway.payments.routes import router as payments_router

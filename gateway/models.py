@@ -8,14 +8,14 @@ from sqlalchemy import Table
 def load_all() -> None:
     import gateway.clients.models  # noqa: F401
     import gateway.consent.models  # noqa: F401
-    import gateway.core.keyring  # noqa: F401
+    import gateway.core.data_keys  # noqa: F401
     import gateway.exchanges.models  # noqa: F401
     import gateway.idempotency.models  # noqa: F401
     import gateway.inbound.models  # noqa: F401
-    import gateway.keys.models  # noqa: F401
     import gateway.partners.credentials  # noqa: F401
     import gateway.payments.models  # noqa: F401
     import gateway.ratelimit.models  # noqa: F401
+    import gateway.signing_keys.models  # noqa: F401
     import gateway.subscriptions.models  # noqa: F401
 
 

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.catalog.models import Catalog
 from gateway.consent.models import Consent, ConsentRevision
+from gateway.core.data_keys import SealedColumn
 from gateway.core.db import transaction
-from gateway.core.keyring import SealedColumn
 from gateway.idempotency.models import IdempotencyRecord
 
 log = structlog.get_logger("gateway.retention")
@@ -70,7 +70,7 @@ async def _staged(
     """Pushed messages, exchange runs and payment runs, each with what it staged, past the
     retention of its data category (counted in rows of data)."""
     from gateway.exchanges.models import ExchangeChunk, ExchangeRun
-    from gateway.inbound.kinds import FEEDS
+    from gateway.inbound.feeds import FEEDS
     from gateway.inbound.models import InboundChunk, InboundMessage
     from gateway.payments.models import PaymentChunk, PaymentItem, PaymentRun
 

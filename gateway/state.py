@@ -2,12 +2,21 @@
 
 Nothing here carries request-path state that other processes would need to agree on;
 keys, clients and everything else shared live in the database.
+
+This is the composition root: it imports every service to build them, so nothing but
+``gateway.app``, the command line and tests may import it. Request code reaches a part
+through ``gateway.core.web.Components`` (``get(kind)`` by type, as ports are looked up in
+the partner registry), never through ``AppState`` itself: a feature that imported this
+module would import every other feature through it. A part may also be registered under
+a ``typing.Protocol`` its user declares (``ConsentCheck`` for the audited call,
+``Notices`` for the inbound feeds).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
+from typing import Any, TypeVar, cast
 
 from fastapi import Request
 from prometheus_client import CollectorRegistry
@@ -15,31 +24,35 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from audit.sealer import SealPolicy
 from audit.writer import GroupCommitWriter
-from gateway.auditing.keys import AuditKeys
+from gateway.auditing.checkpoint_keys import AuditKeys
 from gateway.auditing.service import AuditSealer
 from gateway.auth.tokens import TokenService
 from gateway.broker.rules import RuleTable, load_rules
+from gateway.calls.audited import ConsentCheck
 from gateway.catalog.models import Catalog
 from gateway.clients.directory import ClientDirectory
 from gateway.consent.service import ConsentService
 from gateway.core.crypto import SecretBox
+from gateway.core.data_keys import DataKeyring
 from gateway.core.db import create_engine, session_factory
-from gateway.core.keyring import DataKeyring
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.core.registry import SIGNING_KEYS, CachedClients, RegistryVersions
 from gateway.districts import DistrictTable, load_table
 from gateway.exchanges.service import ExchangeService
 from gateway.idempotency.service import IdempotencyService
+from gateway.inbound.feeds import Notices
 from gateway.inbound.reading import Limits
 from gateway.inbound.service import InboundService
-from gateway.keys.service import KeyService
 from gateway.partners.credentials import CredentialStore
 from gateway.partners.health import PartnerHealth
 from gateway.partners.registry import PartnerRegistry, load_wiring
 from gateway.payments.service import PaymentService
 from gateway.ratelimit.service import RateLimiter
 from gateway.settings import Settings
+from gateway.signing_keys.service import KeyService
 from gateway.subscriptions.service import SubscriptionService
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -69,6 +82,29 @@ class AppState:
     consents: ConsentService
     rate_limiter: RateLimiter
     credentials: CredentialStore
+    _parts: dict[Any, Any] = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._parts = {
+            type(getattr(self, f.name)): getattr(self, f.name)
+            for f in fields(self)
+            if f.name != "_parts"
+        }
+        self._parts[ConsentCheck] = self.consents
+        self._parts[Notices] = self.subscriptions
+
+    def get(self, kind: type[T]) -> T:
+        """The part of type ``kind`` (``gateway.core.web.Components``); a subclass's
+        instance answers for its base. ``LookupError`` if none."""
+        try:
+            return cast(T, self._parts[kind])
+        except KeyError:
+            for f in fields(self):
+                value = getattr(self, f.name)
+                if isinstance(value, kind):
+                    self._parts[kind] = value
+                    return value
+        raise LookupError(f"the gateway holds no {kind.__name__}")
 
     @classmethod
     def build(cls, settings: Settings, catalog: Catalog) -> AppState:
@@ -174,9 +210,3 @@ class AppState:
 def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.gateway
     return state
-
-
-async def app_state_dependency(request: Request) -> AppState:
-    """``app_state`` as a request dependency: a coroutine, so FastAPI calls it in the
-    event loop instead of handing a plain function to a worker thread on every request."""
-    return app_state(request)

@@ -18,23 +18,24 @@ from sqlalchemy import Select, select
 
 from audit.events import decode, to_us
 from audit.store import about_any, audit_chain, audit_checkpoints, audit_events
-from gateway.auditing.keys import published_keys
-from gateway.auditing.service import verify
-from gateway.auth.dependencies import Session, State
-from gateway.broker.answers import (
-    DOCUMENT_SCHEMA,
+from gateway.auditing.checkpoint_keys import published_keys
+from gateway.auditing.schemas import (
     AuditEventsAnswer,
     AuditKeys,
     ChainReportAnswer,
     CheckpointsAnswer,
-    documented,
 )
-from gateway.broker.routes import Caller
-from gateway.broker.service import exchange, project
-from gateway.broker.validation import invalid, parse_document
+from gateway.auditing.service import verify
+from gateway.auth.dependencies import Session, State
+from gateway.calls.answers import DOCUMENT_SCHEMA, documented
+from gateway.calls.audited import audited_call, project
+from gateway.calls.caller import Caller
+from gateway.calls.validation import invalid, parse_document
 from gateway.core.errors import problem_responses
 from gateway.core.limits import BIGINT_MAX
-from gateway.state import AppState
+from gateway.core.pseudonyms import Pseudonymizer
+from gateway.core.web import Components
+from gateway.settings import Settings
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=problem_responses(401, 403, 422))
 # What anyone may read, without a token: it can answer neither 401 nor 403.
@@ -89,7 +90,7 @@ def _view(row: Any) -> dict[str, Any]:
 
 
 def _filtered(
-    state: AppState,
+    state: Components,
     since: datetime | None,
     until: datetime | None,
     client_id: str | None,
@@ -122,7 +123,10 @@ def _filtered(
             query = query.where(column == value)
     if subject is not None:
         number, _ = parse_document(subject, "query.subject")
-        refs = [state.pseudonyms.of("dni", number), state.pseudonyms.of("cui", number)]
+        refs = [
+            state.get(Pseudonymizer).of("dni", number),
+            state.get(Pseudonymizer).of("cui", number),
+        ]
         query = query.where(about_any(refs))
     return query
 
@@ -158,7 +162,7 @@ async def list_events(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSONResponse:
-    async with exchange(call, "gateway.audit-events") as ex:
+    async with audited_call(call, "gateway.audit-events") as ex:
         query = _filtered(
             call.state, since, until, client_id, service, purpose, decision, outcome, subject
         )
@@ -200,7 +204,7 @@ async def export_events(
     outcome: Slug = None,
     subject: Subject = None,
 ) -> StreamingResponse:
-    async with exchange(call, "gateway.audit-events") as ex:
+    async with audited_call(call, "gateway.audit-events") as ex:
         query = _filtered(
             state, since, until, client_id, service, purpose, decision, outcome, subject
         )
@@ -255,10 +259,12 @@ async def verify_chain(
     from_seq: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
     to_seq: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
 ) -> JSONResponse:
-    async with exchange(call, "gateway.audit-verification") as ex:
+    async with audited_call(call, "gateway.audit-verification") as ex:
         if from_seq is not None and to_seq is not None and to_seq < from_seq:
             raise invalid("query.to_seq", "must not be below from_seq")
-        report = await asyncio.to_thread(verify, call.state.settings.database_url, from_seq, to_seq)
+        report = await asyncio.to_thread(
+            verify, call.state.get(Settings).database_url, from_seq, to_seq
+        )
         return ex.answer(project(report.as_dict(), ex.fields))
 
 
@@ -273,7 +279,7 @@ async def list_checkpoints(
     cursor: Annotated[int | None, Query(ge=0, le=BIGINT_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSONResponse:
-    async with exchange(call, "gateway.audit-checkpoints") as ex:
+    async with audited_call(call, "gateway.audit-checkpoints") as ex:
         rows = (
             (
                 await session.execute(

@@ -17,7 +17,7 @@ from audit.archive import write_archive
 from audit.sealer import SealPolicy, SealResult, seal
 from audit.store import audit_events
 from audit.verify import Report, verify_archives, verify_database
-from gateway.auditing.keys import AuditKeys, public_keys_sync
+from gateway.auditing.checkpoint_keys import AuditKeys, public_keys_sync
 from gateway.core.db import sync_url, transaction
 
 log = structlog.get_logger("gateway.audit")

@@ -22,7 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.oauth import bearer_challenge
-from gateway.auth.tokens import TokenError
+from gateway.auth.tokens import TokenError, TokenService
 from gateway.core.db import transaction
 from gateway.core.problems import (
     InvalidToken,
@@ -31,18 +31,21 @@ from gateway.core.problems import (
     RateLimited,
     RoleNotGranted,
 )
-from gateway.state import AppState, app_state, app_state_dependency
+from gateway.core.registry import CachedClients
+from gateway.core.web import Components, components, components_dependency
+from gateway.ratelimit.service import RateLimiter
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with transaction(app_state(request).sessions) as session:
+    async with transaction(components(request).sessions) as session:
         yield session
 
 
 # The request owns its transaction: committed after the endpoint returns and before
 # the response is sent, rolled back if anything raised.
 Session = Annotated[AsyncSession, Depends(_session, scope="function")]
-State = Annotated[AppState, Depends(app_state_dependency)]
+# The running gateway, its parts looked up by type (``gateway.core.web``).
+State = Annotated[Components, Depends(components_dependency)]
 
 
 @dataclass(frozen=True)
@@ -81,14 +84,15 @@ async def current_principal(
         raise _unauthorized("Authorization must be 'Bearer <token>'", token_sent=False)
     if not token.strip():
         raise _unauthorized("Authorization must be 'Bearer <token>'")
-    await state.clients.versions.fresh()  # cached keys and clients, at most this stale
+    clients = state.get(CachedClients)
+    await clients.versions.fresh()  # cached keys and clients, at most this stale
     # Short-lived: no connection is held while the request waits for a partner agency.
     async with state.sessions() as session:
         try:
-            claims = await state.tokens.verify(session, token.strip())
+            claims = await state.get(TokenService).verify(session, token.strip())
         except TokenError as exc:
             raise _unauthorized(str(exc)) from None
-    client = await state.clients.get(claims.client_id)
+    client = await clients.get(claims.client_id)
     if client is None or not client.active:
         raise _unauthorized("client is disabled or unknown")
     if claims.generation != client.token_generation:
@@ -96,11 +100,12 @@ async def current_principal(
             "token was issued before the client's secret was rotated or the client disabled"
         )
     request.state.client_id = client.id
-    retry_after = await state.rate_limiter.admit(client.id)
+    limiter = state.get(RateLimiter)
+    retry_after = await limiter.admit(client.id)
     if retry_after is not None:
         raise RateLimited(
-            f"at most {state.rate_limiter.limit} requests per minute for this client",
-            extra={"limit_per_minute": state.rate_limiter.limit},
+            f"at most {limiter.limit} requests per minute for this client",
+            extra={"limit_per_minute": limiter.limit},
             headers={"Retry-After": str(retry_after)},
         )
     return Principal(

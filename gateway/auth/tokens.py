@@ -17,15 +17,16 @@ import json
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Protocol
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jws import extract_compact
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.clients.models import Client
-from gateway.keys.service import ALGORITHM, KeyService
+from gateway.signing_keys.service import ALGORITHM, KeyService
 
 AUDIENCE = "juntos-gateway"
 CLOCK_SKEW_SECONDS = 30
@@ -33,6 +34,23 @@ CLOCK_SKEW_SECONDS = 30
 
 class TokenError(Exception):
     """The token is not acceptable; the message says why without echoing it."""
+
+
+class TokenHolder(Protocol):
+    """Whom a token is issued to: a registered client (``gateway.clients.models.Client``),
+    seen only through what the token says of it."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def roles(self) -> Collection[str]: ...
+
+    @property
+    def purposes(self) -> Collection[str]: ...
+
+    @property
+    def token_generation(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -65,7 +83,7 @@ class TokenService:
         self._verified.clear()
 
     async def issue(
-        self, session: AsyncSession, client: Client, purposes: list[str] | None = None
+        self, session: AsyncSession, client: TokenHolder, purposes: list[str] | None = None
     ) -> str:
         """A signed token for ``client``, carrying ``purposes`` (default: all it holds)."""
         purposes = list(client.purposes) if purposes is None else purposes

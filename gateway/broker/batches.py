@@ -27,21 +27,21 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth.dependencies import Session
-from gateway.broker.answers import (
-    DOCUMENT_SCHEMA,
-    PERIOD_SCHEMA,
+from gateway.broker.routes import _account, _line
+from gateway.broker.rules import RuleTable, period_end, verdicts
+from gateway.broker.schemas import (
     AccountOpeningsAnswer,
+    AccountRequest,
     ChildVerdictsAnswer,
-    ConsentsAnswer,
     PhoneLineLookupsAnswer,
 )
-from gateway.broker.routes import Caller, IdempotencyKey, _account, _line
-from gateway.broker.rules import period_end, verdicts
-from gateway.broker.schemas import AccountRequest
-from gateway.broker.service import Exchange, exchange, project
-from gateway.broker.validation import invalid, parse_document, parse_period
+from gateway.calls.answers import DOCUMENT_SCHEMA, PERIOD_SCHEMA
+from gateway.calls.audited import AuditedCall, audited_call, project
+from gateway.calls.caller import Caller, IdempotencyKey
+from gateway.calls.validation import invalid, parse_document, parse_period
 from gateway.consent.routes import accepted_terms, check_catalog_terms
-from gateway.consent.schemas import ConsentRequest
+from gateway.consent.schemas import ConsentRequest, ConsentsAnswer
+from gateway.consent.service import ConsentService
 from gateway.core.errors import problem_responses
 from gateway.core.limits import batch_body_bytes, body_limit
 from gateway.partners.models import Account, HealthHistory, OpeningRefused
@@ -93,7 +93,7 @@ def _refused(key: str, number: str) -> dict[str, Any]:
     return {key: number, "status": 403, "error": "consent-required"}
 
 
-def _settle(ex: Exchange, disclosed: int, refused: int) -> None:
+def _settle(ex: AuditedCall, disclosed: int, refused: int) -> None:
     if refused:
         ex.event.reason = "consent-required"
         ex.event.outcome = "partial" if disclosed else "denied"
@@ -132,9 +132,9 @@ def _answers(
     summary="Mobile lines of many caregivers at once, from OSIPTEL (purpose contact)",
 )
 async def phone_line_lookups(body: PhoneLineLookups, call: Caller) -> JSONResponse:
-    async with exchange(call, "osiptel.phone-lines", request_body=body.model_dump()) as ex:
+    async with audited_call(call, "osiptel.phone-lines", request_body=body.model_dump()) as ex:
         numbers = [parse_document(d, f"body.dnis[{i}]")[0] for i, d in enumerate(body.dnis)]
-        allowed = await ex.about_each("dni", numbers)
+        allowed = await ex.check_consent_each("dni", numbers)
         asked = [n for n, ok in zip(numbers, allowed, strict=True) if ok]
         found = await ex.port(TelecomRegistry).phone_lines_many(asked) if asked else []
         data = _answers(
@@ -163,7 +163,7 @@ async def consent_batch(
     body: ConsentBatch, call: Caller, session: Session, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     payload = body.model_dump(mode="json")
-    async with exchange(call, "gateway.consents", session=session, request_body=payload) as ex:
+    async with audited_call(call, "gateway.consents", session=session, request_body=payload) as ex:
         parsed = []
         for i, consent in enumerate(body.consents):
             cui, _ = parse_document(consent.cui, f"body.consents[{i}].cui")
@@ -179,7 +179,7 @@ async def consent_batch(
             for cui, dni, _ in parsed:
                 ex.subject("cui", cui)
                 ex.subject("dni", dni)
-            granted = await call.state.consents.grant_many(
+            granted = await call.state.get(ConsentService).grant_many(
                 session, [accepted_terms(call, cui, dni, consent) for cui, dni, consent in parsed]
             )
             records = [project(record, ex.fields) for record in granted]
@@ -199,11 +199,13 @@ async def account_openings(
     body: AccountOpenings, call: Caller, session: Session, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     payload = body.model_dump(mode="json")
-    async with exchange(call, "bn.account-opening", session=session, request_body=payload) as ex:
+    async with audited_call(
+        call, "bn.account-opening", session=session, request_body=payload
+    ) as ex:
         holders = [
             parse_document(h.dni, f"body.holders[{i}].dni") for i, h in enumerate(body.holders)
         ]
-        allowed = await ex.about_each("dni", [number for number, _ in holders])
+        allowed = await ex.check_consent_each("dni", [number for number, _ in holders])
         asked = [h for h, ok in zip(holders, allowed, strict=True) if ok]
         key = _required(idempotency_key)
         replay = await ex.replay_or_claim(key, payload)
@@ -246,10 +248,12 @@ async def account_openings(
     "(no diagnosis revealed)",
 )
 async def coresponsibility_verdicts(body: VerdictRequests, call: Caller) -> JSONResponse:
-    async with exchange(call, "minsa_his.coresponsibility", request_body=body.model_dump()) as ex:
+    async with audited_call(
+        call, "minsa_his.coresponsibility", request_body=body.model_dump()
+    ) as ex:
         year, month = parse_period(body.period, "body.period")
         numbers = [parse_document(c, f"body.cuis[{i}]")[0] for i, c in enumerate(body.cuis)]
-        allowed = await ex.about_each("cui", numbers)
+        allowed = await ex.check_consent_each("cui", numbers)
         asked = [n for n, ok in zip(numbers, allowed, strict=True) if ok]
         histories = await ex.port(HealthRegistry).health_histories(asked) if asked else []
         until = period_end(year, month)
@@ -259,7 +263,7 @@ async def coresponsibility_verdicts(body: VerdictRequests, call: Caller) -> JSON
                 return {"cui": number, "status": 404, "error": "partner-not-found"}
             if until < history.birth_date:
                 return {"cui": number, "status": 422, "error": "period-before-birth"}
-            items = verdicts(call.state.rules, history.birth_date, history.services, until)
+            items = verdicts(call.state.get(RuleTable), history.birth_date, history.services, until)
             return {"cui": number, "verdicts": [project(i, ex.fields) for i in items]}
 
         data = _answers("cui", numbers, allowed, histories, judge)

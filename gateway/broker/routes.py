@@ -6,28 +6,26 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from gateway.auth.dependencies import CurrentPrincipal, Principal, Session, State, require_role
-from gateway.broker.answers import (
-    DOCUMENT_SCHEMA,
-    PERIOD_SCHEMA,
-    UBIGEO_SCHEMA,
+from gateway.auth.dependencies import Session
+from gateway.broker.rules import RuleTable, period_end, verdicts
+from gateway.broker.schemas import (
     AccountAnswer,
+    AccountRequest,
     HealthServicesAnswer,
     IdentityVerificationAnswer,
+    IdentityVerificationRequest,
     NewbornsAnswer,
-    PartnersHealth,
     PersonAnswer,
     PhoneLinesAnswer,
     VerdictsAnswer,
-    documented,
 )
-from gateway.broker.rules import period_end, verdicts
-from gateway.broker.schemas import AccountRequest, IdentityVerificationRequest
-from gateway.broker.service import Call, exchange, project
-from gateway.broker.validation import (
+from gateway.calls.answers import PERIOD_SCHEMA, UBIGEO_SCHEMA, documented
+from gateway.calls.audited import audited_call, project
+from gateway.calls.caller import Caller, Cui, Dni, IdempotencyKey
+from gateway.calls.validation import (
     check_range,
     invalid,
     parse_document,
@@ -35,6 +33,7 @@ from gateway.broker.validation import (
     parse_ubigeos,
 )
 from gateway.core.errors import problem_responses
+from gateway.districts import DistrictTable
 from gateway.names import same_name
 from gateway.partners.models import Account, HealthService, Person, PhoneLine
 from gateway.partners.ports import Bank, CivilRegistry, HealthRegistry, TelecomRegistry
@@ -44,63 +43,6 @@ router = APIRouter(
     tags=["consumer"],
     responses=problem_responses(401, 403, 404, 422, 502, 503, 504),
 )
-# Operators' view of the partners: it calls none of them, so answers none of their errors.
-operations_router = APIRouter(
-    prefix="/v1", tags=["operations"], responses=problem_responses(401, 403)
-)
-
-Purpose = Annotated[
-    str,
-    Header(
-        alias="X-Purpose",
-        pattern=r"^[a-z][a-z0-9-]{0,63}$",
-        description="The purpose of this call, from the catalog (e.g. affiliation).",
-    ),
-]
-UserId = Annotated[
-    str | None,
-    Header(
-        alias="X-User-Id",
-        pattern=r"^[A-Za-z0-9._@:-]{1,64}$",
-        description="The official acting through the calling system, for the audit log.",
-    ),
-]
-Admin = Annotated[Principal, Depends(require_role("admin"))]
-Dni = Annotated[
-    str,
-    Path(
-        description="DNI, 8 digits, optionally with its check character.",
-        json_schema_extra=DOCUMENT_SCHEMA,
-    ),
-]
-Cui = Annotated[
-    str,
-    Path(
-        description="CUI of the child, 8 digits, optionally with its check character.",
-        json_schema_extra=DOCUMENT_SCHEMA,
-    ),
-]
-
-
-async def _call(
-    request: Request,
-    state: State,
-    principal: CurrentPrincipal,
-    purpose: Purpose,
-    user_id: UserId = None,
-) -> Call:
-    return Call(request, state, principal, purpose, user_id)
-
-
-Caller = Annotated[Call, Depends(_call)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        pattern=r"^[A-Za-z0-9._:-]{8,255}$",
-        description="Repeating a POST with the same key and body returns the first answer.",
-    ),
-]
 
 
 def _person(p: Person) -> dict[str, Any]:
@@ -128,7 +70,7 @@ async def get_person(
     dni: Dni,
     call: Caller,
 ) -> JSONResponse:
-    async with exchange(call, "reniec.person") as ex:
+    async with audited_call(call, "reniec.person") as ex:
         number, _ = parse_document(dni, "path.dni")
         ex.subject("dni", number)
         person = await ex.port(CivilRegistry).person(number)
@@ -144,7 +86,7 @@ async def verify_identity(
     body: IdentityVerificationRequest,
     call: Caller,
 ) -> JSONResponse:
-    async with exchange(
+    async with audited_call(
         call, "reniec.identity-verification", request_body=body.model_dump(mode="json")
     ) as ex:
         number, _ = parse_document(body.dni, "body.dni")
@@ -189,8 +131,8 @@ async def list_newborns(
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,12}$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSONResponse:
-    async with exchange(call, "reniec.newborns") as ex:
-        codes = parse_ubigeos(ubigeo or [], "query.ubigeo", call.state.districts)
+    async with audited_call(call, "reniec.newborns") as ex:
+        codes = parse_ubigeos(ubigeo or [], "query.ubigeo", call.state.get(DistrictTable))
         check_range(born_from, born_to)
         page = await ex.port(CivilRegistry).newborns(codes, born_from, born_to, cursor, limit)
         for child in page.items:
@@ -209,7 +151,7 @@ async def get_phone_lines(
     dni: Dni,
     call: Caller,
 ) -> JSONResponse:
-    async with exchange(call, "osiptel.phone-lines") as ex:
+    async with audited_call(call, "osiptel.phone-lines") as ex:
         number, _ = parse_document(dni, "path.dni")
         ex.subject("dni", number)
         lines = await ex.port(TelecomRegistry).phone_lines(number)
@@ -233,11 +175,13 @@ async def open_account(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     payload = body.model_dump(mode="json")
-    async with exchange(call, "bn.account-opening", session=session, request_body=payload) as ex:
+    async with audited_call(
+        call, "bn.account-opening", session=session, request_body=payload
+    ) as ex:
         if idempotency_key is None:
             raise invalid("header.idempotency-key", "required: opening an account must not repeat")
         number, check = parse_document(body.dni, "body.dni")
-        await ex.about("dni", number)
+        await ex.check_consent("dni", number)
         ex.shares_transaction = True
         replay = await ex.replay_or_claim(idempotency_key, payload)
         if replay is not None:
@@ -261,9 +205,9 @@ async def get_account(
     dni: Dni,
     call: Caller,
 ) -> JSONResponse:
-    async with exchange(call, "bn.account") as ex:
+    async with audited_call(call, "bn.account") as ex:
         number, _ = parse_document(dni, "path.dni")
-        await ex.about("dni", number)
+        await ex.check_consent("dni", number)
         account = await ex.port(Bank).account(number)
         return ex.answer(project(_account(account), ex.fields))
 
@@ -277,9 +221,9 @@ async def get_health_services(
     cui: Cui,
     call: Caller,
 ) -> JSONResponse:
-    async with exchange(call, "minsa_his.health-services") as ex:
+    async with audited_call(call, "minsa_his.health-services") as ex:
         number, _ = parse_document(cui, "path.cui")
-        await ex.about("cui", number)
+        await ex.check_consent("cui", number)
         history = await ex.port(HealthRegistry).health_history(number)
         return ex.answer([project(_service(s), ex.fields) for s in history.services])
 
@@ -296,23 +240,13 @@ async def get_coresponsibility(
         str, Query(description="The month judged, YYYY-MM.", json_schema_extra=PERIOD_SCHEMA)
     ],
 ) -> JSONResponse:
-    async with exchange(call, "minsa_his.coresponsibility") as ex:
+    async with audited_call(call, "minsa_his.coresponsibility") as ex:
         number, _ = parse_document(cui, "path.cui")
         year, month = parse_period(period)
-        await ex.about("cui", number)
+        await ex.check_consent("cui", number)
         history = await ex.port(HealthRegistry).health_history(number)
         until = period_end(year, month)
         if until < history.birth_date:
             raise invalid("query.period", "the period ends before the child was born")
-        items = verdicts(call.state.rules, history.birth_date, history.services, until)
+        items = verdicts(call.state.get(RuleTable), history.birth_date, history.services, until)
         return ex.answer([project(item, ex.fields) for item in items], period=period)
-
-
-@operations_router.get(
-    "/partners",
-    summary="Health of each partner: breaker, calls, failures, latency (admin)",
-    response_model=None,
-    responses=documented(PartnersHealth, "Each partner's breaker, calls and latency"),
-)
-async def partners(_: Admin, state: State) -> dict[str, Any]:
-    return {"partners": state.partner_health.report()}

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from gateway.auth.dependencies import CurrentPrincipal, State, require_purpose
+from gateway.catalog.models import Catalog
 from gateway.catalog.schemas import PurposeAccess, ServiceAccess, ServiceList
 from gateway.core.errors import problem_responses
 
@@ -30,7 +31,7 @@ async def list_services(
     if purpose is not None:
         require_purpose(principal, purpose)
         purposes = {purpose}
-    catalog = state.catalog
+    catalog = state.get(Catalog)
     services = []
     for sid, grants in catalog.usable_services(principal.roles, purposes).items():
         service = catalog.services[sid]

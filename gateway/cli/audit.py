@@ -80,7 +80,7 @@ def audit_seal() -> None:
     """Chain every event that can be chained now and sign a checkpoint (the gateway does
     this continuously; useful before an archive or after an outage)."""
     from audit.sealer import SealPolicy
-    from gateway.auditing.keys import AuditKeys
+    from gateway.auditing.checkpoint_keys import AuditKeys
     from gateway.auditing.service import AuditSealer
 
     settings = get_settings()

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.cli.common import get_settings, in_transaction, require_schema
 from gateway.core.crypto import SecretBox
 from gateway.core.db import create_engine, session_factory
-from gateway.keys.service import KeyService
 from gateway.settings import Settings
+from gateway.signing_keys.service import KeyService
 
 keys_app = typer.Typer(help="Token signing keys and the master key.", no_args_is_help=True)
 
@@ -47,7 +47,7 @@ def keys_list() -> None:
     require_schema(settings)
 
     async def work(session: AsyncSession) -> list[str]:
-        from gateway.keys.repository import SigningKeyRepository
+        from gateway.signing_keys.repository import SigningKeyRepository
 
         return [
             f"{k.kid}  {k.algorithm}  created={k.created_at.isoformat()}  "
@@ -60,7 +60,7 @@ def keys_list() -> None:
 
 
 def _data_keys(settings: Settings) -> Any:
-    from gateway.core.keyring import DataKeyring
+    from gateway.core.data_keys import DataKeyring
 
     return DataKeyring(settings.master_key_bytes)
 
@@ -86,7 +86,7 @@ def keys_rotate_data() -> None:
 @keys_app.command("reencrypt")
 def keys_reencrypt(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Re-seal every stored record under the newest data key, in batches."""
-    from gateway.core.keyring import reencrypt
+    from gateway.core.data_keys import reencrypt
     from gateway.retention import sealed_columns
 
     settings = get_settings()

@@ -11,7 +11,6 @@ thread hop of the async driver. Other databases use the async engine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, create_engine, event, select
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.clients.models import Client
 from gateway.core.db import sqlite_pragmas, sync_url
+from gateway.core.registry import ClientState
 
 _SELECT = select(
     Client.id,
@@ -29,16 +29,6 @@ _SELECT = select(
     Client.purposes,
     Client.token_generation,
 ).where(Client.id == bindparam("client_id"))
-
-
-@dataclass(frozen=True)
-class ClientState:
-    id: str
-    name: str
-    active: bool
-    roles: frozenset[str]
-    purposes: frozenset[str]
-    token_generation: int
 
 
 def _state(row: Any) -> ClientState | None:
@@ -55,6 +45,8 @@ def _state(row: Any) -> ClientState | None:
 
 
 class ClientDirectory:
+    """Implements ``gateway.core.registry.ClientDirectory`` over the ``clients`` table."""
+
     def __init__(self, database_url: str, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
         self._sync: Engine | None = None

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 
 from gateway.auth.dependencies import Principal, Session, State, require_role
+from gateway.catalog.models import Catalog
 from gateway.clients.repository import ClientRepository
 from gateway.clients.schemas import ClientCreate, ClientCreated, ClientList, ClientOut
 from gateway.clients.service import (
@@ -71,7 +72,7 @@ async def register_client(
     try:
         issued = await create_client(
             session,
-            state.catalog,
+            state.get(Catalog),
             body.name,
             body.roles,
             body.purposes,

@@ -11,17 +11,21 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from gateway.auth.dependencies import Session
-from gateway.broker.answers import (
-    DOCUMENT_SCHEMA,
+from gateway.calls.answers import DOCUMENT_SCHEMA
+from gateway.calls.audited import Call, audited_call, project
+from gateway.calls.caller import Caller
+from gateway.calls.validation import invalid, parse_document
+from gateway.catalog.models import Catalog
+from gateway.consent.schemas import (
     ConsentAnswer,
     ConsentCheckAnswer,
+    ConsentRequest,
     ConsentsAnswer,
+    RevocationRequest,
 )
-from gateway.broker.routes import Caller
-from gateway.broker.service import Call, exchange, project
-from gateway.broker.validation import invalid, parse_document
-from gateway.consent.schemas import ConsentRequest, RevocationRequest
+from gateway.consent.service import ConsentService
 from gateway.core.errors import problem_responses
+from gateway.core.pseudonyms import Pseudonymizer
 
 router = APIRouter(
     prefix="/v1",
@@ -33,7 +37,7 @@ router = APIRouter(
 def check_catalog_terms(call: Any, body: ConsentRequest, at: str = "body.") -> None:
     """Purposes and data categories the catalog knows, and an expiry in the future;
     ``at`` prefixes the field named in a refusal (``body.consents[3].``)."""
-    catalog = call.state.catalog
+    catalog = call.state.get(Catalog)
     for i, purpose in enumerate(body.purposes):
         if purpose not in catalog.purposes:
             raise invalid(f"{at}purposes[{i}]", "not a purpose of the catalog")
@@ -74,14 +78,16 @@ def accepted_terms(call: Call, cui: str, dni: str, body: ConsentRequest) -> dict
 )
 async def create_consent(body: ConsentRequest, call: Caller, session: Session) -> JSONResponse:
     payload = body.model_dump(mode="json")
-    async with exchange(call, "gateway.consents", session=session, request_body=payload) as ex:
+    async with audited_call(call, "gateway.consents", session=session, request_body=payload) as ex:
         cui, _ = parse_document(body.cui, "body.cui")
         dni, _ = parse_document(body.caregiver_dni, "body.caregiver_dni")
         check_catalog_terms(call, body)
         ex.subject("cui", cui)
         ex.subject("dni", dni)
         ex.shares_transaction = True
-        record = await call.state.consents.grant(session, **accepted_terms(call, cui, dni, body))
+        record = await call.state.get(ConsentService).grant(
+            session, **accepted_terms(call, cui, dni, body)
+        )
         return JSONResponse(ex.respond(project(record, ex.fields), status=201), status_code=201)
 
 
@@ -102,10 +108,10 @@ async def revoke_consent(
     consent_id: str, body: RevocationRequest, call: Caller, session: Session
 ) -> JSONResponse:
     payload = body.model_dump(mode="json")
-    async with exchange(call, "gateway.consents", session=session, request_body=payload) as ex:
+    async with audited_call(call, "gateway.consents", session=session, request_body=payload) as ex:
         cid = _parse_id(consent_id)
         ex.shares_transaction = True
-        record = await call.state.consents.revoke(
+        record = await call.state.get(ConsentService).revoke(
             session, cid, body.reason, call.principal.client_id, call.user_id
         )
         ex.subject("cui", record["cui"])
@@ -119,9 +125,9 @@ async def revoke_consent(
     summary="One consent with its revision chain",
 )
 async def get_consent(consent_id: str, call: Caller, session: Session) -> JSONResponse:
-    async with exchange(call, "gateway.consents") as ex:
+    async with audited_call(call, "gateway.consents") as ex:
         cid = _parse_id(consent_id)
-        record = await call.state.consents.get(session, cid)
+        record = await call.state.get(ConsentService).get(session, cid)
         ex.subject("cui", record["cui"])
         ex.subject("dni", record["caregiver_dni"])
         return ex.answer(project(record, ex.fields))
@@ -133,10 +139,10 @@ async def list_consents(
     session: Session,
     cui: Annotated[str, Query(description="CUI of the child.", json_schema_extra=DOCUMENT_SCHEMA)],
 ) -> JSONResponse:
-    async with exchange(call, "gateway.consents") as ex:
+    async with audited_call(call, "gateway.consents") as ex:
         number, _ = parse_document(cui, "query.cui")
         ex.subject("cui", number)
-        records = await call.state.consents.for_child(session, number)
+        records = await call.state.get(ConsentService).for_child(session, number)
         return ex.answer([project(r, ex.fields) for r in records])
 
 
@@ -150,11 +156,11 @@ async def check_consent(
     cui: Annotated[str, Query(description="CUI of the child.", json_schema_extra=DOCUMENT_SCHEMA)],
     purpose: Annotated[str, Query(pattern=r"^[a-z][a-z0-9-]{0,63}$")],
 ) -> JSONResponse:
-    async with exchange(call, "gateway.consent-check") as ex:
+    async with audited_call(call, "gateway.consent-check") as ex:
         number, _ = parse_document(cui, "query.cui")
-        if purpose not in call.state.catalog.purposes:
+        if purpose not in call.state.get(Catalog).purposes:
             raise invalid("query.purpose", "not a purpose of the catalog")
         ex.subject("cui", number)
-        ref = call.state.pseudonyms.of("cui", number)
-        active = await call.state.consents.active([ref], purpose, None)
+        ref = call.state.get(Pseudonymizer).of("cui", number)
+        active = await call.state.get(ConsentService).active([ref], purpose, None)
         return ex.answer(project({"purpose": purpose, "active": active}, ex.fields))

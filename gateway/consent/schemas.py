@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.broker.answers import DOCUMENT_SCHEMA
+from gateway.calls.answers import DOCUMENT_SCHEMA, Record, envelope
 
 
 class Evidence(BaseModel):
@@ -49,3 +49,57 @@ class RevocationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=500)
+
+
+class ConsentEvidence(BaseModel):
+    recording_ref: str
+    sha256: str
+
+
+class ConsentRevision(BaseModel):
+    revision: int
+    action: str
+    recorded_at: datetime | None = None
+    prev_hash: str | None = None
+    hash: str
+
+
+class ConsentRecord(Record):
+    """A consent (commitment agreement) and, when read alone, its revision chain."""
+
+    id: str | None = None
+    cui: str | None = None
+    caregiver_dni: str | None = None
+    purposes: list[str] | None = None
+    data_categories: list[str] | None = None
+    legal_basis: str | None = None
+    agreement_id: str | None = None
+    agreement_version: str | None = None
+    channel: str | None = None
+    evidence: ConsentEvidence | None = None
+    agent_id: str | None = None
+    state: Literal["active", "expired", "revoked"] | None = None
+    granted_at: datetime | None = None
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    revocation_reason: str | None = None
+    revision: int | None = None
+    hash: str | None = None
+    revisions: list[ConsentRevision] | None = None
+    chain_intact: bool | None = None
+
+
+class ConsentCheckRecord(Record):
+    """Whether an active consent covers the purpose; nothing else."""
+
+    purpose: str | None = None
+    active: bool | None = None
+
+
+ConsentAnswer = envelope("ConsentAnswer", ConsentRecord, "gateway.consents")
+
+
+ConsentsAnswer = envelope("ConsentsAnswer", list[ConsentRecord], "gateway.consents")
+
+
+ConsentCheckAnswer = envelope("ConsentCheckAnswer", ConsentCheckRecord, "gateway.consent-check")

@@ -19,8 +19,8 @@ from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.consent.models import Consent, ConsentRevision
+from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.db import transaction
-from gateway.core.keyring import DataKeyring, SealedColumn
 from gateway.core.problems import ConsentAlreadyRevoked, NotFound
 from gateway.core.pseudonyms import Pseudonymizer
 

@@ -33,7 +33,7 @@ from gateway.core.problems import (
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-# The schema of the token endpoint's RFC 6749 error documents (``gateway.auth.schemas``).
+# The schema of the token endpoint's RFC 6749 error documents (``gateway.issuer.schemas``).
 OAUTH_ERROR_SCHEMA = "TokenErrorResponse"
 
 

@@ -28,13 +28,45 @@ import asyncio
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from gateway.clients.directory import ClientDirectory, ClientState
+
+@dataclass(frozen=True)
+class ClientState:
+    """A client as every authenticated request sees it (``gateway.clients.directory``)."""
+
+    id: str
+    name: str
+    active: bool
+    roles: frozenset[str]
+    purposes: frozenset[str]
+    token_generation: int
+
+
+class ClientDirectory(Protocol):
+    """The per-request read of a client's state. Declared here, implemented by
+    ``gateway.clients.directory`` and wired by ``gateway.state``, so that the core does
+    not import the clients feature."""
+
+    @property
+    def sync_engine(self) -> Engine | None:
+        """The synchronous SQLite engine reads run on in the event loop (None otherwise)."""
+        ...
+
+    async def get(self, client_id: str) -> ClientState | None:
+        """The client's current state, or None if there is no such client."""
+        ...
+
+    def dispose(self) -> None:
+        """Release the directory's own connections."""
+        ...
+
 
 _VERSIONS = text("SELECT name, version FROM registry_versions")
 

@@ -10,19 +10,17 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth.dependencies import Principal, State, require_role
-from gateway.broker.answers import (
-    UBIGEO_SCHEMA,
-    ExchangeList,
-    ExchangeRun,
-    StagedRecordsAnswer,
-    documented,
-)
-from gateway.broker.routes import Caller
-from gateway.broker.service import exchange
-from gateway.broker.validation import check_range, invalid, parse_ubigeos
+from gateway.calls.answers import UBIGEO_SCHEMA, documented
+from gateway.calls.audited import audited_call
+from gateway.calls.caller import Caller
+from gateway.calls.validation import check_range, invalid, parse_ubigeos
+from gateway.catalog.models import Catalog
 from gateway.core.errors import problem_responses
 from gateway.core.limits import INTEGER_MAX
 from gateway.core.problems import PurposeNotAllowed
+from gateway.districts import DistrictTable
+from gateway.exchanges.schemas import ExchangeList, ExchangeRun, StagedRecordsAnswer
+from gateway.exchanges.service import ExchangeService
 
 router = APIRouter(
     prefix="/v1/exchanges", tags=["operations"], responses=problem_responses(401, 403, 404, 422)
@@ -48,7 +46,7 @@ class RunRequest(BaseModel):
 )
 async def list_exchanges(_: Admin, state: State) -> dict[str, Any]:
     out = []
-    for name, spec in state.catalog.exchanges.items():
+    for name, spec in state.get(Catalog).exchanges.items():
         out.append(
             {
                 "name": name,
@@ -57,7 +55,7 @@ async def list_exchanges(_: Admin, state: State) -> dict[str, Any]:
                 "description": spec.description,
                 "every_seconds": spec.every_seconds,
                 "chunk_size": spec.chunk_size,
-                "recent_runs": await state.exchanges.recent(name),
+                "recent_runs": await state.get(ExchangeService).recent(name),
             }
         )
     return {"exchanges": out}
@@ -72,7 +70,7 @@ async def list_exchanges(_: Admin, state: State) -> dict[str, Any]:
 async def trigger_exchange_run(
     name: str, principal: Admin, state: State, body: RunRequest | None = None
 ) -> JSONResponse:
-    spec = state.exchanges.spec(name)
+    spec = state.get(ExchangeService).spec(name)
     request = body or RunRequest()
     today = date.today()
     born_to = request.born_to or today
@@ -83,9 +81,9 @@ async def trigger_exchange_run(
     params = {
         "born_from": born_from.isoformat(),
         "born_to": born_to.isoformat(),
-        "ubigeo": parse_ubigeos(request.ubigeo, "body.ubigeo", state.districts),
+        "ubigeo": parse_ubigeos(request.ubigeo, "body.ubigeo", state.get(DistrictTable)),
     }
-    run = await state.exchanges.trigger(name, params, principal.client_id)
+    run = await state.get(ExchangeService).trigger(name, params, principal.client_id)
     return JSONResponse(
         run,
         status_code=202,
@@ -100,7 +98,7 @@ async def trigger_exchange_run(
     responses=documented(ExchangeRun, "The run"),
 )
 async def get_exchange_run(name: str, run_id: str, _: Admin, state: State) -> dict[str, Any]:
-    return await state.exchanges.get(name, run_id)
+    return await state.get(ExchangeService).get(name, run_id)
 
 
 @router.get(
@@ -120,14 +118,16 @@ async def exchange_run_records(
     next; it is null once the run has finished and every chunk was returned, and it
     repeats while the run is still fetching. Audited like a brokered call; for a purpose
     that rests on consent, records whose consent was revoked since are withheld."""
-    spec = call.state.exchanges.spec(name)
-    async with exchange(call, spec.service) as ex:
+    spec = call.state.get(ExchangeService).spec(name)
+    async with audited_call(call, spec.service) as ex:
         if call.purpose != spec.purpose:
             raise PurposeNotAllowed(
                 f"this exchange stages records for purpose {spec.purpose!r} only",
                 extra={"purpose": call.purpose, "allowed_purposes": [spec.purpose]},
             )
-        run, rows, following = await call.state.exchanges.chunks(name, run_id, chunk, chunks)
+        run, rows, following = await call.state.get(ExchangeService).chunks(
+            name, run_id, chunk, chunks
+        )
         rows = await ex.staged(rows)
         return ex.answer(
             rows,

@@ -31,8 +31,8 @@ from audit.events import AuditEvent
 from audit.store import append
 from gateway.catalog.models import Catalog, ExchangeSpec
 from gateway.consent.service import ConsentService
+from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.db import transaction
-from gateway.core.keyring import DataKeyring, SealedColumn
 from gateway.core.leases import claim
 from gateway.core.problems import NotFound
 from gateway.core.pseudonyms import Pseudonymizer

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.db import transaction
-from gateway.core.keyring import DataKeyring, SealedColumn
 from gateway.core.problems import IdempotencyInProgress, IdempotencyKeyReused
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.idempotency.models import IdempotencyRecord

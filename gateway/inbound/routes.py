@@ -11,17 +11,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from gateway.broker.answers import ReceiptAnswer, documented
-from gateway.broker.routes import Caller
-from gateway.broker.service import exchange, project
-from gateway.broker.validation import invalid
+from gateway.calls.answers import documented
+from gateway.calls.audited import audited_call, project
+from gateway.calls.caller import Caller
+from gateway.calls.validation import invalid
 from gateway.core.errors import Problem, problem_responses
 from gateway.core.limits import body_limit
 from gateway.core.problems import PayloadTooLarge, ProblemError, UnsupportedMediaType
-from gateway.inbound.kinds import FEEDS
+from gateway.districts import DistrictTable
+from gateway.inbound.feeds import FEEDS, NOTICES, Notices
 from gateway.inbound.reading import CSV, NDJSON, Delimiter, body_format
+from gateway.inbound.schemas import ReceiptAnswer
+from gateway.inbound.service import InboundService
 from gateway.partners.ports import Bank
-from gateway.subscriptions.service import NOTICES
+from gateway.partners.registry import PartnerRegistry
+from gateway.payments.service import PaymentService
 
 router = APIRouter(
     prefix="/v1/inbound",
@@ -94,13 +98,13 @@ def _push(feed_name: str) -> Any:
     async def push(
         request: Request, call: Caller, message_id: MessageId, delimiter: CsvDelimiter = None
     ) -> JSONResponse:
-        async with exchange(call, feed.service) as ex:
+        async with audited_call(call, feed.service) as ex:
             form = body_format(request.headers.get("content-type", ""), delimiter)
             declared = request.headers.get("content-length", "")
-            limit = call.state.inbound.limits.max_message_bytes
+            limit = call.state.get(InboundService).limits.max_message_bytes
             if declared.isdigit() and int(declared) > limit:
                 raise PayloadTooLarge(f"a message is limited to {limit:,} bytes")
-            receipt = await call.state.inbound.receive(
+            receipt = await call.state.get(InboundService).receive(
                 feed, message_id, call.principal.client_id, form, request.stream()
             )
             await _distribute(call, feed, message_id, receipt)
@@ -194,10 +198,10 @@ async def push_payment_status(
     request: Request, call: Caller, message_id: MessageId
 ) -> JSONResponse:
     feed = FEEDS["payment-status"]
-    async with exchange(call, feed.service) as ex:
+    async with audited_call(call, feed.service) as ex:
         body = await _document(request)
         try:
-            report = call.state.partners.get(Bank).read_payment_report(body)
+            report = call.state.get(PartnerRegistry).get(Bank).read_payment_report(body)
         except ValueError as exc:
             raise _unreadable("pain.002", exc) from None
         statuses = [(t.end_to_end_id, t.status, t.reason) for t in report.transactions]
@@ -207,7 +211,7 @@ async def push_payment_status(
         if report.unlisted_status is not None:
             statuses += [
                 (e2e, report.unlisted_status, report.unlisted_reason)
-                for e2e in await call.state.payments.transfers_of(report.original_msg_id)
+                for e2e in await call.state.get(PaymentService).transfers_of(report.original_msg_id)
                 if e2e not in listed
             ]
         rows = [
@@ -219,12 +223,12 @@ async def push_payment_status(
             }
             for e2e, status, reason in statuses
         ]
-        receipt = await call.state.inbound.receive_document(
+        receipt = await call.state.get(InboundService).receive_document(
             feed, message_id, call.principal.client_id, body, rows
         )
         if not receipt.body["replayed"]:
-            await call.state.payments.apply_statuses(
-                [r for r in rows if not feed.check(dict(r), call.state.districts)]
+            await call.state.get(PaymentService).apply_statuses(
+                [r for r in rows if not feed.check(dict(r), call.state.get(DistrictTable))]
             )
         return _answer(ex, receipt)
 
@@ -239,14 +243,14 @@ async def push_payment_status(
 )
 async def push_settlements(request: Request, call: Caller, message_id: MessageId) -> JSONResponse:
     feed = FEEDS["settlements"]
-    async with exchange(call, feed.service) as ex:
+    async with audited_call(call, feed.service) as ex:
         body = await _document(request)
         try:
-            entries = call.state.partners.get(Bank).read_settlements(body)
+            entries = call.state.get(PartnerRegistry).get(Bank).read_settlements(body)
         except ValueError as exc:
             raise _unreadable("camt.054", exc) from None
         rows = [e.as_record() for e in entries]
-        receipt = await call.state.inbound.receive_document(
+        receipt = await call.state.get(InboundService).receive_document(
             feed, message_id, call.principal.client_id, body, rows
         )
         return _answer(ex, receipt)
@@ -255,7 +259,7 @@ async def push_settlements(request: Request, call: Caller, message_id: MessageId
 async def _distribute(call: Any, feed: Any, message_id: str, receipt: Any) -> None:
     """Owe a newly accepted message to the feed's subscribers (a resend owes nothing new)."""
     if not receipt.body["replayed"] and feed.name in NOTICES:
-        await call.state.subscriptions.fan_out(feed.name, feed.partner, message_id)
+        await call.state.get(Notices).fan_out(feed.name, feed.partner, message_id)
 
 
 def _answer(ex: Any, receipt: Any) -> JSONResponse:

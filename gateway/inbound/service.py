@@ -23,14 +23,14 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.db import transaction
-from gateway.core.keyring import DataKeyring, SealedColumn
 from gateway.core.problems import MessageIdReused, MessageInProgress, PayloadTooLarge
 from gateway.districts import DistrictTable
-from gateway.inbound.kinds import Feed
+from gateway.inbound.feeds import Feed
 from gateway.inbound.models import InboundChunk, InboundMessage
 from gateway.inbound.reading import BodyFormat, Limits, rows_of
-from gateway.keys.service import ALGORITHM, KeyService
+from gateway.signing_keys.service import ALGORITHM, KeyService
 
 CHUNK_ROWS = 1000
 MAX_REPORTED = 1000

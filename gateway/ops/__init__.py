@@ -1,1 +1,2 @@
-"""Operational endpoints: liveness, readiness, metrics, problem-type documentation."""
+"""Operational endpoints: liveness, readiness, metrics, problem-type documentation, and
+the partners' health for operators."""

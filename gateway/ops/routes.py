@@ -1,22 +1,34 @@
+"""Operational endpoints: liveness, readiness, metrics, the problem types, and the
+partners' health for operators (admin)."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.dependencies import State
-from gateway.broker.answers import Health, ProblemTypeDescription, Readiness, documented
+from gateway.calls.answers import documented
+from gateway.calls.caller import Admin
+from gateway.catalog.models import Catalog
 from gateway.core.errors import (
     problem_response,
     problem_responses,
 )
 from gateway.core.problems import PROBLEM_TYPES, NotFound, NotReady
+from gateway.ops.schemas import Health, PartnersHealth, ProblemTypeDescription, Readiness
+from gateway.partners.health import PartnerHealth
 
 router = APIRouter(tags=["operations"])
+# Operators' view of the partners: it calls none of them, so answers none of their errors.
+partners_router = APIRouter(
+    prefix="/v1", tags=["operations"], responses=problem_responses(401, 403)
+)
 
 
 @router.get(
@@ -38,22 +50,22 @@ async def healthz() -> dict[str, str]:
 async def readyz(state: State) -> JSONResponse:
     checks: dict[str, dict[str, Any]] = {}
     try:
-        async with state.engine.connect() as conn:
+        async with state.get(AsyncEngine).connect() as conn:
             await conn.execute(text("SELECT 1"))
         checks["database"] = {
             "status": "ok",
-            "backend": state.engine.url.get_backend_name(),
+            "backend": state.get(AsyncEngine).url.get_backend_name(),
         }
     except (SQLAlchemyError, OSError) as exc:
         checks["database"] = {"status": "fail", "error": type(exc).__name__}
     checks["catalog"] = {
         "status": "ok",
-        "services": len(state.catalog.services),
-        "purposes": len(state.catalog.purposes),
+        "services": len(state.get(Catalog).services),
+        "purposes": len(state.get(Catalog).purposes),
     }
     # Partners are reported, not required: one agency down leaves the others servable.
     partners = {
-        name: {"breaker": p["breaker"]} for name, p in state.partner_health.report().items()
+        name: {"breaker": p["breaker"]} for name, p in state.get(PartnerHealth).report().items()
     }
     if all(c["status"] == "ok" for c in checks.values()):
         return JSONResponse({"status": "ready", "checks": checks, "partners": partners})
@@ -77,7 +89,7 @@ async def readyz(state: State) -> JSONResponse:
     },
 )
 async def metrics(state: State) -> Response:
-    return Response(generate_latest(state.metrics), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(state.get(CollectorRegistry)), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get(
@@ -99,3 +111,13 @@ async def problem_type(slug: str) -> dict[str, Any]:
         "status": problem.status,
         "description": problem.description,
     }
+
+
+@partners_router.get(
+    "/partners",
+    summary="Health of each partner: breaker, calls, failures, latency (admin)",
+    response_model=None,
+    responses=documented(PartnersHealth, "Each partner's breaker, calls and latency"),
+)
+async def partners(_: Admin, state: State) -> dict[str, Any]:
+    return {"partners": state.get(PartnerHealth).report()}

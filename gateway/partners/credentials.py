@@ -26,8 +26,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from audit.events import AuditEvent
 from audit.store import append
+from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.db import Base, UTCDateTime, transaction
-from gateway.core.keyring import DataKeyring, SealedColumn
 from gateway.partners.errors import PartnerError
 from gateway.partners.ports import CredentialSource, RenewableCredential
 

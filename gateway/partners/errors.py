@@ -19,6 +19,8 @@ carry a personal identifier or a payload.
 
 from __future__ import annotations
 
+from gateway.core.problems import PROBLEM_CLASSES, ProblemError
+
 
 class PartnerError(Exception):
     transient = False
@@ -98,3 +100,17 @@ class BulkheadFull(PartnerError):
     def __init__(self, partner: str, operation: str) -> None:
         super().__init__(partner, operation, "too many calls in flight to this partner")
         self.retry_after = 1
+
+
+def problem_for(exc: PartnerError) -> ProblemError:
+    """The problem document a caller gets for a partner's error: same slug and status,
+    the partner named, ``Retry-After`` kept when the partner gave one."""
+    headers = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        headers["Retry-After"] = str(retry_after)
+    return PROBLEM_CLASSES[exc.slug](
+        f"{exc.partner} {exc.operation}: {exc.detail}",
+        extra={"partner": exc.partner},
+        headers=headers,
+    )

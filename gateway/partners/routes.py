@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from gateway.auth.dependencies import Principal, State, require_role
-from gateway.broker.service import problem_for
 from gateway.core.errors import problem_responses
 from gateway.core.problems import NotFound
-from gateway.partners.credentials import Actor
-from gateway.partners.errors import PartnerError
+from gateway.partners.credentials import Actor, CredentialStore
+from gateway.partners.errors import PartnerError, problem_for
+from gateway.partners.registry import PartnerRegistry
 
 router = APIRouter(
     prefix="/v1/partners", tags=["operations"], responses=problem_responses(401, 403, 404)
@@ -44,7 +44,7 @@ class CredentialRenewal(BaseModel):
 async def renew_credential(
     partner: str, principal: Admin, state: State, request: Request
 ) -> CredentialRenewal:
-    adapter = state.partners.credentials.get(partner)
+    adapter = state.get(PartnerRegistry).credentials.get(partner)
     if adapter is None:
         raise NotFound("no partner with a renewable credential by this name")
     actor = Actor(
@@ -53,7 +53,7 @@ async def renew_credential(
         roles=tuple(sorted(principal.roles)),
     )
     try:
-        renewal = await state.credentials.renew(adapter, actor)
+        renewal = await state.get(CredentialStore).renew(adapter, actor)
     except PartnerError as exc:
         raise problem_for(exc) from None
     return CredentialRenewal(partner=renewal.partner, renewed_at=renewal.renewed_at)

@@ -9,12 +9,14 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.broker.answers import PaymentRunAnswer, documented
-from gateway.broker.routes import Caller
-from gateway.broker.service import exchange, project
-from gateway.broker.validation import invalid
+from gateway.calls.answers import documented
+from gateway.calls.audited import audited_call, project
+from gateway.calls.caller import Caller
+from gateway.calls.validation import invalid
 from gateway.core.errors import problem_responses
 from gateway.core.limits import batch_body_bytes, body_limit
+from gateway.payments.schemas import PaymentRunAnswer
+from gateway.payments.service import PaymentService
 
 router = APIRouter(
     prefix="/v1/payment-runs", tags=["payments"], responses=problem_responses(401, 403, 404, 422)
@@ -49,10 +51,10 @@ class PaymentRunRequest(BaseModel):
     summary="Pay a roll of transfers (purpose payment; consent checked per holder)",
 )
 async def create_payment_run(body: PaymentRunRequest, call: Caller) -> JSONResponse:
-    async with exchange(call, "bn.payments", request_body={"run_ref": body.run_ref}) as ex:
+    async with audited_call(call, "bn.payments", request_body={"run_ref": body.run_ref}) as ex:
         if body.requested_date < date.today():
             raise invalid("body.requested_date", "must not be in the past")
-        status, run = await call.state.payments.accept(
+        status, run = await call.state.get(PaymentService).accept(
             call.principal.client_id, body.run_ref, body.requested_date, body.transfers
         )
         answer = ex.respond(project(run, ex.fields), status=status)
@@ -65,6 +67,6 @@ async def create_payment_run(body: PaymentRunRequest, call: Caller) -> JSONRespo
     summary="Progress and reconciliation of a payment run",
 )
 async def get_payment_run(run_id: str, call: Caller) -> JSONResponse:
-    async with exchange(call, "bn.payments") as ex:
-        run = await call.state.payments.view(run_id)
+    async with audited_call(call, "bn.payments") as ex:
+        run = await call.state.get(PaymentService).view(run_id)
         return ex.answer(project(run, ex.fields))

@@ -36,8 +36,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.consent.service import ConsentService
+from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.db import transaction
-from gateway.core.keyring import DataKeyring, SealedColumn
 from gateway.core.leases import claim
 from gateway.core.problems import NotFound, ValidationFailed
 from gateway.core.pseudonyms import Pseudonymizer

@@ -16,13 +16,15 @@ from sqlalchemy import select
 from audit.events import decode
 from audit.store import about_any, audit_events
 from gateway.auth.dependencies import Session
-from gateway.broker.answers import DisclosuresAnswer
-from gateway.broker.routes import Caller, Dni
-from gateway.broker.service import exchange, project
-from gateway.broker.validation import parse_document
+from gateway.calls.audited import audited_call, project
+from gateway.calls.caller import Caller, Dni
+from gateway.calls.validation import parse_document
+from gateway.catalog.models import Catalog
 from gateway.clients.models import Client
 from gateway.core.errors import problem_responses
 from gateway.core.limits import BIGINT_MAX
+from gateway.core.pseudonyms import Pseudonymizer
+from gateway.subjects.schemas import DisclosuresAnswer
 
 router = APIRouter(prefix="/v1", tags=["audit"], responses=problem_responses(401, 403, 422))
 
@@ -41,17 +43,17 @@ async def disclosures(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> JSONResponse:
-    async with exchange(call, "gateway.subject-disclosures") as ex:
+    async with audited_call(call, "gateway.subject-disclosures") as ex:
         number, _ = parse_document(dni, "path.dni")
         ex.subject("dni", number)
         refs = {
-            call.state.pseudonyms.of("dni", number): "dni",
-            call.state.pseudonyms.of("cui", number): "cui",
+            call.state.get(Pseudonymizer).of("dni", number): "dni",
+            call.state.get(Pseudonymizer).of("cui", number): "cui",
         }
         # Queries of the audit log itself disclose metadata, not the person's data.
         oversight = [
             sid
-            for sid, service in call.state.catalog.services.items()
+            for sid, service in call.state.get(Catalog).services.items()
             if service.data_category == "audit"
         ]
         query = (

@@ -13,13 +13,15 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.broker.answers import Deliveries, DeliveryState, SubscriptionView, documented
-from gateway.broker.routes import Caller
-from gateway.broker.service import exchange
-from gateway.broker.validation import invalid
+from gateway.calls.answers import documented
+from gateway.calls.audited import audited_call
+from gateway.calls.caller import Caller
+from gateway.calls.validation import invalid
 from gateway.core.errors import problem_responses
 from gateway.core.limits import BIGINT_MAX
-from gateway.subscriptions.service import NOTICES
+from gateway.inbound.feeds import NOTICES
+from gateway.subscriptions.schemas import Deliveries, DeliveryState, SubscriptionView
+from gateway.subscriptions.service import SubscriptionService
 
 DeliveryId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="A delivery's number.")]
 
@@ -45,14 +47,14 @@ class SubscriptionRequest(BaseModel):
     summary="Subscribe to a pushed feed (webhook or pull)",
 )
 async def subscribe(body: SubscriptionRequest, call: Caller) -> JSONResponse:
-    async with exchange(call, NOTICES[body.feed], request_body=body.model_dump()) as ex:
+    async with audited_call(call, NOTICES[body.feed], request_body=body.model_dump()) as ex:
         if body.mode == "push":
             url = body.webhook_url or ""
             if not url.startswith(("https://", "http://")):
                 raise invalid("body.webhook_url", "a push subscription needs an http(s) URL")
         elif body.webhook_url is not None:
             raise invalid("body.webhook_url", "only push subscriptions take a webhook")
-        created = await call.state.subscriptions.subscribe(
+        created = await call.state.get(SubscriptionService).subscribe(
             call.principal.client_id, body.feed, call.purpose, body.mode, body.webhook_url
         )
         ex.respond(None, status=201)
@@ -66,7 +68,7 @@ async def subscribe(body: SubscriptionRequest, call: Caller) -> JSONResponse:
     responses=documented(SubscriptionView, "The subscription"),
 )
 async def get_subscription(subscription_id: str, call: Caller) -> dict[str, Any]:
-    result: dict[str, Any] = await call.state.subscriptions.view(
+    result: dict[str, Any] = await call.state.get(SubscriptionService).view(
         call.principal.client_id, subscription_id
     )
     return result
@@ -85,12 +87,12 @@ async def list_deliveries(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> JSONResponse:
-    subs = call.state.subscriptions
+    subs = call.state.get(SubscriptionService)
     if state is not None:
         items = await subs.deliveries(call.principal.client_id, subscription_id, state, limit)
         return JSONResponse({"deliveries": items})
     view = await subs.view(call.principal.client_id, subscription_id)
-    async with exchange(call, NOTICES[view["feed"]]) as ex:
+    async with audited_call(call, NOTICES[view["feed"]]) as ex:
         if view["purpose"] != call.purpose:
             raise invalid("header.X-Purpose", "use the purpose the subscription was made for")
         payloads = await subs.pull(call.principal.client_id, subscription_id, limit)
@@ -108,7 +110,7 @@ async def list_deliveries(
 async def acknowledge(
     subscription_id: str, delivery_id: DeliveryId, call: Caller
 ) -> dict[str, Any]:
-    result: dict[str, Any] = await call.state.subscriptions.acknowledge(
+    result: dict[str, Any] = await call.state.get(SubscriptionService).acknowledge(
         call.principal.client_id, subscription_id, delivery_id
     )
     return result
@@ -122,5 +124,7 @@ async def acknowledge(
     responses=documented(DeliveryState, "The delivery, pending again", 202),
 )
 async def retry(subscription_id: str, delivery_id: DeliveryId, call: Caller) -> dict[str, Any]:
-    await call.state.subscriptions.redeliver(call.principal.client_id, subscription_id, delivery_id)
+    await call.state.get(SubscriptionService).redeliver(
+        call.principal.client_id, subscription_id, delivery_id
+    )
     return {"delivery_id": delivery_id, "state": "pending"}

@@ -25,10 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.catalog.models import Catalog
 from gateway.consent.service import ConsentService
+from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.db import transaction
-from gateway.core.keyring import DataKeyring, SealedColumn
 from gateway.core.problems import Conflict, NotFound
 from gateway.core.pseudonyms import Pseudonymizer
+from gateway.inbound.feeds import NOTICES
 from gateway.inbound.models import InboundChunk
 from gateway.inbound.service import chunk_aad
 from gateway.subscriptions.models import Delivery, Subscription
@@ -44,12 +45,6 @@ SEALED_COLUMNS = [
     )
 ]
 
-# Feed -> the catalog service under which programme systems receive it.
-NOTICES = {
-    "births": "reniec.birth-notices",
-    "health-records": "minsa_his.record-notices",
-    "line-changes": "osiptel.line-notices",
-}
 # The field of a row that names its subject, for consent checks.
 SUBJECT = {
     "births": ("cui", "cui"),

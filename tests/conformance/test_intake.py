@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from gateway.app import create_app
 from gateway.clients.service import create_client
 from gateway.core.db import transaction
-from gateway.inbound.kinds import FEEDS
+from gateway.inbound.feeds import FEEDS
 from gateway.inbound.models import InboundMessage
 from gateway.settings import Settings
 from gateway.state import AppState

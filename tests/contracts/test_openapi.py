@@ -13,15 +13,51 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
-from gateway.broker.answers import DISCLOSABLE, DOCUMENT_PATTERN, NoticeRecord, StagedRecord
-from gateway.broker.validation import parse_document
+from gateway.auditing.schemas import AuditEventRecord, ChainReportRecord, CheckpointRecord
+from gateway.broker.schemas import (
+    AccountRecord,
+    HealthServiceRecord,
+    IdentityVerificationRecord,
+    NewbornRecord,
+    PersonRecord,
+    PhoneLineRecord,
+    VerdictRecord,
+)
+from gateway.calls.answers import DOCUMENT_PATTERN, Record
+from gateway.calls.validation import parse_document
 from gateway.catalog.loader import load_catalog
+from gateway.consent.schemas import ConsentCheckRecord, ConsentRecord
 from gateway.core.problems import ProblemError
+from gateway.exchanges.schemas import StagedRecord
+from gateway.inbound.feeds import NOTICES
+from gateway.inbound.schemas import RECEIPT_SERVICES, ReceiptRecord
+from gateway.payments.schemas import PaymentRunRecord
 from gateway.settings import REPO_ROOT
-from gateway.subscriptions.service import NOTICES
+from gateway.subjects.schemas import DisclosureRecord
+from gateway.subscriptions.schemas import NoticeRecord
 from tests.fixtures.gateway import GetToken, bearer
 
 COMMITTED = REPO_ROOT / "contracts" / "gateway" / "openapi.yaml"
+
+# The record model of each catalog service: its fields are the catalog's ``fields``.
+DISCLOSABLE: dict[str, type[Record]] = {
+    "reniec.person": PersonRecord,
+    "reniec.identity-verification": IdentityVerificationRecord,
+    "reniec.newborns": NewbornRecord,
+    "osiptel.phone-lines": PhoneLineRecord,
+    "bn.account-opening": AccountRecord,
+    "bn.account": AccountRecord,
+    "bn.payments": PaymentRunRecord,
+    "minsa_his.health-services": HealthServiceRecord,
+    "minsa_his.coresponsibility": VerdictRecord,
+    "gateway.audit-events": AuditEventRecord,
+    "gateway.audit-verification": ChainReportRecord,
+    "gateway.audit-checkpoints": CheckpointRecord,
+    "gateway.consents": ConsentRecord,
+    "gateway.consent-check": ConsentCheckRecord,
+    "gateway.subject-disclosures": DisclosureRecord,
+    **dict.fromkeys(RECEIPT_SERVICES, ReceiptRecord),
+}
 
 
 def test_committed_openapi_is_valid() -> None:

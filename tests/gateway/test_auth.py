@@ -268,7 +268,7 @@ async def test_private_signing_key_is_sealed_at_rest(app: FastAPI, get_token: Ge
     state: AppState = app.state.gateway
     async with transaction(state.sessions) as session:
         active = await state.keys.signing_key(session)
-        from gateway.keys.repository import SigningKeyRepository
+        from gateway.signing_keys.repository import SigningKeyRepository
 
         record = await SigningKeyRepository(session).get(active.kid)
     assert record is not None

@@ -14,7 +14,7 @@ from joserfc.jwk import KeySet
 
 from adapters.sandbox.population import Population
 from adapters.sandbox.settings import SandboxSettings
-from gateway.inbound.kinds import FEEDS
+from gateway.inbound.feeds import FEEDS
 from tests.fixtures.gateway import GetToken, bearer
 
 PUSH = "/v1/inbound/minsa-his/health-records"

@@ -14,8 +14,8 @@ from sqlalchemy.engine import make_url
 
 from adapters.sandbox.population import Household
 from gateway.consent.models import Consent, ConsentRevision
+from gateway.core.data_keys import DataKeyring
 from gateway.core.db import sync_url, transaction
-from gateway.core.keyring import DataKeyring
 from gateway.exchanges.models import ExchangeChunk, ExchangeRun
 from gateway.idempotency.models import IdempotencyRecord
 from gateway.models import all_tables

@@ -1,4 +1,5 @@
-"""Ed25519 keys that sign audit checkpoints and archive manifests.
+"""Ed25519 keys that sign audit checkpoints and archive manifests (not token signing keys,
+``gateway.signing_keys``, nor data keys, ``gateway.core.data_keys``).
 
 The private half is stored sealed under the master key; public keys are published at
 ``GET /v1/audit/keys`` (base64url of the 32 raw bytes) so anyone can verify offline.

@@ -1,5 +1,8 @@
 """Data keys for personal data at rest (envelope encryption).
 
+Not to be confused with token signing keys (``gateway.signing_keys``) or audit checkpoint
+keys (``gateway.auditing.checkpoint_keys``).
+
 Personal data the gateway stores is sealed with AES-256-GCM under a *data key*. Data keys
 have ids and live in the database wrapped (sealed) by the master key, so every process
 reads the same set. The newest key seals new values; every key keeps opening what it

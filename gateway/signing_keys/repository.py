@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.keys.models import SigningKey
+from gateway.signing_keys.models import SigningKey
 
 
 class SigningKeyRepository:

@@ -1,7 +1,10 @@
-"""One brokered exchange: authorise by catalog, call the partner, project, audit.
+"""One audited call: authorise by catalog, check consent, call the partner, project, audit.
+
+Every consumer endpoint of every feature runs inside ``audited_call()``; it is the
+per-request unit of the gateway (a periodic batch *exchange* is ``gateway.exchanges``).
 
 Every call (allowed, denied or failed) leaves exactly one audit event, durable before
-the answer is sent: no personal data leaves unless its event is stored. An exchange that
+the answer is sent: no personal data leaves unless its event is stored. A call that
 also changes gateway state (an account opening completes its idempotency record) writes
 its event in the request's transaction, committing with that change. Look-ups and
 refusals go through the group-commit writer, which makes each caller wait for the commit
@@ -16,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -24,19 +27,39 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.events import AuditEvent
 from audit.store import append
+from audit.writer import GroupCommitWriter
 from gateway.auth.dependencies import Principal, require_purpose
-from gateway.catalog.models import PurposeGrant, Service
+from gateway.catalog.models import Catalog, PurposeGrant, Service
 from gateway.core.problems import (
-    PROBLEM_CLASSES,
     ConsentRequired,
     ProblemError,
     PurposeNotAllowed,
     RoleNotGranted,
 )
-from gateway.partners.errors import PartnerError
-from gateway.state import AppState
+from gateway.core.pseudonyms import Pseudonymizer
+from gateway.core.web import Components
+from gateway.idempotency.service import IdempotencyService
+from gateway.partners.errors import PartnerError, problem_for
+from gateway.partners.registry import PartnerRegistry
 
 P = TypeVar("P")
+
+
+class ConsentCheck(Protocol):
+    """What an audited call asks of the consent register (``gateway.consent``, wired by
+    ``gateway.state``): subjects are pseudonyms, ``data_category`` None means any."""
+
+    async def active(
+        self, subject_refs: Sequence[str], purpose: str, data_category: str | None
+    ) -> bool:
+        """Whether an active, unexpired consent covers the purpose for these subjects."""
+        ...
+
+    async def covered(
+        self, subject_refs: Sequence[str], purpose: str, data_category: str | None
+    ) -> set[str]:
+        """Which of these subjects an active, unexpired consent covers."""
+        ...
 
 
 def digest(body: Any) -> tuple[str, int]:
@@ -49,18 +72,6 @@ def project(record: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
     return {name: record[name] for name in fields if name in record}
 
 
-def problem_for(exc: PartnerError) -> ProblemError:
-    headers = {}
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after:
-        headers["Retry-After"] = str(retry_after)
-    return PROBLEM_CLASSES[exc.slug](
-        f"{exc.partner} {exc.operation}: {exc.detail}",
-        extra={"partner": exc.partner},
-        headers=headers,
-    )
-
-
 class EncodedJSONResponse(JSONResponse):
     """A JSON response whose body was already serialised (bytes pass through)."""
 
@@ -69,8 +80,10 @@ class EncodedJSONResponse(JSONResponse):
 
 
 @dataclass
-class Exchange:
-    state: AppState
+class AuditedCall:
+    """The call in progress: what the catalog granted, whose data, the audit event."""
+
+    state: Components
     principal: Principal
     service_id: str
     service: Service
@@ -78,34 +91,36 @@ class Exchange:
     event: AuditEvent
     grant: PurposeGrant | None = None
     status: int = 200
-    # True when the exchange also changes gateway state in the request's transaction;
+    # True when the call also changes gateway state in the request's transaction;
     # its event then commits with that change instead of through the group writer.
     shares_transaction: bool = False
     _subjects: list[str] = field(default_factory=list)
 
     def port(self, port: type[P]) -> P:
-        return self.state.partners.get(port)
+        return self.state.get(PartnerRegistry).get(port)
 
     @property
     def needs_consent(self) -> bool:
         assert self.grant is not None
-        return self.state.catalog.legal_bases[self.grant.legal_basis].requires_consent
+        return self.state.get(Catalog).legal_bases[self.grant.legal_basis].requires_consent
 
     def subject(self, kind: str, number: str) -> None:
-        """Record whose data this exchange is about (as a pseudonym, for the audit)."""
+        """Record whose data this call is about (as a pseudonym, for the audit)."""
         if self.needs_consent:
-            raise RuntimeError(f"{self.service_id} rests on consent: name subjects with about()")
-        self._subjects.append(self.state.pseudonyms.of(kind, number))
+            raise RuntimeError(
+                f"{self.service_id} rests on consent: name subjects with check_consent()"
+            )
+        self._subjects.append(self.state.get(Pseudonymizer).of(kind, number))
 
     async def staged(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Records staged by a periodic exchange, as this call may disclose them: each
         one's subjects are recorded, and when the purpose rests on consent only the
         records whose child or caregiver still has an active consent are kept (checked
         now, so a revocation after staging applies too)."""
-        refs = [self.state.pseudonyms.of_record(r) for r in rows]
+        refs = [self.state.get(Pseudonymizer).of_record(r) for r in rows]
         if self.needs_consent:
             every = sorted({ref for subject in refs for ref in subject})
-            covered = await self.state.consents.covered(
+            covered = await self.state.get(ConsentCheck).covered(
                 every, self.purpose, self.service.data_category
             )
             kept = [i for i, subject in enumerate(refs) if covered.intersection(subject)]
@@ -114,13 +129,13 @@ class Exchange:
             self._subjects.extend(subject)
         return rows
 
-    async def about(self, kind: str, number: str) -> None:
+    async def check_consent(self, kind: str, number: str) -> None:
         """Record the subject and, when the purpose rests on consent, refuse unless an
         active consent covers this purpose and data category. Checked on every call, so
         a revocation takes effect on the next one."""
-        ref = self.state.pseudonyms.of(kind, number)
+        ref = self.state.get(Pseudonymizer).of(kind, number)
         self._subjects.append(ref)
-        if self.needs_consent and not await self.state.consents.active(
+        if self.needs_consent and not await self.state.get(ConsentCheck).active(
             [ref], self.purpose, self.service.data_category
         ):
             raise ConsentRequired(
@@ -135,13 +150,13 @@ class Exchange:
                 },
             )
 
-    async def about_each(self, kind: str, numbers: Sequence[str]) -> list[bool]:
+    async def check_consent_each(self, kind: str, numbers: Sequence[str]) -> list[bool]:
         """For a batch: which of these subjects this call may disclose (all, unless the
         purpose rests on consent: then those an active consent covers now). Only those
         are recorded as the event's subjects."""
-        refs = [self.state.pseudonyms.of(kind, number) for number in numbers]
+        refs = [self.state.get(Pseudonymizer).of(kind, number) for number in numbers]
         if self.needs_consent:
-            covered = await self.state.consents.covered(
+            covered = await self.state.get(ConsentCheck).covered(
                 sorted(set(refs)), self.purpose, self.service.data_category
             )
             allowed = [ref in covered for ref in refs]
@@ -156,7 +171,7 @@ class Exchange:
         when this request now owns the key. The same key with another body is refused."""
         request_digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         client_id = self.principal.client_id
-        replay = await self.state.idempotency.claim(client_id, key, request_digest)
+        replay = await self.state.get(IdempotencyService).claim(client_id, key, request_digest)
         if replay is None:
             return None
         self.event.outcome = "replayed"
@@ -170,14 +185,14 @@ class Exchange:
         try:
             yield
         except BaseException:
-            await self.state.idempotency.release(self.principal.client_id, key)
+            await self.state.get(IdempotencyService).release(self.principal.client_id, key)
             raise
 
     async def complete(
         self, session: AsyncSession, key: str, status: int, answer: dict[str, Any]
     ) -> None:
         """Keep the answer under the key, in the request's transaction."""
-        await self.state.idempotency.complete(
+        await self.state.get(IdempotencyService).complete(
             session, self.principal.client_id, key, status, answer
         )
 
@@ -226,9 +241,9 @@ class Exchange:
 
 
 def _authorize(
-    state: AppState, principal: Principal, service_id: str, purpose: str
+    state: Components, principal: Principal, service_id: str, purpose: str
 ) -> tuple[Service, PurposeGrant]:
-    service = state.catalog.services[service_id]
+    service = state.get(Catalog).services[service_id]
     if not principal.roles & set(service.roles):
         raise RoleNotGranted(
             f"this service requires the role {' or '.join(service.roles)}",
@@ -249,25 +264,27 @@ class Call:
     """Who calls, for what, on whose behalf: the part every consumer request shares."""
 
     request: Request
-    state: AppState
+    state: Components
     principal: Principal
     purpose: str
     user_id: str | None
 
 
 @asynccontextmanager
-async def exchange(
+async def audited_call(
     call: Call,
     service_id: str,
     *,
     session: AsyncSession | None = None,
     request_body: Any = None,
-) -> AsyncIterator[Exchange]:
-    """``session``: the request's transaction, for exchanges that also change state."""
+) -> AsyncIterator[AuditedCall]:
+    """Run one call of catalog service ``service_id`` and leave its audit event.
+
+    ``session``: the request's transaction, for calls that also change state."""
     request, state, principal = call.request, call.state, call.principal
     purpose, user_id = call.purpose, call.user_id
     started = time.perf_counter()
-    service = state.catalog.services[service_id]
+    service = state.get(Catalog).services[service_id]
     event = AuditEvent(
         request_id=getattr(request.state, "request_id", ""),
         client_id=principal.client_id,
@@ -280,7 +297,7 @@ async def exchange(
     )
     if request_body is not None:
         event.request_digest, event.request_bytes = digest(request_body)
-    ex = Exchange(state, principal, service_id, service, purpose, event)
+    ex = AuditedCall(state, principal, service_id, service, purpose, event)
     event.subjects = ex._subjects
     try:
         _, ex.grant = _authorize(state, principal, service_id, purpose)
@@ -308,15 +325,17 @@ async def exchange(
         event.status = ex.status
         event.latency_ms = round((time.perf_counter() - started) * 1000, 3)
         if ex.shares_transaction:
-            assert session is not None, "an exchange that changes state needs the session"
+            assert session is not None, "a call that changes state needs the session"
             await append(session, event)
         else:
-            await state.audit_writer.write(event)
+            await state.get(GroupCommitWriter).write(event)
 
 
-async def _record_failure(state: AppState, event: AuditEvent, status: int, started: float) -> None:
+async def _record_failure(
+    state: Components, event: AuditEvent, status: int, started: float
+) -> None:
     event.status = status
     event.fields = []
     event.response_digest, event.response_bytes = None, 0
     event.latency_ms = round((time.perf_counter() - started) * 1000, 3)
-    await state.audit_writer.write(event)
+    await state.get(GroupCommitWriter).write(event)

@@ -17,8 +17,8 @@ from joserfc.jwk import ECKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.crypto import SecretBox
-from gateway.keys.models import SigningKey
-from gateway.keys.repository import SigningKeyRepository
+from gateway.signing_keys.models import SigningKey
+from gateway.signing_keys.repository import SigningKeyRepository
 
 ALGORITHM = "ES256"
 PUBLISH_MARGIN = timedelta(seconds=60)

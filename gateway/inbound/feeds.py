@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.districts import DistrictTable
 from gateway.identifiers import IdentifierError, UbigeoCoding, parse_document, parse_phone
@@ -26,6 +26,24 @@ _CNV = re.compile(r"[0-9]{8,12}")
 _AMOUNT = re.compile(r"[0-9]{1,9}(\.[0-9]{1,2})?")
 
 Errors = list[tuple[str, str]]
+
+# Feed -> the catalog service under which programme systems receive it as notices.
+NOTICES = {
+    "births": "reniec.birth-notices",
+    "health-records": "minsa_his.record-notices",
+    "line-changes": "osiptel.line-notices",
+}
+
+
+class Notices(Protocol):
+    """Where an accepted message's rows are owed to subscribers (``gateway.subscriptions``,
+    wired by ``gateway.state``): declared here so that the inbound feature, which the
+    subscriptions read from, does not import them back."""
+
+    async def fan_out(self, feed: str, partner: str, message_id: str) -> int:
+        """Owe every stored chunk of the message to each subscription of ``feed``; the
+        number of deliveries created."""
+        ...
 
 
 def _document(row: dict[str, Any], name: str, errors: Errors) -> None:

@@ -27,13 +27,17 @@ from gateway.auth.oauth import (
     granted_scope,
     requested_scope,
 )
-from gateway.auth.schemas import (
+from gateway.auth.tokens import TokenService
+from gateway.catalog.models import Catalog
+from gateway.clients.service import authenticate
+from gateway.issuer.schemas import (
     AuthorizationServerMetadata,
     Jwks,
     TokenErrorResponse,
     TokenResponse,
 )
-from gateway.clients.service import authenticate
+from gateway.settings import Settings
+from gateway.signing_keys.service import KeyService
 
 router = APIRouter(tags=["auth"])
 
@@ -116,10 +120,10 @@ async def issue_token(
     if client is None:
         raise OAuthError("invalid_client", "client authentication failed")
     purposes = granted_scope(requested, list(client.purposes))
-    token = await state.tokens.issue(session, client, purposes)
+    token = await state.get(TokenService).issue(session, client, purposes)
     return TokenResponse(
         access_token=token,
-        expires_in=state.settings.token_ttl_seconds,
+        expires_in=state.get(Settings).token_ttl_seconds,
         scope=" ".join(purposes) or None,
     )
 
@@ -130,7 +134,7 @@ async def issue_token(
     summary="Public keys that verify the gateway's tokens",
 )
 async def jwks(session: Session, state: State) -> Jwks:
-    return Jwks.model_validate(await state.keys.jwks(session))
+    return Jwks.model_validate(await state.get(KeyService).jwks(session))
 
 
 def _public_base(issuer: str, request: Request) -> str:
@@ -151,14 +155,14 @@ def _public_base(issuer: str, request: Request) -> str:
 async def authorization_server_metadata(
     request: Request, state: State
 ) -> AuthorizationServerMetadata:
-    base = _public_base(state.settings.token_issuer, request)
+    base = _public_base(state.get(Settings).token_issuer, request)
     document: dict[str, Any] = {
-        "issuer": state.settings.token_issuer,
+        "issuer": state.get(Settings).token_issuer,
         "token_endpoint": f"{base}/v1/token",
         "jwks_uri": f"{base}/.well-known/jwks.json",
         "grant_types_supported": list(GRANT_TYPES),
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
-        "scopes_supported": list(state.catalog.purposes),
+        "scopes_supported": list(state.get(Catalog).purposes),
         "response_types_supported": [],
         "service_documentation": f"{base}/docs",
     }

@@ -1,0 +1,95 @@
+"""The answers of the periodic exchanges as the OpenAPI contract describes them (see
+``gateway.calls.answers`` for how answer models document, not serialise)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from gateway.calls.answers import Record, envelope
+
+
+class StagedRecord(Record):
+    """A record staged by a periodic exchange (the fields of any exchange's service)."""
+
+    cui: str | None = None
+    cnv: str | None = None
+    birth_date: date | None = None
+    sex: str | None = None
+    birth_weight_g: int | None = None
+    health_facility: str | None = None
+    ubigeo: str | None = None
+    mother_dni: str | None = None
+    mother_names: str | None = None
+    child_names: str | None = None
+    social_programs: list[str] | None = None
+    alive: bool | None = None
+    appointment_id: str | None = None
+    service_date: date | None = None
+    facility: str | None = None
+    item_code: str | None = None
+    lab_value: str | None = None
+    dni: str | None = None
+    number: str | None = None
+    operator: str | None = None
+    modality: str | None = None
+    end_to_end_id: str | None = None
+    amount: str | None = None
+    booking_date: date | None = None
+    msg_id: str | None = None
+
+
+class RunSummary(BaseModel):
+    id: str
+    exchange: str
+    state: str
+    chunks_done: int
+    records: int
+
+
+StagedRecordsAnswer = envelope(
+    "StagedRecordsAnswer",
+    list[StagedRecord],
+    "the records a periodic exchange staged, in chunk order",
+    run=(RunSummary, ...),
+    chunk=(int, ...),
+    next_chunk=(
+        int | None,
+        Field(default=None, description="The chunk to ask next; null once all were read."),
+    ),
+)
+
+
+class ExchangeRun(BaseModel):
+    """A run of a periodic exchange (a durable chunked job)."""
+
+    id: str
+    exchange: str
+    state: str
+    params: dict[str, Any]
+    chunks_done: int
+    records: int
+    attempts: int
+    last_error: str | None = None
+    more_pages: bool
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    triggered_by: str | None = None
+
+
+class ExchangeDeclared(BaseModel):
+    name: str
+    service: str
+    purpose: str
+    description: str
+    every_seconds: int
+    chunk_size: int
+    recent_runs: list[ExchangeRun]
+
+
+class ExchangeList(BaseModel):
+    exchanges: list[ExchangeDeclared]

@@ -1,1 +1,0 @@
-"""Token signing keys: generated, sealed under the master key, rotated, published as JWKS."""

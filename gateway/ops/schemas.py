@@ -1,0 +1,40 @@
+"""The answers of the operational endpoints (health, readiness, problem types, the
+partners' health) as the OpenAPI contract describes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    """Each check (``status`` ok or fail, with details) and each partner's breaker."""
+
+    status: str
+    checks: dict[str, dict[str, Any]]
+    partners: dict[str, dict[str, str]]
+
+
+class ProblemTypeDescription(BaseModel):
+    type: str
+    title: str
+    status: int
+    description: str
+
+
+class PartnerHealth(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    breaker: str
+    in_flight: int
+    max_in_flight: int
+    operations: dict[str, dict[str, Any]]
+
+
+class PartnersHealth(BaseModel):
+    partners: dict[str, PartnerHealth]
