@@ -622,7 +622,8 @@ def purge_command(
     async def run() -> dict[str, int]:
         engine = create_engine(settings.database_url)
         try:
-            return await purge(session_factory(engine), catalog, dry_run=dry_run)
+            async with transaction(session_factory(engine)) as session:
+                return await purge(session, catalog, dry_run=dry_run)
         finally:
             await engine.dispose()
 
@@ -718,7 +719,8 @@ def exchanges_run(
         raise _fail("--born-from and --born-to take YYYY-MM-DD") from None
 
     async def work(state: Any) -> Any:
-        return await state.exchanges.trigger(name, params, "cli")
+        async with transaction(state.sessions) as session:
+            return await state.exchanges.trigger(session, name, params, "cli")
 
     try:
         run = _with_state(settings, work)
@@ -739,11 +741,9 @@ def exchanges_work(
 
     async def work(state: Any) -> int:
         if until_idle:
-            worked: int = await state.exchanges.work_available()
-            return worked + int(await state.background_work())
-        await state.exchanges.run_forever(
-            settings.exchanges_poll_seconds, schedule=True, also=state.background_work
-        )
+            worked: int = await state.jobs.work_available()
+            return worked + int(await state.jobs.run_task("deliveries"))
+        await state.jobs.run_forever(settings.exchanges_poll_seconds)
         return 0
 
     typer.echo(f"runs worked: {_with_state(settings, work)}")
@@ -759,7 +759,8 @@ def exchanges_show(
     _require_schema(settings)
 
     async def work(state: Any) -> Any:
-        return await state.exchanges.get(name, run_id)
+        async with transaction(state.sessions) as session:
+            return await state.exchanges.get(session, name, run_id)
 
     try:
         typer.echo(json.dumps(_with_state(settings, work)))

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.auth.dependencies import Principal, State, require_role
+from gateway.auth.dependencies import Principal, Session, State, require_role
 from gateway.broker.answers import (
     UBIGEO_SCHEMA,
     ExchangeList,
@@ -46,7 +46,7 @@ class RunRequest(BaseModel):
     response_model=None,
     responses=documented(ExchangeList, "Each exchange of the catalog with its recent runs"),
 )
-async def list_exchanges(_: Admin, state: State) -> dict[str, Any]:
+async def list_exchanges(_: Admin, state: State, session: Session) -> dict[str, Any]:
     out = []
     for name, spec in state.catalog.exchanges.items():
         out.append(
@@ -57,7 +57,7 @@ async def list_exchanges(_: Admin, state: State) -> dict[str, Any]:
                 "description": spec.description,
                 "every_seconds": spec.every_seconds,
                 "chunk_size": spec.chunk_size,
-                "recent_runs": await state.exchanges.recent(name),
+                "recent_runs": await state.exchanges.recent(session, name),
             }
         )
     return {"exchanges": out}
@@ -70,7 +70,7 @@ async def list_exchanges(_: Admin, state: State) -> dict[str, Any]:
     response_model=ExchangeRun,
 )
 async def trigger_exchange_run(
-    name: str, principal: Admin, state: State, body: RunRequest | None = None
+    name: str, principal: Admin, state: State, session: Session, body: RunRequest | None = None
 ) -> JSONResponse:
     spec = state.exchanges.spec(name)
     request = body or RunRequest()
@@ -85,7 +85,7 @@ async def trigger_exchange_run(
         "born_to": born_to.isoformat(),
         "ubigeo": parse_ubigeos(request.ubigeo, "body.ubigeo", state.districts),
     }
-    run = await state.exchanges.trigger(name, params, principal.client_id)
+    run = await state.exchanges.trigger(session, name, params, principal.client_id)
     return JSONResponse(
         run,
         status_code=202,
@@ -99,8 +99,10 @@ async def trigger_exchange_run(
     response_model=None,
     responses=documented(ExchangeRun, "The run"),
 )
-async def get_exchange_run(name: str, run_id: str, _: Admin, state: State) -> dict[str, Any]:
-    return await state.exchanges.get(name, run_id)
+async def get_exchange_run(
+    name: str, run_id: str, _: Admin, state: State, session: Session
+) -> dict[str, Any]:
+    return await state.exchanges.get(session, name, run_id)
 
 
 @router.get(
@@ -112,6 +114,7 @@ async def exchange_run_records(
     name: str,
     run_id: str,
     call: Caller,
+    session: Session,
     chunk: Annotated[int, Query(ge=0, le=INTEGER_MAX, description="First chunk to return.")] = 0,
     chunks: Annotated[int, Query(ge=1, le=100, description="At most this many chunks.")] = 10,
 ) -> JSONResponse:
@@ -127,7 +130,9 @@ async def exchange_run_records(
                 f"this exchange stages records for purpose {spec.purpose!r} only",
                 extra={"purpose": call.purpose, "allowed_purposes": [spec.purpose]},
             )
-        run, rows, following = await call.state.exchanges.chunks(name, run_id, chunk, chunks)
+        run, rows, following = await call.state.exchanges.chunks(
+            session, name, run_id, chunk, chunks
+        )
         rows = await ex.staged(rows)
         return ex.answer(
             rows,

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
+from gateway.auth.dependencies import Session
 from gateway.broker.answers import ReceiptAnswer, documented
 from gateway.broker.routes import Caller
 from gateway.broker.service import exchange, project
@@ -191,10 +192,10 @@ def _unreadable(kind: str, reason: ValueError) -> ProblemError:
     | body_limit(MAX_DOCUMENT_BYTES),
 )
 async def push_payment_status(
-    request: Request, call: Caller, message_id: MessageId
+    request: Request, call: Caller, message_id: MessageId, session: Session
 ) -> JSONResponse:
     feed = FEEDS["payment-status"]
-    async with exchange(call, feed.service) as ex:
+    async with exchange(call, feed.service, session=session) as ex:
         body = await _document(request)
         try:
             report = call.state.partners.get(Bank).read_payment_report(body)
@@ -207,7 +208,7 @@ async def push_payment_status(
         if report.unlisted_status is not None:
             statuses += [
                 (e2e, report.unlisted_status, report.unlisted_reason)
-                for e2e in await call.state.payments.transfers_of(report.original_msg_id)
+                for e2e in await call.state.payments.transfers_of(session, report.original_msg_id)
                 if e2e not in listed
             ]
         rows = [
@@ -224,8 +225,10 @@ async def push_payment_status(
         )
         if not receipt.body["replayed"]:
             await call.state.payments.apply_statuses(
-                [r for r in rows if not feed.check(dict(r), call.state.districts)]
+                session, [r for r in rows if not feed.check(dict(r), call.state.districts)]
             )
+            # The statuses and the audit event commit together, with the request.
+            ex.shares_transaction = True
         return _answer(ex, receipt)
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
+
+# What became of a transfer, whatever the bank's own codes: the bank adapter maps them.
+Outcome = Literal["paid", "rejected", "pending"]
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ class HealthService:
 @dataclass(frozen=True)
 class PaymentStatus:
     end_to_end_id: str
-    # ACSC/ACSP settled, RJCT rejected, anything else (or None: no status) pending
+    # the bank's own status code; ``Bank.outcome`` says what it means
     status: str | None
     reason: str | None = None
 
@@ -145,6 +148,15 @@ class SettledPayment:
     amount: str
     booking_date: date
     msg_id: str | None
+
+    def as_record(self) -> dict[str, Any]:
+        """JSON-ready, as staged by the reconciliation exchange and the camt.054 feed."""
+        return {
+            "end_to_end_id": self.end_to_end_id,
+            "amount": self.amount,
+            "booking_date": self.booking_date.isoformat(),
+            "msg_id": self.msg_id,
+        }
 
 
 @dataclass(frozen=True)
