@@ -29,9 +29,13 @@ class ExchangeRepository:
         dialect = self.session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         stored = await self.session.execute(
-            insert(ExchangeRun).values(values).on_conflict_do_nothing(index_elements=["slot"])
+            insert(ExchangeRun)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["slot"])
+            .returning(ExchangeRun.run_id)
         )
-        return bool(getattr(stored, "rowcount", 0))
+        # RETURNING, not rowcount: asyncpg reports no row count for this statement
+        return stored.scalar() is not None
 
     async def get(self, run_id: str) -> ExchangeRun | None:
         return await self.session.get(ExchangeRun, run_id)

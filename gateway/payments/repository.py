@@ -45,8 +45,10 @@ class PaymentRepository:
             insert_(PaymentRun)
             .values(values)
             .on_conflict_do_nothing(index_elements=["client_id", "run_ref"])
+            .returning(PaymentRun.run_id)
         )
-        return bool(getattr(stored, "rowcount", 0))
+        # RETURNING, not rowcount: asyncpg reports no row count for this statement
+        return stored.scalar() is not None
 
     async def status_counts(self, run_id: str) -> dict[str, int]:
         rows = await self.session.execute(
