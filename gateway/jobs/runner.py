@@ -5,12 +5,15 @@ A leased job is a row in a table with the lease columns (``state``, ``not_before
 ``lease_owner``, ``lease_expires_at``, ``attempts``, ``last_error``, ``created_at``,
 ``finished_at``). Working it is a sequence of steps; each step runs in one transaction
 that also renews the lease under the owner's guard, so a step whose lease was taken
-over by another process is rolled back whole. A step returns ``None`` to go on,
-``Done(state)`` when the job has finished, or raises ``Retry(reason)`` for a transient
-failure: the job is queued again after ``min(300, 0.5 * 2**attempts)`` seconds, and
-after ``max_attempts`` failed attempts it is left ``failed`` (the dead letter, kept for
-inspection and purged with its data). Any other exception counts as a failed attempt
-too, named by its type (never its text, which may carry personal data).
+over by another process is rolled back whole; while a step runs, a heartbeat renews
+the lease every third of its length, so a slow partner call does not lose it.
+
+A step returns ``None`` to go on, ``Done(state)`` when the job has finished, or raises
+``Retry(reason)`` for a transient failure: the job is queued again after
+``min(300, 0.5 * 2**attempts)`` seconds, and after ``max_attempts`` failed attempts it
+is left ``failed`` (the dead letter, kept for inspection and purged with its data).
+Any other exception counts as a failed attempt too, named by its type (never its text,
+which may carry personal data).
 """
 
 from __future__ import annotations
@@ -156,6 +159,8 @@ class JobRunner:
         job = self._jobs[name]
         while True:
             started = time.perf_counter()
+            stop = asyncio.Event()
+            beat = asyncio.create_task(self._heartbeat(job, job_id, stop))
             try:
                 async with transaction(self.sessions) as session:
                     done = await job.step(session, job_id)
@@ -181,11 +186,38 @@ class JobRunner:
                 log.exception("job step failed", job=name, job_id=job_id)
                 return await self._retry(job, job_id, type(exc).__name__)
             finally:
+                stop.set()  # let a renewal under way finish rather than cut it off
+                await beat
                 self._seconds.labels(name).observe(time.perf_counter() - started)
             if done is not None:
                 self._steps.labels(name, "finished").inc()
                 return done.state
             self._steps.labels(name, "continued").inc()
+
+    async def _heartbeat(self, job: LeasedJob, job_id: str, stop: asyncio.Event) -> None:
+        """Renew the lease every third of it while a step runs (a partner call may take
+        longer than the lease) until ``stop`` is set or the lease is gone."""
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), self.lease.total_seconds() / 3)
+                return
+            except TimeoutError:
+                pass
+            try:
+                async with transaction(self.sessions) as session:
+                    held = await leases.hold(
+                        session,
+                        job.table,
+                        job.key,
+                        job_id,
+                        self.owner,
+                        lease_expires_at=datetime.now(UTC) + self.lease,
+                    )
+            except Exception as exc:  # the step's own renewal still guards its writes
+                log.warning("heartbeat failed", job=job.name, error=type(exc).__name__)
+                continue
+            if not held:
+                return
 
     async def _retry(self, job: LeasedJob, job_id: str, reason: str) -> str:
         now = datetime.now(UTC)

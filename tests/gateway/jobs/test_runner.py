@@ -23,8 +23,9 @@ class Counting:
     name = "counting"
     table = ExchangeRun
 
-    def __init__(self, steps: int = 2, fail: bool = False) -> None:
+    def __init__(self, steps: int = 2, fail: bool = False, seconds: float = 0.0) -> None:
         self.key = ExchangeRun.run_id
+        self.seconds = seconds
         self.steps = steps
         self.fail = fail
         self.retried: list[int] = []
@@ -35,6 +36,7 @@ class Counting:
     async def step(self, session: AsyncSession, job_id: str) -> Done | None:
         if self.fail:
             raise Retry("partner-unavailable")
+        await asyncio.sleep(self.seconds)  # a slow partner
         await session.execute(
             update(ExchangeRun)
             .where(ExchangeRun.run_id == job_id)
@@ -129,6 +131,22 @@ async def test_a_lost_lease_rolls_the_step_back(app: FastAPI) -> None:
     assert (await row(app, run_id)).records == 0  # nothing of the stale step stored
     assert await second.work("counting", run_id) == "succeeded"
     assert (await row(app, run_id)).records == 5
+
+
+async def test_the_heartbeat_keeps_a_slow_step_s_lease(app: FastAPI) -> None:
+    sessions = app.state.gateway.sessions
+    slow = JobRunner(sessions, CollectorRegistry(), lease_seconds=0.3)
+    other = JobRunner(sessions, CollectorRegistry())
+    slow.register(Counting(steps=1, seconds=0.8))
+    other.register(Counting(steps=1))
+    run_id = await queued(app)
+    assert await slow.claim("counting") == run_id
+    working = asyncio.create_task(slow.work("counting", run_id))
+    for _ in range(3):  # well past the lease, the step still holds it
+        await asyncio.sleep(0.25)
+        assert await other.claim("counting") is None
+    assert await working == "succeeded"
+    assert (await row(app, run_id)).records == 1
 
 
 async def test_periodic_tasks_run_when_due(app: FastAPI) -> None:
