@@ -183,7 +183,8 @@ class JobRunner:
             except Retry as exc:
                 return await self._retry(job, job_id, exc.reason)
             except Exception as exc:  # an unforeseen failure is a failed attempt too
-                log.exception("job step failed", job=name, job_id=job_id)
+                # The type only: an exception's text may quote personal data.
+                log.warning("job step failed", job=name, job_id=job_id, error=type(exc).__name__)
                 return await self._retry(job, job_id, type(exc).__name__)
             finally:
                 stop.set()  # let a renewal under way finish rather than cut it off
@@ -283,8 +284,8 @@ class JobRunner:
                 continue
             try:
                 done += await self.run_task(name)
-            except Exception:
-                log.exception("periodic task failed", task=name)
+            except Exception as exc:  # the type only: its text may quote personal data
+                log.warning("periodic task failed", task=name, error=type(exc).__name__)
         return done
 
     # -- the loop --------------------------------------------------------------------
