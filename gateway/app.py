@@ -38,7 +38,6 @@ from gateway.ops.routes import partners_router as partners_health_router
 from gateway.ops.routes import router as ops_router
 from gateway.partners.routes import router as partners_router
 from gateway.payments.routes import router as payments_router
-from gateway.retention import purge_periodically
 from gateway.settings import Settings
 from gateway.state import AppState
 from gateway.subjects.routes import router as subjects_router
@@ -75,23 +74,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.keyring.load(session)
             await state.audit_keys.signer(session)
         background = []
-        if settings.purge_interval_seconds > 0:
-            background.append(
-                asyncio.create_task(
-                    purge_periodically(state.sessions, catalog, settings.purge_interval_seconds)
-                )
-            )
         if settings.audit_seal_interval_seconds > 0:
             background.append(asyncio.create_task(state.sealer.run()))
-        if settings.exchanges_worker:
+        if settings.exchanges_worker or settings.purge_interval_seconds > 0:
+            # The job runner: exchanges, payment runs, deliveries and the purge (only
+            # the purge when this process is not a worker).
+            only = None if settings.exchanges_worker else {"purge"}
             background.append(
-                asyncio.create_task(
-                    state.exchanges.run_forever(
-                        settings.exchanges_poll_seconds,
-                        schedule=True,
-                        also=state.background_work,
-                    )
-                )
+                asyncio.create_task(state.jobs.run_forever(settings.exchanges_poll_seconds, only))
             )
         try:
             yield

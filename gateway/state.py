@@ -14,9 +14,9 @@ a ``typing.Protocol`` its user declares (``ConsentCheck`` for the audited call,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar, cast
+from typing import TypeVar
 
 from fastapi import Request
 from prometheus_client import CollectorRegistry
@@ -28,7 +28,6 @@ from gateway.auditing.checkpoint_keys import AuditKeys
 from gateway.auditing.service import AuditSealer
 from gateway.auth.tokens import TokenService
 from gateway.broker.rules import RuleTable, load_rules
-from gateway.calls.audited import ConsentCheck
 from gateway.catalog.models import Catalog
 from gateway.clients.directory import ClientDirectory
 from gateway.consent.service import ConsentService
@@ -38,16 +37,19 @@ from gateway.core.db import create_engine, session_factory
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.core.registry import SIGNING_KEYS, CachedClients, RegistryVersions
 from gateway.districts import DistrictTable, load_table
+from gateway.exchanges.jobs import ExchangeRunJob
 from gateway.exchanges.service import ExchangeService
 from gateway.idempotency.service import IdempotencyService
-from gateway.inbound.feeds import Notices
 from gateway.inbound.reading import Limits
 from gateway.inbound.service import InboundService
+from gateway.jobs import JobRunner
 from gateway.partners.credentials import CredentialStore
 from gateway.partners.health import PartnerHealth
 from gateway.partners.registry import PartnerRegistry, load_wiring
+from gateway.payments.jobs import PaymentRunJob
 from gateway.payments.service import PaymentService
 from gateway.ratelimit.service import RateLimiter
+from gateway.retention import purge_logged
 from gateway.settings import Settings
 from gateway.signing_keys.service import KeyService
 from gateway.subscriptions.service import SubscriptionService
@@ -82,29 +84,7 @@ class AppState:
     consents: ConsentService
     rate_limiter: RateLimiter
     credentials: CredentialStore
-    _parts: dict[Any, Any] = field(init=False, repr=False, default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self._parts = {
-            type(getattr(self, f.name)): getattr(self, f.name)
-            for f in fields(self)
-            if f.name != "_parts"
-        }
-        self._parts[ConsentCheck] = self.consents
-        self._parts[Notices] = self.subscriptions
-
-    def get(self, kind: type[T]) -> T:
-        """The part of type ``kind`` (``gateway.core.web.Components``); a subclass's
-        instance answers for its base. ``LookupError`` if none."""
-        try:
-            return cast(T, self._parts[kind])
-        except KeyError:
-            for f in fields(self):
-                value = getattr(self, f.name)
-                if isinstance(value, kind):
-                    self._parts[kind] = value
-                    return value
-        raise LookupError(f"the gateway holds no {kind.__name__}")
+    jobs: JobRunner
 
     @classmethod
     def build(cls, settings: Settings, catalog: Catalog) -> AppState:
@@ -140,6 +120,34 @@ class AppState:
             checkpoint_seconds=settings.audit_checkpoint_seconds,
             gap_grace_seconds=settings.audit_gap_grace_seconds,
         )
+        exchanges = ExchangeService(catalog, keyring, partners, pseudonyms, consents)
+        payments = PaymentService(
+            keyring,
+            partners,
+            pseudonyms,
+            consents,
+            chunk_size=settings.partners.bn.payment_chunk_size,
+        )
+        subscriptions = SubscriptionService(sessions, catalog, keyring, pseudonyms, consents)
+        jobs = JobRunner(sessions, metrics, lease_seconds=settings.exchanges_lease_seconds)
+
+        # Order of a round: queue the due exchange slots, push deliveries, purge, then
+        # work the runs.
+        async def schedule(session: AsyncSession) -> int:
+            return len(await exchanges.schedule_due(session))
+
+        jobs.every("exchange-schedule", 0, schedule)
+        # deliver_due keeps its own transactions until it takes the runner's session.
+        jobs.every("deliveries", 0, lambda _session: subscriptions.deliver_due())
+        if settings.purge_interval_seconds > 0:
+            jobs.every(
+                "purge",
+                settings.purge_interval_seconds,
+                lambda session: purge_logged(session, catalog),
+                delay_first=True,
+            )
+        jobs.register(ExchangeRunJob(exchanges))
+        jobs.register(PaymentRunJob(payments))
         return cls(
             settings=settings,
             catalog=catalog,
@@ -169,33 +177,12 @@ class AppState:
                 districts,
                 Limits(settings.inbound_max_row_bytes, settings.inbound_max_message_bytes),
             ),
-            exchanges=ExchangeService(
-                sessions,
-                catalog,
-                keyring,
-                partners,
-                pseudonyms,
-                consents,
-                lease_seconds=settings.exchanges_lease_seconds,
-            ),
+            exchanges=exchanges,
             rate_limiter=RateLimiter(sessions, settings.rate_limit_per_minute),
             credentials=credentials,
-            subscriptions=SubscriptionService(sessions, catalog, keyring, pseudonyms, consents),
-            payments=PaymentService(
-                sessions,
-                keyring,
-                partners,
-                pseudonyms,
-                consents,
-                chunk_size=settings.partners.bn.payment_chunk_size,
-                lease_seconds=settings.exchanges_lease_seconds,
-            ),
-        )
-
-    async def background_work(self) -> int:
-        """Payment runs and push deliveries, worked beside the exchanges."""
-        return int(await self.payments.work_available()) + int(
-            await self.subscriptions.deliver_due()
+            subscriptions=subscriptions,
+            payments=payments,
+            jobs=jobs,
         )
 
     async def aclose(self) -> None:

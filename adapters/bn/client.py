@@ -28,6 +28,7 @@ from gateway.partners.errors import PartnerMalformed
 from gateway.partners.models import (
     Account,
     OpeningRefused,
+    Outcome,
     PaymentReport,
     PaymentStatus,
     SettledPayment,
@@ -50,6 +51,9 @@ def _account(body: dict[str, Any], operation: str, newly_opened: bool) -> Accoun
         )
     except (KeyError, TypeError, ValueError):
         raise PartnerMalformed(PARTNER, operation, "account does not follow contract") from None
+
+
+SETTLED = ("ACSC", "ACSP")
 
 
 class BankAdapter:
@@ -161,6 +165,16 @@ class BankAdapter:
                 ),
             )
         )
+
+    def outcome(self, status: str | None) -> Outcome:
+        """ISO 20022 ExternalPaymentTransactionStatus1Code: ACSC (settlement completed)
+        and ACSP (settlement in process, accepted) pay, RJCT rejects, anything else
+        (PDNG, ACTC, ...) or no status leaves the transfer pending."""
+        if status in SETTLED:
+            return "paid"
+        if status == "RJCT":
+            return "rejected"
+        return "pending"
 
     def read_payment_report(self, document: bytes) -> PaymentReport:
         try:

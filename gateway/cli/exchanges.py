@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from gateway.cli.common import fail, get_settings, require_schema, with_state
+from gateway.core.db import transaction
 
 exchanges_app = typer.Typer(help="Periodic exchanges (durable jobs).", no_args_is_help=True)
 
@@ -44,7 +45,8 @@ def exchanges_run(
         raise fail("--born-from and --born-to take YYYY-MM-DD") from None
 
     async def work(state: Any) -> Any:
-        return await state.exchanges.trigger(name, params, "cli")
+        async with transaction(state.sessions) as session:
+            return await state.exchanges.trigger(session, name, params, "cli")
 
     try:
         run = with_state(settings, work)
@@ -65,11 +67,9 @@ def exchanges_work(
 
     async def work(state: Any) -> int:
         if until_idle:
-            worked: int = await state.exchanges.work_available()
-            return worked + int(await state.background_work())
-        await state.exchanges.run_forever(
-            settings.exchanges_poll_seconds, schedule=True, also=state.background_work
-        )
+            worked: int = await state.jobs.work_available()
+            return worked + int(await state.jobs.run_task("deliveries"))
+        await state.jobs.run_forever(settings.exchanges_poll_seconds)
         return 0
 
     typer.echo(f"runs worked: {with_state(settings, work)}")
@@ -85,7 +85,8 @@ def exchanges_show(
     require_schema(settings)
 
     async def work(state: Any) -> Any:
-        return await state.exchanges.get(name, run_id)
+        async with transaction(state.sessions) as session:
+            return await state.exchanges.get(session, name, run_id)
 
     try:
         typer.echo(json.dumps(with_state(settings, work)))

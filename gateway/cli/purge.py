@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from gateway.cli.common import get_catalog, get_settings, require_schema
-from gateway.core.db import create_engine, session_factory
+from gateway.core.db import create_engine, session_factory, transaction
 
 
 def purge_command(
@@ -28,7 +28,8 @@ def purge_command(
     async def run() -> dict[str, int]:
         engine = create_engine(settings.database_url)
         try:
-            return await purge(session_factory(engine), catalog, dry_run=dry_run)
+            async with transaction(session_factory(engine)) as session:
+                return await purge(session, catalog, dry_run=dry_run)
         finally:
             await engine.dispose()
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.auth.dependencies import Principal, State, require_role
+from gateway.auth.dependencies import Principal, Session, State, require_role
 from gateway.calls.answers import UBIGEO_SCHEMA, documented
 from gateway.calls.audited import audited_call
 from gateway.calls.caller import Caller
@@ -44,7 +44,7 @@ class RunRequest(BaseModel):
     response_model=None,
     responses=documented(ExchangeList, "Each exchange of the catalog with its recent runs"),
 )
-async def list_exchanges(_: Admin, state: State) -> dict[str, Any]:
+async def list_exchanges(_: Admin, state: State, session: Session) -> dict[str, Any]:
     out = []
     for name, spec in state.get(Catalog).exchanges.items():
         out.append(
@@ -55,7 +55,7 @@ async def list_exchanges(_: Admin, state: State) -> dict[str, Any]:
                 "description": spec.description,
                 "every_seconds": spec.every_seconds,
                 "chunk_size": spec.chunk_size,
-                "recent_runs": await state.get(ExchangeService).recent(name),
+                "recent_runs": await state.get(ExchangeService).recent(session, name),
             }
         )
     return {"exchanges": out}
@@ -68,7 +68,7 @@ async def list_exchanges(_: Admin, state: State) -> dict[str, Any]:
     response_model=ExchangeRun,
 )
 async def trigger_exchange_run(
-    name: str, principal: Admin, state: State, body: RunRequest | None = None
+    name: str, principal: Admin, state: State, session: Session, body: RunRequest | None = None
 ) -> JSONResponse:
     spec = state.get(ExchangeService).spec(name)
     request = body or RunRequest()
@@ -83,7 +83,7 @@ async def trigger_exchange_run(
         "born_to": born_to.isoformat(),
         "ubigeo": parse_ubigeos(request.ubigeo, "body.ubigeo", state.get(DistrictTable)),
     }
-    run = await state.get(ExchangeService).trigger(name, params, principal.client_id)
+    run = await state.get(ExchangeService).trigger(session, name, params, principal.client_id)
     return JSONResponse(
         run,
         status_code=202,
@@ -97,8 +97,10 @@ async def trigger_exchange_run(
     response_model=None,
     responses=documented(ExchangeRun, "The run"),
 )
-async def get_exchange_run(name: str, run_id: str, _: Admin, state: State) -> dict[str, Any]:
-    return await state.get(ExchangeService).get(name, run_id)
+async def get_exchange_run(
+    name: str, run_id: str, _: Admin, state: State, session: Session
+) -> dict[str, Any]:
+    return await state.get(ExchangeService).get(session, name, run_id)
 
 
 @router.get(
@@ -110,6 +112,7 @@ async def exchange_run_records(
     name: str,
     run_id: str,
     call: Caller,
+    session: Session,
     chunk: Annotated[int, Query(ge=0, le=INTEGER_MAX, description="First chunk to return.")] = 0,
     chunks: Annotated[int, Query(ge=1, le=100, description="At most this many chunks.")] = 10,
 ) -> JSONResponse:
@@ -126,7 +129,7 @@ async def exchange_run_records(
                 extra={"purpose": call.purpose, "allowed_purposes": [spec.purpose]},
             )
         run, rows, following = await call.state.get(ExchangeService).chunks(
-            name, run_id, chunk, chunks
+            session, name, run_id, chunk, chunks
         )
         rows = await ex.staged(rows)
         return ex.answer(

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
+from gateway.auth.dependencies import Session
 from gateway.calls.answers import documented
 from gateway.calls.audited import audited_call, project
 from gateway.calls.caller import Caller
@@ -195,10 +196,10 @@ def _unreadable(kind: str, reason: ValueError) -> ProblemError:
     | body_limit(MAX_DOCUMENT_BYTES),
 )
 async def push_payment_status(
-    request: Request, call: Caller, message_id: MessageId
+    request: Request, call: Caller, message_id: MessageId, session: Session
 ) -> JSONResponse:
     feed = FEEDS["payment-status"]
-    async with audited_call(call, feed.service) as ex:
+    async with audited_call(call, feed.service, session=session) as ex:
         body = await _document(request)
         try:
             report = call.state.get(PartnerRegistry).get(Bank).read_payment_report(body)
@@ -211,7 +212,9 @@ async def push_payment_status(
         if report.unlisted_status is not None:
             statuses += [
                 (e2e, report.unlisted_status, report.unlisted_reason)
-                for e2e in await call.state.get(PaymentService).transfers_of(report.original_msg_id)
+                for e2e in await call.state.get(PaymentService).transfers_of(
+                    session, report.original_msg_id
+                )
                 if e2e not in listed
             ]
         rows = [
@@ -228,8 +231,10 @@ async def push_payment_status(
         )
         if not receipt.body["replayed"]:
             await call.state.get(PaymentService).apply_statuses(
-                [r for r in rows if not feed.check(dict(r), call.state.get(DistrictTable))]
+                session, [r for r in rows if not feed.check(dict(r), call.state.get(DistrictTable))]
             )
+            # The statuses and the audit event commit together, with the request.
+            ex.shares_transaction = True
         return _answer(ex, receipt)
 
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
+
+# What became of a transfer, whatever the bank's own codes: the bank adapter maps them.
+Outcome = Literal["paid", "rejected", "pending"]
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,7 @@ class HealthService:
 @dataclass(frozen=True)
 class PaymentStatus:
     end_to_end_id: str
-    # ACSC/ACSP settled, RJCT rejected, anything else (or None: no status) pending
+    # the bank's own status code; ``Bank.outcome`` says what it means
     status: str | None
     reason: str | None = None
 
@@ -197,8 +200,7 @@ class SettledPayment:
     msg_id: str | None
 
     def as_record(self) -> dict[str, Any]:
-        """``end_to_end_id``, ``amount`` (soles, text), ``booking_date`` (ISO 8601),
-        ``msg_id``."""
+        """JSON-ready, as staged by the reconciliation exchange and the camt.054 feed."""
         return {
             "end_to_end_id": self.end_to_end_id,
             "amount": self.amount,

@@ -12,6 +12,7 @@ from gateway.partners.models import (
     HealthHistory,
     NewbornPage,
     OpeningRefused,
+    Outcome,
     PaymentReport,
     Person,
     PhoneLine,
@@ -90,6 +91,11 @@ class Bank(Protocol):
     async def submit_payments(self, document: bytes) -> PaymentReport:
         """Submit a pain.001 document; the bank answers its pain.002 status report and
         returns the original report for a resend of the same MsgId and content."""
+        ...
+
+    def outcome(self, status: str | None) -> Outcome:
+        """What a status code of the bank's reports means for a transfer: ``paid``,
+        ``rejected`` or ``pending`` (also for None: no status)."""
         ...
 
     def read_payment_report(self, document: bytes) -> PaymentReport:

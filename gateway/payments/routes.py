@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.auth.dependencies import Session
 from gateway.calls.answers import documented
 from gateway.calls.audited import audited_call, project
 from gateway.calls.caller import Caller
@@ -50,14 +51,21 @@ class PaymentRunRequest(BaseModel):
     openapi_extra=body_limit(PAYMENT_RUN_BODY_BYTES),
     summary="Pay a roll of transfers (purpose payment; consent checked per holder)",
 )
-async def create_payment_run(body: PaymentRunRequest, call: Caller) -> JSONResponse:
-    async with audited_call(call, "bn.payments", request_body={"run_ref": body.run_ref}) as ex:
+async def create_payment_run(
+    body: PaymentRunRequest, call: Caller, session: Session
+) -> JSONResponse:
+    async with audited_call(
+        call, "bn.payments", session=session, request_body={"run_ref": body.run_ref}
+    ) as ex:
         if body.requested_date < date.today():
             raise invalid("body.requested_date", "must not be in the past")
-        status, run = await call.state.get(PaymentService).accept(
-            call.principal.client_id, body.run_ref, body.requested_date, body.transfers
+        accepted = await call.state.get(PaymentService).accept(
+            session, call.principal.client_id, body.run_ref, body.requested_date, body.transfers
         )
-        answer = ex.respond(project(run, ex.fields), status=status)
+        # The run and its audit event commit together, with the request.
+        ex.shares_transaction = True
+        status = 201 if accepted.created else 200
+        answer = ex.respond(project(accepted.run, ex.fields), status=status)
         return JSONResponse(answer, status_code=status)
 
 
@@ -66,7 +74,7 @@ async def create_payment_run(body: PaymentRunRequest, call: Caller) -> JSONRespo
     response_model=PaymentRunAnswer,
     summary="Progress and reconciliation of a payment run",
 )
-async def get_payment_run(run_id: str, call: Caller) -> JSONResponse:
+async def get_payment_run(run_id: str, call: Caller, session: Session) -> JSONResponse:
     async with audited_call(call, "bn.payments") as ex:
-        run = await call.state.get(PaymentService).view(run_id)
+        run = await call.state.get(PaymentService).view(session, run_id)
         return ex.answer(project(run, ex.fields))

@@ -78,7 +78,7 @@ async def waiting_run(
     run_id = created.json()["data"]["id"]
     await mocks.faults("bn", error_rate=1.0)
     state = app.state.gateway
-    assert await state.payments.work_available() == 1
+    assert await state.jobs.work_available() == 1
     await mocks.faults("bn", error_rate=0.0)
     async with transaction(state.sessions) as session:
         msg_id = (
@@ -331,7 +331,7 @@ async def test_the_synchronous_answer_applies_group_and_block_statuses(
         "/v1/payment-runs", json=roll("SYNC", transfers), headers=consumer | purpose("payment")
     )
     run_id = created.json()["data"]["id"]
-    assert await app.state.gateway.payments.work_available() == 1
+    assert await app.state.gateway.jobs.work_available() == 1
     assert await item_states(app, run_id) == {t["end_to_end_id"]: expected for t in transfers}
     view = await run_view(http, consumer, run_id)
     assert (view["state"], view["pending"]) == ("done", 0)
@@ -404,7 +404,7 @@ async def test_reconciliation_flags_a_booked_amount_that_differs(
     )
     run_id = created.json()["data"]["id"]
     state = app.state.gateway
-    assert await state.payments.work_available() == 1
+    assert await state.jobs.work_available() == 1
     first = await run_view(http, consumer, run_id)
     assert first["reconciliation"]["amount_mismatches"] == []
     # The bank books one of them for another amount; the run is reconciled again.
@@ -416,7 +416,7 @@ async def test_reconciliation_flags_a_booked_amount_that_differs(
             .where(PaymentRun.run_id == run_id)
             .values(state="queued", lease_expires_at=None)
         )
-    assert await state.payments.work_available() == 1
+    assert await state.jobs.work_available() == 1
     again = await run_view(http, consumer, run_id)
     assert again["reconciliation"]["amount_mismatches"] == [e2e]
     assert (again["paid"], again["reconciliation"]["booked"]) == (2, 2)

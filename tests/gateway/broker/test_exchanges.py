@@ -11,6 +11,7 @@ import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -23,6 +24,13 @@ from gateway.exchanges.service import ExchangeService
 from gateway.settings import Settings
 from tests.fixtures.gateway import GetToken, bearer
 from tests.fixtures.partners import Grant, Mocks
+
+
+async def in_transaction(state: Any, method: Any, *args: Any) -> Any:
+    """Call a service method in a transaction of its own, as a request would."""
+    async with transaction(state.sessions) as session:
+        return await method(session, *args)
+
 
 YEAR = {"born_from": "2020-03-01", "born_to": "2021-02-28", "ubigeo": []}
 # How many times a worker is killed midway (`make soak` asks for ten).
@@ -55,11 +63,11 @@ async def test_a_triggered_run_stages_every_newborn_once(
     assert created.status_code == 202, created.text
     run = created.json()
     state = app.state.gateway
-    await state.exchanges.work_available()
+    await state.jobs.work_available()
     done = await http.get(f"/v1/exchanges/reniec-newborns/runs/{run['id']}", headers=admin)
     progress = done.json()
     assert progress["state"] == "succeeded"
-    records = await state.exchanges.records(run["id"])
+    records = await in_transaction(state, state.exchanges.records, run["id"])
     assert sorted(r["cui"] for r in records) == sorted(
         expected_cuis(mocks, params | {"ubigeo": []})
     )
@@ -92,21 +100,21 @@ async def test_partner_outage_delays_but_loses_nothing(
 ) -> None:
     state = app.state.gateway
     params = {"born_from": "2020-05-01", "born_to": "2020-05-31", "ubigeo": []}
-    run = await state.exchanges.trigger("reniec-newborns", params, "test")
+    run = await in_transaction(state, state.exchanges.trigger, "reniec-newborns", params, "test")
     assert run is not None
     await mocks.faults("reniec", error_rate=1.0)
-    run_id = await state.exchanges.claim()
-    assert await state.exchanges.work(run_id) == "queued"
-    postponed = await state.exchanges.get("reniec-newborns", run["id"])
+    run_id = await state.jobs.claim("exchange-runs")
+    assert await state.jobs.work("exchange-runs", run_id) == "queued"
+    postponed = await in_transaction(state, state.exchanges.get, "reniec-newborns", run["id"])
     assert (postponed["state"], postponed["attempts"]) == ("queued", 1)
     assert postponed["last_error"]
-    assert await state.exchanges.claim() is None  # backing off
+    assert await state.jobs.claim("exchange-runs") is None  # backing off
     await mocks.faults("reniec", error_rate=0.0)
     async with transaction(state.sessions) as session:  # the back-off has passed
         row = await session.get(ExchangeRun, run["id"])
         row.not_before = row.created_at
-    assert await state.exchanges.work_available() == 1
-    records = await state.exchanges.records(run["id"])
+    assert await state.jobs.work_available() == 1
+    records = await in_transaction(state, state.exchanges.records, run["id"])
     assert sorted(r["cui"] for r in records) == sorted(expected_cuis(mocks, params))
 
 
@@ -125,7 +133,7 @@ async def test_sigkill_midway_then_resume_gives_exactly_the_records(
     }
     await mocks.faults("reniec", latency_ms=60)
     killed = 0
-    run = await state.exchanges.trigger("reniec-newborns", YEAR, "test")
+    run = await in_transaction(state, state.exchanges.trigger, "reniec-newborns", YEAR, "test")
     assert run is not None
     rng = random.Random(KILLS)
     for _ in range(KILLS):  # kill the worker several times at different points
@@ -139,9 +147,13 @@ async def test_sigkill_midway_then_resume_gives_exactly_the_records(
             stderr=asyncio.subprocess.DEVNULL,
         )
         step = 2 if KILLS <= 3 else 1  # enough chunks left for every kill
-        target = (await state.exchanges.get("reniec-newborns", run["id"]))["chunks_done"] + step
+        target = (await in_transaction(state, state.exchanges.get, "reniec-newborns", run["id"]))[
+            "chunks_done"
+        ] + step
         for _ in range(400):
-            progress = await state.exchanges.get("reniec-newborns", run["id"])
+            progress = await in_transaction(
+                state, state.exchanges.get, "reniec-newborns", run["id"]
+            )
             if progress["chunks_done"] >= target or worker.returncode is not None:
                 break
             await asyncio.sleep(0.025)
@@ -150,7 +162,7 @@ async def test_sigkill_midway_then_resume_gives_exactly_the_records(
         await worker.wait()
         killed += 1
         await asyncio.sleep(1.1)  # the dead worker's lease expires
-    interrupted = await state.exchanges.get("reniec-newborns", run["id"])
+    interrupted = await in_transaction(state, state.exchanges.get, "reniec-newborns", run["id"])
     assert interrupted["state"] in ("running", "queued"), "the run ended before it was killed"
     await mocks.faults("reniec", latency_ms=0)
     resumed = await asyncio.create_subprocess_exec(
@@ -163,14 +175,14 @@ async def test_sigkill_midway_then_resume_gives_exactly_the_records(
         stderr=asyncio.subprocess.DEVNULL,
     )
     assert await resumed.wait() == 0
-    final = await state.exchanges.get("reniec-newborns", run["id"])
+    final = await in_transaction(state, state.exchanges.get, "reniec-newborns", run["id"])
     assert final["state"] == "succeeded"
 
-    clean = await state.exchanges.trigger("reniec-newborns", YEAR, "test")
+    clean = await in_transaction(state, state.exchanges.trigger, "reniec-newborns", YEAR, "test")
     assert clean is not None
-    await state.exchanges.work_available()
-    interrupted_records = await state.exchanges.records(run["id"])
-    clean_records = await state.exchanges.records(clean["id"])
+    await state.jobs.work_available()
+    interrupted_records = await in_transaction(state, state.exchanges.records, run["id"])
+    clean_records = await in_transaction(state, state.exchanges.records, clean["id"])
     assert interrupted_records == clean_records  # same records, same order
     assert sorted(r["cui"] for r in clean_records) == sorted(expected_cuis(mocks, YEAR))
     assert max(Counter(r["cui"] for r in interrupted_records).values()) == 1
@@ -206,12 +218,12 @@ async def test_his_extract_stages_only_children_with_consent(
     consent_ids = [await consented(h) for h in chosen]
     state = app.state.gateway
     params = {"born_from": start.isoformat(), "born_to": end.isoformat(), "ubigeo": []}
-    run = await state.exchanges.trigger("minsa-his-extract", params, "test")
+    run = await in_transaction(state, state.exchanges.trigger, "minsa-his-extract", params, "test")
     assert run is not None
-    await state.exchanges.work_available()
-    done = await state.exchanges.get("minsa-his-extract", run["id"])
+    await state.jobs.work_available()
+    done = await in_transaction(state, state.exchanges.get, "minsa-his-extract", run["id"])
     assert done["state"] == "succeeded"
-    records = await state.exchanges.records(run["id"])
+    records = await in_transaction(state, state.exchanges.records, run["id"])
     expected = sorted(
         (h.child.cui, r.appointment_id)
         for h in chosen
@@ -280,14 +292,18 @@ async def test_bank_reconciliation_stages_the_days_debits(
         headers=consumer | {"X-Purpose": "payment"},
     )
     state = app.state.gateway
-    await state.payments.work_available()
+    await state.jobs.work_available()
     today = date.today().isoformat()
-    run = await state.exchanges.trigger(
-        "bn-reconciliation", {"born_from": today, "born_to": today, "ubigeo": []}, "test"
+    run = await in_transaction(
+        state,
+        state.exchanges.trigger,
+        "bn-reconciliation",
+        {"born_from": today, "born_to": today, "ubigeo": []},
+        "test",
     )
     assert run is not None
-    await state.exchanges.work_available()
-    records = await state.exchanges.records(run["id"])
+    await state.jobs.work_available()
+    records = await in_transaction(state, state.exchanges.records, run["id"])
     assert sorted(r["end_to_end_id"] for r in records) == sorted(
         t["end_to_end_id"] for t in transfers
     )
@@ -306,12 +322,16 @@ async def test_osiptel_refresh_reads_the_lines_of_consenting_caregivers(
         await consented(h)
     state = app.state.gateway
     today = date.today().isoformat()
-    run = await state.exchanges.trigger(
-        "osiptel-refresh", {"born_from": today, "born_to": today, "ubigeo": []}, "test"
+    run = await in_transaction(
+        state,
+        state.exchanges.trigger,
+        "osiptel-refresh",
+        {"born_from": today, "born_to": today, "ubigeo": []},
+        "test",
     )
     assert run is not None
-    await state.exchanges.work_available()
-    records = await state.exchanges.records(run["id"])
+    await state.jobs.work_available()
+    records = await in_transaction(state, state.exchanges.records, run["id"])
     assert sorted((r["dni"], r["number"]) for r in records) == sorted(
         (h.mother.dni, line.number) for h in chosen for line in h.phone_lines
     )
@@ -319,18 +339,21 @@ async def test_osiptel_refresh_reads_the_lines_of_consenting_caregivers(
 
 async def test_each_scheduled_slot_is_queued_once(app: FastAPI) -> None:
     state = app.state.gateway
-    first = await state.exchanges.schedule_due()
+    first = await in_transaction(state, state.exchanges.schedule_due)
     assert sorted(first) == sorted(state.catalog.exchanges)
-    assert await state.exchanges.schedule_due() == []  # this process: already queued
+    assert (
+        await in_transaction(state, state.exchanges.schedule_due) == []
+    )  # this process: already queued
     other = ExchangeService(
-        state.sessions,
         state.catalog,
         state.keyring,
         state.partners,
         state.pseudonyms,
         state.consents,
     )
-    assert await other.schedule_due() == []  # another process: the database refuses it
+    assert (
+        await in_transaction(state, other.schedule_due) == []
+    )  # another process: the database refuses it
     async with transaction(state.sessions) as session:
         slots = (await session.execute(select(ExchangeRun.slot))).scalars().all()
     assert len(slots) == len(set(slots)) == len(state.catalog.exchanges)

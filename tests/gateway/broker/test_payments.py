@@ -8,15 +8,24 @@ import random
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from gateway.core.db import transaction
 from gateway.settings import Settings
 from tests.fixtures.gateway import GetToken, bearer
 from tests.fixtures.partners import Grant, Mocks, purpose
 from tests.fixtures.payments import payees, roll, transfer
+
+
+async def in_transaction(state: Any, method: Any, *args: Any) -> Any:
+    """Call a service method in a transaction of its own, as a request would."""
+    async with transaction(state.sessions) as session:
+        return await method(session, *args)
+
 
 CLI = str(Path(sys.executable).with_name("juntos-gateway"))
 KILLS = int(os.environ.get("GATEWAY_SOAK_KILLS", "3"))
@@ -56,7 +65,7 @@ async def test_a_roll_is_paid_once_and_reconciled(
     assert again.json()["data"]["id"] == run["id"]
 
     state = app.state.gateway
-    assert await state.payments.work_available() == 1
+    assert await state.jobs.work_available() == 1
     done = (await http.get(f"/v1/payment-runs/{run['id']}", headers=pay)).json()["data"]
     assert (done["state"], done["paid"], done["rejected"], done["pending"]) == ("done", 12, 0, 0)
     assert done["reconciliation"]["booked"] == 12
@@ -115,9 +124,11 @@ async def test_sigkill_during_a_payment_run_never_pays_twice(
             CLI, "exchanges", "work", "--until-idle", env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
-        target = (await state.payments.view(run["id"]))["chunks_done"] + 1
+        target = (await in_transaction(state, state.payments.view, run["id"]))["chunks_done"] + 1
         for _ in range(400):
-            if (await state.payments.view(run["id"]))["chunks_done"] >= target:
+            if (await in_transaction(state, state.payments.view, run["id"]))[
+                "chunks_done"
+            ] >= target:
                 break
             await asyncio.sleep(0.02)
         # Often lands between building, sending and recording a chunk.
@@ -125,14 +136,14 @@ async def test_sigkill_during_a_payment_run_never_pays_twice(
         worker.send_signal(signal.SIGKILL)
         await worker.wait()
         await asyncio.sleep(1.1)  # the lease expires
-    assert (await state.payments.view(run["id"]))["state"] != "done"
+    assert (await in_transaction(state, state.payments.view, run["id"]))["state"] != "done"
     await mocks.faults("bn", latency_ms=0, malformed_rate=0.0)
     resumed = await asyncio.create_subprocess_exec(
         CLI, "exchanges", "work", "--until-idle", env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     assert await resumed.wait() == 0
-    final = await state.payments.view(run["id"])
+    final = await in_transaction(state, state.payments.view, run["id"])
     assert (final["state"], final["paid"], final["rejected"]) == ("done", count, 0)
     assert final["reconciliation"]["second_debits"] == []
     # The bank's own ledger: every EndToEndId settled exactly once, nothing refused as a

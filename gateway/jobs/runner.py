@@ -1,0 +1,304 @@
+"""The runner: claims leased jobs, runs their steps in transactions it owns, retries,
+dead-letters, runs periodic tasks, and counts it all.
+
+A leased job is a row in a table with the lease columns (``state``, ``not_before``,
+``lease_owner``, ``lease_expires_at``, ``attempts``, ``last_error``, ``created_at``,
+``finished_at``). Working it is a sequence of steps; each step runs in one transaction
+that also renews the lease under the owner's guard, so a step whose lease was taken
+over by another process is rolled back whole; while a step runs, a heartbeat renews
+the lease every third of its length, so a slow partner call does not lose it.
+
+A step returns ``None`` to go on, ``Done(state)`` when the job has finished, or raises
+``Retry(reason)`` for a transient failure: the job is queued again after
+``min(300, 0.5 * 2**attempts)`` seconds, and after ``max_attempts`` failed attempts it
+is left ``failed`` (the dead letter, kept for inspection and purged with its data).
+Any other exception counts as a failed attempt too, named by its type (never its text,
+which may carry personal data).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.core import leases
+from gateway.core.db import transaction
+
+log = structlog.get_logger("gateway.jobs")
+
+
+class Retry(Exception):  # noqa: N818 - an instruction to the runner, not an error
+    """A transient failure: try the job again later. ``reason`` is a slug, never data."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Done:
+    """The job has finished in ``state`` (e.g. ``succeeded``, ``done``)."""
+
+    state: str
+
+
+class LeasedJob(Protocol):
+    """A kind of job with a row of its own, claimed with a lease."""
+
+    name: str  # the metric label and the name to work it by
+    table: Any  # the mapped class with the lease columns
+    key: Any  # its primary key column
+
+    async def claimed(self, session: AsyncSession, job_id: str) -> None:
+        """Called in the claim's transaction (e.g. to stamp ``started_at``)."""
+
+    async def step(self, session: AsyncSession, job_id: str) -> Done | None:
+        """One unit of work, written in ``session``; ``Retry`` for a transient failure."""
+
+    async def retrying(
+        self, session: AsyncSession, job_id: str, attempts: int, reason: str
+    ) -> None:
+        """Called in the transaction that records a failed attempt (e.g. to audit it)."""
+
+
+@dataclass
+class Periodic:
+    """A task run every ``every_seconds`` (0: every round) in a session the runner owns;
+    ``delay_first`` waits one period before the first run. Returns how much it did."""
+
+    name: str
+    every_seconds: float
+    run: Callable[[AsyncSession], Awaitable[int]]
+    delay_first: bool = False
+    next_at: float = field(default=0.0)
+
+
+class LeaseLost(Exception):  # noqa: N818 - a fact, raised by the runner or by a step
+    """Another process holds the job now: the step's writes are rolled back."""
+
+
+class JobRunner:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        metrics: CollectorRegistry,
+        lease_seconds: float = 30.0,
+        max_attempts: int = 12,
+    ) -> None:
+        self.sessions = sessions
+        self.lease = timedelta(seconds=lease_seconds)
+        self.max_attempts = max_attempts
+        self.owner = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._jobs: dict[str, LeasedJob] = {}
+        self._periodic: dict[str, Periodic] = {}
+        self._steps = Counter(
+            "gateway_job_steps_total",
+            "Steps of leased jobs by outcome (continued, finished, retried, dead, lease-lost).",
+            ["job", "outcome"],
+            registry=metrics,
+        )
+        self._claims = Counter(
+            "gateway_job_claims_total", "Jobs claimed by this process.", ["job"], registry=metrics
+        )
+        self._seconds = Histogram(
+            "gateway_job_step_seconds", "Duration of one job step.", ["job"], registry=metrics
+        )
+        self._tasks = Counter(
+            "gateway_periodic_runs_total",
+            "Runs of periodic tasks by outcome (ok, error).",
+            ["task", "outcome"],
+            registry=metrics,
+        )
+
+    # -- registration ----------------------------------------------------------------
+
+    def register(self, job: LeasedJob) -> None:
+        if job.name in self._jobs or job.name in self._periodic:
+            raise ValueError(f"job {job.name} is already registered")
+        self._jobs[job.name] = job
+
+    def every(
+        self,
+        name: str,
+        seconds: float,
+        run: Callable[[AsyncSession], Awaitable[int]],
+        *,
+        delay_first: bool = False,
+    ) -> None:
+        if name in self._jobs or name in self._periodic:
+            raise ValueError(f"job {name} is already registered")
+        start = time.monotonic() + (seconds if delay_first else 0.0)
+        self._periodic[name] = Periodic(name, seconds, run, delay_first, start)
+
+    # -- leased jobs -----------------------------------------------------------------
+
+    async def claim(self, name: str) -> str | None:
+        """Claim the oldest ready job of this kind; None when none is ready."""
+        job = self._jobs[name]
+        async with transaction(self.sessions) as session:
+            job_id = await leases.claim(session, job.table, job.key, self.owner, self.lease)
+            if job_id is not None:
+                await job.claimed(session, job_id)
+        if job_id is not None:
+            self._claims.labels(name).inc()
+        return job_id
+
+    async def work(self, name: str, job_id: str) -> str:
+        """Carry a claimed job step by step as far as it goes; its state afterwards, or
+        ``lease-lost`` when another process took it over."""
+        job = self._jobs[name]
+        while True:
+            started = time.perf_counter()
+            stop = asyncio.Event()
+            beat = asyncio.create_task(self._heartbeat(job, job_id, stop))
+            try:
+                async with transaction(self.sessions) as session:
+                    done = await job.step(session, job_id)
+                    now = datetime.now(UTC)
+                    values: dict[str, Any] = {"lease_expires_at": now + self.lease}
+                    if done is not None:
+                        values.update(
+                            state=done.state,
+                            finished_at=now,
+                            lease_owner=None,
+                            lease_expires_at=None,
+                        )
+                    if not await leases.hold(
+                        session, job.table, job.key, job_id, self.owner, **values
+                    ):
+                        raise LeaseLost
+            except LeaseLost:
+                self._steps.labels(name, "lease-lost").inc()
+                return "lease-lost"
+            except Retry as exc:
+                return await self._retry(job, job_id, exc.reason)
+            except Exception as exc:  # an unforeseen failure is a failed attempt too
+                # The type only: an exception's text may quote personal data.
+                log.warning("job step failed", job=name, job_id=job_id, error=type(exc).__name__)
+                return await self._retry(job, job_id, type(exc).__name__)
+            finally:
+                stop.set()  # let a renewal under way finish rather than cut it off
+                await beat
+                self._seconds.labels(name).observe(time.perf_counter() - started)
+            if done is not None:
+                self._steps.labels(name, "finished").inc()
+                return done.state
+            self._steps.labels(name, "continued").inc()
+
+    async def _heartbeat(self, job: LeasedJob, job_id: str, stop: asyncio.Event) -> None:
+        """Renew the lease every third of it while a step runs (a partner call may take
+        longer than the lease) until ``stop`` is set or the lease is gone."""
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), self.lease.total_seconds() / 3)
+                return
+            except TimeoutError:
+                pass
+            try:
+                async with transaction(self.sessions) as session:
+                    held = await leases.hold(
+                        session,
+                        job.table,
+                        job.key,
+                        job_id,
+                        self.owner,
+                        lease_expires_at=datetime.now(UTC) + self.lease,
+                    )
+            except Exception as exc:  # the step's own renewal still guards its writes
+                log.warning("heartbeat failed", job=job.name, error=type(exc).__name__)
+                continue
+            if not held:
+                return
+
+    async def _retry(self, job: LeasedJob, job_id: str, reason: str) -> str:
+        now = datetime.now(UTC)
+        try:
+            async with transaction(self.sessions) as session:
+                attempts = await leases.attempts(session, job.table, job.key, job_id) + 1
+                dead = attempts >= self.max_attempts
+                await job.retrying(session, job_id, attempts, reason)
+                if not await leases.hold(
+                    session,
+                    job.table,
+                    job.key,
+                    job_id,
+                    self.owner,
+                    state="failed" if dead else "queued",
+                    attempts=attempts,
+                    last_error=reason[:200],
+                    not_before=now + timedelta(seconds=min(300.0, 0.5 * 2**attempts)),
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    finished_at=now if dead else None,
+                ):
+                    raise LeaseLost
+        except LeaseLost:
+            self._steps.labels(job.name, "lease-lost").inc()
+            return "lease-lost"
+        self._steps.labels(job.name, "dead" if dead else "retried").inc()
+        log.warning("job postponed", job=job.name, job_id=job_id, attempts=attempts, error=reason)
+        return "failed" if dead else "queued"
+
+    async def work_available(self, names: Iterable[str] | None = None) -> int:
+        """Claim and work jobs of these kinds (default: all) until none is ready; returns
+        how many were worked."""
+        worked = 0
+        for name in list(names if names is not None else self._jobs):
+            while (job_id := await self.claim(name)) is not None:
+                await self.work(name, job_id)
+                worked += 1
+        return worked
+
+    # -- periodic tasks --------------------------------------------------------------
+
+    async def run_task(self, name: str) -> int:
+        """Run one periodic task now, in a transaction of its own."""
+        task = self._periodic[name]
+        task.next_at = time.monotonic() + task.every_seconds
+        try:
+            async with transaction(self.sessions) as session:
+                done = await task.run(session)
+        except Exception:
+            self._tasks.labels(name, "error").inc()
+            raise
+        self._tasks.labels(name, "ok").inc()
+        return done
+
+    async def run_due(self, names: Iterable[str] | None = None) -> int:
+        """Run every periodic task (of ``names``) whose time has come; a failing task is
+        logged and tried again next time."""
+        done = 0
+        now = time.monotonic()
+        for name in list(names if names is not None else self._periodic):
+            if self._periodic[name].next_at > now:
+                continue
+            try:
+                done += await self.run_task(name)
+            except Exception as exc:  # the type only: its text may quote personal data
+                log.warning("periodic task failed", task=name, error=type(exc).__name__)
+        return done
+
+    # -- the loop --------------------------------------------------------------------
+
+    async def run_forever(self, poll_seconds: float, only: set[str] | None = None) -> None:
+        """Run due periodic tasks and work ready jobs (all, or those named in ``only``)
+        every ``poll_seconds`` until cancelled."""
+        periodic = [n for n in self._periodic if only is None or n in only]
+        jobs = [n for n in self._jobs if only is None or n in only]
+        while True:
+            try:
+                await self.run_due(periodic)
+                await self.work_available(jobs)
+            except Exception as exc:  # the next round tries again
+                log.warning("job round failed", error=type(exc).__name__)
+            await asyncio.sleep(poll_seconds)

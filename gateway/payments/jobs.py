@@ -1,0 +1,177 @@
+"""A payment run as a leased job: build a chunk, send it, record the answer, reconcile.
+
+Each step is one of these, in its own transaction owned by the runner (which also
+guards it by the lease):
+- build: the chunk's pain.001 is built once and stored, byte for byte, before it is
+  sent; its items become ``submitted``. Every later attempt (a retry, a resumed run
+  after a crash) sends the same bytes under the same MsgId, which the bank answers with
+  its original report instead of paying again; the bank also refuses an EndToEndId it
+  has already paid (AM05).
+- send: the stored document goes to the bank; each transfer takes the outcome the bank
+  adapter reads from the report (``paid``, ``rejected`` with its reason, else
+  ``pending`` with the bank's code); a transfer the report does not list takes the
+  block's or group's outcome.
+- reconcile: every item is compared with the debits booked on the programme's account
+  (camt.054): paid, rejected with reason, pending, any EndToEndId debited twice, and
+  any booked amount that differs from the instructed one.
+A bank failure is retried with backoff.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.jobs import Done, LeaseLost, Retry
+from gateway.partners.errors import PartnerError
+from gateway.partners.models import Outcome, Transfer
+from gateway.partners.ports import Bank
+from gateway.payments.models import PaymentChunk, PaymentRun
+from gateway.payments.repository import PaymentRepository
+from gateway.payments.service import PaymentService, chunk_aad, item_aad, open_sealed
+
+log = structlog.get_logger("gateway.payments")
+
+
+def _reason(outcome: Outcome, status: str | None, reason: str | None) -> str | None:
+    """A rejected item keeps the bank's reason code, a pending one the bank's status."""
+    return reason if outcome == "rejected" else status if outcome == "pending" else None
+
+
+class PaymentRunJob:
+    name = "payment-runs"
+    table = PaymentRun
+
+    def __init__(self, payments: PaymentService) -> None:
+        # an instance attribute: read from the class through self, the column would act as
+        # a descriptor on this (unmapped) object
+        self.key = PaymentRun.run_id
+        self.payments = payments
+        self.keyring = payments.keyring
+
+    async def claimed(self, session: AsyncSession, job_id: str) -> None:
+        return None
+
+    async def retrying(
+        self, session: AsyncSession, job_id: str, attempts: int, reason: str
+    ) -> None:
+        return None
+
+    async def step(self, session: AsyncSession, job_id: str) -> Done | None:
+        bank = self.payments.partners.get(Bank)
+        repo = PaymentRepository(session)
+        run = await repo.run(job_id)
+        if run is None:
+            raise LeaseLost
+        for chunk_no in range(run.chunks_done, run.chunks):
+            chunk = await repo.chunk(job_id, chunk_no)
+            if chunk is None:
+                await self._build(session, run, chunk_no, bank)
+                return None  # stored before it is sent
+            if chunk.state != "reported":
+                await self._send(session, run, chunk, bank)
+                return None
+        await self._reconcile(session, run, bank)
+        return Done("done")
+
+    async def _build(
+        self, session: AsyncSession, run: PaymentRun, chunk_no: int, bank: Bank
+    ) -> None:
+        repo = PaymentRepository(session)
+        transfers = []
+        for item in await repo.chunk_items(run.run_id, chunk_no):
+            aad = item_aad({"end_to_end_id": item.end_to_end_id})
+            personal = json.loads(await open_sealed(session, self.keyring, item.sealed, aad))
+            transfers.append(
+                Transfer(item.end_to_end_id, item.amount, personal["name"], personal["cci"])
+            )
+        now = datetime.now(UTC)
+        msg_id = f"J{run.run_id.replace('-', '')[:12].upper()}{chunk_no:06d}"
+        document = bank.payment_document(msg_id, now, run.requested_date, transfers)
+        key = {"run_id": run.run_id, "chunk_no": chunk_no}
+        repo.add_chunk(
+            PaymentChunk(
+                **key,
+                msg_id=msg_id,
+                state="built",
+                document_sealed=self.keyring.encrypt(document, chunk_aad(key)),
+                built_at=now,
+            )
+        )
+        await repo.set_chunk_items(run.run_id, chunk_no, "submitted")
+
+    async def _send(
+        self, session: AsyncSession, run: PaymentRun, chunk: PaymentChunk, bank: Bank
+    ) -> None:
+        repo = PaymentRepository(session)
+        aad = chunk_aad({"run_id": run.run_id, "chunk_no": chunk.chunk_no})
+        document = await open_sealed(session, self.keyring, chunk.document_sealed, aad)
+        try:
+            report = await bank.submit_payments(document)
+        except PartnerError as exc:
+            raise Retry(exc.slug) from None
+        statuses = {t.end_to_end_id: t for t in report.transactions}
+        # Items that end alike are updated together: a statement per outcome.
+        outcomes: dict[tuple[Outcome, str | None], list[str]] = defaultdict(list)
+        for e2e in await repo.chunk_ids(run.run_id, chunk.chunk_no):
+            listed = statuses.get(e2e)
+            # not listed: the block's or group's status
+            status = listed.status if listed else report.unlisted_status
+            reason = listed.reason if listed else report.unlisted_reason
+            outcome = bank.outcome(status)
+            outcomes[(outcome, _reason(outcome, status, reason))].append(e2e)
+        for (state, reason), e2es in outcomes.items():
+            await repo.set_items(e2es, state, reason)
+        await repo.reported(run.run_id, chunk.chunk_no, report.group_status, datetime.now(UTC))
+        await repo.update_run(run.run_id, chunks_done=chunk.chunk_no + 1, attempts=0)
+
+    async def _reconcile(self, session: AsyncSession, run: PaymentRun, bank: Bank) -> None:
+        """Compare the run's items with the debits the bank booked for the run's own
+        messages. A second debit can only come from the bank executing one of these
+        messages twice (EndToEndIds are unique across runs and a chunk is one message,
+        always resent byte for byte), so the run's messages are where to look; asking
+        for the whole account history would grow with every run of the operation."""
+        repo = PaymentRepository(session)
+        msg_ids = await repo.msg_ids(run.run_id)
+        try:
+            booked = []
+            for start in range(0, len(msg_ids), 200):
+                booked += await bank.settled_payments(msg_ids[start : start + 200])
+        except PartnerError as exc:
+            raise Retry(exc.slug) from None
+        debits = Counter(b.end_to_end_id for b in booked)
+        amounts: dict[str, set[Decimal]] = defaultdict(set)
+        for b in booked:
+            amounts[b.end_to_end_id].add(Decimal(b.amount))
+        items = await repo.outcomes(run.run_id)
+        twice = sorted(e2e for e2e, _, _ in items if debits[e2e] > 1)
+        unbooked = sorted(e2e for e2e, status, _ in items if status == "paid" and not debits[e2e])
+        booked_rejected = sorted(
+            e2e for e2e, status, _ in items if status == "rejected" and debits[e2e]
+        )
+        mismatched = sorted(
+            e2e for e2e, _, amount in items if amounts[e2e] and amounts[e2e] != {Decimal(amount)}
+        )
+        summary = dict(run.reconciliation or {})
+        summary.update(
+            {
+                "reconciled_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                "booked": sum(1 for e2e, _, _ in items if debits[e2e]),
+                "second_debits": twice,
+                "paid_not_booked": unbooked,
+                "rejected_but_booked": booked_rejected,
+                "amount_mismatches": mismatched,
+            }
+        )
+        await repo.update_run(run.run_id, reconciliation=summary)
+        if twice:
+            log.error("second debit detected", run_id=run.run_id, count=len(twice))
+        if mismatched:
+            log.error(
+                "booked amount differs from instructed", run_id=run.run_id, count=len(mismatched)
+            )

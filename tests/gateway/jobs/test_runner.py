@@ -1,0 +1,170 @@
+"""The job runner on both databases: backoff, dead letter, lease takeover, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.core.db import transaction
+from gateway.exchanges.models import ExchangeRun
+from gateway.jobs import Done, JobRunner, Retry
+
+PARAMS = {"born_from": "2020-05-01", "born_to": "2020-05-31", "ubigeo": []}
+
+
+class Counting:
+    """A job that adds one record per step, finishing after ``steps`` steps, or fails."""
+
+    name = "counting"
+    table = ExchangeRun
+
+    def __init__(self, steps: int = 2, fail: bool = False, seconds: float = 0.0) -> None:
+        self.key = ExchangeRun.run_id
+        self.seconds = seconds
+        self.steps = steps
+        self.fail = fail
+        self.retried: list[int] = []
+
+    async def claimed(self, session: AsyncSession, job_id: str) -> None:
+        return None
+
+    async def step(self, session: AsyncSession, job_id: str) -> Done | None:
+        if self.fail:
+            raise Retry("partner-unavailable")
+        await asyncio.sleep(self.seconds)  # a slow partner
+        await session.execute(
+            update(ExchangeRun)
+            .where(ExchangeRun.run_id == job_id)
+            .values(records=ExchangeRun.records + 1)
+        )
+        run = await session.get(ExchangeRun, job_id)
+        assert run is not None
+        await session.refresh(run)
+        return Done("succeeded") if run.records >= self.steps else None
+
+    async def retrying(
+        self, session: AsyncSession, job_id: str, attempts: int, reason: str
+    ) -> None:
+        self.retried.append(attempts)
+
+
+async def queued(app: FastAPI) -> str:
+    state = app.state.gateway
+    async with transaction(state.sessions) as session:
+        run = await state.exchanges.trigger(session, "reniec-newborns", PARAMS, "test")
+    assert run is not None
+    return str(run["id"])
+
+
+async def row(app: FastAPI, run_id: str) -> ExchangeRun:
+    async with transaction(app.state.gateway.sessions) as session:
+        found = await session.get(ExchangeRun, run_id)
+    assert found is not None
+    return found
+
+
+def metric(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    return registry.get_sample_value(name, labels) or 0.0
+
+
+async def test_steps_until_done_each_in_its_transaction(app: FastAPI) -> None:
+    registry = CollectorRegistry()
+    runner = JobRunner(app.state.gateway.sessions, registry)
+    runner.register(Counting(steps=3))
+    run_id = await queued(app)
+    assert await runner.work_available() == 1
+    done = await row(app, run_id)
+    assert (done.state, done.records, done.lease_owner) == ("succeeded", 3, None)
+    assert done.finished_at is not None
+    labels = {"job": "counting"}
+    assert metric(registry, "gateway_job_steps_total", outcome="continued", **labels) == 2
+    assert metric(registry, "gateway_job_steps_total", outcome="finished", **labels) == 1
+    assert metric(registry, "gateway_job_claims_total", **labels) == 1
+
+
+async def test_backoff_then_dead_letter_after_max_attempts(app: FastAPI) -> None:
+    registry = CollectorRegistry()
+    job = Counting(fail=True)
+    runner = JobRunner(app.state.gateway.sessions, registry, max_attempts=3)
+    runner.register(job)
+    run_id = await queued(app)
+    outcomes = []
+    for _ in range(3):
+        claimed = await runner.claim("counting")
+        assert claimed == run_id
+        outcomes.append(await runner.work("counting", run_id))
+        assert await runner.claim("counting") is None  # backing off
+        async with transaction(app.state.gateway.sessions) as session:  # the wait is over
+            await session.execute(
+                update(ExchangeRun)
+                .where(ExchangeRun.run_id == run_id)
+                .values(not_before=datetime.now(UTC))
+            )
+    assert outcomes == ["queued", "queued", "failed"]
+    assert job.retried == [1, 2, 3]
+    dead = await row(app, run_id)
+    assert (dead.state, dead.attempts, dead.last_error) == ("failed", 3, "partner-unavailable")
+    assert dead.finished_at is not None
+    assert await runner.claim("counting") is None  # the dead letter stays put
+    labels = {"job": "counting"}
+    assert metric(registry, "gateway_job_steps_total", outcome="retried", **labels) == 2
+    assert metric(registry, "gateway_job_steps_total", outcome="dead", **labels) == 1
+
+
+async def test_a_lost_lease_rolls_the_step_back(app: FastAPI) -> None:
+    sessions = app.state.gateway.sessions
+    first = JobRunner(sessions, CollectorRegistry(), lease_seconds=0.2)
+    second = JobRunner(sessions, CollectorRegistry(), lease_seconds=30)
+    first.register(Counting(steps=5))
+    second.register(Counting(steps=5))
+    run_id = await queued(app)
+    assert await first.claim("counting") == run_id
+    assert await second.claim("counting") is None  # held
+    await asyncio.sleep(0.3)  # the first process stalls past its lease
+    assert await second.claim("counting") == run_id
+    assert await first.work("counting", run_id) == "lease-lost"
+    assert (await row(app, run_id)).records == 0  # nothing of the stale step stored
+    assert await second.work("counting", run_id) == "succeeded"
+    assert (await row(app, run_id)).records == 5
+
+
+async def test_the_heartbeat_keeps_a_slow_step_s_lease(app: FastAPI) -> None:
+    sessions = app.state.gateway.sessions
+    slow = JobRunner(sessions, CollectorRegistry(), lease_seconds=0.3)
+    other = JobRunner(sessions, CollectorRegistry())
+    slow.register(Counting(steps=1, seconds=0.8))
+    other.register(Counting(steps=1))
+    run_id = await queued(app)
+    assert await slow.claim("counting") == run_id
+    working = asyncio.create_task(slow.work("counting", run_id))
+    for _ in range(3):  # well past the lease, the step still holds it
+        await asyncio.sleep(0.25)
+        assert await other.claim("counting") is None
+    assert await working == "succeeded"
+    assert (await row(app, run_id)).records == 1
+
+
+async def test_periodic_tasks_run_when_due(app: FastAPI) -> None:
+    registry = CollectorRegistry()
+    runner = JobRunner(app.state.gateway.sessions, registry)
+    calls: list[str] = []
+
+    async def every_round(session: AsyncSession) -> int:
+        calls.append("round")
+        return 1
+
+    async def hourly(session: AsyncSession) -> int:
+        calls.append("hourly")
+        return 1
+
+    runner.every("round", 0, every_round)
+    runner.every("hourly", 3600, hourly, delay_first=True)
+    assert await runner.run_due() == 1
+    assert await runner.run_due() == 1
+    assert calls == ["round", "round"]
+    assert metric(registry, "gateway_periodic_runs_total", task="round", outcome="ok") == 2
