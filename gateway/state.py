@@ -88,7 +88,7 @@ class AppState:
         pseudonyms = Pseudonymizer(settings.master_key_bytes)
         districts = load_table(settings.ubigeo_file)
         audit_keys = AuditKeys(settings.master_key_bytes)
-        consents = ConsentService(sessions, keyring, pseudonyms)
+        consents = ConsentService(keyring, pseudonyms)
         tokens = TokenService(keys, settings.token_issuer, settings.token_ttl_seconds)
         directory = ClientDirectory(settings.database_url, sessions)
         versions = RegistryVersions(directory, sessions, settings.registry_refresh_ms)

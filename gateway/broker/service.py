@@ -26,6 +26,7 @@ from audit.events import AuditEvent
 from audit.store import append
 from gateway.auth.dependencies import Principal, require_purpose
 from gateway.catalog.models import PurposeGrant, Service
+from gateway.core.db import transaction
 from gateway.core.problems import (
     PROBLEM_CLASSES,
     ConsentRequired,
@@ -105,9 +106,10 @@ class Exchange:
         refs = [self.state.pseudonyms.of_record(r) for r in rows]
         if self.needs_consent:
             every = sorted({ref for subject in refs for ref in subject})
-            covered = await self.state.consents.covered(
-                every, self.purpose, self.service.data_category
-            )
+            async with transaction(self.state.sessions) as session:  # this call's read
+                covered = await self.state.consents.covered(
+                    session, every, self.purpose, self.service.data_category
+                )
             kept = [i for i, subject in enumerate(refs) if covered.intersection(subject)]
             rows, refs = [rows[i] for i in kept], [refs[i] for i in kept]
         for subject in refs:
@@ -120,9 +122,7 @@ class Exchange:
         a revocation takes effect on the next one."""
         ref = self.state.pseudonyms.of(kind, number)
         self._subjects.append(ref)
-        if self.needs_consent and not await self.state.consents.active(
-            [ref], self.purpose, self.service.data_category
-        ):
+        if self.needs_consent and not await self._consented(ref):
             raise ConsentRequired(
                 f"no active consent covers purpose {self.purpose!r} for "
                 f"{self.service.data_category} data of this {kind.upper()}",
@@ -135,15 +135,22 @@ class Exchange:
                 },
             )
 
+    async def _consented(self, ref: str) -> bool:
+        async with transaction(self.state.sessions) as session:  # this call's read
+            return await self.state.consents.active(
+                session, [ref], self.purpose, self.service.data_category
+            )
+
     async def about_each(self, kind: str, numbers: Sequence[str]) -> list[bool]:
         """For a batch: which of these subjects this call may disclose (all, unless the
         purpose rests on consent: then those an active consent covers now). Only those
         are recorded as the event's subjects."""
         refs = [self.state.pseudonyms.of(kind, number) for number in numbers]
         if self.needs_consent:
-            covered = await self.state.consents.covered(
-                sorted(set(refs)), self.purpose, self.service.data_category
-            )
+            async with transaction(self.state.sessions) as session:  # this call's read
+                covered = await self.state.consents.covered(
+                    session, sorted(set(refs)), self.purpose, self.service.data_category
+                )
             allowed = [ref in covered for ref in refs]
         else:
             allowed = [True] * len(refs)

@@ -261,9 +261,10 @@ class ExchangeService:
                 return await self._postpone(run_id, run.attempts + 1, exc.slug)
             if consent_bound:  # stage only the children whose caregiver consented
                 refs = [self.pseudonyms.of("cui", str(r.get("cui"))) for r in found]
-                covered = await self.consents.covered(
-                    sorted(set(refs)), spec.purpose, service.data_category
-                )
+                async with transaction(self.sessions) as session:  # this step's read
+                    covered = await self.consents.covered(
+                        session, sorted(set(refs)), spec.purpose, service.data_category
+                    )
                 found = [row for ref, row in zip(refs, found, strict=True) if ref in covered]
             # Only the purpose's fields are staged (the broker's projection rule).
             rows = [{k: v for k, v in r.items() if k in grant.fields} for r in found]
@@ -292,7 +293,8 @@ class ExchangeService:
             )
             return list(extract.rows), extract.next_cursor
         if spec.service == "osiptel.lines-refresh":
-            dnis, following = await self.consents.caregivers(cursor, spec.chunk_size)
+            async with transaction(self.sessions) as session:  # this step's read
+                dnis, following = await self.consents.caregivers(session, cursor, spec.chunk_size)
             telecom = self.partners.get(TelecomRegistry)
             rows: list[dict[str, Any]] = []
             for dni in dnis:

@@ -170,9 +170,9 @@ class PaymentService:
                         )
                     ).scalars()
                 )
-        covered = await self.consents.covered(
-            sorted({ref for _, _, ref in good}), "payment", "financial"
-        )
+            covered = await self.consents.covered(
+                session, sorted({ref for _, _, ref in good}), "payment", "financial"
+            )
         accepted: list[tuple[dict[str, Any], str]] = []
         for row, item, ref in good:
             if item["end_to_end_id"] in known:

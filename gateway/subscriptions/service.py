@@ -203,7 +203,10 @@ class SubscriptionService:
         if self.catalog.legal_bases[grant.legal_basis].requires_consent:
             field, kind = SUBJECT[sub.feed]
             refs = {self.pseudonyms.of(kind, str(r.get(field))) for r in rows}
-            covered = await self.consents.covered(sorted(refs), sub.purpose, service.data_category)
+            async with transaction(self.sessions) as session:
+                covered = await self.consents.covered(
+                    session, sorted(refs), sub.purpose, service.data_category
+                )
             kept = [r for r in rows if self.pseudonyms.of(kind, str(r.get(field))) in covered]
             withheld = len(rows) - len(kept)
             rows = kept
