@@ -39,6 +39,7 @@ from gateway.partners.registry import PartnerRegistry, load_wiring
 from gateway.payments.service import PaymentService
 from gateway.ratelimit.service import RateLimiter
 from gateway.settings import Settings
+from gateway.subscriptions.delivery import deliver_due
 from gateway.subscriptions.service import SubscriptionService
 
 
@@ -144,7 +145,7 @@ class AppState:
             ),
             rate_limiter=RateLimiter(sessions, settings.rate_limit_per_minute),
             credentials=credentials,
-            subscriptions=SubscriptionService(sessions, catalog, keyring, pseudonyms, consents),
+            subscriptions=SubscriptionService(catalog, keyring, pseudonyms, consents),
             payments=PaymentService(
                 sessions,
                 keyring,
@@ -159,7 +160,7 @@ class AppState:
     async def background_work(self) -> int:
         """Payment runs and push deliveries, worked beside the exchanges."""
         return int(await self.payments.work_available()) + int(
-            await self.subscriptions.deliver_due()
+            await deliver_due(self.sessions, self.subscriptions)
         )
 
     async def aclose(self) -> None:

@@ -10,7 +10,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.auth.dependencies import Session
 from gateway.broker.answers import ReceiptAnswer, documented
 from gateway.broker.routes import Caller
 from gateway.broker.service import exchange, project
@@ -92,9 +94,16 @@ def _push(feed_name: str) -> Any:
     feed = FEEDS[feed_name]
 
     async def push(
-        request: Request, call: Caller, message_id: MessageId, delimiter: CsvDelimiter = None
+        request: Request,
+        call: Caller,
+        session: Session,
+        message_id: MessageId,
+        delimiter: CsvDelimiter = None,
     ) -> JSONResponse:
-        async with exchange(call, feed.service) as ex:
+        async with exchange(call, feed.service, session=session) as ex:
+            # The deliveries owed for the message and its event commit together (the
+            # message itself is stored in the intake's own steps).
+            ex.shares_transaction = True
             form = body_format(request.headers.get("content-type", ""), delimiter)
             declared = request.headers.get("content-length", "")
             limit = call.state.inbound.limits.max_message_bytes
@@ -103,7 +112,7 @@ def _push(feed_name: str) -> Any:
             receipt = await call.state.inbound.receive(
                 feed, message_id, call.principal.client_id, form, request.stream()
             )
-            await _distribute(call, feed, message_id, receipt)
+            await _distribute(call, session, feed, message_id, receipt)
             return _answer(ex, receipt)
 
     push.__name__ = f"push_{feed_name.replace('-', '_')}"
@@ -260,10 +269,13 @@ async def push_settlements(request: Request, call: Caller, message_id: MessageId
         return _answer(ex, receipt)
 
 
-async def _distribute(call: Any, feed: Any, message_id: str, receipt: Any) -> None:
-    """Owe a newly accepted message to the feed's subscribers (a resend owes nothing new)."""
+async def _distribute(
+    call: Any, session: AsyncSession, feed: Any, message_id: str, receipt: Any
+) -> None:
+    """Owe a newly accepted message to the feed's subscribers (a resend owes nothing new),
+    in the request's transaction."""
     if not receipt.body["replayed"] and feed.name in NOTICES:
-        await call.state.subscriptions.fan_out(feed.name, feed.partner, message_id)
+        await call.state.subscriptions.fan_out(session, feed.name, feed.partner, message_id)
 
 
 def _answer(ex: Any, receipt: Any) -> JSONResponse:
