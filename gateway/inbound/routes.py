@@ -282,5 +282,6 @@ def _answer(ex: Any, receipt: Any) -> JSONResponse:
     ex.event.request_digest = receipt.body["body_sha256"]
     if receipt.body["replayed"]:
         ex.event.outcome = "replayed"
-    body = ex.respond(project(receipt.body, ex.fields), status=receipt.status)
-    return JSONResponse(body, status_code=receipt.status)
+    status = 200 if receipt.replayed else 201  # a resend stored nothing new
+    body = ex.respond(project(receipt.body, ex.fields), status=status)
+    return JSONResponse(body, status_code=status)

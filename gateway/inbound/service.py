@@ -56,8 +56,14 @@ SEALED_COLUMNS = [
 
 @dataclass
 class Receipt:
-    status: int
+    """What a pushed message got: the receipt's body (``replayed`` true for a resend of
+    a message received before, which stored nothing)."""
+
     body: dict[str, Any]
+
+    @property
+    def replayed(self) -> bool:
+        return bool(self.body["replayed"])
 
 
 class InboundService:
@@ -152,7 +158,7 @@ class InboundService:
                 "this message id was received before with a different body",
                 extra={"errors": [{"field": "header.X-Message-Id", "message": "reused"}]},
             )
-        return Receipt(200, {**self._answer(message), "replayed": True})
+        return Receipt({**self._answer(message), "replayed": True})
 
     async def _ingest(
         self,
@@ -254,7 +260,7 @@ class InboundService:
                 completed_at=datetime.now(UTC),
             )
         assert message is not None
-        return Receipt(201, {**self._answer(message), "replayed": False})
+        return Receipt({**self._answer(message), "replayed": False})
 
     async def _sign(
         self, feed: Feed, message_id: str, body_sha256: str, counts: dict[str, int], now: datetime
