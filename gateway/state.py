@@ -52,6 +52,7 @@ from gateway.ratelimit.service import RateLimiter
 from gateway.retention import purge_logged
 from gateway.settings import Settings
 from gateway.signing_keys.service import KeyService
+from gateway.subscriptions.delivery import deliver_due
 from gateway.subscriptions.service import SubscriptionService
 
 T = TypeVar("T")
@@ -104,7 +105,7 @@ class AppState:
         pseudonyms = Pseudonymizer(settings.master_key_bytes)
         districts = load_table(settings.ubigeo_file)
         audit_keys = AuditKeys(settings.master_key_bytes)
-        consents = ConsentService(sessions, keyring, pseudonyms)
+        consents = ConsentService(keyring, pseudonyms)
         tokens = TokenService(keys, settings.token_issuer, settings.token_ttl_seconds)
         directory = ClientDirectory(settings.database_url, sessions)
         versions = RegistryVersions(directory, sessions, settings.registry_refresh_ms)
@@ -128,7 +129,7 @@ class AppState:
             consents,
             chunk_size=settings.partners.bn.payment_chunk_size,
         )
-        subscriptions = SubscriptionService(sessions, catalog, keyring, pseudonyms, consents)
+        subscriptions = SubscriptionService(catalog, keyring, pseudonyms, consents)
         jobs = JobRunner(sessions, metrics, lease_seconds=settings.exchanges_lease_seconds)
 
         # Order of a round: queue the due exchange slots, push deliveries, purge, then
@@ -137,8 +138,9 @@ class AppState:
             return len(await exchanges.schedule_due(session))
 
         jobs.every("exchange-schedule", 0, schedule)
-        # deliver_due keeps its own transactions until it takes the runner's session.
-        jobs.every("deliveries", 0, lambda _session: subscriptions.deliver_due())
+        # Deliveries own their short transactions: no transaction may stay open while a
+        # subscriber's webhook answers (gateway.subscriptions.delivery).
+        jobs.every("deliveries", 0, lambda _session: deliver_due(sessions, subscriptions))
         if settings.purge_interval_seconds > 0:
             jobs.every(
                 "purge",

@@ -14,11 +14,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, StreamingResponse
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 
-from audit.events import decode, to_us
-from audit.store import about_any, audit_chain, audit_checkpoints, audit_events
+from audit.events import decode
 from gateway.auditing.checkpoint_keys import published_keys
+from gateway.auditing.repository import checkpoints_page, event_query, events_page
 from gateway.auditing.schemas import (
     AuditEventsAnswer,
     AuditKeys,
@@ -100,35 +100,26 @@ def _filtered(
     outcome: str | None,
     subject: str | None,
 ) -> Select[Any]:
-    query = select(audit_events, audit_chain.c.hash).outerjoin(
-        audit_chain, audit_chain.c.seq == audit_events.c.seq
-    )
     for moment, name in ((since, "query.since"), (until, "query.until")):
         if moment is not None and moment.tzinfo is None:
             raise invalid(name, "give a time zone (for example ...Z)")
     if since is not None and until is not None and until <= since:
         raise invalid("query.until", "must be after since")
-    if since is not None:
-        query = query.where(audit_events.c.occurred_us >= to_us(since))
-    if until is not None:
-        query = query.where(audit_events.c.occurred_us < to_us(until))
-    for column, value in (
-        (audit_events.c.client_id, client_id),
-        (audit_events.c.service, service),
-        (audit_events.c.purpose, purpose),
-        (audit_events.c.decision, decision),
-        (audit_events.c.outcome, outcome),
-    ):
-        if value is not None:
-            query = query.where(column == value)
+    refs = None
     if subject is not None:
         number, _ = parse_document(subject, "query.subject")
         refs = [
             state.get(Pseudonymizer).of("dni", number),
             state.get(Pseudonymizer).of("cui", number),
         ]
-        query = query.where(about_any(refs))
-    return query
+    equal = {
+        "client_id": client_id,
+        "service": service,
+        "purpose": purpose,
+        "decision": decision,
+        "outcome": outcome,
+    }
+    return event_query(since=since, until=until, equal=equal, subject_refs=refs)
 
 
 @public_router.get(
@@ -166,12 +157,7 @@ async def list_events(
         query = _filtered(
             call.state, since, until, client_id, service, purpose, decision, outcome, subject
         )
-        query = query.where(audit_events.c.seq > (cursor or 0))
-        rows = (
-            (await session.execute(query.order_by(audit_events.c.seq).limit(limit + 1)))
-            .mappings()
-            .all()
-        )
+        rows = await events_page(session, query, cursor or 0, limit + 1)
         items = [project(_view(r), ex.fields) for r in rows[:limit]]
         next_cursor = str(rows[limit - 1]["seq"]) if len(rows) > limit else None
         return ex.answer(items, next_cursor=next_cursor)
@@ -217,17 +203,7 @@ async def export_events(
             yield ",".join(c for c in EXPORT_COLUMNS if c in fields) + "\r\n"
         while True:  # pages of 1,000: memory stays bounded whatever the range
             async with state.sessions() as session:
-                page = (
-                    (
-                        await session.execute(
-                            query.where(audit_events.c.seq > after)
-                            .order_by(audit_events.c.seq)
-                            .limit(1000)
-                        )
-                    )
-                    .mappings()
-                    .all()
-                )
+                page = await events_page(session, query, after, 1000)
             if not page:
                 return
             after = page[-1]["seq"]
@@ -280,18 +256,7 @@ async def list_checkpoints(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSONResponse:
     async with audited_call(call, "gateway.audit-checkpoints") as ex:
-        rows = (
-            (
-                await session.execute(
-                    select(audit_checkpoints)
-                    .where(audit_checkpoints.c.seq > (cursor or 0))
-                    .order_by(audit_checkpoints.c.seq)
-                    .limit(limit + 1)
-                )
-            )
-            .mappings()
-            .all()
-        )
+        rows = await checkpoints_page(session, cursor or 0, limit + 1)
         items = [
             project(
                 {

@@ -30,6 +30,7 @@ from audit.store import append
 from audit.writer import GroupCommitWriter
 from gateway.auth.dependencies import Principal, require_purpose
 from gateway.catalog.models import Catalog, PurposeGrant, Service
+from gateway.core.db import transaction
 from gateway.core.problems import (
     ConsentRequired,
     ProblemError,
@@ -50,13 +51,21 @@ class ConsentCheck(Protocol):
     ``gateway.state``): subjects are pseudonyms, ``data_category`` None means any."""
 
     async def active(
-        self, subject_refs: Sequence[str], purpose: str, data_category: str | None
+        self,
+        session: AsyncSession,
+        subject_refs: Sequence[str],
+        purpose: str,
+        data_category: str | None,
     ) -> bool:
         """Whether an active, unexpired consent covers the purpose for these subjects."""
         ...
 
     async def covered(
-        self, subject_refs: Sequence[str], purpose: str, data_category: str | None
+        self,
+        session: AsyncSession,
+        subject_refs: Sequence[str],
+        purpose: str,
+        data_category: str | None,
     ) -> set[str]:
         """Which of these subjects an active, unexpired consent covers."""
         ...
@@ -120,9 +129,10 @@ class AuditedCall:
         refs = [self.state.get(Pseudonymizer).of_record(r) for r in rows]
         if self.needs_consent:
             every = sorted({ref for subject in refs for ref in subject})
-            covered = await self.state.get(ConsentCheck).covered(
-                every, self.purpose, self.service.data_category
-            )
+            async with transaction(self.state.sessions) as session:  # this call's read
+                covered = await self.state.get(ConsentCheck).covered(
+                    session, every, self.purpose, self.service.data_category
+                )
             kept = [i for i, subject in enumerate(refs) if covered.intersection(subject)]
             rows, refs = [rows[i] for i in kept], [refs[i] for i in kept]
         for subject in refs:
@@ -135,9 +145,7 @@ class AuditedCall:
         a revocation takes effect on the next one."""
         ref = self.state.get(Pseudonymizer).of(kind, number)
         self._subjects.append(ref)
-        if self.needs_consent and not await self.state.get(ConsentCheck).active(
-            [ref], self.purpose, self.service.data_category
-        ):
+        if self.needs_consent and not await self._consented(ref):
             raise ConsentRequired(
                 f"no active consent covers purpose {self.purpose!r} for "
                 f"{self.service.data_category} data of this {kind.upper()}",
@@ -150,15 +158,22 @@ class AuditedCall:
                 },
             )
 
+    async def _consented(self, ref: str) -> bool:
+        async with transaction(self.state.sessions) as session:  # this call's read
+            return await self.state.get(ConsentCheck).active(
+                session, [ref], self.purpose, self.service.data_category
+            )
+
     async def check_consent_each(self, kind: str, numbers: Sequence[str]) -> list[bool]:
         """For a batch: which of these subjects this call may disclose (all, unless the
         purpose rests on consent: then those an active consent covers now). Only those
         are recorded as the event's subjects."""
         refs = [self.state.get(Pseudonymizer).of(kind, number) for number in numbers]
         if self.needs_consent:
-            covered = await self.state.get(ConsentCheck).covered(
-                sorted(set(refs)), self.purpose, self.service.data_category
-            )
+            async with transaction(self.state.sessions) as session:  # this call's read
+                covered = await self.state.get(ConsentCheck).covered(
+                    session, sorted(set(refs)), self.purpose, self.service.data_category
+                )
             allowed = [ref in covered for ref in refs]
         else:
             allowed = [True] * len(refs)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,3 +41,8 @@ class ClientRepository:
             select(Client.id, Client.roles).where(Client.active.is_(True))
         )
         return {row.id for row in rows if "admin" in row.roles}
+
+    async def names(self, ids: Collection[str]) -> dict[str, str]:
+        """The names of these clients, by id (unknown ids are absent)."""
+        rows = await self.session.execute(select(Client.id, Client.name).where(Client.id.in_(ids)))
+        return {row.id: row.name for row in rows}

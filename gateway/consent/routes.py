@@ -153,6 +153,7 @@ async def list_consents(
 )
 async def check_consent(
     call: Caller,
+    session: Session,
     cui: Annotated[str, Query(description="CUI of the child.", json_schema_extra=DOCUMENT_SCHEMA)],
     purpose: Annotated[str, Query(pattern=r"^[a-z][a-z0-9-]{0,63}$")],
 ) -> JSONResponse:
@@ -162,5 +163,5 @@ async def check_consent(
             raise invalid("query.purpose", "not a purpose of the catalog")
         ex.subject("cui", number)
         ref = call.state.get(Pseudonymizer).of("cui", number)
-        active = await call.state.get(ConsentService).active([ref], purpose, None)
+        active = await call.state.get(ConsentService).active(session, [ref], purpose, None)
         return ex.answer(project({"purpose": purpose, "active": active}, ex.fields))

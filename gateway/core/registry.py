@@ -31,10 +31,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
+
+from gateway.core.repository import registry_versions, registry_versions_sync
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,6 @@ class ClientDirectory(Protocol):
         """Release the directory's own connections."""
         ...
 
-
-_VERSIONS = text("SELECT name, version FROM registry_versions")
 
 CLIENTS = "clients"
 SIGNING_KEYS = "signing_keys"
@@ -127,9 +127,9 @@ class RegistryVersions:
         sync = self._directory.sync_engine
         if sync is not None:  # SQLite: a read of two rows, cheaper than a thread hop
             with sync.connect() as conn:
-                return {str(n): int(v) for n, v in conn.execute(_VERSIONS)}
+                return registry_versions_sync(conn)
         async with self._sessions() as session:
-            return {str(n): int(v) for n, v in await session.execute(_VERSIONS)}
+            return await registry_versions(session)
 
 
 class CachedClients:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from gateway.catalog.models import ExchangeSpec
 from gateway.exchanges.ports import Consents
 from gateway.partners.errors import PartnerNotFound
@@ -30,6 +32,7 @@ class Window:
     end: date
     params: dict[str, Any]
     cursor: str | None
+    session: AsyncSession  # the step's transaction, for reads of the gateway's own data
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ async def health_records(sources: Sources, w: Window) -> Page:
 
 async def caregivers_lines(sources: Sources, w: Window) -> Page:
     """The phone lines of consenting caregivers, a page of caregivers at a time."""
-    dnis, following = await sources.consents.caregivers(w.cursor, w.spec.chunk_size)
+    dnis, following = await sources.consents.caregivers(w.session, w.cursor, w.spec.chunk_size)
     telecom = sources.partners.get(TelecomRegistry)
     rows: list[dict[str, Any]] = []
     for dni in dnis:

@@ -56,6 +56,7 @@ class ExchangeRunJob:
             date.fromisoformat(run.params["born_to"]),
             run.params,
             run.cursor,
+            session,
         )
         try:
             found, following = await extract_for(spec.service)(self.sources, window)
@@ -65,7 +66,7 @@ class ExchangeRunJob:
             # Stage only the children whose caregiver consented.
             refs = [self.exchanges.pseudonyms.of("cui", str(r.get("cui"))) for r in found]
             covered = await self.exchanges.consents.covered(
-                sorted(set(refs)), spec.purpose, service.data_category
+                session, sorted(set(refs)), spec.purpose, service.data_category
             )
             found = [row for ref, row in zip(refs, found, strict=True) if ref in covered]
         # Only the purpose's fields are staged (the broker's projection rule).

@@ -6,14 +6,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 
 class Consents(Protocol):
     async def covered(
-        self, subject_refs: Sequence[str], purpose: str, data_category: str | None
+        self,
+        session: AsyncSession,
+        subject_refs: Sequence[str],
+        purpose: str,
+        data_category: str | None,
     ) -> set[str]:
         """Which of these subject pseudonyms an active consent covers for this purpose."""
         ...
 
-    async def caregivers(self, after: str | None, limit: int) -> tuple[list[str], str | None]:
+    async def caregivers(
+        self, session: AsyncSession, after: str | None, limit: int
+    ) -> tuple[list[str], str | None]:
         """DNIs of caregivers with an active consent, a page at a time, and the cursor."""
         ...

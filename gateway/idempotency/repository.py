@@ -1,8 +1,14 @@
+"""Every statement on the replay cache (``idempotency_keys``): claims, completion,
+release and the purge of answers past their retention.
+
+The repository runs in the caller's session and never commits.
+"""
+
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.idempotency.models import IdempotencyRecord
@@ -52,3 +58,17 @@ class IdempotencyRepository:
                 IdempotencyRecord.completed_at.is_(None),
             )
         )
+
+    async def purge_before(self, cutoff: datetime, *, dry_run: bool = False) -> int:
+        """Delete the records first claimed before ``cutoff`` (answered or not); how
+        many (counted, not deleted, when ``dry_run``)."""
+        old = IdempotencyRecord.created_at < cutoff
+        count = int(
+            await self.session.scalar(
+                select(func.count()).select_from(IdempotencyRecord).where(old)
+            )
+            or 0
+        )
+        if not dry_run:
+            await self.session.execute(delete(IdempotencyRecord).where(old))
+        return count

@@ -5,6 +5,12 @@ concurrent request with the same key (in this process or another) sees the claim
 once. The answer is stored, sealed, in the transaction of the exchange; a failed exchange
 releases the claim so the caller may try again. A claim left pending by a crash is taken
 over after ``STALE_AFTER``.
+
+Transactions: the claim and the release are the service's own short transactions, opened
+from the session factory it is given, by design: a claim must be visible to a concurrent
+request before the exchange runs, and a release must outlive the rollback of the failed
+request it follows. Storing the answer (``complete``) joins the caller's transaction.
+Statements are in ``gateway.idempotency.repository``.
 """
 
 from __future__ import annotations

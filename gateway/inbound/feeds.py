@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from gateway.districts import DistrictTable
 from gateway.identifiers import IdentifierError, UbigeoCoding, parse_document, parse_phone
 
@@ -40,9 +42,9 @@ class Notices(Protocol):
     wired by ``gateway.state``): declared here so that the inbound feature, which the
     subscriptions read from, does not import them back."""
 
-    async def fan_out(self, feed: str, partner: str, message_id: str) -> int:
+    async def fan_out(self, session: AsyncSession, feed: str, partner: str, message_id: str) -> int:
         """Owe every stored chunk of the message to each subscription of ``feed``; the
-        number of deliveries created."""
+        number of deliveries created, in the caller's transaction."""
         ...
 
 

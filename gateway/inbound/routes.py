@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.dependencies import Session
 from gateway.calls.answers import documented
@@ -97,9 +98,16 @@ def _push(feed_name: str) -> Any:
     feed = FEEDS[feed_name]
 
     async def push(
-        request: Request, call: Caller, message_id: MessageId, delimiter: CsvDelimiter = None
+        request: Request,
+        call: Caller,
+        session: Session,
+        message_id: MessageId,
+        delimiter: CsvDelimiter = None,
     ) -> JSONResponse:
-        async with audited_call(call, feed.service) as ex:
+        async with audited_call(call, feed.service, session=session) as ex:
+            # The deliveries owed for the message and its event commit together (the
+            # message itself is stored in the intake's own steps).
+            ex.shares_transaction = True
             form = body_format(request.headers.get("content-type", ""), delimiter)
             declared = request.headers.get("content-length", "")
             limit = call.state.get(InboundService).limits.max_message_bytes
@@ -108,7 +116,7 @@ def _push(feed_name: str) -> Any:
             receipt = await call.state.get(InboundService).receive(
                 feed, message_id, call.principal.client_id, form, request.stream()
             )
-            await _distribute(call, feed, message_id, receipt)
+            await _distribute(call, session, feed, message_id, receipt)
             return _answer(ex, receipt)
 
     push.__name__ = f"push_{feed_name.replace('-', '_')}"
@@ -261,15 +269,19 @@ async def push_settlements(request: Request, call: Caller, message_id: MessageId
         return _answer(ex, receipt)
 
 
-async def _distribute(call: Any, feed: Any, message_id: str, receipt: Any) -> None:
-    """Owe a newly accepted message to the feed's subscribers (a resend owes nothing new)."""
+async def _distribute(
+    call: Any, session: AsyncSession, feed: Any, message_id: str, receipt: Any
+) -> None:
+    """Owe a newly accepted message to the feed's subscribers (a resend owes nothing new),
+    in the request's transaction."""
     if not receipt.body["replayed"] and feed.name in NOTICES:
-        await call.state.get(Notices).fan_out(feed.name, feed.partner, message_id)
+        await call.state.get(Notices).fan_out(session, feed.name, feed.partner, message_id)
 
 
 def _answer(ex: Any, receipt: Any) -> JSONResponse:
     ex.event.request_digest = receipt.body["body_sha256"]
     if receipt.body["replayed"]:
         ex.event.outcome = "replayed"
-    body = ex.respond(project(receipt.body, ex.fields), status=receipt.status)
-    return JSONResponse(body, status_code=receipt.status)
+    status = 200 if receipt.replayed else 201  # a resend stored nothing new
+    body = ex.respond(project(receipt.body, ex.fields), status=status)
+    return JSONResponse(body, status_code=status)

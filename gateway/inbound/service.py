@@ -7,6 +7,12 @@ running at the same time sees the claim. Accepted rows are written in chunks of
 size. A resend with the same id and body returns the original receipt and stores
 nothing; the same id with another body is refused. A message that fails midway is
 released, so the partner can send it again (it got no receipt).
+
+Transactions: intake is the one place where a request commits in steps, by design (the
+claim must be visible to a concurrent resend before the body is read, and each chunk is
+committed as it is sealed so that memory and lock time stay bounded on a large body).
+This service therefore opens its steps' transactions itself from the session factory it
+is given; the statements are in ``gateway.inbound.repository``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from joserfc import jws
-from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,6 +35,7 @@ from gateway.districts import DistrictTable
 from gateway.inbound.feeds import Feed
 from gateway.inbound.models import InboundChunk, InboundMessage
 from gateway.inbound.reading import BodyFormat, Limits, rows_of
+from gateway.inbound.repository import InboundRepository
 from gateway.signing_keys.service import ALGORITHM, KeyService
 
 CHUNK_ROWS = 1000
@@ -50,8 +56,14 @@ SEALED_COLUMNS = [
 
 @dataclass
 class Receipt:
-    status: int
+    """What a pushed message got: the receipt's body (``replayed`` true for a resend of
+    a message received before, which stored nothing)."""
+
     body: dict[str, Any]
+
+    @property
+    def replayed(self) -> bool:
+        return bool(self.body["replayed"])
 
 
 class InboundService:
@@ -99,23 +111,12 @@ class InboundService:
     async def _release(self, feed: Feed, message_id: str) -> None:
         """Forget a message that failed midway: it got no receipt and will be resent."""
         async with transaction(self.sessions) as session:
-            await session.execute(
-                delete(InboundChunk).where(
-                    InboundChunk.partner == feed.partner, InboundChunk.message_id == message_id
-                )
-            )
-            await session.execute(
-                delete(InboundMessage).where(
-                    InboundMessage.partner == feed.partner,
-                    InboundMessage.message_id == message_id,
-                    InboundMessage.state == "receiving",
-                )
-            )
+            await InboundRepository(session).release(feed.partner, message_id)
 
     async def _claim(self, feed: Feed, message_id: str, client_id: str, now: datetime) -> bool:
         try:
             async with transaction(self.sessions) as session:
-                session.add(
+                await InboundRepository(session).add_message(
                     InboundMessage(
                         partner=feed.partner,
                         message_id=message_id,
@@ -131,24 +132,9 @@ class InboundService:
         except IntegrityError:
             pass
         async with transaction(self.sessions) as session:  # an abandoned upload is taken over
-            taken = await session.execute(
-                update(InboundMessage)
-                .where(
-                    InboundMessage.partner == feed.partner,
-                    InboundMessage.message_id == message_id,
-                    InboundMessage.state == "receiving",
-                    InboundMessage.received_at < now - STALE_AFTER,
-                )
-                .values(received_at=now, client_id=client_id)
+            return await InboundRepository(session).take_over(
+                feed.partner, message_id, client_id, now - STALE_AFTER, now
             )
-            if getattr(taken, "rowcount", 0):
-                await session.execute(
-                    delete(InboundChunk).where(
-                        InboundChunk.partner == feed.partner, InboundChunk.message_id == message_id
-                    )
-                )
-                return True
-        return False
 
     async def _resend(self, feed: Feed, message_id: str, stream: AsyncIterator[bytes]) -> Receipt:
         digest = hashlib.sha256()
@@ -161,7 +147,7 @@ class InboundService:
                     f"a message is limited to {self.limits.max_message_bytes:,} bytes",
                 )
         async with transaction(self.sessions) as session:
-            message = await session.get(InboundMessage, (feed.partner, message_id))
+            message = await InboundRepository(session).get_message(feed.partner, message_id)
         if message is None or message.state != "accepted":
             raise MessageInProgress(
                 "a message with this id is being received; retry shortly",
@@ -172,7 +158,7 @@ class InboundService:
                 "this message id was received before with a different body",
                 extra={"errors": [{"field": "header.X-Message-Id", "message": "reused"}]},
             )
-        return Receipt(200, {**self._answer(message), "replayed": True})
+        return Receipt({**self._answer(message), "replayed": True})
 
     async def _ingest(
         self,
@@ -237,7 +223,7 @@ class InboundService:
                 json.dumps(accepted, separators=(",", ":")).encode(), chunk_aad(row)
             )
             async with transaction(self.sessions) as session:
-                session.add(
+                InboundRepository(session).add_chunk(
                     InboundChunk(**row, first_row=first_row, rows=len(accepted), sealed=sealed)
                 )
             counts["chunks"] += 1
@@ -263,24 +249,18 @@ class InboundService:
         body_sha256 = digest.hexdigest()
         receipt = await self._sign(feed, message_id, body_sha256, counts, now)
         async with transaction(self.sessions) as session:
-            await session.execute(
-                update(InboundMessage)
-                .where(
-                    InboundMessage.partner == feed.partner, InboundMessage.message_id == message_id
-                )
-                .values(
-                    state="accepted",
-                    body_sha256=body_sha256,
-                    rows_accepted=counts["accepted"],
-                    rows_rejected=counts["rejected"],
-                    receipt=receipt,
-                    rejections=json.dumps(rejections),
-                    completed_at=datetime.now(UTC),
-                )
+            message = await InboundRepository(session).accept(
+                feed.partner,
+                message_id,
+                body_sha256=body_sha256,
+                rows_accepted=counts["accepted"],
+                rows_rejected=counts["rejected"],
+                receipt=receipt,
+                rejections=json.dumps(rejections),
+                completed_at=datetime.now(UTC),
             )
-            message = await session.get(InboundMessage, (feed.partner, message_id))
         assert message is not None
-        return Receipt(201, {**self._answer(message), "replayed": False})
+        return Receipt({**self._answer(message), "replayed": False})
 
     async def _sign(
         self, feed: Feed, message_id: str, body_sha256: str, counts: dict[str, int], now: datetime
@@ -317,20 +297,7 @@ class InboundService:
     async def accepted_rows(self, feed: Feed, message_id: str) -> AsyncIterator[dict[str, Any]]:
         """The stored rows of a message, opened chunk by chunk."""
         async with transaction(self.sessions) as session:
-            chunks = (
-                (
-                    await session.execute(
-                        select(InboundChunk)
-                        .where(
-                            InboundChunk.partner == feed.partner,
-                            InboundChunk.message_id == message_id,
-                        )
-                        .order_by(InboundChunk.chunk_no)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            chunks = await InboundRepository(session).chunks(feed.partner, message_id)
         for chunk in chunks:
             aad = chunk_aad(
                 {

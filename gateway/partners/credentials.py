@@ -9,6 +9,13 @@ source`, so the stored credential is used from then on, everywhere.
 
 Each renewal is audited (service ``partners.credential-renewal``, the partner's
 operation, outcome); no credential appears in the event, in a log line or an error.
+
+Transactions: the store opens its own, from the session factory it is given, by design.
+An adapter reads the credential through a port that carries no session, at the moment
+it calls the partner; and once the partner holds a new credential it must be kept
+whatever happens to the caller's transaction (a rollback would leave the partner with a
+password the gateway forgot), so it commits at once with its audit event. Statements
+are in ``gateway.partners.repository``.
 """
 
 from __future__ import annotations
@@ -83,9 +90,10 @@ class CredentialStore:
 
     async def load(self, partner: str) -> str | None:
         """The stored credential of ``partner``; None when none was ever renewed."""
+        from gateway.partners.repository import CredentialRepository  # defined after the table
+
         async with transaction(self.sessions) as session:
-            row = await session.get(PartnerCredential, partner)
-            sealed = row.secret_sealed if row is not None else None
+            sealed = await CredentialRepository(session).sealed(partner)
         if sealed is None:
             return None
         plain = await self.keyring.open(self.sessions, sealed, credential_aad(partner))
@@ -130,19 +138,14 @@ class CredentialStore:
                 await append(session, event)
             log.warning("partner credential not renewed", partner=partner, error=exc.slug)
             raise
+        from gateway.partners.repository import CredentialRepository  # defined after the table
+
         renewed_at = datetime.now(UTC)
         event.latency_ms = round((time.perf_counter() - started) * 1000, 3)
         # The partner holds the new credential now: keep it before anything else.
         async with transaction(self.sessions) as session:
             sealed = self.keyring.encrypt(new_secret.encode(), credential_aad(partner))
-            row = await session.get(PartnerCredential, partner)
-            if row is None:
-                session.add(
-                    PartnerCredential(partner=partner, secret_sealed=sealed, renewed_at=renewed_at)
-                )
-            else:
-                row.secret_sealed = sealed
-                row.renewed_at = renewed_at
+            await CredentialRepository(session).store(partner, sealed, renewed_at)
             await append(session, event)
         log.info("partner credential renewed", partner=partner)
         return Renewal(partner, renewed_at)

@@ -132,7 +132,7 @@ class PaymentService:
             good.append((row, item, self.pseudonyms.of("dni", item["dni"])))
         known = await payments.known_ids([item["end_to_end_id"] for _, item, _ in good])
         covered = await self.consents.covered(
-            sorted({ref for _, _, ref in good}), "payment", "financial"
+            session, sorted({ref for _, _, ref in good}), "payment", "financial"
         )
         accepted: list[tuple[dict[str, Any], str]] = []
         for row, item, ref in good:

@@ -11,6 +11,12 @@ request gets 429 with ``Retry-After``: the seconds until the next window.
 The next block is claimed in the background once half of the current one is spent, so
 a request waits for the database only for the first block of a window (once a minute
 per client and process) or when traffic outruns the background claim.
+
+Transactions: a claim is the limiter's own short transaction, opened from the session
+factory it is given, by design: it runs before the request's work or in a background
+task that outlives the request, and its count must be visible to every process at once
+(rolling it back with a failed request would hand out the quota twice). Its statements
+are in ``gateway.ratelimit.repository``.
 """
 
 from __future__ import annotations
@@ -22,12 +28,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.db import transaction
-from gateway.ratelimit.models import RateWindow
+from gateway.ratelimit.repository import RateWindowRepository
 
 log = structlog.get_logger("gateway.ratelimit")
 
@@ -111,48 +115,14 @@ class RateLimiter:
         """Take up to a block of this window's quota; how much was taken."""
         want = min(self.block, self.limit)
         async with transaction(self.sessions) as session:
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            statement = insert(RateWindow).values(
-                client_id=client_id, window_start=window, used=want
-            )
-            # RETURNING tells whether the row was written (an ORM insert's rowcount is not
-            # reliable on every driver): nothing comes back when the guard refused.
-            taken = (
-                await session.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=["client_id", "window_start"],
-                        set_={"used": RateWindow.used + want},
-                        where=RateWindow.used + want <= self.limit,
-                    ).returning(RateWindow.used)
-                )
-            ).scalar_one_or_none()
+            windows = RateWindowRepository(session)
+            taken = await windows.take(client_id, window, want, self.limit)
             if taken is not None:
                 if taken == want:  # this claim opened the window
-                    await session.execute(  # old windows go when a new one starts
-                        delete(RateWindow).where(RateWindow.window_start < window - self.window)
-                    )
+                    await windows.purge_before(window - self.window)  # old windows go now
                 return want
-            used = (
-                await session.execute(
-                    select(RateWindow.used).where(
-                        RateWindow.client_id == client_id, RateWindow.window_start == window
-                    )
-                )
-            ).scalar_one()
+            used = await windows.used(client_id, window)
             rest = self.limit - used
             if rest <= 0:
                 return 0
-            moved = (
-                await session.execute(
-                    update(RateWindow)
-                    .where(
-                        RateWindow.client_id == client_id,
-                        RateWindow.window_start == window,
-                        RateWindow.used == used,
-                    )
-                    .values(used=used + rest)
-                    .returning(RateWindow.used)
-                )
-            ).scalar_one_or_none()
-            return rest if moved is not None else 0
+            return rest if await windows.move(client_id, window, used, used + rest) else 0

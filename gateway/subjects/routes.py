@@ -11,19 +11,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
-from audit.events import decode
-from audit.store import about_any, audit_events
 from gateway.auth.dependencies import Session
 from gateway.calls.audited import audited_call, project
 from gateway.calls.caller import Caller, Dni
 from gateway.calls.validation import parse_document
 from gateway.catalog.models import Catalog
-from gateway.clients.models import Client
+from gateway.clients.repository import ClientRepository
 from gateway.core.errors import problem_responses
 from gateway.core.limits import BIGINT_MAX
 from gateway.core.pseudonyms import Pseudonymizer
+from gateway.subjects.repository import disclosures_about
 from gateway.subjects.schemas import DisclosuresAnswer
 
 router = APIRouter(prefix="/v1", tags=["audit"], responses=problem_responses(401, 403, 422))
@@ -56,30 +54,11 @@ async def disclosures(
             for sid, service in call.state.get(Catalog).services.items()
             if service.data_category == "audit"
         ]
-        query = (
-            select(audit_events)
-            .where(
-                audit_events.c.decision == "allowed",
-                audit_events.c.service.not_in(oversight),
-                about_any(list(refs)),
-                audit_events.c.seq > (cursor or 0),
-            )
-            .order_by(audit_events.c.seq)
-            .limit(limit + 1)
-        )
-        rows = [decode(r) for r in (await session.execute(query)).mappings().all()]
+        rows = await disclosures_about(session, list(refs), oversight, cursor or 0, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         ids = {r["client_id"] for r in rows if r["client_id"]}
-        names = (
-            dict(
-                (
-                    await session.execute(select(Client.id, Client.name).where(Client.id.in_(ids)))
-                ).all()
-            )
-            if ids
-            else {}
-        )
+        names = await ClientRepository(session).names(ids) if ids else {}
         items: list[dict[str, Any]] = []
         for r in rows:
             if not r["fields"]:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.auth.dependencies import Session
 from gateway.calls.answers import documented
 from gateway.calls.audited import audited_call
 from gateway.calls.caller import Caller
@@ -46,8 +47,10 @@ class SubscriptionRequest(BaseModel):
     response_model=SubscriptionView,
     summary="Subscribe to a pushed feed (webhook or pull)",
 )
-async def subscribe(body: SubscriptionRequest, call: Caller) -> JSONResponse:
-    async with audited_call(call, NOTICES[body.feed], request_body=body.model_dump()) as ex:
+async def subscribe(body: SubscriptionRequest, call: Caller, session: Session) -> JSONResponse:
+    payload = body.model_dump()
+    async with audited_call(call, NOTICES[body.feed], session=session, request_body=payload) as ex:
+        ex.shares_transaction = True  # the subscription and its event commit together
         if body.mode == "push":
             url = body.webhook_url or ""
             if not url.startswith(("https://", "http://")):
@@ -55,7 +58,7 @@ async def subscribe(body: SubscriptionRequest, call: Caller) -> JSONResponse:
         elif body.webhook_url is not None:
             raise invalid("body.webhook_url", "only push subscriptions take a webhook")
         created = await call.state.get(SubscriptionService).subscribe(
-            call.principal.client_id, body.feed, call.purpose, body.mode, body.webhook_url
+            session, call.principal.client_id, body.feed, call.purpose, body.mode, body.webhook_url
         )
         ex.respond(None, status=201)
         return JSONResponse(created, status_code=201)
@@ -67,9 +70,9 @@ async def subscribe(body: SubscriptionRequest, call: Caller) -> JSONResponse:
     response_model=None,
     responses=documented(SubscriptionView, "The subscription"),
 )
-async def get_subscription(subscription_id: str, call: Caller) -> dict[str, Any]:
+async def get_subscription(subscription_id: str, call: Caller, session: Session) -> dict[str, Any]:
     result: dict[str, Any] = await call.state.get(SubscriptionService).view(
-        call.principal.client_id, subscription_id
+        session, call.principal.client_id, subscription_id
     )
     return result
 
@@ -82,6 +85,7 @@ async def get_subscription(subscription_id: str, call: Caller) -> dict[str, Any]
 async def list_deliveries(
     subscription_id: str,
     call: Caller,
+    session: Session,
     state: Annotated[
         Literal["pending", "delivered", "acknowledged", "dead"] | None, Query()
     ] = None,
@@ -89,13 +93,14 @@ async def list_deliveries(
 ) -> JSONResponse:
     subs = call.state.get(SubscriptionService)
     if state is not None:
-        items = await subs.deliveries(call.principal.client_id, subscription_id, state, limit)
+        client_id = call.principal.client_id
+        items = await subs.deliveries(session, client_id, subscription_id, state, limit)
         return JSONResponse({"deliveries": items})
-    view = await subs.view(call.principal.client_id, subscription_id)
+    view = await subs.view(session, call.principal.client_id, subscription_id)
     async with audited_call(call, NOTICES[view["feed"]]) as ex:
         if view["purpose"] != call.purpose:
             raise invalid("header.X-Purpose", "use the purpose the subscription was made for")
-        payloads = await subs.pull(call.principal.client_id, subscription_id, limit)
+        payloads = await subs.pull(session, call.principal.client_id, subscription_id, limit)
         ex.event.fields = ex.fields
         ex.respond(None)
         return JSONResponse({"deliveries": payloads})
@@ -108,10 +113,10 @@ async def list_deliveries(
     responses=documented(DeliveryState, "The delivery, now acknowledged"),
 )
 async def acknowledge(
-    subscription_id: str, delivery_id: DeliveryId, call: Caller
+    subscription_id: str, delivery_id: DeliveryId, call: Caller, session: Session
 ) -> dict[str, Any]:
     result: dict[str, Any] = await call.state.get(SubscriptionService).acknowledge(
-        call.principal.client_id, subscription_id, delivery_id
+        session, call.principal.client_id, subscription_id, delivery_id
     )
     return result
 
@@ -123,8 +128,10 @@ async def acknowledge(
     response_model=None,
     responses=documented(DeliveryState, "The delivery, pending again", 202),
 )
-async def retry(subscription_id: str, delivery_id: DeliveryId, call: Caller) -> dict[str, Any]:
+async def retry(
+    subscription_id: str, delivery_id: DeliveryId, call: Caller, session: Session
+) -> dict[str, Any]:
     await call.state.get(SubscriptionService).redeliver(
-        call.principal.client_id, subscription_id, delivery_id
+        session, call.principal.client_id, subscription_id, delivery_id
     )
     return {"delivery_id": delivery_id, "state": "pending"}

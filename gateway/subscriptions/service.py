@@ -6,6 +6,10 @@ Push subscriptions get a POST per delivery, signed with HMAC-SHA256 under the se
 given at subscription time (``X-Juntos-Signature: sha256=<hex>``), retried with
 exponential backoff and marked dead after ``max_attempts``. Pull subscriptions fetch
 pending deliveries and acknowledge them; an unacknowledged delivery is offered again.
+
+Every method works in the caller's session and never commits: the request's for the API,
+the delivery loop's (``gateway.subscriptions.delivery``) for pushes. Statements are in
+``gateway.subscriptions.repository``; the pushed rows are read through inbound's.
 """
 
 from __future__ import annotations
@@ -20,19 +24,18 @@ from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.catalog.models import Catalog
 from gateway.consent.service import ConsentService
-from gateway.core.data_keys import DataKeyring, SealedColumn
-from gateway.core.db import transaction
+from gateway.core.data_keys import DataKeyring, SealedColumn, UnknownDataKey
 from gateway.core.problems import Conflict, NotFound
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.inbound.feeds import NOTICES
-from gateway.inbound.models import InboundChunk
+from gateway.inbound.repository import InboundRepository
 from gateway.inbound.service import chunk_aad
 from gateway.subscriptions.models import Delivery, Subscription
+from gateway.subscriptions.repository import SubscriptionRepository
 
 log = structlog.get_logger("gateway.subscriptions")
 
@@ -56,14 +59,12 @@ SUBJECT = {
 class SubscriptionService:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
         catalog: Catalog,
         keyring: DataKeyring,
         pseudonyms: Pseudonymizer,
         consents: ConsentService,
         max_attempts: int = 8,
     ) -> None:
-        self.sessions = sessions
         self.catalog = catalog
         self.keyring = keyring
         self.pseudonyms = pseudonyms
@@ -78,49 +79,51 @@ class SubscriptionService:
     # -- subscriptions -----------------------------------------------------------------
 
     async def subscribe(
-        self, client_id: str, feed: str, purpose: str, mode: str, webhook_url: str | None
+        self,
+        session: AsyncSession,
+        client_id: str,
+        feed: str,
+        purpose: str,
+        mode: str,
+        webhook_url: str | None,
     ) -> dict[str, Any]:
+        """Record a subscription; its view, with the webhook secret (shown this once)
+        for a push subscription."""
         secret = secrets.token_urlsafe(32) if mode == "push" else None
         sid = str(uuid.uuid4())
-        async with transaction(self.sessions) as session:
-            session.add(
-                Subscription(
-                    subscription_id=sid,
-                    client_id=client_id,
-                    feed=feed,
-                    purpose=purpose,
-                    mode=mode,
-                    webhook_url=webhook_url,
-                    secret_sealed=self.keyring.encrypt(secret.encode(), sid.encode())
-                    if secret
-                    else None,
-                    active=True,
-                    created_at=datetime.now(UTC),
-                )
+        await SubscriptionRepository(session).add(
+            Subscription(
+                subscription_id=sid,
+                client_id=client_id,
+                feed=feed,
+                purpose=purpose,
+                mode=mode,
+                webhook_url=webhook_url,
+                secret_sealed=self.keyring.encrypt(secret.encode(), sid.encode())
+                if secret
+                else None,
+                active=True,
+                created_at=datetime.now(UTC),
             )
-        view = await self.view(client_id, sid)
+        )
+        view = await self.view(session, client_id, sid)
         if secret:
             view["secret"] = secret  # shown once, to verify X-Juntos-Signature
         return view
 
-    async def _own(self, session: AsyncSession, client_id: str, sid: str) -> Subscription:
-        sub = await session.get(Subscription, sid)
+    @staticmethod
+    async def _own(repository: SubscriptionRepository, client_id: str, sid: str) -> Subscription:
+        sub = await repository.get(sid)
         if sub is None or sub.client_id != client_id:
             raise NotFound("no subscription with this id for this client")
         return sub
 
-    async def view(self, client_id: str, sid: str) -> dict[str, Any]:
-        async with transaction(self.sessions) as session:
-            sub = await self._own(session, client_id, sid)
-            counts = dict(
-                (
-                    await session.execute(
-                        select(Delivery.state, func.count())
-                        .where(Delivery.subscription_id == sid)
-                        .group_by(Delivery.state)
-                    )
-                ).all()
-            )
+    async def view(self, session: AsyncSession, client_id: str, sid: str) -> dict[str, Any]:
+        """A subscription of this client and its deliveries counted by state; raises
+        ``NotFound`` for another client's or an unknown id."""
+        repository = SubscriptionRepository(session)
+        sub = await self._own(repository, client_id, sid)
+        counts = await repository.counts_by_state(sid)
         return {
             "id": sub.subscription_id,
             "feed": sub.feed,
@@ -128,60 +131,45 @@ class SubscriptionService:
             "mode": sub.mode,
             "webhook_url": sub.webhook_url,
             "active": sub.active,
-            "deliveries": {k: int(v) for k, v in counts.items()},
+            "deliveries": counts,
         }
 
     # -- fan-out -------------------------------------------------------------------------
 
-    async def fan_out(self, feed: str, partner: str, message_id: str) -> int:
-        """Owe every stored chunk of an accepted message to each subscription of its feed."""
+    async def fan_out(self, session: AsyncSession, feed: str, partner: str, message_id: str) -> int:
+        """Owe every stored chunk of an accepted message to each subscription of its feed;
+        how many deliveries were created."""
         now = datetime.now(UTC)
         created = 0
-        async with transaction(self.sessions) as session:
-            subs = (
-                (
-                    await session.execute(
-                        select(Subscription.subscription_id).where(
-                            Subscription.feed == feed, Subscription.active.is_(True)
-                        )
+        repository = SubscriptionRepository(session)
+        subs = await repository.active_of_feed(feed)
+        chunks = await InboundRepository(session).chunk_numbers(partner, message_id)
+        for sid in subs:
+            for chunk_no in chunks:
+                repository.add_delivery(
+                    Delivery(
+                        subscription_id=sid,
+                        partner=partner,
+                        message_id=message_id,
+                        chunk_no=chunk_no,
+                        state="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
                     )
                 )
-                .scalars()
-                .all()
-            )
-            chunks = (
-                (
-                    await session.execute(
-                        select(InboundChunk.chunk_no).where(
-                            InboundChunk.partner == partner, InboundChunk.message_id == message_id
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            for sid in subs:
-                for chunk_no in chunks:
-                    session.add(
-                        Delivery(
-                            subscription_id=sid,
-                            partner=partner,
-                            message_id=message_id,
-                            chunk_no=chunk_no,
-                            state="pending",
-                            attempts=0,
-                            next_attempt_at=now,
-                            created_at=now,
-                        )
-                    )
-                    created += 1
+                created += 1
+        await session.flush()
         return created
 
-    async def _payload(self, sub: Subscription, delivery: Delivery) -> dict[str, Any]:
-        async with transaction(self.sessions) as session:
-            chunk = await session.get(
-                InboundChunk, (delivery.partner, delivery.message_id, delivery.chunk_no)
-            )
+    async def payload(
+        self, session: AsyncSession, sub: Subscription, delivery: Delivery
+    ) -> dict[str, Any]:
+        """What a delivery carries: the chunk's rows projected to the purpose's fields
+        (rows without consent withheld and counted when the purpose rests on consent)."""
+        chunk = await InboundRepository(session).chunk(
+            delivery.partner, delivery.message_id, delivery.chunk_no
+        )
         rows: list[dict[str, Any]] = []
         if chunk is not None:
             aad = chunk_aad(
@@ -191,14 +179,16 @@ class SubscriptionService:
                     "chunk_no": chunk.chunk_no,
                 }
             )
-            rows = json.loads(await self.keyring.open(self.sessions, chunk.sealed, aad))
+            rows = json.loads(await self._open(session, chunk.sealed, aad))
         service = self.catalog.services[NOTICES[sub.feed]]
         grant = service.purposes[sub.purpose]
         withheld = 0
         if self.catalog.legal_bases[grant.legal_basis].requires_consent:
             field, kind = SUBJECT[sub.feed]
             refs = {self.pseudonyms.of(kind, str(r.get(field))) for r in rows}
-            covered = await self.consents.covered(sorted(refs), sub.purpose, service.data_category)
+            covered = await self.consents.covered(
+                session, sorted(refs), sub.purpose, service.data_category
+            )
             kept = [r for r in rows if self.pseudonyms.of(kind, str(r.get(field))) in covered]
             withheld = len(rows) - len(kept)
             rows = kept
@@ -212,58 +202,48 @@ class SubscriptionService:
             "withheld_without_consent": withheld,
         }
 
+    async def _open(self, session: AsyncSession, blob: bytes, associated: bytes) -> bytes:
+        """Decrypt, loading data keys another process added since this one started."""
+        try:
+            return self.keyring.decrypt(blob, associated)
+        except UnknownDataKey:
+            await self.keyring.load(session)
+            return self.keyring.decrypt(blob, associated)
+
     # -- pull ----------------------------------------------------------------------------
 
-    async def pull(self, client_id: str, sid: str, limit: int) -> list[dict[str, Any]]:
-        async with transaction(self.sessions) as session:
-            sub = await self._own(session, client_id, sid)
-            if sub.mode != "pull":
-                raise Conflict("this subscription is delivered by webhook")
-            pending = (
-                (
-                    await session.execute(
-                        select(Delivery)
-                        .where(Delivery.subscription_id == sid, Delivery.state == "pending")
-                        .order_by(Delivery.delivery_id)
-                        .limit(limit)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-        return [await self._payload(sub, d) for d in pending]
+    async def pull(
+        self, session: AsyncSession, client_id: str, sid: str, limit: int
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` pending deliveries of a pull subscription, with their rows;
+        raises ``Conflict`` for a push subscription."""
+        repository = SubscriptionRepository(session)
+        sub = await self._own(repository, client_id, sid)
+        if sub.mode != "pull":
+            raise Conflict("this subscription is delivered by webhook")
+        pending = await repository.deliveries(sid, "pending", limit)
+        return [await self.payload(session, sub, d) for d in pending]
 
-    async def acknowledge(self, client_id: str, sid: str, delivery_id: int) -> dict[str, Any]:
-        async with transaction(self.sessions) as session:
-            await self._own(session, client_id, sid)
-            done = await session.execute(
-                update(Delivery)
-                .where(
-                    Delivery.subscription_id == sid,
-                    Delivery.delivery_id == delivery_id,
-                    Delivery.state == "pending",
-                )
-                .values(state="acknowledged", delivered_at=datetime.now(UTC))
-            )
-            if not getattr(done, "rowcount", 0):
-                delivery = await session.get(Delivery, delivery_id)
-                if delivery is None or delivery.subscription_id != sid:
-                    raise NotFound("no such delivery for this subscription")
+    async def acknowledge(
+        self, session: AsyncSession, client_id: str, sid: str, delivery_id: int
+    ) -> dict[str, Any]:
+        """Acknowledge a pending delivery (again: no change); raises ``NotFound`` for a
+        delivery of another subscription."""
+        repository = SubscriptionRepository(session)
+        await self._own(repository, client_id, sid)
+        if not await repository.acknowledge(sid, delivery_id, datetime.now(UTC)):
+            delivery = await repository.get_delivery(delivery_id)
+            if delivery is None or delivery.subscription_id != sid:
+                raise NotFound("no such delivery for this subscription")
         return {"delivery_id": delivery_id, "state": "acknowledged"}
 
     async def deliveries(
-        self, client_id: str, sid: str, state: str | None, limit: int
+        self, session: AsyncSession, client_id: str, sid: str, state: str | None, limit: int
     ) -> list[dict[str, Any]]:
-        async with transaction(self.sessions) as session:
-            await self._own(session, client_id, sid)
-            query = select(Delivery).where(Delivery.subscription_id == sid)
-            if state:
-                query = query.where(Delivery.state == state)
-            rows = (
-                (await session.execute(query.order_by(Delivery.delivery_id).limit(limit)))
-                .scalars()
-                .all()
-            )
+        """Status of up to ``limit`` deliveries (in ``state`` when given), oldest first."""
+        repository = SubscriptionRepository(session)
+        await self._own(repository, client_id, sid)
+        rows = await repository.deliveries(sid, state, limit)
         return [
             {
                 "delivery_id": d.delivery_id,
@@ -276,51 +256,39 @@ class SubscriptionService:
             for d in rows
         ]
 
-    # -- push ----------------------------------------------------------------------------
+    async def redeliver(
+        self, session: AsyncSession, client_id: str, sid: str, delivery_id: int
+    ) -> None:
+        """Give a dead delivery another round of attempts."""
+        repository = SubscriptionRepository(session)
+        await self._own(repository, client_id, sid)
+        await repository.redeliver(sid, delivery_id, datetime.now(UTC))
 
-    async def deliver_due(self) -> int:
-        """POST every due push delivery once; returns how many were attempted."""
-        now = datetime.now(UTC)
-        async with transaction(self.sessions) as session:
-            due = (
-                await session.execute(
-                    select(Delivery, Subscription)
-                    .join(Subscription, Subscription.subscription_id == Delivery.subscription_id)
-                    .where(
-                        Subscription.mode == "push",
-                        Delivery.state == "pending",
-                        Delivery.next_attempt_at <= now,
-                    )
-                    .order_by(Delivery.delivery_id)
-                    .limit(100)
-                )
-            ).all()
-        attempted = 0
-        for delivery, sub in due:
-            async with transaction(self.sessions) as session:  # claim: one process sends it
-                claimed = await session.execute(
-                    update(Delivery)
-                    .where(
-                        Delivery.delivery_id == delivery.delivery_id,
-                        Delivery.state == "pending",
-                        Delivery.next_attempt_at <= now,
-                    )
-                    .values(next_attempt_at=now + timedelta(seconds=30))
-                )
-            if not getattr(claimed, "rowcount", 0):
-                continue
-            attempted += 1
-            await self._send(sub, delivery)
-        return attempted
+    # -- push (steps of the delivery loop) -----------------------------------------------
 
-    async def _send(self, sub: Subscription, delivery: Delivery) -> None:
-        payload = await self._payload(sub, delivery)
+    async def due(
+        self, session: AsyncSession, now: datetime, limit: int = 100
+    ) -> list[tuple[Delivery, Subscription]]:
+        """Push deliveries due at ``now``, oldest first, with their subscription."""
+        return await SubscriptionRepository(session).due_pushes(now, limit)
+
+    async def claim(self, session: AsyncSession, delivery: Delivery, now: datetime) -> bool:
+        """Take a due delivery for 30 seconds so one process sends it; False when
+        another did first."""
+        return await SubscriptionRepository(session).claim(
+            delivery.delivery_id, now, now + timedelta(seconds=30)
+        )
+
+    async def send(
+        self, sub: Subscription, delivery: Delivery, payload: dict[str, Any]
+    ) -> str | None:
+        """POST a delivery's payload, signed; the error (``HTTP 503``, an httpx error's
+        name) or None when the webhook answered 2xx. No database work."""
         body = json.dumps(payload, separators=(",", ":")).encode()
         assert sub.secret_sealed is not None
         assert sub.webhook_url is not None
         secret = self.keyring.decrypt(sub.secret_sealed, sub.subscription_id.encode())
         signature = hmac.new(secret, body, hashlib.sha256).hexdigest()
-        error: str | None = None
         if self.http is None:
             self.http = httpx.AsyncClient(timeout=10.0)
         try:
@@ -333,10 +301,15 @@ class SubscriptionService:
                     "X-Juntos-Delivery": str(delivery.delivery_id),
                 },
             )
-            if not 200 <= answer.status_code < 300:
-                error = f"HTTP {answer.status_code}"
         except httpx.HTTPError as exc:
-            error = type(exc).__name__
+            return type(exc).__name__
+        if not 200 <= answer.status_code < 300:
+            return f"HTTP {answer.status_code}"
+        return None
+
+    async def record(self, session: AsyncSession, delivery: Delivery, error: str | None) -> None:
+        """Store an attempt's outcome: delivered, dead after ``max_attempts``, or due
+        again after an exponential backoff (0.5 s doubling, at most 10 minutes)."""
         attempts = delivery.attempts + 1
         now = datetime.now(UTC)
         values: dict[str, Any]
@@ -351,23 +324,4 @@ class SubscriptionService:
                 "last_error": error,
                 "next_attempt_at": now + timedelta(seconds=delay),
             }
-        async with transaction(self.sessions) as session:
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.delivery_id == delivery.delivery_id)
-                .values(**values)
-            )
-
-    async def redeliver(self, client_id: str, sid: str, delivery_id: int) -> None:
-        """Give a dead delivery another round of attempts."""
-        async with transaction(self.sessions) as session:
-            await self._own(session, client_id, sid)
-            await session.execute(
-                update(Delivery)
-                .where(
-                    Delivery.subscription_id == sid,
-                    Delivery.delivery_id == delivery_id,
-                    Delivery.state == "dead",
-                )
-                .values(state="pending", attempts=0, next_attempt_at=datetime.now(UTC))
-            )
+        await SubscriptionRepository(session).record_attempt(delivery.delivery_id, values)

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from adapters.sandbox.settings import SandboxSettings
 from gateway.core.db import transaction
+from gateway.subscriptions.delivery import deliver_due
 from gateway.subscriptions.models import Delivery
 from tests.fixtures.gateway import GetToken, bearer
 from tests.support import serve_on_loopback
@@ -174,7 +175,7 @@ async def test_webhooks_are_signed_retried_and_dead_lettered(
             content=births([7, 8]),
             headers=reniec | NDJSON | {"X-Message-Id": "B7"},
         )
-        assert await subs.deliver_due() == 1  # first attempt: HTTP 500
+        assert await deliver_due(state.sessions, subs) == 1  # first attempt: HTTP 500
         failing = (
             await http.get(
                 f"/v1/subscriptions/{sid}/deliveries", params={"state": "pending"}, headers=program
@@ -182,9 +183,9 @@ async def test_webhooks_are_signed_retried_and_dead_lettered(
         ).json()
         assert failing["deliveries"][0]["attempts"] == 1
         assert failing["deliveries"][0]["last_error"] == "HTTP 500"
-        assert await subs.deliver_due() == 0  # backing off
+        assert await deliver_due(state.sessions, subs) == 0  # backing off
         await due_now()
-        assert await subs.deliver_due() == 1
+        assert await deliver_due(state.sessions, subs) == 1
         view = (await http.get(f"/v1/subscriptions/{sid}", headers=program)).json()
         assert view["deliveries"] == {"delivered": 1}
         head, body = received[-1]
@@ -201,7 +202,7 @@ async def test_webhooks_are_signed_retried_and_dead_lettered(
         )
         for _ in range(2):
             await due_now()
-            await subs.deliver_due()
+            await deliver_due(state.sessions, subs)
         dead = (
             await http.get(
                 f"/v1/subscriptions/{sid}/deliveries", params={"state": "dead"}, headers=program
