@@ -18,12 +18,12 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.catalog.models import Catalog
-from gateway.consent import purge as consents
+from gateway.consent.repository import ConsentRepository
 from gateway.core.data_keys import SealedColumn
 from gateway.exchanges.repository import ExchangeRepository
-from gateway.idempotency import purge as replays
-from gateway.inbound import purge as inbound
+from gateway.idempotency.repository import IdempotencyRepository
 from gateway.inbound.feeds import FEEDS
+from gateway.inbound.repository import InboundRepository
 from gateway.payments.repository import PaymentRepository
 
 log = structlog.get_logger("gateway.retention")
@@ -47,9 +47,11 @@ async def purge(
         return catalog.services[service].data_category
 
     counts = {
-        "consent": await consents.purge_before(session, cutoff("consent"), dry_run=dry_run),
-        "replay-cache": await replays.purge_before(
-            session, cutoff("replay-cache"), dry_run=dry_run
+        "consent": await ConsentRepository(session).purge_ended_before(
+            cutoff("consent"), dry_run=dry_run
+        ),
+        "replay-cache": await IdempotencyRepository(session).purge_before(
+            cutoff("replay-cache"), dry_run=dry_run
         ),
     }
 
@@ -60,8 +62,8 @@ async def purge(
         category = of(feed.service)
         add(
             category,
-            await inbound.purge_before(
-                session, feed.partner, feed.name, cutoff(category), dry_run=dry_run
+            await InboundRepository(session).purge_received_before(
+                feed.partner, feed.name, cutoff(category), dry_run=dry_run
             ),
         )
     runs = ExchangeRepository(session)
