@@ -14,9 +14,9 @@ a ``typing.Protocol`` its user declares (``ConsentCheck`` for the audited call,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from fastapi import Request
 from prometheus_client import CollectorRegistry
@@ -28,6 +28,7 @@ from gateway.auditing.checkpoint_keys import AuditKeys
 from gateway.auditing.service import AuditSealer
 from gateway.auth.tokens import TokenService
 from gateway.broker.rules import RuleTable, load_rules
+from gateway.calls.audited import ConsentCheck
 from gateway.catalog.models import Catalog
 from gateway.clients.directory import ClientDirectory
 from gateway.consent.service import ConsentService
@@ -40,6 +41,7 @@ from gateway.districts import DistrictTable, load_table
 from gateway.exchanges.jobs import ExchangeRunJob
 from gateway.exchanges.service import ExchangeService
 from gateway.idempotency.service import IdempotencyService
+from gateway.inbound.feeds import Notices
 from gateway.inbound.reading import Limits
 from gateway.inbound.service import InboundService
 from gateway.jobs import JobRunner
@@ -86,6 +88,29 @@ class AppState:
     rate_limiter: RateLimiter
     credentials: CredentialStore
     jobs: JobRunner
+    _parts: dict[Any, Any] = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._parts = {
+            type(getattr(self, f.name)): getattr(self, f.name)
+            for f in fields(self)
+            if f.name != "_parts"
+        }
+        self._parts[ConsentCheck] = self.consents
+        self._parts[Notices] = self.subscriptions
+
+    def get(self, kind: type[T]) -> T:
+        """The part of type ``kind`` (``gateway.core.web.Components``); a subclass's
+        instance answers for its base. ``LookupError`` if none."""
+        try:
+            return cast(T, self._parts[kind])
+        except KeyError:
+            for f in fields(self):
+                value = getattr(self, f.name)
+                if isinstance(value, kind):
+                    self._parts[kind] = value
+                    return value
+        raise LookupError(f"the gateway holds no {kind.__name__}")
 
     @classmethod
     def build(cls, settings: Settings, catalog: Catalog) -> AppState:
