@@ -109,3 +109,12 @@ class Contract:
             f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(response.json())
         ]
         assert not errors, errors
+
+
+def is_problem(response: httpx.Response, *statuses: int) -> bool:
+    """An RFC 9457 problem answer with one of these statuses."""
+    return (
+        response.status_code in statuses
+        and response.headers["content-type"].startswith("application/problem+json")
+        and "type" in response.json()
+    )

@@ -27,6 +27,8 @@ from gateway.identifiers import IdentifierError
 from tests.fixtures.gateway import GetToken, bearer
 from tests.fixtures.partners import Grant, Mocks, consent_body, purpose
 
+pytestmark = pytest.mark.partner_mocks
+
 # The sandbox household of the field cases (default population, seed 2020).
 MOTHER = "60542601"
 CHILD = "39774981"

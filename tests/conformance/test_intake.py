@@ -26,6 +26,8 @@ from gateway.settings import Settings
 from gateway.state import AppState
 from tests.fixtures.gateway import GetToken, bearer
 
+pytestmark = pytest.mark.partner_mocks
+
 FIELD_CASES = Path(__file__).resolve().parents[2].parent / "shared" / "field-cases"
 CUI, DNI = "39774981", "60542601"  # a sandbox household (seed 2020)
 ENDPOINTS = {

@@ -23,6 +23,8 @@ from tests.fixtures.gateway import GetToken, bearer
 from tests.fixtures.partners import Grant, Mocks, purpose
 from tests.fixtures.payments import payees, roll, transfer
 
+pytestmark = pytest.mark.partner_mocks
+
 CASES = Path(__file__).resolve().parents[2].parent / "shared" / "field-cases"
 XML = {"Content-Type": "application/xml"}
 

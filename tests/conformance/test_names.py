@@ -10,6 +10,8 @@ import pytest
 from gateway.names import clerk_form, same_name
 from tests.fixtures.partners import Mocks, purpose
 
+pytestmark = pytest.mark.partner_mocks
+
 
 @pytest.mark.parametrize(
     ("declared", "recorded"),

@@ -51,10 +51,12 @@ from gateway.partners.health import PartnerHealth
 from gateway.partners.resilience import PartnerGuard
 from gateway.settings import Settings
 from gateway.state import AppState
+from tests.fixtures.cli import env_for, invoke_async
 from tests.fixtures.gateway import GetToken, bearer
 from tests.fixtures.partners import Mocks, purpose
-from tests.gateway.cli_support import env_for, invoke_async
 from tests.support import serve_on_loopback
+
+pytestmark = pytest.mark.partner_mocks
 
 REPO = Path(__file__).resolve().parents[2]
 FIELD_CASES = REPO.parent / "shared" / "field-cases"

@@ -41,6 +41,8 @@ from program.registers import FileRegisters
 from tests.fixtures.gateway import bearer
 from tests.fixtures.partners import Mocks, purpose
 
+pytestmark = pytest.mark.partner_mocks
+
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ubigeo_distrito.csv"
 needs_real_table = pytest.mark.skipif(not REAL.exists(), reason=f"{REAL} is not there")
 HEADER = (

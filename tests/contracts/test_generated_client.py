@@ -27,7 +27,7 @@ import yaml
 
 from gateway.settings import REPO_ROOT
 from tests.fixtures.database import DatabaseFactory
-from tests.gateway.test_serve import mock_ports, run_cli, serving
+from tests.fixtures.serving import mock_ports, run_cli, serving
 
 CONTRACT = REPO_ROOT / "contracts" / "gateway" / "openapi.yaml"
 CONFIG = REPO_ROOT / "contracts" / "gateway" / "openapi-python-client.yaml"

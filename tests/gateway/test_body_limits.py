@@ -17,8 +17,8 @@ import yaml
 from gateway.core.limits import BIGINT_MAX, DEFAULT_BODY_BYTES, LIMIT_EXTENSION
 from tests.fixtures.database import DatabaseFactory
 from tests.fixtures.gateway import GetToken, bearer
-from tests.gateway.test_hostile_input import is_problem
-from tests.gateway.test_serve import mock_ports, run_cli, serving
+from tests.fixtures.serving import mock_ports, run_cli, serving
+from tests.support import is_problem
 
 CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "gateway" / "openapi.yaml"
 MB = 1024 * 1024

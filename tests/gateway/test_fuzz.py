@@ -38,7 +38,7 @@ from schemathesis.checks import (
 from schemathesis.openapi import from_path
 
 from tests.fixtures.database import DatabaseFactory
-from tests.gateway.test_serve import mock_ports, run_cli, serving
+from tests.fixtures.serving import mock_ports, run_cli, serving
 
 CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "gateway" / "openapi.yaml"
 PURPOSES = ("affiliation", "contact", "payment", "coresponsibility-verification", "audit")

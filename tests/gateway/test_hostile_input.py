@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from gateway.core.db import transaction
 from gateway.inbound.models import InboundMessage
 from tests.fixtures.gateway import GetToken, bearer
+from tests.support import is_problem
 
 BILLION_LAUGHS = (
     b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
@@ -31,14 +32,6 @@ PARAMETER_ENTITY = (
 UTF16_DOCTYPE = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE d [<!ENTITY x "y">]><d>&x;</d>'
 SQL = ("' OR '1'='1", "1; DROP TABLE audit_events; --", '" OR ""="', "%' --", "\\'; SELECT 1")
 TRAVERSAL = ("../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%2e%2e%2f%2e%2e%2fetc%2fpasswd")
-
-
-def is_problem(response: httpx.Response, *statuses: int) -> bool:
-    return (
-        response.status_code in statuses
-        and response.headers["content-type"].startswith("application/problem+json")
-        and "type" in response.json()
-    )
 
 
 async def stored_messages(app: FastAPI) -> int:

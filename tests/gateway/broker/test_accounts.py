@@ -12,6 +12,8 @@ from gateway.app import create_app
 from gateway.settings import Settings
 from tests.fixtures.partners import Grant, Mocks, purpose
 
+pytestmark = pytest.mark.partner_mocks
+
 
 def opening(key: str) -> dict[str, str]:
     return purpose("payment", **{"Idempotency-Key": key})

@@ -6,11 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from adapters.sandbox.population import Household
 from tests.fixtures.gateway import audit_log
 from tests.fixtures.partners import Grant, Mocks, consent_body, purpose
+
+pytestmark = pytest.mark.partner_mocks
 
 
 def adults(mocks: Mocks, n: int, **conditions: Any) -> list[Household]:

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from adapters.sandbox.population import check_digit
@@ -15,6 +16,8 @@ from gateway.partners.models import HealthService
 from gateway.settings import REPO_ROOT
 from tests.fixtures.gateway import audit_log
 from tests.fixtures.partners import Grant, Mocks, purpose
+
+pytestmark = pytest.mark.partner_mocks
 
 
 async def test_person_answer_holds_only_the_purposes_fields(

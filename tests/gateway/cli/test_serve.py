@@ -8,76 +8,14 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.fixtures.database import DatabaseFactory
-from tests.gateway.test_cli import PRODUCTION_PARTNER_SECRETS
-from tests.support import free_port
-
-CLI = [sys.executable, "-m", "gateway.cli"]
-
-
-@dataclass
-class Served:
-    base: str
-    pid: int = 0
-    output: str = ""
-
-
-@contextmanager
-def serving(env: dict[str, str], cwd: Path, *args: str) -> Iterator[Served]:
-    port = free_port()
-    full_env = {**os.environ, **env, "GATEWAY_PORT": str(port)}
-    proc = subprocess.Popen(
-        [*CLI, "serve", *args],
-        env=full_env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    served = Served(base, proc.pid)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                break
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield served
-    finally:
-        proc.terminate()
-        served.output, _ = proc.communicate(timeout=15)
-
-
-def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args],
-        env={**os.environ, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def mock_ports() -> dict[str, str]:
-    return {
-        f"GATEWAY_SANDBOX_{name}_PORT": str(free_port())
-        for name in ("RENIEC", "OSIPTEL", "BN", "MINSA_HIS")
-    }
+from tests.fixtures.serving import CLI, PRODUCTION_PARTNER_SECRETS, mock_ports, run_cli, serving
 
 
 def test_sandbox_serve_seeds_clients_once_and_keeps_keys(

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 
@@ -13,6 +14,8 @@ from gateway.consent.models import ConsentRevision
 from gateway.core.db import transaction
 from tests.fixtures.gateway import GetToken, audit_log, bearer
 from tests.fixtures.partners import Grant, Mocks, consent_body, purpose
+
+pytestmark = pytest.mark.partner_mocks
 
 HIS = purpose("coresponsibility-verification")
 

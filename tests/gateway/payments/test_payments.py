@@ -20,6 +20,8 @@ from tests.fixtures.gateway import GetToken, bearer
 from tests.fixtures.partners import Grant, Mocks, purpose
 from tests.fixtures.payments import payees, roll, transfer
 
+pytestmark = pytest.mark.partner_mocks
+
 
 async def in_transaction(state: Any, method: Any, *args: Any) -> Any:
     """Call a service method in a transaction of its own, as a request would."""

@@ -13,15 +13,9 @@ from typer.main import get_command
 from gateway import migrate
 from gateway.cli import app as cli
 from gateway.settings import Settings
+from tests.fixtures.cli import env_for, invoke_async, runner
 from tests.fixtures.gateway import bearer
-from tests.gateway.cli_support import env_for, invoke_async, runner
-
-PRODUCTION_PARTNER_SECRETS = {
-    "GATEWAY_PARTNERS__RENIEC__PASSWORD": "reniec-secret",
-    "GATEWAY_PARTNERS__OSIPTEL__API_KEY": "osiptel-secret",
-    "GATEWAY_PARTNERS__BN__API_KEY": "bn-secret",
-    "GATEWAY_PARTNERS__MINSA_HIS__API_KEY": "his-secret",
-}
+from tests.fixtures.serving import PRODUCTION_PARTNER_SECRETS
 
 
 def all_command_paths(command: Any, prefix: tuple[str, ...] = ()) -> list[list[str]]:

@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from gateway.settings import Settings
 from tests.fixtures.partners import Mocks, purpose
 
+pytestmark = pytest.mark.partner_mocks
+
 LINES = "/v1/persons/{}/phone-lines"
 
 

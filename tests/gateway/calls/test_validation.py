@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from tests.fixtures.gateway import GetToken, audit_log, bearer
 from tests.fixtures.partners import Grant, Mocks, purpose
 
+pytestmark = pytest.mark.partner_mocks
+
 
 @pytest.mark.parametrize(
     ("path", "params", "field"),

@@ -15,7 +15,7 @@ from gateway.core.db import create_engine, session_factory
 from gateway.ratelimit.models import RateWindow
 from gateway.ratelimit.service import RateLimiter
 from tests.fixtures.database import DatabaseFactory
-from tests.gateway.test_serve import mock_ports, run_cli, serving
+from tests.fixtures.serving import mock_ports, run_cli, serving
 
 
 def away_from_window_edge(window: int = 60, margin: float = 20.0) -> None:

@@ -9,13 +9,16 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from gateway.auditing.service import verify
 from gateway.settings import Settings
+from tests.fixtures.cli import env_for, invoke_async
 from tests.fixtures.gateway import GetToken, bearer
 from tests.fixtures.partners import Mocks, purpose
-from tests.gateway.cli_support import env_for, invoke_async
+
+pytestmark = pytest.mark.partner_mocks
 
 AUDIT = purpose("audit")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
@@ -20,9 +21,11 @@ from gateway.exchanges.models import ExchangeChunk, ExchangeRun
 from gateway.idempotency.models import IdempotencyRecord
 from gateway.models import all_tables
 from gateway.settings import Settings
+from tests.fixtures.cli import env_for, invoke_async
 from tests.fixtures.gateway import GetToken, bearer
 from tests.fixtures.partners import Grant, Mocks, purpose
-from tests.gateway.cli_support import env_for, invoke_async
+
+pytestmark = pytest.mark.partner_mocks
 
 HIS = purpose("coresponsibility-verification")
 

@@ -8,12 +8,15 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from audit.store import recent
 from gateway.core.db import transaction
 from tests.fixtures.gateway import MakeClient, bearer
 from tests.fixtures.partners import Mocks
+
+pytestmark = pytest.mark.partner_mocks
 
 ROLES = ("consumer", "partner", "auditor", "admin")
 DENIALS = {"/problems/role-not-granted", "/problems/purpose-not-allowed"}

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -24,6 +25,8 @@ from gateway.exchanges.service import ExchangeService
 from gateway.settings import Settings
 from tests.fixtures.gateway import GetToken, bearer
 from tests.fixtures.partners import Grant, Mocks
+
+pytestmark = pytest.mark.partner_mocks
 
 
 async def in_transaction(state: Any, method: Any, *args: Any) -> Any:

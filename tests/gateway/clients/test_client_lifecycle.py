@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 
 from gateway.settings import Settings
+from tests.fixtures.cli import env_for, invoke_async
 from tests.fixtures.gateway import Credentials, MakeClient, bearer
-from tests.gateway.cli_support import env_for, invoke_async
 
 AUDIT = {"X-Purpose": "audit"}
 
