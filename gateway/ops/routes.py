@@ -3,9 +3,9 @@ partners' health for operators (admin)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
@@ -101,7 +101,17 @@ async def metrics(state: State) -> Response:
         **problem_responses(404, 422),
     },
 )
-async def problem_type(slug: str) -> dict[str, Any]:
+async def problem_type(
+    slug: Annotated[
+        str,
+        Path(
+            description="A problem type's slug: the last segment of a problem's `type`.",
+            # The catalog is the problem classes (gateway.core.problems); the contract
+            # lists them so that a client generated from it knows every type.
+            json_schema_extra={"enum": sorted(PROBLEM_TYPES)},
+        ),
+    ],
+) -> dict[str, Any]:
     problem = PROBLEM_TYPES.get(slug)
     if problem is None:
         raise NotFound("no such problem type")
