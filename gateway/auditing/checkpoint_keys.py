@@ -14,11 +14,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.sealer import Ed25519Signer, now_us
-from audit.store import audit_keys
+from gateway.auditing import repository
 from gateway.core.crypto import SecretBox
 
 RAW = serialization.Encoding.Raw
@@ -55,35 +55,23 @@ class AuditKeys:
 
     async def signer(self, session: AsyncSession) -> Ed25519Signer:
         """The newest key, created when there is none."""
-        row = (
-            (
-                await session.execute(
-                    select(audit_keys).order_by(audit_keys.c.created_us.desc()).limit(1)
-                )
-            )
-            .mappings()
-            .first()
-        )
+        row = await repository.newest_key(session)
         if row is None:
             values = self._new_row()
-            await session.execute(insert(audit_keys).values(**values))
+            await repository.add_key(session, values)
             return self._signer(values)
         return self._signer(row)
 
     async def rotate(self, session: AsyncSession) -> str:
         values = self._new_row()
-        await session.execute(insert(audit_keys).values(**values))
+        await repository.add_key(session, values)
         return str(values["key_id"])
 
     def signer_sync(self, conn: Connection) -> Ed25519Signer:
-        row = (
-            conn.execute(select(audit_keys).order_by(audit_keys.c.created_us.desc()).limit(1))
-            .mappings()
-            .first()
-        )
+        row = repository.newest_key_sync(conn)
         if row is None:
             values = self._new_row()
-            conn.execute(insert(audit_keys).values(**values))
+            repository.add_key_sync(conn, values)
             return self._signer(values)
         return self._signer(row)
 
@@ -91,12 +79,12 @@ class AuditKeys:
 def public_keys_sync(conn: Connection) -> dict[str, Ed25519PublicKey]:
     return {
         row["key_id"]: Ed25519PublicKey.from_public_bytes(bytes(row["public_key"]))
-        for row in conn.execute(select(audit_keys)).mappings()
+        for row in repository.keys_sync(conn)
     }
 
 
 async def published_keys(session: AsyncSession) -> list[dict[str, Any]]:
-    rows = (await session.execute(select(audit_keys).order_by(audit_keys.c.created_us))).mappings()
+    rows = await repository.keys(session)
     return [
         {
             "key_id": r["key_id"],

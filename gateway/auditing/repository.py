@@ -1,10 +1,12 @@
-"""The audit API's reads of the audit log (``audit_events``, ``audit_chain``,
-``audit_checkpoints``, tables of the ``audit`` library): filtered pages of events and
-signed checkpoints.
+"""The gateway's statements on the ``audit`` library's tables: the audit API's reads of
+the log (``audit_events``, ``audit_chain``, ``audit_checkpoints``: filtered pages of
+events and signed checkpoints), the checkpoint signing keys (``audit_keys``, whose
+sealing and rotation ``gateway.auditing.checkpoint_keys`` decides), and the archive's
+cut-off by age.
 
-Every function runs in the caller's session and never commits; validating what a caller
-asked for stays with the route. (A person's own disclosures are read by
-``gateway.subjects.repository``.)
+Every function runs in the caller's session, or on the synchronous connection of the
+offline jobs (``*_sync``), and never commits; validating what a caller asked for stays
+with the route. (A person's own disclosures are read by ``gateway.subjects.repository``.)
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, Select, select
+from sqlalchemy import Connection, RowMapping, Select, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.events import to_us
-from audit.store import about_any, audit_chain, audit_checkpoints, audit_events
+from audit.store import about_any, audit_chain, audit_checkpoints, audit_events, audit_keys
+
+_NEWEST_KEY = select(audit_keys).order_by(audit_keys.c.created_us.desc()).limit(1)
 
 
 def event_query(
@@ -69,3 +73,47 @@ async def checkpoints_page(session: AsyncSession, after: int, limit: int) -> Seq
         .mappings()
         .all()
     )
+
+
+async def newest_key(session: AsyncSession) -> RowMapping | None:
+    """The most recently created checkpoint key's row (``key_id``, ``public_key``,
+    ``private_sealed``, ``created_us``), or None when there is none."""
+    return (await session.execute(_NEWEST_KEY)).mappings().first()
+
+
+def newest_key_sync(conn: Connection) -> RowMapping | None:
+    """:func:`newest_key` on a synchronous connection."""
+    return conn.execute(_NEWEST_KEY).mappings().first()
+
+
+async def add_key(session: AsyncSession, values: Mapping[str, Any]) -> None:
+    """Insert a checkpoint key row (the columns of :func:`newest_key`)."""
+    await session.execute(insert(audit_keys).values(**values))
+
+
+def add_key_sync(conn: Connection, values: Mapping[str, Any]) -> None:
+    """:func:`add_key` on a synchronous connection."""
+    conn.execute(insert(audit_keys).values(**values))
+
+
+async def keys(session: AsyncSession) -> Sequence[RowMapping]:
+    """Every checkpoint key row, oldest first."""
+    return (
+        (await session.execute(select(audit_keys).order_by(audit_keys.c.created_us)))
+        .mappings()
+        .all()
+    )
+
+
+def keys_sync(conn: Connection) -> Sequence[RowMapping]:
+    """Every checkpoint key row, in no particular order."""
+    return conn.execute(select(audit_keys)).mappings().all()
+
+
+def last_seq_before_sync(conn: Connection, occurred_us: int) -> int | None:
+    """The highest sequence number of an event that occurred before ``occurred_us``
+    (microseconds since the epoch), or None when none did."""
+    found = conn.execute(
+        select(func.max(audit_events.c.seq)).where(audit_events.c.occurred_us < occurred_us)
+    ).scalar()
+    return None if found is None else int(found)

@@ -9,14 +9,13 @@ from typing import Any
 
 import structlog
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from audit.archive import write_archive
 from audit.sealer import SealPolicy, SealResult, seal
-from audit.store import audit_events
 from audit.verify import Report, verify_archives, verify_database
+from gateway.auditing import repository
 from gateway.auditing.checkpoint_keys import AuditKeys, public_keys_sync
 from gateway.core.db import sync_url, transaction
 
@@ -113,14 +112,10 @@ def archive(
     try:
         with engine.begin() as conn:
             if older_than_us is not None:
-                limit = conn.execute(
-                    select(func.max(audit_events.c.seq)).where(
-                        audit_events.c.occurred_us < older_than_us
-                    )
-                ).scalar()
+                limit = repository.last_seq_before_sync(conn, older_than_us)
                 if limit is None:
                     return None
-                up_to = min(int(limit), up_to) if up_to is not None else int(limit)
+                up_to = min(limit, up_to) if up_to is not None else limit
             signer = AuditKeys(master_key).signer_sync(conn)
             return write_archive(conn, directory, signer, up_to, remove=remove)
     finally:

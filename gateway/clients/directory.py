@@ -3,7 +3,8 @@
 Every authenticated request reads it, so a disabled client is refused at once, a
 withdrawn grant stops applying at once, and tokens of an older generation (issued before
 the secret was rotated or the client disabled) stop working at once, in every process.
-It is the hottest query of the gateway, so it is a prebuilt Core select by primary key.
+It is the hottest query of the gateway, so it is a prebuilt Core select by primary key
+(``gateway.clients.repository.CLIENT_STATE``).
 On SQLite it runs directly in the event loop's thread: a primary-key read takes
 microseconds and, in WAL mode, never waits for a writer, which is far cheaper than the
 thread hop of the async driver. Other databases use the async engine.
@@ -13,22 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, create_engine, event, select
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.clients.models import Client
+from gateway.clients.repository import client_state, client_state_sync
 from gateway.core.db import sqlite_pragmas, sync_url
 from gateway.core.registry import ClientState
-
-_SELECT = select(
-    Client.id,
-    Client.name,
-    Client.active,
-    Client.roles,
-    Client.purposes,
-    Client.token_generation,
-).where(Client.id == bindparam("client_id"))
 
 
 def _state(row: Any) -> ClientState | None:
@@ -62,9 +54,9 @@ class ClientDirectory:
     async def get(self, client_id: str) -> ClientState | None:
         if self._sync is not None:
             with self._sync.connect() as conn:
-                return _state(conn.execute(_SELECT, {"client_id": client_id}).first())
+                return _state(client_state_sync(conn, client_id))
         async with self.sessions() as session:
-            return _state((await session.execute(_SELECT, {"client_id": client_id})).first())
+            return _state(await client_state(session, client_id))
 
     def dispose(self) -> None:
         if self._sync is not None:

@@ -1,11 +1,44 @@
+"""Every statement on the ``clients`` table.
+
+``ClientRepository`` runs in the caller's session and never commits. The per-request
+read of a client's current state (``gateway.clients.directory``) is the hottest query
+of the gateway: it is one Core select by primary key built once at import
+(:data:`CLIENT_STATE`), run on a synchronous connection (SQLite) or an async session.
+"""
+
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, Row, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.clients.models import Client
+
+if TYPE_CHECKING:
+    StateRow = Row[str, str, bool, list[str], list[str], int]
+
+# Built once at import, not per request: the hottest path skips building the statement.
+CLIENT_STATE = select(
+    Client.id,
+    Client.name,
+    Client.active,
+    Client.roles,
+    Client.purposes,
+    Client.token_generation,
+).where(Client.id == bindparam("client_id"))
+
+
+def client_state_sync(conn: Connection, client_id: str) -> StateRow | None:
+    """The client's ``id, name, active, roles, purposes, token_generation``, or None
+    for an unknown id."""
+    return conn.execute(CLIENT_STATE, {"client_id": client_id}).first()
+
+
+async def client_state(session: AsyncSession, client_id: str) -> StateRow | None:
+    """:func:`client_state_sync` in an async session."""
+    return (await session.execute(CLIENT_STATE, {"client_id": client_id})).first()
 
 
 class ClientRepository:

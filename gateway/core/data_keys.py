@@ -12,6 +12,9 @@ reencrypt`` moves old ciphertexts to the newest key.
 Ciphertext layout: version byte ``1`` | key-id length | key id (ASCII) | 12-byte nonce |
 AES-GCM ciphertext and tag. Associated data binds each value to the record and column
 it belongs to, so a ciphertext moved to another row does not open.
+
+The table is ``gateway.core.models.DataKey``; its statements, and the batched rewrite of
+a sealed column, are in ``gateway.core.repository``.
 """
 
 from __future__ import annotations
@@ -25,23 +28,16 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import LargeBinary, String, Table, select, update
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
 
+from gateway.core import repository
 from gateway.core.crypto import SealError, SecretBox
-from gateway.core.db import Base, UTCDateTime, transaction
+from gateway.core.db import transaction
+from gateway.core.models import DataKey
 
 VERSION = 1
 NONCE_BYTES = 12
-
-
-class DataKey(Base):
-    __tablename__ = "data_keys"
-
-    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class UnknownDataKey(SealError):
@@ -75,11 +71,7 @@ class DataKeyring:
 
     async def load(self, session: AsyncSession) -> None:
         """Read every data key; create the first one when the database has none."""
-        rows = (
-            (await session.execute(select(DataKey).order_by(DataKey.created_at, DataKey.key_id)))
-            .scalars()
-            .all()
-        )
+        rows = await repository.data_keys(session)
         if not rows:
             await self.add(session)
             return
@@ -97,14 +89,14 @@ class DataKeyring:
         """A new data key, current from now on in this process (others on their next load)."""
         key_id = _new_id()
         raw = AESGCM.generate_key(bit_length=256)
-        session.add(
+        await repository.add_data_key(
+            session,
             DataKey(
                 key_id=key_id,
                 wrapped=self._wrap.seal(raw, key_id.encode()),
                 created_at=datetime.now(UTC),
-            )
+            ),
         )
-        await session.flush()
         self._keys[key_id] = AESGCM(raw)
         self._current = key_id
         return key_id
@@ -167,23 +159,11 @@ async def reencrypt(
     current = keyring.current_key_id
     counts: dict[str, int] = {}
     for sealed in columns:
-        table, column = sealed.table, sealed.table.c[sealed.column]
-        pk = list(table.primary_key.columns)
         done, offset = 0, 0
         while True:
             async with transaction(sessions) as session:
-                rows = (
-                    (
-                        await session.execute(
-                            select(table)
-                            .where(column.is_not(None))
-                            .order_by(*pk)
-                            .limit(batch)
-                            .offset(offset)
-                        )
-                    )
-                    .mappings()
-                    .all()
+                rows = await repository.sealed_rows(
+                    session, sealed.table, sealed.column, batch, offset
                 )
                 for row in rows:
                     blob = row[sealed.column]
@@ -191,11 +171,7 @@ async def reencrypt(
                         continue
                     aad = sealed.aad(row)
                     fresh = keyring.encrypt(keyring.decrypt(blob, aad), aad)
-                    await session.execute(
-                        update(table)
-                        .where(*(c == row[c.name] for c in pk))
-                        .values({sealed.column: fresh})
-                    )
+                    await repository.reseal(session, sealed.table, row, sealed.column, fresh)
                     done += 1
             if len(rows) < batch:
                 break

@@ -1,17 +1,29 @@
-"""Statements on the core's own bookkeeping tables: ``registry_versions``, the change
-counters (one per watched table, bumped by triggers; migration 0012) that bound the
-staleness of the per-process registry caches (``gateway.core.registry``).
+"""Every statement of the core: on its own bookkeeping tables, and the readiness probe.
 
-Read on a synchronous connection (SQLite's cheap path) or in the caller's async session;
-nothing here commits.
+- ``registry_versions``: the change counters (one per watched table, bumped by triggers;
+  migration 0012) that bound the staleness of the per-process registry caches
+  (``gateway.core.registry``).
+- ``data_keys``: the wrapped data keys (``gateway.core.data_keys`` keeps the keyring and
+  the re-encryption logic), and the batched read and rewrite of a sealed column that
+  ``reencrypt`` runs on any feature's table it is handed.
+- The database probe of ``GET /readyz``.
+
+Statements run on a synchronous connection (SQLite's cheap path) or in the caller's
+async session or connection; nothing here commits nor opens a connection.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Column, Connection, RowMapping, Table, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from gateway.core.models import DataKey
 
 _VERSIONS = text("SELECT name, version FROM registry_versions")
+_PING = text("SELECT 1")
 
 
 def registry_versions_sync(conn: Connection) -> dict[str, int]:
@@ -22,3 +34,45 @@ def registry_versions_sync(conn: Connection) -> dict[str, int]:
 async def registry_versions(session: AsyncSession) -> dict[str, int]:
     """Each watched table's change counter, by table name."""
     return {str(n): int(v) for n, v in await session.execute(_VERSIONS)}
+
+
+async def ping(conn: AsyncConnection) -> None:
+    """A round trip to the database; raises what the driver raises when it cannot answer."""
+    await conn.execute(_PING)
+
+
+async def data_keys(session: AsyncSession) -> Sequence[DataKey]:
+    """Every wrapped data key, oldest first (ties by id): the last one is current."""
+    rows = await session.scalars(select(DataKey).order_by(DataKey.created_at, DataKey.key_id))
+    return rows.all()
+
+
+async def add_data_key(session: AsyncSession, key: DataKey) -> None:
+    """Store a wrapped data key (flushed, so a duplicate id fails here)."""
+    session.add(key)
+    await session.flush()
+
+
+async def sealed_rows(
+    session: AsyncSession, table: Table, column: str, limit: int, offset: int
+) -> Sequence[RowMapping]:
+    """Up to ``limit`` whole rows of ``table`` whose ``column`` is not null, skipping
+    ``offset``, in primary-key order."""
+    query = (
+        select(table)
+        .where(table.c[column].is_not(None))
+        .order_by(*table.primary_key.columns)
+        .limit(limit)
+        .offset(offset)
+    )
+    return (await session.execute(query)).mappings().all()
+
+
+async def reseal(
+    session: AsyncSession, table: Table, row: RowMapping, column: str, value: bytes
+) -> None:
+    """Write ``value`` to ``column`` of the row of ``table`` with ``row``'s primary key."""
+    pk: list[Column[Any]] = list(table.primary_key.columns)
+    await session.execute(
+        update(table).where(*(c == row[c.name] for c in pk)).values({column: value})
+    )

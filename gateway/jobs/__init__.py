@@ -4,7 +4,7 @@ Periodic exchange runs, payment runs, push deliveries, the exchange schedule and
 retention purge all register with ``JobRunner``. The runner owns each step's
 transaction: it opens the session, calls the step with it and commits; job code never
 commits nor opens a session. Jobs with a row of their own (exchange and payment runs)
-are claimed with a lease (``gateway.core.leases``), renewed at every step (the
+are claimed with a lease (``gateway.jobs.leases``), renewed at every step (the
 heartbeat), retried with exponential backoff on ``Retry`` and dead-lettered
 (``failed``) after ``max_attempts``; periodic tasks run every ``every_seconds`` in
 each process (each is safe to run concurrently: slots are unique, deliveries are

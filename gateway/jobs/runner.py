@@ -31,8 +31,8 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.core import leases
 from gateway.core.db import transaction
+from gateway.jobs import leases
 
 log = structlog.get_logger("gateway.jobs")
 

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,6 +15,7 @@ from gateway.auth.dependencies import State
 from gateway.calls.answers import documented
 from gateway.calls.caller import Admin
 from gateway.catalog.models import Catalog
+from gateway.core import repository as core_repository
 from gateway.core.errors import (
     problem_response,
     problem_responses,
@@ -51,7 +51,7 @@ async def readyz(state: State) -> JSONResponse:
     checks: dict[str, dict[str, Any]] = {}
     try:
         async with state.get(AsyncEngine).connect() as conn:
-            await conn.execute(text("SELECT 1"))
+            await core_repository.ping(conn)
         checks["database"] = {
             "status": "ok",
             "backend": state.get(AsyncEngine).url.get_backend_name(),
