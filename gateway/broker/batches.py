@@ -1,4 +1,4 @@
-"""Batch endpoints: the per-household exchanges of an operation, many households a call.
+"""Batch endpoints: the per-household look-ups of an operation, many households a call.
 
 A national operation contacts, affiliates, banks and follows up hundreds of thousands of
 households; one request per household spends most of its time on the request itself.

@@ -1,5 +1,5 @@
 """The consent registry API. Every call is authorised by the catalog and audited like
-any brokered exchange; records are answered only to the roles the catalog names."""
+any audited call; records are answered only to the roles the catalog names."""
 
 from __future__ import annotations
 

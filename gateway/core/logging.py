@@ -1,6 +1,6 @@
 """Structured JSON logs.
 
-Log lines carry identifiers of the exchange (request id, client id, route template,
+Log lines carry identifiers of the call (request id, client id, route template,
 status, latency) and never a personal identifier: routes are logged by template, so a
 DNI in a path never reaches a log.
 """

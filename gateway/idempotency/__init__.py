@@ -1,1 +1,1 @@
-"""Idempotency keys: a repeated POST returns the first answer without a second exchange."""
+"""Idempotency keys: a repeated POST returns the first answer without calling the partner again."""

@@ -2,13 +2,13 @@
 
 A key is claimed by inserting a pending record in its own short transaction, so a
 concurrent request with the same key (in this process or another) sees the claim at
-once. The answer is stored, sealed, in the transaction of the exchange; a failed exchange
+once. The answer is stored, sealed, in the transaction of the call; a failed call
 releases the claim so the caller may try again. A claim left pending by a crash is taken
 over after ``STALE_AFTER``.
 
 Transactions: the claim and the release are the service's own short transactions, opened
 from the session factory it is given, by design: a claim must be visible to a concurrent
-request before the exchange runs, and a release must outlive the rollback of the failed
+request before the call runs, and a release must outlive the rollback of the failed
 request it follows. Storing the answer (``complete``) joins the caller's transaction.
 Statements are in ``gateway.idempotency.repository``.
 """

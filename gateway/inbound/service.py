@@ -91,13 +91,16 @@ class InboundService:
         form: BodyFormat,
         stream: AsyncIterator[bytes],
     ) -> Receipt:
-        """Claim ``message_id``, read the body as ``form`` says and answer with a receipt
-        (201), or the original receipt for a resend of the same body (200).
+        """Claim ``message_id``, read the body as ``form`` says and return its receipt, or
+        the original receipt (``replayed``) for a resend of the same body; the route
+        chooses the status.
 
-        Raises :class:`ProblemError` 409 for a reused id or one being received, 413 for a
-        body or line over :class:`Limits`, 400/415/422 for a body that cannot be read as
-        declared (see :mod:`gateway.inbound.reading`); then the id is released and
-        nothing is kept, so the partner can fix the body and resend under the same id.
+        Raises ``MessageIdReused`` for an id received before with another body,
+        ``MessageInProgress`` for one being received, ``PayloadTooLarge`` for a body or
+        line over :class:`Limits`, and ``BadRequest``/``UnsupportedMediaType``/
+        ``ValidationFailed`` for a body that cannot be read as declared (see
+        :mod:`gateway.inbound.reading`); then the id is released and nothing is kept, so
+        the partner can fix the body and resend under the same id.
         """
         now = datetime.now(UTC)
         if not await self._claim(feed, message_id, client_id, now):

@@ -2,7 +2,7 @@
 
 Each subscription names a feed and a purpose; the catalog's notice service for that feed
 decides whether the client may receive it and exactly which fields (and whether rows need
-the subject's consent). Subscribing is audited like any exchange.
+the subject's consent). Subscribing is audited like any call.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from zeep.transports import AsyncTransport
 from adapters.reniec.mock import CONTRACTS
 from adapters.sandbox.server import mock_servers
 from adapters.sandbox.settings import SandboxSettings
-from tests.support import free_port
+from tests.fixtures.support import free_port
 
 
 async def test_one_household_across_the_four_mocks() -> None:

@@ -14,7 +14,7 @@ import sys
 from audit.sealer import SealPolicy, seal
 from audit.writer import GroupCommitWriter
 from gateway.core.db import create_engine, session_factory, transaction
-from tests.audit.support import SIGNER, event
+from tests.fixtures.audit import SIGNER, event
 
 
 async def main(url: str, events: int, tasks: int, tag: str) -> None:

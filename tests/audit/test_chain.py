@@ -17,7 +17,7 @@ from audit.sealer import SealPolicy, now_us
 from audit.store import audit_chain, audit_checkpoints, audit_events
 from audit.verify import verify_archives, verify_database
 from gateway.core.db import sync_url
-from tests.audit.support import KEYS, SIGNER, append_events, seal_all, verify
+from tests.fixtures.audit import KEYS, SIGNER, append_events, seal_all, verify
 
 pytestmark = pytest.mark.usefixtures("clean_database")
 
@@ -213,7 +213,7 @@ async def test_a_gap_is_waited_for_then_voided(clean_database: str) -> None:
     await append_events(clean_database, 5)
     await seal_all(clean_database)
     # A transaction took numbers 6 and 7 and rolled back: the next event is 8.
-    from tests.audit.support import event
+    from tests.fixtures.audit import event
 
     engine = create_sync_engine(sync_url(clean_database))
     with engine.begin() as conn:

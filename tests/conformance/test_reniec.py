@@ -54,7 +54,7 @@ from gateway.state import AppState
 from tests.fixtures.cli import env_for, invoke_async
 from tests.fixtures.gateway import GetToken, bearer
 from tests.fixtures.partners import Mocks, purpose
-from tests.support import serve_on_loopback
+from tests.fixtures.support import serve_on_loopback
 
 pytestmark = pytest.mark.partner_mocks
 

@@ -18,7 +18,7 @@ from gateway.core.limits import BIGINT_MAX, DEFAULT_BODY_BYTES, LIMIT_EXTENSION
 from tests.fixtures.database import DatabaseFactory
 from tests.fixtures.gateway import GetToken, bearer
 from tests.fixtures.serving import mock_ports, run_cli, serving
-from tests.support import is_problem
+from tests.fixtures.support import is_problem
 
 CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "gateway" / "openapi.yaml"
 MB = 1024 * 1024

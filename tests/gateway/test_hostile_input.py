@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from gateway.core.db import transaction
 from gateway.inbound.models import InboundMessage
 from tests.fixtures.gateway import GetToken, bearer
-from tests.support import is_problem
+from tests.fixtures.support import is_problem
 
 BILLION_LAUGHS = (
     b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'

@@ -25,7 +25,7 @@ from adapters.bn.mock import create_app
 from adapters.sandbox.population import Household
 from adapters.sandbox.settings import SandboxSettings
 from gateway.settings import REPO_ROOT
-from tests.support import Contract
+from tests.fixtures.support import Contract
 
 CONTRACT = Contract(REPO_ROOT / "contracts" / "bn" / "openapi.yaml")
 KEY = {"X-Api-Key": "bn-sandbox-juntos"}

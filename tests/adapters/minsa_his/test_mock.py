@@ -10,7 +10,7 @@ from adapters.minsa_his.mock import create_app
 from adapters.sandbox.population import Population
 from adapters.sandbox.settings import SandboxSettings
 from gateway.settings import REPO_ROOT
-from tests.support import Contract
+from tests.fixtures.support import Contract
 
 CONTRACT = Contract(REPO_ROOT / "contracts" / "minsa_his" / "openapi.yaml")
 BY_PATIENT = "/his/v1/pacientes/{documento}/atenciones"

@@ -7,7 +7,7 @@ import httpx
 from adapters.osiptel.mock import create_app
 from adapters.sandbox.settings import SandboxSettings
 from gateway.settings import REPO_ROOT
-from tests.support import Contract
+from tests.fixtures.support import Contract
 
 CONTRACT = Contract(REPO_ROOT / "contracts" / "osiptel" / "openapi.yaml")
 PATH = "/v1/lineas"

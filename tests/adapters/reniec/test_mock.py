@@ -16,7 +16,7 @@ from zeep.transports import AsyncTransport
 from adapters.reniec.mock import CONTRACTS, create_app
 from adapters.sandbox.population import Population
 from adapters.sandbox.settings import ReniecUser, SandboxSettings
-from tests.support import Contract, serve_on_loopback
+from tests.fixtures.support import Contract, serve_on_loopback
 
 BINDING = "{http://ws.reniec.gob.pe/}ReniecConsultaDniPortBinding"
 OFFICIAL = {"nuDniUsuario": "40000001", "nuRucUsuario": "20900000015", "password": "juntos-sandbox"}

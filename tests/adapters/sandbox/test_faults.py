@@ -12,7 +12,7 @@ from adapters.osiptel.mock import create_app as osiptel_app
 from adapters.reniec.mock import create_app as reniec_app
 from adapters.sandbox.settings import SandboxSettings
 from adapters.xml import UnsafeXmlError, parse_xml
-from tests.support import serve_on_loopback
+from tests.fixtures.support import serve_on_loopback
 
 KEY = {"X-Api-Key": "osiptel-sandbox-juntos"}
 

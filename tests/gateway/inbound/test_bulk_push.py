@@ -13,7 +13,7 @@ import httpx
 from bench.inbound import body, peak_rss_mib
 from gateway.settings import Settings
 from tests.fixtures.gateway import GetToken
-from tests.support import free_port
+from tests.fixtures.support import free_port
 
 CLI = str(Path(sys.executable).with_name("juntos-gateway"))
 ROWS = 1_000_000

@@ -23,7 +23,7 @@ from requests_oauthlib import OAuth2Session
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.fixtures.gateway import Credentials, MakeClient
-from tests.support import bound_socket, start_server
+from tests.fixtures.support import bound_socket, start_server
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from gateway.core.db import transaction
 from gateway.subscriptions.delivery import deliver_due
 from gateway.subscriptions.models import Delivery
 from tests.fixtures.gateway import GetToken, bearer
-from tests.support import serve_on_loopback
+from tests.fixtures.support import serve_on_loopback
 
 NDJSON = {"Content-Type": "application/x-ndjson"}
 
