@@ -6,6 +6,8 @@ Each partner's own settings model lives in its package (``adapters/<partner>/set
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import SecretStr
 
 from gateway.partners.policy import ResilienceSettings
@@ -16,6 +18,8 @@ class ApiKeyPartnerSettings(ResilienceSettings):
 
     base_url: str
     api_key: SecretStr
+    # The field holding the partner's secret (GATEWAY_PARTNERS__<PARTNER>__API_KEY).
+    secret_field: ClassVar[str] = "api_key"
 
     def sandbox_secret_in_use(self) -> bool:
         """True when the API key is the public sandbox default of this partner."""

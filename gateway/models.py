@@ -12,7 +12,7 @@ def load_all() -> None:
     import gateway.exchanges.models  # noqa: F401
     import gateway.idempotency.models  # noqa: F401
     import gateway.inbound.models  # noqa: F401
-    import gateway.partners.credentials  # noqa: F401
+    import gateway.partners.tables  # noqa: F401
     import gateway.payments.models  # noqa: F401
     import gateway.ratelimit.models  # noqa: F401
     import gateway.signing_keys.models  # noqa: F401

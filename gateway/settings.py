@@ -15,7 +15,7 @@ import base64
 import binascii
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +37,14 @@ class ConfigurationError(Exception):
     """The configuration cannot be used; the message names the setting to fix."""
 
 
+class PartnerSecret(Protocol):
+    """What every partner's settings model tells about its secret."""
+
+    secret_field: ClassVar[str]
+
+    def sandbox_secret_in_use(self) -> bool: ...
+
+
 class PartnersSettings(BaseModel):
     """Each partner's settings, as its adapter package defines them
     (``GATEWAY_PARTNERS__<PARTNER>__<FIELD>``)."""
@@ -47,13 +55,14 @@ class PartnersSettings(BaseModel):
     minsa_his: HisSettings = HisSettings()
 
     def sandbox_secrets_in_use(self) -> list[str]:
-        """The variables still holding a public sandbox credential."""
+        """The variables still holding a public sandbox credential, in field order; each
+        partner's model says which field is its secret and whether it is the default."""
         used = []
-        if self.reniec.sandbox_secret_in_use():
-            used.append("GATEWAY_PARTNERS__RENIEC__PASSWORD")
-        for name in ("osiptel", "bn", "minsa_his"):
-            if getattr(self, name).sandbox_secret_in_use():
-                used.append(f"GATEWAY_PARTNERS__{name.upper()}__API_KEY")
+        for name in type(self).model_fields:
+            partner: PartnerSecret = getattr(self, name)
+            if partner.sandbox_secret_in_use():
+                field = partner.secret_field.upper()
+                used.append(f"GATEWAY_PARTNERS__{name.upper()}__{field}")
         return used
 
 

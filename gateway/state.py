@@ -14,6 +14,8 @@ a ``typing.Protocol`` its user declares (``ConsentCheck`` for the audited call,
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from typing import Any, TypeVar, cast
@@ -47,7 +49,7 @@ from gateway.inbound.service import InboundService
 from gateway.jobs import JobRunner
 from gateway.partners.credentials import CredentialStore
 from gateway.partners.health import PartnerHealth
-from gateway.partners.registry import PartnerRegistry, load_wiring
+from gateway.partners.registry import PartnerRegistry
 from gateway.payments.jobs import PaymentRunJob
 from gateway.payments.service import PaymentService
 from gateway.ratelimit.service import RateLimiter
@@ -58,6 +60,18 @@ from gateway.subscriptions.delivery import deliver_due
 from gateway.subscriptions.service import SubscriptionService
 
 T = TypeVar("T")
+
+# The function that registers the partners' adapters (``adapters.wiring.register`` or an
+# alternative named by ``GATEWAY_ADAPTERS``). It is typed and loaded here, at the root,
+# because only the root may know both the registry and the settings.
+Wiring = Callable[[PartnerRegistry, Settings], None]
+
+
+def load_wiring(path: str) -> Wiring:
+    """The wiring function at ``module:function``; ImportError/AttributeError if absent."""
+    module_name, _, function = path.partition(":")
+    module = importlib.import_module(module_name)
+    return cast(Wiring, getattr(module, function))
 
 
 @dataclass

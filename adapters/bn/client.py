@@ -7,6 +7,7 @@ the first account instead of opening a second one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -54,6 +55,8 @@ def _account(body: dict[str, Any], operation: str, newly_opened: bool) -> Accoun
 
 
 SETTLED = ("ACSC", "ACSP")
+# ISO 20022 ExternalPaymentTransactionStatus1Code values are four capital letters.
+STATUS_CODE = re.compile(r"[A-Z]{4}")
 
 
 class BankAdapter:
@@ -175,6 +178,11 @@ class BankAdapter:
         if status == "RJCT":
             return "rejected"
         return "pending"
+
+    def invalid_status(self, status: object) -> str | None:
+        if isinstance(status, str) and STATUS_CODE.fullmatch(status):
+            return None
+        return "an ISO 20022 status code (ACSC, RJCT, PDNG, ...)"
 
     def read_payment_report(self, document: bytes) -> PaymentReport:
         try:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import SecretStr, ValidationInfo, field_validator
 
 from gateway.identifiers import IdentifierError, parse_document, parse_ruc
@@ -31,6 +33,8 @@ class ReniecSettings(ResilienceSettings):
             raise ValueError(str(exc)) from None
 
     password: SecretStr = SecretStr(SANDBOX_PASSWORD)
+    # The field holding the partner's secret (GATEWAY_PARTNERS__RENIEC__PASSWORD).
+    secret_field: ClassVar[str] = "password"
 
     def sandbox_secret_in_use(self) -> bool:
         """True when the password is the public sandbox default."""

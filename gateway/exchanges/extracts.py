@@ -68,10 +68,7 @@ async def caregivers_lines(sources: Sources, w: Window) -> Page:
             lines = await telecom.phone_lines(dni)
         except PartnerNotFound:
             lines = []
-        rows += [
-            {"dni": dni, "number": x.number, "operator": x.operator, "modality": x.modality}
-            for x in lines
-        ]
+        rows += [{"dni": dni, **x.as_record()} for x in lines]
     return rows, following
 
 

@@ -20,13 +20,13 @@ from gateway.calls.validation import invalid
 from gateway.core.errors import Problem, problem_responses
 from gateway.core.limits import body_limit
 from gateway.core.problems import PayloadTooLarge, ProblemError, UnsupportedMediaType
-from gateway.districts import DistrictTable
 from gateway.inbound.feeds import FEEDS, NOTICES, Notices
 from gateway.inbound.reading import CSV, NDJSON, Delimiter, body_format
 from gateway.inbound.schemas import ReceiptAnswer
-from gateway.inbound.service import InboundService
+from gateway.inbound.service import InboundService, Receipt
 from gateway.partners.ports import Bank
 from gateway.partners.registry import PartnerRegistry
+from gateway.payments.ports import RowCheck
 from gateway.payments.service import PaymentService
 
 router = APIRouter(
@@ -213,34 +213,23 @@ async def push_payment_status(
             report = call.state.get(PartnerRegistry).get(Bank).read_payment_report(body)
         except ValueError as exc:
             raise _unreadable("pain.002", exc) from None
-        statuses = [(t.end_to_end_id, t.status, t.reason) for t in report.transactions]
-        listed = {e2e for e2e, _, _ in statuses}
-        # A group- or block-level status covers every transfer of the original message
-        # that the report does not list.
-        if report.unlisted_status is not None:
-            statuses += [
-                (e2e, report.unlisted_status, report.unlisted_reason)
-                for e2e in await call.state.get(PaymentService).transfers_of(
-                    session, report.original_msg_id
-                )
-                if e2e not in listed
-            ]
-        rows = [
-            {
-                "end_to_end_id": e2e,
-                "status": status,
-                "reason": reason,
-                "original_msg_id": report.original_msg_id,
-            }
-            for e2e, status, reason in statuses
-        ]
-        receipt = await call.state.get(InboundService).receive_document(
-            feed, message_id, call.principal.client_id, body, rows
-        )
-        if not receipt.body["replayed"]:
-            await call.state.get(PaymentService).apply_statuses(
-                session, [r for r in rows if not feed.check(dict(r), call.state.get(DistrictTable))]
+        inbound = call.state.get(InboundService)
+        receipts: list[Receipt] = []
+
+        async def intake(
+            rows: list[dict[str, Any]], check: RowCheck
+        ) -> list[dict[str, Any]] | None:
+            receipt = await inbound.receive_document(
+                feed, message_id, call.principal.client_id, body, rows, check
             )
+            receipts.append(receipt)
+            if receipt.replayed:
+                return None
+            return [r for r in rows if not inbound.row_errors(feed, dict(r), check)]
+
+        await call.state.get(PaymentService).apply_report(session, report, intake)
+        receipt = receipts[0]
+        if not receipt.replayed:
             # The statuses and the audit event commit together, with the request.
             ex.shares_transaction = True
         return _answer(ex, receipt)

@@ -32,7 +32,7 @@ from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.db import transaction
 from gateway.core.problems import MessageIdReused, MessageInProgress, PayloadTooLarge
 from gateway.districts import DistrictTable
-from gateway.inbound.feeds import Feed
+from gateway.inbound.feeds import Errors, Feed, RowCheck
 from gateway.inbound.models import InboundChunk, InboundMessage
 from gateway.inbound.reading import BodyFormat, Limits, rows_of
 from gateway.inbound.repository import InboundRepository
@@ -182,9 +182,11 @@ class InboundService:
         client_id: str,
         body: bytes,
         rows: list[dict[str, Any]],
+        check: RowCheck | None = None,
     ) -> Receipt:
         """A message that arrives whole and is read by the partner's adapter (an ISO 20022
-        document): the same claims, resends, row checks and receipts as a streamed feed."""
+        document): the same claims, resends, row checks and receipts as a streamed feed.
+        ``check`` adds the partner's own (field, message) errors of a row to the feed's."""
 
         async def once() -> AsyncIterator[bytes]:
             yield body
@@ -199,7 +201,7 @@ class InboundService:
                 yield number, row, None
 
         try:
-            return await self._store(feed, message_id, numbered(), digest, now)
+            return await self._store(feed, message_id, numbered(), digest, now, check)
         except BaseException:
             await self._release(feed, message_id)
             raise
@@ -211,6 +213,7 @@ class InboundService:
         rows: AsyncIterator[tuple[int, dict[str, Any] | None, str | None]],
         digest: Any,
         now: datetime,
+        check: RowCheck | None = None,
     ) -> Receipt:
         accepted: list[dict[str, Any]] = []
         rejections: list[dict[str, Any]] = []
@@ -233,7 +236,7 @@ class InboundService:
             accepted.clear()
 
         async for number, row, why in rows:
-            errors = [("row", why)] if row is None else feed.check(row, self.districts)
+            errors = [("row", why)] if row is None else self.row_errors(feed, row, check)
             if errors:
                 counts["rejected"] += 1
                 if len(rejections) < MAX_REPORTED:
@@ -264,6 +267,16 @@ class InboundService:
             )
         assert message is not None
         return Receipt({**self._answer(message), "replayed": False})
+
+    def row_errors(self, feed: Feed, row: dict[str, Any], check: RowCheck | None = None) -> Errors:
+        """The (field, message) errors of a row, normalising it in place: the feed's and
+        ``check``'s, in the order of the feed's fields."""
+        errors = feed.check(row, self.districts)
+        if check is not None:
+            errors += check(row)
+            order = {name: i for i, name in enumerate(feed.fields)}
+            errors.sort(key=lambda error: order.get(error[0], len(order)))
+        return errors
 
     async def _sign(
         self, feed: Feed, message_id: str, body_sha256: str, counts: dict[str, int], now: datetime

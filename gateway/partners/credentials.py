@@ -15,7 +15,7 @@ An adapter reads the credential through a port that carries no session, at the m
 it calls the partner; and once the partner holds a new credential it must be kept
 whatever happens to the caller's transaction (a rollback would leave the partner with a
 password the gateway forgot), so it commits at once with its audit event. Statements
-are in ``gateway.partners.repository``.
+are in ``gateway.partners.repository``, the table in ``gateway.partners.tables``.
 """
 
 from __future__ import annotations
@@ -27,30 +27,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import LargeBinary, String
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
 
 from audit.events import AuditEvent
 from audit.store import append
 from gateway.core.data_keys import DataKeyring, SealedColumn
-from gateway.core.db import Base, UTCDateTime, transaction
+from gateway.core.db import transaction
 from gateway.partners.errors import PartnerError
 from gateway.partners.ports import CredentialSource, RenewableCredential
+from gateway.partners.repository import CredentialRepository
+from gateway.partners.tables import PartnerCredential
 
 log = structlog.get_logger("gateway.partners")
 
 AUDIT_SERVICE = "partners.credential-renewal"
 # 24 URL-safe characters (144 bits); RENIEC asks for at least 8.
 SECRET_BYTES = 18
-
-
-class PartnerCredential(Base):
-    __tablename__ = "partner_credentials"
-
-    partner: Mapped[str] = mapped_column(String(32), primary_key=True)
-    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
-    renewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 def credential_aad(partner: str) -> bytes:
@@ -90,8 +82,6 @@ class CredentialStore:
 
     async def load(self, partner: str) -> str | None:
         """The stored credential of ``partner``; None when none was ever renewed."""
-        from gateway.partners.repository import CredentialRepository  # defined after the table
-
         async with transaction(self.sessions) as session:
             sealed = await CredentialRepository(session).sealed(partner)
         if sealed is None:
@@ -138,8 +128,6 @@ class CredentialStore:
                 await append(session, event)
             log.warning("partner credential not renewed", partner=partner, error=exc.slug)
             raise
-        from gateway.partners.repository import CredentialRepository  # defined after the table
-
         renewed_at = datetime.now(UTC)
         event.latency_ms = round((time.perf_counter() - started) * 1000, 3)
         # The partner holds the new credential now: keep it before anything else.

@@ -98,6 +98,11 @@ class Bank(Protocol):
         ``rejected`` or ``pending`` (also for None: no status)."""
         ...
 
+    def invalid_status(self, status: object) -> str | None:
+        """None when ``status`` is a status code of the bank's reports, else what a code
+        looks like (never the value): the bank, not the core, knows its codes."""
+        ...
+
     def read_payment_report(self, document: bytes) -> PaymentReport:
         """A pain.002 (001.03 or 001.10) pushed by the bank; ValueError naming the
         element, line and rule of the first error (never a value) if invalid."""

@@ -3,18 +3,19 @@
 Adapters are registered explicitly by a wiring function named in settings
 (``GATEWAY_ADAPTERS``, default ``adapters.wiring:register``), so the core never imports
 a partner module; an alternative wiring (a fake partner, another protocol) is a setting.
+The composition root (``gateway.state``) loads that function: this module must not know
+the settings, which compose the adapters' settings models, or the adapters that import
+this module would import themselves back through it.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 from gateway.partners.health import PartnerHealth
 from gateway.partners.ports import RenewableCredential
 from gateway.partners.resilience import PartnerGuard
-from gateway.settings import Settings
 
 P = TypeVar("P")
 
@@ -51,12 +52,3 @@ class PartnerRegistry:
         for closer in reversed(self._closers):
             await closer()
         self._closers.clear()
-
-
-Wiring = Callable[[PartnerRegistry, Settings], None]
-
-
-def load_wiring(path: str) -> Wiring:
-    module_name, _, function = path.partition(":")
-    module = importlib.import_module(module_name)
-    return cast(Wiring, getattr(module, function))

@@ -1,5 +1,5 @@
 """Every statement on the partner credentials the gateway renews itself
-(``partner_credentials``, defined with their store in ``gateway.partners.credentials``).
+(``partner_credentials``, defined in ``gateway.partners.tables``).
 
 The repository runs in the caller's session and never commits.
 """
@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.partners.credentials import PartnerCredential
+from gateway.partners.tables import PartnerCredential
 
 
 class CredentialRepository:

@@ -1,10 +1,11 @@
 """What payments need from other features, as protocols (``gateway.state`` wires the
-consent service in): payments depend on no other feature's classes."""
+consent service in, the inbound route passes its intake): payments depend on no other
+feature's classes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,4 +19,18 @@ class Consents(Protocol):
         data_category: str | None,
     ) -> set[str]:
         """Which of these subject pseudonyms an active consent covers for this purpose."""
+        ...
+
+
+# A row's (field, message) errors.
+RowCheck = Callable[[dict[str, Any]], list[tuple[str, str]]]
+
+
+class ReportIntake(Protocol):
+    async def __call__(
+        self, rows: list[dict[str, Any]], check: RowCheck
+    ) -> list[dict[str, Any]] | None:
+        """Keep a status report's rows as the inbound message it arrived in, each row
+        checked by the feed and by ``check``; the rows accepted, or None when the
+        message is a resend (nothing is applied twice)."""
         ...

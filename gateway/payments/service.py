@@ -21,10 +21,11 @@ from gateway.core.data_keys import DataKeyring, SealedColumn, UnknownDataKey
 from gateway.core.problems import NotFound, ValidationFailed
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.identifiers import IdentifierError, parse_cci, parse_document
+from gateway.partners.models import PaymentReport
 from gateway.partners.ports import Bank
 from gateway.partners.registry import PartnerRegistry
 from gateway.payments.models import PaymentChunk, PaymentItem
-from gateway.payments.ports import Consents
+from gateway.payments.ports import Consents, ReportIntake
 from gateway.payments.repository import PaymentRepository
 
 _E2E = re.compile(r"[A-Za-z0-9-]{1,35}")
@@ -241,6 +242,42 @@ class PaymentService:
         payments = PaymentRepository(session)
         chunk = await payments.chunk_of_message(msg_id)
         return [] if chunk is None else await payments.chunk_ids(*chunk)
+
+    async def apply_report(
+        self, session: AsyncSession, report: PaymentReport, intake: ReportIntake
+    ) -> int:
+        """A pain.002 status report pushed by the bank: one row per transfer it covers
+        (``end_to_end_id``, ``status``, ``reason``, ``original_msg_id``), a group- or
+        block-level status covering every transfer of the original message the report
+        does not list; ``intake`` keeps the rows (its status codes checked by the bank
+        adapter), then the accepted rows settle or reject their items, in the caller's
+        transaction. The number of items changed (0 for a resend)."""
+        statuses = [(t.end_to_end_id, t.status, t.reason) for t in report.transactions]
+        listed = {e2e for e2e, _, _ in statuses}
+        if report.unlisted_status is not None:
+            statuses += [
+                (e2e, report.unlisted_status, report.unlisted_reason)
+                for e2e in await self.transfers_of(session, report.original_msg_id)
+                if e2e not in listed
+            ]
+        rows: list[dict[str, Any]] = [
+            {
+                "end_to_end_id": e2e,
+                "status": status,
+                "reason": reason,
+                "original_msg_id": report.original_msg_id,
+            }
+            for e2e, status, reason in statuses
+        ]
+        accepted = await intake(rows, self._status_errors)
+        if accepted is None:
+            return 0
+        return await self.apply_statuses(session, accepted)
+
+    def _status_errors(self, row: dict[str, Any]) -> list[tuple[str, str]]:
+        """``status`` as the bank adapter judges it (the codes are the bank's)."""
+        message = self.partners.get(Bank).invalid_status(row.get("status"))
+        return [] if message is None else [("status", message)]
 
     async def apply_statuses(self, session: AsyncSession, rows: list[dict[str, Any]]) -> int:
         """Statuses pushed by the bank (pain.002), each row an item's effective status

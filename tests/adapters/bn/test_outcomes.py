@@ -28,3 +28,15 @@ async def test_status_codes_map_to_canonical_outcomes(status: str | None, outcom
     guard = PartnerGuard("bn", settings, PartnerHealth(CollectorRegistry()))
     async with httpx.AsyncClient() as http:
         assert BankAdapter(settings, http, guard).outcome(status) == outcome
+
+
+@pytest.mark.parametrize(
+    ("status", "valid"),
+    [("ACSC", True), ("RJCT", True), ("ACTC", True), ("acsc", False), ("AC", False), (None, False)],
+)
+async def test_the_adapter_knows_which_status_codes_exist(status: str | None, valid: bool) -> None:
+    settings = BankSettings()
+    guard = PartnerGuard("bn", settings, PartnerHealth(CollectorRegistry()))
+    async with httpx.AsyncClient() as http:
+        message = BankAdapter(settings, http, guard).invalid_status(status)
+    assert (message is None) == valid
