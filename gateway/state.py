@@ -157,12 +157,17 @@ class AppState:
         subscriptions = SubscriptionService(catalog, keyring, pseudonyms, consents)
         jobs = JobRunner(sessions, metrics, lease_seconds=settings.exchanges_lease_seconds)
 
-        # Order of a round: queue the due exchange slots, purge, push deliveries, then
-        # work the runs.
+        # Order of a round: queue the due exchange slots, seal the audit chain, purge, push
+        # deliveries, then work the runs.
         async def schedule(session: AsyncSession) -> int:
             return len(await exchanges.schedule_due(session))
 
         jobs.every("exchange-schedule", 0, schedule)
+        sealer = AuditSealer(sessions, audit_keys, policy)
+        if settings.audit_seal_interval_seconds > 0:
+            jobs.every(
+                "audit-seal", settings.audit_seal_interval_seconds, sealer.step, delay_first=True
+            )
         if settings.purge_interval_seconds > 0:
             jobs.every(
                 "purge",
@@ -194,7 +199,7 @@ class AppState:
             clients=CachedClients(directory, versions),
             keyring=keyring,
             audit_keys=audit_keys,
-            sealer=AuditSealer(sessions, audit_keys, policy, settings.audit_seal_interval_seconds),
+            sealer=sealer,
             consents=consents,
             inbound=InboundService(
                 sessions,
