@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.catalog.models import Catalog
 from gateway.consent.service import ConsentService
-from gateway.core.data_keys import DataKeyring, SealedColumn, UnknownDataKey
+from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.problems import Conflict, NotFound
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.inbound.feeds import NOTICES
@@ -178,7 +178,7 @@ class SubscriptionService:
                     "chunk_no": chunk.chunk_no,
                 }
             )
-            rows = json.loads(await self._open(session, chunk.sealed, aad))
+            rows = json.loads(await self.keyring.open(session, chunk.sealed, aad))
         service = self.catalog.services[NOTICES[sub.feed]]
         grant = service.purposes[sub.purpose]
         withheld = 0
@@ -200,14 +200,6 @@ class SubscriptionService:
             "rows": [{k: r.get(k) for k in grant.fields} for r in rows],
             "withheld_without_consent": withheld,
         }
-
-    async def _open(self, session: AsyncSession, blob: bytes, associated: bytes) -> bytes:
-        """Decrypt, loading data keys another process added since this one started."""
-        try:
-            return self.keyring.decrypt(blob, associated)
-        except UnknownDataKey:
-            await self.keyring.load(session)
-            return self.keyring.decrypt(blob, associated)
 
     # -- pull ----------------------------------------------------------------------------
 
