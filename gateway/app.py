@@ -74,12 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.keyring.load(session)
             await state.audit_keys.signer(session)
         background = []
-        if settings.audit_seal_interval_seconds > 0:
-            background.append(asyncio.create_task(state.sealer.run()))
-        if settings.exchanges_worker or settings.purge_interval_seconds > 0:
-            # The job runner: exchanges, payment runs, deliveries and the purge (only
-            # the purge when this process is not a worker).
-            only = None if settings.exchanges_worker else {"purge"}
+        sealing = settings.audit_seal_interval_seconds > 0
+        if settings.exchanges_worker or settings.purge_interval_seconds > 0 or sealing:
+            # The job runner: exchanges, payment runs, deliveries, the audit seal and the
+            # purge (only the seal and the purge when this process is not a worker).
+            only = None if settings.exchanges_worker else {"audit-seal", "purge"}
             background.append(
                 asyncio.create_task(state.jobs.run_forever(settings.exchanges_poll_seconds, only))
             )
@@ -90,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            if settings.audit_seal_interval_seconds > 0:
+            if sealing:
                 with contextlib.suppress(Exception):  # sealed by the next process otherwise
                     await state.sealer.seal_now()
             await state.aclose()

@@ -56,7 +56,7 @@ from gateway.ratelimit.service import RateLimiter
 from gateway.retention import purge_logged
 from gateway.settings import Settings
 from gateway.signing_keys.service import KeyService
-from gateway.subscriptions.delivery import deliver_due
+from gateway.subscriptions.delivery import DeliveryJob
 from gateway.subscriptions.service import SubscriptionService
 
 T = TypeVar("T")
@@ -171,15 +171,17 @@ class AppState:
         subscriptions = SubscriptionService(catalog, keyring, pseudonyms, consents)
         jobs = JobRunner(sessions, metrics, lease_seconds=settings.exchanges_lease_seconds)
 
-        # Order of a round: queue the due exchange slots, push deliveries, purge, then
-        # work the runs.
+        # Order of a round: queue the due exchange slots, seal the audit chain, purge, push
+        # deliveries, then work the runs.
         async def schedule(session: AsyncSession) -> int:
             return len(await exchanges.schedule_due(session))
 
         jobs.every("exchange-schedule", 0, schedule)
-        # Deliveries own their short transactions: no transaction may stay open while a
-        # subscriber's webhook answers (gateway.subscriptions.delivery).
-        jobs.every("deliveries", 0, lambda _session: deliver_due(sessions, subscriptions))
+        sealer = AuditSealer(sessions, audit_keys, policy)
+        if settings.audit_seal_interval_seconds > 0:
+            jobs.every(
+                "audit-seal", settings.audit_seal_interval_seconds, sealer.step, delay_first=True
+            )
         if settings.purge_interval_seconds > 0:
             jobs.every(
                 "purge",
@@ -187,6 +189,9 @@ class AppState:
                 lambda session: purge_logged(session, catalog),
                 delay_first=True,
             )
+        # Deliveries are dispatched: no transaction stays open while a subscriber's
+        # webhook answers (gateway.subscriptions.delivery).
+        jobs.dispatcher(DeliveryJob(subscriptions))
         jobs.register(ExchangeRunJob(exchanges))
         jobs.register(PaymentRunJob(payments))
         return cls(
@@ -208,7 +213,7 @@ class AppState:
             clients=CachedClients(directory, versions),
             keyring=keyring,
             audit_keys=audit_keys,
-            sealer=AuditSealer(sessions, audit_keys, policy, settings.audit_seal_interval_seconds),
+            sealer=sealer,
             consents=consents,
             inbound=InboundService(
                 sessions,

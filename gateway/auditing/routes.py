@@ -202,6 +202,8 @@ async def export_events(
         if format == "csv":
             yield ",".join(c for c in EXPORT_COLUMNS if c in fields) + "\r\n"
         while True:  # pages of 1,000: memory stays bounded whatever the range
+            # A read session per page: the body streams after the request's session is
+            # closed, and no connection stays pooled while the client reads slowly.
             async with state.sessions() as session:
                 page = await events_page(session, query, after, 1000)
             if not page:

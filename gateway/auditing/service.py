@@ -1,5 +1,5 @@
-"""Running the sealer inside the gateway, and the synchronous jobs (verify, archive)
-that the CLI and the auditors' API share."""
+"""Sealing the audit chain inside the gateway (a periodic task of the job runner), and
+the synchronous jobs (verify, archive) that the CLI and the auditors' API share."""
 
 from __future__ import annotations
 
@@ -23,21 +23,44 @@ log = structlog.get_logger("gateway.audit")
 
 
 class AuditSealer:
+    """Chains the audit events and signs checkpoints (``audit.sealer.seal``).
+
+    In the server, ``step`` is the job runner's periodic task ``audit-seal`` and seals in
+    the runner's session. ``seal_now`` is the command form (the ``audit seal`` CLI
+    command, the last seal at shutdown after the runner has stopped, tests): it owns its
+    transactions because a race with another process's sealer is retried at once in a
+    fresh transaction, and a long backlog is sealed batch by batch, each committed.
+    """
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         keys: AuditKeys,
         policy: SealPolicy,
-        interval_seconds: float,
     ) -> None:
         self.sessions = sessions
         self.keys = keys
         self.policy = policy
-        self.interval = interval_seconds
         self.head_seq = 0
 
+    async def step(self, session: AsyncSession) -> int:
+        """Seal in the runner's ``session`` until nothing more can be sealed now; how many
+        events were chained. A race with another process's sealer (``IntegrityError``)
+        or a busy database rolls the round back; the next round reads the new head. On
+        PostgreSQL a round that finds another sealer holding the lock does nothing."""
+        signer = await self.keys.signer(session)
+        sealed = 0
+        while True:
+            result = await seal(session, signer, self.policy)
+            sealed += result.sealed
+            if not result.locked_out:
+                self.head_seq = result.head_seq
+            if not result.more:
+                return sealed
+
     async def seal_now(self) -> SealResult:
-        """Seal until nothing is left that can be sealed now."""
+        """Seal until nothing is left that can be sealed now, committing each batch (the
+        command form; see the class)."""
         total = SealResult()
         raced = 0
         while True:
@@ -61,14 +84,6 @@ class AuditSealer:
                 total.head_seq = self.head_seq = result.head_seq
             if not result.more:
                 return total
-
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.seal_now()
-            except Exception as exc:  # a concurrent sealer or a busy database: next round
-                log.warning("audit sealing round failed", error=type(exc).__name__)
 
 
 def verify(

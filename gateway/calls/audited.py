@@ -90,7 +90,13 @@ class EncodedJSONResponse(JSONResponse):
 
 @dataclass
 class AuditedCall:
-    """The call in progress: what the catalog granted, whose data, the audit event."""
+    """The call in progress: what the catalog granted, whose data, the audit event.
+
+    Its consent checks open a short read transaction each (``# this
+    call's read``) rather than take a session: the look-up hot path has no request
+    session (its event goes through the group-commit writer, not a request
+    transaction), and holding a pooled connection for the whole call, partner wait
+    included, would cap concurrent look-ups at the pool size."""
 
     state: Components
     principal: Principal

@@ -97,7 +97,6 @@ def audit_seal() -> None:
                     checkpoint_seconds=0.0001,
                     gap_grace_seconds=settings.audit_gap_grace_seconds,
                 ),
-                interval_seconds=0,
             )
             return await sealer.seal_now()
         finally:

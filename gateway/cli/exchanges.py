@@ -68,7 +68,7 @@ def exchanges_work(
     async def work(state: Any) -> int:
         if until_idle:
             worked: int = await state.jobs.work_available()
-            return worked + int(await state.jobs.run_task("deliveries"))
+            return worked + int(await state.jobs.dispatch("deliveries"))
         await state.jobs.run_forever(settings.exchanges_poll_seconds)
         return 0
 

@@ -37,7 +37,11 @@ def _state(row: Any) -> ClientState | None:
 
 
 class ClientDirectory:
-    """Implements ``gateway.core.registry.ClientDirectory`` over the ``clients`` table."""
+    """Implements ``gateway.core.registry.ClientDirectory`` over the ``clients`` table.
+
+    It opens its own read (a connection of the synchronous SQLite engine, or a session
+    from the factory it is given): it runs in authentication, before any request
+    session exists, and a one-row read must not wait for one."""
 
     def __init__(self, database_url: str, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions

@@ -81,8 +81,11 @@ class DataKeyring:
                 self._keys[row.key_id] = AESGCM(raw)
         self._current = rows[-1].key_id
 
-    async def refresh(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        async with transaction(sessions) as session:
+    async def ensure(self, session: AsyncSession, blobs: Iterable[bytes]) -> None:
+        """Load the keys in the caller's ``session`` when any of ``blobs`` was sealed under
+        a key this process does not hold yet (added by another process since it started),
+        so that ``decrypt`` opens them afterwards without a session."""
+        if any(self.key_id_of(blob) not in self._keys for blob in blobs):
             await self.load(session)
 
     async def add(self, session: AsyncSession) -> str:
@@ -127,14 +130,14 @@ class DataKeyring:
         except InvalidTag:
             raise SealError("value does not open: altered, or moved from its record") from None
 
-    async def open(
-        self, sessions: async_sessionmaker[AsyncSession], blob: bytes, associated: bytes
-    ) -> bytes:
-        """``decrypt``, loading keys added by another process since this one started."""
+    async def open(self, session: AsyncSession, blob: bytes, associated: bytes) -> bytes:
+        """``decrypt``, loading in the caller's ``session`` the keys added by another
+        process since this one started. Raises ``SealError`` (``UnknownDataKey`` when
+        the key is in no database row either)."""
         try:
             return self.decrypt(blob, associated)
         except UnknownDataKey:
-            await self.refresh(sessions)
+            await self.load(session)
             return self.decrypt(blob, associated)
 
 
@@ -154,8 +157,13 @@ async def reencrypt(
     columns: Iterable[SealedColumn],
     batch: int = 500,
 ) -> dict[str, int]:
-    """Re-seal every value not under the current data key; counts per column."""
-    await keyring.refresh(sessions)
+    """Re-seal every value not under the current data key; counts per column.
+
+    The ``keys reencrypt`` command: a batch job run from the CLI, it owns its
+    transactions (one per batch of ``batch`` rows, so a long rewrite commits as it goes
+    and a failure keeps what was done)."""
+    async with transaction(sessions) as session:
+        await keyring.load(session)
     current = keyring.current_key_id
     counts: dict[str, int] = {}
     for sealed in columns:

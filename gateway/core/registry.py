@@ -80,7 +80,12 @@ _live: weakref.WeakSet[RegistryVersions] = weakref.WeakSet()
 class RegistryVersions:
     """The process's view of ``registry_versions``, at most ``refresh_ms`` old when
     :meth:`fresh` returns. Listeners registered with :meth:`on_change` are told which
-    tables moved (all of them on the first read)."""
+    tables moved (all of them on the first read).
+
+    It opens its own read (the directory's synchronous SQLite engine, or a session from
+    the factory it is given): it is asked by authentication before any request session
+    exists, and by at most one request per ``refresh_ms``, whose session it must not
+    depend on."""
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.catalog.models import Catalog, ExchangeSpec
-from gateway.core.data_keys import DataKeyring, SealedColumn, UnknownDataKey
+from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.problems import NotFound
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.exchanges.models import ExchangeChunk, ExchangeRun
@@ -57,17 +57,6 @@ def view(run: ExchangeRun) -> dict[str, Any]:
         "next_attempt_at": _iso(run.not_before) if run.state == "queued" else None,
         "triggered_by": run.triggered_by,
     }
-
-
-async def open_sealed(
-    session: AsyncSession, keyring: DataKeyring, blob: bytes, aad: bytes
-) -> bytes:
-    """Decrypt, loading data keys added by another process since this one started."""
-    try:
-        return keyring.decrypt(blob, aad)
-    except UnknownDataKey:
-        await keyring.load(session)
-        return keyring.decrypt(blob, aad)
 
 
 class ExchangeService:
@@ -156,7 +145,7 @@ class ExchangeService:
         rows: list[dict[str, Any]] = []
         for chunk in chunks:
             aad = chunk_aad({"run_id": chunk.run_id, "chunk_no": chunk.chunk_no})
-            rows += json.loads(await open_sealed(session, self.keyring, chunk.sealed, aad))
+            rows += json.loads(await self.keyring.open(session, chunk.sealed, aad))
         return rows
 
     # -- scheduling ------------------------------------------------------------------

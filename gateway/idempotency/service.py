@@ -96,7 +96,7 @@ class IdempotencyService:
                 )
             if record.completed_at is not None and record.response_sealed is not None:
                 plain = await self.keyring.open(
-                    self.sessions,
+                    session,
                     record.response_sealed,
                     _aad({"client_id": client_id, "key": key}),
                 )

@@ -314,6 +314,7 @@ class InboundService:
         """The stored rows of a message, opened chunk by chunk."""
         async with transaction(self.sessions) as session:
             chunks = await InboundRepository(session).chunks(feed.partner, message_id)
+            await self.keyring.ensure(session, (chunk.sealed for chunk in chunks))
         for chunk in chunks:
             aad = chunk_aad(
                 {
@@ -322,5 +323,5 @@ class InboundService:
                     "chunk_no": chunk.chunk_no,
                 }
             )
-            for row in json.loads(await self.keyring.open(self.sessions, chunk.sealed, aad)):
+            for row in json.loads(self.keyring.decrypt(chunk.sealed, aad)):
                 yield row

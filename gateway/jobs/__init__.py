@@ -1,14 +1,16 @@
 """One durable job runner for every background duty of the gateway.
 
-Periodic exchange runs, payment runs, push deliveries, the exchange schedule and the
-retention purge all register with ``JobRunner``. The runner owns each step's
+Periodic exchange runs, payment runs, push deliveries, the exchange schedule, the audit
+seal and the retention purge all register with ``JobRunner``. The runner owns each step's
 transaction: it opens the session, calls the step with it and commits; job code never
 commits nor opens a session. Jobs with a row of their own (exchange and payment runs)
 are claimed with a lease (``gateway.jobs.leases``), renewed at every step (the
 heartbeat), retried with exponential backoff on ``Retry`` and dead-lettered
 (``failed``) after ``max_attempts``; periodic tasks run every ``every_seconds`` in
-each process (each is safe to run concurrently: slots are unique, deliveries are
-claimed one by one, purging twice deletes nothing twice). Metrics go to the app's
+each process (each is safe to run concurrently: slots are unique, purging twice deletes
+nothing twice). Push deliveries are dispatched jobs (``Dispatch``): claimed one by one
+in a transaction, the webhook called with no transaction open, the outcome recorded in
+another, with the runner's backoff and dead letter. Metrics go to the app's
 ``CollectorRegistry``.
 
 Why our own runner (checked against the libraries' own documentation and PyPI, 2026-12):
@@ -34,6 +36,24 @@ Why our own runner (checked against the libraries' own documentation and PyPI, 2
   LOCKED``) with N processes, no new dependency. Chosen.
 """
 
-from gateway.jobs.runner import Done, JobRunner, LeasedJob, LeaseLost, Periodic, Retry
+from gateway.jobs.runner import (
+    Dispatch,
+    Done,
+    JobRunner,
+    LeasedJob,
+    LeaseLost,
+    Periodic,
+    Retry,
+    backoff,
+)
 
-__all__ = ["Done", "JobRunner", "LeaseLost", "LeasedJob", "Periodic", "Retry"]
+__all__ = [
+    "Dispatch",
+    "Done",
+    "JobRunner",
+    "LeaseLost",
+    "LeasedJob",
+    "Periodic",
+    "Retry",
+    "backoff",
+]

@@ -14,6 +14,15 @@ A step returns ``None`` to go on, ``Done(state)`` when the job has finished, or 
 is left ``failed`` (the dead letter, kept for inspection and purged with its data).
 Any other exception counts as a failed attempt too, named by its type (never its text,
 which may carry personal data).
+
+(Over 400 lines because the three kinds of job below share one claim, backoff, metrics
+and loop; split apart, that one policy would be in three places again.)
+
+A dispatched job (``Dispatch``) is one call to the outside, such as a subscriber's
+webhook, which no transaction may stay open across: the runner lists what is due and
+claims one item in a transaction, makes the call with no transaction open, and records
+the outcome in another; failed calls are retried with the same exponential backoff
+(``backoff``) and dead-lettered after the kind's ``max_attempts``.
 """
 
 from __future__ import annotations
@@ -83,6 +92,44 @@ class Periodic:
     next_at: float = field(default=0.0)
 
 
+def backoff(attempts: int, cap_seconds: float = 300.0) -> timedelta:
+    """How long to wait after ``attempts`` failed attempts: 0.5 s doubling, at most
+    ``cap_seconds``."""
+    return timedelta(seconds=min(cap_seconds, 0.5 * 2**attempts))
+
+
+class Dispatch(Protocol):
+    """A kind of job whose work is one call to the outside made with no transaction
+    open. Its rows keep their own columns; the runner decides attempts and backoff."""
+
+    name: str  # the metric label and the name to dispatch it by
+    max_attempts: int  # failed calls before the item is dead
+    max_backoff_seconds: float  # the cap of the backoff between calls
+
+    async def due(self, session: AsyncSession, now: datetime) -> list[Any]:
+        """Ids of the items due at ``now``, oldest first."""
+
+    async def claim(
+        self, session: AsyncSession, item: Any, now: datetime, until: datetime
+    ) -> tuple[int, Any] | None:
+        """Take a due item until ``until`` so one process calls for it; its attempts so
+        far and what the call needs, or None when another took it first."""
+
+    async def call(self, work: Any) -> str | None:
+        """The call itself, no database work: None on success, else an error slug."""
+
+    async def record(
+        self,
+        session: AsyncSession,
+        item: Any,
+        attempts: int,
+        error: str | None,
+        next_at: datetime | None,
+    ) -> None:
+        """Store an outcome with the attempts now made: done (``error`` None), due again
+        at ``next_at``, or dead (``error`` set, ``next_at`` None)."""
+
+
 class LeaseLost(Exception):  # noqa: N818 - a fact, raised by the runner or by a step
     """Another process holds the job now: the step's writes are rolled back."""
 
@@ -101,6 +148,7 @@ class JobRunner:
         self.owner = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._jobs: dict[str, LeasedJob] = {}
         self._periodic: dict[str, Periodic] = {}
+        self._dispatch: dict[str, Dispatch] = {}
         self._steps = Counter(
             "gateway_job_steps_total",
             "Steps of leased jobs by outcome (continued, finished, retried, dead, lease-lost).",
@@ -122,10 +170,22 @@ class JobRunner:
 
     # -- registration ----------------------------------------------------------------
 
+    def _free(self, name: str) -> None:
+        if name in self._jobs or name in self._periodic or name in self._dispatch:
+            raise ValueError(f"job {name} is already registered")
+
     def register(self, job: LeasedJob) -> None:
-        if job.name in self._jobs or job.name in self._periodic:
-            raise ValueError(f"job {job.name} is already registered")
+        self._free(job.name)
         self._jobs[job.name] = job
+
+    def dispatcher(self, kind: Dispatch) -> None:
+        """Register a kind of dispatched job (run every round by ``run_forever``)."""
+        self._free(kind.name)
+        self._dispatch[kind.name] = kind
+
+    def dispatched(self, name: str) -> Dispatch:
+        """The registered kind of dispatched job called ``name`` (KeyError if none)."""
+        return self._dispatch[name]
 
     def every(
         self,
@@ -135,8 +195,7 @@ class JobRunner:
         *,
         delay_first: bool = False,
     ) -> None:
-        if name in self._jobs or name in self._periodic:
-            raise ValueError(f"job {name} is already registered")
+        self._free(name)
         start = time.monotonic() + (seconds if delay_first else 0.0)
         self._periodic[name] = Periodic(name, seconds, run, delay_first, start)
 
@@ -236,7 +295,7 @@ class JobRunner:
                     state="failed" if dead else "queued",
                     attempts=attempts,
                     last_error=reason[:200],
-                    not_before=now + timedelta(seconds=min(300.0, 0.5 * 2**attempts)),
+                    not_before=now + backoff(attempts),
                     lease_owner=None,
                     lease_expires_at=None,
                     finished_at=now if dead else None,
@@ -258,6 +317,52 @@ class JobRunner:
                 await self.work(name, job_id)
                 worked += 1
         return worked
+
+    # -- dispatched jobs -------------------------------------------------------------
+
+    async def dispatch(self, name: str) -> int:
+        """Call once for every due item of this kind; how many calls were made. Each
+        claim and each outcome is its own transaction; none is open during a call."""
+        kind = self._dispatch[name]
+        now = datetime.now(UTC)
+        async with transaction(self.sessions) as session:
+            due = await kind.due(session, now)
+        called = 0
+        for item in due:
+            async with transaction(self.sessions) as session:
+                claimed = await kind.claim(session, item, now, now + self.lease)
+            if claimed is None:
+                continue
+            self._claims.labels(name).inc()
+            called += 1
+            started = time.perf_counter()
+            attempts, work = claimed
+            try:
+                error = await kind.call(work)
+            except Exception as exc:  # the type only: its text may quote personal data
+                error = type(exc).__name__
+            self._seconds.labels(name).observe(time.perf_counter() - started)
+            attempts += 1  # every call counts, the successful one too
+            dead = error is not None and attempts >= kind.max_attempts
+            next_at = None
+            if error is not None and not dead:
+                next_at = datetime.now(UTC) + backoff(attempts, kind.max_backoff_seconds)
+            async with transaction(self.sessions) as session:
+                await kind.record(session, item, attempts, error, next_at)
+            outcome = "finished" if error is None else "dead" if dead else "retried"
+            self._steps.labels(name, outcome).inc()
+        return called
+
+    async def dispatch_all(self, names: Iterable[str] | None = None) -> int:
+        """Dispatch every kind (of ``names``); a failing kind is logged and tried again
+        next round."""
+        called = 0
+        for name in list(names if names is not None else self._dispatch):
+            try:
+                called += await self.dispatch(name)
+            except Exception as exc:  # the type only: its text may quote personal data
+                log.warning("dispatch failed", job=name, error=type(exc).__name__)
+        return called
 
     # -- periodic tasks --------------------------------------------------------------
 
@@ -291,14 +396,24 @@ class JobRunner:
     # -- the loop --------------------------------------------------------------------
 
     async def run_forever(self, poll_seconds: float, only: set[str] | None = None) -> None:
-        """Run due periodic tasks and work ready jobs (all, or those named in ``only``)
-        every ``poll_seconds`` until cancelled."""
+        """Every ``poll_seconds``, run the due periodic tasks, dispatch due calls and work
+        ready jobs (all, or those named in ``only``) until cancelled. A periodic task with
+        a shorter period (the audit seal's 0.5 s) is run on time between those rounds."""
         periodic = [n for n in self._periodic if only is None or n in only]
+        timed = [n for n in periodic if self._periodic[n].every_seconds > 0]
+        dispatch = [n for n in self._dispatch if only is None or n in only]
         jobs = [n for n in self._jobs if only is None or n in only]
+        next_poll = time.monotonic()
         while True:
+            full = time.monotonic() >= next_poll
+            if full:
+                next_poll = time.monotonic() + poll_seconds
             try:
-                await self.run_due(periodic)
-                await self.work_available(jobs)
+                await self.run_due(periodic if full else timed)
+                if full:
+                    await self.dispatch_all(dispatch)
+                    await self.work_available(jobs)
             except Exception as exc:  # the next round tries again
                 log.warning("job round failed", error=type(exc).__name__)
-            await asyncio.sleep(poll_seconds)
+            wake = min([next_poll, *(self._periodic[n].next_at for n in timed)])
+            await asyncio.sleep(max(0.0, wake - time.monotonic()))

@@ -84,9 +84,9 @@ class CredentialStore:
         """The stored credential of ``partner``; None when none was ever renewed."""
         async with transaction(self.sessions) as session:
             sealed = await CredentialRepository(session).sealed(partner)
-        if sealed is None:
-            return None
-        plain = await self.keyring.open(self.sessions, sealed, credential_aad(partner))
+            if sealed is None:
+                return None
+            plain = await self.keyring.open(session, sealed, credential_aad(partner))
         return plain.decode()
 
     def source(self, partner: str) -> CredentialSource:

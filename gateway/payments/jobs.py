@@ -33,7 +33,7 @@ from gateway.partners.models import Outcome, Transfer
 from gateway.partners.ports import Bank
 from gateway.payments.models import PaymentChunk, PaymentRun
 from gateway.payments.repository import PaymentRepository
-from gateway.payments.service import PaymentService, chunk_aad, item_aad, open_sealed
+from gateway.payments.service import PaymentService, chunk_aad, item_aad
 
 log = structlog.get_logger("gateway.payments")
 
@@ -86,7 +86,7 @@ class PaymentRunJob:
         transfers = []
         for item in await repo.chunk_items(run.run_id, chunk_no):
             aad = item_aad({"end_to_end_id": item.end_to_end_id})
-            personal = json.loads(await open_sealed(session, self.keyring, item.sealed, aad))
+            personal = json.loads(await self.keyring.open(session, item.sealed, aad))
             transfers.append(
                 Transfer(item.end_to_end_id, item.amount, personal["name"], personal["cci"])
             )
@@ -110,7 +110,7 @@ class PaymentRunJob:
     ) -> None:
         repo = PaymentRepository(session)
         aad = chunk_aad({"run_id": run.run_id, "chunk_no": chunk.chunk_no})
-        document = await open_sealed(session, self.keyring, chunk.document_sealed, aad)
+        document = await self.keyring.open(session, chunk.document_sealed, aad)
         try:
             report = await bank.submit_payments(document)
         except PartnerError as exc:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.data_keys import DataKeyring, SealedColumn, UnknownDataKey
+from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.problems import NotFound, ValidationFailed
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.identifiers import IdentifierError, parse_cci, parse_document
@@ -43,17 +43,6 @@ SEALED_COLUMNS = [
     SealedColumn("payment_items", PaymentItem.__table__, "sealed", item_aad),  # type: ignore[arg-type]
     SealedColumn("payment_chunks", PaymentChunk.__table__, "document_sealed", chunk_aad),  # type: ignore[arg-type]
 ]
-
-
-async def open_sealed(
-    session: AsyncSession, keyring: DataKeyring, blob: bytes, aad: bytes
-) -> bytes:
-    """Decrypt, loading data keys added by another process since this one started."""
-    try:
-        return keyring.decrypt(blob, aad)
-    except UnknownDataKey:
-        await keyring.load(session)
-        return keyring.decrypt(blob, aad)
 
 
 def check_item(item: dict[str, Any]) -> tuple[str, str] | None:

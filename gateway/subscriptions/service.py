@@ -4,11 +4,12 @@ a consent-bound purpose only for subjects with active consent).
 
 Push subscriptions get a POST per delivery, signed with HMAC-SHA256 under the secret
 given at subscription time (``X-Juntos-Signature: sha256=<hex>``), retried with
-exponential backoff and marked dead after ``max_attempts``. Pull subscriptions fetch
+exponential backoff and marked dead after a number of attempts by the job runner
+(``gateway.subscriptions.delivery.DeliveryJob``). Pull subscriptions fetch
 pending deliveries and acknowledge them; an unacknowledged delivery is offered again.
 
 Every method works in the caller's session and never commits: the request's for the API,
-the delivery loop's (``gateway.subscriptions.delivery``) for pushes. Statements are in
+the job runner's (``gateway.subscriptions.delivery``) for pushes. Statements are in
 ``gateway.subscriptions.repository``; the pushed rows are read through inbound's.
 """
 
@@ -19,7 +20,7 @@ import hmac
 import json
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.catalog.models import Catalog
 from gateway.consent.service import ConsentService
-from gateway.core.data_keys import DataKeyring, SealedColumn, UnknownDataKey
+from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.problems import Conflict, NotFound
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.inbound.feeds import NOTICES
@@ -63,13 +64,11 @@ class SubscriptionService:
         keyring: DataKeyring,
         pseudonyms: Pseudonymizer,
         consents: ConsentService,
-        max_attempts: int = 8,
     ) -> None:
         self.catalog = catalog
         self.keyring = keyring
         self.pseudonyms = pseudonyms
         self.consents = consents
-        self.max_attempts = max_attempts
         self.http: httpx.AsyncClient | None = None
 
     async def aclose(self) -> None:
@@ -179,7 +178,7 @@ class SubscriptionService:
                     "chunk_no": chunk.chunk_no,
                 }
             )
-            rows = json.loads(await self._open(session, chunk.sealed, aad))
+            rows = json.loads(await self.keyring.open(session, chunk.sealed, aad))
         service = self.catalog.services[NOTICES[sub.feed]]
         grant = service.purposes[sub.purpose]
         withheld = 0
@@ -201,14 +200,6 @@ class SubscriptionService:
             "rows": [{k: r.get(k) for k in grant.fields} for r in rows],
             "withheld_without_consent": withheld,
         }
-
-    async def _open(self, session: AsyncSession, blob: bytes, associated: bytes) -> bytes:
-        """Decrypt, loading data keys another process added since this one started."""
-        try:
-            return self.keyring.decrypt(blob, associated)
-        except UnknownDataKey:
-            await self.keyring.load(session)
-            return self.keyring.decrypt(blob, associated)
 
     # -- pull ----------------------------------------------------------------------------
 
@@ -264,7 +255,7 @@ class SubscriptionService:
         await self._own(repository, client_id, sid)
         await repository.redeliver(sid, delivery_id, datetime.now(UTC))
 
-    # -- push (steps of the delivery loop) -----------------------------------------------
+    # -- push (steps of the runner's delivery job) -----------------------------------------------
 
     async def due(
         self, session: AsyncSession, now: datetime, limit: int = 100
@@ -272,12 +263,12 @@ class SubscriptionService:
         """Push deliveries due at ``now``, oldest first, with their subscription."""
         return await SubscriptionRepository(session).due_pushes(now, limit)
 
-    async def claim(self, session: AsyncSession, delivery: Delivery, now: datetime) -> bool:
-        """Take a due delivery for 30 seconds so one process sends it; False when
+    async def claim(
+        self, session: AsyncSession, delivery: Delivery, now: datetime, until: datetime
+    ) -> bool:
+        """Take a due delivery until ``until`` so one process sends it; False when
         another did first."""
-        return await SubscriptionRepository(session).claim(
-            delivery.delivery_id, now, now + timedelta(seconds=30)
-        )
+        return await SubscriptionRepository(session).claim(delivery.delivery_id, now, until)
 
     async def send(
         self, sub: Subscription, delivery: Delivery, payload: dict[str, Any]
@@ -307,21 +298,22 @@ class SubscriptionService:
             return f"HTTP {answer.status_code}"
         return None
 
-    async def record(self, session: AsyncSession, delivery: Delivery, error: str | None) -> None:
-        """Store an attempt's outcome: delivered, dead after ``max_attempts``, or due
-        again after an exponential backoff (0.5 s doubling, at most 10 minutes)."""
-        attempts = delivery.attempts + 1
-        now = datetime.now(UTC)
-        values: dict[str, Any]
+    async def record(
+        self,
+        session: AsyncSession,
+        delivery: Delivery,
+        attempts: int,
+        error: str | None,
+        next_at: datetime | None,
+    ) -> None:
+        """Store an attempt's outcome with the ``attempts`` made so far: delivered
+        (``error`` None), due again at ``next_at``, or dead (``next_at`` None). The job
+        runner decides which."""
+        values: dict[str, Any] = {"attempts": attempts}
         if error is None:
-            values = {"state": "delivered", "attempts": attempts, "delivered_at": now}
-        elif attempts >= self.max_attempts:
-            values = {"state": "dead", "attempts": attempts, "last_error": error}
+            values |= {"state": "delivered", "delivered_at": datetime.now(UTC)}
+        elif next_at is None:
+            values |= {"state": "dead", "last_error": error}
         else:
-            delay = min(600.0, 0.5 * 2**attempts)
-            values = {
-                "attempts": attempts,
-                "last_error": error,
-                "next_attempt_at": now + timedelta(seconds=delay),
-            }
+            values |= {"last_error": error, "next_attempt_at": next_at}
         await SubscriptionRepository(session).record_attempt(delivery.delivery_id, values)

@@ -694,7 +694,8 @@ async def test_the_stored_credential_follows_data_key_rotation(
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["reencrypted"]["partner_credentials"] == 1
 
-    await state.keyring.refresh(state.sessions)
+    async with transaction(state.sessions) as session:
+        await state.keyring.load(session)
     async with transaction(state.sessions) as session:
         new_blob = (await session.get(PartnerCredential, "reniec")).secret_sealed  # type: ignore[union-attr]
     assert state.keyring.key_id_of(new_blob) != state.keyring.key_id_of(old_blob)

@@ -174,7 +174,8 @@ async def test_data_key_rotation_keeps_old_records_readable(
         await cli_keyring.load(session)
     new_key = cli_keyring.current_key_id
     assert new_key != old_key
-    await state.keyring.refresh(state.sessions)
+    async with transaction(state.sessions) as session:
+        await state.keyring.load(session)
     assert state.keyring.current_key_id == new_key
     new_consent = await consented(other)
 

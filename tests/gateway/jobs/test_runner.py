@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.db import transaction
 from gateway.exchanges.models import ExchangeRun
-from gateway.jobs import Done, JobRunner, Retry
+from gateway.jobs import Done, JobRunner, Retry, backoff
 
 PARAMS = {"born_from": "2020-05-01", "born_to": "2020-05-31", "ubigeo": []}
 
@@ -168,3 +169,58 @@ async def test_periodic_tasks_run_when_due(app: FastAPI) -> None:
     assert await runner.run_due() == 1
     assert calls == ["round", "round"]
     assert metric(registry, "gateway_periodic_runs_total", task="round", outcome="ok") == 2
+
+
+class Calls:
+    """A dispatched kind over in-memory items: records what the runner decides."""
+
+    name = "calls"
+    max_attempts = 2
+    max_backoff_seconds = 600.0
+
+    def __init__(self, errors: list[str | None]) -> None:
+        self.errors = errors
+        self.recorded: list[tuple[int, str | None, bool]] = []
+        self.attempts = 0
+
+    async def due(self, session: AsyncSession, now: datetime) -> list[Any]:
+        return [1]
+
+    async def claim(
+        self, session: AsyncSession, item: Any, now: datetime, until: datetime
+    ) -> tuple[int, Any] | None:
+        assert until > now
+        return self.attempts, item
+
+    async def call(self, work: Any) -> str | None:
+        return self.errors.pop(0)
+
+    async def record(
+        self,
+        session: AsyncSession,
+        item: Any,
+        attempts: int,
+        error: str | None,
+        next_at: datetime | None,
+    ) -> None:
+        self.attempts = attempts
+        self.recorded.append((attempts, error, next_at is not None))
+
+
+async def test_dispatch_retries_with_backoff_then_dead_letters(app: FastAPI) -> None:
+    registry = CollectorRegistry()
+    runner = JobRunner(app.state.gateway.sessions, registry)
+    kind = Calls([None, "HTTP 500", "HTTP 500"])
+    runner.dispatcher(kind)
+    assert runner.dispatched("calls") is kind
+    assert await runner.dispatch("calls") == 1
+    assert kind.recorded == [(1, None, False)]  # done: no next attempt
+    kind.attempts = 0
+    assert await runner.dispatch("calls") == 1
+    assert kind.recorded[-1] == (1, "HTTP 500", True)  # due again after the backoff
+    assert await runner.dispatch("calls") == 1
+    assert kind.recorded[-1] == (2, "HTTP 500", False)  # dead after max_attempts
+    assert metric(registry, "gateway_job_steps_total", job="calls", outcome="dead") == 1
+    assert metric(registry, "gateway_job_steps_total", job="calls", outcome="retried") == 1
+    assert backoff(3, 600.0).total_seconds() == 4.0
+    assert backoff(30, 600.0).total_seconds() == 600.0

@@ -17,7 +17,6 @@ from starlette.routing import Route
 
 from adapters.sandbox.settings import SandboxSettings
 from gateway.core.db import transaction
-from gateway.subscriptions.delivery import deliver_due
 from gateway.subscriptions.models import Delivery
 from tests.fixtures.gateway import GetToken, bearer
 from tests.fixtures.support import serve_on_loopback
@@ -153,7 +152,6 @@ async def test_webhooks_are_signed_retried_and_dead_lettered(
         return Response(status_code=204)
 
     state = app.state.gateway
-    subs = state.subscriptions
     program = await headers(get_token, ["consumer"], "affiliation")
     reniec = await headers(get_token, ["partner"], "affiliation")
 
@@ -175,7 +173,7 @@ async def test_webhooks_are_signed_retried_and_dead_lettered(
             content=births([7, 8]),
             headers=reniec | NDJSON | {"X-Message-Id": "B7"},
         )
-        assert await deliver_due(state.sessions, subs) == 1  # first attempt: HTTP 500
+        assert await state.jobs.dispatch("deliveries") == 1  # first attempt: HTTP 500
         failing = (
             await http.get(
                 f"/v1/subscriptions/{sid}/deliveries", params={"state": "pending"}, headers=program
@@ -183,9 +181,9 @@ async def test_webhooks_are_signed_retried_and_dead_lettered(
         ).json()
         assert failing["deliveries"][0]["attempts"] == 1
         assert failing["deliveries"][0]["last_error"] == "HTTP 500"
-        assert await deliver_due(state.sessions, subs) == 0  # backing off
+        assert await state.jobs.dispatch("deliveries") == 0  # backing off
         await due_now()
-        assert await deliver_due(state.sessions, subs) == 1
+        assert await state.jobs.dispatch("deliveries") == 1
         view = (await http.get(f"/v1/subscriptions/{sid}", headers=program)).json()
         assert view["deliveries"] == {"delivered": 1}
         head, body = received[-1]
@@ -194,7 +192,7 @@ async def test_webhooks_are_signed_retried_and_dead_lettered(
         assert len(json.loads(body)["rows"]) == 2
 
         failures["left"] = 100
-        subs.max_attempts = 2
+        state.jobs.dispatched("deliveries").max_attempts = 2
         await http.post(
             "/v1/inbound/reniec/births",
             content=births([9]),
@@ -202,7 +200,7 @@ async def test_webhooks_are_signed_retried_and_dead_lettered(
         )
         for _ in range(2):
             await due_now()
-            await deliver_due(state.sessions, subs)
+            await state.jobs.dispatch("deliveries")
         dead = (
             await http.get(
                 f"/v1/subscriptions/{sid}/deliveries", params={"state": "dead"}, headers=program
