@@ -153,14 +153,14 @@ async def list_events(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSONResponse:
-    async with audited_call(call, "gateway.audit-events") as ex:
+    async with audited_call(call, "gateway.audit-events") as audited:
         query = _filtered(
             call.state, since, until, client_id, service, purpose, decision, outcome, subject
         )
         rows = await events_page(session, query, cursor or 0, limit + 1)
-        items = [project(_view(r), ex.fields) for r in rows[:limit]]
+        items = [project(_view(r), audited.fields) for r in rows[:limit]]
         next_cursor = str(rows[limit - 1]["seq"]) if len(rows) > limit else None
-        return ex.answer(items, next_cursor=next_cursor)
+        return audited.answer(items, next_cursor=next_cursor)
 
 
 @router.get(
@@ -190,12 +190,12 @@ async def export_events(
     outcome: Slug = None,
     subject: Subject = None,
 ) -> StreamingResponse:
-    async with audited_call(call, "gateway.audit-events") as ex:
+    async with audited_call(call, "gateway.audit-events") as audited:
         query = _filtered(
             state, since, until, client_id, service, purpose, decision, outcome, subject
         )
-        fields = ex.fields
-        ex.respond(None)
+        fields = audited.fields
+        audited.respond(None)
 
     async def lines() -> AsyncIterator[str]:
         after = 0
@@ -237,13 +237,13 @@ async def verify_chain(
     from_seq: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
     to_seq: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
 ) -> JSONResponse:
-    async with audited_call(call, "gateway.audit-verification") as ex:
+    async with audited_call(call, "gateway.audit-verification") as audited:
         if from_seq is not None and to_seq is not None and to_seq < from_seq:
             raise invalid("query.to_seq", "must not be below from_seq")
         report = await asyncio.to_thread(
             verify, call.state.get(Settings).database_url, from_seq, to_seq
         )
-        return ex.answer(project(report.as_dict(), ex.fields))
+        return audited.answer(project(report.as_dict(), audited.fields))
 
 
 @router.get(
@@ -257,7 +257,7 @@ async def list_checkpoints(
     cursor: Annotated[int | None, Query(ge=0, le=BIGINT_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSONResponse:
-    async with audited_call(call, "gateway.audit-checkpoints") as ex:
+    async with audited_call(call, "gateway.audit-checkpoints") as audited:
         rows = await checkpoints_page(session, cursor or 0, limit + 1)
         items = [
             project(
@@ -269,9 +269,9 @@ async def list_checkpoints(
                     "key_id": r["key_id"],
                     "signature": bytes(r["signature"]).hex(),
                 },
-                ex.fields,
+                audited.fields,
             )
             for r in rows[:limit]
         ]
         next_cursor = str(rows[limit - 1]["seq"]) if len(rows) > limit else None
-        return ex.answer(items, next_cursor=next_cursor)
+        return audited.answer(items, next_cursor=next_cursor)

@@ -93,12 +93,12 @@ def _refused(key: str, number: str) -> dict[str, Any]:
     return {key: number, "status": 403, "error": "consent-required"}
 
 
-def _settle(ex: AuditedCall, disclosed: int, refused: int) -> None:
+def _settle(audited: AuditedCall, disclosed: int, refused: int) -> None:
     if refused:
-        ex.event.reason = "consent-required"
-        ex.event.outcome = "partial" if disclosed else "denied"
+        audited.event.reason = "consent-required"
+        audited.event.outcome = "partial" if disclosed else "denied"
         if not disclosed:
-            ex.event.decision = "denied"
+            audited.event.decision = "denied"
 
 
 def _required(key: str | None) -> str:
@@ -132,11 +132,11 @@ def _answers(
     summary="Mobile lines of many caregivers at once, from OSIPTEL (purpose contact)",
 )
 async def phone_line_lookups(body: PhoneLineLookups, call: Caller) -> JSONResponse:
-    async with audited_call(call, "osiptel.phone-lines", request_body=body.model_dump()) as ex:
+    async with audited_call(call, "osiptel.phone-lines", request_body=body.model_dump()) as audited:
         numbers = [parse_document(d, f"body.dnis[{i}]")[0] for i, d in enumerate(body.dnis)]
-        allowed = await ex.check_consent_each("dni", numbers)
+        allowed = await audited.check_consent_each("dni", numbers)
         asked = [n for n, ok in zip(numbers, allowed, strict=True) if ok]
-        found = await ex.port(TelecomRegistry).phone_lines_many(asked) if asked else []
+        found = await audited.port(TelecomRegistry).phone_lines_many(asked) if asked else []
         data = _answers(
             "dni",
             numbers,
@@ -144,11 +144,11 @@ async def phone_line_lookups(body: PhoneLineLookups, call: Caller) -> JSONRespon
             found,
             lambda number, lines: {
                 "dni": number,
-                "lines": [project(_line(x), ex.fields) for x in lines],
+                "lines": [project(_line(x), audited.fields) for x in lines],
             },
         )
-        _settle(ex, len(asked), len(numbers) - len(asked))
-        return ex.answer(data)
+        _settle(audited, len(asked), len(numbers) - len(asked))
+        return audited.answer(data)
 
 
 @router.post(
@@ -163,7 +163,9 @@ async def consent_batch(
     body: ConsentBatch, call: Caller, session: Session, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     payload = body.model_dump(mode="json")
-    async with audited_call(call, "gateway.consents", session=session, request_body=payload) as ex:
+    async with audited_call(
+        call, "gateway.consents", session=session, request_body=payload
+    ) as audited:
         parsed = []
         for i, consent in enumerate(body.consents):
             cui, _ = parse_document(consent.cui, f"body.consents[{i}].cui")
@@ -171,20 +173,20 @@ async def consent_batch(
             check_catalog_terms(call, consent, f"body.consents[{i}].")
             parsed.append((cui, dni, consent))
         key = _required(idempotency_key)
-        replay = await ex.replay_or_claim(key, payload)
+        replay = await audited.replay_or_claim(key, payload)
         if replay is not None:
             return replay
-        ex.shares_transaction = True
-        async with ex.releasing(key):
+        audited.shares_transaction = True
+        async with audited.releasing(key):
             for cui, dni, _ in parsed:
-                ex.subject("cui", cui)
-                ex.subject("dni", dni)
+                audited.subject("cui", cui)
+                audited.subject("dni", dni)
             granted = await call.state.get(ConsentService).grant_many(
                 session, [accepted_terms(call, cui, dni, consent) for cui, dni, consent in parsed]
             )
-            records = [project(record, ex.fields) for record in granted]
-        answer = ex.respond(records, status=201)
-        await ex.complete(session, key, 201, answer)
+            records = [project(record, audited.fields) for record in granted]
+        answer = audited.respond(records, status=201)
+        await audited.complete(session, key, 201, answer)
         return JSONResponse(answer, status_code=201)
 
 
@@ -201,20 +203,22 @@ async def account_openings(
     payload = body.model_dump(mode="json")
     async with audited_call(
         call, "bn.account-opening", session=session, request_body=payload
-    ) as ex:
+    ) as audited:
         holders = [
             parse_document(h.dni, f"body.holders[{i}].dni") for i, h in enumerate(body.holders)
         ]
-        allowed = await ex.check_consent_each("dni", [number for number, _ in holders])
+        allowed = await audited.check_consent_each("dni", [number for number, _ in holders])
         asked = [h for h, ok in zip(holders, allowed, strict=True) if ok]
         key = _required(idempotency_key)
-        replay = await ex.replay_or_claim(key, payload)
+        replay = await audited.replay_or_claim(key, payload)
         if replay is not None:
             return replay
-        ex.shares_transaction = True
-        async with ex.releasing(key):
+        audited.shares_transaction = True
+        async with audited.releasing(key):
             opened = (
-                await ex.port(Bank).open_accounts(asked, ex.partner_request_id(key, "batch"))
+                await audited.port(Bank).open_accounts(
+                    asked, audited.partner_request_id(key, "batch")
+                )
                 if asked
                 else []
             )
@@ -230,13 +234,13 @@ async def account_openings(
             return {
                 "dni": number,
                 "status": 201 if result.newly_opened else 200,
-                "account": project(_account(result), ex.fields),
+                "account": project(_account(result), audited.fields),
             }
 
         data = _answers("dni", [number for number, _ in holders], allowed, opened, shape)
-        _settle(ex, len(asked), len(holders) - len(asked))
-        answer = ex.respond(data)
-        await ex.complete(session, key, 200, answer)
+        _settle(audited, len(asked), len(holders) - len(asked))
+        answer = audited.respond(data)
+        await audited.complete(session, key, 200, answer)
         return JSONResponse(answer)
 
 
@@ -250,12 +254,12 @@ async def account_openings(
 async def coresponsibility_verdicts(body: VerdictRequests, call: Caller) -> JSONResponse:
     async with audited_call(
         call, "minsa_his.coresponsibility", request_body=body.model_dump()
-    ) as ex:
+    ) as audited:
         year, month = parse_period(body.period, "body.period")
         numbers = [parse_document(c, f"body.cuis[{i}]")[0] for i, c in enumerate(body.cuis)]
-        allowed = await ex.check_consent_each("cui", numbers)
+        allowed = await audited.check_consent_each("cui", numbers)
         asked = [n for n, ok in zip(numbers, allowed, strict=True) if ok]
-        histories = await ex.port(HealthRegistry).health_histories(asked) if asked else []
+        histories = await audited.port(HealthRegistry).health_histories(asked) if asked else []
         until = period_end(year, month)
 
         def judge(number: str, history: HealthHistory | None) -> dict[str, Any]:
@@ -264,8 +268,8 @@ async def coresponsibility_verdicts(body: VerdictRequests, call: Caller) -> JSON
             if until < history.birth_date:
                 return {"cui": number, "status": 422, "error": "period-before-birth"}
             items = verdicts(call.state.get(RuleTable), history.birth_date, history.services, until)
-            return {"cui": number, "verdicts": [project(i, ex.fields) for i in items]}
+            return {"cui": number, "verdicts": [project(i, audited.fields) for i in items]}
 
         data = _answers("cui", numbers, allowed, histories, judge)
-        _settle(ex, len(asked), len(numbers) - len(asked))
-        return ex.answer(data, period=body.period)
+        _settle(audited, len(asked), len(numbers) - len(asked))
+        return audited.answer(data, period=body.period)

@@ -70,11 +70,11 @@ async def get_person(
     dni: Dni,
     call: Caller,
 ) -> JSONResponse:
-    async with audited_call(call, "reniec.person") as ex:
+    async with audited_call(call, "reniec.person") as audited:
         number, _ = parse_document(dni, "path.dni")
-        ex.subject("dni", number)
-        person = await ex.port(CivilRegistry).person(number)
-        return ex.answer(project(_person(person), ex.fields))
+        audited.subject("dni", number)
+        person = await audited.port(CivilRegistry).person(number)
+        return audited.answer(project(_person(person), audited.fields))
 
 
 @router.post(
@@ -88,10 +88,10 @@ async def verify_identity(
 ) -> JSONResponse:
     async with audited_call(
         call, "reniec.identity-verification", request_body=body.model_dump(mode="json")
-    ) as ex:
+    ) as audited:
         number, _ = parse_document(body.dni, "body.dni")
-        ex.subject("dni", number)
-        person = await ex.port(CivilRegistry).person(number)
+        audited.subject("dni", number)
+        person = await audited.port(CivilRegistry).person(number)
         declared = {
             "given_names": body.given_names,
             "first_surname": body.first_surname,
@@ -108,7 +108,7 @@ async def verify_identity(
             # RENIEC's consultar does not return the birth date: it cannot be checked here.
             "unverified_fields": ["birth_date"] if body.birth_date else [],
         }
-        return ex.answer(project(result, ex.fields))
+        return audited.answer(project(result, audited.fields))
 
 
 @router.get(
@@ -131,15 +131,15 @@ async def list_newborns(
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,12}$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSONResponse:
-    async with audited_call(call, "reniec.newborns") as ex:
+    async with audited_call(call, "reniec.newborns") as audited:
         codes = parse_ubigeos(ubigeo or [], "query.ubigeo", call.state.get(DistrictTable))
         check_range(born_from, born_to)
-        page = await ex.port(CivilRegistry).newborns(codes, born_from, born_to, cursor, limit)
+        page = await audited.port(CivilRegistry).newborns(codes, born_from, born_to, cursor, limit)
         for child in page.items:
-            ex.subject("cui", child.cui)
-            ex.subject("dni", child.mother_dni)
-        rows = [project(n.as_record(), ex.fields) for n in page.items]
-        return ex.answer(rows, next_cursor=page.next_cursor)
+            audited.subject("cui", child.cui)
+            audited.subject("dni", child.mother_dni)
+        rows = [project(n.as_record(), audited.fields) for n in page.items]
+        return audited.answer(rows, next_cursor=page.next_cursor)
 
 
 @router.get(
@@ -151,11 +151,11 @@ async def get_phone_lines(
     dni: Dni,
     call: Caller,
 ) -> JSONResponse:
-    async with audited_call(call, "osiptel.phone-lines") as ex:
+    async with audited_call(call, "osiptel.phone-lines") as audited:
         number, _ = parse_document(dni, "path.dni")
-        ex.subject("dni", number)
-        lines = await ex.port(TelecomRegistry).phone_lines(number)
-        return ex.answer([project(_line(x), ex.fields) for x in lines])
+        audited.subject("dni", number)
+        lines = await audited.port(TelecomRegistry).phone_lines(number)
+        return audited.answer([project(_line(x), audited.fields) for x in lines])
 
 
 @router.post(
@@ -177,22 +177,22 @@ async def open_account(
     payload = body.model_dump(mode="json")
     async with audited_call(
         call, "bn.account-opening", session=session, request_body=payload
-    ) as ex:
+    ) as audited:
         if idempotency_key is None:
             raise invalid("header.idempotency-key", "required: opening an account must not repeat")
         number, check = parse_document(body.dni, "body.dni")
-        await ex.check_consent("dni", number)
-        ex.shares_transaction = True
-        replay = await ex.replay_or_claim(idempotency_key, payload)
+        await audited.check_consent("dni", number)
+        audited.shares_transaction = True
+        replay = await audited.replay_or_claim(idempotency_key, payload)
         if replay is not None:
             return replay
-        async with ex.releasing(idempotency_key):
-            account = await ex.port(Bank).open_account(
-                number, check, ex.partner_request_id(idempotency_key)
+        async with audited.releasing(idempotency_key):
+            account = await audited.port(Bank).open_account(
+                number, check, audited.partner_request_id(idempotency_key)
             )
         status = 201 if account.newly_opened else 200
-        answer = ex.respond(project(_account(account), ex.fields), status=status)
-        await ex.complete(session, idempotency_key, status, answer)
+        answer = audited.respond(project(_account(account), audited.fields), status=status)
+        await audited.complete(session, idempotency_key, status, answer)
         return JSONResponse(answer, status_code=status)
 
 
@@ -205,11 +205,11 @@ async def get_account(
     dni: Dni,
     call: Caller,
 ) -> JSONResponse:
-    async with audited_call(call, "bn.account") as ex:
+    async with audited_call(call, "bn.account") as audited:
         number, _ = parse_document(dni, "path.dni")
-        await ex.check_consent("dni", number)
-        account = await ex.port(Bank).account(number)
-        return ex.answer(project(_account(account), ex.fields))
+        await audited.check_consent("dni", number)
+        account = await audited.port(Bank).account(number)
+        return audited.answer(project(_account(account), audited.fields))
 
 
 @router.get(
@@ -221,11 +221,11 @@ async def get_health_services(
     cui: Cui,
     call: Caller,
 ) -> JSONResponse:
-    async with audited_call(call, "minsa_his.health-services") as ex:
+    async with audited_call(call, "minsa_his.health-services") as audited:
         number, _ = parse_document(cui, "path.cui")
-        await ex.check_consent("cui", number)
-        history = await ex.port(HealthRegistry).health_history(number)
-        return ex.answer([project(_service(s), ex.fields) for s in history.services])
+        await audited.check_consent("cui", number)
+        history = await audited.port(HealthRegistry).health_history(number)
+        return audited.answer([project(_service(s), audited.fields) for s in history.services])
 
 
 @router.get(
@@ -240,13 +240,13 @@ async def get_coresponsibility(
         str, Query(description="The month judged, YYYY-MM.", json_schema_extra=PERIOD_SCHEMA)
     ],
 ) -> JSONResponse:
-    async with audited_call(call, "minsa_his.coresponsibility") as ex:
+    async with audited_call(call, "minsa_his.coresponsibility") as audited:
         number, _ = parse_document(cui, "path.cui")
         year, month = parse_period(period)
-        await ex.check_consent("cui", number)
-        history = await ex.port(HealthRegistry).health_history(number)
+        await audited.check_consent("cui", number)
+        history = await audited.port(HealthRegistry).health_history(number)
         until = period_end(year, month)
         if until < history.birth_date:
             raise invalid("query.period", "the period ends before the child was born")
         items = verdicts(call.state.get(RuleTable), history.birth_date, history.services, until)
-        return ex.answer([project(item, ex.fields) for item in items], period=period)
+        return audited.answer([project(item, audited.fields) for item in items], period=period)

@@ -318,12 +318,12 @@ async def audited_call(
     )
     if request_body is not None:
         event.request_digest, event.request_bytes = digest(request_body)
-    ex = AuditedCall(state, principal, service_id, service, purpose, event)
-    event.subjects = ex._subjects
+    audited = AuditedCall(state, principal, service_id, service, purpose, event)
+    event.subjects = audited._subjects
     try:
-        _, ex.grant = _authorize(state, principal, service_id, purpose)
-        event.legal_basis = ex.grant.legal_basis
-        yield ex
+        _, audited.grant = _authorize(state, principal, service_id, purpose)
+        event.legal_basis = audited.grant.legal_basis
+        yield audited
     except ProblemError as exc:
         denied = exc.problem.status == 403
         event.decision = "denied" if denied else "allowed"
@@ -342,10 +342,10 @@ async def audited_call(
         await _record_failure(state, event, 500, started)
         raise
     else:
-        event.fields = ex.fields
-        event.status = ex.status
+        event.fields = audited.fields
+        event.status = audited.status
         event.latency_ms = round((time.perf_counter() - started) * 1000, 3)
-        if ex.shares_transaction:
+        if audited.shares_transaction:
             assert session is not None, "a call that changes state needs the session"
             await append(session, event)
         else:

@@ -78,17 +78,21 @@ def accepted_terms(call: Call, cui: str, dni: str, body: ConsentRequest) -> dict
 )
 async def create_consent(body: ConsentRequest, call: Caller, session: Session) -> JSONResponse:
     payload = body.model_dump(mode="json")
-    async with audited_call(call, "gateway.consents", session=session, request_body=payload) as ex:
+    async with audited_call(
+        call, "gateway.consents", session=session, request_body=payload
+    ) as audited:
         cui, _ = parse_document(body.cui, "body.cui")
         dni, _ = parse_document(body.caregiver_dni, "body.caregiver_dni")
         check_catalog_terms(call, body)
-        ex.subject("cui", cui)
-        ex.subject("dni", dni)
-        ex.shares_transaction = True
+        audited.subject("cui", cui)
+        audited.subject("dni", dni)
+        audited.shares_transaction = True
         record = await call.state.get(ConsentService).grant(
             session, **accepted_terms(call, cui, dni, body)
         )
-        return JSONResponse(ex.respond(project(record, ex.fields), status=201), status_code=201)
+        return JSONResponse(
+            audited.respond(project(record, audited.fields), status=201), status_code=201
+        )
 
 
 def _parse_id(consent_id: str) -> str:
@@ -108,15 +112,17 @@ async def revoke_consent(
     consent_id: str, body: RevocationRequest, call: Caller, session: Session
 ) -> JSONResponse:
     payload = body.model_dump(mode="json")
-    async with audited_call(call, "gateway.consents", session=session, request_body=payload) as ex:
+    async with audited_call(
+        call, "gateway.consents", session=session, request_body=payload
+    ) as audited:
         cid = _parse_id(consent_id)
-        ex.shares_transaction = True
+        audited.shares_transaction = True
         record = await call.state.get(ConsentService).revoke(
             session, cid, body.reason, call.principal.client_id, call.user_id
         )
-        ex.subject("cui", record["cui"])
-        ex.subject("dni", record["caregiver_dni"])
-        return ex.answer(project(record, ex.fields))
+        audited.subject("cui", record["cui"])
+        audited.subject("dni", record["caregiver_dni"])
+        return audited.answer(project(record, audited.fields))
 
 
 @router.get(
@@ -125,12 +131,12 @@ async def revoke_consent(
     summary="One consent with its revision chain",
 )
 async def get_consent(consent_id: str, call: Caller, session: Session) -> JSONResponse:
-    async with audited_call(call, "gateway.consents") as ex:
+    async with audited_call(call, "gateway.consents") as audited:
         cid = _parse_id(consent_id)
         record = await call.state.get(ConsentService).get(session, cid)
-        ex.subject("cui", record["cui"])
-        ex.subject("dni", record["caregiver_dni"])
-        return ex.answer(project(record, ex.fields))
+        audited.subject("cui", record["cui"])
+        audited.subject("dni", record["caregiver_dni"])
+        return audited.answer(project(record, audited.fields))
 
 
 @router.get("/consents", response_model=ConsentsAnswer, summary="The consents recorded for a child")
@@ -139,11 +145,11 @@ async def list_consents(
     session: Session,
     cui: Annotated[str, Query(description="CUI of the child.", json_schema_extra=DOCUMENT_SCHEMA)],
 ) -> JSONResponse:
-    async with audited_call(call, "gateway.consents") as ex:
+    async with audited_call(call, "gateway.consents") as audited:
         number, _ = parse_document(cui, "query.cui")
-        ex.subject("cui", number)
+        audited.subject("cui", number)
         records = await call.state.get(ConsentService).for_child(session, number)
-        return ex.answer([project(r, ex.fields) for r in records])
+        return audited.answer([project(r, audited.fields) for r in records])
 
 
 @router.get(
@@ -157,11 +163,11 @@ async def check_consent(
     cui: Annotated[str, Query(description="CUI of the child.", json_schema_extra=DOCUMENT_SCHEMA)],
     purpose: Annotated[str, Query(pattern=r"^[a-z][a-z0-9-]{0,63}$")],
 ) -> JSONResponse:
-    async with audited_call(call, "gateway.consent-check") as ex:
+    async with audited_call(call, "gateway.consent-check") as audited:
         number, _ = parse_document(cui, "query.cui")
         if purpose not in call.state.get(Catalog).purposes:
             raise invalid("query.purpose", "not a purpose of the catalog")
-        ex.subject("cui", number)
+        audited.subject("cui", number)
         ref = call.state.get(Pseudonymizer).of("cui", number)
         active = await call.state.get(ConsentService).active(session, [ref], purpose, None)
-        return ex.answer(project({"purpose": purpose, "active": active}, ex.fields))
+        return audited.answer(project({"purpose": purpose, "active": active}, audited.fields))

@@ -122,7 +122,7 @@ async def exchange_run_records(
     repeats while the run is still fetching. Audited like a brokered call; for a purpose
     that rests on consent, records whose consent was revoked since are withheld."""
     spec = call.state.get(ExchangeService).spec(name)
-    async with audited_call(call, spec.service) as ex:
+    async with audited_call(call, spec.service) as audited:
         if call.purpose != spec.purpose:
             raise PurposeNotAllowed(
                 f"this exchange stages records for purpose {spec.purpose!r} only",
@@ -131,8 +131,8 @@ async def exchange_run_records(
         run, rows, following = await call.state.get(ExchangeService).chunks(
             session, name, run_id, chunk, chunks
         )
-        rows = await ex.staged(rows)
-        return ex.answer(
+        rows = await audited.staged(rows)
+        return audited.answer(
             rows,
             run={k: run[k] for k in ("id", "exchange", "state", "chunks_done", "records")},
             chunk=chunk,

@@ -104,10 +104,10 @@ def _push(feed_name: str) -> Any:
         message_id: MessageId,
         delimiter: CsvDelimiter = None,
     ) -> JSONResponse:
-        async with audited_call(call, feed.service, session=session) as ex:
+        async with audited_call(call, feed.service, session=session) as audited:
             # The deliveries owed for the message and its event commit together (the
             # message itself is stored in the intake's own steps).
-            ex.shares_transaction = True
+            audited.shares_transaction = True
             form = body_format(request.headers.get("content-type", ""), delimiter)
             declared = request.headers.get("content-length", "")
             limit = call.state.get(InboundService).limits.max_message_bytes
@@ -117,7 +117,7 @@ def _push(feed_name: str) -> Any:
                 feed, message_id, call.principal.client_id, form, request.stream()
             )
             await _distribute(call, session, feed, message_id, receipt)
-            return _answer(ex, receipt)
+            return _answer(audited, receipt)
 
     push.__name__ = f"push_{feed_name.replace('-', '_')}"
     return push
@@ -207,7 +207,7 @@ async def push_payment_status(
     request: Request, call: Caller, message_id: MessageId, session: Session
 ) -> JSONResponse:
     feed = FEEDS["payment-status"]
-    async with audited_call(call, feed.service, session=session) as ex:
+    async with audited_call(call, feed.service, session=session) as audited:
         body = await _document(request)
         try:
             report = call.state.get(PartnerRegistry).get(Bank).read_payment_report(body)
@@ -231,8 +231,8 @@ async def push_payment_status(
         receipt = receipts[0]
         if not receipt.replayed:
             # The statuses and the audit event commit together, with the request.
-            ex.shares_transaction = True
-        return _answer(ex, receipt)
+            audited.shares_transaction = True
+        return _answer(audited, receipt)
 
 
 @router.post(
@@ -245,7 +245,7 @@ async def push_payment_status(
 )
 async def push_settlements(request: Request, call: Caller, message_id: MessageId) -> JSONResponse:
     feed = FEEDS["settlements"]
-    async with audited_call(call, feed.service) as ex:
+    async with audited_call(call, feed.service) as audited:
         body = await _document(request)
         try:
             entries = call.state.get(PartnerRegistry).get(Bank).read_settlements(body)
@@ -255,7 +255,7 @@ async def push_settlements(request: Request, call: Caller, message_id: MessageId
         receipt = await call.state.get(InboundService).receive_document(
             feed, message_id, call.principal.client_id, body, rows
         )
-        return _answer(ex, receipt)
+        return _answer(audited, receipt)
 
 
 async def _distribute(
@@ -267,10 +267,10 @@ async def _distribute(
         await call.state.get(Notices).fan_out(session, feed.name, feed.partner, message_id)
 
 
-def _answer(ex: Any, receipt: Any) -> JSONResponse:
-    ex.event.request_digest = receipt.body["body_sha256"]
+def _answer(audited: Any, receipt: Any) -> JSONResponse:
+    audited.event.request_digest = receipt.body["body_sha256"]
     if receipt.body["replayed"]:
-        ex.event.outcome = "replayed"
+        audited.event.outcome = "replayed"
     status = 200 if receipt.replayed else 201  # a resend stored nothing new
-    body = ex.respond(project(receipt.body, ex.fields), status=status)
+    body = audited.respond(project(receipt.body, audited.fields), status=status)
     return JSONResponse(body, status_code=status)

@@ -56,16 +56,16 @@ async def create_payment_run(
 ) -> JSONResponse:
     async with audited_call(
         call, "bn.payments", session=session, request_body={"run_ref": body.run_ref}
-    ) as ex:
+    ) as audited:
         if body.requested_date < date.today():
             raise invalid("body.requested_date", "must not be in the past")
         accepted = await call.state.get(PaymentService).accept(
             session, call.principal.client_id, body.run_ref, body.requested_date, body.transfers
         )
         # The run and its audit event commit together, with the request.
-        ex.shares_transaction = True
+        audited.shares_transaction = True
         status = 201 if accepted.created else 200
-        answer = ex.respond(project(accepted.run, ex.fields), status=status)
+        answer = audited.respond(project(accepted.run, audited.fields), status=status)
         return JSONResponse(answer, status_code=status)
 
 
@@ -75,6 +75,6 @@ async def create_payment_run(
     summary="Progress and reconciliation of a payment run",
 )
 async def get_payment_run(run_id: str, call: Caller, session: Session) -> JSONResponse:
-    async with audited_call(call, "bn.payments") as ex:
+    async with audited_call(call, "bn.payments") as audited:
         run = await call.state.get(PaymentService).view(session, run_id)
-        return ex.answer(project(run, ex.fields))
+        return audited.answer(project(run, audited.fields))

@@ -41,9 +41,9 @@ async def disclosures(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> JSONResponse:
-    async with audited_call(call, "gateway.subject-disclosures") as ex:
+    async with audited_call(call, "gateway.subject-disclosures") as audited:
         number, _ = parse_document(dni, "path.dni")
-        ex.subject("dni", number)
+        audited.subject("dni", number)
         refs = {
             call.state.get(Pseudonymizer).of("dni", number): "dni",
             call.state.get(Pseudonymizer).of("cui", number): "cui",
@@ -81,8 +81,8 @@ async def disclosures(
                             {role for ref, role in refs.items() if ref in r["subjects"]}
                         ),
                     },
-                    ex.fields,
+                    audited.fields,
                 )
             )
         next_cursor = str(rows[-1]["seq"]) if more and rows else None
-        return ex.answer(items, next_cursor=next_cursor)
+        return audited.answer(items, next_cursor=next_cursor)

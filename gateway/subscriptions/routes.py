@@ -49,8 +49,10 @@ class SubscriptionRequest(BaseModel):
 )
 async def subscribe(body: SubscriptionRequest, call: Caller, session: Session) -> JSONResponse:
     payload = body.model_dump()
-    async with audited_call(call, NOTICES[body.feed], session=session, request_body=payload) as ex:
-        ex.shares_transaction = True  # the subscription and its event commit together
+    async with audited_call(
+        call, NOTICES[body.feed], session=session, request_body=payload
+    ) as audited:
+        audited.shares_transaction = True  # the subscription and its event commit together
         if body.mode == "push":
             url = body.webhook_url or ""
             if not url.startswith(("https://", "http://")):
@@ -60,7 +62,7 @@ async def subscribe(body: SubscriptionRequest, call: Caller, session: Session) -
         created = await call.state.get(SubscriptionService).subscribe(
             session, call.principal.client_id, body.feed, call.purpose, body.mode, body.webhook_url
         )
-        ex.respond(None, status=201)
+        audited.respond(None, status=201)
         return JSONResponse(created, status_code=201)
 
 
@@ -97,12 +99,12 @@ async def list_deliveries(
         items = await subs.deliveries(session, client_id, subscription_id, state, limit)
         return JSONResponse({"deliveries": items})
     view = await subs.view(session, call.principal.client_id, subscription_id)
-    async with audited_call(call, NOTICES[view["feed"]]) as ex:
+    async with audited_call(call, NOTICES[view["feed"]]) as audited:
         if view["purpose"] != call.purpose:
             raise invalid("header.X-Purpose", "use the purpose the subscription was made for")
         payloads = await subs.pull(session, call.principal.client_id, subscription_id, limit)
-        ex.event.fields = ex.fields
-        ex.respond(None)
+        audited.event.fields = audited.fields
+        audited.respond(None)
         return JSONResponse({"deliveries": payloads})
 
 
