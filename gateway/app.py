@@ -34,6 +34,9 @@ from gateway.core.openapi import finish
 from gateway.exchanges.routes import router as exchanges_router
 from gateway.inbound.routes import router as inbound_router
 from gateway.issuer.routes import router as auth_router
+from gateway.ops.docs import ASSETS_PATH as DOCS_ASSETS_PATH
+from gateway.ops.docs import assets as docs_assets
+from gateway.ops.docs import router as docs_router
 from gateway.ops.routes import partners_router as partners_health_router
 from gateway.ops.routes import router as ops_router
 from gateway.partners.routes import router as partners_router
@@ -105,6 +108,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # would otherwise look up the global providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
         dependencies=[Depends(no_control_characters)],
+        # Served from local assets instead (gateway.ops.docs): the defaults use a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.gateway = state
     install_error_handlers(app)
@@ -134,6 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(state.metrics))
     for router in routers:
         app.include_router(router)
+    app.include_router(docs_router)
+    app.mount(DOCS_ASSETS_PATH, docs_assets(), name="docs-assets")
     _document_problems(app, limits.by_operation(routes))
     return app
 
