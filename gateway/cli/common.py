@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import migrate
@@ -23,6 +24,17 @@ from gateway.core.db import create_engine, session_factory, transaction
 from gateway.settings import ConfigurationError, Settings
 
 T = TypeVar("T")
+
+
+def unreachable_database(database_url: str, exc: DBAPIError) -> typer.Exit:
+    """The exit for a database that refused or never answered: the address (password
+    hidden), the driver's first line of reason, and the variable to change."""
+    shown = make_url(database_url).render_as_string(hide_password=True)
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    return fail(
+        f"cannot reach the database {shown} ({reason}); "
+        "check GATEWAY_DATABASE_URL and that the server is running"
+    )
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -88,9 +100,14 @@ def cli_actor(operator: str | None) -> Actor:
 
 
 def require_schema(settings: Settings) -> None:
-    """Exit 1 unless the database schema is at the code's head revision."""
+    """Exit 1 unless the database schema is at the code's head revision; exit 1 with one
+    line naming ``GATEWAY_DATABASE_URL`` (password hidden) when the database cannot be
+    reached."""
     head = migrate.head_revision(settings.database_url)
-    current = migrate.current_revision(settings.database_url)
+    try:
+        current = migrate.current_revision(settings.database_url)
+    except DBAPIError as exc:
+        raise unreachable_database(settings.database_url, exc) from None
     if current != head:
         raise fail(
             f"database schema is at {current or 'nothing'}, expected {head}: "

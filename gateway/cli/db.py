@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
 from gateway import migrate
-from gateway.cli.common import get_settings, prepare_sqlite_dir
+from gateway.cli.common import get_settings, prepare_sqlite_dir, unreachable_database
 
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 
@@ -19,15 +20,20 @@ def db_upgrade(
     """Apply migrations to the database named by GATEWAY_DATABASE_URL."""
     settings = get_settings()
     prepare_sqlite_dir(settings.database_url)
-    migrate.upgrade(settings.database_url, revision)
-    typer.echo(f"database at revision {migrate.current_revision(settings.database_url)}")
+    try:
+        migrate.upgrade(settings.database_url, revision)
+        current = migrate.current_revision(settings.database_url)
+    except DBAPIError as exc:
+        raise unreachable_database(settings.database_url, exc) from None
+    typer.echo(f"database at revision {current}")
 
 
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's current and the code's head revision."""
     settings = get_settings()
-    typer.echo(
-        f"current={migrate.current_revision(settings.database_url)} "
-        f"head={migrate.head_revision(settings.database_url)}"
-    )
+    try:
+        current = migrate.current_revision(settings.database_url)
+    except DBAPIError as exc:
+        raise unreachable_database(settings.database_url, exc) from None
+    typer.echo(f"current={current} head={migrate.head_revision(settings.database_url)}")

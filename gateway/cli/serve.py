@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.catalog.models import Catalog
 from gateway.cli.common import (
     cli_actor,
+    fail,
     get_catalog,
     get_settings,
     in_transaction,
@@ -109,6 +110,22 @@ def serve(
     port = port or settings.port
     catalog = get_catalog(settings)
     require_schema(settings)
+    processes = workers or settings.workers
+    run_mocks = with_mocks if with_mocks is not None else settings.is_sandbox
+    mock_ports = (
+        {
+            f"GATEWAY_SANDBOX_{e.partner.upper()}_PORT": (e.host, e.port)
+            for e in endpoints(SandboxSettings())
+        }
+        if run_mocks
+        else {}
+    )
+    for variable, (bind_host, bind_port) in {"GATEWAY_PORT": (host, port), **mock_ports}.items():
+        if not port_is_free(bind_host, bind_port):
+            raise fail(
+                f"port {bind_port} on {bind_host} is in use (another gateway running?): "
+                f"stop it or set {variable} to a free port"
+            )
     if settings.is_sandbox:
         seed_sandbox(settings, catalog)
     base = f"http://{host}:{port}"
@@ -127,8 +144,6 @@ def serve(
             "  Play the DU 095-2020 operation against it (report in var/demo-report.html):\n"
             f"    .venv/bin/juntos-gateway demo --gateway {base}"
         )
-    processes = workers or settings.workers
-    run_mocks = with_mocks if with_mocks is not None else settings.is_sandbox
     if run_mocks:
         sandbox = SandboxSettings()
         typer.echo(
@@ -158,6 +173,21 @@ def serve(
     # uvloop, as uvicorn itself picks when it runs the workers of ``--workers N``.
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(serve_all([gateway, *servers]))
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a server may bind ``host:port`` now (with ``SO_REUSEADDR``, as uvicorn
+    binds, so a port in TIME_WAIT counts as free)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from tests.fixtures.database import DatabaseFactory
 from tests.fixtures.serving import CLI, PRODUCTION_PARTNER_SECRETS, mock_ports, run_cli, serving
+from tests.fixtures.support import free_port
 
 
 def test_sandbox_serve_seeds_clients_once_and_keeps_keys(
@@ -111,6 +113,51 @@ def test_serve_refuses_unmigrated_database(databases: DatabaseFactory, tmp_path:
     result = run_cli(["serve"], env, tmp_path)
     assert result.returncode == 1
     assert "juntos-gateway db upgrade" in result.stderr
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The refusal: exit 1, one ``error:`` line on stderr, no banner, no traceback."""
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert "JUNTOS gateway" not in result.stdout  # refused before the banner
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ")
+    return line
+
+
+@pytest.mark.parametrize("busy", ["GATEWAY_PORT", "GATEWAY_SANDBOX_OSIPTEL_PORT"])
+def test_serve_on_a_busy_port_is_one_line_naming_the_variable(
+    databases: DatabaseFactory, tmp_path: Path, busy: str
+) -> None:
+    env = {
+        "GATEWAY_ENV": "sandbox",
+        "GATEWAY_DATABASE_URL": databases.new(),
+        "GATEWAY_VAR_DIR": str(tmp_path / "var"),
+        "GATEWAY_PORT": str(free_port()),
+        **mock_ports(),
+    }
+    assert run_cli(["db", "upgrade"], env, tmp_path).returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env[busy] = str(taken.getsockname()[1])
+        line = _one_line_error(run_cli(["serve"], env, tmp_path))
+    assert f"port {env[busy]} on 127.0.0.1 is in use" in line
+    assert line.endswith(f"set {busy} to a free port")
+
+
+def test_serve_on_an_unreachable_database_is_one_line_naming_the_variable(
+    tmp_path: Path,
+) -> None:
+    closed = free_port()  # nothing listens there
+    url = f"postgresql+psycopg://gateway:s3cret-pw@127.0.0.1:{closed}/gateway"
+    env = {"GATEWAY_ENV": "sandbox", "GATEWAY_DATABASE_URL": url}
+    upgrade = _one_line_error(run_cli(["db", "upgrade"], env, tmp_path))
+    assert "GATEWAY_DATABASE_URL" in upgrade
+    line = _one_line_error(run_cli(["serve"], env, tmp_path))
+    assert f"cannot reach the database postgresql+psycopg://gateway:***@127.0.0.1:{closed}" in line
+    assert "s3cret-pw" not in line
+    assert "GATEWAY_DATABASE_URL" in line
 
 
 def test_mocks_command_serves_and_stops_on_interrupt(tmp_path: Path) -> None:
