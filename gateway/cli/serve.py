@@ -157,6 +157,10 @@ def serve(
             if variable not in os.environ:
                 getattr(settings.partners, endpoint.partner).base_url = endpoint.base_url
                 os.environ[variable] = endpoint.base_url  # for worker processes
+    typer.echo("  Partner addresses the gateway calls:")
+    for name in type(settings.partners).model_fields:
+        variable = f"GATEWAY_PARTNERS__{name.upper()}__BASE_URL"
+        typer.echo(f"    {name:<10} {getattr(settings.partners, name).base_url}  [{variable}]")
     typer.echo(f"  Gateway processes: {processes}\n")
     sys.stdout.flush()
     if processes > 1:

@@ -69,6 +69,10 @@ def test_sandbox_serve_seeds_clients_once_and_keeps_keys(
     output = served.output
     assert consumer["client_secret"] in output
     assert f"{base}/docs" in output
+    # The banner names the partner addresses the gateway calls: here the mocks it started.
+    for partner in ("reniec", "osiptel", "bn", "minsa_his"):
+        port = ports[f"GATEWAY_SANDBOX_{partner.upper()}_PORT"]
+        assert f"{partner:<10} http://127.0.0.1:{port}" in output
     assert "/v1/token" in output
     assert (tmp_path / "var" / "sandbox-clients.json").stat().st_mode & 0o077 == 0
 
@@ -97,6 +101,7 @@ def test_production_serve_never_seeds_and_refuses_default_key(
     env["GATEWAY_MASTER_KEY"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     env.update(mock_ports())
     env.update(PRODUCTION_PARTNER_SECRETS)
+    env["GATEWAY_PARTNERS__OSIPTEL__BASE_URL"] = "https://osiptel.example.gob.pe/api"
     assert run_cli(["db", "upgrade"], env, tmp_path).returncode == 0
     with serving(env, tmp_path) as served:
         assert httpx.get(f"{served.base}/readyz").status_code == 200
@@ -104,6 +109,7 @@ def test_production_serve_never_seeds_and_refuses_default_key(
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{env['GATEWAY_SANDBOX_RENIEC_PORT']}/ws/ConsultaDni?wsdl")
     assert not (tmp_path / "var" / "sandbox-clients.json").exists()
+    assert "osiptel    https://osiptel.example.gob.pe/api" in served.output
     listed = run_cli(["clients", "list", "--json"], env, tmp_path)
     assert json.loads(listed.stdout) == {"clients": []}
 
