@@ -32,9 +32,9 @@ test: $(STAMP)
 
 # The long part of the reliability suite: ten SIGKILLs per durable job, many more fuzzing
 # cases, a larger operation under partner faults (same tests as `make test`, harder).
-SOAK_TESTS := tests/gateway/test_fuzz.py tests/gateway/broker/test_exchanges.py \
-	tests/gateway/broker/test_payments.py tests/program tests/audit/test_chain.py \
-	tests/gateway/test_rate_limit.py tests/gateway/broker/test_privacy.py
+SOAK_TESTS := tests/gateway/test_fuzz.py tests/gateway/exchanges/test_exchanges.py \
+	tests/gateway/payments/test_payments.py tests/program tests/audit/test_chain.py \
+	tests/gateway/ratelimit/test_rate_limit.py tests/gateway/calls/test_privacy.py
 soak: export GATEWAY_SOAK_KILLS = 10
 soak: export GATEWAY_FUZZ_EXAMPLES = 150
 soak: export GATEWAY_SOAK_HOUSEHOLDS = 400

@@ -47,11 +47,20 @@ def parse_ubigeos(values: list[str], field: str, districts: DistrictTable) -> li
     return [parse(lambda v: districts.to_inei(v, "inei"), value, field) for value in values]
 
 
-def check_range(born_from: date, born_to: date, max_days: int = 366) -> None:
+def check_range(
+    born_from: date, born_to: date, max_days: int = 366, *, location: str = "query"
+) -> None:
+    """A birth-date window: ``born_to`` not before ``born_from``, at most ``max_days``
+    long. Raises ``ValidationFailed`` naming ``<location>.born_to`` (``query`` for a
+    look-up's parameters, ``body`` for a run request's)."""
     if born_to < born_from:
-        raise invalid("query.born_to", "must not be before born_from")
+        raise invalid(f"{location}.born_to", "must not be before born_from")
     if (born_to - born_from).days > max_days:
-        raise invalid("query.born_to", f"the range may span at most {max_days} days")
+        raise invalid(
+            f"{location}.born_to",
+            f"the range from born_from to born_to (today when absent) may span at most "
+            f"{max_days} days",
+        )
 
 
 def parse_period(value: str, field: str = "query.period") -> tuple[int, int]:

@@ -7,8 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
+from gateway.calls.validation import check_range
 from gateway.cli.common import fail, get_settings, require_schema, with_state
 from gateway.core.db import transaction
+from gateway.core.problems import ProblemError
 
 exchanges_app = typer.Typer(help="Periodic exchanges (durable jobs).", no_args_is_help=True)
 
@@ -36,13 +38,16 @@ def exchanges_run(
     except IdentifierError as exc:
         raise fail(f"--ubigeo: {exc}") from None
     try:
-        params = {
-            "born_from": date.fromisoformat(born_from).isoformat(),
-            "born_to": date.fromisoformat(born_to).isoformat(),
-            "ubigeo": codes,
-        }
+        start, end = date.fromisoformat(born_from), date.fromisoformat(born_to)
     except ValueError:
         raise fail("--born-from and --born-to take YYYY-MM-DD") from None
+    if end > date.today():
+        raise fail("--born-to must not be in the future")
+    try:
+        check_range(start, end)
+    except ProblemError as exc:  # the API's own rule, named by the option
+        raise fail(f"--born-to {exc.extra['errors'][0]['message']}") from None
+    params = {"born_from": start.isoformat(), "born_to": end.isoformat(), "ubigeo": codes}
 
     async def work(state: Any) -> Any:
         async with transaction(state.sessions) as session:

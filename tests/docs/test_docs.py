@@ -80,3 +80,16 @@ def test_relative_links_resolve(page: Path) -> None:
         elif fragment and destination.suffix == ".md" and fragment not in _anchors(destination):
             broken.append(target)
     assert broken == []
+
+
+def test_every_test_path_the_makefile_and_docs_name_exists() -> None:
+    """``make soak`` and the docs name test files; a move of the tests must move them."""
+    texts = [REPO_ROOT / "Makefile", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+    named = {
+        path
+        for text in texts
+        for path in re.findall(r"tests/[\w/]+(?:\.py)?", text.read_text(encoding="utf-8"))
+    }
+    assert named, "expected the Makefile to name the soak tests"
+    missing = sorted(p for p in named if not (REPO_ROOT / p).exists())
+    assert missing == []
