@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	mkdir -p var
+	@# What the CLI reads beside this gateway (gateway/cli/common.py: RUN_ENV_FILE).
+	@umask 077; { echo "# Written by make run; read by .venv/bin/juntos-gateway run here (the environment wins)."; \
+		echo "GATEWAY_ENV=$${GATEWAY_ENV:-sandbox}"; \
+		env | grep '^GATEWAY_' | grep -v '^GATEWAY_ENV=' | sed 's/=\(.*\)/="\1"/'; } > var/run.env
 	GATEWAY_ENV=$${GATEWAY_ENV:-sandbox} $(BIN)/juntos-gateway db upgrade
 	GATEWAY_ENV=$${GATEWAY_ENV:-sandbox} $(BIN)/juntos-gateway serve
 

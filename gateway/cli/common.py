@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -43,11 +44,19 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+RUN_ENV_FILE = "var/run.env"
+"""Where ``make run`` writes the settings of the gateway it started (``GATEWAY_ENV`` and
+every ``GATEWAY_*`` variable it was given), so that commands typed beside it reach the
+same database in the same mode. Another path: ``GATEWAY_CLI_ENV_FILE``; empty: none."""
+
+
 def get_settings() -> Settings:
-    """The settings from the environment, checked safe for its mode; exit 1 naming the
-    fault otherwise."""
+    """The settings from the environment, then from :data:`RUN_ENV_FILE` when it exists
+    (the environment wins), checked safe for its mode; exit 1 naming the fault
+    otherwise."""
+    env_file = os.environ.get("GATEWAY_CLI_ENV_FILE", RUN_ENV_FILE)
     try:
-        settings = Settings()
+        settings = Settings(_env_file=env_file if env_file and Path(env_file).is_file() else None)
         settings.check_safe()
     except (ConfigurationError, ValueError) as exc:
         raise fail(str(exc)) from None

@@ -229,3 +229,27 @@ def test_serve_with_worker_processes_shares_one_database(
             )
             assert answer.status_code == 200
     assert "Gateway processes: 2" in served.output
+
+
+def test_commands_beside_make_run_read_its_settings_file(
+    databases: DatabaseFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``make run`` writes ``var/run.env``; a command typed in the same directory reaches
+    the same sandbox without exporting anything, and the environment still wins."""
+    url = databases.new()
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "run.env").write_text(
+        f'# Written by make run\nGATEWAY_ENV=sandbox\nGATEWAY_DATABASE_URL="{url}"\n'
+    )
+    for key in ("GATEWAY_ENV", "GATEWAY_DATABASE_URL", "GATEWAY_CLI_ENV_FILE"):
+        monkeypatch.delenv(key, raising=False)
+    bare: dict[str, str] = {}
+    assert run_cli(["db", "upgrade"], bare, tmp_path).returncode == 0
+    listed = run_cli(["clients", "list", "--json"], bare, tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == {"clients": []}
+    production = run_cli(["clients", "list"], {"GATEWAY_ENV": "production"}, tmp_path)
+    assert production.returncode == 1
+    assert "sandbox default master key" in production.stderr
+    ignored = run_cli(["clients", "list"], {"GATEWAY_CLI_ENV_FILE": ""}, tmp_path)
+    assert ignored.returncode == 1
