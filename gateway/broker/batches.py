@@ -20,6 +20,7 @@ purpose, projection and consent rules:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter
@@ -38,7 +39,13 @@ from gateway.broker.schemas import (
 from gateway.calls.answers import DOCUMENT_SCHEMA, PERIOD_SCHEMA
 from gateway.calls.audited import AuditedCall, audited_call, project
 from gateway.calls.caller import Caller, IdempotencyKey
-from gateway.calls.validation import invalid, parse_document, parse_period
+from gateway.calls.validation import (
+    EveryField,
+    document_number,
+    invalid,
+    parse_document,
+    parse_period,
+)
 from gateway.consent.routes import accepted_terms, check_catalog_terms
 from gateway.consent.schemas import ConsentRequest, ConsentsAnswer
 from gateway.consent.service import ConsentService
@@ -167,11 +174,15 @@ async def consent_batch(
         call, "gateway.consents", session=session, request_body=payload
     ) as audited:
         parsed = []
+        fields = EveryField()
         for i, consent in enumerate(body.consents):
-            cui, _ = parse_document(consent.cui, f"body.consents[{i}].cui")
-            dni, _ = parse_document(consent.caregiver_dni, f"body.consents[{i}].caregiver_dni")
-            check_catalog_terms(call, consent, f"body.consents[{i}].")
-            parsed.append((cui, dni, consent))
+            at = f"body.consents[{i}]."
+            cui = fields.take(partial(document_number, consent.cui, f"{at}cui"))
+            dni = fields.take(partial(document_number, consent.caregiver_dni, f"{at}caregiver_dni"))
+            check_catalog_terms(call, consent, at, fields)
+            if cui is not None and dni is not None:
+                parsed.append((cui, dni, consent))
+        fields.done()
         key = _required(idempotency_key)
         replay = await audited.replay_or_claim(key, payload)
         if replay is not None:

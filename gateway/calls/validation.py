@@ -25,6 +25,38 @@ def invalid(field: str, message: str) -> ProblemError:
     )
 
 
+class EveryField:
+    """Collects the refusals of several checks of one request and raises them together:
+    a client fixes every field in one round instead of one per request.
+
+    ``take(check)`` runs ``check()`` and returns its result, or None after recording the
+    fields a ``ValidationFailed`` named; ``done()`` raises one ``ValidationFailed``
+    listing them all (in the order checked) if any check failed."""
+
+    def __init__(self) -> None:
+        self.errors: list[dict[str, str]] = []
+
+    def take(self, check: Callable[[], T]) -> T | None:
+        try:
+            return check()
+        except ValidationFailed as exc:
+            self.errors.extend(exc.extra.get("errors", []))
+            return None
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.append({"field": field, "message": message})
+
+    def done(self) -> None:
+        if self.errors:
+            fields = ", ".join(e["field"] for e in self.errors)
+            raise ValidationFailed(f"invalid fields: {fields}", extra={"errors": self.errors})
+
+
+def document_number(value: str, field: str) -> str:
+    """The number of a DNI or CUI (``parse_document``), for :meth:`EveryField.take`."""
+    return parse_document(value, field)[0]
+
+
 def parse(parser: Callable[[object], T], value: object, field: str) -> T:
     """``parser(value)`` from :mod:`gateway.identifiers`, or a 422 problem naming
     ``field`` with the parser's message (which never repeats the value)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -14,7 +15,7 @@ from gateway.auth.dependencies import Session
 from gateway.calls.answers import DOCUMENT_SCHEMA
 from gateway.calls.audited import Call, audited_call, project
 from gateway.calls.caller import Caller
-from gateway.calls.validation import invalid, parse_document
+from gateway.calls.validation import EveryField, document_number, invalid, parse_document
 from gateway.catalog.models import Catalog
 from gateway.consent.schemas import (
     ConsentAnswer,
@@ -34,21 +35,28 @@ router = APIRouter(
 )
 
 
-def check_catalog_terms(call: Any, body: ConsentRequest, at: str = "body.") -> None:
+def check_catalog_terms(
+    call: Any, body: ConsentRequest, at: str = "body.", fields: EveryField | None = None
+) -> None:
     """Purposes and data categories the catalog knows, and an expiry in the future;
-    ``at`` prefixes the field named in a refusal (``body.consents[3].``)."""
+    ``at`` prefixes the field named in a refusal (``body.consents[3].``). Every failing
+    field is recorded in ``fields`` (raised at once when none is given)."""
+    own = fields is None
+    found = EveryField() if fields is None else fields
     catalog = call.state.get(Catalog)
     for i, purpose in enumerate(body.purposes):
         if purpose not in catalog.purposes:
-            raise invalid(f"{at}purposes[{i}]", "not a purpose of the catalog")
+            found.add(f"{at}purposes[{i}]", "not a purpose of the catalog")
     for i, category in enumerate(body.data_categories):
         if category not in catalog.data_categories:
-            raise invalid(f"{at}data_categories[{i}]", "not a data category of the catalog")
+            found.add(f"{at}data_categories[{i}]", "not a data category of the catalog")
     if body.expires_at is not None:
         if body.expires_at.tzinfo is None:
-            raise invalid(f"{at}expires_at", "give a time zone (for example ...Z)")
-        if body.expires_at <= datetime.now(UTC):
-            raise invalid(f"{at}expires_at", "must be in the future")
+            found.add(f"{at}expires_at", "give a time zone (for example ...Z)")
+        elif body.expires_at <= datetime.now(UTC):
+            found.add(f"{at}expires_at", "must be in the future")
+    if own:
+        found.done()
 
 
 def accepted_terms(call: Call, cui: str, dni: str, body: ConsentRequest) -> dict[str, Any]:
@@ -81,9 +89,12 @@ async def create_consent(body: ConsentRequest, call: Caller, session: Session) -
     async with audited_call(
         call, "gateway.consents", session=session, request_body=payload
     ) as audited:
-        cui, _ = parse_document(body.cui, "body.cui")
-        dni, _ = parse_document(body.caregiver_dni, "body.caregiver_dni")
-        check_catalog_terms(call, body)
+        fields = EveryField()
+        cui = fields.take(partial(document_number, body.cui, "body.cui"))
+        dni = fields.take(partial(document_number, body.caregiver_dni, "body.caregiver_dni"))
+        check_catalog_terms(call, body, fields=fields)
+        fields.done()  # raises unless both numbers parsed
+        cui, dni = cast(str, cui), cast(str, dni)
         audited.subject("cui", cui)
         audited.subject("dni", dni)
         audited.shares_transaction = True

@@ -219,3 +219,38 @@ async def test_who_may_record_consent(
     auditor = bearer(await get_token(["auditor"], ["audit"]))
     refused = await http.post("/v1/consents", headers=auditor | purpose("audit"), json=body)
     assert refused.json()["type"] == "/problems/role-not-granted"
+
+
+async def test_every_failing_field_of_a_consent_is_named_at_once(
+    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str]
+) -> None:
+    h = mocks.adult()
+    body = consent_body(
+        h,
+        purposes=("payment", "nope"),
+        categories=("bogus",),
+        caregiver_dni="12",
+        expires_at="2020-01-01T00:00:00Z",
+    )
+    affiliation = consumer | purpose("affiliation")
+    refused = await http.post("/v1/consents", headers=affiliation, json=body)
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == [
+        "body.caregiver_dni",
+        "body.purposes[1]",
+        "body.data_categories[0]",
+        "body.expires_at",
+    ]
+    batch = await http.post(
+        "/v1/consent-batches",
+        headers=affiliation | {"Idempotency-Key": "every-field-1"},
+        json={"consents": [consent_body(h), body | {"cui": "1"}]},
+    )
+    assert batch.status_code == 422
+    assert [e["field"] for e in batch.json()["errors"]] == [
+        "body.consents[1].cui",
+        "body.consents[1].caregiver_dni",
+        "body.consents[1].purposes[1]",
+        "body.consents[1].data_categories[0]",
+        "body.consents[1].expires_at",
+    ]
