@@ -256,7 +256,11 @@ async def test_his_extract_stages_only_children_with_consent(
     assert {r["cui"] for r in after} == {chosen[1].child.cui}
     async with transaction(state.sessions) as session:
         events = list(reversed(await recent(session, 200)))
-    reads = [e for e in events if e["service"] == "minsa_his.health-extract" and e["client_id"]]
+    extract = [e for e in events if e["service"] == "minsa_his.health-extract"]
+    # The run's own partner calls name who triggered the run ("test" here); the reads
+    # of what it staged name the consumer that read.
+    assert {e["client_id"] for e in extract if e["request_id"].startswith("exchange:")} == {"test"}
+    reads = [e for e in extract if not e["request_id"].startswith("exchange:")]
     assert [(e["decision"], e["status"]) for e in reads] == [
         *[("allowed", 200)] * pages,
         ("denied", 403),
