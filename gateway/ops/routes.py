@@ -23,6 +23,7 @@ from gateway.core.errors import (
 from gateway.core.problems import PROBLEM_TYPES, NotFound, NotReady
 from gateway.ops.schemas import Health, PartnersHealth, ProblemTypeDescription, Readiness
 from gateway.partners.health import PartnerHealth
+from gateway.settings import Settings
 
 router = APIRouter(tags=["operations"])
 # Operators' view of the partners: it calls none of them, so answers none of their errors.
@@ -130,4 +131,9 @@ async def problem_type(
     responses=documented(PartnersHealth, "Each partner's breaker, calls and latency"),
 )
 async def partners(_: Admin, state: State) -> dict[str, Any]:
-    return {"partners": state.get(PartnerHealth).report()}
+    report = state.get(PartnerHealth).report()
+    configured = state.get(Settings).partners
+    for name, health in report.items():
+        partner = getattr(configured, name, None)
+        health["address"] = getattr(partner, "base_url", None)
+    return {"partners": report}

@@ -28,9 +28,15 @@ class ProblemTypeDescription(BaseModel):
 
 
 class PartnerHealth(BaseModel):
+    """One partner as operators see it: ``address`` is the base URL the gateway calls
+    (``GATEWAY_PARTNERS__<PARTNER>__BASE_URL``); each operation's ``last_error`` is a
+    problem slug and ``last_error_cause`` what failed (``connection refused``, ``HTTP 503``,
+    ``answer lacks ...``), never data of a person."""
+
     model_config = ConfigDict(extra="allow")
 
     breaker: str
+    address: str | None = None
     in_flight: int
     max_in_flight: int
     operations: dict[str, dict[str, Any]]

@@ -23,6 +23,7 @@ class OperationStats:
     last_success_at: datetime | None = None
     last_failure_at: datetime | None = None
     last_error: str | None = None
+    last_error_cause: str | None = None
     latency_min_ms: float | None = None
     latency_max_ms: float | None = None
     latency_total_ms: float = 0.0
@@ -36,6 +37,7 @@ class OperationStats:
             "last_success_at": self.last_success_at.isoformat() if self.last_success_at else None,
             "last_failure_at": self.last_failure_at.isoformat() if self.last_failure_at else None,
             "last_error": self.last_error,
+            "last_error_cause": self.last_error_cause,
             "latency_ms": {
                 "min": _round(self.latency_min_ms),
                 "avg": _round(self.latency_total_ms / calls) if calls else None,
@@ -84,8 +86,18 @@ class PartnerHealth:
         return self.operations.setdefault((partner, operation), OperationStats())
 
     def record(
-        self, partner: str, operation: str, seconds: float, *, ok: bool, error: str | None = None
+        self,
+        partner: str,
+        operation: str,
+        seconds: float,
+        *,
+        ok: bool,
+        error: str | None = None,
+        cause: str | None = None,
     ) -> None:
+        """One call's outcome; ``error`` is the problem slug and ``cause`` the partner
+        error's detail (built by the adapters from the transport or status, never from
+        a person's data)."""
         stats = self._stats(partner, operation)
         ms = seconds * 1000
         now = datetime.now(UTC)
@@ -96,6 +108,7 @@ class PartnerHealth:
             stats.failures += 1
             stats.last_failure_at = now
             stats.last_error = error
+            stats.last_error_cause = cause
         stats.latency_total_ms += ms
         stats.latency_min_ms = ms if stats.latency_min_ms is None else min(stats.latency_min_ms, ms)
         stats.latency_max_ms = ms if stats.latency_max_ms is None else max(stats.latency_max_ms, ms)

@@ -158,6 +158,7 @@ class PartnerGuard:
                 elapsed,
                 ok=healthy and not isinstance(exc, PartnerContractMismatch),
                 error=exc.slug,
+                cause=exc.detail,
             )
             raise
         except BaseException:

@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from gateway.settings import Settings
+from tests.fixtures.gateway import GetToken, bearer
 from tests.fixtures.partners import Mocks, purpose
 
 pytestmark = pytest.mark.partner_mocks
@@ -177,9 +178,19 @@ async def test_full_bulkhead_answers_busy(
     ids=["closed-port"],
 )
 async def test_unreachable_partner_is_unavailable_not_a_timeout(
-    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str]
+    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str], get_token: GetToken
 ) -> None:
     h = mocks.adult()
     response = await http.get(LINES.format(h.mother.dni), headers=consumer | purpose("contact"))
     assert response.status_code == 503, response.text
     assert response.json()["type"] == "/problems/partner-unavailable"
+    # Operators see which address failed and why; the consumer's answer names neither.
+    admin = bearer(await get_token(["admin"]))
+    osiptel = (await http.get("/v1/partners", headers=admin)).json()["partners"]["osiptel"]
+    assert osiptel["address"] == "http://127.0.0.1:9"
+    (stats,) = osiptel["operations"].values()
+    assert (stats["last_error"], stats["last_error_cause"]) == (
+        "partner-unavailable",
+        "connection refused",
+    )
+    assert "127.0.0.1:9" not in response.text
