@@ -8,24 +8,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from gateway.calls.answers import Record, envelope
+from gateway.broker.schemas import NewbornRecord
+from gateway.calls.answers import envelope
 
 
-class StagedRecord(Record):
+class StagedRecord(NewbornRecord):
     """A record staged by a periodic exchange (the fields of any exchange's service)."""
 
-    cui: str | None = None
-    cnv: str | None = None
-    birth_date: date | None = None
-    sex: str | None = None
-    birth_weight_g: int | None = None
-    health_facility: str | None = None
-    ubigeo: str | None = None
-    mother_dni: str | None = None
-    mother_names: str | None = None
-    child_names: str | None = None
-    social_programs: list[str] | None = None
-    alive: bool | None = None
     appointment_id: str | None = None
     service_date: date | None = None
     facility: str | None = None
