@@ -20,6 +20,7 @@ from tests.fixtures.transport import (
     Partner,
     guard,
     json_body,
+    partner_error,
     status,
 )
 
@@ -51,10 +52,7 @@ async def call(handler: Handler, operation: str) -> object:
 
 
 async def error_of(handler: Handler, operation: str) -> PartnerError:
-    with pytest.raises(PartnerError) as raised:
-        await call(handler, operation)
-    assert (raised.value.partner, raised.value.operation) == ("bn", operation)
-    return raised.value
+    return await partner_error(call(handler, operation), "bn", operation)
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)

@@ -21,6 +21,7 @@ from tests.fixtures.transport import (
     Partner,
     guard,
     json_body,
+    partner_error,
     status,
 )
 
@@ -58,10 +59,7 @@ async def call(handler: Handler, operation: str) -> object:
 
 
 async def error_of(handler: Handler, operation: str) -> PartnerError:
-    with pytest.raises(PartnerError) as raised:
-        await call(handler, operation)
-    assert (raised.value.partner, raised.value.operation) == ("minsa_his", operation)
-    return raised.value
+    return await partner_error(call(handler, operation), "minsa_his", operation)
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)

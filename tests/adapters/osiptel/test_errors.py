@@ -25,6 +25,7 @@ from tests.fixtures.transport import (
     Partner,
     guard,
     json_body,
+    partner_error,
     status,
 )
 
@@ -47,10 +48,7 @@ async def call(handler: Handler, operation: str, **policy: object) -> object:
 
 
 async def error_of(handler: Handler, operation: str) -> PartnerError:
-    with pytest.raises(PartnerError) as raised:
-        await call(handler, operation)
-    assert (raised.value.partner, raised.value.operation) == ("osiptel", operation)
-    return raised.value
+    return await partner_error(call(handler, operation), "osiptel", operation)
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
