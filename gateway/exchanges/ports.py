@@ -1,25 +1,17 @@
 """What exchanges need from other features, as protocols (``gateway.state`` wires the
-consent service in): exchanges depend on no other feature's classes."""
+consent service in): exchanges depend on no other feature's classes. The consent check
+is the one every audited call declares (``gateway.calls.audited.ConsentCheck``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.calls.audited import ConsentCheck
 
-class Consents(Protocol):
-    async def covered(
-        self,
-        session: AsyncSession,
-        subject_refs: Sequence[str],
-        purpose: str,
-        data_category: str | None,
-    ) -> set[str]:
-        """Which of these subject pseudonyms an active consent covers for this purpose."""
-        ...
 
+class Consents(ConsentCheck, Protocol):
     async def caregivers(
         self, session: AsyncSession, after: str | None, limit: int
     ) -> tuple[list[str], str | None]:

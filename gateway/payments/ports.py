@@ -1,26 +1,12 @@
 """What payments need from other features, as protocols (``gateway.state`` wires the
 consent service in, the inbound route passes its intake): payments depend on no other
-feature's classes."""
+feature's classes. The consent check is the one every audited call declares
+(``gateway.calls.audited.ConsentCheck``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Protocol
-
-from sqlalchemy.ext.asyncio import AsyncSession
-
-
-class Consents(Protocol):
-    async def covered(
-        self,
-        session: AsyncSession,
-        subject_refs: Sequence[str],
-        purpose: str,
-        data_category: str | None,
-    ) -> set[str]:
-        """Which of these subject pseudonyms an active consent covers for this purpose."""
-        ...
-
 
 # A row's (field, message) errors.
 RowCheck = Callable[[dict[str, Any]], list[tuple[str, str]]]

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.calls.audited import ConsentCheck
 from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.problems import NotFound, ValidationFailed
 from gateway.core.pseudonyms import Pseudonymizer
@@ -25,7 +26,7 @@ from gateway.partners.models import PaymentReport
 from gateway.partners.ports import Bank
 from gateway.partners.registry import PartnerRegistry
 from gateway.payments.models import PaymentChunk, PaymentItem
-from gateway.payments.ports import Consents, ReportIntake
+from gateway.payments.ports import ReportIntake
 from gateway.payments.repository import PaymentRepository
 
 _E2E = re.compile(r"[A-Za-z0-9-]{1,35}")
@@ -80,7 +81,7 @@ class PaymentService:
         keyring: DataKeyring,
         partners: PartnerRegistry,
         pseudonyms: Pseudonymizer,
-        consents: Consents,
+        consents: ConsentCheck,
         chunk_size: int,
     ) -> None:
         self.keyring = keyring
