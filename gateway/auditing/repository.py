@@ -59,6 +59,33 @@ async def events_page(
     return rows
 
 
+async def events_page_before(
+    session: AsyncSession, query: Select[Any], before: int | None, limit: int
+) -> Sequence[RowMapping]:
+    """Up to ``limit`` rows of an :func:`event_query` with a sequence number below
+    ``before`` (None: the newest), newest first."""
+    page = query
+    if before is not None:
+        page = page.where(audit_events.c.seq < before)
+    page = page.order_by(audit_events.c.seq.desc()).limit(limit)
+    rows: Sequence[RowMapping] = (await session.execute(page)).mappings().all()
+    return rows
+
+
+async def chain_extent(session: AsyncSession) -> tuple[int | None, int | None, int | None]:
+    """(lowest and highest sequence number of a stored event, highest chained one);
+    None where there is none."""
+    low, high = (
+        await session.execute(select(func.min(audit_events.c.seq), func.max(audit_events.c.seq)))
+    ).one()
+    head = (await session.execute(select(func.max(audit_chain.c.seq)))).scalar()
+    return (
+        None if low is None else int(low),
+        None if high is None else int(high),
+        None if head is None else int(head),
+    )
+
+
 async def checkpoints_page(session: AsyncSession, after: int, limit: int) -> Sequence[RowMapping]:
     """Up to ``limit`` signed checkpoints above sequence ``after``, in order."""
     return (

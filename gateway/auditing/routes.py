@@ -5,10 +5,6 @@ query they make is itself audited."""
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -16,7 +12,6 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import Select
 
-from audit.events import decode
 from gateway.auditing.checkpoint_keys import published_keys
 from gateway.auditing.repository import checkpoints_page, event_query, events_page
 from gateway.auditing.schemas import (
@@ -25,6 +20,7 @@ from gateway.auditing.schemas import (
     ChainReportAnswer,
     CheckpointsAnswer,
 )
+from gateway.auditing.search import event_record, export_lines
 from gateway.auditing.service import verify
 from gateway.auth.dependencies import Session, State
 from gateway.calls.answers import DOCUMENT_SCHEMA, documented
@@ -53,40 +49,6 @@ Subject = Annotated[
         json_schema_extra=DOCUMENT_SCHEMA,
     ),
 ]
-EXPORT_COLUMNS = [
-    "sequence", "timestamp", "client_id", "user_id", "roles", "purpose", "legal_basis",
-    "service", "partner", "operation", "subject_pseudonyms", "fields_disclosed", "decision",
-    "reason", "outcome", "status", "latency_ms", "request_digest", "response_digest",
-    "request_bytes", "response_bytes", "hash",
-]  # fmt: skip
-
-
-def _view(row: Any) -> dict[str, Any]:
-    e = decode(row)
-    return {
-        "sequence": e["seq"],
-        "timestamp": e["occurred_at"].isoformat().replace("+00:00", "Z"),
-        "client_id": e["client_id"],
-        "user_id": e.get("user_id"),
-        "roles": e.get("roles", []),
-        "purpose": e["purpose"],
-        "legal_basis": e.get("legal_basis"),
-        "service": e["service"],
-        "partner": e.get("partner"),
-        "operation": e.get("operation"),
-        "subject_pseudonyms": e["subjects"],
-        "fields_disclosed": e.get("fields", []),
-        "decision": e["decision"],
-        "reason": e.get("reason"),
-        "outcome": e["outcome"],
-        "status": e.get("status"),
-        "latency_ms": e.get("latency_ms"),
-        "request_digest": e.get("request_digest"),
-        "response_digest": e.get("response_digest"),
-        "request_bytes": e.get("request_bytes"),
-        "response_bytes": e.get("response_bytes"),
-        "hash": bytes(row["hash"]).hex() if row["hash"] is not None else None,
-    }
 
 
 def _filtered(
@@ -158,7 +120,7 @@ async def list_events(
             call.state, since, until, client_id, service, purpose, decision, outcome, subject
         )
         rows = await events_page(session, query, cursor or 0, limit + 1)
-        items = [project(_view(r), audited.fields) for r in rows[:limit]]
+        items = [project(event_record(r), audited.fields) for r in rows[:limit]]
         next_cursor = str(rows[limit - 1]["seq"]) if len(rows) > limit else None
         return audited.answer(items, next_cursor=next_cursor)
 
@@ -197,34 +159,8 @@ async def export_events(
         fields = audited.fields
         audited.respond(None)
 
-    async def lines() -> AsyncIterator[str]:
-        after = 0
-        if format == "csv":
-            yield ",".join(c for c in EXPORT_COLUMNS if c in fields) + "\r\n"
-        while True:  # pages of 1,000: memory stays bounded whatever the range
-            # A read session per page: the body streams after the request's session is
-            # closed, and no connection stays pooled while the client reads slowly.
-            async with state.sessions() as session:
-                page = await events_page(session, query, after, 1000)
-            if not page:
-                return
-            after = page[-1]["seq"]
-            if format == "jsonl":
-                yield "".join(json.dumps(project(_view(r), fields)) + "\n" for r in page)
-            else:
-                buffer = io.StringIO()
-                writer = csv.writer(buffer)
-                for r in page:
-                    view = project(_view(r), fields)
-                    writer.writerow(
-                        json.dumps(v) if isinstance(v, list) else ("" if v is None else v)
-                        for k, v in view.items()
-                        if k in EXPORT_COLUMNS
-                    )
-                yield buffer.getvalue()
-
     media = "application/x-ndjson" if format == "jsonl" else "text/csv; charset=utf-8"
-    return StreamingResponse(lines(), media_type=media)
+    return StreamingResponse(export_lines(state.sessions, query, fields, format), media_type=media)
 
 
 @router.get(
