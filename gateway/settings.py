@@ -121,6 +121,13 @@ class Settings(BaseSettings):
     audit_checkpoint_every: int = Field(default=1000, ge=1, le=1_000_000)
     audit_checkpoint_seconds: float = Field(default=10.0, gt=0)
     audit_gap_grace_seconds: float = Field(default=30.0, gt=0)
+    audit_verify_stretch: int = Field(
+        default=100_000,
+        ge=1,
+        le=10_000_000,
+        description="Events the console's verification checks per request (a step of its "
+        "progress).",
+    )
     audit_archive_dir: Path = Path("var/audit-archive")
     exchanges_worker: bool = Field(
         default=True, description="Run the scheduler and exchange worker inside serve."
