@@ -157,6 +157,7 @@ DECISIONS = {
     "void": N_("void (number never used)"),
 }
 
+# Outcomes, and the problem slugs an event names as its reason.
 OUTCOMES = {
     "ok": N_("completed"),
     "denied": N_("refused"),
@@ -171,6 +172,10 @@ OUTCOMES = {
     "internal-error": N_("gateway error"),
     "not-found": N_("not found"),
     "consent-required": N_("no consent"),
+    "purpose-not-granted": N_("purpose not granted to the client"),
+    "purpose-not-allowed": N_("purpose not allowed for this data"),
+    "role-not-granted": N_("role not granted to the client"),
+    "invalid-token": N_("invalid token"),
     "partner-error": N_("partner error"),
     "partner-not-found": N_("not found at the partner"),
     "partner-invalid-input": N_("refused by the partner as invalid"),
@@ -237,6 +242,11 @@ class Labels:
         return self._named(DECISIONS, code)
 
     def outcome(self, code: str | None) -> str:
+        return self._named(OUTCOMES, code)
+
+    def reason(self, code: str | None) -> str:
+        """Why an event was refused or failed (a problem or partner slug) by its name;
+        any other reason (a console action's detail) as recorded."""
         return self._named(OUTCOMES, code)
 
     def subject_roles(self, codes: Iterable[str]) -> str:

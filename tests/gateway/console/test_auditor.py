@@ -77,13 +77,18 @@ async def looked_up(
     http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str], consented: Grant
 ) -> Any:
     """A household whose mother was looked up (allowed, then refused for a purpose
-    the catalog does not allow) and whose child's health records were read."""
+    the client does not hold, and her account refused for want of consent) and whose
+    child's health records were read."""
     h = mocks.adult()
     await http.get(
         f"/v1/persons/{h.mother.dni}",
         headers=consumer | purpose("affiliation", **{"X-User-Id": "official-12"}),
     )
     await http.get(f"/v1/persons/{h.mother.dni}", headers=consumer | purpose("audit"))
+    no_consent = await http.get(
+        f"/v1/accounts/{h.mother.dni}", headers=consumer | purpose("payment")
+    )
+    assert no_consent.status_code == 403, no_consent.text
     await consented(h)
     await http.get(f"/v1/children/{h.child.cui}/health-services", headers=consumer | HIS)
     return h
@@ -101,8 +106,9 @@ async def test_search_by_dni_names_what_happened_in_spanish_and_is_audited(
     assert "Identidad por DNI" in text
     assert "Afiliación a la intervención del DU 095-2020" in text
     assert "usuario: official-12" in text
-    assert "denegado" in text
-    assert "permitido" in text
+    assert '<span class="tag decision-denied">denegado</span>' in text
+    assert '<span class="hint">sin consentimiento</span>' in text
+    assert '<span class="tag decision-allowed">permitido</span>' in text
     assert "La persona figura por DNI." in text
     assert f'href="/console/auditor/person?document={dni}"' in text
     assert "/console/auditor/events/export?subject=" in text
