@@ -259,12 +259,31 @@ async def verify_start(
     user: Auditor,
     form: Annotated[FormData, Depends(checked_form)],
 ) -> Response:
-    """Start a verification of the whole chain: 303 to its first stretch."""
+    """Start a verification of the whole chain: 303 to its progress page at 0 %."""
     check = verification.start(*await chain_extent(session))
     await record_action(session, user, "audit-verify", detail={"events": check.total})
     return RedirectResponse(
-        _link("/console/auditor/verify/run", {"state": _sign(request, user, check)}),
+        _link("/console/auditor/verify/progress", {"state": _sign(request, user, check)}),
         status_code=303,
+    )
+
+
+@router.get("/verify/progress")
+async def verify_progress(request: Request, user: Auditor, state: str = "") -> Response:
+    """How far a verification got, without checking anything; the page asks for the
+    next stretch by itself."""
+    check = _unsign(request, user, state)
+    if check is None:
+        return _stale(request, user)
+    if check.done:
+        return RedirectResponse(
+            _link("/console/auditor/verify/result", {"state": state}), status_code=303
+        )
+    return render(
+        request,
+        user,
+        "auditor/verify_progress.html",
+        {"check": check, "next": _link("/console/auditor/verify/run", {"state": state})},
     )
 
 

@@ -237,6 +237,7 @@ async def test_verification_shows_its_result_and_refuses_forged_or_foreign_state
     started = await http.post("/console/auditor/verify", data={"csrf_token": _csrf(page)})
     assert started.status_code == 303
     location = started.headers["location"]
+    assert location.startswith("/console/auditor/verify/progress?state=")
     progress = []
     for _ in range(20):
         step = await http.get(location)
