@@ -139,7 +139,10 @@ async def search(
             user,
             "audit-search",
             subjects=list(refs),
-            detail={**filters.detail(), "after": after, "before": before},
+            detail={
+                **filters.detail(),
+                **{k: v for k, v in (("after", after), ("before", before)) if v is not None},
+            },
         )
         base = {**filters.params(), "search": "1"}
         context.update(
