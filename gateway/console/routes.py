@@ -11,6 +11,7 @@ refusal shows the same message (see ``gateway.console.service``).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -28,6 +29,7 @@ from gateway.console.web import (
     STATIC,
     ConsoleAnswer,
     ConsoleUser,
+    _,
     checked_form,
     current_user,
     record_action,
@@ -131,6 +133,65 @@ async def language(request: Request, form: Form) -> Response:
     if chosen in LOCALES:
         set_cookie(request, answer, LANG_COOKIE, chosen, max_age=365 * 86400)
     return answer
+
+
+Admin = Annotated[ConsoleUser, Depends(signed_in("admin"))]
+
+
+def _users_actor(user: ConsoleUser) -> Actor:
+    return Actor(user.username, tuple(sorted(user.roles)), "console", current_request_id())
+
+
+async def _users_page(
+    request: Request, session: Session, user: ConsoleUser, status: int = 200, **context: object
+) -> HTMLResponse:
+    return render(
+        request,
+        user,
+        "admin/users.html",
+        {"accounts": await service.accounts(session), "now": datetime.now(UTC), **context},
+        status=status,
+    )
+
+
+@router.get("/users", response_class=HTMLResponse)
+async def users(request: Request, session: Session, user: Admin) -> HTMLResponse:
+    """Administrators: every console user, their roles and state."""
+    return await _users_page(request, session, user)
+
+
+@router.post("/users/{username}/disable", response_class=HTMLResponse)
+async def disable_user(
+    request: Request, session: Session, user: Admin, form: Form, username: str
+) -> HTMLResponse:
+    """Disable an account (not one's own): refused at sign-in, its sessions ended."""
+    if username == user.username:
+        return await _users_page(
+            request, session, user, error=_("You cannot disable your own account."), status=409
+        )
+    try:
+        await service.disable_account(session, username, actor=_users_actor(user))
+    except service.AccountNotFound:
+        return await _users_page(
+            request, session, user, status=404, error=_("No such console user.")
+        )
+    return await _users_page(request, session, user, done=username)
+
+
+@router.post("/users/{username}/reset-password", response_class=HTMLResponse)
+async def reset_user_password(
+    request: Request, session: Session, user: Admin, form: Form, username: str
+) -> HTMLResponse:
+    """A new generated password, shown once on the answer page; lifts a lockout."""
+    try:
+        password = await service.reset_password(session, username, actor=_users_actor(user))
+    except service.AccountNotFound:
+        return await _users_page(
+            request, session, user, status=404, error=_("No such console user.")
+        )
+    return await _users_page(
+        request, session, user, new_password={"username": username, "password": password}
+    )
 
 
 async def _answer(request: Request, exc: Exception) -> Response:
