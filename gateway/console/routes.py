@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.auth.dependencies import Session
 from gateway.console import service
@@ -199,9 +200,41 @@ async def _answer(request: Request, exc: Exception) -> Response:
     return exc.response
 
 
+def _pages_for_errors(app: FastAPI) -> None:
+    """A person who mistypes an address under ``/console`` gets a page, not the API's
+    problem JSON; every other path keeps the app's handler."""
+    previous = app.exception_handlers.get(StarletteHTTPException)
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if (
+            request.url.path.startswith("/console")
+            and not request.url.path.startswith("/console/static")
+            and exc.status_code in (404, 405)
+        ):
+            return render(
+                request,
+                None,
+                "error.html",
+                {
+                    "heading": _("Page not found"),
+                    "message": _("There is no page at this address."),
+                },
+                status=exc.status_code,
+            )
+        if previous is None:
+            raise exc
+        answer: Response = await previous(request, exc)
+        return answer
+
+    app.add_exception_handler(StarletteHTTPException, on_http)
+
+
 def install(app: FastAPI) -> None:
-    """Add the console's pages, static files (``/console/static``) and the handler of
-    its dependencies' early answers to ``app``. Areas include their own routers."""
+    """Add the console's pages, static files (``/console/static``), the handler of its
+    dependencies' early answers and its not-found page to ``app`` (after the app's own
+    error handlers). Areas include their own routers."""
     app.add_exception_handler(ConsoleAnswer, _answer)
+    _pages_for_errors(app)
     app.include_router(router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")

@@ -285,3 +285,15 @@ async def test_an_administrator_disables_an_account_and_sets_a_new_password(
     events = [(e["service"], e["user_id"], e["client_id"]) for e in await audit_log(app)]
     assert ("console.user-reset-password", "root", "console") in events
     assert ("console.user-disable", "root", "console") in events
+
+
+async def test_a_mistyped_console_address_is_a_page_and_the_api_keeps_problems(
+    http: httpx.AsyncClient,
+) -> None:
+    page = await http.get("/console/no-such-page")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Página no encontrada" in page.text
+    api = await http.get("/v1/no-such-thing")
+    assert api.status_code == 404
+    assert api.headers["content-type"] == "application/problem+json"
