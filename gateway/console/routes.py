@@ -11,6 +11,7 @@ refusal shows the same message (see ``gateway.console.service``).
 
 from __future__ import annotations
 
+import inspect
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -224,8 +225,8 @@ def _pages_for_errors(app: FastAPI) -> None:
             )
         if previous is None:
             raise exc
-        answer: Response = await previous(request, exc)
-        return answer
+        answer = previous(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
 
     app.add_exception_handler(StarletteHTTPException, on_http)
 
