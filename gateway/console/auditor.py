@@ -64,7 +64,6 @@ from gateway.subjects.service import (
 router = APIRouter(prefix="/console/auditor", include_in_schema=False)
 
 Auditor = Annotated[ConsoleUser, Depends(signed_in("auditor"))]
-Cursor = Annotated[int | None, Query(ge=0, le=BIGINT_MAX)]
 
 PAGE_SIZE = 50
 REPORT_PAGE_SIZE = 100
@@ -96,6 +95,14 @@ async def _choices(request: Request, session: Session, labels: Labels) -> dict[s
     }
 
 
+def _cursor(value: str | None) -> int | None:
+    """A page cursor from the address; anything else is no cursor (the first page)
+    rather than an error a person cannot act on."""
+    if value is None or not value.isdigit() or int(value) > BIGINT_MAX:
+        return None
+    return int(value)
+
+
 def _link(path: str, params: dict[str, Any]) -> str:
     kept = {k: v for k, v in params.items() if v is not None}
     return f"{path}?{urlencode(kept)}" if kept else path
@@ -106,11 +113,12 @@ async def search(
     request: Request,
     session: Session,
     user: Auditor,
-    after: Cursor = None,
-    before: Cursor = None,
+    after_text: Annotated[str | None, Query(alias="after")] = None,
+    before_text: Annotated[str | None, Query(alias="before")] = None,
 ) -> Response:
     """The search form; with ``search`` (the form's button) or a cursor, a page of the
     events it matches, newest first (an audited look at the log)."""
+    after, before = _cursor(after_text), _cursor(before_text)
     labels = _labels(request, user)
     params = {k: v for k, v in request.query_params.items()}
     filters, errors = parse_filters(params)
@@ -355,11 +363,12 @@ async def person(
     session: Session,
     user: Auditor,
     document: str | None = None,
-    after: Cursor = None,
+    after_text: Annotated[str | None, Query(alias="after")] = None,
 ) -> Response:
     """The form for a DNI or CUI; with one, the person's disclosures, oldest first, a
     page at a time (audited as a look at the person)."""
     number, error = _document(document)
+    after = _cursor(after_text)
     context: dict[str, Any] = {
         "labels": _labels(request, user),
         "document": document or "",

@@ -141,6 +141,10 @@ async def test_filters_are_checked_and_named_in_the_form(
     form = await http.get("/console/auditor")
     assert form.status_code == 200
     assert "Eventos encontrados" not in form.text
+    # A cursor that is not one reads as the first page, not as an error.
+    garbled = await http.get("/console/auditor", params={"before": "x1", "search": "1"})
+    assert garbled.status_code == 200
+    assert "Eventos encontrados" in garbled.text
 
 
 async def test_pages_run_newest_first_and_the_export_holds_every_match(
