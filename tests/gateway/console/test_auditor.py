@@ -271,8 +271,8 @@ async def test_verification_shows_its_result_and_refuses_forged_or_foreign_state
     assert forged.status_code == 400
     assert "ya no es válido" in forged.text
     # Another person's session cannot use this one's state.
-    other = httpx.AsyncClient(transport=http._transport, base_url=str(http.base_url))
-    async with other:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=str(http.base_url)) as other:
         await _sign_in(app, other, "beto")
         foreign = await other.get("/console/auditor/verify/result", params={"state": state})
         assert foreign.status_code == 400
