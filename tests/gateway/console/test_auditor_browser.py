@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -139,7 +140,7 @@ def _fits_the_width(page: Page) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
-def test_the_auditor_pages_fit_a_phone_and_speak_english_on_request(
+def test_the_auditor_pages_fit_a_phone_and_the_report_comes_in_english_on_request(
     console_page: ConsolePage, household: Any
 ) -> None:
     dni = household.mother.dni
@@ -162,4 +163,10 @@ def test_the_auditor_pages_fit_a_phone_and_speak_english_on_request(
     expect(english.get_by_role("heading", name=heading)).to_be_visible()
     expect(english.get_by_role("table")).to_contain_text("Identity by DNI")
     screenshot(english, "auditor-disclosure-report-english")
+    with english.expect_download() as downloading:
+        english.get_by_role("link", name="Download PDF").click()
+    assert downloading.value.suggested_filename.startswith("disclosure-report-")
+    text = _pdf_text(Path(downloading.value.path()).read_bytes())
+    assert "Report of disclosures of personal data" in text
+    assert "Reaching the caregiver by phone" in text
     assert_accessible(english)
