@@ -20,6 +20,7 @@ from gateway.catalog.loader import load_catalog
 from gateway.catalog.routes import router as catalog_router
 from gateway.clients.routes import router as clients_router
 from gateway.consent.routes import router as consent_router
+from gateway.console.agent import router as console_agent_router
 from gateway.core.db import transaction
 from gateway.core.errors import install_error_handlers, problem_responses, too_large_response
 from gateway.core.limits import (
@@ -132,6 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         partners_router,
         payments_router,
         subscriptions_router,
+        # Included here so that its upload's body limit (the API's) applies.
+        console_agent_router,
     )
     routes = [route for router in routers for route in router.routes]
     limits = RouteLimits(routes)

@@ -4,8 +4,8 @@ A partner's agent uploads files in the console, signed in as themselves; the mes
 keeps their user name, so the agent finds their own uploads and their receipts, and an
 operator sees who pushed a file (a client's ``X-User-Id`` is kept the same way).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-04
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
