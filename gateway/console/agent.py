@@ -40,6 +40,7 @@ from typing import Annotated, Any
 from babel.numbers import format_decimal
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, UploadFile
 
 from gateway.auth.dependencies import Principal, Session
@@ -47,6 +48,7 @@ from gateway.calls.audited import Call
 from gateway.catalog.models import Catalog
 from gateway.console.agent_texts import N_, reason, refusal
 from gateway.console.web import ConsoleUser, checked_form, record_action, render, signed_in
+from gateway.core.db import transaction
 from gateway.core.i18n import translations
 from gateway.core.limits import body_limit
 from gateway.core.problems import ProblemError
@@ -56,6 +58,7 @@ from gateway.inbound.intake import (
     DOCUMENTS,
     MAX_STREAM_BYTES,
     Format,
+    Pushed,
     formats,
     push_document,
     push_rows,
@@ -68,7 +71,6 @@ from gateway.inbound.service import InboundService, Receipt
 router = APIRouter(prefix="/console/agent", include_in_schema=False)
 
 Agent = Annotated[ConsoleUser, Depends(signed_in("partner-agent"))]
-Form = Annotated[FormData, Depends(checked_form)]
 
 CLIENT_ID = "console"
 BLOCK = 64 * 1024
@@ -278,11 +280,22 @@ async def _blocks(upload: UploadFile) -> AsyncIterator[bytes]:
     response_class=HTMLResponse,
     openapi_extra=body_limit(MAX_STREAM_BYTES + FORM_OVERHEAD),
 )
-async def agent_upload(
-    request: Request, user: Agent, form: Form, session: Session, feed_name: str
-) -> Response:
+async def agent_upload(request: Request, user: Agent, session: Session, feed_name: str) -> Response:
     """Push the uploaded file to the feed; 303 to its receipt, or the form again with
-    the reasons the whole file was refused (4xx)."""
+    the reasons the whole file was refused (4xx). The form is CSRF-checked by
+    ``checked_form`` here rather than as a dependency, so that the file's spooled copy
+    on disk is closed whatever the answer, a refused form's included."""
+    form = await request.form()
+    try:
+        await checked_form(request, session)
+        return await _upload(request, user, form, session, feed_name)
+    finally:
+        await form.close()
+
+
+async def _upload(
+    request: Request, user: ConsoleUser, form: FormData, session: AsyncSession, feed_name: str
+) -> Response:
     feed = _own_feed(request, user, feed_name)
     if isinstance(feed, HTMLResponse):
         return feed
@@ -302,52 +315,74 @@ async def agent_upload(
             )
         ]
         return _form_page(request, user, feed, problems=problems, chosen=chosen, status=422)
+    assert kind is not None
     sha256, size = await _digest(file)
     message_id = f"{feed.name}-{sha256}"
-    call = _call(request, user, feed)
+    # The intake commits in its own steps (``gateway.inbound.service``). The request's
+    # transaction already wrote (the session's last activity), and SQLite has one writer:
+    # it is committed now, and the upload's events commit in a transaction of their own.
+    await session.commit()
+    sessions = components(request).sessions
     try:
-        if kind == "xml":
-            pushed = await push_document(
-                call, session, feed, message_id, lambda: read_document(_blocks(file))
-            )
-        else:
-            media = CSV if kind == "csv" else NDJSON
-            pushed = await push_rows(
-                call,
-                session,
-                feed,
-                message_id,
-                f"{media}; charset={encoding}",
-                _delimiter(delimiter) if kind == "csv" else None,
-                _blocks(file),
-                size,
+        async with transaction(sessions) as own:
+            pushed = await _push(request, user, feed, own, message_id, kind, file, size, chosen)
+            receipt = pushed.receipt
+            await record_action(
+                own,
+                user,
+                "agent-upload",
+                outcome="replayed" if receipt.replayed else "ok",
+                detail={
+                    "feed": feed.name,
+                    "message_id": message_id,
+                    "rows_accepted": receipt.body["rows_accepted"],
+                    "rows_rejected": receipt.body["rows_rejected"],
+                },
             )
     except ProblemError as exc:
-        await record_action(
-            session,
-            user,
-            "agent-upload",
-            outcome="refused",
-            detail={"feed": feed.name, "body_sha256": sha256, "problem": exc.problem.slug},
-        )
+        async with transaction(sessions) as own:
+            await record_action(
+                own,
+                user,
+                "agent-upload",
+                outcome="refused",
+                detail={"feed": feed.name, "body_sha256": sha256, "problem": exc.problem.slug},
+            )
         problems = refusal(exc, gettext, _size(size_limit(feed), user.locale))
         status = exc.problem.status if 400 <= exc.problem.status < 500 else 422
         return _form_page(request, user, feed, problems=problems, chosen=chosen, status=status)
-    receipt = pushed.receipt
-    await record_action(
-        session,
-        user,
-        "agent-upload",
-        outcome="replayed" if receipt.replayed else "ok",
-        detail={
-            "feed": feed.name,
-            "message_id": message_id,
-            "rows_accepted": receipt.body["rows_accepted"],
-            "rows_rejected": receipt.body["rows_rejected"],
-        },
-    )
     target = f"/console/agent/receipts/{feed.name}/{message_id}"
     return RedirectResponse(target + ("?again=1" if receipt.replayed else ""), status_code=303)
+
+
+async def _push(
+    request: Request,
+    user: ConsoleUser,
+    feed: Feed,
+    session: AsyncSession,
+    message_id: str,
+    kind: Format,
+    file: UploadFile,
+    size: int,
+    chosen: dict[str, str],
+) -> Pushed:
+    """The file pushed as the API pushes a body: a document whole, rows streamed."""
+    call = _call(request, user, feed)
+    if kind == "xml":
+        return await push_document(
+            call, session, feed, message_id, lambda: read_document(_blocks(file))
+        )
+    media = CSV if kind == "csv" else NDJSON
+    return await push_rows(
+        call,
+        session,
+        feed,
+        message_id,
+        f"{media}; charset={chosen['encoding']}",
+        _delimiter(chosen["delimiter"]) if kind == "csv" else None,
+        _blocks(file),
+        size,
+    )
 
 
 def _delimiter(name: str) -> Delimiter | None:
