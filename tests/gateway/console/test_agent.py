@@ -254,7 +254,7 @@ async def test_an_agent_cannot_push_to_or_read_another_partners_feed(
     app: FastAPI, http: httpx.AsyncClient
 ) -> None:
     token = await signed_in(app, http)
-    births = "cui,cnv,birth_date,sex,ubigeo_reniec,mother_dni\r\n".encode()
+    births = b"cui,cnv,birth_date,sex,ubigeo_reniec,mother_dni\r\n"
     refused = await upload(http, token, births, feed="births")
     assert refused.status_code == 403
     assert "Este canal no es de su socio" in refused.text
