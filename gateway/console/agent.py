@@ -66,7 +66,7 @@ from gateway.inbound.intake import (
     size_limit,
 )
 from gateway.inbound.reading import CSV, NDJSON, Delimiter
-from gateway.inbound.service import InboundService, Receipt
+from gateway.inbound.service import InboundService, PushedMessage, Receipt
 
 router = APIRouter(prefix="/console/agent", include_in_schema=False)
 
@@ -181,7 +181,7 @@ def _own_feed(request: Request, user: ConsoleUser, name: str) -> Feed | HTMLResp
     return feed
 
 
-async def _uploads(request: Request, user: ConsoleUser) -> list[Any]:
+async def _uploads(request: Request, user: ConsoleUser) -> list[PushedMessage]:
     inbound = components(request).get(InboundService)
     if user.partner is None:
         return []

@@ -67,7 +67,7 @@ class Receipt:
 
 
 @dataclass(frozen=True)
-class Pushed:
+class PushedMessage:
     """One received message as a list of pushes shows it."""
 
     feed: str
@@ -340,7 +340,7 @@ class InboundService:
 
     async def pushed_by(
         self, partner: str, client_id: str, user_id: str, limit: int = 50
-    ) -> list[Pushed]:
+    ) -> list[PushedMessage]:
         """The messages of ``partner`` one person pushed through ``client_id``, newest
         first (at most ``limit``): what each got, without its rejections."""
         async with transaction(self.sessions) as session:
@@ -348,7 +348,7 @@ class InboundService:
                 partner, client_id, user_id, limit
             )
         return [
-            Pushed(
+            PushedMessage(
                 feed=m.kind,
                 message_id=m.message_id,
                 body_sha256=m.body_sha256 or "",

@@ -7,8 +7,10 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
+from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from gateway.console.service import Actor, create_account
@@ -305,3 +307,39 @@ async def test_signed_out_the_agent_pages_lead_to_sign_in(http: httpx.AsyncClien
     answer = await http.get("/console/agent/feeds/health-records")
     assert answer.status_code == 303
     assert answer.headers["location"].startswith("/console/login?next=/console/agent/feeds/")
+
+
+CASES = Path(__file__).resolve().parents[3].parent / "shared" / "field-cases"
+
+
+@pytest.mark.partner_mocks
+async def test_the_banks_agent_uploads_an_iso_20022_document(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    path = CASES / "09-camt054-v08-batch-full.xml"
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    token = await signed_in(app, http, "beto", partner="bn")
+    home = await http.get("/console/agent")
+    assert "Liquidaciones (camt.054)" in home.text
+    assert "Documento XML ISO 20022" in home.text
+    assert "25 MiB" in home.text  # the API's limit for a document
+    as_csv = await upload(http, token, path.read_bytes(), feed="settlements", name="a.csv")
+    assert as_csv.status_code == 422
+    assert "Este canal lee archivos terminados en .xml." in as_csv.text
+    broken = path.read_bytes().replace(b">200.00<", b">2OO.00<", 1)
+    refused = await upload(http, token, broken, feed="settlements", name="camt.xml")
+    assert refused.status_code == 422
+    assert "El archivo no es un documento camt.054 válido" in refused.text
+    assert "Amt (line 23)" in refused.text
+    answer = await upload(http, token, path.read_bytes(), feed="settlements", name="camt.xml")
+    assert answer.status_code == 303, answer.text
+    receipt = await http.get(answer.headers["location"])
+    assert "3 filas aceptadas" in receipt.text
+    assert "No se rechazó ninguna fila." in receipt.text
+    events = [e for e in await audit_log(app) if e["service"] == "bn.settlements"]
+    assert [(e["client_id"], e["user_id"], e["outcome"]) for e in events][-1] == (
+        "console",
+        "beto",
+        "ok",
+    )
