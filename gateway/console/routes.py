@@ -11,12 +11,15 @@ refusal shows the same message (see ``gateway.console.service``).
 
 from __future__ import annotations
 
+import inspect
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.auth.dependencies import Session
 from gateway.console import service
@@ -28,6 +31,7 @@ from gateway.console.web import (
     STATIC,
     ConsoleAnswer,
     ConsoleUser,
+    _,
     checked_form,
     current_user,
     record_action,
@@ -133,14 +137,105 @@ async def language(request: Request, form: Form) -> Response:
     return answer
 
 
+Admin = Annotated[ConsoleUser, Depends(signed_in("admin"))]
+
+
+def _users_actor(user: ConsoleUser) -> Actor:
+    return Actor(user.username, tuple(sorted(user.roles)), "console", current_request_id())
+
+
+async def _users_page(
+    request: Request, session: Session, user: ConsoleUser, status: int = 200, **context: object
+) -> HTMLResponse:
+    return render(
+        request,
+        user,
+        "admin/users.html",
+        {"accounts": await service.accounts(session), "now": datetime.now(UTC), **context},
+        status=status,
+    )
+
+
+@router.get("/users", response_class=HTMLResponse)
+async def users(request: Request, session: Session, user: Admin) -> HTMLResponse:
+    """Administrators: every console user, their roles and state."""
+    return await _users_page(request, session, user)
+
+
+@router.post("/users/{username}/disable", response_class=HTMLResponse)
+async def disable_user(
+    request: Request, session: Session, user: Admin, form: Form, username: str
+) -> HTMLResponse:
+    """Disable an account (not one's own): refused at sign-in, its sessions ended."""
+    if username == user.username:
+        return await _users_page(
+            request, session, user, error=_("You cannot disable your own account."), status=409
+        )
+    try:
+        await service.disable_account(session, username, actor=_users_actor(user))
+    except service.AccountNotFound:
+        return await _users_page(
+            request, session, user, status=404, error=_("No such console user.")
+        )
+    return await _users_page(request, session, user, done=username)
+
+
+@router.post("/users/{username}/reset-password", response_class=HTMLResponse)
+async def reset_user_password(
+    request: Request, session: Session, user: Admin, form: Form, username: str
+) -> HTMLResponse:
+    """A new generated password, shown once on the answer page; lifts a lockout."""
+    try:
+        password = await service.reset_password(session, username, actor=_users_actor(user))
+    except service.AccountNotFound:
+        return await _users_page(
+            request, session, user, status=404, error=_("No such console user.")
+        )
+    return await _users_page(
+        request, session, user, new_password={"username": username, "password": password}
+    )
+
+
 async def _answer(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ConsoleAnswer)
     return exc.response
 
 
+def _pages_for_errors(app: FastAPI) -> None:
+    """A person who mistypes an address under ``/console`` gets a page, not the API's
+    problem JSON; every other path keeps the app's handler."""
+    previous = app.exception_handlers.get(StarletteHTTPException)
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if (
+            request.url.path.startswith("/console")
+            and not request.url.path.startswith("/console/static")
+            and exc.status_code in (404, 405)
+        ):
+            return render(
+                request,
+                None,
+                "error.html",
+                {
+                    "heading": _("Page not found"),
+                    "message": _("There is no page at this address."),
+                },
+                status=exc.status_code,
+            )
+        if previous is None:
+            raise exc
+        answer = previous(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
+
+    app.add_exception_handler(StarletteHTTPException, on_http)
+
+
 def install(app: FastAPI) -> None:
-    """Add the console's pages, static files (``/console/static``) and the handler of
-    its dependencies' early answers to ``app``. Areas include their own routers."""
+    """Add the console's pages, static files (``/console/static``), the handler of its
+    dependencies' early answers and its not-found page to ``app`` (after the app's own
+    error handlers). Areas include their own routers."""
     app.add_exception_handler(ConsoleAnswer, _answer)
+    _pages_for_errors(app)
     app.include_router(router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")

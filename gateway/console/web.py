@@ -110,6 +110,12 @@ AREAS = (
         _("Partner files"),
         _("Upload a file to your partner's feed and read its receipt."),
     ),
+    Area(
+        "admin",
+        "/console/users",
+        _("Console users"),
+        _("Who may sign in and with which roles; disable an account or set a new password."),
+    ),
 )
 
 
