@@ -73,7 +73,7 @@ router = APIRouter(prefix="/console/agent", include_in_schema=False)
 Agent = Annotated[ConsoleUser, Depends(signed_in("partner-agent"))]
 
 CLIENT_ID = "console"
-BLOCK = 64 * 1024
+BLOCK = 256 * 1024  # read from the file's spooled copy, as a body's blocks
 # Room for the multipart framing and the form's other fields around the largest file.
 FORM_OVERHEAD = 64 * 1024
 UPLOADS_SHOWN = 20
