@@ -395,6 +395,9 @@ def _delimiter(name: str) -> Delimiter | None:
     return None
 
 
+WHOLE_ROW = N_("(the whole row)")
+
+
 @dataclass(frozen=True)
 class Refusal:
     """Refused rows sharing one field and reason."""
@@ -409,7 +412,9 @@ def _grouped(receipt: Receipt, gettext: Any) -> list[Refusal]:
     groups: dict[tuple[str, str], list[int]] = {}
     for rejection in receipt.body["rejections"]:
         for error in rejection["errors"]:
-            key = (str(error["field"]), reason(str(error["message"]), gettext))
+            field = str(error["field"])
+            shown = gettext(WHOLE_ROW) if field == "row" else field  # an unreadable row
+            key = (shown, reason(str(error["message"]), gettext))
             groups.setdefault(key, []).append(int(rejection["row"]))
     return [Refusal(field, why, rows) for (field, why), rows in groups.items()]
 

@@ -365,3 +365,27 @@ async def test_an_api_push_keeps_the_official_named_in_x_user_id(
     client_id = next(e for e in await audit_log(app) if e["service"] == HIS.service)["client_id"]
     pushed = await app.state.gateway.inbound.pushed_by("minsa_his", client_id, "maria.his")
     assert [(p.message_id, p.rows_accepted) for p in pushed] == [("his-api-0002", 2)]
+
+
+async def test_refused_rows_are_grouped_by_column_and_reason(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    token = await signed_in(app, http)
+    body = his_file(
+        f"{CUI};B-1;2021-02-10;90681;00001234;1",
+        f"{CUI};B-2;2021-02-30;90681;00001234;1",
+        f"{CUI};B-3;2021-13-01;90681;00001234;1",
+        f"{CUI};B-4;2021-02-10;90681",
+        f"{CUI}-7;B-5;2021-02-10;90681;00001234;1",
+    )
+    answer = await upload(http, token, body)
+    page = (await http.get(answer.headers["location"])).text
+    rows = re.findall(r"<tr>\s*<td><code>(.*?)</code></td>\s*<td>(.*?)</td>", page)
+    assert rows == [
+        ("service_date", "se esperaba una fecha AAAA-MM-DD"),
+        ("(toda la fila)", "se esperaban 6 columnas y hay 4"),
+        ("cui", "el carácter de verificación no corresponde al número"),
+    ]
+    assert re.search(r"se esperaba una fecha AAAA-MM-DD</td>\s*<td>2</td>\s*<td>3, 4</td>", page)
+    assert "1 fila aceptada" in page
+    assert "4 filas rechazadas" in page
