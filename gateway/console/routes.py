@@ -1,6 +1,8 @@
-"""The console's own pages: sign-in, sign-out, the home page and the language switch,
-and :func:`install`, which adds the console to the app (its pages, its static files,
-the answer of its dependencies).
+"""The console's own pages: sign-in (password, or an OpenID Connect provider when one
+is configured: ``gateway.console.oidc``), sign-out, the home page, the language switch,
+the administrators' list of console users; and :func:`install`, which adds the console
+to the app (its pages, its static files, the answer of its dependencies, its not-found
+page).
 
 Sign-in (``POST /console/login``) records one audit event per attempt:
 ``console.sign-in`` with outcome ``ok``, ``wrong-password``, ``unknown-user`` (no
@@ -15,14 +17,16 @@ import inspect
 from datetime import UTC, datetime
 from typing import Annotated
 
+import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.auth.dependencies import Session
-from gateway.console import service
+from gateway.console import oidc, service
 from gateway.console.service import Actor, current_request_id
 from gateway.console.web import (
     CSRF_COOKIE,
@@ -134,6 +138,102 @@ async def language(request: Request, form: Form) -> Response:
     answer = RedirectResponse(safe_next(str(form.get("next") or "")), status_code=303)
     if chosen in LOCALES:
         set_cookie(request, answer, LANG_COOKIE, chosen, max_age=365 * 86400)
+    return answer
+
+
+def _partner_names(request: Request) -> set[str]:
+    return set(type(settings_of(request).partners).model_fields)
+
+
+@router.get("/login/oidc")
+async def oidc_start(request: Request, next: str = "/console") -> Response:
+    """Send the browser to the identity provider (when one is configured)."""
+    settings = settings_of(request)
+    policy = settings.console
+    if not policy.oidc_enabled:
+        raise StarletteHTTPException(404)
+    callback = oidc.redirect_uri(policy, str(request.base_url))
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            url, flow = await oidc.start(client, policy, callback, safe_next(next))
+    except oidc.OidcRefused as exc:
+        return await _oidc_refused(request, None, str(exc))
+    answer = RedirectResponse(url, status_code=303)
+    answer.set_cookie(
+        oidc.FLOW_COOKIE,
+        oidc.seal(settings.master_key_bytes, flow),
+        max_age=oidc.FLOW_SECONDS,
+        path=oidc.FLOW_PATH,
+        secure=not settings.is_sandbox,
+        httponly=True,
+        samesite="lax",
+    )
+    return answer
+
+
+@router.get("/login/oidc/callback")
+async def oidc_callback(
+    request: Request, session: Session, code: str = "", state: str = ""
+) -> Response:
+    """The provider's redirect back: check its answer, then open a console session."""
+    settings = settings_of(request)
+    policy = settings.console
+    if not policy.oidc_enabled:
+        raise StarletteHTTPException(404)
+    callback = oidc.redirect_uri(policy, str(request.base_url))
+    try:
+        flow = oidc.unseal(settings.master_key_bytes, request.cookies.get(oidc.FLOW_COOKIE))
+        async with httpx.AsyncClient(timeout=10) as client:
+            identity = await oidc.finish(
+                client, policy, flow, code=code, state=state, callback=callback
+            )
+        account = await service.external_account(
+            session,
+            identity.username,
+            identity.roles,
+            display_name=identity.display_name,
+            partner=identity.partner,
+            partners=_partner_names(request),
+        )
+    except oidc.OidcRefused as exc:
+        return await _oidc_refused(request, session, str(exc))
+    except service.AccountError as exc:
+        return await _oidc_refused(request, session, f"{exc.field}: {exc}")
+    if account is None:
+        return await _oidc_refused(request, session, "account disabled", identity.username)
+    opened = await service.open_session(session, account, policy)
+    await service.audit(
+        session,
+        Actor(account.username, tuple(account.roles), "console", current_request_id()),
+        "sign-in",
+        subjects=[f"console-user:{account.username}"],
+        detail={"method": "oidc"},
+    )
+    answer = RedirectResponse(safe_next(str(flow.get("next") or "")), status_code=303)
+    set_cookie(request, answer, SESSION_COOKIE, opened.token)
+    answer.delete_cookie(oidc.FLOW_COOKIE, path=oidc.FLOW_PATH)
+    return answer
+
+
+async def _oidc_refused(
+    request: Request, session: AsyncSession | None, reason: str, username: str = ""
+) -> HTMLResponse:
+    if session is not None:
+        await service.audit(
+            session,
+            Actor(username, (), "console", current_request_id()),
+            "sign-in",
+            outcome="oidc-refused",
+            detail={"method": "oidc", "reason": reason[:120]},
+        )
+    answer = render(
+        request,
+        None,
+        "login.html",
+        {"next": "/console", "expired": False, "failed": False, "oidc_failed": True},
+        status=401,
+    )
+    answer.delete_cookie(oidc.FLOW_COOKIE, path=oidc.FLOW_PATH)
     return answer
 
 

@@ -334,6 +334,7 @@ def render(
                 "request": request,
                 "areas": areas,
                 "role_names": ROLE_NAMES,
+                "oidc_enabled": settings_of(request).console.oidc_enabled,
                 "format_number": lambda value: format_number(value, locale),
                 "format_datetime": lambda value, format="medium": format_datetime(
                     value, locale, format
