@@ -20,6 +20,7 @@ from gateway.catalog.loader import load_catalog
 from gateway.catalog.routes import router as catalog_router
 from gateway.clients.routes import router as clients_router
 from gateway.consent.routes import router as consent_router
+from gateway.console.agent import router as console_agent_router
 from gateway.console.auditor import router as console_auditor_router
 from gateway.console.routes import install as install_console
 from gateway.core.db import transaction
@@ -134,6 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         partners_router,
         payments_router,
         subscriptions_router,
+        # Included here so that its upload's body limit (the API's) applies.
+        console_agent_router,
     )
     routes = [route for router in routers for route in router.routes]
     limits = RouteLimits(routes)

@@ -17,6 +17,8 @@ class InboundMessage(Base):
     message_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
     client_id: Mapped[str] = mapped_column(String(40))
+    # The person who pushed it, when one did (a console upload, or a client's X-User-Id).
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     state: Mapped[str] = mapped_column(String(16))  # receiving | accepted
     body_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     rows_accepted: Mapped[int] = mapped_column(Integer, default=0)

@@ -12,9 +12,10 @@ guarantees, for every feed:
   A line that is not text in the body's charset refuses the message, naming the line.
 - Separator (CSV): declared with the ``delimiter`` query parameter (``comma``,
   ``semicolon``, ``tab``) or detected by :class:`csv.Sniffer` restricted to those three
-  over the first lines (at most 20 lines and 2 KiB); RFC 4180 quoting otherwise (``"``
-  quotes, ``""`` escapes, quoted values may span lines). ``header=absent`` (RFC 4180's
-  parameter) is refused: each feed needs its header line.
+  over the first lines (at most 20 lines and 2 KiB), else the one the header line holds
+  most of (a short row among the first lines leaves the sniffer undecided); RFC 4180
+  quoting otherwise (``"`` quotes, ``""`` escapes, quoted values may span lines).
+  ``header=absent`` (RFC 4180's parameter) is refused: each feed needs its header line.
 - Header (CSV): the first non-blank record must name exactly the feed's fields, matched
   case-insensitively after trimming, in any order; empty trailing columns are ignored.
   Otherwise the whole message is refused (422 naming each missing, unknown or repeated
@@ -301,15 +302,20 @@ def _columns(cells: list[str], fields: tuple[str, ...]) -> list[str]:
 
 
 def _sniff(text: str) -> str:
-    """The separator of the first lines, ``,`` when none stands out; the sample is cut at
-    a line end within ``SNIFF_CHARS`` (the sniffer's regular expressions are not linear)."""
+    """The separator of the first lines; the sample is cut at a line end within
+    ``SNIFF_CHARS`` (the sniffer's regular expressions are not linear). When the sniffer
+    finds none (a short or long row among the first lines makes every candidate
+    inconsistent), the one the header line holds most of, ``,`` when it holds none."""
     if len(text) > SNIFF_CHARS:
         cut = text.rfind("\n", 0, SNIFF_CHARS)
         text = text[: cut if cut > 0 else SNIFF_CHARS]
     try:
         return csv.Sniffer().sniff(text, delimiters=",;\t").delimiter
     except csv.Error:
-        return ","
+        header = next((line for line in text.split("\n") if line.strip()), "")
+        counts = {candidate: header.count(candidate) for candidate in ",;\t"}
+        best = max(counts, key=lambda candidate: counts[candidate])
+        return best if counts[best] else ","
 
 
 def _records(text: str, first: int, delimiter: str) -> Iterator[tuple[int, list[str] | None]]:

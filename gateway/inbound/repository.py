@@ -33,7 +33,13 @@ class InboundRepository:
         return await self.session.get(InboundMessage, (partner, message_id))
 
     async def take_over(
-        self, partner: str, message_id: str, client_id: str, stale_before: datetime, now: datetime
+        self,
+        partner: str,
+        message_id: str,
+        client_id: str,
+        user_id: str | None,
+        stale_before: datetime,
+        now: datetime,
     ) -> bool:
         """Take over a message still ``receiving`` since before ``stale_before`` (an
         abandoned upload) and drop what it stored; True when this caller now owns it."""
@@ -45,7 +51,7 @@ class InboundRepository:
                 InboundMessage.state == "receiving",
                 InboundMessage.received_at < stale_before,
             )
-            .values(received_at=now, client_id=client_id)
+            .values(received_at=now, client_id=client_id, user_id=user_id)
         )
         if not getattr(taken, "rowcount", 0):
             return False
@@ -72,6 +78,25 @@ class InboundRepository:
             .values(state="accepted", **values)
         )
         return await self.get_message(partner, message_id)
+
+    async def pushed_by(
+        self, partner: str, client_id: str, user_id: str, limit: int
+    ) -> Sequence[InboundMessage]:
+        """The accepted messages of ``partner`` that ``user_id`` pushed through
+        ``client_id``, newest first, at most ``limit``."""
+        return (
+            await self.session.scalars(
+                select(InboundMessage)
+                .where(
+                    InboundMessage.partner == partner,
+                    InboundMessage.client_id == client_id,
+                    InboundMessage.user_id == user_id,
+                    InboundMessage.state == "accepted",
+                )
+                .order_by(InboundMessage.received_at.desc(), InboundMessage.message_id)
+                .limit(limit)
+            )
+        ).all()
 
     # -- chunks ----------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""``/v1/inbound/...``: partners push rows as NDJSON or CSV, streamed, with a message id.
+"""``/v1/inbound/...``: partners push rows as NDJSON or CSV, streamed, with a message id
+(each push is one audited call of ``gateway.inbound.intake``, as the console's uploads).
 
 Each answer carries a receipt signed with the gateway's published key (JWS, ES256, key at
 ``/.well-known/jwks.json``) over the message id, the body's SHA-256 and the row counts.
@@ -10,24 +11,23 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.dependencies import Session
 from gateway.calls.answers import documented
-from gateway.calls.audited import audited_call, project
 from gateway.calls.caller import Caller
-from gateway.calls.validation import invalid
 from gateway.core.errors import Problem, problem_responses
 from gateway.core.limits import body_limit
-from gateway.core.problems import PayloadTooLarge, ProblemError, UnsupportedMediaType
-from gateway.inbound.feeds import FEEDS, NOTICES, Notices
-from gateway.inbound.reading import CSV, NDJSON, Delimiter, body_format
+from gateway.core.problems import UnsupportedMediaType
+from gateway.inbound.feeds import FEEDS
+from gateway.inbound.intake import (
+    MAX_DOCUMENT_BYTES,
+    MAX_STREAM_BYTES,
+    push_document,
+    push_rows,
+    read_document,
+)
+from gateway.inbound.reading import CSV, NDJSON, Delimiter
 from gateway.inbound.schemas import ReceiptAnswer
-from gateway.inbound.service import InboundService, Receipt
-from gateway.partners.ports import Bank
-from gateway.partners.registry import PartnerRegistry
-from gateway.payments.ports import RowCheck
-from gateway.payments.service import PaymentService
 
 router = APIRouter(
     prefix="/v1/inbound",
@@ -45,11 +45,6 @@ CsvDelimiter = Annotated[
         "(comma, semicolon or tab)."
     ),
 ]
-
-# Streamed rows are checked and stored chunk by chunk, so memory stays bounded whatever a
-# message's size; the limit only bounds how long one message may hold its claim.
-MAX_STREAM_BYTES = 1024 * 1024 * 1024
-MAX_DOCUMENT_BYTES = 25 * 1024 * 1024
 
 MessageId = Annotated[
     str,
@@ -104,20 +99,18 @@ def _push(feed_name: str) -> Any:
         message_id: MessageId,
         delimiter: CsvDelimiter = None,
     ) -> JSONResponse:
-        async with audited_call(call, feed.service, session=session) as audited:
-            # The deliveries owed for the message and its event commit together (the
-            # message itself is stored in the intake's own steps).
-            audited.shares_transaction = True
-            form = body_format(request.headers.get("content-type", ""), delimiter)
-            declared = request.headers.get("content-length", "")
-            limit = call.state.get(InboundService).limits.max_message_bytes
-            if declared.isdigit() and int(declared) > limit:
-                raise PayloadTooLarge(f"a message is limited to {limit:,} bytes")
-            receipt = await call.state.get(InboundService).receive(
-                feed, message_id, call.principal.client_id, form, request.stream()
-            )
-            await _distribute(call, session, feed, message_id, receipt)
-            return _answer(audited, receipt)
+        declared = request.headers.get("content-length", "")
+        pushed = await push_rows(
+            call,
+            session,
+            feed,
+            message_id,
+            request.headers.get("content-type", ""),
+            delimiter,
+            request.stream(),
+            int(declared) if declared.isdigit() else None,
+        )
+        return JSONResponse(pushed.answer, status_code=pushed.status)
 
     push.__name__ = f"push_{feed_name.replace('-', '_')}"
     return push
@@ -150,14 +143,7 @@ async def _document(request: Request) -> bytes:
             "send application/xml",
             extra={"errors": [{"field": "header.content-type", "message": "unsupported"}]},
         )
-    body = bytearray()
-    async for block in request.stream():
-        body += block
-        if len(body) > MAX_DOCUMENT_BYTES:
-            raise PayloadTooLarge(
-                f"documents are limited to {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB",
-            )
-    return bytes(body)
+    return await read_document(request.stream())
 
 
 def _document_schema(message: str, versions: tuple[str, ...]) -> dict[str, Any]:
@@ -189,12 +175,6 @@ def _document_schema(message: str, versions: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def _unreadable(kind: str, reason: ValueError) -> ProblemError:
-    """422 naming what is wrong: the first schema error's element, line and rule, or
-    the refusal of a DTD or entity declaration (the adapter's text carries no value)."""
-    return invalid("body", f"not a valid {kind} document: {reason}")
-
-
 @router.post(
     "/bn/payment-status",
     status_code=201,
@@ -206,33 +186,10 @@ def _unreadable(kind: str, reason: ValueError) -> ProblemError:
 async def push_payment_status(
     request: Request, call: Caller, message_id: MessageId, session: Session
 ) -> JSONResponse:
-    feed = FEEDS["payment-status"]
-    async with audited_call(call, feed.service, session=session) as audited:
-        body = await _document(request)
-        try:
-            report = call.state.get(PartnerRegistry).get(Bank).read_payment_report(body)
-        except ValueError as exc:
-            raise _unreadable("pain.002", exc) from None
-        inbound = call.state.get(InboundService)
-        receipts: list[Receipt] = []
-
-        async def intake(
-            rows: list[dict[str, Any]], check: RowCheck
-        ) -> list[dict[str, Any]] | None:
-            receipt = await inbound.receive_document(
-                feed, message_id, call.principal.client_id, body, rows, check
-            )
-            receipts.append(receipt)
-            if receipt.replayed:
-                return None
-            return [r for r in rows if not inbound.row_errors(feed, dict(r), check)]
-
-        await call.state.get(PaymentService).apply_report(session, report, intake)
-        receipt = receipts[0]
-        if not receipt.replayed:
-            # The statuses and the audit event commit together, with the request.
-            audited.shares_transaction = True
-        return _answer(audited, receipt)
+    pushed = await push_document(
+        call, session, FEEDS["payment-status"], message_id, lambda: _document(request)
+    )
+    return JSONResponse(pushed.answer, status_code=pushed.status)
 
 
 @router.post(
@@ -244,33 +201,7 @@ async def push_payment_status(
     | body_limit(MAX_DOCUMENT_BYTES),
 )
 async def push_settlements(request: Request, call: Caller, message_id: MessageId) -> JSONResponse:
-    feed = FEEDS["settlements"]
-    async with audited_call(call, feed.service) as audited:
-        body = await _document(request)
-        try:
-            entries = call.state.get(PartnerRegistry).get(Bank).read_settlements(body)
-        except ValueError as exc:
-            raise _unreadable("camt.054", exc) from None
-        rows = [e.as_record() for e in entries]
-        receipt = await call.state.get(InboundService).receive_document(
-            feed, message_id, call.principal.client_id, body, rows
-        )
-        return _answer(audited, receipt)
-
-
-async def _distribute(
-    call: Any, session: AsyncSession, feed: Any, message_id: str, receipt: Any
-) -> None:
-    """Owe a newly accepted message to the feed's subscribers (a resend owes nothing new),
-    in the request's transaction."""
-    if not receipt.body["replayed"] and feed.name in NOTICES:
-        await call.state.get(Notices).fan_out(session, feed.name, feed.partner, message_id)
-
-
-def _answer(audited: Any, receipt: Any) -> JSONResponse:
-    audited.event.request_digest = receipt.body["body_sha256"]
-    if receipt.body["replayed"]:
-        audited.event.outcome = "replayed"
-    status = 200 if receipt.replayed else 201  # a resend stored nothing new
-    body = audited.respond(project(receipt.body, audited.fields), status=status)
-    return JSONResponse(body, status_code=status)
+    pushed = await push_document(
+        call, None, FEEDS["settlements"], message_id, lambda: _document(request)
+    )
+    return JSONResponse(pushed.answer, status_code=pushed.status)

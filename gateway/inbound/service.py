@@ -66,6 +66,18 @@ class Receipt:
         return bool(self.body["replayed"])
 
 
+@dataclass(frozen=True)
+class PushedMessage:
+    """One received message as a list of pushes shows it."""
+
+    feed: str
+    message_id: str
+    body_sha256: str
+    rows_accepted: int
+    rows_rejected: int
+    received_at: datetime
+
+
 class InboundService:
     def __init__(
         self,
@@ -90,10 +102,12 @@ class InboundService:
         client_id: str,
         form: BodyFormat,
         stream: AsyncIterator[bytes],
+        user_id: str | None = None,
     ) -> Receipt:
         """Claim ``message_id``, read the body as ``form`` says and return its receipt, or
         the original receipt (``replayed``) for a resend of the same body; the route
-        chooses the status.
+        chooses the status. ``user_id`` names the person who pushed it, when one did
+        (an upload in the console, or ``X-User-Id``), kept with the message.
 
         Raises ``MessageIdReused`` for an id received before with another body,
         ``MessageInProgress`` for one being received, ``PayloadTooLarge`` for a body or
@@ -103,7 +117,7 @@ class InboundService:
         the partner can fix the body and resend under the same id.
         """
         now = datetime.now(UTC)
-        if not await self._claim(feed, message_id, client_id, now):
+        if not await self._claim(feed, message_id, client_id, user_id, now):
             return await self._resend(feed, message_id, stream)
         try:
             return await self._ingest(feed, message_id, form, stream, now)
@@ -116,7 +130,9 @@ class InboundService:
         async with transaction(self.sessions) as session:
             await InboundRepository(session).release(feed.partner, message_id)
 
-    async def _claim(self, feed: Feed, message_id: str, client_id: str, now: datetime) -> bool:
+    async def _claim(
+        self, feed: Feed, message_id: str, client_id: str, user_id: str | None, now: datetime
+    ) -> bool:
         try:
             async with transaction(self.sessions) as session:
                 await InboundRepository(session).add_message(
@@ -125,6 +141,7 @@ class InboundService:
                         message_id=message_id,
                         kind=feed.name,
                         client_id=client_id,
+                        user_id=user_id,
                         state="receiving",
                         rows_accepted=0,
                         rows_rejected=0,
@@ -136,7 +153,7 @@ class InboundService:
             pass
         async with transaction(self.sessions) as session:  # an abandoned upload is taken over
             return await InboundRepository(session).take_over(
-                feed.partner, message_id, client_id, now - STALE_AFTER, now
+                feed.partner, message_id, client_id, user_id, now - STALE_AFTER, now
             )
 
     async def _resend(self, feed: Feed, message_id: str, stream: AsyncIterator[bytes]) -> Receipt:
@@ -183,16 +200,18 @@ class InboundService:
         body: bytes,
         rows: list[dict[str, Any]],
         check: RowCheck | None = None,
+        user_id: str | None = None,
     ) -> Receipt:
         """A message that arrives whole and is read by the partner's adapter (an ISO 20022
         document): the same claims, resends, row checks and receipts as a streamed feed.
-        ``check`` adds the partner's own (field, message) errors of a row to the feed's."""
+        ``check`` adds the partner's own (field, message) errors of a row to the feed's;
+        ``user_id`` as for :meth:`receive`."""
 
         async def once() -> AsyncIterator[bytes]:
             yield body
 
         now = datetime.now(UTC)
-        if not await self._claim(feed, message_id, client_id, now):
+        if not await self._claim(feed, message_id, client_id, user_id, now):
             return await self._resend(feed, message_id, once())
         digest = hashlib.sha256(body)
 
@@ -309,6 +328,36 @@ class InboundService:
             "rejections": json.loads(message.rejections or "[]"),
             "receipt": message.receipt,
         }
+
+    async def receipt(self, feed: Feed, message_id: str) -> Receipt | None:
+        """The receipt of a message of ``feed`` received whole (``replayed`` false), or
+        None when there is none (unknown, still being received, or another feed's)."""
+        async with transaction(self.sessions) as session:
+            message = await InboundRepository(session).get_message(feed.partner, message_id)
+        if message is None or message.state != "accepted" or message.kind != feed.name:
+            return None
+        return Receipt({**self._answer(message), "replayed": False})
+
+    async def pushed_by(
+        self, partner: str, client_id: str, user_id: str, limit: int = 50
+    ) -> list[PushedMessage]:
+        """The messages of ``partner`` one person pushed through ``client_id``, newest
+        first (at most ``limit``): what each got, without its rejections."""
+        async with transaction(self.sessions) as session:
+            messages = await InboundRepository(session).pushed_by(
+                partner, client_id, user_id, limit
+            )
+        return [
+            PushedMessage(
+                feed=m.kind,
+                message_id=m.message_id,
+                body_sha256=m.body_sha256 or "",
+                rows_accepted=m.rows_accepted,
+                rows_rejected=m.rows_rejected,
+                received_at=m.received_at,
+            )
+            for m in messages
+        ]
 
     async def accepted_rows(self, feed: Feed, message_id: str) -> AsyncIterator[dict[str, Any]]:
         """The stored rows of a message, opened chunk by chunk."""

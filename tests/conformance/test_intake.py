@@ -172,6 +172,16 @@ async def test_case_7_a_semicolon_export_is_detected_and_accepted(
     ]
 
 
+async def test_a_semicolon_export_with_a_short_row_among_the_first_is_read_by_semicolons(
+    app: FastAPI, http: httpx.AsyncClient, token: str
+) -> None:
+    # One short row leaves csv.Sniffer undecided; the header line still says ";".
+    body = field_case("07-his-excel-es-semicolon.csv") + b"39774981;A-6;2021-02-12\r\n"
+    response = await push(http, token, "health-records", "his-07s", body, "text/csv")
+    assert accepted(response) == (2, 1)
+    assert response.json()["data"]["rejections"][0]["row"] == 4
+
+
 async def test_a_spanish_export_with_decimal_commas_is_read_by_semicolons(
     app: FastAPI, http: httpx.AsyncClient, token: str
 ) -> None:
