@@ -30,7 +30,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.db import transaction
-from gateway.core.problems import MessageIdReused, MessageInProgress, PayloadTooLarge
+from gateway.core.problems import (
+    MessageIdReused,
+    MessageInProgress,
+    NotFound,
+    PayloadTooLarge,
+)
 from gateway.districts import DistrictTable
 from gateway.inbound.feeds import Errors, Feed, RowCheck
 from gateway.inbound.models import InboundChunk, InboundMessage
@@ -308,6 +313,44 @@ class InboundService:
             "rows_rejected": message.rows_rejected,
             "rejections": json.loads(message.rejections or "[]"),
             "receipt": message.receipt,
+        }
+
+    # -- reading, for operators ----------------------------------------------------
+
+    async def received(
+        self,
+        session: AsyncSession,
+        limit: int = 50,
+        *,
+        partner: str | None = None,
+        kind: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The newest messages first (of one partner and feed if given), each as
+        :meth:`message` shows it, in the caller's session."""
+        found = await InboundRepository(session).messages(limit, partner=partner, kind=kind)
+        return [self._shown(m) for m in found]
+
+    async def feed_totals(self, session: AsyncSession) -> list[dict[str, Any]]:
+        """Per feed: messages kept, rows accepted and refused, last reception."""
+        return await InboundRepository(session).feed_totals()
+
+    async def message(self, session: AsyncSession, partner: str, message_id: str) -> dict[str, Any]:
+        """One message: its receipt's body (counts, row refusals, the signed receipt)
+        plus ``partner``, ``client_id`` (who pushed it), ``state`` (``receiving`` or
+        ``accepted``), ``received_at`` and ``completed_at``. Raises ``NotFound``."""
+        found = await InboundRepository(session).get_message(partner, message_id)
+        if found is None:
+            raise NotFound("no message with this id from this partner")
+        return self._shown(found)
+
+    def _shown(self, message: InboundMessage) -> dict[str, Any]:
+        return {
+            **self._answer(message),
+            "partner": message.partner,
+            "client_id": message.client_id,
+            "state": message.state,
+            "received_at": message.received_at,
+            "completed_at": message.completed_at,
         }
 
     async def accepted_rows(self, feed: Feed, message_id: str) -> AsyncIterator[dict[str, Any]]:
