@@ -8,6 +8,7 @@ from sqlalchemy import Table
 def load_all() -> None:
     import gateway.clients.models  # noqa: F401
     import gateway.consent.models  # noqa: F401
+    import gateway.console.models  # noqa: F401
     import gateway.core.models  # noqa: F401
     import gateway.exchanges.models  # noqa: F401
     import gateway.idempotency.models  # noqa: F401

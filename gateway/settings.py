@@ -66,6 +66,30 @@ class PartnersSettings(BaseModel):
         return used
 
 
+class ConsoleSettings(BaseModel):
+    """The web console's sign-in and sessions (``GATEWAY_CONSOLE__<FIELD>``).
+
+    A session ends after ``idle_timeout_seconds`` without a request (15 minutes by
+    default, the usual figure for an administrative console on a shared office machine)
+    and in any case ``absolute_timeout_seconds`` after sign-in (8 hours: one working day).
+    After ``lockout_attempts`` wrong passwords in a row an account refuses every sign-in,
+    the right password included, for ``lockout_seconds``.
+    """
+
+    idle_timeout_seconds: int = Field(
+        default=900, ge=1, le=86400, description="Session ends after this long without a request."
+    )
+    absolute_timeout_seconds: int = Field(
+        default=8 * 3600, ge=60, le=7 * 86400, description="Session ends this long after sign-in."
+    )
+    lockout_attempts: int = Field(
+        default=5, ge=1, le=100, description="Wrong passwords in a row that lock an account."
+    )
+    lockout_seconds: int = Field(
+        default=900, ge=1, le=86400, description="How long a locked account refuses sign-in."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GATEWAY_", env_nested_delimiter="__", extra="ignore"
@@ -127,6 +151,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     partners: PartnersSettings = PartnersSettings()
+    console: ConsoleSettings = ConsoleSettings()
     adapters: str = Field(
         default="adapters.wiring:register",
         description="The function that registers partner adapters (module:function).",

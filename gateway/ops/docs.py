@@ -2,7 +2,8 @@
 at ``/redoc``, their scripts, styles and icon served by the gateway itself from the
 packaged distribution of ``fastapi-offline`` (``/docs/assets/...``), never from a CDN and
 without web fonts, so that a browser on a closed network (a ministry's, a field office's)
-renders them. ``/`` leads to them.
+renders them. ``/`` leads a person to the console (``/console``), whose pages link
+here.
 
 FastAPI's own ``/docs`` and ``/redoc`` load their assets from jsDelivr; ``gateway.app``
 turns those off and mounts these instead. The pages are not part of the contract.
@@ -40,7 +41,8 @@ def assets() -> StaticFiles:
 
 @router.get("/", response_class=RedirectResponse)
 async def home() -> RedirectResponse:
-    return RedirectResponse("/docs", status_code=307)
+    """People land on the console's sign-in, which links to these pages."""
+    return RedirectResponse("/console", status_code=307)
 
 
 @router.get("/docs", response_class=HTMLResponse)

@@ -48,10 +48,15 @@ async def test_the_scripts_are_the_real_distributions(http: httpx.AsyncClient) -
     assert b"Redoc" in redoc.content
 
 
-async def test_home_leads_to_the_reference(http: httpx.AsyncClient) -> None:
+async def test_home_leads_to_the_console_which_links_the_reference(
+    http: httpx.AsyncClient,
+) -> None:
     answer = await http.get("/")
     assert answer.status_code == 307
-    assert answer.headers["location"] == "/docs"
+    assert answer.headers["location"] == "/console"
+    sign_in = await http.get("/console/login")
+    assert 'href="/docs"' in sign_in.text
+    assert 'href="/redoc"' in sign_in.text
 
 
 async def test_a_missing_asset_is_a_plain_404(http: httpx.AsyncClient) -> None:
