@@ -130,8 +130,7 @@ async def home(_: Operator) -> RedirectResponse:
 async def _partners(state: State) -> list[dict[str, Any]]:
     configured = state.get(Settings).partners
     addresses: dict[str, str | None] = {
-        name: getattr(getattr(configured, name, None), "base_url", None)
-        for name in labels.PARTNERS
+        name: getattr(getattr(configured, name, None), "base_url", None) for name in labels.PARTNERS
     }
     report = state.get(PartnerHealth).report()
     for name in report:

@@ -26,9 +26,12 @@ async def test_a_listening_address_accepts_and_a_closed_port_refuses() -> None:
         server.close()
         await server.wait_closed()
         closed.close()
-    assert found["up"].ok and found["up"].cause is None
-    assert not found["down"].ok and found["down"].cause == "connection refused"
-    assert not found["none"].ok and found["none"].cause == "no address"
+    assert found["up"].ok
+    assert found["up"].cause is None
+    assert not found["down"].ok
+    assert found["down"].cause == "connection refused"
+    assert not found["none"].ok
+    assert found["none"].cause == "no address"
 
 
 async def test_an_address_without_a_host_is_no_address() -> None:
