@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.gateway",
     "tests.fixtures.partners",
+    "tests.fixtures.browser",
 ]

@@ -16,6 +16,7 @@ from gateway.cli.keys import keys_app
 from gateway.cli.partners import partners_app
 from gateway.cli.purge import purge_command
 from gateway.cli.serve import serve
+from gateway.cli.users import users_app
 
 app = typer.Typer(
     help="""``juntos-gateway``: serve the gateway and administer it from a shell.
@@ -28,6 +29,7 @@ The CLI works on the same services as the HTTP API, inside one transaction per c
 )
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
+app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(contract_app, name="contract")

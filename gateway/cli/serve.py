@@ -1,5 +1,5 @@
-"""``serve``: the gateway (and, in sandbox mode, the partner mocks and one client per
-role) on one port, in one process or several."""
+"""``serve``: the gateway (and, in sandbox mode, the partner mocks, one client per role
+and one console user per role) on one port, in one process or several."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from gateway.cli.common import (
     in_transaction,
     require_schema,
 )
+from gateway.cli.users import _ as console_text
+from gateway.cli.users import seed_console_users
 from gateway.clients.repository import ClientRepository
 from gateway.clients.service import create_client
 from gateway.settings import Settings
@@ -126,8 +128,10 @@ def serve(
                 f"port {bind_port} on {bind_host} is in use (another gateway running?): "
                 f"stop it or set {variable} to a free port"
             )
+    console_users: list[dict[str, Any]] = []
     if settings.is_sandbox:
         seed_sandbox(settings, catalog)
+        console_users = seed_console_users(settings)
     base = f"http://{host}:{port}"
     typer.echo(
         f"\nJUNTOS gateway ({settings.env}) on {base}\n"
@@ -139,6 +143,19 @@ def serve(
         f"         {base}/v1/token\n"
         f"  Then: curl -s -H 'Authorization: Bearer <access_token>' {base}/v1/services"
     )
+    typer.echo(console_text("  Console: {url}").format(url=f"{base}/console"))
+    if console_users:
+        typer.echo(
+            console_text("    Sign in as (sandbox accounts, also in {path}):").format(
+                path=settings.var_dir / "sandbox-console-users.json"
+            )
+        )
+        for entry in console_users:
+            partner = f" ({entry['partner']})" if entry.get("partner") else ""
+            typer.echo(
+                f"      {entry['username']:<14} password={entry['password']}  "
+                f"{','.join(entry['roles'])}{partner}"
+            )
     if settings.is_sandbox:
         typer.echo(
             "  Play the DU 095-2020 operation against it (report in var/demo-report.html):\n"

@@ -58,6 +58,11 @@ _hasher = PasswordHasher()  # Argon2id
 SignInOutcome = Literal["ok", "unknown-user", "wrong-password", "locked", "locked-now", "disabled"]
 
 
+def _(message: str) -> str:
+    """Marks a message id for the catalogs; the caller translates it."""
+    return message
+
+
 class AccountError(Exception):
     """Input refused: ``field`` names the option, ``message`` is an English message id
     with ``{name}`` placeholders filled from ``params``."""
@@ -71,7 +76,7 @@ class AccountError(Exception):
 
 class AccountNotFound(AccountError):
     def __init__(self) -> None:
-        super().__init__("username", "no console user with this username")
+        super().__init__("username", _("no console user with this username"))
 
 
 @dataclass(frozen=True)
@@ -150,7 +155,7 @@ async def hash_password(password: str) -> str:
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise AccountError(
-            "password", "a password needs at least {n} characters", n=str(MIN_PASSWORD)
+            "password", _("a password needs at least {n} characters"), n=str(MIN_PASSWORD)
         )
 
 
@@ -162,30 +167,30 @@ def validate(
     if not USERNAME.match(username):
         raise AccountError(
             "username",
-            "a username is 2 to 64 lowercase letters, digits, dots, dashes or underscores",
+            _("a username is 2 to 64 lowercase letters, digits, dots, dashes or underscores"),
         )
     if not roles:
-        raise AccountError("role", "a console user needs at least one role")
+        raise AccountError("role", _("a console user needs at least one role"))
     unknown = sorted(set(roles) - set(ROLES))
     if unknown:
         raise AccountError(
             "role",
-            "unknown role {role}; roles are {roles}",
+            _("unknown role {role}; roles are {roles}"),
             role=", ".join(unknown),
             roles=", ".join(ROLES),
         )
     if "partner-agent" in roles:
         if not partner:
-            raise AccountError("partner", "a partner agent needs --partner")
+            raise AccountError("partner", _("a partner agent needs --partner"))
         if partner not in partners:
             raise AccountError(
                 "partner",
-                "unknown partner {partner}; partners are {partners}",
+                _("unknown partner {partner}; partners are {partners}"),
                 partner=partner,
                 partners=", ".join(sorted(partners)),
             )
     elif partner:
-        raise AccountError("partner", "only a partner agent acts for a partner")
+        raise AccountError("partner", _("only a partner agent acts for a partner"))
 
 
 async def create_account(
@@ -205,7 +210,7 @@ async def create_account(
     repository = ConsoleRepository(session)
     if await repository.account(username) is not None:
         raise AccountError(
-            "username", "a console user named {username} exists already", username=username
+            "username", _("a console user named {username} exists already"), username=username
         )
     chosen = password if password is not None else new_password()
     check_password(chosen)
