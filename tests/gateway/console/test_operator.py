@@ -510,3 +510,13 @@ async def test_keys_are_listed_with_their_state_and_rotated_under_the_persons_na
     assert (signing["client_id"], signing["user_id"]) == ("console", "olga")
     assert json.loads(signing["reason"]) == {"kid": kid}
     assert (audit_key["user_id"], json.loads(audit_key["reason"])) == ("olga", {"key_id": key_id})
+
+
+async def test_a_run_names_a_person_with_the_longest_username(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    username = "operadora." + "x" * 54  # 64 characters, the most a username may have
+    token = await signed_in_as(app, http, username, "operator")
+    started = await http.post(f"{BASE}/exchanges/osiptel-refresh/runs", data={"csrf_token": token})
+    assert started.status_code == 303
+    assert f"console:{username}" in (await http.get(started.headers["location"])).text
