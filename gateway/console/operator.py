@@ -103,8 +103,8 @@ def _page(
     return response
 
 
-def _not_found(request: Request, user: ConsoleUser, what: str) -> HTMLResponse:
-    return _page(request, user, "not_found.html", {"what": what}, status=404)
+def _not_found(request: Request, user: ConsoleUser) -> HTMLResponse:
+    return _page(request, user, "not_found.html", {}, status=404)
 
 
 def _see(path: str) -> RedirectResponse:
@@ -206,7 +206,7 @@ async def exchange_run(
         run = await state.get(ExchangeService).get(session, name, run_id)
         spec = state.get(ExchangeService).spec(name)
     except NotFound:
-        return _not_found(request, user, "run")
+        return _not_found(request, user)
     for key in ("created_at", "started_at", "finished_at", "next_attempt_at"):
         run[key.removesuffix("_at")] = moment(run[key])
     return _page(
@@ -227,7 +227,7 @@ async def run_exchange_now(
     try:
         spec = service.spec(name)
     except NotFound:
-        return _not_found(request, user, "exchange")
+        return _not_found(request, user)
     today = date.today()
     params = {
         "born_from": (today - timedelta(days=spec.lookback_days)).isoformat(),
@@ -258,7 +258,7 @@ async def rerun_exchange(
     try:
         failed = await service.get(session, name, run_id)
     except NotFound:
-        return _not_found(request, user, "run")
+        return _not_found(request, user)
     if failed["state"] != "failed":
         return _page(
             request,
@@ -308,7 +308,7 @@ async def payment_run(
     try:
         run = await state.get(PaymentService).view(session, run_id)
     except NotFound:
-        return _not_found(request, user, "payment run")
+        return _not_found(request, user)
     reconciliation = run["reconciliation"]
     return _page(
         request,
@@ -367,7 +367,7 @@ async def receipt(
     try:
         message = await state.get(InboundService).message(session, partner, message_id)
     except NotFound:
-        return _not_found(request, user, "message")
+        return _not_found(request, user)
     return _page(
         request,
         user,
@@ -478,7 +478,7 @@ async def disable(
     try:
         await disable_client(session, client_id, actor=_actor(request, user))
     except ClientNotFound:
-        return _not_found(request, user, "client")
+        return _not_found(request, user)
     except LastAdminDisabled:
         await session.rollback()  # the change was flushed before the check: undo it
         return _page(
@@ -504,7 +504,7 @@ async def enable(
     try:
         await enable_client(session, client_id, actor=_actor(request, user))
     except ClientNotFound:
-        return _not_found(request, user, "client")
+        return _not_found(request, user)
     return _see(f"/clients?done=enabled&client={client_id}")
 
 
@@ -515,7 +515,7 @@ async def rotate(
     try:
         issued = await rotate_secret(session, client_id, actor=_actor(request, user))
     except ClientNotFound:
-        return _not_found(request, user, "client")
+        return _not_found(request, user)
     return await _clients_page(
         request,
         user,

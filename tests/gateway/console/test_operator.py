@@ -210,7 +210,7 @@ async def test_partners_show_breaker_address_and_the_cause_of_the_last_error(
     assert CLOSED in reniec  # the failing address
     assert "entidad no disponible" in reniec
     assert "partner-unavailable" in reniec
-    assert "0 respondidas bien, 5 fallidas, 1 rechazadas por el interruptor" in reniec
+    assert "respondidas bien: 0 · fallidas: 5 · rechazadas por el interruptor: 1" in reniec
 
     english = await http.get(f"{BASE}/partners", headers={"Accept-Language": "en"})
     assert "RENIEC (civil registry)" in english.text
@@ -327,8 +327,8 @@ async def test_payment_runs_show_progress_and_refusals_without_personal_data(
     assert "terminada" in text
     detail = await http.get(f"{BASE}/payments/{run_id}")
     text = text_of(detail)
-    assert "2 en la planilla: 2 pagadas, 0 rechazadas, 0 a la espera del banco" in text
-    assert "1 de 1 bloques enviados" in text
+    assert "en la planilla: 2 · pagadas: 2 · rechazadas: 0 · a la espera del banco: 0" in text
+    assert "bloques enviados: 1 de 1" in text
     assert "Rechazadas al recibir la planilla" in text
     assert "cci" in text
     assert "Cargos asentados 2" in text
