@@ -74,6 +74,12 @@ class ConsoleSettings(BaseModel):
     and in any case ``absolute_timeout_seconds`` after sign-in (8 hours: one working day).
     After ``lockout_attempts`` wrong passwords in a row an account refuses every sign-in,
     the right password included, for ``lockout_seconds``.
+
+    With ``oidc_issuer`` and ``oidc_client_id`` set, people may also sign in at an
+    OpenID Connect identity provider (a ministry's): authorization code flow with PKCE,
+    the ID token checked against the provider's keys, roles read from
+    ``oidc_roles_claim`` (through ``oidc_role_map`` when set) and the username from
+    ``oidc_username_claim``.
     """
 
     idle_timeout_seconds: int = Field(
@@ -88,6 +94,37 @@ class ConsoleSettings(BaseModel):
     lockout_seconds: int = Field(
         default=900, ge=1, le=86400, description="How long a locked account refuses sign-in."
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="OpenID Connect issuer URL; with a client id, the sign-in page offers "
+        "signing in at this identity provider (discovery at its "
+        "/.well-known/openid-configuration).",
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_username_claim: str = Field(
+        default="preferred_username", description="The ID token claim used as username."
+    )
+    oidc_roles_claim: str = Field(
+        default="roles", description="The ID token claim listing the person's roles."
+    )
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Claim value to console role, as JSON; empty: values that are console "
+        "role names are taken as they are.",
+    )
+    oidc_partner_claim: str = Field(
+        default="partner", description="The claim naming a partner agent's partner."
+    )
+    oidc_redirect_base: str | None = Field(
+        default=None,
+        description="The gateway's public base URL for the redirect back from the identity "
+        "provider (default: the address of the request).",
+    )
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
 
 
 class Settings(BaseSettings):

@@ -390,3 +390,47 @@ async def resume_session(
 
 async def close_session(session: AsyncSession, token: str) -> None:
     await ConsoleRepository(session).delete_session(token_hash(token))
+
+
+async def external_account(
+    session: AsyncSession,
+    username: str,
+    roles: Sequence[str],
+    *,
+    display_name: str,
+    partner: str | None,
+    partners: Collection[str],
+) -> ConsoleAccount | None:
+    """The account of a person the identity provider vouched for, created on first
+    sign-in or brought up to date (roles, partner, name as the provider says now). Its
+    password is a random one nobody knows: such a person signs in only through the
+    provider, unless an administrator sets a password. None when the account is
+    disabled here. Raises :class:`AccountError` for a username, roles or partner this
+    console cannot take."""
+    validate(username, roles, partner, partners)
+    repository = ConsoleRepository(session)
+    account = await repository.account(username)
+    ordered = sorted(set(roles), key=ROLES.index)
+    if account is None:
+        now = datetime.now(UTC)
+        account = ConsoleAccount(
+            username=username,
+            display_name=display_name[:200] or username,
+            roles=ordered,
+            partner=partner,
+            password_hash=await hash_password(secrets.token_urlsafe(32)),
+            disabled=False,
+            failed_attempts=0,
+            locked_until=None,
+            created_at=now,
+            password_changed_at=now,
+        )
+        await repository.add_account(account)
+        return account
+    if account.disabled:
+        return None
+    account.roles = ordered
+    account.partner = partner
+    account.display_name = display_name[:200] or username
+    await repository.save()
+    return account

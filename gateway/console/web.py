@@ -110,6 +110,12 @@ AREAS = (
         _("Partner files"),
         _("Upload a file to your partner's feed and read its receipt."),
     ),
+    Area(
+        "admin",
+        "/console/users",
+        _("Console users"),
+        _("Who may sign in and with which roles; disable an account or set a new password."),
+    ),
 )
 
 
@@ -328,6 +334,7 @@ def render(
                 "request": request,
                 "areas": areas,
                 "role_names": ROLE_NAMES,
+                "oidc_enabled": settings_of(request).console.oidc_enabled,
                 "format_number": lambda value: format_number(value, locale),
                 "format_datetime": lambda value, format="medium": format_datetime(
                     value, locale, format

@@ -75,6 +75,19 @@ def test_sandbox_serve_seeds_clients_once_and_keeps_keys(
         assert f"{partner:<10} http://127.0.0.1:{port}" in output
     assert "/v1/token" in output
     assert (tmp_path / "var" / "sandbox-clients.json").stat().st_mode & 0o077 == 0
+    # One console user per role, printed with its password and kept beside the clients.
+    console_file = tmp_path / "var" / "sandbox-console-users.json"
+    console_users = json.loads(console_file.read_text())["users"]
+    assert [u["username"] for u in console_users] == [
+        "operadora",
+        "auditora",
+        "agente-his",
+        "admin-consola",
+    ]
+    assert console_file.stat().st_mode & 0o077 == 0
+    assert f"{base}/console" in output
+    for user in console_users:
+        assert f"{user['username']:<14} password={user['password']}" in output
 
     with serving(env, tmp_path) as served:
         base = served.base
@@ -84,6 +97,9 @@ def test_sandbox_serve_seeds_clients_once_and_keeps_keys(
     output = served.output
     assert "Sandbox clients created" not in output
     assert consumer["client_secret"] not in output
+    # The console users are not created again; the banner still says how to sign in.
+    assert json.loads(console_file.read_text())["users"] == console_users
+    assert f"password={console_users[0]['password']}" in output
 
 
 def test_production_serve_never_seeds_and_refuses_default_key(

@@ -62,7 +62,7 @@ def test_each_role_sees_its_areas(console_page: ConsolePage) -> None:
         assert_accessible(page)
     admin = console_page("admin")
     admin.goto("/console")
-    expect(admin.get_by_text("juntos-gateway users")).to_be_visible()
+    expect(admin.locator("main").get_by_role("link", name="Usuarios de la consola")).to_be_visible()
     screenshot(admin, "console-home-admin")
     assert_accessible(admin)
 
@@ -162,3 +162,18 @@ def test_the_language_switch_turns_the_console_english(console_page: ConsolePage
     assert_accessible(page)
     page.get_by_role("button", name="Español").click()
     expect(page.locator("html")).to_have_attribute("lang", "es")
+
+
+def test_an_administrator_sees_the_console_users(console_page: ConsolePage) -> None:
+    page = console_page("admin")
+    page.goto("/console")
+    page.locator("main").get_by_role("link", name="Usuarios de la consola").click()
+    expect(page.get_by_role("heading", name="Usuarios de la consola")).to_be_visible()
+    expect(page.get_by_role("cell", name="auditora", exact=True)).to_be_visible()
+    screenshot(page, "console-users")
+    assert_accessible(page)
+    forbidden = console_page("auditor")
+    forbidden.goto("/console/users")
+    expect(forbidden.get_by_role("heading", name="No permitido")).to_be_visible()
+    screenshot(forbidden, "console-forbidden")
+    assert_accessible(forbidden)

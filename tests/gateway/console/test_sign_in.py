@@ -247,3 +247,53 @@ async def test_outside_sandbox_the_cookies_are_secure(
                 c for c in answer.headers.get_list("set-cookie") if c.startswith("console_session=")
             )
             assert "; secure" in cookie.lower()
+
+
+async def test_only_administrators_open_the_users_page(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    await add_user(app)
+    assert (await sign_in(http)).status_code == 303
+    refused = await http.get("/console/users")
+    assert refused.status_code == 403
+    assert "Sus roles no dan acceso a esta página." in refused.text
+
+
+async def test_an_administrator_disables_an_account_and_sets_a_new_password(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    await add_user(app)
+    await add_user(app, "root", ("admin",))
+    assert (await sign_in(http, "root")).status_code == 303
+    page = await http.get("/console/users")
+    assert page.status_code == 200
+    assert "ana" in page.text
+    token = CSRF.search(page.text)
+    assert token
+    reset = await http.post("/console/users/ana/reset-password", data={"csrf_token": token[1]})
+    assert reset.status_code == 200
+    shown = re.search(r'<code class="secret">([^<]+)</code>', reset.text)
+    assert shown
+    own = await http.post("/console/users/root/disable", data={"csrf_token": token[1]})
+    assert own.status_code == 409
+    disabled = await http.post("/console/users/ana/disable", data={"csrf_token": token[1]})
+    assert disabled.status_code == 200
+    assert "Desactivado" in disabled.text
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as other:
+        assert (await sign_in(other, "ana", shown[1])).status_code == 401
+    events = [(e["service"], e["user_id"], e["client_id"]) for e in await audit_log(app)]
+    assert ("console.user-reset-password", "root", "console") in events
+    assert ("console.user-disable", "root", "console") in events
+
+
+async def test_a_mistyped_console_address_is_a_page_and_the_api_keeps_problems(
+    http: httpx.AsyncClient,
+) -> None:
+    page = await http.get("/console/no-such-page")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Página no encontrada" in page.text
+    api = await http.get("/v1/no-such-thing")
+    assert api.status_code == 404
+    assert api.headers["content-type"] == "application/problem+json"
