@@ -257,6 +257,7 @@ async def rerun_exchange(
     service = state.get(ExchangeService)
     try:
         failed = await service.get(session, name, run_id)
+        service.spec(name)  # still declared in the catalog
     except NotFound:
         return _not_found(request, user)
     if failed["state"] != "failed":
