@@ -22,8 +22,7 @@ from gateway.cli.common import (
     in_transaction,
     require_schema,
 )
-from gateway.cli.users import _ as console_text
-from gateway.cli.users import seed_console_users
+from gateway.cli.users import SANDBOX_USERS_FILE, console_banner, seed_console_users
 from gateway.clients.repository import ClientRepository
 from gateway.clients.service import create_client
 from gateway.settings import Settings
@@ -143,19 +142,8 @@ def serve(
         f"         {base}/v1/token\n"
         f"  Then: curl -s -H 'Authorization: Bearer <access_token>' {base}/v1/services"
     )
-    typer.echo(console_text("  Console: {url}").format(url=f"{base}/console"))
-    if console_users:
-        typer.echo(
-            console_text("    Sign in as (sandbox accounts, also in {path}):").format(
-                path=settings.var_dir / "sandbox-console-users.json"
-            )
-        )
-        for entry in console_users:
-            partner = f" ({entry['partner']})" if entry.get("partner") else ""
-            typer.echo(
-                f"      {entry['username']:<14} password={entry['password']}  "
-                f"{','.join(entry['roles'])}{partner}"
-            )
+    for line in console_banner(base, console_users, settings.var_dir / SANDBOX_USERS_FILE):
+        typer.echo(line)
     if settings.is_sandbox:
         typer.echo(
             "  Play the DU 095-2020 operation against it (report in var/demo-report.html):\n"

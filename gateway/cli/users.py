@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -209,6 +210,21 @@ def users_reset_password(
     if given is None:
         typer.echo(f"password={password}")
         typer.echo(_("(the password is shown once)"))
+
+
+def console_banner(base: str, users: list[dict[str, Any]], path: Path) -> list[str]:
+    """The banner's lines about the console: its address and, in sandbox mode, the
+    accounts to sign in with (``users`` as :func:`seed_console_users` returns them)."""
+    lines = [_("  Console: {url}").format(url=f"{base}/console")]
+    if users:
+        lines.append(_("    Sign in as (sandbox accounts, also in {path}):").format(path=path))
+        for entry in users:
+            partner = f" ({entry['partner']})" if entry.get("partner") else ""
+            lines.append(
+                f"      {entry['username']:<14} password={entry['password']}  "
+                f"{','.join(entry['roles'])}{partner}"
+            )
+    return lines
 
 
 def seed_console_users(settings: Settings) -> list[dict[str, Any]]:

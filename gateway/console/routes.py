@@ -1,6 +1,8 @@
-"""The console's own pages: sign-in, sign-out, the home page and the language switch,
-and :func:`install`, which adds the console to the app (its pages, its static files,
-the answer of its dependencies).
+"""The console's own pages: sign-in (password, or an OpenID Connect provider when one
+is configured: ``gateway.console.oidc``), sign-out, the home page, the language switch,
+the administrators' list of console users; and :func:`install`, which adds the console
+to the app (its pages, its static files, the answer of its dependencies, its not-found
+page).
 
 Sign-in (``POST /console/login``) records one audit event per attempt:
 ``console.sign-in`` with outcome ``ok``, ``wrong-password``, ``unknown-user`` (no
