@@ -365,9 +365,8 @@ async def receipt(
     state: State,
     session: Session,
 ) -> HTMLResponse:
-    try:
-        message = await state.get(InboundService).message(session, partner, message_id)
-    except NotFound:
+    message = await state.get(InboundService).message(session, partner, message_id)
+    if message is None:
         return _not_found(request, user)
     return _page(
         request,

@@ -30,12 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.db import transaction
-from gateway.core.problems import (
-    MessageIdReused,
-    MessageInProgress,
-    NotFound,
-    PayloadTooLarge,
-)
+from gateway.core.problems import MessageIdReused, MessageInProgress, PayloadTooLarge
 from gateway.districts import DistrictTable
 from gateway.inbound.feeds import Errors, Feed, RowCheck
 from gateway.inbound.models import InboundChunk, InboundMessage
@@ -334,14 +329,14 @@ class InboundService:
         """Per feed: messages kept, rows accepted and refused, last reception."""
         return await InboundRepository(session).feed_totals()
 
-    async def message(self, session: AsyncSession, partner: str, message_id: str) -> dict[str, Any]:
+    async def message(
+        self, session: AsyncSession, partner: str, message_id: str
+    ) -> dict[str, Any] | None:
         """One message: its receipt's body (counts, row refusals, the signed receipt)
         plus ``partner``, ``client_id`` (who pushed it), ``state`` (``receiving`` or
-        ``accepted``), ``received_at`` and ``completed_at``. Raises ``NotFound``."""
+        ``accepted``), ``received_at`` and ``completed_at``; None when there is none."""
         found = await InboundRepository(session).get_message(partner, message_id)
-        if found is None:
-            raise NotFound("no message with this id from this partner")
-        return self._shown(found)
+        return None if found is None else self._shown(found)
 
     def _shown(self, message: InboundMessage) -> dict[str, Any]:
         return {
