@@ -41,7 +41,7 @@ audit_events = Table(
     metadata,
     Column("seq", SEQ, primary_key=True, autoincrement=True),
     Column("occurred_us", BigInteger, nullable=False, index=True),
-    Column("client_id", String(40), index=True),
+    Column("client_id", String(80), index=True),
     Column("service", String(64), nullable=False),
     Column("purpose", String(64)),
     Column("decision", String(16), nullable=False),

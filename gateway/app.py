@@ -22,6 +22,7 @@ from gateway.clients.routes import router as clients_router
 from gateway.consent.routes import router as consent_router
 from gateway.console.agent import router as console_agent_router
 from gateway.console.auditor import router as console_auditor_router
+from gateway.console.operator import router as console_operator_router
 from gateway.console.routes import install as install_console
 from gateway.core.db import transaction
 from gateway.core.errors import install_error_handlers, problem_responses, too_large_response
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(docs_router)
     install_console(app)
     app.include_router(console_auditor_router)
+    app.include_router(console_operator_router)
     app.mount(DOCS_ASSETS_PATH, docs_assets(), name="docs-assets")
     _document_problems(app, limits.by_operation(routes))
     return app

@@ -28,7 +28,7 @@ class ExchangeRun(Base):
     not_before: Mapped[datetime] = mapped_column(UTCDateTime())
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    triggered_by: Mapped[str] = mapped_column(String(40))
+    triggered_by: Mapped[str] = mapped_column(String(80))  # console:<username> fits
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

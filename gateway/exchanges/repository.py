@@ -54,6 +54,17 @@ class ExchangeRepository:
             .all()
         )
 
+    async def runs(
+        self, limit: int, *, name: str | None = None, state: str | None = None
+    ) -> Sequence[ExchangeRun]:
+        """The newest runs first, of every exchange or of ``name``, in ``state`` if given."""
+        query = select(ExchangeRun).order_by(ExchangeRun.created_at.desc(), ExchangeRun.run_id)
+        if name is not None:
+            query = query.where(ExchangeRun.name == name)
+        if state is not None:
+            query = query.where(ExchangeRun.state == state)
+        return (await self.session.execute(query.limit(limit))).scalars().all()
+
     async def chunks(
         self, run_id: str, first: int = 0, count: int | None = None
     ) -> Sequence[ExchangeChunk]:

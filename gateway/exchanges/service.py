@@ -124,6 +124,19 @@ class ExchangeService:
     ) -> list[dict[str, Any]]:
         return [view(r) for r in await ExchangeRepository(session).recent(name, limit)]
 
+    async def runs(
+        self,
+        session: AsyncSession,
+        limit: int = 50,
+        *,
+        name: str | None = None,
+        state: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The newest runs of every exchange (or of ``name``; in ``state`` if given), as
+        :func:`view` shows one."""
+        found = await ExchangeRepository(session).runs(limit, name=name, state=state)
+        return [view(r) for r in found]
+
     async def chunks(
         self, session: AsyncSession, name: str, run_id: str, first: int, count: int
     ) -> tuple[dict[str, Any], list[dict[str, Any]], int | None]:

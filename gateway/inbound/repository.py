@@ -98,6 +98,46 @@ class InboundRepository:
             )
         ).all()
 
+    async def messages(
+        self, limit: int, *, partner: str | None = None, kind: str | None = None
+    ) -> Sequence[InboundMessage]:
+        """The newest messages first, of one partner and feed (``kind``) if given."""
+        query = select(InboundMessage).order_by(
+            InboundMessage.received_at.desc(), InboundMessage.message_id
+        )
+        if partner is not None:
+            query = query.where(InboundMessage.partner == partner)
+        if kind is not None:
+            query = query.where(InboundMessage.kind == kind)
+        return (await self.session.scalars(query.limit(limit))).all()
+
+    async def feed_totals(self) -> list[dict[str, Any]]:
+        """Per feed (``partner``, ``kind``): ``messages``, ``rows_accepted``,
+        ``rows_rejected`` and ``last_received_at`` over the messages still kept."""
+        rows = await self.session.execute(
+            select(
+                InboundMessage.partner,
+                InboundMessage.kind,
+                func.count(),
+                func.coalesce(func.sum(InboundMessage.rows_accepted), 0),
+                func.coalesce(func.sum(InboundMessage.rows_rejected), 0),
+                func.max(InboundMessage.received_at),
+            )
+            .group_by(InboundMessage.partner, InboundMessage.kind)
+            .order_by(InboundMessage.partner, InboundMessage.kind)
+        )
+        return [
+            {
+                "partner": partner,
+                "kind": kind,
+                "messages": int(count),
+                "rows_accepted": int(accepted),
+                "rows_rejected": int(rejected),
+                "last_received_at": last,
+            }
+            for partner, kind, count, accepted, rejected, last in rows.all()
+        ]
+
     # -- chunks ----------------------------------------------------------------------
 
     def add_chunk(self, chunk: InboundChunk) -> None:

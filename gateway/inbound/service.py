@@ -359,6 +359,44 @@ class InboundService:
             for m in messages
         ]
 
+    # -- reading, for operators ----------------------------------------------------
+
+    async def received(
+        self,
+        session: AsyncSession,
+        limit: int = 50,
+        *,
+        partner: str | None = None,
+        kind: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The newest messages first (of one partner and feed if given), each as
+        :meth:`message` shows it, in the caller's session."""
+        found = await InboundRepository(session).messages(limit, partner=partner, kind=kind)
+        return [self._shown(m) for m in found]
+
+    async def feed_totals(self, session: AsyncSession) -> list[dict[str, Any]]:
+        """Per feed: messages kept, rows accepted and refused, last reception."""
+        return await InboundRepository(session).feed_totals()
+
+    async def message(
+        self, session: AsyncSession, partner: str, message_id: str
+    ) -> dict[str, Any] | None:
+        """One message: its receipt's body (counts, row refusals, the signed receipt)
+        plus ``partner``, ``client_id`` (who pushed it), ``state`` (``receiving`` or
+        ``accepted``), ``received_at`` and ``completed_at``; None when there is none."""
+        found = await InboundRepository(session).get_message(partner, message_id)
+        return None if found is None else self._shown(found)
+
+    def _shown(self, message: InboundMessage) -> dict[str, Any]:
+        return {
+            **self._answer(message),
+            "partner": message.partner,
+            "client_id": message.client_id,
+            "state": message.state,
+            "received_at": message.received_at,
+            "completed_at": message.completed_at,
+        }
+
     async def accepted_rows(self, feed: Feed, message_id: str) -> AsyncIterator[dict[str, Any]]:
         """The stored rows of a message, opened chunk by chunk."""
         async with transaction(self.sessions) as session:

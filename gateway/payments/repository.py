@@ -50,6 +50,13 @@ class PaymentRepository:
         # RETURNING, not rowcount: asyncpg reports no row count for this statement
         return stored.scalar() is not None
 
+    async def runs(self, limit: int, *, state: str | None = None) -> Sequence[PaymentRun]:
+        """The newest runs first, in ``state`` if given."""
+        query = select(PaymentRun).order_by(PaymentRun.created_at.desc(), PaymentRun.run_id)
+        if state is not None:
+            query = query.where(PaymentRun.state == state)
+        return (await self.session.execute(query.limit(limit))).scalars().all()
+
     async def status_counts(self, run_id: str) -> dict[str, int]:
         rows = await self.session.execute(
             select(PaymentItem.status, func.count())

@@ -224,6 +224,21 @@ class PaymentService:
             "reconciliation": dict(run.reconciliation or {}),
         }
 
+    async def runs(
+        self, session: AsyncSession, limit: int = 50, *, state: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The newest runs first (in ``state`` if given), each as :meth:`view` shows it
+        plus who submitted it (``client_id``) and when (``created_at``, ``finished_at``,
+        ISO 8601)."""
+        out = []
+        for run in await PaymentRepository(session).runs(limit, state=state):
+            shown = await self.view(session, run.run_id)
+            shown["client_id"] = run.client_id
+            shown["created_at"] = run.created_at.isoformat()
+            shown["finished_at"] = run.finished_at.isoformat() if run.finished_at else None
+            out.append(shown)
+        return out
+
     # -- what the bank pushes ----------------------------------------------------------
 
     async def transfers_of(self, session: AsyncSession, msg_id: str) -> list[str]:

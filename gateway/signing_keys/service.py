@@ -80,6 +80,31 @@ class KeyService:
         self._public[kid] = key
         return key
 
+    async def listing(self, session: AsyncSession) -> list[dict[str, Any]]:
+        """Every key, oldest first: ``kid``, ``algorithm``, ``created_at``,
+        ``retired_at`` and ``state``: ``active`` (signs new tokens), ``published``
+        (retired, still verifies tokens issued before it retired) or ``withdrawn``
+        (retired longer than a token lives, no longer published)."""
+        cutoff = datetime.now(UTC) - self.token_ttl - PUBLISH_MARGIN
+        out = []
+        for record in await SigningKeyRepository(session).all():
+            if record.retired_at is None:
+                state = "active"
+            elif record.retired_at > cutoff:
+                state = "published"
+            else:
+                state = "withdrawn"
+            out.append(
+                {
+                    "kid": record.kid,
+                    "algorithm": record.algorithm,
+                    "created_at": record.created_at,
+                    "retired_at": record.retired_at,
+                    "state": state,
+                }
+            )
+        return out
+
     async def jwks(self, session: AsyncSession) -> dict[str, list[dict[str, Any]]]:
         cutoff = datetime.now(UTC) - self.token_ttl - PUBLISH_MARGIN
         records = await SigningKeyRepository(session).published(cutoff)
