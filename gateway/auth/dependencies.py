@@ -71,9 +71,11 @@ _bearer_scheme = HTTPBearer(
 
 async def current_principal(
     request: Request,
-    state: State,
     _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
 ) -> Principal:
+    # The running parts are read from the request rather than as a dependency of their
+    # own: every dependency FastAPI solves costs each request its bookkeeping.
+    state = components(request)
     # The header is parsed here rather than by HTTPBearer so every failure is one 401
     # problem document; the scheme dependency only documents the contract.
     header = request.headers.get("authorization", "")

@@ -13,7 +13,7 @@ from fastapi import Depends, Header, Path, Request
 from gateway.auth.dependencies import CurrentPrincipal, Principal, require_role
 from gateway.calls.answers import DOCUMENT_SCHEMA
 from gateway.calls.audited import Call
-from gateway.core.web import Components, components_dependency
+from gateway.core.web import components
 
 Purpose = Annotated[
     str,
@@ -50,12 +50,12 @@ Cui = Annotated[
 
 async def _call(
     request: Request,
-    state: Annotated[Components, Depends(components_dependency)],
     principal: CurrentPrincipal,
     purpose: Purpose,
     user_id: UserId = None,
 ) -> Call:
-    return Call(request, state, principal, purpose, user_id)
+    # ``components`` read here, not as a dependency: see ``current_principal``.
+    return Call(request, components(request), principal, purpose, user_id)
 
 
 Caller = Annotated[Call, Depends(_call)]
