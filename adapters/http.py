@@ -10,10 +10,14 @@ the operation and the status, never the request or the answer.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 import httpx
+from httpx_aiohttp import AiohttpTransport
+from httpx_aiohttp.transport import map_aiohttp_exceptions
+from multidict import CIMultiDict
 
 from gateway.identifiers import is_ascii_digits
 from gateway.partners.errors import (
@@ -68,10 +72,87 @@ def _problem_code(response: httpx.Response) -> str | None:
     return code if isinstance(code, str) and code.isupper() and len(code) <= 40 else None
 
 
+class PartnerClient(httpx.AsyncClient):
+    """httpx's interface (zeep's transport needs it) over aiohttp's connection handling,
+    with a short path for the calls the adapters make themselves (:func:`send`).
+
+    Through httpx, a call builds and parses its URL twice, runs the client's auth,
+    redirect and cookie machinery, converts the headers both ways and reads the answer
+    as a stream of chunks: about a sixth of the gateway's CPU per look-up. :meth:`call`
+    hands the method, URL, query, headers and body to the same aiohttp session (same
+    pool, same timeouts, the client's default headers), reads the whole answer and
+    returns it as an ``httpx.Response`` (status, headers, decoded content). aiohttp's
+    errors become the same httpx errors the transport raises, so :func:`transport_error`
+    maps them alike. Cookies a partner sets are not kept (no partner uses them)."""
+
+    def __init__(self, *, limits: httpx.Limits, timeout: httpx.Timeout) -> None:
+        self._aiohttp = AiohttpTransport(limits=limits)
+        super().__init__(transport=self._aiohttp, timeout=timeout, limits=limits)
+        # As the transport turns httpx's timeouts into aiohttp's.
+        self._call_timeout = aiohttp.ClientTimeout(
+            sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool
+        )
+
+    def _session(self) -> aiohttp.ClientSession:
+        session = self._aiohttp.client
+        if not isinstance(session, aiohttp.ClientSession):
+            # Created on first use, inside the event loop, shared with the transport.
+            session = self._aiohttp.client = self._aiohttp.get_client()
+        return session
+
+    async def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+    ) -> httpx.Response:
+        """One request and its whole answer; httpx errors as :meth:`request` raises."""
+        sent: CIMultiDict[str] = CIMultiDict(self.headers.items())
+        if headers:
+            sent.update(headers)
+        if json is not None:  # as httpx encodes a JSON body
+            content = _json_dumps(
+                json, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            ).encode()
+            sent["Content-Type"] = "application/json"
+        with map_aiohttp_exceptions():
+            async with self._session().request(
+                method,
+                url,
+                params=params,
+                headers=sent,
+                data=content or None,
+                allow_redirects=False,
+                auto_decompress=False,  # httpx decodes, as through the transport
+                compress=False,
+                timeout=self._call_timeout,
+            ) as answer:
+                body = await answer.read()
+        return httpx.Response(answer.status, headers=answer.raw_headers, content=body)
+
+
+_json_dumps = json.dumps
+
+
+def _plain(kwargs: dict[str, Any]) -> bool:
+    """Whether :meth:`PartnerClient.call` takes these arguments as they are."""
+    params = kwargs.get("params")
+    return kwargs.keys() <= {"params", "headers", "json", "content"} and (
+        params is None
+        or (isinstance(params, dict) and all(isinstance(v, str) for v in params.values()))
+    )
+
+
 async def send(
     http: httpx.AsyncClient, partner: str, operation: str, method: str, url: str, **kwargs: Any
 ) -> httpx.Response:
     try:
+        if isinstance(http, PartnerClient) and _plain(kwargs):
+            return await http.call(method, url, **kwargs)
         return await http.request(method, url, **kwargs)
     except httpx.HTTPError as exc:
         raise transport_error(partner, operation, exc) from None

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
 from adapters.bn.client import BankAdapter
+from adapters.http import PartnerClient
 from adapters.minsa_his.client import HisAdapter
 from adapters.osiptel.client import OsiptelAdapter
 from adapters.reniec.client import ReniecAdapter
@@ -18,13 +18,13 @@ from gateway.settings import Settings
 
 def _client(registry: PartnerRegistry, policy: ResilienceSettings) -> httpx.AsyncClient:
     # httpx's interface (which zeep's AsyncTransport needs) over aiohttp's connection
-    # handling, several times cheaper per call than httpx's own transport.
+    # handling, several times cheaper per call than httpx's own transport; the
+    # adapters' own calls take its shorter path (adapters.http.PartnerClient).
     limits = httpx.Limits(
         max_connections=policy.max_concurrency,
         max_keepalive_connections=policy.max_concurrency,
     )
-    client = httpx.AsyncClient(
-        transport=AiohttpTransport(limits=limits),
+    client = PartnerClient(
         timeout=httpx.Timeout(
             policy.read_timeout_seconds,
             connect=policy.connect_timeout_seconds,

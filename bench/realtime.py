@@ -426,12 +426,21 @@ async def run(
     return results, through_calls
 
 
+def load_average() -> str:
+    """The machine's 1-minute load average (other work sharing the cores)."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
 def report(
     args: argparse.Namespace,
     results: dict[tuple[str, str], Result],
     nginx_present: bool,
+    loads: tuple[str, str],
 ) -> None:
-    print(f"machine: {describe()}")
+    print(f"machine: {describe()}; load average {loads[0]} at the start, {loads[1]} at the end")
     print(
         f"{args.concurrency} concurrent clients, {args.seconds:.0f} s per path in "
         f"{1 if args.profile else args.rounds} alternating slices, "
@@ -490,10 +499,11 @@ def main() -> None:
         mocks = box.mock_urls
         proxy = stack.enter_context(nginx_proxy(Path(tmp), mocks["RENIEC"], mocks["OSIPTEL"]))
         env_for_run = {k: v for k, v in box.env.items() if k.startswith("GATEWAY_SANDBOX_")}
+        load_before = load_average()
         results, through_calls = asyncio.run(
             run(args, env_for_run, box.gateway, box.server.pid, proxy, var)
         )
-        report(args, results, proxy is not None)
+        report(args, results, proxy is not None, (load_before, load_average()))
         audited = count_audited(database_url)
         print(f"audit events for calls through the gateway: {audited} of {through_calls}")
 

@@ -15,6 +15,7 @@ from gateway.auditing.routes import public_router as audit_public_router
 from gateway.auditing.routes import router as audit_router
 from gateway.auth.oauth import install_oauth_error_handler
 from gateway.broker.batches import router as batches_router
+from gateway.broker.lane import LookupLane
 from gateway.broker.routes import router as broker_router
 from gateway.catalog.loader import load_catalog
 from gateway.catalog.routes import router as catalog_router
@@ -141,6 +142,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     routes = [route for router in routers for route in router.routes]
     limits = RouteLimits(routes)
+    # The real-time look-ups by DNI skip FastAPI's routing and dependency solving
+    # (gateway.broker.lane); innermost, so the body limit and request context apply.
+    app.add_middleware(LookupLane, routes=broker_router.routes)
     # Inside the request context (its request id is in the 413), outside everything else.
     app.add_middleware(BodyLimitMiddleware, limits=limits, refuse=too_large_response)
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(state.metrics))

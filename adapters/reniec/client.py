@@ -39,7 +39,7 @@ from zeep.exceptions import Fault, TransportError
 from zeep.proxy import AsyncServiceProxy
 from zeep.transports import AsyncTransport
 
-from adapters.http import field, request_json, transport_error
+from adapters.http import field, request_json, send, transport_error
 from adapters.reniec.settings import ReniecSettings
 from adapters.reniec.soap import ConsultarExchange
 from adapters.xml import UnsafeXmlError, parse_xml
@@ -279,12 +279,15 @@ class ReniecAdapter:
             raise PartnerContractMismatch(
                 PARTNER, "consultar", "answer does not follow the contract"
             ) from None
-        try:
-            response = await self.http.post(
-                self.address, content=envelope, headers=self.consultar.headers
-            )
-        except httpx.HTTPError as exc:
-            raise transport_error(PARTNER, "consultar", exc) from None
+        response = await send(
+            self.http,
+            PARTNER,
+            "consultar",
+            "POST",
+            self.address,
+            content=envelope,
+            headers=self.consultar.headers,
+        )
         return self.consultar.read(dni, response.status_code, response.content)
 
     async def newborns(

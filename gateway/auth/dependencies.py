@@ -71,9 +71,11 @@ _bearer_scheme = HTTPBearer(
 
 async def current_principal(
     request: Request,
-    state: State,
     _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
 ) -> Principal:
+    # The running parts are read from the request rather than as a dependency of their
+    # own: every dependency FastAPI solves costs each request its bookkeeping.
+    state = components(request)
     # The header is parsed here rather than by HTTPBearer so every failure is one 401
     # problem document; the scheme dependency only documents the contract.
     header = request.headers.get("authorization", "")
@@ -86,12 +88,16 @@ async def current_principal(
         raise _unauthorized("Authorization must be 'Bearer <token>'")
     clients = state.get(CachedClients)
     await clients.versions.fresh()  # cached keys and clients, at most this stale
-    # Short-lived: no connection is held while the request waits for a partner agency.
-    async with state.sessions() as session:
-        try:
-            claims = await state.get(TokenService).verify(session, token.strip())
-        except TokenError as exc:
-            raise _unauthorized(str(exc)) from None
+    tokens = state.get(TokenService)
+    token = token.strip()
+    claims = tokens.known(token)  # verified before (dropped when the keys change)
+    if claims is None:
+        # Short-lived: no connection is held while the request waits for a partner.
+        async with state.sessions() as session:
+            try:
+                claims = await tokens.verify(session, token)
+            except TokenError as exc:
+                raise _unauthorized(str(exc)) from None
     client = await clients.get(claims.client_id)
     if client is None or not client.active:
         raise _unauthorized("client is disabled or unknown")

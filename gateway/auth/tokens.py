@@ -106,12 +106,20 @@ class TokenService:
         header = {"alg": ALGORITHM, "kid": active.kid, "typ": "JWT"}
         return jwt.encode(header, claims, active.key, algorithms=[ALGORITHM])
 
-    async def verify(self, session: AsyncSession, token: str) -> TokenClaims:
+    def known(self, token: str) -> TokenClaims | None:
+        """The claims of a token already verified and not yet expired, or None: the
+        common case needs no database session at all."""
         cached = self._verified.get(token)
         if cached is not None:
             if int(time.time()) < cached.expires_at:
                 return cached
-            del self._verified[token]
+            self._verified.pop(token, None)
+        return None
+
+    async def verify(self, session: AsyncSession, token: str) -> TokenClaims:
+        cached = self.known(token)
+        if cached is not None:
+            return cached
         claims = await self._verify(session, token)
         self._verified[token] = claims
         if len(self._verified) > self.MAX_CACHED:

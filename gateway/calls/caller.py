@@ -13,13 +13,15 @@ from fastapi import Depends, Header, Path, Request
 from gateway.auth.dependencies import CurrentPrincipal, Principal, require_role
 from gateway.calls.answers import DOCUMENT_SCHEMA
 from gateway.calls.audited import Call
-from gateway.core.web import Components, components_dependency
+from gateway.core.web import components
 
+PURPOSE_PATTERN = r"^[a-z][a-z0-9-]{0,63}$"
+USER_ID_PATTERN = r"^[A-Za-z0-9._@:-]{1,64}$"
 Purpose = Annotated[
     str,
     Header(
         alias="X-Purpose",
-        pattern=r"^[a-z][a-z0-9-]{0,63}$",
+        pattern=PURPOSE_PATTERN,
         description="The purpose of this call, from the catalog (e.g. affiliation).",
     ),
 ]
@@ -27,7 +29,7 @@ UserId = Annotated[
     str | None,
     Header(
         alias="X-User-Id",
-        pattern=r"^[A-Za-z0-9._@:-]{1,64}$",
+        pattern=USER_ID_PATTERN,
         description="The official acting through the calling system, for the audit log.",
     ),
 ]
@@ -50,12 +52,12 @@ Cui = Annotated[
 
 async def _call(
     request: Request,
-    state: Annotated[Components, Depends(components_dependency)],
     principal: CurrentPrincipal,
     purpose: Purpose,
     user_id: UserId = None,
 ) -> Call:
-    return Call(request, state, principal, purpose, user_id)
+    # ``components`` read here, not as a dependency: see ``current_principal``.
+    return Call(request, components(request), principal, purpose, user_id)
 
 
 Caller = Annotated[Call, Depends(_call)]

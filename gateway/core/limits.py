@@ -56,9 +56,16 @@ def batch_body_bytes(entries: int, entry_bytes: int) -> int:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def no_control_characters(request: Request) -> None:
+def has_control_characters(value: str) -> bool:
+    """Whether ``value`` holds a character :func:`no_control_characters` refuses."""
+    return _CONTROL.search(value) is not None
+
+
+async def no_control_characters(request: Request) -> None:
     """App-wide dependency: a path or query parameter with a control character is refused
-    with 422 naming it (PostgreSQL cannot even compare a text holding NUL)."""
+    with 422 naming it (PostgreSQL cannot even compare a text holding NUL). A coroutine,
+    so FastAPI runs it in the event loop instead of handing it to a worker thread (and
+    back) on every request."""
     for where, values in (("path", request.path_params), ("query", request.query_params)):
         for name, value in values.items():
             if isinstance(value, str) and _CONTROL.search(value):

@@ -81,6 +81,16 @@ class PartnerHealth:
             ["partner"],
             registry=registry,
         )
+        # Each labelled series once looked up (partners, operations and outcomes are
+        # few): a call then updates its five series without finding them by label.
+        self._series: dict[tuple[object, ...], Any] = {}
+
+    def _of(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = metric.labels(*labels)
+        return series
 
     def _stats(self, partner: str, operation: str) -> OperationStats:
         return self.operations.setdefault((partner, operation), OperationStats())
@@ -112,21 +122,21 @@ class PartnerHealth:
         stats.latency_total_ms += ms
         stats.latency_min_ms = ms if stats.latency_min_ms is None else min(stats.latency_min_ms, ms)
         stats.latency_max_ms = ms if stats.latency_max_ms is None else max(stats.latency_max_ms, ms)
-        self._calls.labels(partner, operation, "ok" if ok else (error or "error")).inc()
-        self._latency.labels(partner, operation).observe(seconds)
+        self._of(self._calls, partner, operation, "ok" if ok else (error or "error")).inc()
+        self._of(self._latency, partner, operation).observe(seconds)
 
     def record_rejected(self, partner: str, operation: str) -> None:
         self._stats(partner, operation).rejected += 1
-        self._calls.labels(partner, operation, "circuit-open").inc()
+        self._of(self._calls, partner, operation, "circuit-open").inc()
 
     def set_breaker(self, partner: str, state: str) -> None:
         self.breakers[partner] = state
-        self._breaker.labels(partner).set(BREAKER_CODES[state])
+        self._of(self._breaker, partner).set(BREAKER_CODES[state])
 
     def set_in_flight(self, partner: str, count: int) -> None:
         self.in_flight[partner] = count
         self.max_in_flight[partner] = max(self.max_in_flight.get(partner, 0), count)
-        self._in_flight.labels(partner).set(count)
+        self._of(self._in_flight, partner).set(count)
 
     def report(self) -> dict[str, Any]:
         partners: dict[str, Any] = {}

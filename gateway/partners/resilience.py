@@ -2,8 +2,13 @@
 
 One :class:`PartnerGuard` per partner. A call waits for a bulkhead slot (bounded wait),
 is refused at once while the breaker is open, and is retried with exponential backoff
-and jitter (tenacity) only when the error is transient and the operation idempotent.
-Every attempt is timed and counted in the partner's health record.
+and jitter only when the error is transient and the operation idempotent: before attempt
+n+1 it waits ``min(backoff_max, backoff_initial * 2**(n-1)) + uniform(0, backoff_initial)``
+seconds. Every attempt is timed and counted in the partner's health record.
+
+The common call (a free bulkhead slot, success at the first attempt) costs no task, no
+timer and no retry state: the bounded wait for a slot and the backoff loop are entered
+only when a slot is taken or an attempt failed.
 
 The breaker lives in process memory: it protects the partner and the caller, it decides
 nothing about data, so each process keeping its own view is safe.
@@ -12,18 +17,11 @@ nothing about data, so each process keeping its own view is safe.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
-
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-    wait_random,
-)
 
 from gateway.partners.errors import (
     BulkheadFull,
@@ -116,29 +114,37 @@ class PartnerGuard:
         self, operation: str, attempt: Callable[[], Awaitable[T]], *, idempotent: bool
     ) -> T:
         attempts = self.policy.retries + 1 if idempotent else 1
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(attempts),
-            wait=wait_exponential(
-                multiplier=self.policy.backoff_initial_seconds, max=self.policy.backoff_max_seconds
-            )
-            + wait_random(0, self.policy.backoff_initial_seconds),
-            retry=retry_if_exception(lambda e: isinstance(e, PartnerError) and e.transient),
-            reraise=True,
-        )
-        async for try_ in retrying:
-            with try_:
+        number = 1
+        while True:
+            try:
                 return await self._once(operation, attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
+            except PartnerError as exc:
+                if number >= attempts or not exc.transient:
+                    raise
+            await asyncio.sleep(self.backoff(number))
+            number += 1
+
+    def backoff(self, failed: int) -> float:
+        """Seconds to wait after attempt number ``failed`` (1 for the first) failed."""
+        initial, ceiling = self.policy.backoff_initial_seconds, self.policy.backoff_max_seconds
+        try:
+            exponential = float(initial * 2 ** (failed - 1))
+        except OverflowError:
+            exponential = ceiling
+        return max(0.0, min(exponential, ceiling)) + random.uniform(0, initial)
 
     async def _once(self, operation: str, attempt: Callable[[], Awaitable[T]]) -> T:
         if not self.breaker.before_call():
             self.health.record_rejected(self.partner, operation)
             raise CircuitOpen(self.partner, operation, self.breaker.retry_after())
-        try:
-            await asyncio.wait_for(self.slots.acquire(), self.policy.bulkhead_wait_seconds)
-        except TimeoutError:
-            self.breaker.release_probe()
-            raise BulkheadFull(self.partner, operation) from None
+        if self.slots.locked():  # wait for a slot, for a bounded time
+            try:
+                await asyncio.wait_for(self.slots.acquire(), self.policy.bulkhead_wait_seconds)
+            except TimeoutError:
+                self.breaker.release_probe()
+                raise BulkheadFull(self.partner, operation) from None
+        else:  # a free slot is taken at once, without a task and a timer
+            await self.slots.acquire()
         self.in_flight += 1
         self.health.set_in_flight(self.partner, self.in_flight)
         started = time.perf_counter()
