@@ -9,8 +9,8 @@ PostgreSQL: a longer ``varchar`` is a change of the catalog only (no table rewri
 audit table keeps its rows and its chain untouched). SQLite does not enforce the length
 of a ``VARCHAR``, so nothing changes there.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-04
 """
 
