@@ -51,6 +51,9 @@ class District:
     province: str
     name: str
     poverty_pct: float | None
+    inhabitants: float | None = None
+    """Inhabitants in 2020 (``superficie`` km² × ``pob_densidad_2020`` per km²); None
+    when the table lacks either column or value."""
 
     @property
     def eligible(self) -> bool:
@@ -108,6 +111,15 @@ def _code(value: str, column: str, where: str) -> str | None:
     if not is_ascii_digits(code, 6):
         raise DistrictFileError(f"{where}: {column} is not a 6-digit ubigeo nor {MISSING}")
     return code
+
+
+def _inhabitants(row: dict[str, str]) -> float | None:
+    """Area times density, when the table has both (optional columns: no error)."""
+    try:
+        area, density = float(row["superficie"]), float(row["pob_densidad_2020"])
+    except (KeyError, ValueError):
+        return None
+    return area * density if area > 0 and density > 0 else None
 
 
 def _poverty(value: str, where: str) -> float | None:
@@ -168,6 +180,7 @@ def load_districts(path: Path | None = None) -> tuple[District, ...]:
                         province=row["provincia"],
                         name=row["distrito"],
                         poverty_pct=_poverty(row["pct_pobreza_total"], where),
+                        inhabitants=_inhabitants(row),
                     )
                 )
     except OSError as exc:

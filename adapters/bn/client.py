@@ -1,4 +1,5 @@
-"""Banco de la Nación adapter: Cuenta DNI opening and look-up.
+"""Banco de la Nación adapter: Cuenta DNI opening and look-up, ISO 20022 payments, and
+the card-delivery extract (a CSV stand-in, ``adapters.bn.deliveries``).
 
 Opening is made idempotent by the ``X-Request-Id`` the bank deduplicates on: the gateway
 derives it from the caller's idempotency key, so a retried or repeated opening returns
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from adapters.bn.deliveries import MAX_ROWS, NEXT_HEADER, ExtractError, read_extract
 from adapters.bn.iso20022 import (
     CreditTransfer,
     InvalidMessageError,
@@ -28,6 +30,7 @@ from adapters.http import request_json, send, status_error
 from gateway.partners.errors import PartnerMalformed
 from gateway.partners.models import (
     Account,
+    CardDeliveryPage,
     OpeningRefused,
     Outcome,
     PaymentReport,
@@ -142,6 +145,41 @@ class BankAdapter:
                 headers=self.headers,
             )
             return _account(answer, operation, newly_opened=False)
+
+        return await self.guard.call(operation, attempt, idempotent=True)
+
+    async def card_deliveries(
+        self, delivered_from: date, delivered_to: date, cursor: str | None, limit: int
+    ) -> CardDeliveryPage:
+        operation = "card-deliveries"
+        offset = cursor if cursor is not None and cursor.isdigit() else "0"
+        params = {
+            "fechaDesde": delivered_from.isoformat(),
+            "fechaHasta": delivered_to.isoformat(),
+            "desde": offset,
+            "cantidad": str(min(max(limit, 1), MAX_ROWS)),
+        }
+
+        async def attempt() -> CardDeliveryPage:
+            response = await send(
+                self.http,
+                PARTNER,
+                operation,
+                "GET",
+                f"{self.base}/cuentas/v1/tarjetas/entregas",
+                params=params,
+                headers=self.headers,
+            )
+            if response.status_code != 200:
+                raise status_error(PARTNER, operation, response)
+            try:
+                items = read_extract(response.text)
+            except (ExtractError, UnicodeDecodeError):
+                raise PartnerMalformed(PARTNER, operation, "the extract is not valid") from None
+            following = response.headers.get(NEXT_HEADER)
+            if following is not None and not following.isdigit():
+                raise PartnerMalformed(PARTNER, operation, "X-Siguiente is not an offset")
+            return CardDeliveryPage(tuple(items), following)
 
         return await self.guard.call(operation, attempt, idempotent=True)
 

@@ -11,6 +11,13 @@ returns the original report; with different content it is refused (DU01); a tran
 whose EndToEndId was already settled is rejected (AM05). Settled transfers appear as
 booked debits in camt.054 notifications, for reconciliation.
 
+A caregiver who already held a Cuenta DNI before the operation (the population's
+``holds_cuenta_dni``) gets her existing account back from an opening (200, not 201): the
+bank opens no second account. The holder of a newly opened account who collects her debit
+card (``card_pickup``) appears in the card-delivery extract
+(``GET /cuentas/v1/tarjetas/entregas``, CSV, ``adapters.bn.deliveries``), dated her
+opening plus her pick-up delay: the sandbox compresses the operation's months.
+
 ``status_detail`` chooses how a report is shaped when every transfer of a batch ends
 alike, as banks do: ``transaction`` lists each transfer; ``group`` gives only the group
 status (``GrpSts``, with the common reason); ``payment-info`` gives only the payment
@@ -23,7 +30,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from starlette.applications import Starlette
@@ -33,6 +40,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from adapters.bn.cci import account_for, cci_for, is_valid_cci
+from adapters.bn.deliveries import MAX_ROWS, MEDIA_TYPE, NEXT_HEADER, write_extract
 from adapters.bn.iso20022 import (
     BANK_CODE,
     CURRENCY,
@@ -49,11 +57,14 @@ from adapters.bn.iso20022 import (
     parse_pain001,
 )
 from adapters.sandbox.faults import FaultInjector
-from adapters.sandbox.population import ROLE_CHILD, Person, check_digit
+from adapters.sandbox.population import ROLE_CHILD, ROLE_MOTHER, Household, Person, check_digit
 from adapters.sandbox.settings import SandboxSettings
 from gateway.identifiers import is_ascii_digits
+from gateway.partners.models import CardDelivery
 
 XML = "application/xml"
+# When the caregivers who already held a Cuenta DNI opened it (before the operation).
+EXISTING_OPENED_AT = datetime(2019, 6, 1, 9, 0, tzinfo=UTC)
 OPENING_BATCH_LIMIT = 1000
 NOTIFICATION_BATCH_LIMIT = 200
 
@@ -105,6 +116,8 @@ class BankMock:
         self.balance = Decimal(str(settings.bn_debtor_balance))
         self.sequence = 0
         self.status_detail = "transaction"  # or "group", "payment-info"
+        self.deliveries: list[CardDelivery] = []
+        self._deliveries_sorted = True
 
     def authorised(self, request: Request) -> bool:
         return request.headers.get("x-api-key") == self.settings.bn_api_key
@@ -199,23 +212,74 @@ class BankMock:
             return refuse(
                 422, "TITULAR_FALLECIDO", "el titular figura como fallecido", "numeroDocumento"
             )
-        existing = self.accounts.get(dni)
+        existing = self._account(dni)
         if existing is not None:
             return 200, existing.as_json()
+        household = found.household
+        opened_at = datetime.now(UTC).replace(microsecond=0)
+        account = self._keep(dni, household, opened_at)
+        if found.role == ROLE_MOTHER and household.card_pickup:
+            delivered = opened_at.date() + timedelta(days=household.card_delay_days)
+            self.deliveries.append(CardDelivery(dni, account.number, delivered))
+            self._deliveries_sorted = False
+        return 201, account.as_json()
+
+    def _keep(self, dni: str, household: Household, opened_at: datetime) -> Account:
+        number = account_for(dni)
         account = Account(
             dni=dni,
-            number=account_for(dni),
-            cci=cci_for(found.household.district.inei_code, account_for(dni)),
-            opened_at=datetime.now(UTC).replace(microsecond=0),
+            number=number,
+            cci=cci_for(household.district.inei_code, number),
+            opened_at=opened_at,
         )
         self.accounts[dni] = account
         self.by_cci[account.cci] = account
-        return 201, account.as_json()
+        return account
+
+    def _account(self, dni: str) -> Account | None:
+        """The account of ``dni``: one opened here, or the Cuenta DNI a caregiver held
+        before the operation (kept on first sight)."""
+        account = self.accounts.get(dni)
+        if account is not None:
+            return account
+        found = self.population.lookup(dni)
+        if found is None or found.role != ROLE_MOTHER or not found.household.holds_cuenta_dni:
+            return None
+        if found.household.mother.deceased:
+            return None  # the bank closed it when the death was registered
+        return self._keep(dni, found.household, EXISTING_OPENED_AT)
+
+    async def card_deliveries(self, request: Request) -> Response:
+        """The card-delivery extract for ``fechaDesde``..``fechaHasta`` (inclusive), from
+        line ``desde`` (0-based), at most ``cantidad`` lines."""
+        if not self.authorised(request):
+            return problem(401, "NO_AUTORIZADO", "X-Api-Key ausente o no valida", "X-Api-Key")
+        q = request.query_params
+        try:
+            first = date.fromisoformat(q.get("fechaDesde", ""))
+        except ValueError:
+            return problem(400, "SOLICITUD_INVALIDA", "fechaDesde: YYYY-MM-DD", "fechaDesde")
+        try:
+            last = date.fromisoformat(q.get("fechaHasta", ""))
+        except ValueError:
+            return problem(400, "SOLICITUD_INVALIDA", "fechaHasta: YYYY-MM-DD", "fechaHasta")
+        offset, size = q.get("desde", "0"), q.get("cantidad", str(MAX_ROWS))
+        if not is_ascii_digits(offset):
+            return problem(400, "SOLICITUD_INVALIDA", "desde: entero >= 0", "desde")
+        if not is_ascii_digits(size) or not 1 <= int(size) <= MAX_ROWS:
+            return problem(400, "SOLICITUD_INVALIDA", f"cantidad: de 1 a {MAX_ROWS}", "cantidad")
+        if not self._deliveries_sorted:
+            self.deliveries.sort(key=lambda d: (d.delivered_on, d.account_number))
+            self._deliveries_sorted = True
+        rows = [d for d in self.deliveries if first <= d.delivered_on <= last]
+        start, stop = int(offset), int(offset) + int(size)
+        headers = {NEXT_HEADER: str(stop)} if stop < len(rows) else {}
+        return Response(write_extract(rows[start:stop]), media_type=MEDIA_TYPE, headers=headers)
 
     async def get_account(self, request: Request) -> Response:
         if not self.authorised(request):
             return problem(401, "NO_AUTORIZADO", "X-Api-Key ausente o no valida", "X-Api-Key")
-        account = self.accounts.get(request.path_params["dni"])
+        account = self._account(request.path_params["dni"])
         if account is None:
             return problem(404, "CUENTA_NO_EXISTE", "no hay cuenta para este documento")
         return JSONResponse(account.as_json())
@@ -369,6 +433,7 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
             Route("/cuentas/v1/aperturas", bank.open_account, methods=["POST"]),
             Route("/cuentas/v1/aperturas/lotes", bank.open_accounts, methods=["POST"]),
             Route("/cuentas/v1/cuentas/{dni}", bank.get_account, methods=["GET"]),
+            Route("/cuentas/v1/tarjetas/entregas", bank.card_deliveries, methods=["GET"]),
             Route("/pagos/v1/lotes", bank.submit_batch, methods=["POST"]),
             Route("/pagos/v1/lotes/{msg_id}", bank.batch_status, methods=["GET"]),
             Route("/pagos/v1/notificaciones", bank.notifications, methods=["GET"]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 
@@ -23,16 +23,19 @@ from adapters.bn.iso20022 import (
     build_pain002,
     parse_pain001,
 )
+from adapters.bn.mock import EXISTING_OPENED_AT
 from adapters.bn.settings import BankSettings
 from adapters.minsa_his.client import _history as history_from_body
 from adapters.minsa_his.mock import his_row
 from adapters.reniec.client import _newborn as newborn_from_row
 from adapters.reniec.mock import padron_row
-from adapters.sandbox.population import ROLE_CHILD, Lookup, Person, Population
+from adapters.sandbox.population import ROLE_CHILD, ROLE_MOTHER, Lookup, Person, Population
 from adapters.sandbox.settings import SandboxSettings
 from gateway.partners.errors import PartnerInvalidInput, PartnerNotFound
 from gateway.partners.models import (
     Account,
+    CardDelivery,
+    CardDeliveryPage,
     ExtractPage,
     HealthHistory,
     Newborn,
@@ -201,6 +204,7 @@ class FakeBank(BankAdapter):
         self.by_cci: dict[str, Account] = {}
         self.reports: dict[str, tuple[str, bytes]] = {}
         self.ledger: dict[str, SettledPayment] = {}
+        self.deliveries: list[CardDelivery] = []
 
     def _open(self, dni: str, check_digit: str | None) -> Account:
         found = self.population.lookup(dni)
@@ -214,18 +218,34 @@ class FakeBank(BankAdapter):
         existing = self.accounts.get(dni)
         if existing is not None:
             return Account(**{**existing.__dict__, "newly_opened": False})
+        household = found.household
+        held = found.role == ROLE_MOTHER and household.holds_cuenta_dni
         number = account_for(dni)
         account = Account(
             dni=dni,
             account_number=number,
-            cci=cci_for(found.household.district.inei_code, number),
+            cci=cci_for(household.district.inei_code, number),
             status="ACTIVA",
-            opened_at=datetime.now(UTC).replace(microsecond=0),
-            newly_opened=True,
+            opened_at=EXISTING_OPENED_AT if held else datetime.now(UTC).replace(microsecond=0),
+            newly_opened=not held,
         )
         self.accounts[dni] = account
         self.by_cci[account.cci] = account
+        if not held and found.role == ROLE_MOTHER and household.card_pickup:
+            delivered = account.opened_at.date() + timedelta(days=household.card_delay_days)
+            self.deliveries.append(CardDelivery(dni, number, delivered))
         return account
+
+    async def card_deliveries(
+        self, delivered_from: date, delivered_to: date, cursor: str | None, limit: int
+    ) -> CardDeliveryPage:
+        rows = sorted(
+            (d for d in self.deliveries if delivered_from <= d.delivered_on <= delivered_to),
+            key=lambda d: (d.delivered_on, d.account_number),
+        )
+        start = int(cursor) if cursor and cursor.isdigit() else 0
+        stop = start + limit
+        return CardDeliveryPage(tuple(rows[start:stop]), str(stop) if stop < len(rows) else None)
 
     async def open_account(self, dni: str, check_digit: str | None, request_id: str) -> Account:
         return self._open(dni, check_digit)

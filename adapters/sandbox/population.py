@@ -24,6 +24,7 @@ from itertools import accumulate
 
 from stdnum.pe import cui as stdnum_cui
 
+from adapters.sandbox.calibration import Calibration, load_calibration
 from adapters.sandbox.districts import District
 from gateway.identifiers import is_ascii_digits
 
@@ -33,9 +34,10 @@ _ROUNDS = 4
 CNV_SPACE = 10**9
 ROLE_MOTHER, ROLE_FATHER, ROLE_CHILD = 0, 1, 2
 ROLE_NAMES = {ROLE_MOTHER: "mother", ROLE_FATHER: "father", ROLE_CHILD: "child"}
-BIRTHS_FROM = date(2019, 1, 1)
-BIRTHS_TO = date(2021, 2, 28)
-BIRTH_DAYS = (BIRTHS_TO - BIRTHS_FROM).days + 1
+# The bundled calibration's birth window (a population built with another calibration
+# has its own: ``Population.births_from`` and ``births_to``).
+BIRTHS_FROM = load_calibration().births.first_day
+BIRTHS_TO = load_calibration().births.last_day
 
 SURNAMES = (
     "QUISPE FLORES SANCHEZ RODRIGUEZ GARCIA HUAMAN MAMANI RAMOS CHAVEZ TORRES MENDOZA "
@@ -174,8 +176,11 @@ class Household:
     child: Child
     in_juntos: bool
     formal_payroll: bool
-    adherent: bool
+    adherent: bool  # keeps up with the health services (calibration: compliance.keeps_up)
     phone_lines: tuple[PhoneLine, ...]
+    holds_cuenta_dni: bool = False  # the mother held a Cuenta DNI before the operation
+    card_pickup: bool = False  # she collects the debit card of a newly opened account
+    card_delay_days: int = 0  # days from the opening to the card's delivery
 
     def person(self, role: int) -> Person | Child | None:
         if role == ROLE_MOTHER:
@@ -221,13 +226,32 @@ _SCHEDULE: tuple[tuple[str, str, int], ...] = (
 SERVICE_HORIZON_DAYS = max(due for *_, due in _SCHEDULE) + 25
 
 
-def _weight(district: District) -> float:
-    """Eligible districts weigh by their poverty; others (below the threshold, or of
-    unknown poverty) weigh little, so both kinds appear."""
-    poverty = district.poverty_pct
-    if poverty is not None and district.eligible:
-        return poverty
-    return (poverty or 0.0) / 4 + 0.5
+_VACCINES = ("90681", "90670")
+_IRON = "99199.17"
+
+
+def _births(district: District, calibration: Calibration) -> float:
+    """Expected births of a district: inhabitants times the crude birth rate."""
+    births = calibration.births
+    inhabitants = district.inhabitants or births.inhabitants_if_unknown
+    return inhabitants * births.rate(district.poverty_pct)
+
+
+def _weights(districts: Sequence[District], calibration: Calibration) -> list[float]:
+    """Household weights by district: births, with the ineligible districts (below the
+    threshold, or of unknown poverty) scaled to ``births.outside_share`` of the total."""
+    births = [_births(d, calibration) for d in districts]
+    inside = sum(b for b, d in zip(births, districts, strict=True) if d.eligible)
+    outside = sum(births) - inside
+    share = calibration.births.outside_share
+    if not inside or not outside or not share:
+        return births if inside else [b or 1.0 for b in births]
+    scale = share / (1 - share) * inside / outside
+    return [b if d.eligible else b * scale for b, d in zip(births, districts, strict=True)]
+
+
+def _months(born: date, on: date) -> int:
+    return (on.year - born.year) * 12 + on.month - born.month - (on.day < born.day)
 
 
 class Population:
@@ -239,12 +263,15 @@ class Population:
         *,
         seed: int = 2020,
         size: int = 10_000,
-        compliance_rate: float = 0.7,
+        compliance_rate: float | None = None,
         as_of: date = date(2021, 3, 1),
+        calibration: Calibration | None = None,
     ) -> None:
+        """``compliance_rate`` overrides the calibration's ``compliance.keeps_up``."""
+        calibration = calibration or load_calibration()
         if size < 1 or size > ID_SPACE // 4:
             raise ValueError(f"size must be between 1 and {ID_SPACE // 4}")
-        if not 0.0 <= compliance_rate <= 1.0:
+        if compliance_rate is not None and not 0.0 <= compliance_rate <= 1.0:
             raise ValueError("compliance_rate must be between 0 and 1")
         # Households live in districts with an INEI code: the Padrón names them by it.
         districts = [d for d in districts if d.inei is not None]
@@ -252,6 +279,10 @@ class Population:
             raise ValueError("at least one district with an INEI code is needed")
         self.seed = seed
         self.size = size
+        self.calibration = calibration
+        self.births_from = calibration.births.first_day
+        self.births_to = calibration.births.last_day
+        self._birth_days = calibration.births.days
         self.compliance_rate = compliance_rate
         self.as_of = as_of
         self.districts = tuple(districts)
@@ -259,9 +290,9 @@ class Population:
         self._keys = [_splitmix64(h + r) for r in range(_ROUNDS)]
         self._b = _splitmix64(h) % ID_SPACE
         self._cnv_a = _coprime_multiplier(_splitmix64(h ^ 0xC1), CNV_SPACE)
-        # Eligible (>=15% poverty) districts weigh by their poverty; others weigh little,
-        # so both kinds appear and eligibility filtering matters.
-        weights = [_weight(d) for d in districts]
+        # Districts weigh by their births; the ineligible ones (below 15% poverty or
+        # unknown) hold ``births.outside_share`` of the households.
+        weights = _weights(districts, calibration)
         total = sum(weights)
         self._bounds = [round(size * c / total) for c in accumulate(weights)]
         self._by_inei = {d.inei: k for k, d in enumerate(districts)}
@@ -321,7 +352,8 @@ class Population:
 
     def birth_date(self, index: int) -> date:
         """The child's birth date, cheap enough to scan the whole population with."""
-        return BIRTHS_FROM + timedelta(days=_splitmix64(self.seed * 1_000_003 + index) % BIRTH_DAYS)
+        offset = _splitmix64(self.seed * 1_000_003 + index) % self._birth_days
+        return self.births_from + timedelta(days=offset)
 
     # ------------------------------------------------------------------ households
 
@@ -329,20 +361,25 @@ class Population:
         if not 0 <= index < self.size:
             raise IndexError(index)
         rng = random.Random(self.seed * 2_000_003 + index)
+        shares = self.calibration.household
         district = self.districts[self.district_index(index)]
         family = rng.choice(SURNAMES)
         mother_second = rng.choice(SURNAMES)
-        has_father = rng.random() < 0.62
+        has_father = rng.random() < shares.father_present
         father_family = rng.choice(SURNAMES) if has_father else family
         child_birth = self.birth_date(index)
         mother_birth = child_birth - timedelta(days=rng.randint(16 * 365, 44 * 365))
-        mother = self._person(index, ROLE_MOTHER, rng, "F", family, mother_second, mother_birth)
+        mother = self._person(
+            index, ROLE_MOTHER, rng, "F", family, mother_second, mother_birth,
+            shares.mother_deceased,
+        )  # fmt: skip
         father = None
         if has_father:
             father_birth = mother_birth - timedelta(days=rng.randint(-3 * 365, 12 * 365))
             father = self._person(
-                index, ROLE_FATHER, rng, "M", father_family, rng.choice(SURNAMES), father_birth
-            )
+                index, ROLE_FATHER, rng, "M", father_family, rng.choice(SURNAMES), father_birth,
+                shares.father_deceased,
+            )  # fmt: skip
         sex = rng.choice("FM")
         names = FEMALE_NAMES if sex == "F" else MALE_NAMES
         given = (
@@ -365,7 +402,7 @@ class Population:
             gestation_weeks=weeks,
             health_facility=f"{int(district.inei_code) % 10000:04d}{facility_seq:04d}",
             insurance=_weighted(rng, INSURANCE),
-            deceased=rng.random() < 0.006,
+            deceased=rng.random() < shares.child_deceased,
         )
         street = rng.choice(STREETS)
         address = (
@@ -380,8 +417,11 @@ class Population:
                 modality=_weighted(rng, MODALITIES),
                 activated_on=date(2012, 1, 1) + timedelta(days=rng.randint(0, 3200)),
             )
-            for _ in range(rng.choices((0, 1, 2, 3), weights=(10, 55, 25, 10))[0])
+            for _ in range(
+                rng.choices((0, 1, 2, 3), weights=self.calibration.phone.lines_weights)[0]
+            )
         )
+        bank = self.calibration.bank
         return Household(
             index=index,
             district=district,
@@ -390,10 +430,13 @@ class Population:
             mother=mother,
             father=father,
             child=child,
-            in_juntos=rng.random() < 0.12,
-            formal_payroll=rng.random() < 0.08,
-            adherent=rng.random() < self.compliance_rate,
+            in_juntos=rng.random() < shares.in_juntos,
+            formal_payroll=rng.random() < shares.formal_payroll,
+            adherent=rng.random() < self.keeps_up(child_birth),
             phone_lines=lines,
+            holds_cuenta_dni=rng.random() < bank.holds_cuenta_dni,
+            card_pickup=rng.random() < bank.card_pickup,
+            card_delay_days=rng.randint(*bank.card_delay_days),
         )
 
     def _person(
@@ -405,6 +448,7 @@ class Population:
         first: str,
         second: str,
         birth: date,
+        deceased_share: float,
     ) -> Person:
         names = FEMALE_NAMES if sex == "F" else MALE_NAMES
         number = self.identifier(index, role)
@@ -420,7 +464,7 @@ class Population:
             sex=sex,
             birth_date=birth,
             marital_status=_weighted(rng, MARITAL),
-            deceased=rng.random() < 0.004,
+            deceased=rng.random() < deceased_share,
             education=_weighted(rng, EDUCATION),
             language=_weighted(rng, LANGUAGES),
         )
@@ -429,11 +473,19 @@ class Population:
         """HIS rows of the child up to ``as_of``, consistent with its age and adherence."""
         child = household.child
         rng = random.Random(self.seed * 3_000_017 + household.index)
-        give_rate = 0.95 if household.adherent else 0.4
+        compliance = self.calibration.compliance
         records: list[HealthRecord] = []
         for seq, (code, lab, due_days) in enumerate(_SCHEDULE):
+            if household.adherent:
+                give_rate = compliance.keeps_up_item
+            elif code in _VACCINES:
+                give_rate = compliance.lapsed_vaccine
+            elif code == _IRON:
+                give_rate = compliance.lapsed_iron
+            else:
+                give_rate = compliance.lapsed_other
             given = rng.random() < give_rate
-            delay = rng.randint(0, 25)
+            delay = rng.randint(0, compliance.delay_max_days)
             hemoglobin = round(rng.uniform(9.2, 13.4), 1)
             if not given:
                 continue
@@ -509,7 +561,61 @@ class Population:
                 if born_from <= self.birth_date(index) <= born_to:
                     yield index
 
+    def keeps_up(self, born: date) -> float:
+        """Probability that the household of a child born on ``born`` keeps up with the
+        health services: ``compliance_rate`` if given, else the calibration's share for
+        the child's age on ``as_of``."""
+        if self.compliance_rate is not None:
+            return self.compliance_rate
+        age = (self.as_of - born).days
+        for below, share in self.calibration.compliance.keeps_up_by_age:
+            if age < below:
+                return share
+        return self.calibration.compliance.keeps_up_by_age[-1][1]
+
     @cached_property
     def eligible_share(self) -> float:
+        """Share of households living in eligible districts (exact, from the ranges)."""
         eligible = sum(len(self.district_range(d.inei_code)) for d in self.districts if d.eligible)
         return eligible / self.size
+
+    @classmethod
+    def for_target(
+        cls,
+        districts: Sequence[District],
+        *,
+        seed: int = 2020,
+        as_of: date = date(2021, 3, 1),
+        eligible: int | None = None,
+        calibration: Calibration | None = None,
+    ) -> Population:
+        """The population whose expected number of DU 095-2020-eligible households is
+        ``eligible`` (the calibration's ``target.eligible_households`` by default): the
+        target plus the ineligible households drawn on top of it."""
+        calibration = calibration or load_calibration()
+        wanted = calibration.target.eligible_households if eligible is None else eligible
+        probe = cls(districts, seed=seed, size=1_000_000, as_of=as_of, calibration=calibration)
+        size = max(1, round(wanted / probe.expected_eligible_share()))
+        return cls(districts, seed=seed, size=size, as_of=as_of, calibration=calibration)
+
+    def expected_eligible_share(self) -> float:
+        """Probability that a household passes the decree's rules as the programme
+        applies them on ``as_of``: an eligible district, a child under 24 months born
+        before ``as_of`` and alive, not in JUNTOS, no formal payroll."""
+        weights = _weights(self.districts, self.calibration)
+        inside = sum(w for w, d in zip(weights, self.districts, strict=True) if d.eligible)
+        window_from = date(self.as_of.year - 2, self.as_of.month, 1)
+        days = (self.births_from + timedelta(days=k) for k in range(self._birth_days))
+        young = sum(
+            1 for day in days if window_from <= day < self.as_of and _months(day, self.as_of) < 24
+        )
+        shares = self.calibration.household
+        return (
+            inside
+            / sum(weights)
+            * young
+            / self._birth_days
+            * (1 - shares.child_deceased)
+            * (1 - shares.in_juntos)
+            * (1 - shares.formal_payroll)
+        )

@@ -65,6 +65,7 @@ SERVICES = {
     "bn.payment-status": N_("Payment status sent by the bank"),
     "bn.settlements": N_("Debit notices sent by the bank"),
     "bn.reconciliation": N_("Bank reconciliation"),
+    "bn.card-deliveries": N_("Debit cards delivered by the bank"),
     "minsa_his.health-services": N_("Health services given to the child"),
     "minsa_his.coresponsibility": N_("Health check-ups required by the programme"),
     "minsa_his.records-push": N_("Health records sent by MINSA"),

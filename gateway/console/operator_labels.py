@@ -70,6 +70,7 @@ EXCHANGES = {
     "minsa-his-extract": N_("Health services of the month (MINSA HIS)"),
     "osiptel-refresh": N_("Caregivers' phone lines (OSIPTEL)"),
     "bn-reconciliation": N_("Debits booked on the programme's account (Banco de la Nación)"),
+    "bn-card-deliveries": N_("Debit cards delivered to account holders (Banco de la Nación)"),
 }
 
 RUN_STATES = {

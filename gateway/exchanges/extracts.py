@@ -77,11 +77,20 @@ async def settlements(sources: Sources, w: Window) -> Page:
     return [b.as_record() for b in booked if w.start <= b.booking_date <= w.end], None
 
 
+async def card_deliveries(sources: Sources, w: Window) -> Page:
+    """The bank's extract of the debit cards delivered in the window."""
+    page = await sources.partners.get(Bank).card_deliveries(
+        w.start, w.end, w.cursor, w.spec.chunk_size
+    )
+    return [d.as_record() for d in page.items], page.next_cursor
+
+
 EXTRACTS: dict[str, Extract] = {
     "reniec.newborns": newborns,
     "minsa_his.health-extract": health_records,
     "osiptel.lines-refresh": caregivers_lines,
     "bn.reconciliation": settlements,
+    "bn.card-deliveries": card_deliveries,
 }
 
 

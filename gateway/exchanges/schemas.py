@@ -28,6 +28,8 @@ class StagedRecord(NewbornRecord):
     amount: str | None = None
     booking_date: date | None = None
     msg_id: str | None = None
+    account_number: str | None = None
+    delivered_on: date | None = None
 
 
 class RunSummary(BaseModel):

@@ -130,6 +130,30 @@ class OpeningRefused:
 
 
 @dataclass(frozen=True)
+class CardDelivery:
+    """A debit card of a Cuenta DNI handed to its holder, as the bank's delivery extract
+    reports it (``contracts/bn/card-deliveries.md``)."""
+
+    dni: str
+    account_number: str
+    delivered_on: date
+
+    def as_record(self) -> dict[str, Any]:
+        """``dni``, ``account_number``, ``delivered_on`` (ISO 8601 date)."""
+        return {
+            "dni": self.dni,
+            "account_number": self.account_number,
+            "delivered_on": self.delivered_on.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class CardDeliveryPage:
+    items: tuple[CardDelivery, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
 class HealthHistory:
     birth_date: date
     services: tuple[HealthService, ...]

@@ -8,6 +8,7 @@ from typing import Protocol, runtime_checkable
 
 from gateway.partners.models import (
     Account,
+    CardDeliveryPage,
     ExtractPage,
     HealthHistory,
     NewbornPage,
@@ -80,6 +81,14 @@ class Bank(Protocol):
         ...
 
     async def account(self, dni: str) -> Account: ...
+
+    async def card_deliveries(
+        self, delivered_from: date, delivered_to: date, cursor: str | None, limit: int
+    ) -> CardDeliveryPage:
+        """Debit cards handed to their holders with a delivery date in the range
+        (inclusive), at most ``limit`` from ``cursor`` (None: the first), and the cursor
+        of the next part (None at the end)."""
+        ...
 
     def payment_document(
         self, msg_id: str, created_at: datetime, requested_date: date, transfers: Sequence[Transfer]

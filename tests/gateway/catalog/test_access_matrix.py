@@ -180,6 +180,7 @@ def endpoints(mocks: Mocks) -> list[tuple[str, str, str, dict[str, Any]]]:
         ),
         ("osiptel.lines-refresh", "GET", f"/v1/exchanges/osiptel-refresh/runs/{run}/records", {}),
         ("bn.reconciliation", "GET", f"/v1/exchanges/bn-reconciliation/runs/{run}/records", {}),
+        ("bn.card-deliveries", "GET", f"/v1/exchanges/bn-card-deliveries/runs/{run}/records", {}),
     ]
 
 

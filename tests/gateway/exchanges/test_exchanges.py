@@ -60,6 +60,7 @@ async def test_a_triggered_run_stages_every_newborn_once(
         "minsa-his-extract",
         "osiptel-refresh",
         "bn-reconciliation",
+        "bn-card-deliveries",
     ]
     params = {"born_from": "2020-05-01", "born_to": "2020-06-30"}
     created = await http.post("/v1/exchanges/reniec-newborns/runs", json=params, headers=admin)
