@@ -11,6 +11,7 @@ is the CLI's business (``gateway.cli.sandbox``), not the programme's.
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import date
 from pathlib import Path
 
@@ -131,6 +132,17 @@ async def play_live(
             concurrency=concurrency,
             as_of=as_of,
         )
+
+
+def write_summary(results: Results, path: Path) -> Path:
+    """Write the run's figures (:meth:`Results.summary`: every key of
+    ``program.published.SUMMARY_KEYS``, the funnel, and the published figures under
+    ``published``) as indented UTF-8 JSON at ``path``; parent directories are created."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(results.summary(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    return path
 
 
 def present(results: Results, report: Path, *, title_note: str, console: Console) -> None:

@@ -6,14 +6,20 @@ Each step uses only the gateway's public API with the programme's own credential
 2. eligibility: district poverty (district table), age, vital status, JUNTOS membership
    (from the Padrón row) and formal payroll (the programme's copy of the household
    register, simulated here from the sandbox population);
-3. contact: OSIPTEL lines, a simulated affiliation call, and the consent it records;
-4. accounts: Banco de la Nación accounts;
-5. first transfer: a payment run, paid and reconciled;
-6. health: HIS records (a push by MINSA and the periodic extract), co-responsibility
+3. contact: OSIPTEL lines, a simulated affiliation call (or a field specialist's visit
+   when the caregiver has no line or does not answer), and the consent it records;
+4. accounts: Banco de la Nación's mass opening; a caregiver who already holds a Cuenta DNI
+   gets it back and is paid to it (no second account); a deceased holder is refused;
+5. cards: the bank's card-delivery extract, staged by the gateway;
+6. first transfer: a payment run, paid and reconciled;
+7. health: HIS records (a push by MINSA and the periodic extract), co-responsibility
    verdicts, the semáforo; the second transfer for compliant households only;
-7. audit: the gateway's audit chain verified.
+8. audit: the gateway's audit chain verified.
 
-Households that drop out are counted with their reason, never silently lost.
+Households that drop out are counted with their reason, never silently lost:
+:func:`funnel_stages` lays the run out stage by stage, each stage's count equal to the
+previous one's minus its drop-outs, and :meth:`Results.summary` gives the figures of
+``program.published.SUMMARY_KEYS`` beside the published ones.
 """
 
 from __future__ import annotations
@@ -30,11 +36,20 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from program.client import GatewayClient, GatewayProblem
+from program.published import PUBLISHED
 
 TRANSFER = Decimal("200.00")
 ROLL_SIZE = 25_000
 BATCH_SIZE = 500  # households per batch call (the gateway takes up to 1,000)
 PRIORITIES = ("very-high", "high", "medium", "low")
+# The simulated affiliation call: share of caregivers who refuse the commitment agreement,
+# and of those with a line who do not answer (they get a field specialist's visit). The
+# published operation affiliated 100% of its target; one refusal in 5,000 keeps the
+# reason in the funnel.
+REFUSAL_SHARE = 0.0002
+UNANSWERED_SHARE = 0.03
+# The bank's code for a holder registered as deceased (contracts/bn/openapi.yaml).
+DECEASED_HOLDER = "TITULAR_FALLECIDO"
 
 
 class Progress(Protocol):
@@ -63,7 +78,10 @@ class Household:
     outcome: str = "candidate"
     lines: int = 0
     consent_id: str | None = None
+    channel: str | None = None  # "phone-call" or "in-person"
     cci: str | None = None
+    new_account: bool = False
+    card_delivered: bool = False
     t1: str | None = None
     missing: tuple[str, ...] = ()
     priority: str | None = None
@@ -98,6 +116,16 @@ class Results:
     calls: int = 0
     retries: int = 0
     retry_causes: dict[str, int] = field(default_factory=dict)
+    cards_delivered: int = 0
+    # Reminders sent to caregivers (the SMS follow-up, counted by whoever sends them).
+    sms_sent: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        """The run's figures as JSON-ready data: every key of
+        ``program.published.SUMMARY_KEYS`` (counts of households unless the name says
+        children; ``transferred_soles`` in soles), shares in percent (``*_pct``), the
+        funnel by stage, and the published figures under ``published``."""
+        return summarise(self)
 
     def step(self, name: str) -> StepFigures:
         for s in self.steps:
@@ -130,6 +158,116 @@ def _windows(start: date, end: date, days: int = 366) -> list[tuple[date, date]]
 
 def _months(born: date, on: date) -> int:
     return (on.year - born.year) * 12 + on.month - born.month - (on.day < born.day)
+
+
+# What a household's outcome is once the programme asks for its verdicts: any outcome of
+# the accounts step (a household without an account still has a child to follow).
+VERDICT_WAITING = ("account-opened", "account-existing", "account-refused-deceased-holder")
+# Eligibility outcomes that exclude a household, in the order they are checked.
+EXCLUSIONS = (
+    "district-poverty-unknown",
+    "district-poverty-below-15",
+    "over-24-months",
+    "deceased",
+    "already-in-juntos",
+    "formal-payroll",
+)
+# The funnel's stages: each holds the households of the previous one minus its drop-outs.
+STAGES = ("newborns", "eligible", "affiliated", "with-account", "first-transfer-paid", "compliant")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the funnel: the households that reached it, and those of them that
+    went no further, by reason (``dropped`` is empty for the last stage)."""
+
+    name: str
+    households: int
+    dropped: dict[str, int]
+
+    def as_record(self) -> dict[str, Any]:
+        return {"stage": self.name, "households": self.households, "dropped": self.dropped}
+
+
+def _fate(h: Household) -> tuple[int, str | None]:
+    """The index in ``STAGES`` of the last stage a household reached, and why it went
+    no further (None: it reached the last one)."""
+    if h.outcome in EXCLUSIONS:
+        return 0, h.outcome
+    if not h.consent_id:
+        return 1, h.outcome  # refused, or an error of the contact step
+    if not h.cci:
+        return 2, h.outcome  # the bank refused the holder, or the opening failed
+    if h.t1 != "paid":
+        return 3, f"first-transfer-{h.t1 or 'not-sent'}"
+    if not h.compliant:
+        return 4, f"priority-{h.priority}" if h.priority else h.outcome
+    return 5, None
+
+
+def funnel_stages(households: Iterable[Household]) -> list[Stage]:
+    """The run stage by stage: ``households`` of a stage is that of the previous one
+    minus the previous one's ``dropped``, so every household is accounted for once,
+    with the reason it stopped."""
+    reached = [0] * len(STAGES)
+    dropped: list[Counter[str]] = [Counter() for _ in STAGES]
+    for h in households:
+        last, reason = _fate(h)
+        for i in range(last + 1):
+            reached[i] += 1
+        if reason is not None:
+            dropped[last][reason] += 1
+    return [
+        Stage(name, reached[i], dict(sorted(dropped[i].items()))) for i, name in enumerate(STAGES)
+    ]
+
+
+def _pct(part: int, whole: int) -> float:
+    return round(100 * part / whole, 2) if whole else 0.0
+
+
+def summarise(results: Results) -> dict[str, Any]:
+    """See :meth:`Results.summary`."""
+    households = results.households
+    stages = funnel_stages(households)
+    count = {s.name: s.households for s in stages}
+    affiliated = count["affiliated"]
+    transfers = sum(int(p.get("paid", 0)) for p in results.payments.values())
+    children = sum(sum(c.values()) for c in results.semaforo.values())
+    very_high = sum(c["very-high"] for c in results.semaforo.values())
+    return {
+        "as_of": results.as_of.isoformat(),
+        "period": results.period,
+        "newborns": count["newborns"],
+        "eligible": count["eligible"],
+        "households_affiliated": affiliated,
+        "affiliated_by_phone": sum(
+            1 for h in households if h.consent_id and h.channel == "phone-call"
+        ),
+        "affiliated_in_person": sum(
+            1 for h in households if h.consent_id and h.channel == "in-person"
+        ),
+        "first_transfer_paid": count["first-transfer-paid"],
+        "first_transfer_paid_pct": _pct(count["first-transfer-paid"], affiliated),
+        "accounts_opened": sum(1 for h in households if h.cci and h.new_account),
+        "accounts_existing": sum(1 for h in households if h.cci and not h.new_account),
+        "accounts_refused_deceased_holder": sum(
+            1 for h in households if h.outcome == "account-refused-deceased-holder"
+        ),
+        "cards_delivered": results.cards_delivered,
+        "transfers": transfers,
+        "transferred_soles": int(TRANSFER * transfers),
+        "second_transfer_paid": int(results.payments.get("T2", {}).get("paid", 0)),
+        "compliant_households": count["compliant"],
+        "compliant_households_pct": _pct(count["compliant"], affiliated),
+        "semaforo_children": children,
+        "very_high_priority_children": very_high,
+        "very_high_priority_children_pct": _pct(very_high, children),
+        "sms_sent": results.sms_sent,
+        "districts_covered": len({h.ubigeo for h in households if h.consent_id}),
+        "funnel": [s.as_record() for s in stages],
+        "published": dict(PUBLISHED),
+    }
 
 
 def priority_of(missing: Iterable[str]) -> str:
@@ -182,13 +320,14 @@ class Operation:
         step: str,
         items: Sequence[Household],
         work: Callable[[Sequence[Household]], Awaitable[None]],
-        waiting: str,
+        waiting: str | tuple[str, ...],
         failed: str,
     ) -> int:
         """Run ``work`` on batches of ``batch_size`` items, a few batches at a time (so
         that every gateway process has one to work on), with progress. A batch the
         gateway refuses for good (after the client's retries) leaves its households that
         were still ``waiting`` with the outcome ``{failed}-{problem}``: counted, not lost."""
+        waits = (waiting,) if isinstance(waiting, str) else waiting
         groups = [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
         queue: asyncio.Queue[Sequence[Household]] = asyncio.Queue()
         for group in groups:
@@ -201,7 +340,7 @@ class Operation:
                     await work(group)
                 except GatewayProblem as exc:
                     for h in group:
-                        if h.outcome == waiting:
+                        if h.outcome in waits:
                             h.outcome = f"{failed}-{exc.slug}"
                 self.progress.advance(step, len(group))
 
@@ -232,7 +371,9 @@ class Operation:
         await self.newborns()
         self.eligibility()
         await self.contact()
+        opened_on = date.today() - timedelta(days=1)  # the bank's day may start before ours
         await self.accounts()
+        await self.cards(opened_on)
         await self.pay("T1", [h for h in self.results.households if h.cci])
         await self.push_health()
         await self.health()
@@ -337,7 +478,9 @@ class Operation:
 
     async def contact(self) -> None:
         """OSIPTEL lines, the affiliation call, and the consent the caregiver gives: a
-        batch of households at a time (one look-up call and one consent call each)."""
+        batch of households at a time (one look-up call and one consent call each). A
+        caregiver with no line, or who does not answer, is visited by a field specialist
+        and gives her consent in person."""
         eligible = [h for h in self.results.households if h.outcome == "eligible"]
 
         async def batch(group: Sequence[Household]) -> None:
@@ -354,16 +497,13 @@ class Operation:
                     h.outcome = f"error-{found['error']}"
                     continue
                 h.lines = len(found["lines"])
-                if not h.lines:
-                    h.outcome = "no-phone-line"
-                    continue
                 draw = _draw(self.seed, "call", h.cui)
-                if draw < 0.02:
+                if draw < REFUSAL_SHARE:
                     h.outcome = "refused"
-                elif draw < 0.05:
-                    h.outcome = "unreachable"
-                else:
-                    reached.append(h)
+                    continue
+                answered = h.lines and draw >= REFUSAL_SHARE + UNANSWERED_SHARE
+                h.channel = "phone-call" if answered else "in-person"
+                reached.append(h)
             if not reached:
                 return
             # The key names exactly these consents: a retry after a lost answer returns the
@@ -389,7 +529,13 @@ class Operation:
         funnel = self.results.funnel
         for h in eligible:
             funnel[h.outcome] += 1
-        self.progress.finish("contact", f"{funnel['affiliated']:,} affiliated by phone")
+            if h.channel and h.consent_id:
+                funnel[f"affiliated-{h.channel}"] += 1
+        self.progress.finish(
+            "contact",
+            f"{funnel['affiliated']:,} affiliated ({funnel['affiliated-phone-call']:,} by "
+            f"phone, {funnel['affiliated-in-person']:,} in person)",
+        )
 
     def _consent(self, h: Household) -> dict[str, Any]:
         recording = f"rec-{hashlib.sha256((str(self.seed) + h.cui).encode()).hexdigest()[:20]}"
@@ -398,7 +544,7 @@ class Operation:
             "caregiver_dni": h.mother_dni,
             "purposes": ["payment", "coresponsibility-verification"],
             "data_categories": ["financial", "health"],
-            "channel": "phone-call",
+            "channel": h.channel or "phone-call",
             "evidence": {
                 "recording_ref": recording,
                 "sha256": hashlib.sha256(recording.encode()).hexdigest(),
@@ -407,7 +553,10 @@ class Operation:
         }
 
     async def accounts(self) -> None:
-        """Cuentas DNI in mass openings at Banco de la Nación, a batch of holders a call."""
+        """Cuentas DNI in mass openings at Banco de la Nación, a batch of holders a call.
+        The bank answers 201 for an account it opened, 200 for the Cuenta DNI the
+        caregiver already held (paid to it), and refuses a deceased holder
+        (``TITULAR_FALLECIDO``): each counted under its own outcome."""
         affiliated = [h for h in self.results.households if h.outcome == "affiliated"]
 
         async def batch(group: Sequence[Household]) -> None:
@@ -423,18 +572,56 @@ class Operation:
             for h, opened in zip(group, answer["data"], strict=True):
                 if "account" in opened:
                     h.cci = opened["account"]["cci"]
-                    h.outcome = "account-opened"
+                    h.new_account = opened["status"] == 201
+                    h.outcome = "account-opened" if h.new_account else "account-existing"
+                elif opened.get("bank_code") == DECEASED_HOLDER:
+                    h.outcome = "account-refused-deceased-holder"
                 else:
-                    h.outcome = f"account-{opened['error']}"
+                    code = opened.get("bank_code") or opened["error"]
+                    h.outcome = f"account-refused-{str(code).lower().replace('_', '-')}"
 
         await self._timed(
             "accounts",
             len(affiliated),
             lambda: self._batches("accounts", affiliated, batch, "affiliated", "account"),
         )
-        opened = sum(1 for h in affiliated if h.cci)
-        self.results.funnel["account-opened"] = opened
-        self.progress.finish("accounts", f"{opened:,} accounts at Banco de la Nación")
+        funnel = self.results.funnel
+        for h in affiliated:
+            funnel[h.outcome] += 1
+        self.progress.finish(
+            "accounts",
+            f"{funnel['account-opened']:,} opened, {funnel['account-existing']:,} already "
+            f"held, {funnel['account-refused-deceased-holder']:,} refused (holder deceased)",
+        )
+
+    async def cards(self, opened_on: date) -> None:
+        """The bank's extract of the debit cards delivered since ``opened_on``, staged by
+        the gateway's ``bn-card-deliveries`` exchange; marks the households whose
+        caregiver has her card."""
+        by_dni = {h.mother_dni: h for h in self.results.households if h.new_account}
+
+        async def work() -> int:
+            run = await self.gw.call(
+                "admin",
+                "POST",
+                "/v1/exchanges/bn-card-deliveries/runs",
+                json_body={"born_from": opened_on.isoformat(), "born_to": date.today().isoformat()},
+            )
+
+            def take(rows: list[dict[str, Any]]) -> bool:
+                for row in rows:
+                    h = by_dni.get(str(row.get("dni")))
+                    if h is not None and not h.card_delivered:
+                        h.card_delivered = True
+                        self.results.cards_delivered += 1
+                self.progress.advance("cards", len(rows))
+                return True
+
+            await self._read_staged("bn-card-deliveries", run["id"], "payment", take)
+            return self.results.cards_delivered
+
+        await self._timed("cards", None, work)
+        self.progress.finish("cards", f"{self.results.cards_delivered:,} debit cards delivered")
 
     async def pay(self, tranche: str, payees: list[Household]) -> None:
         """One transfer of S/ 200 to each payee: payment runs of at most ROLL_SIZE
@@ -596,14 +783,14 @@ class Operation:
                 for v in verdicts:
                     self.results.items[v["item"]][v["verdict"]] += 1
                 h.missing = tuple(v["item"] for v in verdicts if v["verdict"] == "missing")
-                h.compliant = not h.missing and bool(h.t1)
+                h.compliant = not h.missing and h.t1 == "paid"
                 h.priority = priority_of(h.missing)
                 self.results.semaforo[self.registers.region(h.ubigeo)][h.priority] += 1
 
         await self._timed(
             "verdicts",
             len(children),
-            lambda: self._batches("verdicts", children, batch, "account-opened", "verdict"),
+            lambda: self._batches("verdicts", children, batch, VERDICT_WAITING, "verdict"),
         )
         compliant = sum(1 for h in children if h.compliant)
         self.results.funnel["compliant"] = compliant

@@ -15,8 +15,8 @@ A caregiver who already held a Cuenta DNI before the operation (the population's
 ``holds_cuenta_dni``) gets her existing account back from an opening (200, not 201): the
 bank opens no second account. The holder of a newly opened account who collects her debit
 card (``card_pickup``) appears in the card-delivery extract
-(``GET /cuentas/v1/tarjetas/entregas``, CSV, ``adapters.bn.deliveries``), dated her
-opening plus her pick-up delay: the sandbox compresses the operation's months.
+(``GET /cuentas/v1/tarjetas/entregas``, CSV, ``adapters.bn.deliveries``), dated the day
+of her opening: the sandbox compresses the operation's months.
 
 ``status_detail`` chooses how a report is shaped when every transfer of a batch ends
 alike, as banks do: ``transaction`` lists each transfer; ``group`` gives only the group
@@ -30,7 +30,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from starlette.applications import Starlette
@@ -219,8 +219,7 @@ class BankMock:
         opened_at = datetime.now(UTC).replace(microsecond=0)
         account = self._keep(dni, household, opened_at)
         if found.role == ROLE_MOTHER and household.card_pickup:
-            delivered = opened_at.date() + timedelta(days=household.card_delay_days)
-            self.deliveries.append(CardDelivery(dni, account.number, delivered))
+            self.deliveries.append(CardDelivery(dni, account.number, opened_at.date()))
             self._deliveries_sorted = False
         return 201, account.as_json()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import httpx
 
@@ -232,8 +232,7 @@ class FakeBank(BankAdapter):
         self.accounts[dni] = account
         self.by_cci[account.cci] = account
         if not held and found.role == ROLE_MOTHER and household.card_pickup:
-            delivered = account.opened_at.date() + timedelta(days=household.card_delay_days)
-            self.deliveries.append(CardDelivery(dni, number, delivered))
+            self.deliveries.append(CardDelivery(dni, number, account.opened_at.date()))
         return account
 
     async def card_deliveries(

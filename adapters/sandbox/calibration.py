@@ -68,14 +68,6 @@ class HouseholdShares(_Section):
 class BankShares(_Section):
     holds_cuenta_dni: Share
     card_pickup: Share
-    card_delay_days: tuple[int, int]
-
-    @model_validator(mode="after")
-    def _range(self) -> BankShares:
-        low, high = self.card_delay_days
-        if not 0 <= low <= high:
-            raise ValueError("card_delay_days must be [low, high] with 0 <= low <= high")
-        return self
 
 
 class Phone(_Section):

@@ -180,7 +180,6 @@ class Household:
     phone_lines: tuple[PhoneLine, ...]
     holds_cuenta_dni: bool = False  # the mother held a Cuenta DNI before the operation
     card_pickup: bool = False  # she collects the debit card of a newly opened account
-    card_delay_days: int = 0  # days from the opening to the card's delivery
 
     def person(self, role: int) -> Person | Child | None:
         if role == ROLE_MOTHER:
@@ -436,7 +435,6 @@ class Population:
             phone_lines=lines,
             holds_cuenta_dni=rng.random() < bank.holds_cuenta_dni,
             card_pickup=rng.random() < bank.card_pickup,
-            card_delay_days=rng.randint(*bank.card_delay_days),
         )
 
     def _person(

@@ -45,7 +45,8 @@ class SandboxSettings(BaseSettings):
 
     seed: int = 2020
     size: int = Field(default=10_000, ge=1, le=25_000_000)
-    compliance_rate: float = Field(default=0.7, ge=0, le=1)
+    # None: the calibration's shares by age (adapters/sandbox/calibration.toml).
+    compliance_rate: float | None = Field(default=None, ge=0, le=1)
     as_of: date = date(2021, 3, 1)
     ubigeo_file: Path | None = Field(
         default=None, validation_alias=AliasChoices("GATEWAY_UBIGEO_FILE", "ubigeo_file")

@@ -51,6 +51,22 @@ def demo(
             "[written from the sandbox population, GATEWAY_SANDBOX_*]."
         ),
     ] = None,
+    summary: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the run's figures as JSON here, with the published ones beside "
+            "them under 'published'."
+        ),
+    ] = None,
+    national: Annotated[
+        bool,
+        typer.Option(
+            "--national",
+            help="Size the in-process sandbox so that the decree's 442,618 households are "
+            "eligible (adapters/sandbox/calibration.toml), instead of --households; use "
+            "with GATEWAY_UBIGEO_FILE pointing at the real district table.",
+        ),
+    ] = False,
 ) -> None:
     """Play the DU 095-2020 operation end to end through the gateway's public API:
     newborns, eligibility, phone affiliation with consent, accounts, the first transfer,
@@ -65,6 +81,10 @@ def demo(
         raise fail("--as-of must be a date YYYY-MM-DD") from None
     if gateway and not credentials.exists():
         raise fail(f"{credentials}: no such file (start the gateway in sandbox mode first)")
+    if national:
+        if gateway:
+            raise fail("--national sizes the in-process sandbox; size your mocks instead")
+        households = _national_size(seed)
     if registers is not None:
         if not gateway:
             raise fail("--registers applies with --gateway; the in-process sandbox writes its own")
@@ -77,8 +97,23 @@ def demo(
         )
     else:
         results = _in_process(report, households, seed, faults, concurrency, day)
+    if summary is not None:
+        from program.demo import write_summary
+
+        written = write_summary(results, summary)
+        typer.echo(f"Summary written to {written.resolve()}")
     if not results.audit.get("ok"):
         raise typer.Exit(1)
+
+
+def _national_size(seed: int) -> int:
+    """The population whose expected eligible households are the decree's target, on
+    the district table the sandbox reads (``GATEWAY_UBIGEO_FILE``)."""
+    from adapters.sandbox.districts import load_districts
+    from adapters.sandbox.population import Population
+    from adapters.sandbox.settings import SandboxSettings
+
+    return Population.for_target(load_districts(SandboxSettings().ubigeo_file), seed=seed).size
 
 
 def _against(
