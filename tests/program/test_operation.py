@@ -5,6 +5,7 @@ changes nothing of the outcome."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections import Counter
@@ -15,10 +16,12 @@ import httpx
 import pytest
 
 from adapters.sandbox.population import Population
+from adapters.sandbox.settings import SandboxSettings
 from gateway.cli.sandbox import in_process_gateway
 from program.client import GatewayClient, load_credentials
-from program.demo import QuietProgress, play
-from program.operation import Household, Results
+from program.demo import QuietProgress, play, write_summary
+from program.operation import Household, Results, funnel_stages
+from program.published import PUBLISHED, SUMMARY_KEYS
 from program.registers import FileRegisters
 from program.report import write_html
 
@@ -33,17 +36,17 @@ DISCLOSED: dict[tuple[str, str], set[str]] = {}
 
 
 async def operate(
-    tmp_path: Path, households: int, faults: str, log_level: str = "WARNING"
+    tmp_path: Path, households: int, faults: str, log_level: str = "WARNING", seed: int = SEED
 ) -> tuple[Results, Population]:
     """Plays the operation; what the mocks injected is added to INJECTED."""
-    async with in_process_gateway(households, SEED, faults, tmp_path, log_level) as box:
+    async with in_process_gateway(households, seed, faults, tmp_path, log_level) as box:
         registers = FileRegisters.read(box.registers)
         results = await play(
             box.url,
             box.credentials,
             registers,
             QuietProgress(echo=False),
-            seed=SEED,
+            seed=seed,
             limit=None,
             concurrency=8,
             as_of=AS_OF,
@@ -84,9 +87,30 @@ def expected_outcome(pop: Population, h: Household) -> str:
         return "already-in-juntos"
     if truth.formal_payroll:
         return "formal-payroll"
-    if not truth.phone_lines:
-        return "no-phone-line"
     return "contacted"
+
+
+def a_seed_with_every_kind_of_caregiver(size: int) -> int:
+    """The first seed whose population of ``size`` holds, among the eligible, a deceased
+    caregiver and one who already has a Cuenta DNI (chosen from the population itself,
+    so a new calibration still finds one)."""
+    for seed in range(1, 500):
+        pop = SandboxSettings(_env_file=None, seed=seed, size=size).population  # type: ignore[call-arg]
+        kinds = set()
+        for i in range(size):
+            h = pop.household(i)
+            if h.district.eligible and not (h.child.deceased or h.in_juntos or h.formal_payroll):
+                kinds.add("deceased" if h.mother.deceased else "held" if h.holds_cuenta_dni else "")
+        if {"deceased", "held"} <= kinds:
+            return seed
+    raise LookupError("no seed")
+
+
+def expected_account(pop: Population, h: Household) -> str:
+    truth = pop.household(pop.locate(h.cui)[0])  # type: ignore[index]
+    if truth.mother.deceased:
+        return "account-refused-deceased-holder"  # the bank refuses, with its reason
+    return "account-existing" if truth.holds_cuenta_dni else "account-opened"
 
 
 def fate(h: Household) -> tuple[object, ...]:
@@ -94,7 +118,8 @@ def fate(h: Household) -> tuple[object, ...]:
 
 
 async def test_the_operation_end_to_end(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    results, pop = await operate(tmp_path, 300, "none", log_level="INFO")
+    seed = a_seed_with_every_kind_of_caregiver(300)
+    results, pop = await operate(tmp_path, 300, "none", log_level="INFO", seed=seed)
     households = results.households
     # Every newborn of the window came, once.
     born = {pop.household(i).child.cui for i in pop.newborns(date(2019, 3, 1), date(2021, 2, 28))}
@@ -103,12 +128,16 @@ async def test_the_operation_end_to_end(tmp_path: Path, capfd: pytest.CaptureFix
     for h in households:
         expected = expected_outcome(pop, h)
         if expected == "contacted":
-            mother = pop.household(pop.locate(h.cui)[0]).mother  # type: ignore[index]
-            # The bank opens no account for a holder registered as deceased.
-            opened = "account-partner-invalid-input" if mother.deceased else "account-opened"
-            assert h.outcome in (opened, "unreachable", "refused"), h.outcome
+            assert h.outcome in (expected_account(pop, h), "refused"), h.outcome
         else:
             assert h.outcome == expected
+    outcomes = Counter(h.outcome for h in households)
+    assert outcomes["account-refused-deceased-holder"] >= 1
+    assert outcomes["account-existing"] >= 1
+    # Those without a line were visited, not lost.
+    for h in households:
+        if h.consent_id and not h.lines:
+            assert h.channel == "in-person"
     funnel = results.funnel
     assert funnel["newborns"] == len(households)
     dropped = sum(
@@ -123,14 +152,43 @@ async def test_the_operation_end_to_end(tmp_path: Path, capfd: pytest.CaptureFix
         )
     )
     assert funnel["eligible"] == len(households) - dropped
-    contacted = funnel["affiliated"] + funnel["no-phone-line"] + funnel["unreachable"]
-    assert contacted + funnel["refused"] == funnel["eligible"]  # nobody lost on the way
+    assert funnel["affiliated"] + funnel["refused"] == funnel["eligible"]  # nobody lost
+    assert funnel["affiliated-phone-call"] + funnel["affiliated-in-person"] == funnel["affiliated"]
     assert funnel["affiliated"] > 0
 
     opened = [h for h in households if h.cci]
-    refused_by_bank = [h for h in households if h.outcome == "account-partner-invalid-input"]
-    assert len(opened) == funnel["account-opened"]
+    refused_by_bank = [h for h in households if h.outcome == "account-refused-deceased-holder"]
+    assert len(opened) == funnel["account-opened"] + funnel["account-existing"]
     assert len(opened) + len(refused_by_bank) == funnel["affiliated"]
+    # Cards: exactly the new accounts whose holder collects hers, as the bank reported.
+    for h in households:
+        truth = pop.household(pop.locate(h.cui)[0])  # type: ignore[index]
+        assert h.card_delivered == (h.new_account and truth.card_pickup)
+    assert results.cards_delivered == sum(h.card_delivered for h in households) > 0
+
+    # The funnel adds up: each stage holds the previous one minus its drop-outs, each
+    # with its reason, and the deceased holders are one of them.
+    stages = funnel_stages(households)
+    assert stages[0].households == len(households)
+    for before, after in zip(stages, stages[1:], strict=False):
+        assert after.households == before.households - sum(before.dropped.values())
+    assert stages[-1].dropped == {}
+    by_name = {s.name: s for s in stages}
+    assert by_name["affiliated"].dropped["account-refused-deceased-holder"] == len(refused_by_bank)
+
+    summary = json.loads(write_summary(results, tmp_path / "summary.json").read_text())
+    assert set(SUMMARY_KEYS) <= set(summary)
+    assert summary["published"] == PUBLISHED
+    assert summary["households_affiliated"] == funnel["affiliated"]
+    assert summary["accounts_opened"] == funnel["account-opened"]  # new accounts only
+    assert summary["accounts_refused_deceased_holder"] == len(refused_by_bank)
+    assert summary["first_transfer_paid"] == results.payments["T1"]["paid"]
+    assert summary["transferred_soles"] == 200 * (
+        results.payments["T1"]["paid"] + results.payments["T2"]["paid"]
+    )
+    assert summary["compliant_households"] == sum(h.compliant for h in households)
+    assert summary["districts_covered"] == len({h.ubigeo for h in households if h.consent_id})
+    assert summary["sms_sent"] == 0
     t1, t2 = results.payments["T1"], results.payments["T2"]
     assert t1["paid"] == t1["booked"] == len(opened)
     assert t1["second_debits"] == 0

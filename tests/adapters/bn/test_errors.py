@@ -5,6 +5,7 @@ transport failure, each HTTP status and each malformed body, for every operation
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 
 import pytest
 
@@ -33,6 +34,8 @@ ACCOUNT = {
     "fechaApertura": "2021-03-01T09:00:00+00:00",
 }
 
+CARDS_HEADER = b"numeroDocumento,numeroCuenta,fechaEntrega\n"
+
 Call = Callable[[BankAdapter], Awaitable[object]]
 OPERATIONS: dict[str, Call] = {
     "open-account": lambda a: a.open_account(DNI, None, "req-0001"),
@@ -40,6 +43,7 @@ OPERATIONS: dict[str, Call] = {
     "account-by-dni": lambda a: a.account(DNI),
     "pain.001": lambda a: a.submit_payments(b"<Document/>"),
     "camt.054": lambda a: a.settled_payments(["MSG-1"]),
+    "card-deliveries": lambda a: a.card_deliveries(date(2021, 1, 1), date(2021, 1, 31), None, 100),
 }
 
 
@@ -111,6 +115,30 @@ MALFORMED: list[tuple[str, str, Handler, type[PartnerError]]] = [
     ("pain.001", "not-a-pain002", status(200, b"<Document/>"), PartnerMalformed),
     ("camt.054", "not-xml", status(200, b"{}"), PartnerMalformed),
     ("camt.054", "not-a-camt054", status(200, b"<Document/>"), PartnerMalformed),
+    (
+        "card-deliveries",
+        "no-header",
+        status(200, b"45123456,412345678901,2021-01-14\n"),
+        PartnerMalformed,
+    ),
+    (
+        "card-deliveries",
+        "bad-date",
+        status(200, CARDS_HEADER + b"45123456,412345678901,14/01/2021\n"),
+        PartnerMalformed,
+    ),
+    (
+        "card-deliveries",
+        "short-line",
+        status(200, CARDS_HEADER + b"45123456,412345678901\n"),
+        PartnerMalformed,
+    ),
+    (
+        "card-deliveries",
+        "bad-dni",
+        status(200, CARDS_HEADER + b"4512345,412345678901,2021-01-14\n"),
+        PartnerMalformed,
+    ),
 ]
 
 

@@ -36,7 +36,11 @@ OFFICIAL_PAIN001 = xmlschema.XMLSchema(
 
 def living_mothers(sandbox: SandboxSettings, n: int) -> list[Household]:
     pop = sandbox.population
-    return [h for h in (pop.household(i) for i in range(200)) if not h.mother.deceased][:n]
+    return [
+        h
+        for h in (pop.household(i) for i in range(200))
+        if not h.mother.deceased and not h.holds_cuenta_dni
+    ][:n]
 
 
 async def open_account(http: httpx.AsyncClient, h: Household, request_id: str) -> httpx.Response:
