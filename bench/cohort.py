@@ -6,12 +6,19 @@ a fresh SQLite file and on a scratch PostgreSQL database, and plays the operatio
 ``program.operation`` against each through the public API. Prints, per database and
 step, wall time, records and records/s; then the peak resident memory of the programme,
 of each gateway process and of the mocks; and the households affiliated per second (a
-ratio against the cheapest authenticated call, measured in the same run). By default the
-cohort is the national one, 442,618 households; with fewer, the time the national one
+ratio against the cheapest authenticated call, measured in the same run). The population
+is the calibrated one (``adapters/sandbox/calibration.toml``): by default sized so that
+the decree's 442,618 households are eligible, with the ineligible ones on top (about
+583,000 households on the real district table, ``GATEWAY_UBIGEO_FILE``); ``--households
+N`` sets its size instead, and then the bench also prints the time the national one
 would take at the same rate.
 
-Usage: .venv/bin/python -m bench.cohort [--households 442618] [--gateway-workers 2]
-       [--concurrency 32] [--postgres URL | --no-postgres] [--no-sqlite]
+The run's figures are printed beside the published ones, and written as JSON with
+``--summary PATH`` (the shape of ``juntos-gateway demo --summary``; one file per
+database, suffixed with its name).
+
+Usage: .venv/bin/python -m bench.cohort [--households N] [--seed 2020] [--gateway-workers 2]
+       [--concurrency 32] [--summary PATH] [--postgres URL | --no-postgres] [--no-sqlite]
 """
 
 from __future__ import annotations
@@ -27,15 +34,19 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from adapters.sandbox.districts import load_districts  # noqa: E402
+from adapters.sandbox.population import Population  # noqa: E402
 from adapters.sandbox.registers import write_registers  # noqa: E402
 from adapters.sandbox.settings import SandboxSettings  # noqa: E402
 from bench._harness import add_database_options, databases, sandbox_processes  # noqa: E402
 from bench._machine import describe  # noqa: E402
 from program.client import GatewayClient, load_credentials  # noqa: E402
-from program.demo import QuietProgress, play  # noqa: E402
+from program.demo import QuietProgress, play, write_summary  # noqa: E402
+from program.operation import Results  # noqa: E402
+from program.published import PUBLISHED  # noqa: E402
 from program.registers import FileRegisters  # noqa: E402
 
-NATIONAL = 442_618
+NATIONAL = PUBLISHED["eligible"]
 
 
 def peak_mib(pid: int) -> float:
@@ -70,6 +81,37 @@ async def bare_calls(gateway: str, credentials: Path, args: argparse.Namespace) 
         return done / (time.perf_counter() - started)
 
 
+def published_beside(results: Results) -> None:
+    """The run's figures beside the published ones (counts: relative difference;
+    shares: difference in points)."""
+    run = results.summary()
+    rows = [
+        ("eligible", "eligible", None),
+        ("households affiliated", "households_affiliated", None),
+        ("first transfer paid", "first_transfer_paid", None),
+        ("accounts opened (new)", "accounts_opened", None),
+        ("cards delivered", "cards_delivered", None),
+        ("transfers paid", "transfers", None),
+        ("transferred (S/)", "transferred_soles", None),
+        ("compliant households %", "compliant_households_pct", "compliant_households_pct"),
+        (
+            "very-high-priority children %",
+            "very_high_priority_children_pct",
+            "very_high_priority_children_pct",
+        ),
+        ("districts covered", "districts_covered", None),
+    ]
+    print(f"{'figure':<32}{'published':>14}{'this run':>14}{'difference':>12}")
+    for label, key, published_key in rows:
+        published = PUBLISHED[published_key or key]
+        mine = run[key]
+        if published_key:
+            print(f"{label:<32}{published:>14,}{mine:>14,.2f}{mine - published:>+11.2f}p")
+        else:
+            change = 100 * (mine / published - 1)
+            print(f"{label:<32}{published:>14,}{mine:>14,}{change:>+11.2f}%")
+
+
 def run_backend(name: str, database_url: str, args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         var = Path(tmp) / "var"
@@ -86,7 +128,7 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> None:
             # The programme's registers reach it as the files the sandbox writes.
             written = write_registers(sandbox.population, var / "registers")
             registers = FileRegisters.read(written.directory)
-            print(f"\n== {name}: {args.households:,} households ==", flush=True)
+            print(f"\n== {name}: a population of {args.households:,} households ==", flush=True)
             baseline = asyncio.run(bare_calls(gateway, var / "sandbox-clients.json", args))
             print(f"  baseline: {baseline:,.0f} authenticated calls/s (GET /v1/services)")
             started = time.perf_counter()
@@ -107,6 +149,10 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> None:
             gateway_peaks = [peak_mib(p) for p in gateway_pids]
             mocks_peak = peak_mib(mocks.pid)
     program_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    published_beside(results)
+    if args.summary is not None:
+        path = args.summary.with_name(f"{args.summary.stem}-{name}{args.summary.suffix}")
+        print(f"summary written to {write_summary(results, path)}")
     print(f"{'step':<16}{'seconds':>9}{'records':>10}{'records/s':>11}")
     for s in results.steps:
         print(f"{s.name:<16}{s.seconds:>9.1f}{s.records:>10,}{s.rate:>11,.0f}")
@@ -133,7 +179,7 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> None:
             f"{per_second:,.1f} households affiliated per second end to end "
             f"({per_second / baseline:.2f}x the baseline's calls per second)"
         )
-        if args.households >= NATIONAL:
+        if results.funnel["eligible"] >= 0.99 * NATIONAL:
             print(f"the national cohort of {NATIONAL:,} households ran in {wall / 60:.1f} min")
         else:
             print(
@@ -144,12 +190,21 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--households", type=int, default=NATIONAL)
+    parser.add_argument(
+        "--households",
+        type=int,
+        default=None,
+        help="population size [sized for the decree's 442,618 eligible households]",
+    )
+    parser.add_argument("--summary", type=Path, default=None, help="write the figures as JSON")
     parser.add_argument("--seed", type=int, default=2020)
     parser.add_argument("--gateway-workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=32)
     add_database_options(parser)
     args = parser.parse_args()
+    if args.households is None:
+        districts = load_districts(SandboxSettings().ubigeo_file)
+        args.households = Population.for_target(districts, seed=args.seed).size
     print(f"machine: {describe()}")
     print(
         f"{args.gateway_workers} gateway process(es), mocks in one more, the programme in "
