@@ -8,8 +8,14 @@ Identifiers come from a keyed permutation of the 8-digit space (a four-round Fei
 network on two 4-digit halves, keyed by the seed) applied to ``n = 4·i + role`` (mother,
 father, child). Running the network backwards finds the household behind a DNI or CUI in
 O(1) and stores nothing, and neighbouring households get unrelated numbers. Districts own
-contiguous index ranges (sized by poverty), so everything about one district lives in one
-range.
+contiguous index ranges (sized by their births), so everything about one district lives in
+one range.
+
+Every share a household is drawn with (births by district, JUNTOS membership, formal
+payroll, deaths, Cuentas DNI already held, card pick-up, phone lines, compliance by item
+and age) comes from ``calibration.toml`` (:mod:`adapters.sandbox.calibration`), where each
+says which published figure it aims at; :meth:`Population.for_target` sizes a population
+so that the decree's target is eligible in expectation.
 """
 
 from __future__ import annotations
