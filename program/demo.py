@@ -26,9 +26,11 @@ from rich.progress import (
 )
 
 from program.client import GatewayClient, load_credentials
+from program.i18n import DEFAULT_LOCALE, N_, translations
 from program.operation import Operation, Registers, Results
 from program.registers import FileRegisters
 from program.report import steps_table, summary_table, write_html
+from program.territory import Territory, load_units
 
 
 class LiveProgress:
@@ -98,7 +100,10 @@ async def play(
         operation = Operation(
             gw, registers, progress, as_of=as_of, seed=seed, limit=limit, concurrency=concurrency
         )
-        return await operation.run()
+        results = await operation.run()
+    if isinstance(registers, FileRegisters):
+        results.territory = Territory(load_units(), registers.places())
+    return results
 
 
 async def play_live(
@@ -133,11 +138,23 @@ async def play_live(
         )
 
 
-def present(results: Results, report: Path, *, title_note: str, console: Console) -> None:
-    """The summary and the steps in the terminal, and the HTML report at ``report``."""
-    console.print(summary_table(results))
-    console.print(steps_table(results))
-    written = write_html(results, report, title_note=title_note)
+def present(
+    results: Results,
+    report: Path,
+    *,
+    seed: int,
+    faults: str,
+    console: Console,
+    locale: str = DEFAULT_LOCALE,
+) -> None:
+    """The summary and the steps in the terminal, and the HTML report at ``report``, in
+    ``locale`` (``es`` or ``en``)."""
+    console.print(summary_table(results, locale))
+    console.print(steps_table(results, locale))
+    note = translations(locale).gettext(N_("Seed {seed}, partner faults: {faults}."))
+    written = write_html(
+        results, report, title_note=note.format(seed=seed, faults=faults), locale=locale
+    )
     console.print(f"Report written to [bold]{written.resolve()}[/bold]")
 
 
@@ -151,11 +168,11 @@ def run_demo(
     households: int,
     concurrency: int,
     as_of: date,
-    title_note: str,
     console: Console | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> Results:
-    """Play the operation against a running gateway, for up to ``households`` newborns,
-    and present the results."""
+    """Play the operation against a running gateway, for the ``households`` most recent
+    newborns at most, and present the results in ``locale``."""
     console = console or Console()
     results = asyncio.run(
         play_live(
@@ -170,5 +187,5 @@ def run_demo(
             console=console,
         )
     )
-    present(results, report, title_note=title_note, console=console)
+    present(results, report, seed=seed, faults="none", console=console, locale=locale)
     return results

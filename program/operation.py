@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from program.client import GatewayClient, GatewayProblem
+from program.territory import Territory
 
 TRANSFER = Decimal("200.00")
 ROLL_SIZE = 25_000
@@ -104,6 +105,8 @@ class Results:
     at most ``newborns_cap`` children (``None``: no cap, the whole 24 months)."""
     born_to: date | None = None
     newborns_cap: int | None = None
+    territory: Territory | None = None
+    """The districts' territorial units, when the registers give their coordinates."""
 
     def step(self, name: str) -> StepFigures:
         for s in self.steps:
