@@ -187,10 +187,10 @@ def load_districts(path: Path | None = None) -> tuple[District, ...]:
                         department=row["departamento"],
                         province=row["provincia"],
                         name=row["distrito"],
-                        poverty_pct=_poverty(row["pct_pobreza_total"], where),
                         region=row.get("region") or row["departamento"],
                         latitude=_degrees(row, "latitude", 90.0, where),
                         longitude=_degrees(row, "longitude", 180.0, where),
+                        poverty_pct=_poverty(row["pct_pobreza_total"], where),
                     )
                 )
     except OSError as exc:
