@@ -578,7 +578,7 @@ def _follow_up_section(results: Results, w: Words) -> str:
             w.pct(int(t2.get("paid", 0)), compliant),
         ),
     ]
-    return _table((w(N_("Households paid")), w(N_("Households")), w(N_("Share"))), rows)
+    return _table((w(N_("Stage")), w(N_("Households")), w(N_("Share"))), rows)
 
 
 def _payments_section(results: Results, w: Words) -> str:
@@ -748,7 +748,7 @@ tr.stage th { text-align: left; } tr.drop td:first-child { padding-left: 1.6rem;
   body { margin: 0; max-width: none; font-size: 11pt; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   svg.chart { max-width: 100%; height: auto; }
-  h2 { break-after: avoid; } svg, table, tr { break-inside: avoid; }
+  h2 { break-after: avoid; } svg, tr { break-inside: avoid; }
 }
 """
 
