@@ -14,6 +14,7 @@ import asyncio
 from datetime import date
 from pathlib import Path
 
+from babel.numbers import format_decimal
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -26,7 +27,7 @@ from rich.progress import (
 )
 
 from program.client import GatewayClient, load_credentials
-from program.i18n import DEFAULT_LOCALE, N_, translations
+from program.i18n import BABEL_LOCALES, DEFAULT_LOCALE, N_, translations
 from program.operation import Operation, Registers, Results
 from program.registers import FileRegisters
 from program.report import steps_table, summary_table, write_html
@@ -155,7 +156,8 @@ def present(
     written = write_html(
         results, report, title_note=note.format(seed=seed, faults=faults), locale=locale
     )
-    console.print(f"Report written to [bold]{written.resolve()}[/bold]")
+    written_to = translations(locale).gettext(N_("Report written to {path}"))
+    console.print(written_to.format(path=f"[bold]{written.resolve()}[/bold]"))
 
 
 def run_demo(
@@ -179,7 +181,11 @@ def run_demo(
             gateway_url,
             credentials,
             registers,
-            headline=f"Playing DU 095-2020 against {gateway_url} (up to {households:,})",
+            headline=translations(locale)
+            .gettext(
+                N_("Playing DU 095-2020 against {url}: the {cap} most recent newborns at most")
+            )
+            .format(url=gateway_url, cap=format_decimal(households, locale=BABEL_LOCALES[locale])),
             seed=seed,
             limit=households,
             concurrency=concurrency,

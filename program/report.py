@@ -727,7 +727,21 @@ def _published_section(summary: Mapping[str, object], w: Words) -> str:
         w(N_("Difference")),
         w(N_("Why")),
     )
-    return _table(header, rows, cls="published")
+    note = ""
+    eligible = summary.get("eligible")
+    if isinstance(eligible, int) and eligible:
+        note = w(
+            N_(
+                "This run's eligible households are {share} of the decree's target: its counts "
+                "differ from the published ones by that scale; its shares compare directly."
+            )
+        ).format(
+            share=format_decimal(
+                100 * eligible / PUBLISHED["eligible"], format="#,##0.0##", locale=w.cldr
+            )
+            + " %"
+        )
+    return _table(header, rows, cls="published") + f'<p class="note">{html.escape(note)}</p>'
 
 
 STYLE = """

@@ -214,6 +214,8 @@ def test_published_figures_beside_the_run(tmp_path: Path) -> None:
     assert compliant[1:4] == ["50 %", "53.8 % (7)", "+3.8 puntos"]
     assert by_label["Tarjetas de débito entregadas"][2] == "—"
     assert all(r[4] for r in rows)
+    # The scale of the run, said once: 40 eligible of the decree's 442,618.
+    assert "son el 0.009 % de la meta del decreto" in doc.text_content()
 
 
 def test_english_on_request(tmp_path: Path) -> None:
