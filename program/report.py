@@ -324,23 +324,28 @@ def run_figures(results: Results) -> dict[str, int | None]:
     return {key: figures.get(key) for key in SUMMARY_KEYS}
 
 
-def _unit_names(results: Results) -> Callable[[Household], str]:
+def _unit_names(results: Results, w: Words) -> Callable[[Household], str]:
+    """A household's territorial unit name; a district the register cannot place (no
+    region served and no coordinates) is said so."""
     territory = results.territory
+    unplaced = w(N_("No unit: district without a region or coordinates in the register"))
     if territory is None:
-        return lambda h: "—"
+        return lambda h: unplaced
 
     def name(h: Household) -> str:
         unit = territory.unit_of(h.ubigeo)
-        return unit.name if unit else "—"
+        return unit.name if unit else unplaced
 
     return name
 
 
-def semaforo_by_unit(results: Results) -> list[tuple[str, Counter[str]]]:
+def semaforo_by_unit(
+    results: Results, locale: str = DEFAULT_LOCALE
+) -> list[tuple[str, Counter[str]]]:
     """Children on the semáforo per territorial unit and priority, plus ``follow-up``
     (children with something missing) and ``reminders`` (of them, caregivers with a phone
     line); units by descending very-high count, then name."""
-    unit_of = _unit_names(results)
+    unit_of = _unit_names(results, Words(locale))
     units: dict[str, Counter[str]] = {}
     for h in results.households:
         if h.priority is None:
@@ -640,7 +645,7 @@ def _compliance_section(results: Results, w: Words) -> str:
 
 
 def _semaforo_section(results: Results, w: Words) -> str:
-    units = semaforo_by_unit(results)
+    units = semaforo_by_unit(results, w.locale)
     if not units:
         return f"<p>{html.escape(w(TEXT['no_verdicts']))}</p>"
     legend = {k: w(PRIORITY_LABELS[k]) for k in PRIORITIES}

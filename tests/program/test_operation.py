@@ -22,7 +22,7 @@ from program.demo import QuietProgress, play
 from program.operation import Household, Results
 from program.registers import FileRegisters
 from program.report import write_html
-from tests.program.test_report import assert_funnel_adds_up
+from tests.fixtures.report_pages import assert_funnel_adds_up
 
 AS_OF = date(2021, 3, 1)
 SEED = 11

@@ -19,6 +19,7 @@ from program.operation import Household, Results
 from program.published import PUBLISHED
 from program.report import DROPOUTS, funnel_stages, run_figures, write_html
 from program.territory import Place, Territory, load_units
+from tests.fixtures.report_pages import assert_funnel_adds_up, funnel_rows, number
 
 AS_OF = date(2021, 3, 1)
 AMAZONAS, MOQUEGUA = "010101", "180101"
@@ -101,32 +102,6 @@ def page(tmp_path: Path, locale: str | None = None) -> HtmlElement:
     kwargs = {} if locale is None else {"locale": locale}
     path = write_html(results, tmp_path / f"report-{locale}.html", **kwargs)
     return lxml.html.fromstring(path.read_text(encoding="utf-8"))
-
-
-def number(text: str) -> int:
-    return int(text.strip().split(" ")[0].replace(",", ""))
-
-
-def funnel_rows(doc: HtmlElement) -> list[tuple[str, str, int, str]]:
-    """(kind ``stage`` or ``drop``, label, households, share) per row of the funnel."""
-    rows = []
-    for tr in doc.xpath('//table[@class="funnel"]/tbody/tr'):
-        cells = [c.text_content().strip() for c in tr]
-        rows.append((tr.get("class"), cells[0], number(cells[1]), cells[2]))
-    return rows
-
-
-def assert_funnel_adds_up(doc: HtmlElement) -> list[tuple[str, str, int, str]]:
-    rows = funnel_rows(doc)
-    stages = [(i, r) for i, r in enumerate(rows) if r[0] == "stage"]
-    assert len(stages) == 6
-    for (i, stage), (j, following) in zip(stages, stages[1:], strict=False):
-        drops = [r[2] for r in rows[i + 1 : j]]
-        assert stage[2] - sum(drops) == following[2], (stage, following, drops)
-    newborns = stages[0][1][2]
-    last = stages[-1][1][2]
-    assert last + sum(r[2] for r in rows if r[0] == "drop") == newborns
-    return rows
 
 
 def test_spanish_by_default_with_labels_percentages_and_soles(tmp_path: Path) -> None:
@@ -252,3 +227,15 @@ def test_run_figures_follow_the_funnel() -> None:
     assert figures["transferred_soles"] == 4_000
     assert figures["districts_covered"] == 2
     assert figures["very_high_priority_children"] == 4
+
+
+def test_a_child_of_a_district_no_unit_serves_is_said_so(tmp_path: Path) -> None:
+    results = operation_results()
+    results.households.append(
+        household(999, "account-opened", "999999", consent_id="c", priority="high")
+    )
+    doc = lxml.html.fromstring(write_html(results, tmp_path / "r.html").read_text())
+    table = doc.xpath('//table[@class="semaforo"]')[0]
+    names = [tr[0].text_content() for tr in table.xpath("./tbody/tr")]
+    assert "Sin unidad: distrito sin región ni coordenadas en el registro" in names
+    assert "—" not in names
