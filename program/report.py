@@ -767,6 +767,7 @@ tr.stage th { text-align: left; } tr.drop td:first-child { padding-left: 1.6rem;
   body { margin: 0; max-width: none; font-size: 11pt; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   svg.chart { max-width: 100%; height: auto; }
+  table { font-size: 9.5pt; max-width: 100%; } table.published td { white-space: normal; }
   h2 { break-after: avoid; } svg, tr { break-inside: avoid; }
 }
 """
