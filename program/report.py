@@ -65,7 +65,7 @@ ITEM_LABELS = {
 STAGES = (
     N_("Newborns read from RENIEC"),
     N_("Eligible under DU 095-2020"),
-    N_("With a phone line, called"),
+    N_("Contacted: by phone, or visited"),
     N_("Affiliated: agreement accepted, consent recorded"),
     N_("With a Banco de la Nación account"),
     N_("First transfer paid"),
@@ -93,6 +93,9 @@ REASONS = {
         "Caregiver registered as deceased: the bank refuses the account"
     ),
     "account-holder-deceased": N_("Caregiver registered as deceased: the bank refuses the account"),
+    "account-refused-deceased-holder": N_(
+        "Caregiver registered as deceased: the bank refuses the account"
+    ),
     "payment-rejected": N_("Transfer rejected by the bank"),
 }
 REASON_PREFIXES = (
@@ -100,6 +103,7 @@ REASON_PREFIXES = (
     ("account-", N_("Account refused by the bank")),
     ("verdict-", N_("No health verdict from the gateway")),
     ("payment-", N_("Transfer not completed")),
+    ("first-transfer-", N_("Transfer not completed")),
 )
 STEP_LABELS = {
     "newborns": N_("Newborns (RENIEC extract)"),
