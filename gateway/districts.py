@@ -9,7 +9,8 @@ declared coding.
 
 Read at run time from ``GATEWAY_UBIGEO_FILE`` in the format of the public
 ``ubigeo_distrito.csv`` (jmcastagnetto/ubigeo-peru-aumentado: ``inei``, ``reniec``,
-``departamento``, ``provincia``, ``distrito``, ``pct_pobreza_total``, ...) or, when unset,
+``departamento``, ``provincia``, ``distrito``, ``pct_pobreza_total``, and when present
+``region``, ``latitude``, ``longitude``, ...) or, when unset,
 from the sandbox's bundled table of invented districts with the same columns. In that
 file ``NA`` marks a value that does not exist: a district created after the poverty map
 has no poverty figure (unknown: not eligible, counted as such), and a few districts have
@@ -43,7 +44,10 @@ class DistrictFileError(ValueError):
 class District:
     """One district. ``inei`` or ``reniec`` is ``None`` when the district has no code in
     that coding; ``poverty_pct`` (percent of the population in monetary poverty, INEI
-    2018 map) is ``None`` when unknown."""
+    2018 map) is ``None`` when unknown. ``region`` is the table's ``region`` column (it
+    tells Lima Metropolitana, ``LIMA PROVINCIA``, from the rest of the department,
+    ``LIMA REGION``), the department when the file has no such column; ``latitude`` and
+    ``longitude`` (decimal degrees, WGS 84) are ``None`` when unknown."""
 
     inei: str | None
     reniec: str | None
@@ -51,6 +55,9 @@ class District:
     province: str
     name: str
     poverty_pct: float | None
+    region: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
     inhabitants: float | None = None
     """Inhabitants in 2020 (``superficie`` km² × ``pob_densidad_2020`` per km²); None
     when the table lacks either column or value."""
@@ -134,6 +141,19 @@ def _poverty(value: str, where: str) -> float | None:
     return poverty
 
 
+def _degrees(row: dict[str, str], column: str, limit: float, where: str) -> float | None:
+    value = row.get(column, MISSING)
+    if value in (MISSING, ""):
+        return None
+    try:
+        degrees = float(value)
+    except ValueError:
+        raise DistrictFileError(f"{where}: {column} is not a number nor NA") from None
+    if not -limit <= degrees <= limit:
+        raise DistrictFileError(f"{where}: {column} is not within ±{limit:g} degrees")
+    return degrees
+
+
 @lru_cache(maxsize=8)
 def load_districts(path: Path | None = None) -> tuple[District, ...]:
     """Every district of the file (the bundled synthetic table when ``path`` is None).
@@ -179,6 +199,9 @@ def load_districts(path: Path | None = None) -> tuple[District, ...]:
                         department=row["departamento"],
                         province=row["provincia"],
                         name=row["distrito"],
+                        region=row.get("region") or row["departamento"],
+                        latitude=_degrees(row, "latitude", 90.0, where),
+                        longitude=_degrees(row, "longitude", 180.0, where),
                         poverty_pct=_poverty(row["pct_pobreza_total"], where),
                         inhabitants=_inhabitants(row),
                     )

@@ -15,6 +15,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+from babel.numbers import format_decimal
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -27,9 +28,11 @@ from rich.progress import (
 )
 
 from program.client import GatewayClient, load_credentials
+from program.i18n import BABEL_LOCALES, DEFAULT_LOCALE, N_, translations
 from program.operation import Operation, Registers, Results
 from program.registers import FileRegisters
 from program.report import steps_table, summary_table, write_html
+from program.territory import Territory, load_units
 
 
 class LiveProgress:
@@ -99,7 +102,10 @@ async def play(
         operation = Operation(
             gw, registers, progress, as_of=as_of, seed=seed, limit=limit, concurrency=concurrency
         )
-        return await operation.run()
+        results = await operation.run()
+    if isinstance(registers, FileRegisters):
+        results.territory = Territory(load_units(), registers.places())
+    return results
 
 
 async def play_live(
@@ -145,12 +151,29 @@ def write_summary(results: Results, path: Path) -> Path:
     return path
 
 
-def present(results: Results, report: Path, *, title_note: str, console: Console) -> None:
-    """The summary and the steps in the terminal, and the HTML report at ``report``."""
-    console.print(summary_table(results))
-    console.print(steps_table(results))
-    written = write_html(results, report, title_note=title_note)
-    console.print(f"Report written to [bold]{written.resolve()}[/bold]")
+def present(
+    results: Results,
+    report: Path,
+    *,
+    seed: int,
+    faults: str,
+    console: Console,
+    locale: str = DEFAULT_LOCALE,
+) -> None:
+    """The summary and the steps in the terminal, and the HTML report at ``report``, in
+    ``locale`` (``es`` or ``en``)."""
+    console.print(summary_table(results, locale))
+    console.print(steps_table(results, locale))
+    note = translations(locale).gettext(N_("Seed {seed}, partner faults: {faults}."))
+    written = write_html(
+        results,
+        report,
+        title_note=note.format(seed=seed, faults=faults),
+        locale=locale,
+        summary=results.summary(),
+    )
+    written_to = translations(locale).gettext(N_("Report written to {path}"))
+    console.print(written_to.format(path=f"[bold]{written.resolve()}[/bold]"))
 
 
 def run_demo(
@@ -163,18 +186,22 @@ def run_demo(
     households: int,
     concurrency: int,
     as_of: date,
-    title_note: str,
     console: Console | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> Results:
-    """Play the operation against a running gateway, for up to ``households`` newborns,
-    and present the results."""
+    """Play the operation against a running gateway, for the ``households`` most recent
+    newborns at most, and present the results in ``locale``."""
     console = console or Console()
     results = asyncio.run(
         play_live(
             gateway_url,
             credentials,
             registers,
-            headline=f"Playing DU 095-2020 against {gateway_url} (up to {households:,})",
+            headline=translations(locale)
+            .gettext(
+                N_("Playing DU 095-2020 against {url}: the {cap} most recent newborns at most")
+            )
+            .format(url=gateway_url, cap=format_decimal(households, locale=BABEL_LOCALES[locale])),
             seed=seed,
             limit=households,
             concurrency=concurrency,
@@ -182,5 +209,5 @@ def run_demo(
             console=console,
         )
     )
-    present(results, report, title_note=title_note, console=console)
+    present(results, report, seed=seed, faults="none", console=console, locale=locale)
     return results

@@ -2,7 +2,8 @@
 
 Each step uses only the gateway's public API with the programme's own credentials:
 
-1. newborns: the RENIEC periodic extract (Padrón Nominal) of the last 24 months;
+1. newborns: the RENIEC periodic extract (Padrón Nominal) of the last 24 months (with a
+   cap, the most recent newborns: the window is read backwards a month at a time);
 2. eligibility: district poverty (district table), age, vital status, JUNTOS membership
    (from the Padrón row) and formal payroll (the programme's copy of the household
    register, simulated here from the sandbox population);
@@ -37,6 +38,7 @@ from typing import Any, Protocol
 
 from program.client import GatewayClient, GatewayProblem
 from program.published import PUBLISHED
+from program.territory import Territory
 
 TRANSFER = Decimal("200.00")
 ROLL_SIZE = 25_000
@@ -126,6 +128,14 @@ class Results:
         children; ``transferred_soles`` in soles), shares in percent (``*_pct``), the
         funnel by stage, and the published figures under ``published``."""
         return summarise(self)
+
+    born_from: date | None = None
+    """The birth dates the newborns read cover: ``born_from`` to ``born_to`` inclusive,
+    at most ``newborns_cap`` children (``None``: no cap, the whole 24 months)."""
+    born_to: date | None = None
+    newborns_cap: int | None = None
+    territory: Territory | None = None
+    """The districts' territorial units, when the registers give their coordinates."""
 
     def step(self, name: str) -> StepFigures:
         for s in self.steps:
@@ -385,32 +395,55 @@ class Operation:
 
     async def newborns(self) -> None:
         """The Padrón Nominal extract of children born in the last 24 months, read while
-        the gateway stages it."""
+        the gateway stages it. With a cap (``limit``), the most recent newborns: the
+        window is read backwards a month at a time and the newest children of the last
+        month read are kept."""
         as_of = self.results.as_of
         first = date(as_of.year - 2, as_of.month, 1)
+        last = as_of - timedelta(days=1)
         households = self.results.households
+        self.results.born_to, self.results.newborns_cap = last, self.limit
 
-        async def work() -> int:
-            for start, end in _windows(first, as_of - timedelta(days=1)):
-                if self.limit is not None and len(households) >= self.limit:
-                    break
-                run = await self.gw.call(
-                    "admin",
-                    "POST",
-                    "/v1/exchanges/reniec-newborns/runs",
-                    json_body={"born_from": start.isoformat(), "born_to": end.isoformat()},
-                )
-                await self._read_staged("reniec-newborns", run["id"], "affiliation", self._take)
+        async def run_window(start: date, end: date, take: Callable[[list[Any]], bool]) -> None:
+            run = await self.gw.call(
+                "admin",
+                "POST",
+                "/v1/exchanges/reniec-newborns/runs",
+                json_body={"born_from": start.isoformat(), "born_to": end.isoformat()},
+            )
+            await self._read_staged("reniec-newborns", run["id"], "affiliation", take)
+
+        async def everything() -> int:
+            for start, end in _windows(first, last):
+                await run_window(start, end, self._take)
+            self.results.born_from = first
             return len(households)
 
-        await self._timed("newborns", None, work)
+        async def newest(cap: int) -> int:
+            for start, end in reversed(_windows(first, last, days=31)):
+                rows: list[dict[str, Any]] = []
+
+                def keep(page: list[dict[str, Any]], rows: list[dict[str, Any]] = rows) -> bool:
+                    rows.extend(page)
+                    return True
+
+                await run_window(start, end, keep)
+                rows.sort(key=lambda r: (str(r["birth_date"]), str(r["cui"])), reverse=True)
+                self._take(rows[: cap - len(households)])
+                self.results.born_from = start
+                if len(households) >= cap:
+                    self.results.born_from = min(h.birth_date for h in households)
+                    break
+            return len(households)
+
+        await self._timed(
+            "newborns", None, everything if self.limit is None else lambda: newest(self.limit or 0)
+        )
         self.progress.finish("newborns", f"{len(households):,} newborns from RENIEC")
 
     def _take(self, rows: list[dict[str, Any]]) -> bool:
         households = self.results.households
         for r in rows:
-            if self.limit is not None and len(households) >= self.limit:
-                return False
             households.append(
                 Household(
                     cui=r["cui"],

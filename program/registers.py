@@ -9,8 +9,11 @@ partner agencies. In the sandbox they are written from the synthetic population 
 
 - ``rnh.csv``: ``dni,formal_payroll``, one line per caregiver; ``formal_payroll`` is
   ``true`` or ``false``. A DNI absent from the file has no payroll job on record.
-- ``districts.csv``: ``inei,department,poverty_pct``; ``poverty_pct`` is the percent
-  monetary poverty of the district, empty when unknown.
+- ``districts.csv``: ``inei,department,poverty_pct`` and optionally
+  ``region,latitude,longitude``; ``poverty_pct`` is the percent monetary poverty of the
+  district, ``region`` the district table's region (Lima Metropolitana is
+  ``LIMA PROVINCIA``; the department when absent), ``latitude``/``longitude`` decimal
+  degrees; a value is empty when unknown.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import csv
 from pathlib import Path
 
 from program.identifiers import is_ascii_digits
+from program.territory import Place
 
 RNH_FILE = "rnh.csv"
 DISTRICTS_FILE = "districts.csv"
@@ -46,6 +50,7 @@ class FileRegisters:
     def __init__(self, rnh: Path, districts: Path) -> None:
         self._poverty: dict[str, float | None] = {}
         self._region: dict[str, str] = {}
+        self._places: list[Place] = []
         for line, row in _rows(districts, ("inei", "department", "poverty_pct")):
             inei, poverty = row["inei"], row["poverty_pct"].strip()
             if not is_ascii_digits(inei, 6):
@@ -57,6 +62,24 @@ class FileRegisters:
                     f"{districts}, line {line}: poverty_pct is not a number"
                 ) from None
             self._region[inei] = row["department"]
+            coordinates = []
+            for column in ("latitude", "longitude"):
+                value = (row.get(column) or "").strip()
+                try:
+                    coordinates.append(float(value) if value else None)
+                except ValueError:
+                    raise RegisterFileError(
+                        f"{districts}, line {line}: {column} is not a number"
+                    ) from None
+            self._places.append(
+                Place(
+                    inei,
+                    (row.get("region") or "").strip() or row["department"],
+                    coordinates[0],
+                    coordinates[1],
+                    self._poverty[inei],
+                )
+            )
         self._payroll: set[str] = set()
         for line, row in _rows(rnh, ("dni", "formal_payroll")):
             if not is_ascii_digits(row["dni"], 8):
@@ -79,6 +102,11 @@ class FileRegisters:
     def region(self, ubigeo: str) -> str:
         """The department of an INEI district; ``UNKNOWN`` when not in the table."""
         return self._region.get(ubigeo, "UNKNOWN")
+
+    def places(self) -> list[Place]:
+        """Every district of ``districts.csv``, with its region and coordinates (for
+        :func:`program.territory.assign`)."""
+        return list(self._places)
 
     def formal_payroll(self, dni: str) -> bool:
         """Whether the RNH says this caregiver has a formal payroll job."""

@@ -1,6 +1,15 @@
-"""The operation's results: a summary table for the terminal and a self-contained HTML
-report (inline SVG charts, no script, no external file) with the affiliation funnel,
-payments and reconciliation, compliance by item and the semáforo by region.
+"""The operation's results for the programme: a summary table for the terminal and a
+self-contained HTML report (inline SVG, no script, no external file), in Spanish by
+default or English (:mod:`program.i18n`, domain ``report``).
+
+The report holds: the newborn window and cap read; the published DU 095-2020 figures
+beside this run's (:data:`program.published.PUBLISHED`); the affiliation funnel (newborns
+→ eligible → called → affiliated → account → first transfer paid), each drop with its
+reason, every count with its percentage, so that each stage equals the one before minus
+its drops; payments in soles; compliance by item; the semáforo by territorial unit with
+the follow-up workload; health records, the audit check and the time per step. Numbers,
+money (``S/``) and dates follow the language's CLDR locale (``es_PE`` or ``en``, Babel).
+Every bar carries its value as text, so that the printed page says what the screen says.
 
 Only counts leave this module: no name, DNI, CUI, phone or account appears in either.
 """
@@ -8,231 +17,844 @@ Only counts leave this module: no name, DNI, CUI, phone or account appears in ei
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal
 from rich.table import Table
 
-from program.operation import PRIORITIES, Results
+from program.i18n import BABEL_LOCALES, DEFAULT_LOCALE, LOCALES, N_, translations
+from program.operation import PRIORITIES, TRANSFER, Household, Results
+from program.published import PUBLISHED, SUMMARY_KEYS
 
 COLOURS = {
-    "very-high": "#c0392b",
-    "high": "#e67e22",
+    "very-high": "#b03a2e",
+    "high": "#d35400",
     "medium": "#f1c40f",
-    "low": "#27ae60",
-    "given": "#27ae60",
-    "missing": "#c0392b",
+    "low": "#1e8449",
+    "given": "#1e8449",
+    "missing": "#b03a2e",
     "not-yet-due": "#95a5a6",
 }
-FUNNEL = (
-    ("newborns", "Newborns from RENIEC (last 24 months)"),
-    ("eligible", "Eligible"),
-    ("affiliated", "Affiliated by phone, consent recorded"),
-    ("account-opened", "Account opened at Banco de la Nación"),
-    ("paid-t1", "First transfer paid"),
-    ("compliant", "Compliant with co-responsibilities"),
-    ("paid-t2", "Second transfer paid"),
+INK = {"medium": "#111", "not-yet-due": "#111"}  # dark text on light fills, white elsewhere
+PRIORITY_LABELS = {
+    "very-high": N_("Very high"),
+    "high": N_("High"),
+    "medium": N_("Medium"),
+    "low": N_("Low"),
+}
+VERDICT_LABELS = {
+    "given": N_("Given"),
+    "missing": N_("Missing"),
+    "not-yet-due": N_("Not yet due"),
+}
+ITEM_LABELS = {
+    "rotavirus-1": N_("Rotavirus vaccine, dose 1"),
+    "rotavirus-2": N_("Rotavirus vaccine, dose 2"),
+    "pneumococcal-1": N_("Pneumococcal vaccine, dose 1"),
+    "pneumococcal-2": N_("Pneumococcal vaccine, dose 2"),
+    "pneumococcal-3": N_("Pneumococcal vaccine, dose 3"),
+    "iron-drops": N_("Iron drops (from 4 months)"),
+    "iron-supplement-6m": N_("Iron supplement (from 6 months)"),
+}
+STAGES = (
+    N_("Newborns read from RENIEC"),
+    N_("Eligible under DU 095-2020"),
+    N_("Contacted: by phone, or visited"),
+    N_("Affiliated: agreement accepted, consent recorded"),
+    N_("With a Banco de la Nación account"),
+    N_("First transfer paid"),
 )
-DROPOUTS = (
+INELIGIBLE = (
     "district-poverty-below-15",
     "district-poverty-unknown",
     "over-24-months",
     "deceased",
     "already-in-juntos",
     "formal-payroll",
-    "no-phone-line",
-    "unreachable",
-    "refused",
 )
+DROPOUTS = (*INELIGIBLE, "no-phone-line", "unreachable", "refused")
+REASONS = {
+    "district-poverty-below-15": N_("District with less than 15% monetary poverty"),
+    "district-poverty-unknown": N_("District without a poverty figure"),
+    "over-24-months": N_("Child aged 24 months or more"),
+    "deceased": N_("Child registered as deceased"),
+    "already-in-juntos": N_("Household already in JUNTOS"),
+    "formal-payroll": N_("Caregiver with a formal payroll job (RNH)"),
+    "no-phone-line": N_("No phone line in the caregiver's name"),
+    "unreachable": N_("Did not answer the affiliation call"),
+    "refused": N_("Declined the commitment agreement"),
+    "account-partner-invalid-input": N_(
+        "Caregiver registered as deceased: the bank refuses the account"
+    ),
+    "account-holder-deceased": N_("Caregiver registered as deceased: the bank refuses the account"),
+    "account-refused-deceased-holder": N_(
+        "Caregiver registered as deceased: the bank refuses the account"
+    ),
+    "payment-rejected": N_("Transfer rejected by the bank"),
+}
+REASON_PREFIXES = (
+    ("error-", N_("Phone look-up not answered by the gateway")),
+    ("account-", N_("Account refused by the bank")),
+    ("verdict-", N_("No health verdict from the gateway")),
+    ("payment-", N_("Transfer not completed")),
+    ("first-transfer-", N_("Transfer not completed")),
+)
+STEP_LABELS = {
+    "newborns": N_("Newborns (RENIEC extract)"),
+    "eligibility": N_("Eligibility"),
+    "contact": N_("Phone lines and consent"),
+    "accounts": N_("Accounts"),
+    "payment T1": N_("First transfer"),
+    "payment T2": N_("Second transfer"),
+    "health push": N_("HIS rows pushed by MINSA"),
+    "health extract": N_("HIS extract"),
+    "verdicts": N_("Co-responsibility verdicts"),
+    "audit verify": N_("Audit chain check"),
+}
+# Published figure, how this run's figure is read and why they differ.
+COMPARISON = (
+    (
+        "eligible",
+        N_("Households eligible"),
+        "count",
+        N_("The published figure is the decree's target; a run's counts follow its population."),
+    ),
+    (
+        "households_affiliated",
+        N_("Households affiliated"),
+        "count",
+        N_("Households without a phone line, not answering or declining are not affiliated."),
+    ),
+    (
+        "first_transfer_paid",
+        N_("First transfer paid"),
+        "count",
+        N_("Paid to affiliated households holding an account."),
+    ),
+    (
+        "accounts_opened",
+        N_("Savings accounts opened"),
+        "count",
+        N_("New accounts only; caregivers already holding a Cuenta DNI were paid to it."),
+    ),
+    (
+        "cards_delivered",
+        N_("Debit cards delivered"),
+        "count",
+        N_("Counted when the bank reports card delivery."),
+    ),
+    (
+        "transferred_soles",
+        N_("Total transferred"),
+        "soles",
+        N_("Published: 662,605 transfers of S/ 200; this run pays two tranches at most."),
+    ),
+    (
+        "compliant_households",
+        N_("Households compliant (share of paid)"),
+        "share",
+        N_("Nothing due missing in the month judged: rotavirus, pneumococcal, iron for age."),
+    ),
+    (
+        "very_high_priority_children",
+        N_("Children of very high priority (share of the semáforo)"),
+        "share",
+        N_("A vaccine dose and iron both missing."),
+    ),
+    (
+        "sms_sent",
+        N_("SMS reminders sent"),
+        "count",
+        N_("Counted when the run sends reminders."),
+    ),
+    (
+        "districts_covered",
+        N_("Districts covered"),
+        "count",
+        N_("Districts with an affiliated household; the 2018 table has 1,591 at 15% or more."),
+    ),
+)
+SHARE_OF = {
+    "compliant_households": ("compliant_households_pct", "first_transfer_paid"),
+    "very_high_priority_children": ("very_high_priority_children_pct", "semaforo_children"),
+}
+
+
+TEXT = {
+    "du_095_2020_operation": N_("DU 095-2020 operation"),
+    "transfer": N_("Transfer"),
+    "sem_foro": N_("Semáforo"),
+    "intact": N_("intact"),
+    "broken": N_("BROKEN"),
+    "stage_and_why_households_stopped_there": N_("Stage, and why households stopped there"),
+    "households": N_("Households"),
+    "share": N_("Share"),
+    "no_payment_run": N_("No payment run."),
+    "total_transferred": N_("Total transferred"),
+    "no_verdicts": N_("No verdicts."),
+    "all_units": N_("All units"),
+    "counts_only": N_("Counts only: no personal data appears in this report."),
+    "published_results_and_this_run": N_("Published results and this run"),
+    "affiliation_funnel": N_("Affiliation funnel"),
+    "payments_and_reconciliation": N_("Payments and reconciliation"),
+    "co_responsibility_of_paid_households": N_("Co-responsibility of paid households"),
+    "services_by_item_period": N_("Services by item ({period})"),
+    "sem_foro_by_territorial_unit": N_("Semáforo by territorial unit"),
+    "health_records": N_("Health records"),
+    "audit": N_("Audit"),
+    "time_per_step": N_("Time per step"),
+    "step": N_("Step"),
+    "seconds": N_("Seconds"),
+    "records": N_("Records"),
+    "records_per_second": N_("Records per second"),
+}
+"""Headings and short texts used inside the page's f-strings (marked here for extraction)."""
+
+
+class Words:
+    """Text, numbers, money and dates in one language."""
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale if locale in LOCALES else DEFAULT_LOCALE
+        self.cldr = BABEL_LOCALES[self.locale]
+        self._t = translations(self.locale)
+
+    def __call__(self, message: str) -> str:
+        return self._t.gettext(message)
+
+    def n(self, value: int | float | Decimal) -> str:
+        return format_decimal(value, locale=self.cldr)
+
+    def pct(self, part: float, whole: float) -> str:
+        """``part`` as a percentage of ``whole``, one decimal (``—`` when ``whole`` is 0)."""
+        if not whole:
+            return "—"
+        return format_decimal(100 * part / whole, format="#,##0.0", locale=self.cldr) + " %"
+
+    def soles(self, amount: int | float | Decimal) -> str:
+        if self.locale == "es":
+            return format_currency(amount, "PEN", locale=self.cldr)
+        # CLDR English writes "PEN"; the sign a reader in Peru knows is "S/".
+        return format_currency(amount, "PEN", format="S/\xa0#,##0.00", locale=self.cldr)
+
+    def day(self, value: date) -> str:
+        return format_date(value, format="long", locale=self.cldr)
+
+    def reason(self, code: str) -> str:
+        if code in REASONS:
+            return self(REASONS[code])
+        for prefix, label in REASON_PREFIXES:
+            if code.startswith(prefix):
+                return self(label)
+        return self(N_("Other reason"))
+
+
+# -- figures -------------------------------------------------------------------------
+
+
+@dataclass
+class Stage:
+    """One stage of the funnel: households that reached it, and those that stopped there
+    before the next one, by reason code."""
+
+    label: str
+    count: int
+    drops: Counter[str] = field(default_factory=Counter)
+
+
+def _reached(h: Household) -> tuple[int, str | None]:
+    """The last funnel stage a household reached and why it stopped there."""
+    if h.outcome in INELIGIBLE:
+        return 0, h.outcome
+    if h.outcome == "no-phone-line" or h.outcome.startswith("error-"):
+        return 1, h.outcome
+    if h.consent_id is None:
+        return 2, h.outcome
+    if not h.cci:
+        return 3, h.outcome
+    if h.t1 != "paid":
+        return 4, f"payment-{h.t1 or 'rejected'}"
+    return 5, None
+
+
+def funnel_stages(results: Results) -> list[Stage]:
+    """The affiliation funnel: each stage's count is the previous stage's minus its drops
+    (every household is in exactly one place)."""
+    last: Counter[int] = Counter()
+    drops: dict[int, Counter[str]] = {k: Counter() for k in range(len(STAGES))}
+    for h in results.households:
+        stage, reason = _reached(h)
+        last[stage] += 1
+        if reason is not None:
+            drops[stage][reason] += 1
+    stages = []
+    for k, label in enumerate(STAGES):
+        reached = sum(n for s, n in last.items() if s >= k)
+        stages.append(Stage(label, reached, drops[k]))
+    return stages
 
 
 def funnel_counts(results: Results) -> list[tuple[str, int]]:
-    counts = dict(results.funnel)
-    counts["paid-t1"] = results.payments.get("T1", {}).get("paid", 0)
-    counts["paid-t2"] = results.payments.get("T2", {}).get("paid", 0)
-    return [(label, int(counts.get(key, 0))) for key, label in FUNNEL]
+    """(English stage label, households) for every funnel stage."""
+    return [(s.label, s.count) for s in funnel_stages(results)]
 
 
-def summary_table(results: Results) -> Table:
-    table = Table(title=f"DU 095-2020 operation, as of {results.as_of}", show_lines=False)
-    table.add_column("Stage")
-    table.add_column("Households", justify="right")
-    for label, count in funnel_counts(results):
-        table.add_row(label, f"{count:,}")
-    for key in DROPOUTS:
-        if results.funnel.get(key):
-            table.add_row(f"  not affiliated: {key}", f"{results.funnel[key]:,}")
-    errors = {k: v for k, v in results.funnel.items() if k.startswith(("error-", "account-"))}
-    for key, count in sorted(errors.items()):
-        if key != "account-opened":
-            table.add_row(f"  stopped: {key}", f"{count:,}")
+def run_figures(results: Results) -> dict[str, int | None]:
+    """This run's figures under :data:`program.published.SUMMARY_KEYS`; ``None`` for a
+    figure the run does not produce (cards, SMS when no reminder was sent)."""
+    households = results.households
+    stages = funnel_stages(results)
+    paid = {t: int(p.get("paid", 0)) for t, p in results.payments.items()}
+    semaforo = [h for h in households if h.priority is not None]
+    figures: dict[str, int | None] = {
+        "eligible": stages[1].count,
+        "households_affiliated": stages[3].count,
+        "first_transfer_paid": paid.get("T1", 0),
+        "accounts_opened": stages[4].count,
+        "cards_delivered": None,
+        "transferred_soles": int(TRANSFER * sum(paid.values())),
+        "compliant_households": sum(1 for h in households if h.compliant),
+        "semaforo_children": len(semaforo),
+        "very_high_priority_children": sum(1 for h in semaforo if h.priority == "very-high"),
+        "sms_sent": None,
+        "districts_covered": len({h.ubigeo for h in households if h.consent_id}),
+    }
+    return {key: figures.get(key) for key in SUMMARY_KEYS}
+
+
+def _unit_names(results: Results, w: Words) -> Callable[[Household], str]:
+    """A household's territorial unit name; a district the register cannot place (no
+    region served and no coordinates) is said so."""
+    territory = results.territory
+    unplaced = w(N_("No unit: district without a region or coordinates in the register"))
+    if territory is None:
+        return lambda h: unplaced
+
+    def name(h: Household) -> str:
+        unit = territory.unit_of(h.ubigeo)
+        return unit.name if unit else unplaced
+
+    return name
+
+
+def semaforo_by_unit(
+    results: Results, locale: str = DEFAULT_LOCALE
+) -> list[tuple[str, Counter[str]]]:
+    """Children on the semáforo per territorial unit and priority, plus ``follow-up``
+    (children with something missing) and ``reminders`` (of them, caregivers with a phone
+    line); units by descending very-high count, then name."""
+    unit_of = _unit_names(results, Words(locale))
+    units: dict[str, Counter[str]] = {}
+    for h in results.households:
+        if h.priority is None:
+            continue
+        counts = units.setdefault(unit_of(h), Counter())
+        counts[h.priority] += 1
+        if h.priority != "low":
+            counts["follow-up"] += 1
+            counts["reminders"] += h.lines > 0
+    return sorted(units.items(), key=lambda kv: (-kv[1]["very-high"], kv[0]))
+
+
+# -- terminal ------------------------------------------------------------------------
+
+
+def summary_table(results: Results, locale: str = DEFAULT_LOCALE) -> Table:
+    w = Words(locale)
+    table = Table(title=f"{w(TEXT['du_095_2020_operation'])}, {w.day(results.as_of)}")
+    table.add_column(w(N_("Stage")))
+    table.add_column(w(N_("Households")), justify="right")
+    stages = funnel_stages(results)
+    for stage in stages:
+        table.add_row(w(stage.label), w.n(stage.count))
+        for code, n in sorted(stage.drops.items(), key=lambda kv: -kv[1]):
+            table.add_row(f"  − {w.reason(code)}", w.n(n))
     for tranche, p in results.payments.items():
         table.add_row(
-            f"Transfer {tranche}",
-            f"{p['paid']:,} paid, S/ {p['amount']}, {p['booked']:,} reconciled, "
-            f"{p['second_debits']} paid twice",
+            f"{w(TEXT['transfer'])} {tranche}",
+            f"{w.n(p['paid'])} · {w.soles(Decimal(p['amount']))}",
         )
-    total = sum(sum(c.values()) for c in results.semaforo.values())
+    total = sum(1 for h in results.households if h.priority)
     for priority in PRIORITIES:
-        n = sum(c[priority] for c in results.semaforo.values())
-        share = f" ({n / total:.0%})" if total else ""
-        table.add_row(f"Semáforo {priority}", f"{n:,}{share}")
+        n = sum(1 for h in results.households if h.priority == priority)
+        table.add_row(
+            f"{w(TEXT['sem_foro'])}: {w(PRIORITY_LABELS[priority])}",
+            f"{w.n(n)} ({w.pct(n, total)})",
+        )
     audit = results.audit
     table.add_row(
-        "Audit chain",
-        f"{'intact' if audit.get('ok') else 'BROKEN'}, {audit.get('events_checked', 0):,} events",
-    )
-    causes = ", ".join(f"{k} {v:,}" for k, v in sorted(results.retry_causes.items()))
-    table.add_row(
-        "Gateway calls (retries)",
-        f"{results.calls:,} ({results.retries:,}{': ' + causes if causes else ''})",
+        w(N_("Audit chain")),
+        f"{w(TEXT['intact']) if audit.get('ok') else w(TEXT['broken'])}, "
+        f"{w.n(audit.get('events_checked', 0))}",
     )
     return table
 
 
-def steps_table(results: Results) -> Table:
-    table = Table(title="Time per step")
-    table.add_column("Step")
-    table.add_column("Seconds", justify="right")
-    table.add_column("Records", justify="right")
-    table.add_column("Records/s", justify="right")
+def steps_table(results: Results, locale: str = DEFAULT_LOCALE) -> Table:
+    w = Words(locale)
+    table = Table(title=w(N_("Time per step")))
+    for column in (N_("Step"), N_("Seconds"), N_("Records"), N_("Records per second")):
+        table.add_column(w(column), justify="left" if column == "Step" else "right")
     for s in results.steps:
-        table.add_row(s.name, f"{s.seconds:.1f}", f"{s.records:,}", f"{s.rate:,.0f}")
+        table.add_row(
+            w(STEP_LABELS.get(s.name, s.name)),
+            format_decimal(s.seconds, format="#,##0.0", locale=w.cldr),
+            w.n(s.records),
+            w.n(round(s.rate)),
+        )
     return table
 
 
 # -- SVG -------------------------------------------------------------------------------
 
 
-def _label_width(labels: Iterable[str]) -> int:
-    """Room for the longest label at 12 px (capitals take about 10 px), plus a margin."""
-    return 20 + 10 * max((len(label) for label in labels), default=10)
+def _text_width(text: str) -> float:
+    """Width of ``text`` at 12 px, generously (capitals take about 8 px)."""
+    return 7.2 * len(text)
 
 
-def _bars(rows: Sequence[tuple[str, int]], colour: str = "#2c7fb8", width: int = 860) -> str:
-    """Horizontal bars, one per row, labelled with the count."""
-    top = max((v for _, v in rows), default=0) or 1
+def _bars(rows: Sequence[tuple[str, int, str]], colour: str, width: int = 860) -> str:
+    """Horizontal bars, one per (label, count, value text), the value written after the
+    bar."""
+    top = max((v for _, v, _ in rows), default=0) or 1
     bar_h, gap = 22, 8
-    label_w = _label_width(label for label, _ in rows)
+    label_w = 16 + max((_text_width(label) for label, _, _ in rows), default=80)
+    value_w = 16 + max((_text_width(text) for _, _, text in rows), default=60)
     height = len(rows) * (bar_h + gap) + gap
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img">']
-    for i, (label, value) in enumerate(rows):
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img">'
+    ]
+    for i, (label, value, text) in enumerate(rows):
         y = gap + i * (bar_h + gap)
-        w = (width - label_w - 90) * value / top
+        w = (width - label_w - value_w) * value / top
         parts.append(
-            f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{html.escape(label)}</text>'
-            f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{colour}"/>'
-            f'<text x="{label_w + w + 6:.1f}" y="{y + 15}">{value:,}</text>'
+            f'<text x="{label_w - 8:.0f}" y="{y + 15}" text-anchor="end">'
+            f"{html.escape(label)}</text>"
+            f'<rect x="{label_w:.0f}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{colour}"/>'
+            f'<text class="value" x="{label_w + w + 6:.1f}" y="{y + 15}">{html.escape(text)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
 
 
 def _stacked(
-    rows: Sequence[tuple[str, dict[str, int]]], keys: Sequence[str], width: int = 860
+    rows: Sequence[tuple[str, Mapping[str, int]]],
+    keys: Sequence[str],
+    legend: Mapping[str, str],
+    w: Words,
+    width: int = 860,
 ) -> str:
-    """One 100% bar per row, split by ``keys``; the legend above."""
-    bar_h, gap = 18, 6
-    label_w = _label_width(label for label, _ in rows)
+    """One 100% bar per row, split by ``keys``: each part's count written inside it when
+    it fits, and in any case in the table that goes with the chart; the row's total at the
+    end; the legend above."""
+    bar_h, gap = 20, 6
+    label_w = 16 + max((_text_width(label) for label, _ in rows), default=80)
     legend_h = 26
     height = legend_h + len(rows) * (bar_h + gap) + gap
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img">']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img">'
+    ]
     legend_x = label_w
     for key in keys:
         parts.append(
-            f'<rect x="{legend_x}" y="4" width="12" height="12" '
+            f'<rect x="{legend_x:.0f}" y="4" width="12" height="12" '
             f'fill="{COLOURS.get(key, "#777")}"/>'
-            f'<text x="{legend_x + 16}" y="15">{html.escape(key)}</text>'
+            f'<text x="{legend_x + 16:.0f}" y="15">{html.escape(legend[key])}</text>'
         )
-        legend_x += 28 + 9 * len(key)
+        legend_x += 32 + _text_width(legend[key])
     span = width - label_w - 70
     for i, (label, counts) in enumerate(rows):
         y = legend_h + gap + i * (bar_h + gap)
         total = sum(counts.get(k, 0) for k in keys)
         parts.append(
-            f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end">{html.escape(label)}</text>'
+            f'<text x="{label_w - 8:.0f}" y="{y + 14}" text-anchor="end">'
+            f"{html.escape(label)}</text>"
         )
         x = float(label_w)
         for key in keys:
-            w = span * counts.get(key, 0) / total if total else 0.0
-            if w:
+            n = counts.get(key, 0)
+            seg = span * n / total if total else 0.0
+            if seg:
+                text = w.n(n)
                 parts.append(
-                    f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" '
-                    f'fill="{COLOURS.get(key, "#777")}"><title>{html.escape(key)}: '
-                    f"{counts.get(key, 0):,}</title></rect>"
+                    f'<rect x="{x:.1f}" y="{y}" width="{seg:.1f}" height="{bar_h}" '
+                    f'fill="{COLOURS.get(key, "#777")}"><title>{html.escape(legend[key])}: '
+                    f"{text}</title></rect>"
                 )
-            x += w
-        parts.append(f'<text x="{label_w + span + 6}" y="{y + 13}">{total:,}</text>')
+                if _text_width(text) + 6 <= seg:
+                    parts.append(
+                        f'<text class="value" x="{x + seg / 2:.1f}" y="{y + 14}" '
+                        f'text-anchor="middle" style="fill: {INK.get(key, "#fff")}">{text}</text>'
+                    )
+            x += seg
+        parts.append(
+            f'<text class="value" x="{label_w + span + 6:.0f}" y="{y + 14}">{w.n(total)}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+def _table(
+    header: Sequence[str], rows: Sequence[Sequence[object]], cls: str = "", foot: str = ""
+) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    klass = f' class="{cls}"' if cls else ""
+    return f"<table{klass}><thead><tr>{head}</tr></thead><tbody>{body}</tbody>{foot}</table>"
 
 
-def write_html(results: Results, path: Path, *, title_note: str = "") -> Path:
-    funnel = funnel_counts(results)
-    dropouts = [(k, int(results.funnel.get(k, 0))) for k in DROPOUTS if results.funnel.get(k)]
-    payments = [
-        (f"{t}: {label}", int(p.get(key, 0)))
-        for t, p in results.payments.items()
-        for key, label in (
-            ("payees", "payees"),
-            ("paid", "paid"),
-            ("rejected", "rejected"),
-            ("booked", "reconciled (camt.054)"),
-            ("second_debits", "paid twice"),
+# -- the page ------------------------------------------------------------------------
+
+
+def _window(results: Results, w: Words) -> str:
+    if results.born_from is None or results.born_to is None:
+        return ""
+    dates = w(N_("Children born from {start} to {end}")).format(
+        start=w.day(results.born_from), end=w.day(results.born_to)
+    )
+    if results.newborns_cap is None:
+        return dates + "; " + w(N_("no cap: every newborn of the window."))
+    return (
+        dates
+        + "; "
+        + w(N_("cap of {cap} children, the most recent of the window.")).format(
+            cap=w.n(results.newborns_cap)
         )
+    )
+
+
+def _funnel_section(results: Results, w: Words) -> str:
+    stages = funnel_stages(results)
+    newborns = stages[0].count
+    eligible = stages[1].count
+    bars = []
+    rows: list[str] = []
+    for k, stage in enumerate(stages):
+        share = w.pct(stage.count, newborns if k <= 1 else eligible)
+        bars.append((w(stage.label), stage.count, f"{w.n(stage.count)} ({share})"))
+        rows.append(
+            f'<tr class="stage"><th scope="row">{html.escape(w(stage.label))}</th>'
+            f'<td class="count">{w.n(stage.count)}</td><td>{share}</td></tr>'
+        )
+        for code, n in sorted(stage.drops.items(), key=lambda kv: (-kv[1], kv[0])):
+            rows.append(
+                f'<tr class="drop"><td>− {html.escape(w.reason(code))}</td>'
+                f'<td class="count">{w.n(n)}</td><td>{w.pct(n, stage.count)}</td></tr>'
+            )
+    header = (
+        f"<thead><tr><th>{html.escape(w(TEXT['stage_and_why_households_stopped_there']))}</th>"
+        f"<th>{html.escape(w(TEXT['households']))}</th>"
+        f"<th>{html.escape(w(TEXT['share']))}</th></tr></thead>"
+    )
+    note = w(
+        N_(
+            "Shares: a stage as a share of the eligible households (the first two of the "
+            "newborns); a drop as a share of the stage it leaves. Each stage is the one "
+            "above minus the drops listed under it."
+        )
+    )
+    return (
+        _bars(bars, "#2c7fb8")
+        + f'<table class="funnel">{header}<tbody>{"".join(rows)}</tbody></table>'
+        + f'<p class="note">{html.escape(note)}</p>'
+    )
+
+
+def _follow_up_section(results: Results, w: Words) -> str:
+    paid = [h for h in results.households if h.t1 == "paid"]
+    compliant = sum(1 for h in paid if h.compliant)
+    missing = sum(1 for h in paid if not h.compliant and h.missing)
+    no_verdict = len(paid) - compliant - missing
+    t2 = results.payments.get("T2", {})
+    rows = [
+        (w(N_("First transfer paid")), w.n(len(paid)), w.pct(len(paid), len(paid))),
+        (w(N_("Compliant: nothing due missing")), w.n(compliant), w.pct(compliant, len(paid))),
+        (w(N_("With a service missing")), w.n(missing), w.pct(missing, len(paid))),
+        (w(N_("No verdict")), w.n(no_verdict), w.pct(no_verdict, len(paid))),
+        (
+            w(N_("Second transfer paid (compliant households)")),
+            w.n(int(t2.get("paid", 0))),
+            w.pct(int(t2.get("paid", 0)), compliant),
+        ),
     ]
-    items = [(item, dict(counts)) for item, counts in results.items.items()]
-    regions = sorted(results.semaforo.items(), key=lambda kv: -kv[1]["very-high"])
-    semaforo = [(region, dict(counts)) for region, counts in regions]
+    return _table((w(N_("Stage")), w(N_("Households")), w(N_("Share"))), rows)
+
+
+def _payments_section(results: Results, w: Words) -> str:
+    if not results.payments:
+        return f"<p>{html.escape(w(TEXT['no_payment_run']))}</p>"
+    names = {"T1": N_("First transfer"), "T2": N_("Second transfer")}
+    rows = []
+    total = Decimal(0)
+    for tranche, p in results.payments.items():
+        amount = Decimal(str(p.get("amount", "0")))
+        total += amount
+        payees = int(p.get("payees", 0))
+        rows.append(
+            (
+                w(names.get(tranche, tranche)),
+                w.n(payees),
+                f"{w.n(int(p.get('paid', 0)))} ({w.pct(int(p.get('paid', 0)), payees)})",
+                w.n(int(p.get("rejected", 0))),
+                w.n(int(p.get("booked", 0))),
+                w.n(int(p.get("second_debits", 0))),
+                w.soles(amount),
+            )
+        )
+    foot = (
+        f'<tfoot><tr><th colspan="6">{html.escape(w(TEXT["total_transferred"]))}</th>'
+        f'<td class="total">{w.soles(total)}</td></tr></tfoot>'
+    )
+    header = (
+        w(N_("Transfer")),
+        w(N_("Payees")),
+        w(N_("Paid")),
+        w(N_("Rejected")),
+        w(N_("Reconciled (camt.054)")),
+        w(N_("Paid twice")),
+        w(N_("Amount")),
+    )
+    bars = [
+        (w(names.get(t, t)), int(p.get("paid", 0)), w.soles(Decimal(str(p.get("amount", "0")))))
+        for t, p in results.payments.items()
+    ]
+    return _bars(bars, "#16a085") + _table(header, rows, foot=foot)
+
+
+def _compliance_section(results: Results, w: Words) -> str:
+    if not results.items:
+        return f"<p>{html.escape(w(TEXT['no_verdicts']))}</p>"
+    keys = tuple(VERDICT_LABELS)
+    legend = {k: w(VERDICT_LABELS[k]) for k in keys}
+    rows = [(w(ITEM_LABELS.get(item, item)), dict(c)) for item, c in results.items.items()]
+    table_rows = []
+    for label, c in rows:
+        total = sum(c.get(k, 0) for k in keys)
+        table_rows.append(
+            (label, *(f"{w.n(c.get(k, 0))} ({w.pct(c.get(k, 0), total)})" for k in keys))
+        )
+    return _stacked(rows, keys, legend, w) + _table(
+        (w(N_("Service")), *legend.values()), table_rows
+    )
+
+
+def _semaforo_section(results: Results, w: Words) -> str:
+    units = semaforo_by_unit(results, w.locale)
+    if not units:
+        return f"<p>{html.escape(w(TEXT['no_verdicts']))}</p>"
+    legend = {k: w(PRIORITY_LABELS[k]) for k in PRIORITIES}
+    total = Counter[str]()
+    table_rows = []
+    for name, c in units:
+        total.update(c)
+        children = sum(c[p] for p in PRIORITIES)
+        table_rows.append(
+            (
+                name,
+                *(f"{w.n(c[p])} ({w.pct(c[p], children)})" for p in PRIORITIES),
+                w.n(children),
+                w.n(c["follow-up"]),
+                w.n(c["reminders"]),
+            )
+        )
+    children = sum(total[p] for p in PRIORITIES)
+    foot = (
+        f"<tfoot><tr><th>{html.escape(w(TEXT['all_units']))}</th>"
+        + "".join(f"<td>{w.n(total[p])} ({w.pct(total[p], children)})</td>" for p in PRIORITIES)
+        + f"<td>{w.n(children)}</td><td>{w.n(total['follow-up'])}</td>"
+        f"<td>{w.n(total['reminders'])}</td></tr></tfoot>"
+    )
+    header = (
+        w(N_("Territorial unit")),
+        *legend.values(),
+        w(N_("Children")),
+        w(N_("To follow up")),
+        w(N_("Caregivers to remind (with a phone line)")),
+    )
+    low_unpaid = sum(1 for h in results.households if h.priority == "low" and not h.compliant)
+    note = w(
+        N_(
+            "Every affiliated child is on the list. Low: nothing due is missing; {n} of them "
+            "are in households without a paid first transfer, so they are not counted as "
+            "compliant. To follow up: children with a service missing (very high, high, "
+            "medium)."
+        )
+    ).format(n=w.n(low_unpaid))
+    return (
+        _stacked([(name, c) for name, c in units], PRIORITIES, legend, w)
+        + _table(header, table_rows, cls="semaforo", foot=foot)
+        + f'<p class="note">{html.escape(note)}</p>'
+    )
+
+
+def _published_section(summary: Mapping[str, object], w: Words) -> str:
+    rows = []
+    for key, label, kind, why in COMPARISON:
+        value = summary.get(key)
+        if kind == "share":
+            pct_key, base_key = SHARE_OF[key]
+            published: object = PUBLISHED[pct_key]
+            base = summary.get(base_key)
+            if isinstance(value, int) and isinstance(base, int) and base:
+                share = 100 * value / base
+                run = f"{w.pct(value, base)} ({w.n(value)})"
+                diff = format_decimal(
+                    share - PUBLISHED[pct_key], format="+#,##0.0;-#,##0.0", locale=w.cldr
+                )
+                diff += " " + w(N_("points"))
+            else:
+                run, diff = "—", "—"
+            published_text = f"{w.n(int(str(published)))} %"
+        else:
+            published_value = PUBLISHED[key]
+            fmt = w.soles if kind == "soles" else w.n
+            published_text = fmt(published_value)
+            if isinstance(value, int):
+                run = fmt(value)
+                delta = value - published_value
+                diff = f"{fmt(delta)} ({w.pct(delta, published_value)})"
+                if delta > 0:
+                    diff = "+" + diff
+            else:
+                run, diff = "—", "—"
+                why = N_("Not produced by this run.") if value is None else why
+        rows.append((w(label), published_text, run, diff, w(why)))
+    header = (
+        w(N_("Measure")),
+        w(N_("Published (DU 095-2020)")),
+        w(N_("This run")),
+        w(N_("Difference")),
+        w(N_("Why")),
+    )
+    note = ""
+    eligible = summary.get("eligible")
+    if isinstance(eligible, int) and eligible:
+        note = w(
+            N_(
+                "This run's eligible households are {share} of the decree's target: its counts "
+                "differ from the published ones by that scale; its shares compare directly."
+            )
+        ).format(
+            share=format_decimal(
+                100 * eligible / PUBLISHED["eligible"], format="#,##0.0##", locale=w.cldr
+            )
+            + " %"
+        )
+    return _table(header, rows, cls="published") + f'<p class="note">{html.escape(note)}</p>'
+
+
+STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 62rem;
+       color: #111; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
+svg text { font: 12px system-ui, sans-serif; fill: #111; }
+svg text.value { font-weight: 600; }
+table { border-collapse: collapse; margin: .6rem 0; }
+td, th { border: 1px solid #bbb; padding: .2rem .6rem; vertical-align: top; }
+td:not(:first-child) { text-align: right; font-variant-numeric: tabular-nums;
+                       white-space: nowrap; }
+table.published td:last-child { text-align: left; max-width: 22rem; white-space: normal; }
+tr.stage th { text-align: left; } tr.drop td:first-child { padding-left: 1.6rem; color: #444; }
+.note { color: #444; font-size: .9rem; max-width: 50rem; }
+.ok { color: #1e8449; } .bad { color: #b03a2e; }
+@media print {
+  body { margin: 0; max-width: none; font-size: 11pt; }
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  svg.chart { max-width: 100%; height: auto; }
+  table { font-size: 9.5pt; max-width: 100%; } table.published td { white-space: normal; }
+  h2 { break-after: avoid; } svg, tr { break-inside: avoid; }
+}
+"""
+
+
+def write_html(
+    results: Results,
+    path: Path,
+    *,
+    title_note: str = "",
+    locale: str = DEFAULT_LOCALE,
+    summary: Mapping[str, object] | None = None,
+) -> Path:
+    """Write the report for ``results`` to ``path`` (UTF-8 HTML, parents created) in
+    ``locale`` (``es`` or ``en``; another falls back to Spanish) and return ``path``.
+    ``summary`` is the run's figures under :data:`program.published.SUMMARY_KEYS` (the
+    ``demo --summary`` figures); by default :func:`run_figures`."""
+    w = Words(locale)
+    figures = dict(summary) if summary is not None else dict(run_figures(results))
     steps = [
-        (s.name, f"{s.seconds:.1f}", f"{s.records:,}", f"{s.rate:,.0f}") for s in results.steps
+        (
+            w(STEP_LABELS.get(s.name, s.name)),
+            format_decimal(s.seconds, format="#,##0.0", locale=w.cldr),
+            w.n(s.records),
+            w.n(round(s.rate)),
+        )
+        for s in results.steps
     ]
+    step_header = [w(TEXT[k]) for k in ("step", "seconds", "records", "records_per_second")]
     audit = results.audit
-    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    generated = datetime.now(UTC)
+    e = html.escape
+    title = w(N_("DU 095-2020 operation: affiliation, payments and co-responsibility"))
+    intro = w(
+        N_("Situation at {as_of}; health judged for {period}. Generated {generated}.")
+    ).format(
+        as_of=w.day(results.as_of),
+        period=results.period,
+        generated=w.day(generated.date()) + generated.strftime(" %H:%M UTC"),
+    )
+    audit_text = w(
+        N_("Audit chain {state}: {events} events and {checkpoints} signed checkpoints verified.")
+    ).format(
+        state=w(N_("intact")) if audit.get("ok") else w(N_("BROKEN")),
+        events=w.n(audit.get("events_checked", 0)),
+        checkpoints=w.n(audit.get("checkpoints_checked", 0)),
+    )
+    records = w(
+        N_(
+            "{extract} HIS rows from the periodic extract (children with consent only); "
+            "{pushed} rows pushed by MINSA."
+        )
+    ).format(extract=w.n(results.health_records), pushed=w.n(results.pushed_records))
+    calls = w(N_("{calls} calls to the gateway, {retries} of them retries.")).format(
+        calls=w.n(results.calls), retries=w.n(results.retries)
+    )
     page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>DU 095-2020 operation report</title>
-<style>
-body {{ font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 60rem;
-       color: #222; }}
-h1 {{ font-size: 1.5rem; }} h2 {{ font-size: 1.15rem; margin-top: 2rem; }}
-svg text {{ font: 12px system-ui, sans-serif; fill: #222; }}
-table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: .2rem .6rem; }}
-td:not(:first-child) {{ text-align: right; }}
-.ok {{ color: #27ae60; }} .bad {{ color: #c0392b; }}
-</style></head><body>
-<h1>DU 095-2020 operation: affiliation, payments and co-responsibility</h1>
-<p>As of {results.as_of}; health judged for {results.period}. Generated {generated}.
-{html.escape(title_note)} Counts only: no personal data appears in this report.</p>
-<h2>Affiliation funnel</h2>
-{_bars(funnel)}
-<h2>Why households were not affiliated</h2>
-{_bars(dropouts, "#7f8c8d") if dropouts else "<p>None.</p>"}
-<h2>Payments and reconciliation</h2>
-{_bars(payments, "#16a085") if payments else "<p>No payment run.</p>"}
-<h2>Compliance by item ({results.period})</h2>
-{_stacked(items, ("given", "missing", "not-yet-due")) if items else "<p>No verdicts.</p>"}
-<h2>Semáforo by region (children to follow up)</h2>
-{_stacked(semaforo, PRIORITIES) if semaforo else "<p>No verdicts.</p>"}
-<h2>Health records</h2>
-<p>{results.health_records:,} HIS rows from the periodic extract (children with consent only);
-{results.pushed_records:,} rows pushed by MINSA.</p>
-<h2>Audit</h2>
-<p class="{"ok" if audit.get("ok") else "bad"}">Audit chain
-{"intact" if audit.get("ok") else "BROKEN"}: {audit.get("events_checked", 0):,} events and
-{audit.get("checkpoints_checked", 0):,} signed checkpoints verified.</p>
-<h2>Time per step</h2>
-{_table(("Step", "Seconds", "Records", "Records/s"), steps)}
-<p>{results.calls:,} calls to the gateway, {results.retries:,} of them retries.</p>
+<html lang="{w.locale}"><head><meta charset="utf-8">
+<title>{e(title)}</title>
+<style>{STYLE}</style></head><body>
+<h1>{e(title)}</h1>
+<p>{e(intro)} {e(title_note)}</p>
+<p class="window">{e(_window(results, w))}</p>
+<p class="note">{e(w(TEXT["counts_only"]))}</p>
+<h2>{e(w(TEXT["published_results_and_this_run"]))}</h2>
+{_published_section(figures, w)}
+<h2>{e(w(TEXT["affiliation_funnel"]))}</h2>
+{_funnel_section(results, w)}
+<h2>{e(w(TEXT["payments_and_reconciliation"]))}</h2>
+{_payments_section(results, w)}
+<h2>{e(w(TEXT["co_responsibility_of_paid_households"]))}</h2>
+{_follow_up_section(results, w)}
+<h2>{e(w(TEXT["services_by_item_period"]).format(period=results.period))}</h2>
+{_compliance_section(results, w)}
+<h2>{e(w(TEXT["sem_foro_by_territorial_unit"]))}</h2>
+{_semaforo_section(results, w)}
+<h2>{e(w(TEXT["health_records"]))}</h2>
+<p>{e(records)}</p>
+<h2>{e(w(TEXT["audit"]))}</h2>
+<p class="{"ok" if audit.get("ok") else "bad"}">{e(audit_text)}</p>
+<h2>{e(w(TEXT["time_per_step"]))}</h2>
+{_table(step_header, steps)}
+<p>{e(calls)}</p>
 </body></html>
 """
     path.parent.mkdir(parents=True, exist_ok=True)

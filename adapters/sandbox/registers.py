@@ -11,8 +11,10 @@ Files written into one directory (UTF-8 CSV with a header line, comma-separated)
 
 - ``rnh.csv``: ``dni,formal_payroll``: one line per household's mother (the caregiver),
   ``dni`` her 8-digit DNI, ``formal_payroll`` ``true`` or ``false``.
-- ``districts.csv``: ``inei,department,poverty_pct``: one line per district with an INEI
-  code, ``poverty_pct`` the percent monetary poverty or empty when unknown.
+- ``districts.csv``: ``inei,department,poverty_pct,region,latitude,longitude``: one line
+  per district with an INEI code, ``poverty_pct`` the percent monetary poverty,
+  ``region`` the district table's region (Lima Metropolitana is ``LIMA PROVINCIA``),
+  ``latitude``/``longitude`` in decimal degrees; a value is empty when unknown.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ class RegisterFiles:
         return self.directory / DISTRICTS_FILE
 
 
+def _number(value: float | None) -> str:
+    return "" if value is None else repr(value)
+
+
 def write_registers(population: Population, directory: Path) -> RegisterFiles:
     """Write ``rnh.csv`` and ``districts.csv`` for ``population`` into ``directory``
     (created if missing; existing files replaced). Takes time linear in the population's
@@ -50,11 +56,19 @@ def write_registers(population: Population, directory: Path) -> RegisterFiles:
     directory.mkdir(parents=True, exist_ok=True)
     with files.districts.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(["inei", "department", "poverty_pct"])
+        writer.writerow(["inei", "department", "poverty_pct", "region", "latitude", "longitude"])
         for d in population.districts:
             if d.inei is not None:
-                poverty = "" if d.poverty_pct is None else repr(d.poverty_pct)
-                writer.writerow([d.inei, d.department, poverty])
+                writer.writerow(
+                    [
+                        d.inei,
+                        d.department,
+                        _number(d.poverty_pct),
+                        d.region or d.department,
+                        _number(d.latitude),
+                        _number(d.longitude),
+                    ]
+                )
     with files.rnh.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["dni", "formal_payroll"])

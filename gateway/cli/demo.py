@@ -24,7 +24,13 @@ if TYPE_CHECKING:
 
 def demo(
     households: Annotated[
-        int, typer.Option(min=1, max=2_000_000, help="Synthetic households (population size).")
+        int,
+        typer.Option(
+            min=1,
+            max=2_000_000,
+            help="Synthetic households (population size); with --gateway, the cap on the "
+            "newborns read (the most recent).",
+        ),
     ] = 2_000,
     seed: Annotated[int, typer.Option(help="Seed of the population and of the calls.")] = 2020,
     faults: Annotated[
@@ -51,6 +57,9 @@ def demo(
             "[written from the sandbox population, GATEWAY_SANDBOX_*]."
         ),
     ] = None,
+    lang: Annotated[
+        str, typer.Option(help="Language of the summary and the report: es or en.")
+    ] = "es",
     summary: Annotated[
         Path | None,
         typer.Option(
@@ -71,6 +80,8 @@ def demo(
     """Play the DU 095-2020 operation end to end through the gateway's public API:
     newborns, eligibility, phone affiliation with consent, accounts, the first transfer,
     health verdicts and the semáforo, the second transfer, the audit check."""
+    if lang not in ("es", "en"):
+        raise fail("--lang must be es or en")
     if faults not in FAULT_PROFILES:
         raise fail(f"--faults must be one of {', '.join(FAULT_PROFILES)}")
     if gateway and faults != "none":
@@ -93,10 +104,10 @@ def demo(
             raise fail(f"{registers}: no {' or '.join(missing)}")
     if gateway:
         results = _against(
-            gateway, credentials, registers, report, households, seed, concurrency, day
+            gateway, credentials, registers, report, households, seed, concurrency, day, lang
         )
     else:
-        results = _in_process(report, households, seed, faults, concurrency, day)
+        results = _in_process(report, households, seed, faults, concurrency, day, lang)
     if summary is not None:
         from program.demo import write_summary
 
@@ -125,6 +136,7 @@ def _against(
     seed: int,
     concurrency: int,
     as_of: date,
+    lang: str,
 ) -> Results:
     """The programme against a running gateway, with the register files in
     ``registers``, or else those the sandbox writes from the running mocks' population
@@ -147,14 +159,20 @@ def _against(
                 households=households,
                 concurrency=concurrency,
                 as_of=as_of,
-                title_note=f"Seed {seed}, faults none.",
+                locale=lang,
             )
         except RegisterFileError as exc:
             raise fail(str(exc)) from None
 
 
 def _in_process(
-    report: Path, households: int, seed: int, faults: str, concurrency: int, as_of: date
+    report: Path,
+    households: int,
+    seed: int,
+    faults: str,
+    concurrency: int,
+    as_of: date,
+    lang: str,
 ) -> Results:
     """The programme against a sandbox gateway and mocks started in this process."""
     from rich.console import Console
@@ -183,5 +201,5 @@ def _in_process(
                 )
 
     results = asyncio.run(main())
-    present(results, report, title_note=f"Seed {seed}, faults {faults}.", console=console)
+    present(results, report, seed=seed, faults=faults, console=console, locale=lang)
     return results

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import httpx
+import lxml.html
 import pytest
 
 from adapters.sandbox.population import Population
@@ -24,6 +25,7 @@ from program.operation import Household, Results, funnel_stages
 from program.published import PUBLISHED, SUMMARY_KEYS
 from program.registers import FileRegisters
 from program.report import write_html
+from tests.fixtures.report_pages import assert_funnel_adds_up
 
 AS_OF = date(2021, 3, 1)
 SEED = 11
@@ -214,8 +216,14 @@ async def test_the_operation_end_to_end(tmp_path: Path, capfd: pytest.CaptureFix
 
     report = write_html(results, tmp_path / "report.html")
     text = report.read_text()
-    for title in ("Affiliation funnel", "Payments and reconciliation", "Semáforo by region"):
+    for title in ("Embudo de afiliación", "Pagos y conciliación", "Semáforo por unidad"):
         assert title in text
+    # On the page, every stage of the funnel is the one before minus its drops.
+    rows = assert_funnel_adds_up(lxml.html.fromstring(text))
+    stages = [n for kind, _, n, _ in rows if kind == "stage"]
+    assert stages[0] == len(households)
+    assert results.territory is not None
+    assert all(results.territory.unit_of(h.ubigeo) for h in households if h.priority)
     assert "<script" not in text
     numbers = set(re.findall(r"\d{8}", text))
     assert not numbers & ({h.cui for h in households} | {h.mother_dni for h in households})

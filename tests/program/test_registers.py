@@ -18,7 +18,9 @@ def test_the_files_say_what_the_population_says(tmp_path: Path) -> None:
     population = Population(load_districts(), seed=5, size=400)
     files = write_registers(population, tmp_path / "registers")
     assert files.rnh.read_text().splitlines()[0] == "dni,formal_payroll"
-    assert files.districts.read_text().splitlines()[0] == "inei,department,poverty_pct"
+    assert files.districts.read_text().splitlines()[0] == (
+        "inei,department,poverty_pct,region,latitude,longitude"
+    )
     registers = FileRegisters.read(files.directory)
     households = [population.household(i) for i in range(population.size)]
     assert any(h.formal_payroll for h in households)
@@ -29,6 +31,15 @@ def test_the_files_say_what_the_population_says(tmp_path: Path) -> None:
             assert registers.formal_payroll(h.father.dni) is False
         assert registers.poverty_pct(h.district.inei or "") == h.district.poverty_pct
         assert registers.region(h.district.inei or "") == h.district.department
+    places = {p.inei: p for p in registers.places()}
+    for d in population.districts:
+        place = places[d.inei or ""]
+        assert (place.region, place.latitude, place.longitude) == (
+            d.region,
+            d.latitude,
+            d.longitude,
+        )
+        assert place.latitude is not None
     assert registers.formal_payroll("00000000") is False
     assert registers.poverty_pct("999999") is None
     assert registers.region("999999") == "UNKNOWN"
@@ -42,6 +53,11 @@ def test_the_files_say_what_the_population_says(tmp_path: Path) -> None:
         ("dni\n45123456\n", None, "missing column(s) formal_payroll"),
         (None, "inei,department,poverty_pct\n070101,CALLAO,many\n", "poverty_pct is not a"),
         (None, "inei,department,poverty_pct\n7010,CALLAO,9.5\n", "inei is not 6 digits"),
+        (
+            None,
+            "inei,department,poverty_pct,latitude\n070101,CALLAO,9.5,north\n",
+            "line 2: latitude is not a number",
+        ),
     ],
 )
 def test_a_malformed_file_is_refused_by_line(

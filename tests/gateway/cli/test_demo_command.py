@@ -41,3 +41,22 @@ def test_unknown_fault_profile_is_refused() -> None:
     code, output = run("--faults", "stormy")
     assert code == 1
     assert "--faults must be one of none, flaky, slow" in output
+
+
+def test_unknown_language_is_refused() -> None:
+    code, output = run("--lang", "fr")
+    assert code == 1
+    assert "--lang must be es or en" in output
+
+
+def test_the_report_in_english_on_request(tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    code, output = run("--households", "60", "--lang", "en", "--report", str(report))
+    assert code == 0, output
+    assert "Semáforo: Very high" in output  # the terminal summary, in English too
+    page = report.read_text(encoding="utf-8")
+    assert '<html lang="en">' in page
+    assert "Semáforo by territorial unit" in page
+    # The sandbox's invented districts go to the nearest real unit: no invented region.
+    assert "Unidad Territorial" in page
+    assert "SINTETICO" not in page

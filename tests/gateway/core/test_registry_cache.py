@@ -1,13 +1,16 @@
 """Each process caches clients and signing keys; a change made anywhere (another process,
-a command run against the database) applies in every process within
+a command run against the database: a client disabled, a grant withdrawn, a signing key
+rotated or withdrawn) applies in every process within
 ``registry_refresh_ms``. Two application instances on one database stand for two
 gateway processes."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,7 +21,9 @@ from gateway.app import create_app
 from gateway.core.db import sync_url
 from gateway.settings import Settings
 from gateway.state import AppState
+from tests.fixtures.cli import env_for
 from tests.fixtures.gateway import MakeClient, bearer
+from tests.fixtures.serving import run_cli
 
 REFRESH_MS = 200
 
@@ -105,3 +110,62 @@ async def test_a_grant_withdrawn_outside_any_process_applies_within_the_bound(
         response = await process.get("/v1/clients", headers=bearer(token))
         assert response.status_code == 403
         assert response.json()["type"] == "/problems/role-not-granted"
+
+
+def kid_of(token: str) -> str:
+    """The ``kid`` of a compact JWS's protected header (RFC 7515 §4.1.4)."""
+    header = token.split(".")[0]
+    return str(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"])
+
+
+async def test_a_key_rotated_by_another_process_signs_and_verifies_everywhere_within_the_bound(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    other: httpx.AsyncClient,
+    make_client: MakeClient,
+) -> None:
+    creds = await make_client(["consumer"], ["contact"])
+    old = await token_for(http, creds.client_id, creds.client_secret)
+    for process in (http, other):  # both processes now hold the first key's public half
+        assert (await process.get("/v1/services", headers=bearer(old))).status_code == 200
+
+    # `juntos-gateway keys rotate`, run as its own process, as an operator would.
+    rotated = await asyncio.to_thread(
+        run_cli, ["keys", "rotate"], {**env_for(settings), "LANG": "en_US.UTF-8"}, Path.cwd()
+    )
+    assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+
+    await after_the_bound()
+    fresh = {
+        process: await token_for(process, creds.client_id, creds.client_secret)
+        for process in (http, other)
+    }
+    new_kids = {kid_of(token) for token in fresh.values()}
+    assert len(new_kids) == 1  # both processes sign with the same, new key
+    assert kid_of(old) not in new_kids
+    for process in (http, other):
+        for token in (*fresh.values(), old):  # the retired key verifies until its tokens expire
+            assert (await process.get("/v1/services", headers=bearer(token))).status_code == 200
+
+
+async def test_a_key_withdrawn_outside_any_process_stops_verifying_within_the_bound(
+    app: FastAPI,
+    http: httpx.AsyncClient,
+    other: httpx.AsyncClient,
+    make_client: MakeClient,
+) -> None:
+    creds = await make_client(["consumer"], ["contact"])
+    token = await token_for(http, creds.client_id, creds.client_secret)
+    for process in (http, other):
+        assert (await process.get("/v1/services", headers=bearer(token))).status_code == 200
+
+    # A compromised key removed by an operator's SQL: every token it signed dies with it.
+    update(app, "DELETE FROM signing_keys WHERE kid = :kid", kid=kid_of(token))
+
+    await after_the_bound()
+    for process in (http, other):
+        response = await process.get("/v1/services", headers=bearer(token))
+        assert response.status_code == 401
+        assert response.json()["type"] == "/problems/invalid-token"
+    jwks = (await other.get("/.well-known/jwks.json")).json()["keys"]
+    assert kid_of(token) not in {key["kid"] for key in jwks}

@@ -1,0 +1,55 @@
+"""The programme's catalogs: every message marked in ``program/`` has a Spanish
+translation, and the English catalog holds the same messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.pofile import read_po
+
+import program
+from program.i18n import LOCALE_DIR, LOCALES, translations
+
+ROOT = Path(program.__file__).resolve().parent
+
+
+def _extracted() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+        str(ROOT), [("**.py", "python")], keywords=DEFAULT_KEYWORDS
+    ):
+        for msgid in message if isinstance(message, tuple) else (message,):
+            if msgid:
+                found.setdefault(msgid, []).append(f"{filename}:{lineno}")
+    return found
+
+
+def _catalog(locale: str) -> dict[str, object]:
+    entries: dict[str, object] = {}
+    for po in sorted((LOCALE_DIR / locale / "LC_MESSAGES").glob("*.po")):
+        with po.open("rb") as source:
+            for message in read_po(source, locale=locale):
+                if message.id:
+                    assert not message.fuzzy, f"{po.name}: fuzzy entry {message.id!r}"
+                    entries[str(message.id)] = message.string
+    return entries
+
+
+def test_every_marked_message_has_a_spanish_translation() -> None:
+    spanish = _catalog("es")
+    extracted = _extracted()
+    assert len(extracted) > 100  # the extraction does see the report's messages
+    missing = {m: where for m, where in extracted.items() if not spanish.get(m)}
+    assert not missing, f"not translated into Spanish (program/locale/es): {missing}"
+
+
+def test_english_holds_the_same_messages_as_spanish() -> None:
+    assert set(_catalog("en")) == set(_catalog("es"))
+
+
+def test_spanish_is_the_default() -> None:
+    assert LOCALES[0] == "es"
+    assert translations("xx") is translations("es")
+    assert translations("es").gettext("Affiliation funnel") == "Embudo de afiliación"
+    assert translations("en").gettext("Affiliation funnel") == "Affiliation funnel"
