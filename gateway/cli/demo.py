@@ -90,12 +90,12 @@ def demo(
         day = date.fromisoformat(as_of)
     except ValueError:
         raise fail("--as-of must be a date YYYY-MM-DD") from None
-    if gateway and not credentials.exists():
-        raise fail(f"{credentials}: no such file (start the gateway in sandbox mode first)")
     if national:
         if gateway:
             raise fail("--national sizes the in-process sandbox; size your mocks instead")
         households = _national_size(seed)
+    if gateway and not credentials.exists():
+        raise fail(f"{credentials}: no such file (start the gateway in sandbox mode first)")
     if registers is not None:
         if not gateway:
             raise fail("--registers applies with --gateway; the in-process sandbox writes its own")

@@ -3,11 +3,13 @@ programme's register files go with ``--gateway`` only, and must be there."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from gateway.cli import app as cli
+from program.published import PUBLISHED, SUMMARY_KEYS
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -49,10 +51,23 @@ def test_unknown_language_is_refused() -> None:
     assert "--lang must be es or en" in output
 
 
+def test_national_sizes_the_in_process_sandbox_only() -> None:
+    code, output = run("--national", "--gateway", "http://127.0.0.1:9")
+    assert code == 1
+    assert "--national sizes the in-process sandbox" in output
+
+
 def test_the_report_in_english_on_request(tmp_path: Path) -> None:
     report = tmp_path / "report.html"
-    code, output = run("--households", "60", "--lang", "en", "--report", str(report))
+    summary = tmp_path / "figures" / "summary.json"
+    code, output = run(
+        "--households", "60", "--lang", "en", "--report", str(report), "--summary", str(summary)
+    )
     assert code == 0, output
+    figures = json.loads(summary.read_text(encoding="utf-8"))
+    assert set(SUMMARY_KEYS) <= set(figures)
+    assert figures["published"] == PUBLISHED
+    assert figures["funnel"][0]["households"] == figures["newborns"] > 0
     assert "Semáforo: Very high" in output  # the terminal summary, in English too
     page = report.read_text(encoding="utf-8")
     assert '<html lang="en">' in page
