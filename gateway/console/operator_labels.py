@@ -72,6 +72,14 @@ EXCHANGES = {
     "bn-reconciliation": N_("Debits booked on the programme's account (Banco de la Nación)"),
 }
 
+# Who started a run when it was not a client (``gateway.jobs.starters``); a client is
+# shown by its id.
+STARTERS = {
+    "schedule": N_("the schedule"),
+    "cli": N_("command line"),
+    "console": N_("console"),
+}
+
 RUN_STATES = {
     "queued": N_("queued"),
     "running": N_("running"),
