@@ -20,6 +20,7 @@ a code in only one of the two codings.
 from __future__ import annotations
 
 import csv
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -85,8 +86,17 @@ class UnknownUbigeo(IdentifierError):
     """A well-formed code the district table does not know in the declared coding."""
 
 
+def place_key(place_name: str) -> str:
+    """A ``DEPT/PROV/DIST`` place name compared without case, accents or spacing around
+    the slashes (``Lima / Lima / Jesús María`` and ``LIMA/LIMA/JESUS MARIA`` are one)."""
+    plain = "".join(
+        c for c in unicodedata.normalize("NFKD", place_name) if not unicodedata.combining(c)
+    )
+    return "/".join(" ".join(part.split()) for part in plain.upper().split("/"))
+
+
 class DistrictTable:
-    """Districts by code in each coding, and conversion to INEI codes."""
+    """Districts by code in each coding, by place name, and conversion to INEI codes."""
 
     def __init__(self, districts: Iterable[District]) -> None:
         self.districts = tuple(districts)
@@ -94,6 +104,20 @@ class DistrictTable:
             "inei": {d.inei: d for d in self.districts if d.inei is not None},
             "reniec": {d.reniec: d for d in self.districts if d.reniec is not None},
         }
+        by_place: dict[str, District | None] = {}
+        for d in self.districts:
+            key = place_key(d.reniec_label)
+            by_place[key] = None if key in by_place else d  # a name two districts share
+        self._by_place = by_place
+
+    def inei_of_place(self, place_name: str | None) -> str | None:
+        """The INEI code of the district a ``DEPT/PROV/DIST`` place name (RENIEC's
+        answer) names; None when no district of the table, or more than one, has that
+        name, or the district has no INEI code."""
+        if not place_name:
+            return None
+        district = self._by_place.get(place_key(place_name))
+        return district.inei if district is not None else None
 
     def find(self, code: str, coding: UbigeoCoding) -> District | None:
         return self._by[coding].get(code)

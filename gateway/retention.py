@@ -8,15 +8,25 @@ request; pushed messages, exchange runs and payment runs with what they staged t
 after they were received or finished. Audit events are not purged here: they leave the
 database only through ``audit archive``. The job runner runs ``purge`` periodically
 (every process may: deleting what another process already deleted is a no-op).
+
+A purge that deletes something, and every purge a person runs, leaves an audit event
+(service ``gateway.retention-purge``, the counts per category as its reason) naming who
+started it (``gateway.jobs.starters``): ``schedule`` for the runner's periodic purge,
+``cli`` and the operator's login name for ``juntos-gateway purge``. A dry run deletes
+nothing and leaves no event.
 """
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audit.events import AuditEvent
+from audit.store import append
 from gateway.catalog.models import Catalog
 from gateway.consent.repository import ConsentRepository
 from gateway.core.data_keys import SealedColumn
@@ -24,9 +34,12 @@ from gateway.exchanges.repository import ExchangeRepository
 from gateway.idempotency.repository import IdempotencyRepository
 from gateway.inbound.feeds import FEEDS
 from gateway.inbound.repository import InboundRepository
+from gateway.jobs.starters import SCHEDULE, Starter
 from gateway.payments.repository import PaymentRepository
 
 log = structlog.get_logger("gateway.retention")
+
+SERVICE = "gateway.retention-purge"
 
 
 async def purge(
@@ -35,9 +48,11 @@ async def purge(
     *,
     now: datetime | None = None,
     dry_run: bool = False,
+    starter: Starter | None = None,
 ) -> dict[str, int]:
     """Rows past retention, per category (deleted unless ``dry_run``), in the caller's
-    transaction."""
+    transaction, with the purge's audit event naming ``starter`` (by default the
+    schedule)."""
     now = now or datetime.now(UTC)
 
     def cutoff(category: str) -> datetime:
@@ -72,7 +87,23 @@ async def purge(
         add(category, await runs.purge(name, cutoff(category), dry_run=dry_run))
     category = of("bn.payments")
     add(category, await PaymentRepository(session).purge(cutoff(category), dry_run=dry_run))
+    starter = starter or Starter.schedule()
+    if not dry_run and (any(counts.values()) or starter.triggered_by != SCHEDULE):
+        await append(session, _event(starter, counts))
     return counts
+
+
+def _event(starter: Starter, counts: dict[str, int]) -> AuditEvent:
+    return AuditEvent(
+        request_id=f"purge:{uuid.uuid4()}",
+        client_id=starter.triggered_by,
+        user_id=starter.triggered_by_user,
+        service=SERVICE,
+        purpose=None,
+        partner="gateway",
+        operation="purge",
+        reason=json.dumps(counts, sort_keys=True, separators=(",", ":")),
+    )
 
 
 async def purge_logged(session: AsyncSession, catalog: Catalog) -> int:

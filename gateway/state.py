@@ -193,7 +193,7 @@ class AppState:
         # webhook answers (gateway.subscriptions.delivery).
         jobs.dispatcher(DeliveryJob(subscriptions))
         jobs.register(ExchangeRunJob(exchanges))
-        jobs.register(PaymentRunJob(payments))
+        jobs.register(PaymentRunJob(payments, catalog))
         return cls(
             settings=settings,
             catalog=catalog,

@@ -84,7 +84,7 @@ class FakeCivilRegistry:
             given_names=person.given_names,
             address=found.household.address,
             marital_status=person.marital_status,
-            ubigeo=found.household.district.reniec_label,
+            place_name=found.household.district.reniec_label,
             restriction=person.restriction,
             photo=None,
         )

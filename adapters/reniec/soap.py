@@ -217,7 +217,7 @@ class ConsultarExchange:
             given_names=values.get("prenombres") or "",
             address=values.get("direccion") or "",
             marital_status=values.get("estadoCivil") or "",
-            ubigeo=values.get("ubigeo") or "",
+            place_name=values.get("ubigeo") or "",
             restriction=values.get("restriccion") or "",
             photo=photo,
         )

@@ -83,6 +83,15 @@ SERVICES = {
     "console.audit-verify-result": N_("Console: audit chain verification finished"),
     "console.disclosure-report": N_("Console: disclosure report"),
     "console.disclosure-report-pdf": N_("Console: disclosure report as PDF"),
+    "gateway.retention-purge": N_("Deletion of data past its retention period"),
+}
+
+# Who started a job when it was not a client (``gateway.jobs.starters``): an event's
+# ``client_id`` holds one of these codes and its ``user_id`` the person, if any.
+STARTERS = {
+    "schedule": N_("Automatic schedule"),
+    "cli": N_("Command line"),
+    "console": N_("Console"),
 }
 
 FIELDS = {
@@ -93,7 +102,8 @@ FIELDS = {
     "given_names": N_("given names"),
     "address": N_("address"),
     "marital_status": N_("marital status"),
-    "ubigeo": N_("district of residence"),
+    "place_name": N_("place of residence (department, province, district)"),
+    "ubigeo": N_("district code (ubigeo)"),
     "ubigeo_inei": N_("district of birth"),
     "restriction": N_("restriction on the DNI"),
     "photo": N_("photograph"),
@@ -150,6 +160,7 @@ FIELDS = {
     "end_to_end_id": N_("payment reference"),
     "amount": N_("amount"),
     "booking_date": N_("booking date"),
+    "name": N_("account holder's name"),
 }
 
 DECISIONS = {
@@ -186,6 +197,7 @@ OUTCOMES = {
     "partner-malformed-response": N_("partner answered badly"),
     "partner-circuit-open": N_("partner paused after repeated failures"),
     "partner-busy": N_("partner busy"),
+    "webhook-failed": N_("not accepted by the subscriber's address"),
 }
 
 SUBJECT_ROLES = {
@@ -228,6 +240,11 @@ class Labels:
         if code and code not in SERVICES and code.startswith("console."):
             return self.text(N_("Console: {action}")).format(action=code.removeprefix("console."))
         return self._named(SERVICES, code)
+
+    def starter(self, code: str | None) -> str | None:
+        """The name of a job's starter that is not a client (the schedule, the command
+        line, the console), or None for a client id."""
+        return self.text(STARTERS[code]) if code in STARTERS else None
 
     def partner(self, code: str | None) -> str:
         return self._named(PARTNERS, code)

@@ -3,6 +3,7 @@ whether it may be served and exactly which fields the answer carries."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Annotated, Any
 
@@ -45,8 +46,10 @@ router = APIRouter(
 )
 
 
-def _person(p: Person) -> dict[str, Any]:
-    return p.as_record()
+def _person(p: Person, districts: DistrictTable) -> dict[str, Any]:
+    """RENIEC's person with the district's INEI code as ``ubigeo`` when the district
+    table knows the place RENIEC names (``place_name``)."""
+    return replace(p, ubigeo=districts.inei_of_place(p.place_name)).as_record()
 
 
 def _account(a: Account) -> dict[str, Any]:
@@ -74,7 +77,8 @@ async def get_person(
         number, _ = parse_document(dni, "path.dni")
         audited.subject("dni", number)
         person = await audited.port(CivilRegistry).person(number)
-        return audited.answer(project(_person(person), audited.fields))
+        record = _person(person, call.state.get(DistrictTable))
+        return audited.answer(project(record, audited.fields))
 
 
 @router.post(

@@ -4,10 +4,21 @@ them (see ``gateway.calls.answers`` for how answer models document, not serialis
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.calls.answers import DOCUMENT_SCHEMA, NEXT_CURSOR, PERIOD, Record, envelope
+from gateway.calls.answers import (
+    DOCUMENT_SCHEMA,
+    NEXT_CURSOR,
+    PERIOD,
+    UBIGEO_SCHEMA,
+    Record,
+    envelope,
+)
+
+# A ubigeo is always a 6-digit code (here INEI's); a place's name is ``place_name``.
+IneiCode = Annotated[str, Field(json_schema_extra=UBIGEO_SCHEMA)]
 
 
 class IdentityVerificationRequest(BaseModel):
@@ -41,7 +52,20 @@ class PersonRecord(Record):
     given_names: str | None = None
     address: str | None = None
     marital_status: str | None = None
-    ubigeo: str | None = None
+    place_name: str | None = Field(
+        default=None,
+        description=(
+            "Where the person lives as RENIEC names it: DEPARTAMENTO/PROVINCIA/DISTRITO "
+            "(names, not a code)."
+        ),
+    )
+    ubigeo: IneiCode | None = Field(
+        default=None,
+        description=(
+            "The district's 6-digit INEI code, when the gateway's district table knows "
+            "place_name; null otherwise."
+        ),
+    )
     restriction: str | None = None
     photo: str | None = None
 
@@ -63,7 +87,9 @@ class NewbornRecord(Record):
     sex: str | None = None
     birth_weight_g: int | None = None
     health_facility: str | None = None
-    ubigeo: str | None = None
+    ubigeo: IneiCode | None = Field(
+        default=None, description="The district's 6-digit INEI code (the Padrón's coUbigeoInei)."
+    )
     mother_dni: str | None = None
     mother_names: str | None = None
     child_names: str | None = None

@@ -29,6 +29,7 @@ def exchanges_run(
 
     from gateway.districts import load_table
     from gateway.identifiers import IdentifierError
+    from gateway.jobs.starters import Starter
 
     settings = get_settings()
     require_schema(settings)
@@ -51,7 +52,7 @@ def exchanges_run(
 
     async def work(state: Any) -> Any:
         async with transaction(state.sessions) as session:
-            return await state.exchanges.trigger(session, name, params, "cli")
+            return await state.exchanges.trigger(session, name, params, Starter.command_line())
 
     try:
         run = with_state(settings, work)

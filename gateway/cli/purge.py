@@ -19,6 +19,7 @@ def purge_command(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Delete personal data past the catalog's retention and report counts per category."""
+    from gateway.jobs.starters import Starter
     from gateway.retention import purge
 
     settings = get_settings()
@@ -29,7 +30,9 @@ def purge_command(
         engine = create_engine(settings.database_url)
         try:
             async with transaction(session_factory(engine)) as session:
-                return await purge(session, catalog, dry_run=dry_run)
+                return await purge(
+                    session, catalog, dry_run=dry_run, starter=Starter.command_line()
+                )
         finally:
             await engine.dispose()
 

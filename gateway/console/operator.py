@@ -14,8 +14,9 @@ audit event naming the person, in the action's own transaction (the request's
   service ``clients``, the changed client among its subjects, exactly as a change over
   the API or the command line is recorded;
 - an exchange run now or re-run of a failed one is queued with ``triggered_by``
-  ``console:<username>`` (the ``client_id`` of every audit event of the run's partner
-  calls) and recorded as ``console.exchange-run`` / ``console.exchange-rerun``;
+  ``console`` and ``triggered_by_user`` the username (the ``client_id`` and ``user_id``
+  of every audit event of the run's partner calls) and recorded as
+  ``console.exchange-run`` / ``console.exchange-rerun``;
 - a key rotation is recorded as ``console.signing-key-rotate`` or
   ``console.checkpoint-key-rotate`` with the new key id.
 
@@ -62,6 +63,7 @@ from gateway.core.problems import NotFound
 from gateway.exchanges.service import ExchangeService
 from gateway.inbound.feeds import FEEDS
 from gateway.inbound.service import InboundService
+from gateway.jobs.starters import Starter
 from gateway.partners.health import PartnerHealth
 from gateway.partners.reachability import reach_all
 from gateway.payments.service import PaymentService
@@ -111,9 +113,10 @@ def _see(path: str) -> RedirectResponse:
     return RedirectResponse(f"{BASE}{path}", status_code=303)
 
 
-def _person(user: ConsoleUser) -> str:
-    """Who triggered a run, as the run and its audit events name it."""
-    return f"console:{user.username}"
+def _person(user: ConsoleUser) -> Starter:
+    """Who triggered a run, as the run and its audit events name it: ``console`` and
+    the username."""
+    return Starter.console(user.username)
 
 
 # -- the area's entry ---------------------------------------------------

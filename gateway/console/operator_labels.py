@@ -73,6 +73,14 @@ EXCHANGES = {
     "bn-card-deliveries": N_("Debit cards delivered to account holders (Banco de la Nación)"),
 }
 
+# Who started a run when it was not a client (``gateway.jobs.starters``); a client is
+# shown by its id.
+STARTERS = {
+    "schedule": N_("the schedule"),
+    "cli": N_("command line"),
+    "console": N_("console"),
+}
+
 RUN_STATES = {
     "queued": N_("queued"),
     "running": N_("running"),

@@ -77,7 +77,7 @@ class ExchangeRunJob:
         sealed = self.exchanges.keyring.encrypt(json.dumps(rows).encode(), chunk_aad(key))
         if not await runs.checkpoint(job_id, chunk_no, following, len(rows), sealed, now):
             raise LeaseLost  # another process stored this chunk: store nothing
-        event = self._event(spec, f"exchange:{job_id}:{chunk_no}", run.triggered_by)
+        event = self._event(spec, f"exchange:{job_id}:{chunk_no}", run)
         event.subjects = [ref for r in rows for ref in self.exchanges.pseudonyms.of_record(r)]
         event.fields = list(grant.fields)
         event.response_bytes = len(sealed)
@@ -93,20 +93,23 @@ class ExchangeRunJob:
         event = self._event(
             self.exchanges.spec(run.name),
             f"exchange:{job_id}:{run.chunks_done}:attempt-{attempts}",
-            run.triggered_by,
+            run,
         )
         event.outcome = event.reason = reason
         event.status = 503
         await append(session, event)
 
-    def _event(self, spec: ExchangeSpec, request_id: str, triggered_by: str) -> AuditEvent:
+    def _event(self, spec: ExchangeSpec, request_id: str, run: ExchangeRun) -> AuditEvent:
         """The audit event of one partner call made by an exchange, on the catalog's
-        grant, naming who started the run: the client that asked for it over the API,
-        ``cli`` for an operator's command, ``schedule`` for the catalog's schedule."""
+        grant, naming who started the run (``gateway.jobs.starters``): ``client_id`` the
+        client that asked for it over the API, ``cli`` for an operator's command,
+        ``console`` for a person in the console, ``schedule`` for the catalog's
+        schedule; ``user_id`` the person, when there is one."""
         service = self.catalog.services[spec.service]
         return AuditEvent(
             request_id=request_id,
-            client_id=triggered_by,
+            client_id=run.triggered_by,
+            user_id=run.triggered_by_user,
             service=spec.service,
             purpose=spec.purpose,
             legal_basis=service.purposes[spec.purpose].legal_basis,

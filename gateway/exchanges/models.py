@@ -28,7 +28,10 @@ class ExchangeRun(Base):
     not_before: Mapped[datetime] = mapped_column(UTCDateTime())
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    triggered_by: Mapped[str] = mapped_column(String(80))  # console:<username> fits
+    # Who started the run (``gateway.jobs.starters``): a client id, ``schedule``, ``cli``
+    # or ``console``, and the person, when there is one.
+    triggered_by: Mapped[str] = mapped_column(String(80))
+    triggered_by_user: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.auth.dependencies import Principal, Session, State, require_role
 from gateway.calls.answers import UBIGEO_SCHEMA, documented
 from gateway.calls.audited import audited_call
-from gateway.calls.caller import Caller
+from gateway.calls.caller import Caller, UserId
 from gateway.calls.validation import check_range, invalid, parse_ubigeos
 from gateway.catalog.models import Catalog
 from gateway.core.errors import problem_responses
@@ -21,6 +21,7 @@ from gateway.core.problems import PurposeNotAllowed
 from gateway.districts import DistrictTable
 from gateway.exchanges.schemas import ExchangeList, ExchangeRun, StagedRecordsAnswer
 from gateway.exchanges.service import ExchangeService
+from gateway.jobs.starters import Starter
 
 router = APIRouter(
     prefix="/v1/exchanges", tags=["operations"], responses=problem_responses(401, 403, 404, 422)
@@ -68,8 +69,16 @@ async def list_exchanges(_: Admin, state: State, session: Session) -> dict[str, 
     response_model=ExchangeRun,
 )
 async def trigger_exchange_run(
-    name: str, principal: Admin, state: State, session: Session, body: RunRequest | None = None
+    name: str,
+    principal: Admin,
+    state: State,
+    session: Session,
+    body: RunRequest | None = None,
+    user_id: UserId = None,
 ) -> JSONResponse:
+    """Queue a run now. The run names the calling client as ``triggered_by`` and the
+    official of ``X-User-Id`` (if sent) as ``triggered_by_user``; every audit event of
+    its partner calls carries the same pair as ``client_id`` and ``user_id``."""
     spec = state.get(ExchangeService).spec(name)
     request = body or RunRequest()
     today = date.today()
@@ -83,7 +92,8 @@ async def trigger_exchange_run(
         "born_to": born_to.isoformat(),
         "ubigeo": parse_ubigeos(request.ubigeo, "body.ubigeo", state.get(DistrictTable)),
     }
-    run = await state.get(ExchangeService).trigger(session, name, params, principal.client_id)
+    starter = Starter.client(principal.client_id, user_id)
+    run = await state.get(ExchangeService).trigger(session, name, params, starter)
     return JSONResponse(
         run,
         status_code=202,

@@ -69,7 +69,19 @@ class ExchangeRun(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     next_attempt_at: datetime | None = None
-    triggered_by: str | None = None
+    triggered_by: str | None = Field(
+        default=None,
+        description=(
+            "Who started the run: the client id of the API call, or `schedule`, `cli`, `console`."
+        ),
+    )
+    triggered_by_user: str | None = Field(
+        default=None,
+        description=(
+            "The person who started it, when one did: the console username, the "
+            "operator's login name at the command line, or the caller's X-User-Id."
+        ),
+    )
 
 
 class ExchangeDeclared(BaseModel):

@@ -24,6 +24,7 @@ from gateway.core.pseudonyms import Pseudonymizer
 from gateway.exchanges.models import ExchangeChunk, ExchangeRun
 from gateway.exchanges.ports import Consents
 from gateway.exchanges.repository import ExchangeRepository
+from gateway.jobs.starters import Starter
 from gateway.partners.registry import PartnerRegistry
 
 
@@ -56,6 +57,7 @@ def view(run: ExchangeRun) -> dict[str, Any]:
         "finished_at": _iso(run.finished_at),
         "next_attempt_at": _iso(run.not_before) if run.state == "queued" else None,
         "triggered_by": run.triggered_by,
+        "triggered_by_user": run.triggered_by_user,
     }
 
 
@@ -89,10 +91,12 @@ class ExchangeService:
         session: AsyncSession,
         name: str,
         params: dict[str, Any],
-        triggered_by: str,
+        starter: Starter,
         slot: str | None = None,
     ) -> dict[str, Any] | None:
-        """Queue a run; None when a scheduled run of this slot already exists."""
+        """Queue a run started by ``starter`` (kept as ``triggered_by`` and
+        ``triggered_by_user``, and named by every audit event of the run); None when a
+        scheduled run of this slot already exists."""
         self.spec(name)
         now = datetime.now(UTC)
         values: dict[str, Any] = {
@@ -106,7 +110,8 @@ class ExchangeService:
             "records": 0,
             "attempts": 0,
             "not_before": now,
-            "triggered_by": triggered_by,
+            "triggered_by": starter.triggered_by,
+            "triggered_by_user": starter.triggered_by_user,
             "created_at": now,
         }
         if not await ExchangeRepository(session).add_run(values):
@@ -181,7 +186,7 @@ class ExchangeService:
                 "born_to": today.isoformat(),
                 "ubigeo": [],
             }
-            if await self.trigger(session, name, params, "schedule", slot=slot):
+            if await self.trigger(session, name, params, Starter.schedule(), slot=slot):
                 queued.append(name)
             self._slots_seen.add(slot)
         return queued

@@ -18,8 +18,10 @@ Outcome = Literal["paid", "rejected", "pending"]
 
 @dataclass(frozen=True)
 class Person:
-    """A person as RENIEC's ``consultar`` returns them. ``ubigeo`` is RENIEC's text
-    ``DEPT/PROV/DIST`` (names, in no code's coding)."""
+    """A person as RENIEC's ``consultar`` returns them. ``place_name`` is RENIEC's
+    ``datosPersona/ubigeo`` text ``DEPARTAMENTO/PROVINCIA/DISTRITO`` (names, in no
+    code's coding); ``ubigeo`` is the district's 6-digit INEI code when the gateway's
+    district table knows that place name (the gateway fills it in), else None."""
 
     dni: str
     first_surname: str
@@ -27,9 +29,10 @@ class Person:
     given_names: str
     address: str
     marital_status: str
-    ubigeo: str
+    place_name: str
     restriction: str
     photo: bytes | None
+    ubigeo: str | None = None
 
     def as_record(self) -> dict[str, Any]:
         """Every field, JSON-ready; ``photo`` as base64 text (None: no photo)."""
@@ -40,6 +43,7 @@ class Person:
             "given_names": self.given_names,
             "address": self.address,
             "marital_status": self.marital_status,
+            "place_name": self.place_name,
             "ubigeo": self.ubigeo,
             "restriction": self.restriction,
             "photo": base64.b64encode(self.photo).decode() if self.photo else None,

@@ -15,6 +15,13 @@ guards it by the lease):
   (camt.054): paid, rejected with reason, pending, any EndToEndId debited twice, and
   any booked amount that differs from the instructed one.
 A bank failure is retried with backoff.
+
+Every call to the bank leaves an audit event in the step's transaction, naming who
+started the run (``triggered_by`` as ``client_id``, ``triggered_by_user`` as
+``user_id``; ``gateway.jobs.starters``): each pain.001 sent (service ``bn.payments``,
+the chunk's holders as subjects, the fields the document carries), each failed attempt
+(its partner error as outcome and reason, status 503) and the reconciliation's camt.054
+query (service ``bn.reconciliation``).
 """
 
 from __future__ import annotations
@@ -27,6 +34,9 @@ from decimal import Decimal
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audit.events import AuditEvent
+from audit.store import append
+from gateway.catalog.models import Catalog
 from gateway.jobs import Done, LeaseLost, Retry
 from gateway.partners.errors import PartnerError
 from gateway.partners.models import Outcome, Transfer
@@ -36,6 +46,12 @@ from gateway.payments.repository import PaymentRepository
 from gateway.payments.service import PaymentService, chunk_aad, item_aad
 
 log = structlog.get_logger("gateway.payments")
+
+PAYMENT_SERVICE = "bn.payments"
+RECONCILIATION_SERVICE = "bn.reconciliation"
+PURPOSE = "payment"
+# What a pain.001 carries of each transfer to the bank (``gateway.partners.models.Transfer``).
+SENT_FIELDS = ("end_to_end_id", "amount", "name", "cci")
 
 
 def _reason(outcome: Outcome, status: str | None, reason: str | None) -> str | None:
@@ -47,12 +63,13 @@ class PaymentRunJob:
     name = "payment-runs"
     table = PaymentRun
 
-    def __init__(self, payments: PaymentService) -> None:
+    def __init__(self, payments: PaymentService, catalog: Catalog) -> None:
         # an instance attribute: read from the class through self, the column would act as
         # a descriptor on this (unmapped) object
         self.key = PaymentRun.run_id
         self.payments = payments
         self.keyring = payments.keyring
+        self.catalog = catalog
 
     async def claimed(self, session: AsyncSession, job_id: str) -> None:
         return None
@@ -60,7 +77,33 @@ class PaymentRunJob:
     async def retrying(
         self, session: AsyncSession, job_id: str, attempts: int, reason: str
     ) -> None:
-        return None
+        run = await PaymentRepository(session).run(job_id)
+        if run is None:
+            return
+        reconciling = run.chunks_done >= run.chunks
+        event = self._event(
+            run,
+            RECONCILIATION_SERVICE if reconciling else PAYMENT_SERVICE,
+            f"payment:{job_id}:{run.chunks_done}:attempt-{attempts}",
+        )
+        event.outcome = event.reason = reason
+        event.status = 503
+        await append(session, event)
+
+    def _event(self, run: PaymentRun, service_id: str, request_id: str) -> AuditEvent:
+        """The audit event of one bank call made for ``run``, on the catalog's grant of
+        the purpose ``payment``, naming who started the run."""
+        service = self.catalog.services[service_id]
+        return AuditEvent(
+            request_id=request_id,
+            client_id=run.triggered_by,
+            user_id=run.triggered_by_user,
+            service=service_id,
+            purpose=PURPOSE,
+            legal_basis=service.purposes[PURPOSE].legal_basis,
+            partner=service.partner,
+            operation=service.operation,
+        )
 
     async def step(self, session: AsyncSession, job_id: str) -> Done | None:
         bank = self.payments.partners.get(Bank)
@@ -127,6 +170,11 @@ class PaymentRunJob:
             outcomes[(outcome, _reason(outcome, status, reason))].append(e2e)
         for (state, reason), e2es in outcomes.items():
             await repo.set_items(e2es, state, reason)
+        event = self._event(run, PAYMENT_SERVICE, f"payment:{run.run_id}:{chunk.chunk_no}")
+        event.subjects = await repo.chunk_holders(run.run_id, chunk.chunk_no)
+        event.fields = list(SENT_FIELDS)
+        event.request_bytes = len(document)
+        await append(session, event)
         await repo.reported(run.run_id, chunk.chunk_no, report.group_status, datetime.now(UTC))
         await repo.update_run(run.run_id, chunks_done=chunk.chunk_no + 1, attempts=0)
 
@@ -144,6 +192,9 @@ class PaymentRunJob:
                 booked += await bank.settled_payments(msg_ids[start : start + 200])
         except PartnerError as exc:
             raise Retry(exc.slug) from None
+        event = self._event(run, RECONCILIATION_SERVICE, f"payment:{run.run_id}:reconcile")
+        event.fields = list(self.catalog.services[RECONCILIATION_SERVICE].purposes[PURPOSE].fields)
+        await append(session, event)
         debits = Counter(b.end_to_end_id for b in booked)
         amounts: dict[str, set[Decimal]] = defaultdict(set)
         for b in booked:

@@ -37,6 +37,10 @@ class PaymentRun(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Who started the run (``gateway.jobs.starters``): the submitting client, and the
+    # person it named (``X-User-Id``), if any.
+    triggered_by: Mapped[str] = mapped_column(String(80))
+    triggered_by_user: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class PaymentItem(Base):

@@ -110,6 +110,18 @@ class PaymentRepository:
             )
         ).all()
 
+    async def chunk_holders(self, run_id: str, chunk_no: int) -> list[str]:
+        """The holders' pseudonyms of a chunk's items, in roll order."""
+        return list(
+            (
+                await self.session.execute(
+                    select(PaymentItem.holder_ref)
+                    .where(PaymentItem.run_id == run_id, PaymentItem.chunk_no == chunk_no)
+                    .order_by(PaymentItem.position)
+                )
+            ).scalars()
+        )
+
     async def chunk_ids(self, run_id: str, chunk_no: int) -> list[str]:
         return list(
             (

@@ -16,6 +16,7 @@ from gateway.calls.caller import Caller
 from gateway.calls.validation import invalid
 from gateway.core.errors import problem_responses
 from gateway.core.limits import batch_body_bytes, body_limit
+from gateway.jobs.starters import Starter
 from gateway.payments.schemas import PaymentRunAnswer
 from gateway.payments.service import PaymentService
 
@@ -60,7 +61,12 @@ async def create_payment_run(
         if body.requested_date < date.today():
             raise invalid("body.requested_date", "must not be in the past")
         accepted = await call.state.get(PaymentService).accept(
-            session, call.principal.client_id, body.run_ref, body.requested_date, body.transfers
+            session,
+            call.principal.client_id,
+            body.run_ref,
+            body.requested_date,
+            body.transfers,
+            Starter.client(call.principal.client_id, call.user_id),
         )
         # The run and its audit event commit together, with the request.
         audited.shares_transaction = True

@@ -49,6 +49,13 @@ class PaymentRunRecord(Record):
     rejected_at_intake: int | None = Field(
         default=None, description="Transfers refused when the run was created."
     )
+    triggered_by: str | None = Field(
+        default=None, description="Who started the run: the client id that submitted the roll."
+    )
+    triggered_by_user: str | None = Field(
+        default=None,
+        description="The person who started it, when one was named (the X-User-Id).",
+    )
 
 
 PaymentRunAnswer = envelope("PaymentRunAnswer", PaymentRunRecord, "bn.payments")

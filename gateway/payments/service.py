@@ -22,6 +22,7 @@ from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.problems import NotFound, ValidationFailed
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.identifiers import IdentifierError, parse_cci, parse_document
+from gateway.jobs.starters import Starter
 from gateway.partners.models import PaymentReport
 from gateway.partners.ports import Bank
 from gateway.partners.registry import PartnerRegistry
@@ -99,11 +100,15 @@ class PaymentService:
         run_ref: str,
         requested_date: date,
         transfers: list[dict[str, Any]],
+        starter: Starter | None = None,
     ) -> Accepted:
-        """Queue a roll; for a roll already accepted under this reference, that run
-        (``created`` False). A roll none of whose transfers can be paid raises a 422
-        ``validation-error`` naming each rejected row (``body.transfers[i].field``) and
-        stores nothing, so its ``run_ref`` stays free for the corrected roll."""
+        """Queue a roll submitted by ``client_id``, started by ``starter`` (by default
+        the client itself; kept as ``triggered_by`` and ``triggered_by_user`` and named
+        by every audit event of the run's bank calls); for a roll already accepted under
+        this reference, that run (``created`` False). A roll none of whose transfers can
+        be paid raises a 422 ``validation-error`` naming each rejected row
+        (``body.transfers[i].field``) and stores nothing, so its ``run_ref`` stays free
+        for the corrected roll."""
         payments = PaymentRepository(session)
         existing = await payments.run_id_by_ref(client_id, run_ref)
         if existing is not None:
@@ -151,6 +156,7 @@ class PaymentService:
                     ]
                 },
             )
+        starter = starter or Starter.client(client_id)
         now = datetime.now(UTC)
         run_id = str(uuid.uuid4())
         stored = await payments.add_run(
@@ -168,6 +174,8 @@ class PaymentService:
                 "not_before": now,
                 "created_at": now,
                 "finished_at": None,
+                "triggered_by": starter.triggered_by,
+                "triggered_by_user": starter.triggered_by_user,
             }
         )
         if not stored:  # the same roll raced in: that run
@@ -222,6 +230,8 @@ class PaymentService:
             "attempts": run.attempts,
             "last_error": run.last_error,
             "reconciliation": dict(run.reconciliation or {}),
+            "triggered_by": run.triggered_by,
+            "triggered_by_user": run.triggered_by_user,
         }
 
     async def runs(

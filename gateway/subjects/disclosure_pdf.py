@@ -219,7 +219,12 @@ def _table(pdf: FPDF, report: DisclosureReport, labels: Labels) -> None:
         for heading in headings:
             row.cell(latin_safe(heading))
         for d in report.disclosures:
-            receiver = d.client_name or d.client_id or t(N_("unknown system"))
+            receiver = (
+                d.client_name
+                or labels.starter(d.client_id)
+                or d.client_id
+                or t(N_("unknown system"))
+            )
             if d.user_id:
                 receiver += "\n" + t(N_("user: {user}")).format(user=d.user_id)
             source = labels.service(d.service)

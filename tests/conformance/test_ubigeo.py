@@ -100,6 +100,22 @@ def test_callao_and_tumbes_are_told_apart_by_the_coding(tmp_path: Path) -> None:
         table.to_inei("070101", "reniec")
 
 
+def test_a_place_name_gives_its_inei_code_only_when_one_district_has_it(
+    tmp_path: Path,
+) -> None:
+    """RENIEC answers a person's district as names (``place_name``); the gateway offers
+    the district's INEI code as ``ubigeo`` only when the names say which district."""
+    jesus_maria = "150113,140113,LIMA,LIMA,JESÚS MARÍA,LIMA,C,L,PE-LIM,15,x,4,1,1,-12,-77,0,0,5,0"
+    twin = "159901,149901,LIMA,LIMA,SAN PEDRO,LIMA,C,L,PE-LIM,15,x,4,1,1,-12,-77,0,0,5,0"
+    twin_again = "159902,149902,LIMA,LIMA,SAN PEDRO,LIMA,C,L,PE-LIM,15,x,4,1,1,-12,-77,0,0,5,0"
+    table = load_table(table_file(tmp_path, CALLAO, jesus_maria, twin, twin_again))
+    assert table.inei_of_place("CALLAO/CALLAO/CALLAO") == "070101"  # INEI's, not RENIEC's
+    assert table.inei_of_place("Lima / Lima / Jesus Maria") == "150113"
+    assert table.inei_of_place("LIMA/LIMA/SAN PEDRO") is None  # two districts: no code
+    assert table.inei_of_place("PIURA/PIURA/CASTILLA") is None  # not in the table
+    assert table.inei_of_place("") is None
+
+
 def test_na_poverty_is_unknown_and_not_eligible(tmp_path: Path) -> None:
     new_district = "250306,250207,UCAYALI,PADRE ABAD,HUIPOCA,UCAYALI,O,O,PE-UCA,25," + ",".join(
         ["NA"] * 10

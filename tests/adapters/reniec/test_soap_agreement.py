@@ -351,7 +351,7 @@ async def zeep_outcome(adapter: ReniecAdapter, status: int, content: bytes) -> t
             given_names=data.prenombres or "",
             address=data.direccion or "",
             marital_status=data.estadoCivil or "",
-            ubigeo=data.ubigeo or "",
+            place_name=data.ubigeo or "",
             restriction=data.restriccion or "",
             photo=data.foto,
         )

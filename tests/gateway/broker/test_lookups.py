@@ -41,7 +41,8 @@ async def test_person_answer_holds_only_the_purposes_fields(
         "second_surname": h.mother.second_surname,
         "given_names": h.mother.given_names,
         "address": h.address,
-        "ubigeo": h.district.reniec_label,
+        "place_name": h.district.reniec_label,
+        "ubigeo": h.district.inei,
         "restriction": h.mother.restriction,
     }
     contact = await http.get(f"/v1/persons/{h.mother.dni}", headers=consumer | purpose("contact"))

@@ -16,6 +16,7 @@ from gateway.console.service import Actor, create_account
 from gateway.core.db import transaction
 from gateway.exchanges.jobs import ExchangeRunJob
 from gateway.jobs import JobRunner
+from gateway.jobs.starters import Starter
 from tests.fixtures.gateway import MakeClient, audit_log, bearer
 from tests.fixtures.partners import Grant, Mocks, purpose
 from tests.fixtures.payments import payees, roll, transfer
@@ -197,7 +198,7 @@ async def test_partners_show_breaker_address_and_the_cause_of_the_last_error(
                 session,
                 "reniec-newborns",
                 {"born_from": "2021-01-01", "born_to": "2021-01-02", "ubigeo": []},
-                "test",
+                Starter("test"),
             )
         await runner.work_available()
     live = await http.get(f"{BASE}/partners/live")
@@ -232,7 +233,7 @@ async def test_a_failed_exchange_is_run_again_under_the_persons_name(
     first_id = first_page.rsplit("/", 1)[1]
     queued = text_of(await http.get(first_page))
     assert "en cola" in queued
-    assert "console:olga" in queued
+    assert "consola · olga" in queued
 
     # The partner is down; a runner that gives up after one attempt leaves it failed.
     runner = JobRunner(app.state.gateway.sessions, CollectorRegistry(), max_attempts=1)
@@ -244,7 +245,7 @@ async def test_a_failed_exchange_is_run_again_under_the_persons_name(
     assert "Volver a ejecutar" in failed.text
     listing = text_of(await http.get(f"{BASE}/exchanges?state=failed"))
     assert "Nacidos del día (RENIEC)" in listing
-    assert "console:olga" in listing
+    assert "consola · olga" in listing
 
     again = await http.post(
         f"{first_page}/rerun", data={"csrf_token": token}, follow_redirects=False
@@ -254,13 +255,14 @@ async def test_a_failed_exchange_is_run_again_under_the_persons_name(
     assert second_id != first_id
     second = text_of(await http.get(again.headers["location"]))
     assert "en cola" in second
-    assert "console:olga" in second
+    assert "consola · olga" in second
     state = app.state.gateway
     async with transaction(state.sessions) as session:
         old = await state.exchanges.get(session, "reniec-newborns", first_id)
         new = await state.exchanges.get(session, "reniec-newborns", second_id)
     assert new["params"] == old["params"]
-    assert (new["triggered_by"], old["state"]) == ("console:olga", "failed")
+    assert (new["triggered_by"], new["triggered_by_user"]) == ("console", "olga")
+    assert old["state"] == "failed"
 
     # Only a failed run is run again.
     refused = await http.post(
@@ -282,7 +284,7 @@ async def test_a_failed_exchange_is_run_again_under_the_persons_name(
         "rerun_of": first_id,
     }
     attempt = [e for e in await events(app, "reniec.newborns") if e["outcome"] != "ok"]
-    assert [e["client_id"] for e in attempt] == ["console:olga"]
+    assert [(e["client_id"], e["user_id"]) for e in attempt] == [("console", "olga")]
 
 
 async def test_an_unknown_run_or_exchange_is_a_not_found_page(
@@ -329,6 +331,7 @@ async def test_payment_runs_show_progress_and_refusals_without_personal_data(
     text = text_of(detail)
     assert "en la planilla: 2 · pagadas: 2 · rechazadas: 0 · a la espera del banco: 0" in text
     assert "bloques enviados: 1 de 1" in text
+    assert created.json()["data"]["triggered_by"] in text  # the client that submitted it
     assert "Rechazadas al recibir la planilla" in text
     assert "cci" in text
     assert "Cargos asentados 2" in text
@@ -519,4 +522,8 @@ async def test_a_run_names_a_person_with_the_longest_username(
     token = await signed_in_as(app, http, username, "operator")
     started = await http.post(f"{BASE}/exchanges/osiptel-refresh/runs", data={"csrf_token": token})
     assert started.status_code == 303
-    assert f"console:{username}" in (await http.get(started.headers["location"])).text
+    assert f"consola · {username}" in (await http.get(started.headers["location"])).text
+    run_id = started.headers["location"].rsplit("/", 1)[1]
+    async with transaction(app.state.gateway.sessions) as session:
+        run = await app.state.gateway.exchanges.get(session, "osiptel-refresh", run_id)
+    assert (run["triggered_by"], run["triggered_by_user"]) == ("console", username)

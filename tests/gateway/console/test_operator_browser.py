@@ -266,7 +266,7 @@ def test_the_operator_runs_a_failed_exchange_again(
     page.get_by_role("button", name="Volver a ejecutar").click()
     expect(page).not_to_have_url(re.compile(failed_id))
     main = page.locator("main")
-    expect(main).to_contain_text("console:operadora")
+    expect(main).to_contain_text("consola · operadora")
     # The gateway's worker runs it against RENIEC, which answers.
     deadline = time.monotonic() + 60
     while page.locator("#run-state").inner_text() != "terminada":

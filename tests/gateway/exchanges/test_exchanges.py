@@ -22,6 +22,7 @@ from audit.store import recent
 from gateway.core.db import transaction
 from gateway.exchanges.models import ExchangeRun
 from gateway.exchanges.service import ExchangeService
+from gateway.jobs.starters import Starter
 from gateway.settings import Settings
 from tests.fixtures.gateway import GetToken, bearer
 from tests.fixtures.partners import Grant, Mocks
@@ -35,6 +36,7 @@ async def in_transaction(state: Any, method: Any, *args: Any) -> Any:
         return await method(session, *args)
 
 
+TESTER = Starter("test")
 YEAR = {"born_from": "2020-03-01", "born_to": "2021-02-28", "ubigeo": []}
 # How many times a worker is killed midway (`make soak` asks for ten).
 KILLS = int(os.environ.get("GATEWAY_SOAK_KILLS", "3"))
@@ -104,7 +106,7 @@ async def test_partner_outage_delays_but_loses_nothing(
 ) -> None:
     state = app.state.gateway
     params = {"born_from": "2020-05-01", "born_to": "2020-05-31", "ubigeo": []}
-    run = await in_transaction(state, state.exchanges.trigger, "reniec-newborns", params, "test")
+    run = await in_transaction(state, state.exchanges.trigger, "reniec-newborns", params, TESTER)
     assert run is not None
     await mocks.faults("reniec", error_rate=1.0)
     run_id = await state.jobs.claim("exchange-runs")
@@ -137,7 +139,7 @@ async def test_sigkill_midway_then_resume_gives_exactly_the_records(
     }
     await mocks.faults("reniec", latency_ms=60)
     killed = 0
-    run = await in_transaction(state, state.exchanges.trigger, "reniec-newborns", YEAR, "test")
+    run = await in_transaction(state, state.exchanges.trigger, "reniec-newborns", YEAR, TESTER)
     assert run is not None
     rng = random.Random(KILLS)
     for _ in range(KILLS):  # kill the worker several times at different points
@@ -182,7 +184,7 @@ async def test_sigkill_midway_then_resume_gives_exactly_the_records(
     final = await in_transaction(state, state.exchanges.get, "reniec-newborns", run["id"])
     assert final["state"] == "succeeded"
 
-    clean = await in_transaction(state, state.exchanges.trigger, "reniec-newborns", YEAR, "test")
+    clean = await in_transaction(state, state.exchanges.trigger, "reniec-newborns", YEAR, TESTER)
     assert clean is not None
     await state.jobs.work_available()
     interrupted_records = await in_transaction(state, state.exchanges.records, run["id"])
@@ -222,7 +224,7 @@ async def test_his_extract_stages_only_children_with_consent(
     consent_ids = [await consented(h) for h in chosen]
     state = app.state.gateway
     params = {"born_from": start.isoformat(), "born_to": end.isoformat(), "ubigeo": []}
-    run = await in_transaction(state, state.exchanges.trigger, "minsa-his-extract", params, "test")
+    run = await in_transaction(state, state.exchanges.trigger, "minsa-his-extract", params, TESTER)
     assert run is not None
     await state.jobs.work_available()
     done = await in_transaction(state, state.exchanges.get, "minsa-his-extract", run["id"])
@@ -307,7 +309,7 @@ async def test_bank_reconciliation_stages_the_days_debits(
         state.exchanges.trigger,
         "bn-reconciliation",
         {"born_from": today, "born_to": today, "ubigeo": []},
-        "test",
+        TESTER,
     )
     assert run is not None
     await state.jobs.work_available()
@@ -335,7 +337,7 @@ async def test_osiptel_refresh_reads_the_lines_of_consenting_caregivers(
         state.exchanges.trigger,
         "osiptel-refresh",
         {"born_from": today, "born_to": today, "ubigeo": []},
-        "test",
+        TESTER,
     )
     assert run is not None
     await state.jobs.work_available()

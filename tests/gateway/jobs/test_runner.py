@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.core.db import transaction
 from gateway.exchanges.models import ExchangeRun
 from gateway.jobs import Done, JobRunner, Retry, backoff
+from gateway.jobs.starters import Starter
 
 PARAMS = {"born_from": "2020-05-01", "born_to": "2020-05-31", "ubigeo": []}
 
@@ -57,7 +58,7 @@ class Counting:
 async def queued(app: FastAPI) -> str:
     state = app.state.gateway
     async with transaction(state.sessions) as session:
-        run = await state.exchanges.trigger(session, "reniec-newborns", PARAMS, "test")
+        run = await state.exchanges.trigger(session, "reniec-newborns", PARAMS, Starter("test"))
     assert run is not None
     return str(run["id"])
 
