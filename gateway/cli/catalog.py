@@ -10,11 +10,13 @@ import typer
 import yaml
 
 from gateway.catalog.loader import CatalogError, load_catalog
-from gateway.cli.common import fail
+from gateway.cli.common import _, fail
 from gateway.settings import Settings
 
-catalog_app = typer.Typer(help="The policy catalog.", no_args_is_help=True)
-contract_app = typer.Typer(help="The gateway's committed OpenAPI contract.", no_args_is_help=True)
+catalog_app = typer.Typer(help=_("The policy catalog."), no_args_is_help=True)
+contract_app = typer.Typer(
+    help=_("The gateway's committed OpenAPI contract."), no_args_is_help=True
+)
 
 
 @catalog_app.command("check")
@@ -28,7 +30,11 @@ def catalog_check(
         catalog = load_catalog(target, settings.catalog_schema_path)
     except CatalogError as exc:
         raise fail(str(exc)) from None
-    typer.echo(f"{target}: ok ({len(catalog.services)} services, {len(catalog.purposes)} purposes)")
+    typer.echo(
+        _("{path}: ok ({services} services, {purposes} purposes)").format(
+            path=target, services=len(catalog.services), purposes=len(catalog.purposes)
+        )
+    )
 
 
 def _openapi_document() -> dict[str, Any]:
@@ -48,4 +54,4 @@ def contract_export(
     text = yaml.safe_dump(_openapi_document(), sort_keys=False, allow_unicode=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    typer.echo(f"wrote {path}")
+    typer.echo(_("wrote {path}").format(path=path))

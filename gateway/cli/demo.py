@@ -16,7 +16,7 @@ import typer
 
 from adapters.sandbox.faults import FAULT_PROFILES
 from adapters.sandbox.registers import DISTRICTS_FILE, RNH_FILE
-from gateway.cli.common import fail
+from gateway.cli.common import _, fail
 
 if TYPE_CHECKING:
     from program.operation import Results
@@ -56,21 +56,29 @@ def demo(
     newborns, eligibility, phone affiliation with consent, accounts, the first transfer,
     health verdicts and the semáforo, the second transfer, the audit check."""
     if faults not in FAULT_PROFILES:
-        raise fail(f"--faults must be one of {', '.join(FAULT_PROFILES)}")
+        raise fail(
+            _("--faults must be one of {profiles}").format(profiles=", ".join(FAULT_PROFILES))
+        )
     if gateway and faults != "none":
-        raise fail("--faults applies to the in-process sandbox; set faults on your mocks")
+        raise fail(_("--faults applies to the in-process sandbox; set faults on your mocks"))
     try:
         day = date.fromisoformat(as_of)
     except ValueError:
-        raise fail("--as-of must be a date YYYY-MM-DD") from None
+        raise fail(_("--as-of must be a date YYYY-MM-DD")) from None
     if gateway and not credentials.exists():
-        raise fail(f"{credentials}: no such file (start the gateway in sandbox mode first)")
+        raise fail(
+            _("{path}: no such file (start the gateway in sandbox mode first)").format(
+                path=credentials
+            )
+        )
     if registers is not None:
         if not gateway:
-            raise fail("--registers applies with --gateway; the in-process sandbox writes its own")
+            raise fail(
+                _("--registers applies with --gateway; the in-process sandbox writes its own")
+            )
         missing = [f for f in (RNH_FILE, DISTRICTS_FILE) if not (registers / f).is_file()]
         if missing:
-            raise fail(f"{registers}: no {' or '.join(missing)}")
+            raise fail(_("{path}: no {files}").format(path=registers, files=", ".join(missing)))
     if gateway:
         results = _against(
             gateway, credentials, registers, report, households, seed, concurrency, day

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from gateway.cli.common import get_catalog, get_settings, require_schema
+from gateway.cli.common import _, get_catalog, get_settings, require_schema
 from gateway.core.db import create_engine, session_factory, transaction
 
 
@@ -37,6 +37,6 @@ def purge_command(
     if as_json:
         typer.echo(json.dumps({"dry_run": dry_run, "purged": counts}))
         return
-    verb = "past retention" if dry_run else "purged"
+    line = _("{category}: {count} past retention") if dry_run else _("{category}: {count} purged")
     for category, count in counts.items():
-        typer.echo(f"{category}: {count} {verb}")
+        typer.echo(line.format(category=category, count=count))

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.cli.common import cli_actor, fail, get_settings, in_transaction, require_schema
+from gateway.cli.common import _, cli_actor, fail, get_settings, in_transaction, require_schema
 from gateway.console.service import (
     ROLES,
     AccountError,
@@ -28,10 +28,9 @@ from gateway.console.service import (
     disable_account,
     reset_password,
 )
-from gateway.core.i18n import negotiate, translations
 from gateway.settings import Settings
 
-users_app = typer.Typer(help="The people who sign in to the web console.", no_args_is_help=True)
+users_app = typer.Typer(help=_("The people who sign in to the web console."), no_args_is_help=True)
 
 SANDBOX_USERS: tuple[dict[str, Any], ...] = (
     {"username": "operadora", "roles": ["operator"], "name": "Operadora del sandbox"},
@@ -45,17 +44,6 @@ SANDBOX_USERS: tuple[dict[str, Any], ...] = (
     {"username": "admin-consola", "roles": ["admin"], "name": "Administración de la consola"},
 )
 SANDBOX_USERS_FILE = "sandbox-console-users.json"
-
-
-def _(message: str) -> str:
-    """``message`` in the locale of the shell (see the module docstring)."""
-    chosen = None
-    for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(variable, "")
-        if value:
-            chosen = value.split(":")[0].split(".")[0].split("_")[0].lower()
-            break
-    return translations(negotiate(None, chosen)).gettext(message)
 
 
 def _partners(settings: Settings) -> set[str]:
