@@ -79,7 +79,12 @@ def get_settings() -> Settings:
     try:
         settings = Settings(_env_file=env_file if env_file and Path(env_file).is_file() else None)
         settings.check_safe()
-    except (ConfigurationError, ValueError) as exc:
+    except ConfigurationError as exc:
+        params = dict(exc.params)
+        if "source" in params:  # a variable's name, or the marked words for the default
+            params["source"] = _(str(params["source"]))
+        raise fail(_(exc.message).format(**params)) from None
+    except ValueError as exc:
         raise fail(str(exc)) from None
     return settings
 

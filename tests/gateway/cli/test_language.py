@@ -66,3 +66,17 @@ def test_serve_names_a_busy_port_in_spanish_by_default(
         f"error: el puerto {env['GATEWAY_PORT']} en 127.0.0.1 está en uso (¿otra pasarela en "
         "marcha?): deténgala o asigne a GATEWAY_PORT un puerto libre"
     )
+
+
+def test_a_configuration_refusal_is_in_the_shells_language(settings: Settings) -> None:
+    env = {**env_for(settings), "GATEWAY_ENV": "production"}
+    spanish = runner.invoke(cli, ["clients", "list"], env={**env, "LANG": "C.UTF-8"})
+    assert spanish.exit_code == 1
+    assert (
+        "error: GATEWAY_ENV=production rechaza la clave maestra por omisión del sandbox"
+        in spanish.output
+    )
+    english = runner.invoke(cli, ["clients", "list"], env=env)
+    assert "error: GATEWAY_ENV=production refuses the sandbox default master key" in (
+        english.output
+    )
