@@ -50,11 +50,11 @@ def audit_verify(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     archive: Annotated[
         Path | None,
-        typer.Option(help="Verify archive files in this directory offline instead."),
+        typer.Option(help=_("Verify archive files in this directory offline instead.")),
     ] = None,
     public_key: Annotated[
         list[str] | None,
-        typer.Option(help="KEY_ID=BASE64URL public key (repeatable); for --archive."),
+        typer.Option(help=_("KEY_ID=BASE64URL public key (repeatable); for --archive.")),
     ] = None,
     from_seq: Annotated[int | None, typer.Option(min=1)] = None,
     to_seq: Annotated[int | None, typer.Option(min=1)] = None,
@@ -129,12 +129,16 @@ def audit_seal() -> None:
 
 @audit_app.command("archive")
 def audit_archive(
-    out: Annotated[Path | None, typer.Option(help="Directory [GATEWAY_AUDIT_ARCHIVE_DIR].")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help=_("Directory [GATEWAY_AUDIT_ARCHIVE_DIR]."))
+    ] = None,
     remove: Annotated[
         bool,
         typer.Option(
             "--remove",
-            help="Archive only events past the audit retention and delete them from the database.",
+            help=_(
+                "Archive only events past the audit retention and delete them from the database."
+            ),
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,

@@ -21,7 +21,9 @@ contract_app = typer.Typer(
 
 @catalog_app.command("check")
 def catalog_check(
-    path: Annotated[Path | None, typer.Argument(help="Catalog file [the configured one].")] = None,
+    path: Annotated[
+        Path | None, typer.Argument(help=_("Catalog file [the configured one]."))
+    ] = None,
 ) -> None:
     """Validate a policy catalog and report every fault with its line."""
     settings = Settings()
@@ -46,7 +48,7 @@ def _openapi_document() -> dict[str, Any]:
 
 @contract_app.command("export")
 def contract_export(
-    path: Annotated[Path, typer.Argument(help="Where to write the OpenAPI YAML.")] = Path(
+    path: Annotated[Path, typer.Argument(help=_("Where to write the OpenAPI YAML."))] = Path(
         "contracts/gateway/openapi.yaml"
     ),
 ) -> None:

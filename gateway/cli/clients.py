@@ -37,12 +37,12 @@ clients_app = typer.Typer(help=_("The client registry."), no_args_is_help=True)
 
 @clients_app.command("create")
 def clients_create(
-    name: Annotated[str, typer.Option(help="Human-readable name of the client system.")],
+    name: Annotated[str, typer.Option(help=_("Human-readable name of the client system."))],
     role: Annotated[list[str], typer.Option(help=f"Role, repeatable: {', '.join(ROLES)}.")],
     purpose: Annotated[
-        list[str] | None, typer.Option(help="Allowed purpose from the catalog, repeatable.")
+        list[str] | None, typer.Option(help=_("Allowed purpose from the catalog, repeatable."))
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON."))] = False,
     operator: Operator = None,
 ) -> None:
     """Register a client and print its id and secret (shown once)."""
@@ -101,7 +101,7 @@ def clients_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
 
 @clients_app.command("disable")
 def clients_disable(
-    client_id: Annotated[str, typer.Argument(help="Client id.")], operator: Operator = None
+    client_id: Annotated[str, typer.Argument(help=_("Client id."))], operator: Operator = None
 ) -> None:
     """Disable a client: its tokens stop working at once (and stay refused if it is
     enabled again). The last active admin client cannot be disabled."""
@@ -128,7 +128,7 @@ def clients_disable(
 
 @clients_app.command("enable")
 def clients_enable(
-    client_id: Annotated[str, typer.Argument(help="Client id.")], operator: Operator = None
+    client_id: Annotated[str, typer.Argument(help=_("Client id."))], operator: Operator = None
 ) -> None:
     """Enable a disabled client; it needs new tokens (those issued before stay refused)."""
     settings = get_settings()
@@ -146,8 +146,8 @@ def clients_enable(
 
 @clients_app.command("rotate-secret")
 def clients_rotate_secret(
-    client_id: Annotated[str, typer.Argument(help="Client id.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    client_id: Annotated[str, typer.Argument(help=_("Client id."))],
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON."))] = False,
     operator: Operator = None,
 ) -> None:
     """Give a client a new secret and print it (shown once). The old secret stops working

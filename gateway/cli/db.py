@@ -15,7 +15,7 @@ db_app = typer.Typer(help=_("Database schema migrations."), no_args_is_help=True
 
 @db_app.command("upgrade")
 def db_upgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    revision: Annotated[str, typer.Argument(help=_("Target revision."))] = "head",
 ) -> None:
     """Apply migrations to the database named by GATEWAY_DATABASE_URL."""
     settings = get_settings()

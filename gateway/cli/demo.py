@@ -24,31 +24,33 @@ if TYPE_CHECKING:
 
 def demo(
     households: Annotated[
-        int, typer.Option(min=1, max=2_000_000, help="Synthetic households (population size).")
+        int, typer.Option(min=1, max=2_000_000, help=_("Synthetic households (population size)."))
     ] = 2_000,
-    seed: Annotated[int, typer.Option(help="Seed of the population and of the calls.")] = 2020,
+    seed: Annotated[int, typer.Option(help=_("Seed of the population and of the calls."))] = 2020,
     faults: Annotated[
-        str, typer.Option(help="Partner fault profile of the sandbox: none, flaky or slow.")
+        str, typer.Option(help=_("Partner fault profile of the sandbox: none, flaky or slow."))
     ] = "none",
     gateway: Annotated[
         str | None,
-        typer.Option(help="A running gateway's URL; without it one is started in-process."),
+        typer.Option(help=_("A running gateway's URL; without it one is started in-process.")),
     ] = None,
     credentials: Annotated[
-        Path, typer.Option(help="Client credentials per role, for --gateway.")
+        Path, typer.Option(help=_("Client credentials per role, for --gateway."))
     ] = Path("var/sandbox-clients.json"),
-    report: Annotated[Path, typer.Option(help="Where to write the HTML report.")] = Path(
+    report: Annotated[Path, typer.Option(help=_("Where to write the HTML report."))] = Path(
         "var/demo-report.html"
     ),
-    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Calls in flight.")] = 16,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help=_("Calls in flight."))] = 16,
     as_of: Annotated[
-        str, typer.Option(help="The operation's date, YYYY-MM-DD (the sandbox's is 2021-03-01).")
+        str, typer.Option(help=_("The operation's date, YYYY-MM-DD (the sandbox's is 2021-03-01)."))
     ] = "2021-03-01",
     registers: Annotated[
         Path | None,
         typer.Option(
-            help="The programme's rnh.csv and districts.csv, for --gateway "
-            "[written from the sandbox population, GATEWAY_SANDBOX_*]."
+            help=_(
+                "The programme's rnh.csv and districts.csv, for --gateway "
+                "[written from the sandbox population, GATEWAY_SANDBOX_*]."
+            )
         ),
     ] = None,
 ) -> None:

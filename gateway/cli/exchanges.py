@@ -17,11 +17,11 @@ exchanges_app = typer.Typer(help=_("Periodic exchanges (durable jobs)."), no_arg
 
 @exchanges_app.command("run")
 def exchanges_run(
-    name: Annotated[str, typer.Argument(help="Exchange name from the catalog.")],
-    born_from: Annotated[str, typer.Option(help="YYYY-MM-DD")],
-    born_to: Annotated[str, typer.Option(help="YYYY-MM-DD")],
+    name: Annotated[str, typer.Argument(help=_("Exchange name from the catalog."))],
+    born_from: Annotated[str, typer.Option(help=_("YYYY-MM-DD"))],
+    born_to: Annotated[str, typer.Option(help=_("YYYY-MM-DD"))],
     ubigeo: Annotated[
-        list[str] | None, typer.Option(help="INEI district code (repeatable).")
+        list[str] | None, typer.Option(help=_("INEI district code (repeatable)."))
     ] = None,
 ) -> None:
     """Queue a run; a gateway (or `exchanges work`) carries it out."""
@@ -63,7 +63,7 @@ def exchanges_run(
 @exchanges_app.command("work")
 def exchanges_work(
     until_idle: Annotated[
-        bool, typer.Option("--until-idle", help="Stop when no run is ready instead of polling.")
+        bool, typer.Option("--until-idle", help=_("Stop when no run is ready instead of polling."))
     ] = False,
 ) -> None:
     """Carry queued runs in this process (the gateway does this itself by default)."""

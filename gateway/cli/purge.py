@@ -14,7 +14,7 @@ from gateway.core.db import create_engine, session_factory, transaction
 
 def purge_command(
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Count what is past retention, delete nothing.")
+        bool, typer.Option("--dry-run", help=_("Count what is past retention, delete nothing."))
     ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:

@@ -89,18 +89,18 @@ def seed_sandbox(settings: Settings, catalog: Catalog) -> None:
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address [GATEWAY_HOST].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [GATEWAY_PORT].")] = None,
+    host: Annotated[str | None, typer.Option(help=_("Bind address [GATEWAY_HOST]."))] = None,
+    port: Annotated[int | None, typer.Option(help=_("Port [GATEWAY_PORT]."))] = None,
     with_mocks: Annotated[
         bool | None,
         typer.Option(
             "--mocks/--no-mocks",
-            help="Also serve the four mock agencies on their ports [on in sandbox mode].",
+            help=_("Also serve the four mock agencies on their ports (on in sandbox mode)."),
         ),
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option(min=1, max=64, help="Gateway processes on one database [GATEWAY_WORKERS]."),
+        typer.Option(min=1, max=64, help=_("Gateway processes on one database [GATEWAY_WORKERS].")),
     ] = None,
 ) -> None:
     """Start the gateway (in sandbox mode, seed one client per role on first start)."""

@@ -80,3 +80,11 @@ def test_a_configuration_refusal_is_in_the_shells_language(settings: Settings) -
     assert "error: GATEWAY_ENV=production refuses the sandbox default master key" in (
         english.output
     )
+
+
+def test_help_follows_the_shells_language(tmp_path: Path) -> None:
+    """Help is read when the command starts, so each language is a process of its own."""
+    spanish = run_cli(["db", "--help"], {"LANG": ""}, tmp_path)
+    assert "Migraciones del esquema de la base de datos." in spanish.stdout
+    english = run_cli(["db", "--help"], {}, tmp_path)
+    assert "Database schema migrations." in english.stdout
