@@ -42,6 +42,8 @@ from typing import Literal, NamedTuple
 from stdnum.pe import cui as stdnum_cui
 from stdnum.pe import ruc as stdnum_ruc
 
+from gateway.core.i18n import N_
+
 _DOCUMENT = re.compile(r"([0-9]{8})-?([0-9A-K])?")
 _DIGITS = {n: re.compile(f"[0-9]{{{n}}}") for n in (6, 11, 20)}
 _PHONE = re.compile(r"9[0-9]{8}")
@@ -82,10 +84,10 @@ def parse_document(value: object) -> Document:
     text = value.strip().upper() if isinstance(value, str) else None
     match = _DOCUMENT.fullmatch(text) if text is not None else None
     if match is None:
-        raise IdentifierError("expected 8 digits, optionally followed by the check character")
+        raise IdentifierError(N_("expected 8 digits, optionally followed by the check character"))
     number, check = match.group(1), match.group(2)
     if check is not None and check not in stdnum_cui.calc_check_digits(number):
-        raise IdentifierError("the check character does not match the number")
+        raise IdentifierError(N_("the check character does not match the number"))
     return Document(number, check if check is not None and check in "0123456789" else None)
 
 
@@ -103,9 +105,9 @@ def parse_ruc(value: object) -> str:
     """A RUC (SUNAT taxpayer number): 11 digits whose prefix says the kind of taxpayer
     (10, 15, 17 or 20) and whose last digit checks the rest (``stdnum.pe.ruc``)."""
     if not isinstance(value, str) or _DIGITS[11].fullmatch(value) is None:
-        raise IdentifierError("expected the 11-digit RUC")
+        raise IdentifierError(N_("expected the 11-digit RUC"))
     if not stdnum_ruc.is_valid(value):
-        raise IdentifierError("not a valid RUC (type prefix or check digit)")
+        raise IdentifierError(N_("not a valid RUC (type prefix or check digit)"))
     return value
 
 
@@ -123,9 +125,9 @@ def parse_cci(value: object) -> str:
     """A CCI (código de cuenta interbancario): bank (3) + office (3) + account (12) +
     a check digit over bank and office + a check digit over the account."""
     if not isinstance(value, str) or _DIGITS[20].fullmatch(value) is None:
-        raise IdentifierError("expected the 20-digit CCI")
+        raise IdentifierError(N_("expected the 20-digit CCI"))
     if value[18] != cci_check_digit(value[:6]) or value[19] != cci_check_digit(value[6:18]):
-        raise IdentifierError("the CCI check digits do not match")
+        raise IdentifierError(N_("the CCI check digits do not match"))
     return value
 
 
@@ -142,14 +144,14 @@ def parse_ubigeo(value: object) -> str:
     RENIEC) is not visible in the code: callers declare it, and
     :class:`gateway.districts.DistrictTable` converts between codings."""
     if not isinstance(value, str) or _DIGITS[6].fullmatch(value) is None:
-        raise IdentifierError("expected a 6-digit ubigeo")
+        raise IdentifierError(N_("expected a 6-digit ubigeo"))
     return value
 
 
 def parse_phone(value: object) -> str:
     """A Peruvian mobile number: 9 digits starting with 9, no country code."""
     if not isinstance(value, str) or _PHONE.fullmatch(value) is None:
-        raise IdentifierError("expected a 9-digit mobile number starting with 9")
+        raise IdentifierError(N_("expected a 9-digit mobile number starting with 9"))
     return value
 
 
@@ -157,5 +159,5 @@ def parse_period(value: object) -> tuple[int, int]:
     """A calendar month ``YYYY-MM`` (year 1900 to 2999) as (year, month)."""
     match = _PERIOD.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        raise IdentifierError("expected YYYY-MM, a year from 1900 to 2999")
+        raise IdentifierError(N_("expected YYYY-MM, a year from 1900 to 2999"))
     return int(match.group(1)), int(match.group(2))

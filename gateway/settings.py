@@ -33,8 +33,22 @@ SANDBOX_MASTER_KEY = base64.urlsafe_b64encode(b"juntos-sandbox-master-key-0000!!
 Environment = Literal["sandbox", "development", "staging", "production"]
 
 
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for a marked message
+    """Mark ``message`` for extraction (the ``cli`` catalog); translated where it is shown."""
+    return message
+
+
 class ConfigurationError(Exception):
-    """The configuration cannot be used; the message names the setting to fix."""
+    """The configuration cannot be used; the message names the setting to fix.
+
+    ``message`` is an English message id (``N_``-marked) and ``params`` fill it, so that
+    the command line can show it in the shell's language (``gateway.cli.common``);
+    ``str()`` is the English text."""
+
+    def __init__(self, message: str, **params: object) -> None:
+        super().__init__(message.format(**params))
+        self.message = message
+        self.params = params
 
 
 class PartnerSecret(Protocol):
@@ -217,13 +231,15 @@ class Settings(BaseSettings):
     def master_key_bytes(self) -> bytes:
         """The 32-byte master key that wraps every stored secret key."""
         if self.master_key is not None and self.master_key_file is not None:
-            raise ConfigurationError("set GATEWAY_MASTER_KEY or GATEWAY_MASTER_KEY_FILE, not both")
+            raise ConfigurationError(
+                N_("set GATEWAY_MASTER_KEY or GATEWAY_MASTER_KEY_FILE, not both")
+            )
         if self.master_key_file is not None:
             try:
                 raw = self.master_key_file.read_text().strip()
             except OSError as exc:
                 raise ConfigurationError(
-                    f"GATEWAY_MASTER_KEY_FILE cannot be read: {exc.strerror}"
+                    N_("GATEWAY_MASTER_KEY_FILE cannot be read: {reason}"), reason=exc.strerror
                 ) from None
             source = "GATEWAY_MASTER_KEY_FILE"
         elif self.master_key is not None:
@@ -231,13 +247,15 @@ class Settings(BaseSettings):
             source = "GATEWAY_MASTER_KEY"
         else:
             raw = SANDBOX_MASTER_KEY
-            source = "the sandbox default master key"
+            source = N_("the sandbox default master key")
         try:
             key = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
         except (binascii.Error, ValueError):
-            raise ConfigurationError(f"{source} is not base64") from None
+            raise ConfigurationError(N_("{source} is not base64"), source=source) from None
         if len(key) != 32:
-            raise ConfigurationError(f"{source} must decode to 32 bytes, got {len(key)}")
+            raise ConfigurationError(
+                N_("{source} must decode to 32 bytes, got {length}"), source=source, length=len(key)
+            )
         return key
 
     def check_safe(self) -> None:
@@ -247,13 +265,17 @@ class Settings(BaseSettings):
             return
         if key == base64.urlsafe_b64decode(SANDBOX_MASTER_KEY):
             raise ConfigurationError(
-                f"GATEWAY_ENV={self.env} refuses the sandbox default master key: set "
-                "GATEWAY_MASTER_KEY or GATEWAY_MASTER_KEY_FILE to 32 random bytes in base64 "
-                "(generate one with `juntos-gateway keys new-master`)"
+                N_(
+                    "GATEWAY_ENV={env} refuses the sandbox default master key: set "
+                    "GATEWAY_MASTER_KEY or GATEWAY_MASTER_KEY_FILE to 32 random bytes in base64 "
+                    "(generate one with `juntos-gateway keys new-master`)"
+                ),
+                env=self.env,
             )
         defaults = self.partners.sandbox_secrets_in_use()
         if defaults:
             raise ConfigurationError(
-                f"GATEWAY_ENV={self.env} refuses the sandbox partner credentials: set "
-                + ", ".join(defaults)
+                N_("GATEWAY_ENV={env} refuses the sandbox partner credentials: set {variables}"),
+                env=self.env,
+                variables=", ".join(defaults),
             )

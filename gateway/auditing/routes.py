@@ -28,6 +28,7 @@ from gateway.calls.audited import audited_call, project
 from gateway.calls.caller import Caller
 from gateway.calls.validation import invalid, parse_document
 from gateway.core.errors import problem_responses
+from gateway.core.i18n import N_
 from gateway.core.limits import BIGINT_MAX
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.core.web import Components
@@ -64,9 +65,9 @@ def _filtered(
 ) -> Select[Any]:
     for moment, name in ((since, "query.since"), (until, "query.until")):
         if moment is not None and moment.tzinfo is None:
-            raise invalid(name, "give a time zone (for example ...Z)")
+            raise invalid(name, N_("give a time zone (for example ...Z)"))
     if since is not None and until is not None and until <= since:
-        raise invalid("query.until", "must be after since")
+        raise invalid("query.until", N_("must be after since"))
     refs = None
     if subject is not None:
         number, _ = parse_document(subject, "query.subject")
@@ -175,7 +176,7 @@ async def verify_chain(
 ) -> JSONResponse:
     async with audited_call(call, "gateway.audit-verification") as audited:
         if from_seq is not None and to_seq is not None and to_seq < from_seq:
-            raise invalid("query.to_seq", "must not be below from_seq")
+            raise invalid("query.to_seq", N_("must not be below from_seq"))
         report = await asyncio.to_thread(
             verify, call.state.get(Settings).database_url, from_seq, to_seq
         )

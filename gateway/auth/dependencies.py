@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.auth.oauth import bearer_challenge
 from gateway.auth.tokens import TokenError, TokenService
 from gateway.core.db import transaction
+from gateway.core.i18n import N_, Text
 from gateway.core.problems import (
     InvalidToken,
     ProblemError,
@@ -57,6 +58,7 @@ class Principal:
 
 
 def _unauthorized(detail: str, *, token_sent: bool = True) -> ProblemError:
+    # ``detail`` is a catalog id: the problem is translated, the challenge stays English.
     challenge = bearer_challenge("invalid_token", detail) if token_sent else bearer_challenge()
     return InvalidToken(detail, headers={"WWW-Authenticate": challenge})
 
@@ -81,11 +83,11 @@ async def current_principal(
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
-        raise _unauthorized("missing Authorization header", token_sent=False)
+        raise _unauthorized(N_("missing Authorization header"), token_sent=False)
     if scheme.lower() != "bearer":
-        raise _unauthorized("Authorization must be 'Bearer <token>'", token_sent=False)
+        raise _unauthorized(N_("Authorization must be 'Bearer <token>'"), token_sent=False)
     if not token.strip():
-        raise _unauthorized("Authorization must be 'Bearer <token>'")
+        raise _unauthorized(N_("Authorization must be 'Bearer <token>'"))
     clients = state.get(CachedClients)
     await clients.versions.fresh()  # cached keys and clients, at most this stale
     tokens = state.get(TokenService)
@@ -100,17 +102,17 @@ async def current_principal(
                 raise _unauthorized(str(exc)) from None
     client = await clients.get(claims.client_id)
     if client is None or not client.active:
-        raise _unauthorized("client is disabled or unknown")
+        raise _unauthorized(N_("client is disabled or unknown"))
     if claims.generation != client.token_generation:
         raise _unauthorized(
-            "token was issued before the client's secret was rotated or the client disabled"
+            N_("token was issued before the client's secret was rotated or the client disabled")
         )
     request.state.client_id = client.id
     limiter = state.get(RateLimiter)
     retry_after = await limiter.admit(client.id)
     if retry_after is not None:
         raise RateLimited(
-            f"at most {limiter.limit} requests per minute for this client",
+            Text("at most {limit} requests per minute for this client", limit=limiter.limit),
             extra={"limit_per_minute": limiter.limit},
             headers={"Retry-After": str(retry_after)},
         )
@@ -129,7 +131,7 @@ def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     async def check(principal: CurrentPrincipal) -> Principal:
         if not principal.roles & set(roles):
             raise RoleNotGranted(
-                f"this operation requires the role {' or '.join(roles)}",
+                Text("this operation requires one of the roles: {roles}", roles=", ".join(roles)),
                 extra={"required_roles": list(roles)},
             )
         return principal
@@ -140,7 +142,7 @@ def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
 def require_purpose(principal: Principal, purpose: str) -> None:
     if purpose not in principal.purposes:
         raise PurposeNotGranted(
-            f"client is not registered for purpose {purpose!r}",
+            Text("client is not registered for purpose '{purpose}'", purpose=purpose),
             extra={"purpose": purpose},
             headers={"WWW-Authenticate": bearer_challenge("insufficient_scope", scope=purpose)},
         )

@@ -26,6 +26,7 @@ from joserfc.errors import JoseError
 from joserfc.jws import extract_compact
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.i18n import N_
 from gateway.signing_keys.service import ALGORITHM, KeyService
 
 AUDIENCE = "juntos-gateway"
@@ -130,39 +131,39 @@ class TokenService:
         try:
             header = extract_compact(token.encode("ascii")).protected
         except (JoseError, ValueError, UnicodeError, json.JSONDecodeError):
-            raise TokenError("malformed token") from None
+            raise TokenError(N_("malformed token")) from None
         if header.get("alg") != ALGORITHM:
             raise TokenError(f"token algorithm must be {ALGORITHM}")
         kid = header.get("kid")
         key = await self.keys.public_key(session, kid) if isinstance(kid, str) else None
         if key is None:
-            raise TokenError("token was not signed by a key of this gateway")
+            raise TokenError(N_("token was not signed by a key of this gateway"))
         try:
             decoded = jwt.decode(token, key, algorithms=[ALGORITHM])
         except (JoseError, ValueError):
-            raise TokenError("token signature is invalid") from None
+            raise TokenError(N_("token signature is invalid")) from None
         c = decoded.claims
         now = int(time.time())
         if c.get("iss") != self.issuer or c.get("aud") != AUDIENCE:
-            raise TokenError("token was issued for another audience")
+            raise TokenError(N_("token was issued for another audience"))
         exp, iat = c.get("exp"), c.get("iat")
         if not isinstance(exp, int) or not isinstance(iat, int):
-            raise TokenError("token lacks its lifetime")
+            raise TokenError(N_("token lacks its lifetime"))
         if exp - iat > self.ttl or iat > now + CLOCK_SKEW_SECONDS:
-            raise TokenError("token lifetime is not one this gateway issues")
+            raise TokenError(N_("token lifetime is not one this gateway issues"))
         if now >= exp:
-            raise TokenError("token has expired")
+            raise TokenError(N_("token has expired"))
         roles, purposes, client_id = c.get("roles"), c.get("purposes"), c.get("client_id")
         if (
             not isinstance(client_id, str)
             or not isinstance(roles, list)
             or not isinstance(purposes, list)
         ):
-            raise TokenError("token lacks its grants")
+            raise TokenError(N_("token lacks its grants"))
         # Tokens issued before generations existed belong to the first one.
         generation = c.get("token_generation", 0)
         if not isinstance(generation, int):
-            raise TokenError("token lacks its grants")
+            raise TokenError(N_("token lacks its grants"))
         return TokenClaims(
             client_id, [str(r) for r in roles], [str(p) for p in purposes], exp, generation
         )

@@ -50,6 +50,7 @@ from gateway.consent.routes import accepted_terms, check_catalog_terms
 from gateway.consent.schemas import ConsentRequest, ConsentsAnswer
 from gateway.consent.service import ConsentService
 from gateway.core.errors import problem_responses
+from gateway.core.i18n import N_
 from gateway.core.limits import batch_body_bytes, body_limit
 from gateway.partners.models import Account, HealthHistory, OpeningRefused
 from gateway.partners.ports import Bank, HealthRegistry, TelecomRegistry
@@ -111,7 +112,7 @@ def _settle(audited: AuditedCall, disclosed: int, refused: int) -> None:
 def _required(key: str | None) -> str:
     if key is None:
         raise invalid(
-            "header.idempotency-key", "required: a batch that changes state must not repeat"
+            "header.idempotency-key", N_("required: a batch that changes state must not repeat")
         )
     return key
 

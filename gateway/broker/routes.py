@@ -34,6 +34,7 @@ from gateway.calls.validation import (
     parse_ubigeos,
 )
 from gateway.core.errors import problem_responses
+from gateway.core.i18n import N_
 from gateway.districts import DistrictTable
 from gateway.names import same_name
 from gateway.partners.models import Account, HealthService, Person, PhoneLine
@@ -183,7 +184,9 @@ async def open_account(
         call, "bn.account-opening", session=session, request_body=payload
     ) as audited:
         if idempotency_key is None:
-            raise invalid("header.idempotency-key", "required: opening an account must not repeat")
+            raise invalid(
+                "header.idempotency-key", N_("required: opening an account must not repeat")
+            )
         number, check = parse_document(body.dni, "body.dni")
         await audited.check_consent("dni", number)
         audited.shares_transaction = True
@@ -251,6 +254,6 @@ async def get_coresponsibility(
         history = await audited.port(HealthRegistry).health_history(number)
         until = period_end(year, month)
         if until < history.birth_date:
-            raise invalid("query.period", "the period ends before the child was born")
+            raise invalid("query.period", N_("the period ends before the child was born"))
         items = verdicts(call.state.get(RuleTable), history.birth_date, history.services, until)
         return audited.answer([project(item, audited.fields) for item in items], period=period)

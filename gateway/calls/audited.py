@@ -31,6 +31,7 @@ from audit.writer import GroupCommitWriter
 from gateway.auth.dependencies import Principal, require_purpose
 from gateway.catalog.models import Catalog, PurposeGrant, Service
 from gateway.core.db import transaction
+from gateway.core.i18n import Text
 from gateway.core.problems import (
     ConsentRequired,
     ProblemError,
@@ -153,8 +154,13 @@ class AuditedCall:
         self._subjects.append(ref)
         if self.needs_consent and not await self._consented(ref):
             raise ConsentRequired(
-                f"no active consent covers purpose {self.purpose!r} for "
-                f"{self.service.data_category} data of this {kind.upper()}",
+                Text(
+                    "no active consent covers purpose '{purpose}' for {category} data of "
+                    "this {kind}",
+                    purpose=self.purpose,
+                    category=self.service.data_category,
+                    kind=kind.upper(),
+                ),
                 extra={
                     "missing_consent": {
                         "purpose": self.purpose,
@@ -267,14 +273,18 @@ def _authorize(
     service = state.get(Catalog).services[service_id]
     if not principal.roles & set(service.roles):
         raise RoleNotGranted(
-            f"this service requires the role {' or '.join(service.roles)}",
+            Text("this service requires one of the roles: {roles}", roles=", ".join(service.roles)),
             extra={"required_roles": list(service.roles)},
         )
     require_purpose(principal, purpose)
     grant = service.purposes.get(purpose)
     if grant is None:
         raise PurposeNotAllowed(
-            f"the catalog does not allow {service_id} for purpose {purpose!r}",
+            Text(
+                "the catalog does not allow {service} for purpose '{purpose}'",
+                service=service_id,
+                purpose=purpose,
+            ),
             extra={"purpose": purpose, "allowed_purposes": sorted(service.purposes)},
         )
     return service, grant

@@ -12,15 +12,18 @@ from datetime import date
 from typing import TypeVar
 
 from gateway import identifiers
+from gateway.core.i18n import N_, Text
 from gateway.core.problems import ProblemError, ValidationFailed
 from gateway.districts import DistrictTable
 
 T = TypeVar("T")
 
 
-def invalid(field: str, message: str) -> ProblemError:
+def invalid(field: str, message: str | Text) -> ProblemError:
+    """422 ``validation-error`` naming ``field``; ``message`` is a catalog id or a ``Text``
+    (answered in the reader's language)."""
     return ValidationFailed(
-        f"invalid fields: {field}",
+        Text("invalid fields: {fields}", fields=field),
         extra={"errors": [{"field": field, "message": message}]},
     )
 
@@ -34,7 +37,7 @@ class EveryField:
     listing them all (in the order checked) if any check failed."""
 
     def __init__(self) -> None:
-        self.errors: list[dict[str, str]] = []
+        self.errors: list[dict[str, str | Text]] = []
 
     def take(self, check: Callable[[], T]) -> T | None:
         try:
@@ -43,13 +46,15 @@ class EveryField:
             self.errors.extend(exc.extra.get("errors", []))
             return None
 
-    def add(self, field: str, message: str) -> None:
+    def add(self, field: str, message: str | Text) -> None:
         self.errors.append({"field": field, "message": message})
 
     def done(self) -> None:
         if self.errors:
-            fields = ", ".join(e["field"] for e in self.errors)
-            raise ValidationFailed(f"invalid fields: {fields}", extra={"errors": self.errors})
+            fields = ", ".join(str(e["field"]) for e in self.errors)
+            raise ValidationFailed(
+                Text("invalid fields: {fields}", fields=fields), extra={"errors": self.errors}
+            )
 
 
 def document_number(value: str, field: str) -> str:
@@ -75,7 +80,7 @@ def parse_document(value: str, field: str) -> identifiers.Document:
 def parse_ubigeos(values: list[str], field: str, districts: DistrictTable) -> list[str]:
     """INEI district codes, each known to the district table (at most 50)."""
     if len(values) > 50:
-        raise invalid(field, "at most 50 ubigeo codes per request")
+        raise invalid(field, N_("at most 50 ubigeo codes per request"))
     return [parse(lambda v: districts.to_inei(v, "inei"), value, field) for value in values]
 
 
@@ -86,12 +91,15 @@ def check_range(
     long. Raises ``ValidationFailed`` naming ``<location>.born_to`` (``query`` for a
     look-up's parameters, ``body`` for a run request's)."""
     if born_to < born_from:
-        raise invalid(f"{location}.born_to", "must not be before born_from")
+        raise invalid(f"{location}.born_to", N_("must not be before born_from"))
     if (born_to - born_from).days > max_days:
         raise invalid(
             f"{location}.born_to",
-            f"the range from born_from to born_to (today when absent) may span at most "
-            f"{max_days} days",
+            Text(
+                "the range from born_from to born_to (today when absent) may span at most "
+                "{days} days",
+                days=max_days,
+            ),
         )
 
 

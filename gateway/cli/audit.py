@@ -10,10 +10,10 @@ from typing import Annotated, Any
 
 import typer
 
-from gateway.cli.common import fail, get_catalog, get_settings, require_schema
+from gateway.cli.common import _, fail, get_catalog, get_settings, require_schema
 from gateway.core.db import create_engine, session_factory
 
-audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+audit_app = typer.Typer(help=_("The tamper-evident audit log."), no_args_is_help=True)
 
 
 def _print_report(report: Any, as_json: bool) -> None:
@@ -21,13 +21,23 @@ def _print_report(report: Any, as_json: bool) -> None:
         typer.echo(json.dumps(report.as_dict()))
     elif report.ok:
         typer.echo(
-            f"audit chain intact: {report.events_checked} events "
-            f"({report.first_seq}..{report.last_seq}), {report.checkpoints_checked} signed "
-            f"checkpoints, {report.archives_checked} archives, {report.unsealed} not yet sealed"
+            _(
+                "audit chain intact: {events} events ({first}..{last}), {checkpoints} signed "
+                "checkpoints, {archives} archives, {unsealed} not yet sealed"
+            ).format(
+                events=report.events_checked,
+                first=report.first_seq,
+                last=report.last_seq,
+                checkpoints=report.checkpoints_checked,
+                archives=report.archives_checked,
+                unsealed=report.unsealed,
+            )
         )
     else:
         typer.secho(
-            f"audit chain BROKEN at event {report.first_broken_seq}: {report.reason}",
+            _("audit chain BROKEN at event {seq}: {reason}").format(
+                seq=report.first_broken_seq, reason=report.reason
+            ),
             fg=typer.colors.RED,
             err=True,
         )
@@ -40,11 +50,11 @@ def audit_verify(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     archive: Annotated[
         Path | None,
-        typer.Option(help="Verify archive files in this directory offline instead."),
+        typer.Option(help=_("Verify archive files in this directory offline instead.")),
     ] = None,
     public_key: Annotated[
         list[str] | None,
-        typer.Option(help="KEY_ID=BASE64URL public key (repeatable); for --archive."),
+        typer.Option(help=_("KEY_ID=BASE64URL public key (repeatable); for --archive.")),
     ] = None,
     from_seq: Annotated[int | None, typer.Option(min=1)] = None,
     to_seq: Annotated[int | None, typer.Option(min=1)] = None,
@@ -60,13 +70,15 @@ def audit_verify(
         for item in public_key or []:
             key_id, sep, text = item.partition("=")
             if not sep:
-                raise fail("--public-key takes KEY_ID=BASE64URL (from GET /v1/audit/keys)")
+                raise fail(_("--public-key takes KEY_ID=BASE64URL (from GET /v1/audit/keys)"))
             try:
                 keys[key_id] = public_key_from_text(text)
             except ValueError:
-                raise fail(f"--public-key {key_id}: not an Ed25519 public key") from None
+                raise fail(
+                    _("--public-key {key_id}: not an Ed25519 public key").format(key_id=key_id)
+                ) from None
         if not keys:
-            raise fail("offline verification needs --public-key")
+            raise fail(_("offline verification needs --public-key"))
         _print_report(verify_offline(archive, keys), as_json)
         return
     settings = get_settings()
@@ -104,19 +116,29 @@ def audit_seal() -> None:
 
     result = asyncio.run(run())
     typer.echo(
-        f"sealed {result.sealed} events ({result.voided} void), head {result.head_seq}, "
-        f"checkpoints at {result.checkpoints or 'none'}"
+        _(
+            "sealed {sealed} events ({voided} void), head {head}, checkpoints at {checkpoints}"
+        ).format(
+            sealed=result.sealed,
+            voided=result.voided,
+            head=result.head_seq,
+            checkpoints=result.checkpoints or _("none"),
+        )
     )
 
 
 @audit_app.command("archive")
 def audit_archive(
-    out: Annotated[Path | None, typer.Option(help="Directory [GATEWAY_AUDIT_ARCHIVE_DIR].")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help=_("Directory [GATEWAY_AUDIT_ARCHIVE_DIR]."))
+    ] = None,
     remove: Annotated[
         bool,
         typer.Option(
             "--remove",
-            help="Archive only events past the audit retention and delete them from the database.",
+            help=_(
+                "Archive only events past the audit retention and delete them from the database."
+            ),
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -146,12 +168,19 @@ def audit_archive(
     except ValueError as exc:
         raise fail(str(exc)) from None
     if manifest is None:
-        typer.echo(json.dumps(None) if as_json else "nothing to archive")
+        typer.echo(json.dumps(None) if as_json else _("nothing to archive"))
         return
     if as_json:
         typer.echo(json.dumps(manifest))
         return
     typer.echo(
-        f"archived events {manifest['first_seq']}..{manifest['last_seq']} to "
-        f"{directory / manifest['file']}{' and removed them from the database' if remove else ''}"
+        (
+            _("archived events {first}..{last} to {path} and removed them from the database")
+            if remove
+            else _("archived events {first}..{last} to {path}")
+        ).format(
+            first=manifest["first_seq"],
+            last=manifest["last_seq"],
+            path=directory / manifest["file"],
+        )
     )

@@ -10,16 +10,20 @@ import typer
 import yaml
 
 from gateway.catalog.loader import CatalogError, load_catalog
-from gateway.cli.common import fail
+from gateway.cli.common import _, fail
 from gateway.settings import Settings
 
-catalog_app = typer.Typer(help="The policy catalog.", no_args_is_help=True)
-contract_app = typer.Typer(help="The gateway's committed OpenAPI contract.", no_args_is_help=True)
+catalog_app = typer.Typer(help=_("The policy catalog."), no_args_is_help=True)
+contract_app = typer.Typer(
+    help=_("The gateway's committed OpenAPI contract."), no_args_is_help=True
+)
 
 
 @catalog_app.command("check")
 def catalog_check(
-    path: Annotated[Path | None, typer.Argument(help="Catalog file [the configured one].")] = None,
+    path: Annotated[
+        Path | None, typer.Argument(help=_("Catalog file [the configured one]."))
+    ] = None,
 ) -> None:
     """Validate a policy catalog and report every fault with its line."""
     settings = Settings()
@@ -28,7 +32,11 @@ def catalog_check(
         catalog = load_catalog(target, settings.catalog_schema_path)
     except CatalogError as exc:
         raise fail(str(exc)) from None
-    typer.echo(f"{target}: ok ({len(catalog.services)} services, {len(catalog.purposes)} purposes)")
+    typer.echo(
+        _("{path}: ok ({services} services, {purposes} purposes)").format(
+            path=target, services=len(catalog.services), purposes=len(catalog.purposes)
+        )
+    )
 
 
 def _openapi_document() -> dict[str, Any]:
@@ -40,7 +48,7 @@ def _openapi_document() -> dict[str, Any]:
 
 @contract_app.command("export")
 def contract_export(
-    path: Annotated[Path, typer.Argument(help="Where to write the OpenAPI YAML.")] = Path(
+    path: Annotated[Path, typer.Argument(help=_("Where to write the OpenAPI YAML."))] = Path(
         "contracts/gateway/openapi.yaml"
     ),
 ) -> None:
@@ -48,4 +56,4 @@ def contract_export(
     text = yaml.safe_dump(_openapi_document(), sort_keys=False, allow_unicode=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    typer.echo(f"wrote {path}")
+    typer.echo(_("wrote {path}").format(path=path))

@@ -11,12 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.cli.common import (
     Operator,
+    _,
     cli_actor,
     fail,
     get_catalog,
     get_settings,
     in_transaction,
     require_schema,
+    shown,
 )
 from gateway.clients.repository import ClientRepository
 from gateway.clients.service import (
@@ -30,17 +32,17 @@ from gateway.clients.service import (
     rotate_secret,
 )
 
-clients_app = typer.Typer(help="The client registry.", no_args_is_help=True)
+clients_app = typer.Typer(help=_("The client registry."), no_args_is_help=True)
 
 
 @clients_app.command("create")
 def clients_create(
-    name: Annotated[str, typer.Option(help="Human-readable name of the client system.")],
+    name: Annotated[str, typer.Option(help=_("Human-readable name of the client system."))],
     role: Annotated[list[str], typer.Option(help=f"Role, repeatable: {', '.join(ROLES)}.")],
     purpose: Annotated[
-        list[str] | None, typer.Option(help="Allowed purpose from the catalog, repeatable.")
+        list[str] | None, typer.Option(help=_("Allowed purpose from the catalog, repeatable."))
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON."))] = False,
     operator: Operator = None,
 ) -> None:
     """Register a client and print its id and secret (shown once)."""
@@ -57,11 +59,13 @@ def clients_create(
     try:
         client_id, secret = in_transaction(settings, work)
     except ClientError as exc:
-        raise fail(f"--{exc.field.rstrip('s')}: {exc}", 2) from None
+        raise fail(f"--{exc.field.rstrip('s')}: {shown(exc.message)}", 2) from None
     if as_json:
         typer.echo(json.dumps({"client_id": client_id, "client_secret": secret}))
     else:
-        typer.echo(f"client_id={client_id}\nclient_secret={secret}\n(the secret is shown once)")
+        typer.echo(
+            f"client_id={client_id}\nclient_secret={secret}\n" + _("(the secret is shown once)")
+        )
 
 
 @clients_app.command("list")
@@ -88,7 +92,7 @@ def clients_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         typer.echo(json.dumps({"clients": rows}, indent=2))
         return
     for r in rows:
-        state = "active" if r["active"] else "disabled"
+        state = _("active") if r["active"] else _("disabled")
         typer.echo(
             f"{r['client_id']}  {state:<8}  {r['name']}  roles={','.join(r['roles'])}  "
             f"purposes={','.join(r['purposes'])}"
@@ -97,7 +101,7 @@ def clients_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
 
 @clients_app.command("disable")
 def clients_disable(
-    client_id: Annotated[str, typer.Argument(help="Client id.")], operator: Operator = None
+    client_id: Annotated[str, typer.Argument(help=_("Client id."))], operator: Operator = None
 ) -> None:
     """Disable a client: its tokens stop working at once (and stay refused if it is
     enabled again). The last active admin client cannot be disabled."""
@@ -110,19 +114,21 @@ def clients_disable(
     try:
         in_transaction(settings, work)
     except ClientNotFound as exc:
-        raise fail(str(exc)) from None
+        raise fail(shown(exc.message)) from None
     except LastAdminDisabled:
         raise fail(
-            f"client {client_id} is the last active admin client; "
-            "enable or create another admin first",
+            _(
+                "client {client_id} is the last active admin client; "
+                "enable or create another admin first"
+            ).format(client_id=client_id),
             3,
         ) from None
-    typer.echo(f"client {client_id} disabled")
+    typer.echo(_("client {client_id} disabled").format(client_id=client_id))
 
 
 @clients_app.command("enable")
 def clients_enable(
-    client_id: Annotated[str, typer.Argument(help="Client id.")], operator: Operator = None
+    client_id: Annotated[str, typer.Argument(help=_("Client id."))], operator: Operator = None
 ) -> None:
     """Enable a disabled client; it needs new tokens (those issued before stay refused)."""
     settings = get_settings()
@@ -134,14 +140,14 @@ def clients_enable(
     try:
         in_transaction(settings, work)
     except ClientNotFound as exc:
-        raise fail(str(exc)) from None
-    typer.echo(f"client {client_id} enabled")
+        raise fail(shown(exc.message)) from None
+    typer.echo(_("client {client_id} enabled").format(client_id=client_id))
 
 
 @clients_app.command("rotate-secret")
 def clients_rotate_secret(
-    client_id: Annotated[str, typer.Argument(help="Client id.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    client_id: Annotated[str, typer.Argument(help=_("Client id."))],
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON."))] = False,
     operator: Operator = None,
 ) -> None:
     """Give a client a new secret and print it (shown once). The old secret stops working
@@ -155,11 +161,14 @@ def clients_rotate_secret(
     try:
         secret = in_transaction(settings, work)
     except ClientNotFound as exc:
-        raise fail(str(exc)) from None
+        raise fail(shown(exc.message)) from None
     if as_json:
         typer.echo(json.dumps({"client_id": client_id, "client_secret": secret}))
     else:
         typer.echo(
-            f"client_id={client_id}\nclient_secret={secret}\n(the secret is shown once; "
-            "the old one and the tokens issued with it no longer work)"
+            f"client_id={client_id}\nclient_secret={secret}\n"
+            + _(
+                "(the secret is shown once; "
+                "the old one and the tokens issued with it no longer work)"
+            )
         )

@@ -1,6 +1,12 @@
 """What every command module shares: settings and catalog loading that fail with a
 message instead of a traceback, one transaction per command, the operator as the audit
-log's actor, and the schema check."""
+log's actor, the schema check, and ``_``: a message in the shell's language.
+
+Messages come from the ``cli`` catalog (``gateway/locale/<es|en>/LC_MESSAGES/cli.po``),
+in the language the environment names the gettext way (``LANGUAGE``, ``LC_ALL``,
+``LC_MESSAGES``, ``LANG``; ``gateway.core.i18n.locale_from_environment``): Spanish when
+none is set or it is ``C``/``POSIX``, English with ``LANG=en_US.UTF-8``. JSON output
+(``--json``) and names (commands, options, variables, ids) stay as they are."""
 
 from __future__ import annotations
 
@@ -22,25 +28,40 @@ from gateway.catalog.loader import CatalogError, load_catalog
 from gateway.catalog.models import Catalog
 from gateway.clients.service import Actor
 from gateway.core.db import create_engine, session_factory, transaction
+from gateway.core.i18n import Text, locale_from_environment, render, translations
 from gateway.settings import ConfigurationError, Settings
 
 T = TypeVar("T")
 
 
+def _(message: str) -> str:
+    """``message`` (an English id of the ``cli`` catalog) in the shell's language."""
+    return translations(locale_from_environment()).gettext(message)
+
+
+def shown(text: str | Text) -> str:
+    """A catalog id or ``Text`` from the services (a problem's detail, a refusal) in the
+    shell's language."""
+    return render(text, locale_from_environment())
+
+
 def unreachable_database(database_url: str, exc: DBAPIError) -> typer.Exit:
     """The exit for a database that refused or never answered: the address (password
     hidden), the driver's first line of reason, and the variable to change."""
-    shown = make_url(database_url).render_as_string(hide_password=True)
+    address = make_url(database_url).render_as_string(hide_password=True)
     reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
     return fail(
-        f"cannot reach the database {shown} ({reason}); "
-        "check GATEWAY_DATABASE_URL and that the server is running"
+        _(
+            "cannot reach the database {database} ({reason}); "
+            "check GATEWAY_DATABASE_URL and that the server is running"
+        ).format(database=address, reason=reason)
     )
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``error: message`` to stderr and return the exit to raise (status ``code``)."""
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    """Print ``error: message`` (``error:`` in the shell's language, ``message`` already
+    in it) to stderr and return the exit to raise (status ``code``)."""
+    typer.secho(_("error: {message}").format(message=message), fg=typer.colors.RED, err=True)
     return typer.Exit(code)
 
 
@@ -58,7 +79,12 @@ def get_settings() -> Settings:
     try:
         settings = Settings(_env_file=env_file if env_file and Path(env_file).is_file() else None)
         settings.check_safe()
-    except (ConfigurationError, ValueError) as exc:
+    except ConfigurationError as exc:
+        params = dict(exc.params)
+        if "source" in params:  # a variable's name, or the marked words for the default
+            params["source"] = _(str(params["source"]))
+        raise fail(_(exc.message).format(**params)) from None
+    except ValueError as exc:
         raise fail(str(exc)) from None
     return settings
 
@@ -94,7 +120,7 @@ def in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[
 
 Operator = Annotated[
     str | None,
-    typer.Option(help="Who makes the change, for the audit log (default: the login name)."),
+    typer.Option(help=_("Who makes the change, for the audit log (default: the login name).")),
 ]
 
 
@@ -119,8 +145,9 @@ def require_schema(settings: Settings) -> None:
         raise unreachable_database(settings.database_url, exc) from None
     if current != head:
         raise fail(
-            f"database schema is at {current or 'nothing'}, expected {head}: "
-            "run `juntos-gateway db upgrade`"
+            _(
+                "database schema is at {current}, expected {head}: run `juntos-gateway db upgrade`"
+            ).format(current=current or _("nothing"), head=head)
         )
 
 

@@ -8,14 +8,14 @@ import typer
 from sqlalchemy.exc import DBAPIError
 
 from gateway import migrate
-from gateway.cli.common import get_settings, prepare_sqlite_dir, unreachable_database
+from gateway.cli.common import _, get_settings, prepare_sqlite_dir, unreachable_database
 
-db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+db_app = typer.Typer(help=_("Database schema migrations."), no_args_is_help=True)
 
 
 @db_app.command("upgrade")
 def db_upgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    revision: Annotated[str, typer.Argument(help=_("Target revision."))] = "head",
 ) -> None:
     """Apply migrations to the database named by GATEWAY_DATABASE_URL."""
     settings = get_settings()
@@ -25,7 +25,7 @@ def db_upgrade(
         current = migrate.current_revision(settings.database_url)
     except DBAPIError as exc:
         raise unreachable_database(settings.database_url, exc) from None
-    typer.echo(f"database at revision {current}")
+    typer.echo(_("database at revision {revision}").format(revision=current))
 
 
 @db_app.command("current")

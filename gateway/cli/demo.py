@@ -16,7 +16,7 @@ import typer
 
 from adapters.sandbox.faults import FAULT_PROFILES
 from adapters.sandbox.registers import DISTRICTS_FILE, RNH_FILE
-from gateway.cli.common import fail
+from gateway.cli.common import _, fail
 
 if TYPE_CHECKING:
     from program.operation import Results
@@ -28,52 +28,60 @@ def demo(
         typer.Option(
             min=1,
             max=2_000_000,
-            help="Synthetic households (population size); with --gateway, the cap on the "
-            "newborns read (the most recent).",
+            help=_(
+                "Synthetic households (population size); with --gateway, the cap on the "
+                "newborns read (the most recent)."
+            ),
         ),
     ] = 2_000,
-    seed: Annotated[int, typer.Option(help="Seed of the population and of the calls.")] = 2020,
+    seed: Annotated[int, typer.Option(help=_("Seed of the population and of the calls."))] = 2020,
     faults: Annotated[
-        str, typer.Option(help="Partner fault profile of the sandbox: none, flaky or slow.")
+        str, typer.Option(help=_("Partner fault profile of the sandbox: none, flaky or slow."))
     ] = "none",
     gateway: Annotated[
         str | None,
-        typer.Option(help="A running gateway's URL; without it one is started in-process."),
+        typer.Option(help=_("A running gateway's URL; without it one is started in-process.")),
     ] = None,
     credentials: Annotated[
-        Path, typer.Option(help="Client credentials per role, for --gateway.")
+        Path, typer.Option(help=_("Client credentials per role, for --gateway."))
     ] = Path("var/sandbox-clients.json"),
-    report: Annotated[Path, typer.Option(help="Where to write the HTML report.")] = Path(
+    report: Annotated[Path, typer.Option(help=_("Where to write the HTML report."))] = Path(
         "var/demo-report.html"
     ),
-    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Calls in flight.")] = 16,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help=_("Calls in flight."))] = 16,
     as_of: Annotated[
-        str, typer.Option(help="The operation's date, YYYY-MM-DD (the sandbox's is 2021-03-01).")
+        str, typer.Option(help=_("The operation's date, YYYY-MM-DD (the sandbox's is 2021-03-01)."))
     ] = "2021-03-01",
     registers: Annotated[
         Path | None,
         typer.Option(
-            help="The programme's rnh.csv and districts.csv, for --gateway "
-            "[written from the sandbox population, GATEWAY_SANDBOX_*]."
+            help=_(
+                "The programme's rnh.csv and districts.csv, for --gateway "
+                "[written from the sandbox population, GATEWAY_SANDBOX_*]."
+            )
         ),
     ] = None,
     lang: Annotated[
-        str, typer.Option(help="Language of the summary and the report: es or en.")
+        str, typer.Option(help=_("Language of the summary and the report: es or en."))
     ] = "es",
     summary: Annotated[
         Path | None,
         typer.Option(
-            help="Write the run's figures as JSON here, with the published ones beside "
-            "them under 'published'."
+            help=_(
+                "Write the run's figures as JSON here, with the published ones beside "
+                "them under 'published'."
+            )
         ),
     ] = None,
     national: Annotated[
         bool,
         typer.Option(
             "--national",
-            help="Size the in-process sandbox so that the decree's 442,618 households are "
-            "eligible (adapters/sandbox/calibration.toml), instead of --households; use "
-            "with GATEWAY_UBIGEO_FILE pointing at the real district table.",
+            help=_(
+                "Size the in-process sandbox so that the decree's 442,618 households are "
+                "eligible (adapters/sandbox/calibration.toml), instead of --households; use "
+                "with GATEWAY_UBIGEO_FILE pointing at the real district table."
+            ),
         ),
     ] = False,
 ) -> None:
@@ -81,27 +89,35 @@ def demo(
     newborns, eligibility, phone affiliation with consent, accounts, the first transfer,
     health verdicts and the semáforo, the second transfer, the audit check."""
     if lang not in ("es", "en"):
-        raise fail("--lang must be es or en")
+        raise fail(_("--lang must be es or en"))
     if faults not in FAULT_PROFILES:
-        raise fail(f"--faults must be one of {', '.join(FAULT_PROFILES)}")
+        raise fail(
+            _("--faults must be one of {profiles}").format(profiles=", ".join(FAULT_PROFILES))
+        )
     if gateway and faults != "none":
-        raise fail("--faults applies to the in-process sandbox; set faults on your mocks")
+        raise fail(_("--faults applies to the in-process sandbox; set faults on your mocks"))
     try:
         day = date.fromisoformat(as_of)
     except ValueError:
-        raise fail("--as-of must be a date YYYY-MM-DD") from None
+        raise fail(_("--as-of must be a date YYYY-MM-DD")) from None
     if national:
         if gateway:
-            raise fail("--national sizes the in-process sandbox; size your mocks instead")
+            raise fail(_("--national sizes the in-process sandbox; size your mocks instead"))
         households = _national_size(seed)
     if gateway and not credentials.exists():
-        raise fail(f"{credentials}: no such file (start the gateway in sandbox mode first)")
+        raise fail(
+            _("{path}: no such file (start the gateway in sandbox mode first)").format(
+                path=credentials
+            )
+        )
     if registers is not None:
         if not gateway:
-            raise fail("--registers applies with --gateway; the in-process sandbox writes its own")
+            raise fail(
+                _("--registers applies with --gateway; the in-process sandbox writes its own")
+            )
         missing = [f for f in (RNH_FILE, DISTRICTS_FILE) if not (registers / f).is_file()]
         if missing:
-            raise fail(f"{registers}: no {' or '.join(missing)}")
+            raise fail(_("{path}: no {files}").format(path=registers, files=", ".join(missing)))
     if gateway:
         results = _against(
             gateway, credentials, registers, report, households, seed, concurrency, day, lang
@@ -112,7 +128,7 @@ def demo(
         from program.demo import write_summary
 
         written = write_summary(results, summary)
-        typer.echo(f"Summary written to {written.resolve()}")
+        typer.echo(_("Summary written to {path}").format(path=written.resolve()))
     if not results.audit.get("ok"):
         raise typer.Exit(1)
 

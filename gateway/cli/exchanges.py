@@ -8,20 +8,20 @@ from typing import Annotated, Any
 import typer
 
 from gateway.calls.validation import check_range
-from gateway.cli.common import fail, get_settings, require_schema, with_state
+from gateway.cli.common import _, fail, get_settings, require_schema, shown, with_state
 from gateway.core.db import transaction
 from gateway.core.problems import ProblemError
 
-exchanges_app = typer.Typer(help="Periodic exchanges (durable jobs).", no_args_is_help=True)
+exchanges_app = typer.Typer(help=_("Periodic exchanges (durable jobs)."), no_args_is_help=True)
 
 
 @exchanges_app.command("run")
 def exchanges_run(
-    name: Annotated[str, typer.Argument(help="Exchange name from the catalog.")],
-    born_from: Annotated[str, typer.Option(help="YYYY-MM-DD")],
-    born_to: Annotated[str, typer.Option(help="YYYY-MM-DD")],
+    name: Annotated[str, typer.Argument(help=_("Exchange name from the catalog."))],
+    born_from: Annotated[str, typer.Option(help=_("YYYY-MM-DD"))],
+    born_to: Annotated[str, typer.Option(help=_("YYYY-MM-DD"))],
     ubigeo: Annotated[
-        list[str] | None, typer.Option(help="INEI district code (repeatable).")
+        list[str] | None, typer.Option(help=_("INEI district code (repeatable)."))
     ] = None,
 ) -> None:
     """Queue a run; a gateway (or `exchanges work`) carries it out."""
@@ -37,17 +37,17 @@ def exchanges_run(
         districts = load_table(settings.ubigeo_file)
         codes = [districts.to_inei(code, "inei") for code in ubigeo or []]
     except IdentifierError as exc:
-        raise fail(f"--ubigeo: {exc}") from None
+        raise fail(f"--ubigeo: {shown(str(exc))}") from None
     try:
         start, end = date.fromisoformat(born_from), date.fromisoformat(born_to)
     except ValueError:
-        raise fail("--born-from and --born-to take YYYY-MM-DD") from None
+        raise fail(_("--born-from and --born-to take YYYY-MM-DD")) from None
     if end > date.today():
-        raise fail("--born-to must not be in the future")
+        raise fail(_("--born-to must not be in the future"))
     try:
         check_range(start, end)
     except ProblemError as exc:  # the API's own rule, named by the option
-        raise fail(f"--born-to {exc.extra['errors'][0]['message']}") from None
+        raise fail(f"--born-to {shown(exc.extra['errors'][0]['message'])}") from None
     params = {"born_from": start.isoformat(), "born_to": end.isoformat(), "ubigeo": codes}
 
     async def work(state: Any) -> Any:
@@ -57,14 +57,14 @@ def exchanges_run(
     try:
         run = with_state(settings, work)
     except Exception as exc:
-        raise fail(str(getattr(exc, "detail", exc))) from None
+        raise fail(shown(getattr(exc, "detail", None) or str(exc))) from None
     typer.echo(json.dumps(run))
 
 
 @exchanges_app.command("work")
 def exchanges_work(
     until_idle: Annotated[
-        bool, typer.Option("--until-idle", help="Stop when no run is ready instead of polling.")
+        bool, typer.Option("--until-idle", help=_("Stop when no run is ready instead of polling."))
     ] = False,
 ) -> None:
     """Carry queued runs in this process (the gateway does this itself by default)."""
@@ -78,7 +78,7 @@ def exchanges_work(
         await state.jobs.run_forever(settings.exchanges_poll_seconds)
         return 0
 
-    typer.echo(f"runs worked: {with_state(settings, work)}")
+    typer.echo(_("runs worked: {count}").format(count=with_state(settings, work)))
 
 
 @exchanges_app.command("show")
@@ -97,4 +97,4 @@ def exchanges_show(
     try:
         typer.echo(json.dumps(with_state(settings, work)))
     except Exception as exc:
-        raise fail(str(getattr(exc, "detail", exc))) from None
+        raise fail(shown(getattr(exc, "detail", None) or str(exc))) from None

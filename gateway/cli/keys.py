@@ -12,13 +12,13 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.cli.common import get_settings, in_transaction, require_schema
+from gateway.cli.common import _, get_settings, in_transaction, require_schema
 from gateway.core.crypto import SecretBox
 from gateway.core.db import create_engine, session_factory
 from gateway.settings import Settings
 from gateway.signing_keys.service import KeyService
 
-keys_app = typer.Typer(help="Token signing keys and the master key.", no_args_is_help=True)
+keys_app = typer.Typer(help=_("Token signing keys and the master key."), no_args_is_help=True)
 
 
 def _key_service(settings: Settings) -> KeyService:
@@ -37,7 +37,11 @@ def keys_rotate() -> None:
     require_schema(settings)
     keys = _key_service(settings)
     record = in_transaction(settings, keys.rotate)
-    typer.echo(f"new signing key {record.kid} ({record.algorithm}); older keys retired")
+    typer.echo(
+        _("new signing key {kid} ({algorithm}); older keys retired").format(
+            kid=record.kid, algorithm=record.algorithm
+        )
+    )
 
 
 @keys_app.command("list")
@@ -51,7 +55,7 @@ def keys_list() -> None:
 
         return [
             f"{k.kid}  {k.algorithm}  created={k.created_at.isoformat()}  "
-            f"{'retired=' + k.retired_at.isoformat() if k.retired_at else 'active'}"
+            f"{'retired=' + k.retired_at.isoformat() if k.retired_at else _('active')}"
             for k in await SigningKeyRepository(session).all()
         ]
 
@@ -80,7 +84,11 @@ def keys_rotate_data() -> None:
         key_id: str = await keyring.add(session)
         return key_id
 
-    typer.echo(f"new data key {in_transaction(settings, work)}; older keys still open old data")
+    typer.echo(
+        _("new data key {key_id}; older keys still open old data").format(
+            key_id=in_transaction(settings, work)
+        )
+    )
 
 
 @keys_app.command("reencrypt")
@@ -105,7 +113,11 @@ def keys_reencrypt(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
         typer.echo(json.dumps({"key_id": keyring.current_key_id, "reencrypted": counts}))
         return
     for name, count in counts.items():
-        typer.echo(f"{name}: {count} re-sealed under {keyring.current_key_id}")
+        typer.echo(
+            _("{name}: {count} re-sealed under {key_id}").format(
+                name=name, count=count, key_id=keyring.current_key_id
+            )
+        )
 
 
 @keys_app.command("new-master")

@@ -6,10 +6,10 @@ from typing import Any
 
 import typer
 
-from gateway.cli.common import fail, get_settings, require_schema, with_state
+from gateway.cli.common import _, fail, get_settings, require_schema, with_state
 
-partners_app = typer.Typer(help="Partner agencies: credentials.", no_args_is_help=True)
-reniec_app = typer.Typer(help="RENIEC (PIDE ReniecConsultaDni).", no_args_is_help=True)
+partners_app = typer.Typer(help=_("Partner agencies: credentials."), no_args_is_help=True)
+reniec_app = typer.Typer(help=_("RENIEC (PIDE ReniecConsultaDni)."), no_args_is_help=True)
 partners_app.add_typer(reniec_app, name="reniec")
 
 
@@ -31,7 +31,7 @@ def reniec_renew_credential() -> None:
     async def work(state: Any) -> Any:
         adapter = state.partners.credentials.get("reniec")
         if adapter is None:
-            raise fail("the configured adapters do not renew a RENIEC credential")
+            raise fail(_("the configured adapters do not renew a RENIEC credential"))
         try:
             operator = getpass.getuser()
         except (KeyError, OSError):  # no account name in this environment
@@ -40,7 +40,11 @@ def reniec_renew_credential() -> None:
         try:
             return await state.credentials.renew(adapter, actor)
         except PartnerError as exc:
-            raise fail(f"RENIEC refused the renewal: {exc.detail}") from None
+            raise fail(_("RENIEC refused the renewal: {cause}").format(cause=exc.detail)) from None
 
     renewal = with_state(settings, work)
-    typer.echo(f"RENIEC credential renewed at {renewal.renewed_at.isoformat()} (stored sealed)")
+    typer.echo(
+        _("RENIEC credential renewed at {at} (stored sealed)").format(
+            at=renewal.renewed_at.isoformat()
+        )
+    )

@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 
-from gateway.cli.common import get_catalog, get_settings, require_schema
+from gateway.cli.common import _, get_catalog, get_settings, require_schema
 from gateway.core.db import create_engine, session_factory, transaction
 
 
 def purge_command(
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Count what is past retention, delete nothing.")
+        bool, typer.Option("--dry-run", help=_("Count what is past retention, delete nothing."))
     ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -40,6 +40,6 @@ def purge_command(
     if as_json:
         typer.echo(json.dumps({"dry_run": dry_run, "purged": counts}))
         return
-    verb = "past retention" if dry_run else "purged"
+    line = _("{category}: {count} past retention") if dry_run else _("{category}: {count} purged")
     for category, count in counts.items():
-        typer.echo(f"{category}: {count} {verb}")
+        typer.echo(line.format(category=category, count=count))

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.catalog.models import Catalog
 from gateway.cli.common import (
+    _,
     cli_actor,
     fail,
     get_catalog,
@@ -67,15 +68,19 @@ def seed_sandbox(settings: Settings, catalog: Catalog) -> None:
     seeded = in_transaction(settings, seed)
     if seeded is None:
         if target.exists():
-            typer.echo(f"Sandbox clients (created on first start) are in {target}")
+            typer.echo(
+                _("Sandbox clients (created on first start) are in {path}").format(path=target)
+            )
         else:
-            typer.echo("Clients exist already; create more with `juntos-gateway clients create`.")
+            typer.echo(
+                _("Clients exist already; create more with `juntos-gateway clients create`.")
+            )
         return
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump({"clients": seeded}, fh, indent=2)
-    typer.echo(f"Sandbox clients created (also written to {target}):")
+    typer.echo(_("Sandbox clients created (also written to {path}):").format(path=target))
     for entry in seeded:
         typer.echo(
             f"  {entry['role']:<9} client_id={entry['client_id']}  "
@@ -84,18 +89,18 @@ def seed_sandbox(settings: Settings, catalog: Catalog) -> None:
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address [GATEWAY_HOST].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [GATEWAY_PORT].")] = None,
+    host: Annotated[str | None, typer.Option(help=_("Bind address [GATEWAY_HOST]."))] = None,
+    port: Annotated[int | None, typer.Option(help=_("Port [GATEWAY_PORT]."))] = None,
     with_mocks: Annotated[
         bool | None,
         typer.Option(
             "--mocks/--no-mocks",
-            help="Also serve the four mock agencies on their ports [on in sandbox mode].",
+            help=_("Also serve the four mock agencies on their ports (on in sandbox mode)."),
         ),
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option(min=1, max=64, help="Gateway processes on one database [GATEWAY_WORKERS]."),
+        typer.Option(min=1, max=64, help=_("Gateway processes on one database [GATEWAY_WORKERS].")),
     ] = None,
 ) -> None:
     """Start the gateway (in sandbox mode, seed one client per role on first start)."""
@@ -124,8 +129,10 @@ def serve(
     for variable, (bind_host, bind_port) in {"GATEWAY_PORT": (host, port), **mock_ports}.items():
         if not port_is_free(bind_host, bind_port):
             raise fail(
-                f"port {bind_port} on {bind_host} is in use (another gateway running?): "
-                f"stop it or set {variable} to a free port"
+                _(
+                    "port {port} on {host} is in use (another gateway running?): "
+                    "stop it or set {variable} to a free port"
+                ).format(port=bind_port, host=bind_host, variable=variable)
             )
     console_users: list[dict[str, Any]] = []
     if settings.is_sandbox:
@@ -133,27 +140,40 @@ def serve(
         console_users = seed_console_users(settings)
     base = f"http://{host}:{port}"
     typer.echo(
-        f"\nJUNTOS gateway ({settings.env}) on {base}\n"
-        f"  API docs:   {base}/docs\n"
-        f"  OpenAPI:    {base}/openapi.json\n"
-        f"  Readiness:  {base}/readyz   Metrics: {base}/metrics\n"
-        f"  Get a token:\n"
-        f"    curl -s -u <client_id>:<client_secret> -d grant_type=client_credentials \\\n"
-        f"         {base}/v1/token\n"
-        f"  Then: curl -s -H 'Authorization: Bearer <access_token>' {base}/v1/services"
+        "\n"
+        + _("JUNTOS gateway ({env}) on {base}").format(env=settings.env, base=base)
+        + "\n  "
+        + _("API docs:   {url}").format(url=f"{base}/docs")
+        + "\n  "
+        + _("OpenAPI:    {url}").format(url=f"{base}/openapi.json")
+        + "\n  "
+        + _("Readiness:  {readiness}   Metrics: {metrics}").format(
+            readiness=f"{base}/readyz", metrics=f"{base}/metrics"
+        )
+        + "\n  "
+        + _("Get a token:")
+        + "\n    curl -s -u <client_id>:<client_secret> -d grant_type=client_credentials \\\n"
+        + f"         {base}/v1/token\n  "
+        + _("Then: {command}").format(
+            command=f"curl -s -H 'Authorization: Bearer <access_token>' {base}/v1/services"
+        )
     )
     for line in console_banner(base, console_users, settings.var_dir / SANDBOX_USERS_FILE):
         typer.echo(line)
     if settings.is_sandbox:
         typer.echo(
-            "  Play the DU 095-2020 operation against it (report in var/demo-report.html):\n"
-            f"    .venv/bin/juntos-gateway demo --gateway {base}"
+            "  "
+            + _("Play the DU 095-2020 operation against it (report in var/demo-report.html):")
+            + f"\n    .venv/bin/juntos-gateway demo --gateway {base}"
         )
     if run_mocks:
         sandbox = SandboxSettings()
         typer.echo(
-            f"  Partner mocks ({sandbox.size} synthetic households; "
-            "`juntos-gateway population sample` prints some):"
+            "  "
+            + _(
+                "Partner mocks ({size} synthetic households; "
+                "`juntos-gateway population sample` prints some):"
+            ).format(size=sandbox.size)
         )
         for endpoint in endpoints(sandbox):
             typer.echo(f"    {endpoint.partner:<10} {endpoint.entry_url}")
@@ -162,11 +182,11 @@ def serve(
             if variable not in os.environ:
                 getattr(settings.partners, endpoint.partner).base_url = endpoint.base_url
                 os.environ[variable] = endpoint.base_url  # for worker processes
-    typer.echo("  Partner addresses the gateway calls:")
+    typer.echo("  " + _("Partner addresses the gateway calls:"))
     for name in type(settings.partners).model_fields:
         variable = f"GATEWAY_PARTNERS__{name.upper()}__BASE_URL"
         typer.echo(f"    {name:<10} {getattr(settings.partners, name).base_url}  [{variable}]")
-    typer.echo(f"  Gateway processes: {processes}\n")
+    typer.echo("  " + _("Gateway processes: {count}").format(count=processes) + "\n")
     sys.stdout.flush()
     if processes > 1:
         # The mocks then run in a process of their own, started by _serve_workers.

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.cli.common import cli_actor, fail, get_settings, in_transaction, require_schema
+from gateway.cli.common import _, cli_actor, fail, get_settings, in_transaction, require_schema
 from gateway.console.service import (
     ROLES,
     AccountError,
@@ -28,10 +28,9 @@ from gateway.console.service import (
     disable_account,
     reset_password,
 )
-from gateway.core.i18n import negotiate, translations
 from gateway.settings import Settings
 
-users_app = typer.Typer(help="The people who sign in to the web console.", no_args_is_help=True)
+users_app = typer.Typer(help=_("The people who sign in to the web console."), no_args_is_help=True)
 
 SANDBOX_USERS: tuple[dict[str, Any], ...] = (
     {"username": "operadora", "roles": ["operator"], "name": "Operadora del sandbox"},
@@ -45,17 +44,6 @@ SANDBOX_USERS: tuple[dict[str, Any], ...] = (
     {"username": "admin-consola", "roles": ["admin"], "name": "Administración de la consola"},
 )
 SANDBOX_USERS_FILE = "sandbox-console-users.json"
-
-
-def _(message: str) -> str:
-    """``message`` in the locale of the shell (see the module docstring)."""
-    chosen = None
-    for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(variable, "")
-        if value:
-            chosen = value.split(":")[0].split(".")[0].split("_")[0].lower()
-            break
-    return translations(negotiate(None, chosen)).gettext(message)
 
 
 def _partners(settings: Settings) -> set[str]:
@@ -84,24 +72,24 @@ def _password_from(stdin: bool, ask: bool) -> str | None:
 
 Operator = Annotated[
     str | None,
-    typer.Option(help="Who makes the change, for the audit log (default: the login name)."),
+    typer.Option(help=_("Who makes the change, for the audit log (default: the login name).")),
 ]
 PasswordStdin = Annotated[
-    bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    bool, typer.Option("--password-stdin", help=_("Read the password from standard input."))
 ]
 AskPassword = Annotated[
-    bool, typer.Option("--ask-password", help="Type the password at a prompt (not echoed).")
+    bool, typer.Option("--ask-password", help=_("Type the password at a prompt (not echoed)."))
 ]
 
 
 @users_app.command("create")
 def users_create(
-    username: Annotated[str, typer.Argument(help="Lowercase login name, e.g. mquispe.")],
+    username: Annotated[str, typer.Argument(help=_("Lowercase login name, e.g. mquispe."))],
     role: Annotated[list[str], typer.Option(help=f"Role, repeatable: {', '.join(ROLES)}.")],
     partner: Annotated[
-        str | None, typer.Option(help="The partner a partner-agent pushes files for.")
+        str | None, typer.Option(help=_("The partner a partner-agent pushes files for."))
     ] = None,
-    name: Annotated[str | None, typer.Option(help="The person's name as pages show it.")] = None,
+    name: Annotated[str | None, typer.Option(help=_("The person's name as pages show it."))] = None,
     password_stdin: PasswordStdin = False,
     ask_password: AskPassword = False,
     operator: Operator = None,
@@ -136,7 +124,7 @@ def users_create(
 
 @users_app.command("list")
 def users_list(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON."))] = False,
 ) -> None:
     """List console users (never their passwords)."""
     settings = get_settings()
@@ -168,7 +156,7 @@ def users_list(
 
 @users_app.command("disable")
 def users_disable(
-    username: Annotated[str, typer.Argument(help="Console username.")], operator: Operator = None
+    username: Annotated[str, typer.Argument(help=_("Console username."))], operator: Operator = None
 ) -> None:
     """Disable a console user: refused at sign-in, open sessions ended at once."""
     settings = get_settings()
@@ -186,7 +174,7 @@ def users_disable(
 
 @users_app.command("reset-password")
 def users_reset_password(
-    username: Annotated[str, typer.Argument(help="Console username.")],
+    username: Annotated[str, typer.Argument(help=_("Console username."))],
     password_stdin: PasswordStdin = False,
     ask_password: AskPassword = False,
     operator: Operator = None,

@@ -25,6 +25,7 @@ from gateway.clients.service import (
     rotate_secret,
 )
 from gateway.core.errors import problem_responses
+from gateway.core.i18n import N_
 from gateway.core.problems import LastActiveAdmin, NotFound, ProblemError, ValidationFailed
 
 router = APIRouter(
@@ -51,7 +52,7 @@ def _actor(request: Request, principal: Principal, user_id: str | None) -> Actor
 
 
 def _not_found() -> ProblemError:
-    return NotFound("no client with this id")
+    return NotFound(N_("no client with this id"))
 
 
 @router.get("", response_model=ClientList, summary="List registered clients")
@@ -80,8 +81,8 @@ async def register_client(
         )
     except ClientError as exc:
         raise ValidationFailed(
-            str(exc),
-            extra={"errors": [{"field": f"body.{exc.field}", "message": str(exc)}]},
+            exc.message,
+            extra={"errors": [{"field": f"body.{exc.field}", "message": exc.message}]},
         ) from None
     out = ClientOut.model_validate(issued.client)
     return ClientCreated(**out.model_dump(), client_secret=issued.secret)
@@ -106,7 +107,7 @@ async def disable(
         raise _not_found() from None
     except LastAdminDisabled:
         raise LastActiveAdmin(
-            "this is the last active admin client; enable or register another admin first",
+            N_("this is the last active admin client; enable or register another admin first"),
             extra={"client_id": client_id},
         ) from None
     return ClientOut.model_validate(client)

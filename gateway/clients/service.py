@@ -39,6 +39,7 @@ from audit.store import append
 from gateway.catalog.models import Catalog
 from gateway.clients.models import Client
 from gateway.clients.repository import ClientRepository
+from gateway.core.i18n import N_, Text
 
 ROLES = ("consumer", "partner", "auditor", "admin")
 _hasher = PasswordHasher()
@@ -52,14 +53,15 @@ def _dummy_hash() -> str:
 class ClientError(ValueError):
     """A client request names an unknown role, purpose or client; ``field`` says which."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, field: str, message: str | Text) -> None:
+        super().__init__(str(message))
         self.field = field
+        self.message = message  # a catalog id or ``Text``, answered in the reader's language
 
 
 class ClientNotFound(ClientError):
     def __init__(self) -> None:
-        super().__init__("client_id", "no client with this id")
+        super().__init__("client_id", N_("no client with this id"))
 
 
 class LastAdminDisabled(Exception):
@@ -104,17 +106,26 @@ class IssuedCredentials:
 
 def validate_grants(catalog: Catalog, roles: list[str], purposes: list[str]) -> None:
     if not roles:
-        raise ClientError("roles", "a client needs at least one role")
+        raise ClientError("roles", N_("a client needs at least one role"))
     unknown_roles = sorted(set(roles) - set(ROLES))
     if unknown_roles:
         raise ClientError(
-            "roles", f"unknown role(s) {', '.join(unknown_roles)}; known: {', '.join(ROLES)}"
+            "roles",
+            Text(
+                "unknown role(s) {unknown}; known: {known}",
+                unknown=", ".join(unknown_roles),
+                known=", ".join(ROLES),
+            ),
         )
     unknown = sorted(set(purposes) - set(catalog.purposes))
     if unknown:
         raise ClientError(
             "purposes",
-            f"unknown purpose(s) {', '.join(unknown)}; known: {', '.join(catalog.purposes)}",
+            Text(
+                "unknown purpose(s) {unknown}; known: {known}",
+                unknown=", ".join(unknown),
+                known=", ".join(catalog.purposes),
+            ),
         )
 
 
@@ -133,7 +144,7 @@ async def create_client(
     Raises ``ClientError`` naming the field (name, roles, purposes) that is wrong."""
     name = name.strip()
     if not name:
-        raise ClientError("name", "a client needs a name")
+        raise ClientError("name", N_("a client needs a name"))
     roles = list(dict.fromkeys(roles))
     purposes = list(dict.fromkeys(purposes))
     validate_grants(catalog, roles, purposes)

@@ -26,6 +26,7 @@ from gateway.consent.schemas import (
 )
 from gateway.consent.service import ConsentService
 from gateway.core.errors import problem_responses
+from gateway.core.i18n import N_
 from gateway.core.pseudonyms import Pseudonymizer
 
 router = APIRouter(
@@ -46,15 +47,15 @@ def check_catalog_terms(
     catalog = call.state.get(Catalog)
     for i, purpose in enumerate(body.purposes):
         if purpose not in catalog.purposes:
-            found.add(f"{at}purposes[{i}]", "not a purpose of the catalog")
+            found.add(f"{at}purposes[{i}]", N_("not a purpose of the catalog"))
     for i, category in enumerate(body.data_categories):
         if category not in catalog.data_categories:
-            found.add(f"{at}data_categories[{i}]", "not a data category of the catalog")
+            found.add(f"{at}data_categories[{i}]", N_("not a data category of the catalog"))
     if body.expires_at is not None:
         if body.expires_at.tzinfo is None:
-            found.add(f"{at}expires_at", "give a time zone (for example ...Z)")
+            found.add(f"{at}expires_at", N_("give a time zone (for example ...Z)"))
         elif body.expires_at <= datetime.now(UTC):
-            found.add(f"{at}expires_at", "must be in the future")
+            found.add(f"{at}expires_at", N_("must be in the future"))
     if own:
         found.done()
 
@@ -110,7 +111,7 @@ def _parse_id(consent_id: str) -> str:
     try:
         return str(uuid.UUID(consent_id))
     except ValueError:
-        raise invalid("path.consent_id", "not a consent id") from None
+        raise invalid("path.consent_id", N_("not a consent id")) from None
 
 
 @router.post(
@@ -177,7 +178,7 @@ async def check_consent(
     async with audited_call(call, "gateway.consent-check") as audited:
         number, _ = parse_document(cui, "query.cui")
         if purpose not in call.state.get(Catalog).purposes:
-            raise invalid("query.purpose", "not a purpose of the catalog")
+            raise invalid("query.purpose", N_("not a purpose of the catalog"))
         audited.subject("cui", number)
         ref = call.state.get(Pseudonymizer).of("cui", number)
         active = await call.state.get(ConsentService).active(session, [ref], purpose, None)

@@ -38,6 +38,7 @@ from gateway.consent.documents import chain_intact as chain_intact
 from gateway.consent.models import Consent, ConsentRevision
 from gateway.consent.repository import ConsentRepository
 from gateway.core.data_keys import DataKeyring
+from gateway.core.i18n import N_
 from gateway.core.problems import ConsentAlreadyRevoked, NotFound
 from gateway.core.pseudonyms import Pseudonymizer
 
@@ -144,9 +145,9 @@ class ConsentService:
     ) -> dict[str, Any]:
         consent = await ConsentRepository(session).get_for_update(consent_id)
         if consent is None:
-            raise NotFound("no consent with this id")
+            raise NotFound(N_("no consent with this id"))
         if consent.state == "revoked":
-            raise ConsentAlreadyRevoked("this consent was revoked before; nothing changed")
+            raise ConsentAlreadyRevoked(N_("this consent was revoked before; nothing changed"))
         now = datetime.now(UTC)
         await self._ensure_keys(session, consent.document_sealed)
         personal = self._open(consent)
@@ -205,7 +206,7 @@ class ConsentService:
         repository = ConsentRepository(session)
         consent = await repository.get(consent_id)
         if consent is None:
-            raise NotFound("no consent with this id")
+            raise NotFound(N_("no consent with this id"))
         await self._ensure_keys(session, consent.document_sealed)
         answer = view(columns(consent), self._open(consent))
         revisions = await repository.revisions(consent_id)

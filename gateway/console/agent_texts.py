@@ -125,7 +125,7 @@ def refusal(exc: ProblemError, gettext: Translate, limit: str) -> list[str]:
                     "chosen: choose UTF-8."
                 ).format(charset=bom["charset"])
             ]
-    if isinstance(exc, UnsupportedMediaType) and "UTF-16" in exc.detail:
+    if isinstance(exc, UnsupportedMediaType) and "UTF-16" in str(exc.detail):
         return [
             gettext(
                 "The file is UTF-16 text, which is not accepted: save it from Excel as "
@@ -133,7 +133,7 @@ def refusal(exc: ProblemError, gettext: Translate, limit: str) -> list[str]:
             )
         ]
     if isinstance(exc, PayloadTooLarge):
-        line = _LONG_LINE.search(exc.detail)
+        line = _LONG_LINE.search(str(exc.detail))
         if line:
             return [
                 gettext("Line {line} is too long: a row may have at most 64 KiB.").format(

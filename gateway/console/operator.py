@@ -56,6 +56,7 @@ from gateway.clients.service import (
     rotate_secret,
 )
 from gateway.console import operator_labels as labels
+from gateway.console.agent_texts import reason
 from gateway.console.operator_views import moment, partner_rows, refusals_by_reason
 from gateway.console.web import ConsoleUser, checked_form, record_action, render, signed_in
 from gateway.core.i18n import translations
@@ -93,11 +94,16 @@ def _page(
     # labels may not know) and leaves it to autoescaping, unlike ``_``, whose result
     # the i18n extension marks safe.
     tr = translations(user.locale).gettext
+
+    def row_reason(message: str) -> str:
+        # A refused row's reason as the intake words it, numbers and codes included.
+        return reason(message, tr)
+
     response = render(
         request,
         user,
         f"operator/{template}",
-        {"labels": labels, "tr": tr, **context},
+        {"labels": labels, "tr": tr, "row_reason": row_reason, **context},
         status=status,
     )
     for name, value in (headers or {}).items():

@@ -8,6 +8,13 @@ failing field; unknown routes become 404; a known path with another method becom
 with ``Allow`` naming every method of the path; anything
 unexpected becomes 500 ``internal-error`` (in ``gateway.core.middleware``) carrying only
 the request id, never the exception text, which may hold personal data.
+
+Language: ``title``, ``detail`` and each of our own ``errors[].message`` are answered in
+the language the request's ``Accept-Language`` asks for (``gateway.core.i18n.negotiate``:
+Spanish when absent or not offered, English on request), from the ``problems`` catalog;
+the answer says which in ``Content-Language`` and carries ``Vary: Accept-Language``.
+``type``, ``status``, ``errors[].field`` and the other members are the same in every
+language: clients key on them.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from gateway.core.i18n import DEFAULT_LOCALE, N_, Text, negotiate, render
 from gateway.core.limits import BodyTooLarge
 from gateway.core.problems import (
     PROBLEM_TYPES,
@@ -61,17 +69,23 @@ _STATUS_DESCRIPTIONS = {
 
 def problem_response(
     problem: ProblemType,
-    detail: str,
+    detail: str | Text,
     request: Request | None = None,
     *,
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    """The problem document for ``problem``, in the request's language (Spanish without a
+    request or an ``Accept-Language`` header).
+
+    ``detail`` and any ``errors[].message`` may be a ``Text`` or a catalog id; both are
+    rendered with ``gateway.core.i18n.render``."""
+    locale = request_locale(request)
     body: dict[str, Any] = {
         "type": problem.uri,
-        "title": problem.title,
+        "title": render(problem.title, locale),
         "status": problem.status,
-        "detail": detail,
+        "detail": render(detail, locale),
     }
     if request is not None:
         # The route template, never the raw path: paths can carry a DNI or CUI.
@@ -83,9 +97,28 @@ def problem_response(
             body["request_id"] = request_id
     if extra:
         body.update(extra)
+        if isinstance(extra.get("errors"), list):
+            body["errors"] = [_rendered(error, locale) for error in extra["errors"]]
+    language = {"Content-Language": locale, "Vary": "Accept-Language"}
     return JSONResponse(
-        body, status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+        body,
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers={**(headers or {}), **language},
     )
+
+
+def request_locale(request: Request | None) -> str:
+    """The language a problem is answered in: ``Accept-Language`` negotiated, else Spanish."""
+    if request is None:
+        return DEFAULT_LOCALE
+    return negotiate(request.headers.get("accept-language"))
+
+
+def _rendered(error: Any, locale: str) -> Any:
+    if isinstance(error, dict) and isinstance(error.get("message"), str | Text):
+        return {**error, "message": render(error["message"], locale)}
+    return error
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -101,9 +134,9 @@ def _not_json(request: Request) -> JSONResponse:
     # Malformed syntax is a 400 (RFC 9110 §15.5.1): nothing of the body was read.
     return problem_response(
         BadRequest.type(),
-        "the body is not JSON",
+        N_("the body is not JSON"),
         request,
-        extra={"errors": [{"field": "body", "message": "not valid JSON"}]},
+        extra={"errors": [{"field": "body", "message": N_("not valid JSON")}]},
     )
 
 
@@ -121,9 +154,9 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
         # FastAPI does not read a body as JSON unless it is declared so.
         return problem_response(
             UnsupportedMediaType.type(),
-            "send the body as application/json",
+            N_("send the body as application/json"),
             request,
-            extra={"errors": [{"field": "header.content-type", "message": "unsupported"}]},
+            extra={"errors": [{"field": "header.content-type", "message": N_("unsupported")}]},
         )
     errors = [
         {"field": _field_name(tuple(err.get("loc", ()))), "message": err.get("msg", "invalid")}
@@ -132,7 +165,7 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     fields = ", ".join(e["field"] for e in errors)
     return problem_response(
         ValidationFailed.type(),
-        f"invalid fields: {fields}",
+        Text("invalid fields: {fields}", fields=fields),
         request,
         extra={"errors": errors},
     )
@@ -148,11 +181,13 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     problem = (
         PROBLEM_TYPES[slug]
         if slug
-        else ProblemType("http-error", "HTTP error", exc.status_code, "")
+        else ProblemType("http-error", N_("HTTP error"), exc.status_code, "")
     )
-    detail = exc.detail if isinstance(exc.detail, str) else problem.title
+    detail: str | Text = exc.detail if isinstance(exc.detail, str) else problem.title
     if exc.status_code == 404 and detail == "Not Found":
-        detail = "no resource at this address"
+        detail = N_("no resource at this address")
+    elif exc.status_code == 405 and detail == "Method Not Allowed":
+        detail = N_("Method Not Allowed")
     headers = getattr(exc, "headers", None)
     if exc.status_code == 405:
         headers = {**(headers or {}), "Allow": _allowed_methods(request)}
@@ -183,9 +218,13 @@ def too_large_response(request: Request, exc: BodyTooLarge) -> JSONResponse:
     token = request.url.path == "/v1/token"
     return problem_response(
         PayloadTooLarge.type(),
-        exc.detail,
+        Text("the body exceeds this operation's limit of {limit} bytes", limit=exc.limit),
         request,
-        extra={"errors": [{"field": "body", "message": f"larger than {exc.limit} bytes"}]},
+        extra={
+            "errors": [
+                {"field": "body", "message": Text("larger than {limit} bytes", limit=exc.limit)}
+            ]
+        },
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"} if token else None,
     )
 

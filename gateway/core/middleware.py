@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.core.errors import problem_response
+from gateway.core.i18n import N_
 from gateway.core.problems import InternalError
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -110,7 +111,7 @@ class RequestContextMiddleware:
                 raise
             response = problem_response(
                 InternalError.type(),
-                "the gateway failed while handling this request",
+                N_("the gateway failed while handling this request"),
                 Request(scope),
             )
             await response(scope, receive, send_wrapper)

@@ -36,6 +36,10 @@ answers it; a mistyped name fails at import, never as a 500 at run time::
     ├── PartnerBusy                503 partner-busy
     └── PartnerTimeout             504 partner-timeout
 
+Titles, descriptions and details are English message ids of the ``problems`` catalog
+(``gateway/locale/<locale>/LC_MESSAGES/problems.po``); ``gateway.core.errors`` answers
+them in the language ``Accept-Language`` asks for, Spanish by default.
+
 The status belongs to the problem type (RFC 9457 §3.1.1 ties a type to the status it is
 answered with); which success status an operation answers is the route's choice.
 
@@ -47,6 +51,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+from gateway.core.i18n import N_, Text
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,9 @@ class ProblemType:
 class ProblemError(Exception):
     """An error the gateway answers with a problem document of this class's type.
 
-    ``detail`` is the human explanation of this occurrence (never a personal identifier);
+    ``detail`` is the human explanation of this occurrence (never a personal identifier),
+    a ``Text`` (or an ``N_``-marked ``str``) translated into the reader's language when the
+    problem is answered; ``title`` and ``description`` are ``N_``-marked English ids;
     ``extra`` adds members to the document (``errors``, ``missing_consent``, ``checks``);
     ``headers`` adds response headers (``Retry-After``, ``WWW-Authenticate``).
     """
@@ -78,12 +86,12 @@ class ProblemError(Exception):
 
     def __init__(
         self,
-        detail: str,
+        detail: str | Text,
         *,
         extra: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(detail)
+        super().__init__(str(detail))
         self.detail = detail
         self.extra = extra or {}
         self.headers = headers or {}
@@ -100,43 +108,45 @@ class ProblemError(Exception):
 class BadRequest(ProblemError):
     slug = "bad-request"
     status = 400
-    title = "Bad request"
-    description = "The request cannot be understood."
+    title = N_("Bad request")
+    description = N_("The request cannot be understood.")
 
 
 class InvalidToken(ProblemError):
     slug = "invalid-token"
     status = 401
-    title = "Invalid or missing bearer token"
-    description = "Send `Authorization: Bearer <token>` with a current token from POST /v1/token."
+    title = N_("Invalid or missing bearer token")
+    description = N_(
+        "Send `Authorization: Bearer <token>` with a current token from POST /v1/token."
+    )
 
 
 class RoleNotGranted(ProblemError):
     slug = "role-not-granted"
     status = 403
-    title = "Role not granted"
-    description = "The client holds none of the roles this operation requires."
+    title = N_("Role not granted")
+    description = N_("The client holds none of the roles this operation requires.")
 
 
 class PurposeNotGranted(ProblemError):
     slug = "purpose-not-granted"
     status = 403
-    title = "Purpose not granted"
-    description = "The client is not registered for the purpose it declared."
+    title = N_("Purpose not granted")
+    description = N_("The client is not registered for the purpose it declared.")
 
 
 class PurposeNotAllowed(ProblemError):
     slug = "purpose-not-allowed"
     status = 403
-    title = "Purpose not allowed for this service"
-    description = "The catalog does not allow this service for the declared purpose."
+    title = N_("Purpose not allowed for this service")
+    description = N_("The catalog does not allow this service for the declared purpose.")
 
 
 class ConsentRequired(ProblemError):
     slug = "consent-required"
     status = 403
-    title = "Active consent required"
-    description = (
+    title = N_("Active consent required")
+    description = N_(
         "The purpose rests on the caregiver's consent and no active consent covers it; "
         "`missing_consent` names the purpose and data category."
     )
@@ -145,22 +155,22 @@ class ConsentRequired(ProblemError):
 class ConsentAlreadyRevoked(ProblemError):
     slug = "consent-already-revoked"
     status = 409
-    title = "Consent already revoked"
-    description = "The consent was revoked before; a revocation cannot be repeated."
+    title = N_("Consent already revoked")
+    description = N_("The consent was revoked before; a revocation cannot be repeated.")
 
 
 class NotFound(ProblemError):
     slug = "not-found"
     status = 404
-    title = "Not found"
-    description = "No resource at this address."
+    title = N_("Not found")
+    description = N_("No resource at this address.")
 
 
 class MessageIdReused(ProblemError):
     slug = "message-id-reused"
     status = 409
-    title = "Message id reused"
-    description = (
+    title = N_("Message id reused")
+    description = N_(
         "This message id was received before with a different body; send new content "
         "under a new id."
     )
@@ -169,57 +179,59 @@ class MessageIdReused(ProblemError):
 class MessageInProgress(ProblemError):
     slug = "message-in-progress"
     status = 409
-    title = "Message being received"
-    description = "A message with this id is being received; retry after Retry-After."
+    title = N_("Message being received")
+    description = N_("A message with this id is being received; retry after Retry-After.")
 
 
 class PayloadTooLarge(ProblemError):
     slug = "payload-too-large"
     status = 413
-    title = "Payload too large"
-    description = "The body exceeds the limit of this operation; nothing of it was stored."
+    title = N_("Payload too large")
+    description = N_("The body exceeds the limit of this operation; nothing of it was stored.")
 
 
 class UnsupportedMediaType(ProblemError):
     slug = "unsupported-media-type"
     status = 415
-    title = "Unsupported media type"
-    description = "The body's Content-Type is not one this operation accepts."
+    title = N_("Unsupported media type")
+    description = N_("The body's Content-Type is not one this operation accepts.")
 
 
 class PartnerNotFound(ProblemError):
     slug = "partner-not-found"
     status = 404
-    title = "Not found at the partner"
-    description = "The partner agency holds no record for this request."
+    title = N_("Not found at the partner")
+    description = N_("The partner agency holds no record for this request.")
 
 
 class IdempotencyInProgress(ProblemError):
     slug = "idempotency-in-progress"
     status = 409
-    title = "Request in progress"
-    description = "A request with this Idempotency-Key is being handled; retry after Retry-After."
+    title = N_("Request in progress")
+    description = N_(
+        "A request with this Idempotency-Key is being handled; retry after Retry-After."
+    )
 
 
 class IdempotencyKeyReused(ProblemError):
     slug = "idempotency-key-reused"
     status = 422
-    title = "Idempotency-Key reused"
-    description = "The Idempotency-Key was first used with a different request body."
+    title = N_("Idempotency-Key reused")
+    description = N_("The Idempotency-Key was first used with a different request body.")
 
 
 class PartnerInvalidInput(ProblemError):
     slug = "partner-invalid-input"
     status = 422
-    title = "Refused by the partner as invalid"
-    description = "The partner agency rejected the request's data."
+    title = N_("Refused by the partner as invalid")
+    description = N_("The partner agency rejected the request's data.")
 
 
 class PartnerRefused(ProblemError):
     slug = "partner-refused"
     status = 502
-    title = "Refused by the partner"
-    description = (
+    title = N_("Refused by the partner")
+    description = N_(
         "The partner refused the gateway (credentials, password, quota); operators are told."
     )
 
@@ -227,22 +239,22 @@ class PartnerRefused(ProblemError):
 class PartnerMalformedResponse(ProblemError):
     slug = "partner-malformed-response"
     status = 502
-    title = "Unreadable partner answer"
-    description = "The partner answered with something that does not follow its contract."
+    title = N_("Unreadable partner answer")
+    description = N_("The partner answered with something that does not follow its contract.")
 
 
 class PartnerUnavailable(ProblemError):
     slug = "partner-unavailable"
     status = 503
-    title = "Partner unavailable"
-    description = "The partner agency is not answering correctly; retry later."
+    title = N_("Partner unavailable")
+    description = N_("The partner agency is not answering correctly; retry later.")
 
 
 class RateLimited(ProblemError):
     slug = "rate-limited"
     status = 429
-    title = "Too many requests"
-    description = (
+    title = N_("Too many requests")
+    description = N_(
         "This client used its quota of requests for the current minute, counted across "
         "every gateway process; retry after Retry-After."
     )
@@ -251,8 +263,8 @@ class RateLimited(ProblemError):
 class PartnerCircuitOpen(ProblemError):
     slug = "partner-circuit-open"
     status = 503
-    title = "Partner temporarily cut off"
-    description = (
+    title = N_("Partner temporarily cut off")
+    description = N_(
         "Calls to this partner fail fast after repeated failures; retry after Retry-After."
     )
 
@@ -260,36 +272,36 @@ class PartnerCircuitOpen(ProblemError):
 class PartnerBusy(ProblemError):
     slug = "partner-busy"
     status = 503
-    title = "Partner busy"
-    description = "Too many calls are in flight to this partner; retry after Retry-After."
+    title = N_("Partner busy")
+    description = N_("Too many calls are in flight to this partner; retry after Retry-After.")
 
 
 class PartnerTimeout(ProblemError):
     slug = "partner-timeout"
     status = 504
-    title = "Partner timeout"
-    description = "The partner agency did not answer in time."
+    title = N_("Partner timeout")
+    description = N_("The partner agency did not answer in time.")
 
 
 class MethodNotAllowed(ProblemError):
     slug = "method-not-allowed"
     status = 405
-    title = "Method not allowed"
-    description = "The resource exists but not with this method."
+    title = N_("Method not allowed")
+    description = N_("The resource exists but not with this method.")
 
 
 class Conflict(ProblemError):
     slug = "conflict"
     status = 409
-    title = "Conflict"
-    description = "The request conflicts with current state."
+    title = N_("Conflict")
+    description = N_("The request conflicts with current state.")
 
 
 class LastActiveAdmin(ProblemError):
     slug = "last-active-admin"
     status = 409
-    title = "Last active admin"
-    description = (
+    title = N_("Last active admin")
+    description = N_(
         "The gateway must keep one active client with the admin role; enable or register "
         "another admin first."
     )
@@ -298,22 +310,22 @@ class LastActiveAdmin(ProblemError):
 class ValidationFailed(ProblemError):
     slug = "validation-error"
     status = 422
-    title = "Invalid request"
-    description = "One or more fields failed validation; `errors` lists each one."
+    title = N_("Invalid request")
+    description = N_("One or more fields failed validation; `errors` lists each one.")
 
 
 class InternalError(ProblemError):
     slug = "internal-error"
     status = 500
-    title = "Internal error"
-    description = "The gateway failed; quote the request id to the operators."
+    title = N_("Internal error")
+    description = N_("The gateway failed; quote the request id to the operators.")
 
 
 class NotReady(ProblemError):
     slug = "not-ready"
     status = 503
-    title = "Not ready"
-    description = "A dependency of the gateway is unavailable; `checks` says which."
+    title = N_("Not ready")
+    description = N_("A dependency of the gateway is unavailable; `checks` says which.")
 
 
 def _concrete(base: type[ProblemError]) -> list[type[ProblemError]]:

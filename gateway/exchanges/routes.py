@@ -16,6 +16,7 @@ from gateway.calls.caller import Caller, UserId
 from gateway.calls.validation import check_range, invalid, parse_ubigeos
 from gateway.catalog.models import Catalog
 from gateway.core.errors import problem_responses
+from gateway.core.i18n import N_, Text
 from gateway.core.limits import INTEGER_MAX
 from gateway.core.problems import PurposeNotAllowed
 from gateway.districts import DistrictTable
@@ -86,7 +87,7 @@ async def trigger_exchange_run(
     born_from = request.born_from or date.fromordinal(born_to.toordinal() - spec.lookback_days)
     check_range(born_from, born_to, location="body")
     if born_to > today:
-        raise invalid("body.born_to", "must not be in the future")
+        raise invalid("body.born_to", N_("must not be in the future"))
     params = {
         "born_from": born_from.isoformat(),
         "born_to": born_to.isoformat(),
@@ -135,7 +136,10 @@ async def exchange_run_records(
     async with audited_call(call, spec.service) as audited:
         if call.purpose != spec.purpose:
             raise PurposeNotAllowed(
-                f"this exchange stages records for purpose {spec.purpose!r} only",
+                Text(
+                    "this exchange stages records for purpose '{purpose}' only",
+                    purpose=spec.purpose,
+                ),
                 extra={"purpose": call.purpose, "allowed_purposes": [spec.purpose]},
             )
         run, rows, following = await call.state.get(ExchangeService).chunks(

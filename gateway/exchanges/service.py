@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.catalog.models import Catalog, ExchangeSpec
 from gateway.core.data_keys import DataKeyring, SealedColumn
+from gateway.core.i18n import N_
 from gateway.core.problems import NotFound
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.exchanges.models import ExchangeChunk, ExchangeRun
@@ -81,7 +82,7 @@ class ExchangeService:
     def spec(self, name: str) -> ExchangeSpec:
         spec = self.catalog.exchanges.get(name)
         if spec is None:
-            raise NotFound("no exchange with this name in the catalog")
+            raise NotFound(N_("no exchange with this name in the catalog"))
         return spec
 
     # -- triggering and reading --------------------------------------------------------
@@ -121,7 +122,7 @@ class ExchangeService:
     async def get(self, session: AsyncSession, name: str, run_id: str) -> dict[str, Any]:
         run = await ExchangeRepository(session).get(run_id)
         if run is None or run.name != name:
-            raise NotFound("no run with this id for this exchange")
+            raise NotFound(N_("no run with this id for this exchange"))
         return view(run)
 
     async def recent(

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.db import transaction
+from gateway.core.i18n import N_
 from gateway.core.problems import IdempotencyInProgress, IdempotencyKeyReused
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.idempotency.models import IdempotencyRecord
@@ -91,8 +92,10 @@ class IdempotencyService:
                 return await self._claim(client_id, key, digest)
             if record.request_digest != digest:
                 raise IdempotencyKeyReused(
-                    "this Idempotency-Key was used with a different request body",
-                    extra={"errors": [{"field": "header.idempotency-key", "message": "reused"}]},
+                    N_("this Idempotency-Key was used with a different request body"),
+                    extra={
+                        "errors": [{"field": "header.idempotency-key", "message": N_("reused")}]
+                    },
                 )
             if record.completed_at is not None and record.response_sealed is not None:
                 plain = await self.keyring.open(
@@ -105,7 +108,7 @@ class IdempotencyService:
             if await repo.take_over(client_id, key, now - STALE_AFTER, now):
                 return None
         raise IdempotencyInProgress(
-            "a request with this Idempotency-Key is still in progress; retry shortly",
+            N_("a request with this Idempotency-Key is still in progress; retry shortly"),
             headers={"Retry-After": "1"},
         )
 

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.calls.audited import AuditedCall, Call, audited_call, project
 from gateway.calls.validation import invalid
+from gateway.core.i18n import Text
 from gateway.core.problems import PayloadTooLarge, ProblemError
 from gateway.inbound.feeds import NOTICES, Feed, Notices
 from gateway.inbound.reading import Delimiter, body_format
@@ -90,7 +91,7 @@ async def push_rows(
         form = body_format(content_type, delimiter)
         limit = inbound.limits.max_message_bytes
         if declared_bytes is not None and declared_bytes > limit:
-            raise PayloadTooLarge(f"a message is limited to {limit:,} bytes")
+            raise PayloadTooLarge(Text("a message is limited to {limit:,} bytes", limit=limit))
         receipt = await inbound.receive(
             feed, message_id, call.principal.client_id, form, stream, user_id=call.user_id
         )
@@ -108,7 +109,10 @@ async def read_document(blocks: AsyncIterator[bytes]) -> bytes:
         body += block
         if len(body) > MAX_DOCUMENT_BYTES:
             raise PayloadTooLarge(
-                f"documents are limited to {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB",
+                Text(
+                    "documents are limited to {limit} MiB",
+                    limit=MAX_DOCUMENT_BYTES // (1024 * 1024),
+                ),
             )
     return bytes(body)
 
@@ -116,7 +120,9 @@ async def read_document(blocks: AsyncIterator[bytes]) -> bytes:
 def _unreadable(kind: str, reason: ValueError) -> ProblemError:
     """422 naming what is wrong: the first schema error's element, line and rule, or
     the refusal of a DTD or entity declaration (the adapter's text carries no value)."""
-    return invalid("body", f"not a valid {kind} document: {reason}")
+    return invalid(
+        "body", Text("not a valid {kind} document: {reason}", kind=kind, reason=str(reason))
+    )
 
 
 async def push_document(

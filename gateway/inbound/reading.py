@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any, Literal
 
+from gateway.core.i18n import N_, Text
 from gateway.core.problems import (
     BadRequest,
     PayloadTooLarge,
@@ -91,7 +92,7 @@ class Limits:
     max_message_bytes: int = 1024 * 1024 * 1024
 
 
-def _unsupported(message: str) -> ProblemError:
+def _unsupported(message: str | Text) -> ProblemError:
     return UnsupportedMediaType(
         message,
         extra={"errors": [{"field": "header.content-type", "message": message}]},
@@ -113,7 +114,7 @@ def body_format(content_type: str, delimiter: Delimiter | None = None) -> BodyFo
     parsed["content-type"] = content_type
     media = parsed.get_content_type() if content_type.strip() else ""
     if media not in (NDJSON, CSV):
-        raise _unsupported(f"send {NDJSON} or {CSV}")
+        raise _unsupported(Text("send {ndjson} or {csv}", ndjson=NDJSON, csv=CSV))
     encoding = "utf-8"
     charset = parsed.get_param("charset")
     if charset is not None:
@@ -123,14 +124,26 @@ def body_format(content_type: str, delimiter: Delimiter | None = None) -> BodyFo
         except LookupError:
             encoding = ""
         if encoding not in CHARSETS:
-            raise _unsupported(f"charset {_shown(name)} is not accepted; send {_ACCEPTED}")
+            raise _unsupported(
+                Text(
+                    "charset {charset} is not accepted; send {accepted}",
+                    charset=_shown(name),
+                    accepted=_ACCEPTED,
+                )
+            )
     header = parsed.get_param("header")
     if media == CSV and header is not None and str(header).strip().lower() != "present":
-        raise _unsupported("a header line naming the feed's fields is required (header=present)")
+        raise _unsupported(
+            N_("a header line naming the feed's fields is required (header=present)")
+        )
     if delimiter is not None and media != CSV:
         raise ValidationFailed(
-            "invalid fields: query.delimiter",
-            extra={"errors": [{"field": "query.delimiter", "message": f"applies to {CSV} only"}]},
+            Text("invalid fields: {fields}", fields="query.delimiter"),
+            extra={
+                "errors": [
+                    {"field": "query.delimiter", "message": Text("applies to {csv} only", csv=CSV)}
+                ]
+            },
         )
     return BodyFormat(media, encoding, DELIMITERS[delimiter] if delimiter else None)
 
@@ -140,26 +153,31 @@ def _strip_bom(data: bytes, form: BodyFormat) -> bytes:
         if form.encoding != "utf-8":
             raise _body_error(
                 1,
-                "the body begins with a UTF-8 byte order mark but declares "
-                f"charset {CHARSETS[form.encoding]}",
+                Text(
+                    "the body begins with a UTF-8 byte order mark but declares charset {charset}",
+                    charset=CHARSETS[form.encoding],
+                ),
             )
         return data[len(codecs.BOM_UTF8) :]
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise _unsupported(
-            f"the body begins with a UTF-16 byte order mark; UTF-16 is not accepted, "
-            f"send {_ACCEPTED} (Excel: save as 'CSV UTF-8')"
+            Text(
+                "the body begins with a UTF-16 byte order mark; UTF-16 is not accepted, "
+                "send {accepted} (Excel: save as 'CSV UTF-8')",
+                accepted=_ACCEPTED,
+            )
         )
     return data
 
 
-def _body_error(line: int, message: str) -> ProblemError:
+def _body_error(line: int, message: Text) -> ProblemError:
     return BadRequest(
-        f"line {line}: {message}",
+        Text("line {line}: {message}", line=line, message=message),
         extra={"errors": [{"field": "body", "row": line, "message": message}]},
     )
 
 
-def _too_large(message: str) -> ProblemError:
+def _too_large(message: Text) -> ProblemError:
     return PayloadTooLarge(message)
 
 
@@ -181,7 +199,9 @@ async def _lines(
         digest.update(block)
         size += len(block)
         if size > limits.max_message_bytes:
-            raise _too_large(f"a message is limited to {limits.max_message_bytes:,} bytes")
+            raise _too_large(
+                Text("a message is limited to {limit:,} bytes", limit=limits.max_message_bytes)
+            )
         pending += block
         if not opened:
             if len(pending) < len(codecs.BOM_UTF8):
@@ -194,7 +214,11 @@ async def _lines(
             for offset, raw in enumerate([*complete, pending]):
                 if len(raw) > limits.max_row_bytes:
                     raise _too_large(
-                        f"line {number + offset} is longer than {limits.max_row_bytes:,} bytes"
+                        Text(
+                            "line {line} is longer than {limit:,} bytes",
+                            line=number + offset,
+                            limit=limits.max_row_bytes,
+                        )
                     )
         if complete:
             yield number, complete
@@ -213,8 +237,12 @@ def _decode(chunk: bytes, first: int, encoding: str) -> str:
     except UnicodeDecodeError as error:
         raise _body_error(
             first + chunk.count(b"\n", 0, error.start),
-            f"not valid {CHARSETS[encoding]} text; declare the body's charset in the "
-            f"Content-Type ({_ACCEPTED})",
+            Text(
+                "not valid {charset} text; declare the body's charset in the "
+                "Content-Type ({accepted})",
+                charset=CHARSETS[encoding],
+                accepted=_ACCEPTED,
+            ),
         ) from None
 
 
@@ -250,8 +278,8 @@ async def rows_of(
         if not rows:
             # Like a CSV body without its header: refused whole, the message id stays free.
             raise ValidationFailed(
-                "invalid fields: body",
-                extra={"errors": [{"field": "body", "message": "no row: the body is empty"}]},
+                Text("invalid fields: {fields}", fields="body"),
+                extra={"errors": [{"field": "body", "message": N_("no row: the body is empty")}]},
             )
         return
     async for row in _csv_rows(lines, form, fields, limits):
@@ -268,34 +296,38 @@ def _columns(cells: list[str], fields: tuple[str, ...]) -> list[str]:
     lowered = [n.lower() for n in names]
     listing = ", ".join(fields)
     if not any(n in wanted for n in lowered):
-        message = (
-            f"the first line names none of this feed's fields ({listing}); send a header "
-            "line first, columns separated by comma, semicolon or tab"
+        message = Text(
+            "the first line names none of this feed's fields ({fields}); send a header "
+            "line first, columns separated by comma, semicolon or tab",
+            fields=listing,
         )
         raise ValidationFailed(
-            "invalid fields: body.header",
+            Text("invalid fields: {fields}", fields="body.header"),
             extra={"errors": [{"field": "body.header", "message": message}]},
         )
-    errors = []
+    errors: list[dict[str, str | Text]] = []
     for field in fields:
         if field.lower() not in lowered:
-            errors.append({"field": f"body.header.{field}", "message": "missing"})
+            errors.append({"field": f"body.header.{field}", "message": N_("missing")})
     seen: set[str] = set()
     for position, (name, low) in enumerate(zip(names, lowered, strict=True), start=1):
         if low in wanted and low in seen:
-            errors.append({"field": f"body.header.{wanted[low]}", "message": "repeated"})
+            errors.append({"field": f"body.header.{wanted[low]}", "message": N_("repeated")})
         elif low not in wanted:
             errors.append(
                 {
                     "field": f"body.header.column{position}",
-                    "message": f"{_shown(name) if name else 'an empty name'} is not a field "
-                    f"of this feed ({listing})",
+                    "message": Text(
+                        "{name} is not a field of this feed ({fields})",
+                        name=_shown(name) if name else Text("an empty name"),
+                        fields=listing,
+                    ),
                 }
             )
         seen.add(low)
     if errors:
         raise ValidationFailed(
-            "invalid fields: " + ", ".join(e["field"] for e in errors),
+            Text("invalid fields: {fields}", fields=", ".join(str(e["field"]) for e in errors)),
             extra={"errors": errors},
         )
     return [wanted[n] for n in lowered]
@@ -396,7 +428,11 @@ async def _csv_rows(
         carried, first = batch[end:], start + end
         if sum(map(len, carried)) > limits.max_row_bytes:
             raise _too_large(
-                f"line {first} opens a quoted value longer than {limits.max_row_bytes:,} bytes"
+                Text(
+                    "line {line} opens a quoted value longer than {limit:,} bytes",
+                    line=first,
+                    limit=limits.max_row_bytes,
+                )
             )
         for row in rows(batch[:end], start):
             yield row

@@ -16,6 +16,7 @@ from gateway.auth.dependencies import Session
 from gateway.calls.answers import documented
 from gateway.calls.caller import Caller
 from gateway.core.errors import Problem, problem_responses
+from gateway.core.i18n import N_
 from gateway.core.limits import body_limit
 from gateway.core.problems import UnsupportedMediaType
 from gateway.inbound.feeds import FEEDS
@@ -140,8 +141,8 @@ async def _document(request: Request) -> bytes:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in XML:
         raise UnsupportedMediaType(
-            "send application/xml",
-            extra={"errors": [{"field": "header.content-type", "message": "unsupported"}]},
+            N_("send application/xml"),
+            extra={"errors": [{"field": "header.content-type", "message": N_("unsupported")}]},
         )
     return await read_document(request.stream())
 

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.db import transaction
+from gateway.core.i18n import N_, Text
 from gateway.core.problems import MessageIdReused, MessageInProgress, PayloadTooLarge
 from gateway.districts import DistrictTable
 from gateway.inbound.feeds import Errors, Feed, RowCheck
@@ -164,19 +165,22 @@ class InboundService:
             size += len(block)
             if size > self.limits.max_message_bytes:
                 raise PayloadTooLarge(
-                    f"a message is limited to {self.limits.max_message_bytes:,} bytes",
+                    Text(
+                        "a message is limited to {limit:,} bytes",
+                        limit=self.limits.max_message_bytes,
+                    ),
                 )
         async with transaction(self.sessions) as session:
             message = await InboundRepository(session).get_message(feed.partner, message_id)
         if message is None or message.state != "accepted":
             raise MessageInProgress(
-                "a message with this id is being received; retry shortly",
+                N_("a message with this id is being received; retry shortly"),
                 headers={"Retry-After": "5"},
             )
         if message.body_sha256 != digest.hexdigest():
             raise MessageIdReused(
-                "this message id was received before with a different body",
-                extra={"errors": [{"field": "header.X-Message-Id", "message": "reused"}]},
+                N_("this message id was received before with a different body"),
+                extra={"errors": [{"field": "header.X-Message-Id", "message": N_("reused")}]},
             )
         return Receipt({**self._answer(message), "replayed": True})
 

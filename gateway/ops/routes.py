@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,7 +19,9 @@ from gateway.core import repository as core_repository
 from gateway.core.errors import (
     problem_response,
     problem_responses,
+    request_locale,
 )
+from gateway.core.i18n import N_, Text, render
 from gateway.core.problems import PROBLEM_TYPES, NotFound, NotReady
 from gateway.ops.schemas import Health, PartnersHealth, ProblemTypeDescription, Readiness
 from gateway.partners.health import PartnerHealth
@@ -48,7 +50,7 @@ async def healthz() -> dict[str, str]:
     response_model=Readiness,
     responses=problem_responses(503),
 )
-async def readyz(state: State) -> JSONResponse:
+async def readyz(request: Request, state: State) -> JSONResponse:
     checks: dict[str, dict[str, Any]] = {}
     try:
         async with state.get(AsyncEngine).connect() as conn:
@@ -73,7 +75,8 @@ async def readyz(state: State) -> JSONResponse:
     failing = ", ".join(name for name, c in checks.items() if c["status"] != "ok")
     return problem_response(
         NotReady.type(),
-        f"not ready: {failing}",
+        Text("not ready: {failing}", failing=failing),
+        request,
         extra={"checks": checks, "partners": partners},
     )
 
@@ -103,6 +106,7 @@ async def metrics(state: State) -> Response:
     },
 )
 async def problem_type(
+    request: Request,
     slug: Annotated[
         str,
         Path(
@@ -112,16 +116,21 @@ async def problem_type(
             json_schema_extra={"enum": sorted(PROBLEM_TYPES)},
         ),
     ],
-) -> dict[str, Any]:
+) -> JSONResponse:
     problem = PROBLEM_TYPES.get(slug)
     if problem is None:
-        raise NotFound("no such problem type")
-    return {
-        "type": problem.uri,
-        "title": problem.title,
-        "status": problem.status,
-        "description": problem.description,
-    }
+        raise NotFound(N_("no such problem type"))
+    # In the language Accept-Language asks for, as the problem documents themselves.
+    locale = request_locale(request)
+    return JSONResponse(
+        {
+            "type": problem.uri,
+            "title": render(problem.title, locale),
+            "status": problem.status,
+            "description": render(problem.description, locale),
+        },
+        headers={"Content-Language": locale, "Vary": "Accept-Language"},
+    )
 
 
 @partners_router.get(

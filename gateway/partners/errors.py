@@ -19,6 +19,7 @@ carry a personal identifier or a payload.
 
 from __future__ import annotations
 
+from gateway.core.i18n import N_, Text
 from gateway.core.problems import PROBLEM_CLASSES, ProblemError
 
 
@@ -89,7 +90,7 @@ class CircuitOpen(PartnerError):
     status = 503
 
     def __init__(self, partner: str, operation: str, retry_after: int) -> None:
-        super().__init__(partner, operation, "circuit breaker open: failing fast")
+        super().__init__(partner, operation, N_("circuit breaker open: failing fast"))
         self.retry_after = retry_after
 
 
@@ -98,19 +99,25 @@ class BulkheadFull(PartnerError):
     status = 503
 
     def __init__(self, partner: str, operation: str) -> None:
-        super().__init__(partner, operation, "too many calls in flight to this partner")
+        super().__init__(partner, operation, N_("too many calls in flight to this partner"))
         self.retry_after = 1
 
 
 def problem_for(exc: PartnerError) -> ProblemError:
     """The problem document a caller gets for a partner's error: same slug and status,
-    the partner named, ``Retry-After`` kept when the partner gave one."""
+    the partner named, ``Retry-After`` kept when the partner gave one. The cause is the
+    adapter's text (a protocol code, ``HTTP 503``), translated when the catalog holds it."""
     headers = {}
     retry_after = getattr(exc, "retry_after", None)
     if retry_after:
         headers["Retry-After"] = str(retry_after)
     return PROBLEM_CLASSES[exc.slug](
-        f"{exc.partner} {exc.operation}: {exc.detail}",
+        Text(
+            "{partner} {operation}: {cause}",
+            partner=exc.partner,
+            operation=exc.operation,
+            cause=Text(exc.detail),
+        ),
         extra={"partner": exc.partner},
         headers=headers,
     )

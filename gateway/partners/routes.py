@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from gateway.auth.dependencies import Principal, State, require_role
 from gateway.core.errors import problem_responses
+from gateway.core.i18n import N_
 from gateway.core.problems import NotFound
 from gateway.partners.credentials import Actor, CredentialStore
 from gateway.partners.errors import PartnerError, problem_for
@@ -46,7 +47,7 @@ async def renew_credential(
 ) -> CredentialRenewal:
     adapter = state.get(PartnerRegistry).credentials.get(partner)
     if adapter is None:
-        raise NotFound("no partner with a renewable credential by this name")
+        raise NotFound(N_("no partner with a renewable credential by this name"))
     actor = Actor(
         request_id=getattr(request.state, "request_id", ""),
         client_id=principal.client_id,

@@ -15,6 +15,7 @@ from gateway.calls.audited import audited_call, project
 from gateway.calls.caller import Caller
 from gateway.calls.validation import invalid
 from gateway.core.errors import problem_responses
+from gateway.core.i18n import N_
 from gateway.core.limits import batch_body_bytes, body_limit
 from gateway.jobs.starters import Starter
 from gateway.payments.schemas import PaymentRunAnswer
@@ -59,7 +60,7 @@ async def create_payment_run(
         call, "bn.payments", session=session, request_body={"run_ref": body.run_ref}
     ) as audited:
         if body.requested_date < date.today():
-            raise invalid("body.requested_date", "must not be in the past")
+            raise invalid("body.requested_date", N_("must not be in the past"))
         accepted = await call.state.get(PaymentService).accept(
             session,
             call.principal.client_id,

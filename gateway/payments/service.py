@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.calls.audited import ConsentCheck
 from gateway.core.data_keys import DataKeyring, SealedColumn
+from gateway.core.i18n import N_, Text
 from gateway.core.problems import NotFound, ValidationFailed
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.identifiers import IdentifierError, parse_cci, parse_document
@@ -144,8 +145,11 @@ class PaymentService:
             # Nothing of the roll can be paid: refused whole, so that the corrected roll
             # can be sent again under the same run_ref (nothing is stored).
             raise ValidationFailed(
-                "no transfer of the roll can be paid: "
-                f"{len(rejections)} rejected, fix them and send the roll again",
+                Text(
+                    "no transfer of the roll can be paid: {rejected} rejected, fix them and "
+                    "send the roll again",
+                    rejected=len(rejections),
+                ),
                 extra={
                     "errors": [
                         {
@@ -212,7 +216,7 @@ class PaymentService:
         payments = PaymentRepository(session)
         run = await payments.run(run_id)
         if run is None:
-            raise NotFound("no payment run with this id")
+            raise NotFound(N_("no payment run with this id"))
         counts = await payments.status_counts(run_id)
         reasons = await payments.rejection_counts(run_id)
         return {

@@ -19,6 +19,7 @@ from gateway.calls.audited import audited_call
 from gateway.calls.caller import Caller
 from gateway.calls.validation import invalid
 from gateway.core.errors import problem_responses
+from gateway.core.i18n import N_
 from gateway.core.limits import BIGINT_MAX
 from gateway.inbound.feeds import NOTICES
 from gateway.subscriptions.schemas import Deliveries, DeliveryState, SubscriptionView
@@ -56,9 +57,9 @@ async def subscribe(body: SubscriptionRequest, call: Caller, session: Session) -
         if body.mode == "push":
             url = body.webhook_url or ""
             if not url.startswith(("https://", "http://")):
-                raise invalid("body.webhook_url", "a push subscription needs an http(s) URL")
+                raise invalid("body.webhook_url", N_("a push subscription needs an http(s) URL"))
         elif body.webhook_url is not None:
-            raise invalid("body.webhook_url", "only push subscriptions take a webhook")
+            raise invalid("body.webhook_url", N_("only push subscriptions take a webhook"))
         created = await call.state.get(SubscriptionService).subscribe(
             session, call.principal.client_id, body.feed, call.purpose, body.mode, body.webhook_url
         )
@@ -101,7 +102,7 @@ async def list_deliveries(
     view = await subs.view(session, call.principal.client_id, subscription_id)
     async with audited_call(call, NOTICES[view["feed"]]) as audited:
         if view["purpose"] != call.purpose:
-            raise invalid("header.X-Purpose", "use the purpose the subscription was made for")
+            raise invalid("header.X-Purpose", N_("use the purpose the subscription was made for"))
         payloads = await subs.pull(session, call.principal.client_id, subscription_id, limit)
         audited.event.fields = audited.fields
         audited.respond(None)

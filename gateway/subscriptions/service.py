@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.catalog.models import Catalog
 from gateway.consent.service import ConsentService
 from gateway.core.data_keys import DataKeyring, SealedColumn
+from gateway.core.i18n import N_
 from gateway.core.problems import Conflict, NotFound
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.inbound.feeds import NOTICES
@@ -114,7 +115,7 @@ class SubscriptionService:
     async def _own(repository: SubscriptionRepository, client_id: str, sid: str) -> Subscription:
         sub = await repository.get(sid)
         if sub is None or sub.client_id != client_id:
-            raise NotFound("no subscription with this id for this client")
+            raise NotFound(N_("no subscription with this id for this client"))
         return sub
 
     async def view(self, session: AsyncSession, client_id: str, sid: str) -> dict[str, Any]:
@@ -211,7 +212,7 @@ class SubscriptionService:
         repository = SubscriptionRepository(session)
         sub = await self._own(repository, client_id, sid)
         if sub.mode != "pull":
-            raise Conflict("this subscription is delivered by webhook")
+            raise Conflict(N_("this subscription is delivered by webhook"))
         pending = await repository.deliveries(sid, "pending", limit)
         return [await self.payload(session, sub, d) for d in pending]
 
@@ -225,7 +226,7 @@ class SubscriptionService:
         if not await repository.acknowledge(sid, delivery_id, datetime.now(UTC)):
             delivery = await repository.get_delivery(delivery_id)
             if delivery is None or delivery.subscription_id != sid:
-                raise NotFound("no such delivery for this subscription")
+                raise NotFound(N_("no such delivery for this subscription"))
         return {"delivery_id": delivery_id, "state": "acknowledged"}
 
     async def deliveries(

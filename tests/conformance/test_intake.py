@@ -24,7 +24,7 @@ from gateway.inbound.feeds import FEEDS
 from gateway.inbound.models import InboundMessage
 from gateway.settings import Settings
 from gateway.state import AppState
-from tests.fixtures.gateway import GetToken, bearer
+from tests.fixtures.gateway import ENGLISH, GetToken, bearer
 
 pytestmark = pytest.mark.partner_mocks
 
@@ -493,7 +493,9 @@ async def test_a_streamed_message_past_the_limit_is_refused_and_nothing_is_kept(
                 session, state.catalog, "test-limit", ["partner"], ["affiliation"], actor=None
             )
         transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://gateway.test", headers=ENGLISH
+        ) as http:
             answer = await http.post(
                 "/v1/token",
                 data={

@@ -10,10 +10,11 @@ from typer.testing import CliRunner
 
 from gateway.cli import app as cli
 from program.published import PUBLISHED, SUMMARY_KEYS
+from tests.fixtures.serving import ENGLISH
 
 
 def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["demo", *args])
+    result = CliRunner().invoke(cli, ["demo", *args], env=ENGLISH)
     return result.exit_code, result.output
 
 

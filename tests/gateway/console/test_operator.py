@@ -366,7 +366,13 @@ async def test_pushed_files_show_rows_accepted_and_refused_by_reason(
         "facility": "00001234",
         "lab_value": "1",
     }
-    rows = [good, {**good, "cui": "12"}, {**good, "cui": "34", "item_code": "?"}, {**good}]
+    rows = [
+        good,
+        {**good, "cui": "12"},
+        {**good, "cui": "34", "item_code": "?"},
+        {**good},
+        {**good, "facility": "F" * 21},
+    ]
     body = "\n".join(json.dumps(r) for r in rows) + "\n"
     pushed = await http.post(
         "/v1/inbound/minsa-his/health-records",
@@ -387,11 +393,13 @@ async def test_pushed_files_show_rows_accepted_and_refused_by_reason(
     assert detail.status_code == 200
     text = text_of(detail)
     assert "Filas aceptadas 2" in text
-    assert "Filas rechazadas 2" in text
+    assert "Filas rechazadas 3" in text
     assert "Filas rechazadas por motivo" in text
     # Two rows refused for their CUI, one of them also for its item code.
     assert re.search(r"cui .+ 2 2, 3", text), text
     assert re.search(r"item_code .+ 1 3", text), text
+    # A reason with a number in it is in the operator's language too.
+    assert "facility se esperaba un texto de hasta 20 caracteres 1 5" in text, text
     assert partner.client_id in text
     assert "39774981" not in detail.text  # never a value of a row
 

@@ -177,6 +177,18 @@ async def test_the_language_switch_keeps_english(app: FastAPI, http: httpx.Async
     assert '<html lang="en">' in browser_spanish.text
 
 
+async def test_the_language_switch_keeps_the_pages_query_string(http: httpx.AsyncClient) -> None:
+    page = await http.get("/console/login", params={"next": "/console/auditor?outcome=denied"})
+    here = "/console/login?next=%2Fconsole%2Fauditor%3Foutcome%3Ddenied"
+    assert f'name="next" value="{here}"' in page.text
+    token = await csrf_of(http)
+    switched = await http.post(
+        "/console/language", data={"csrf_token": token, "lang": "en", "next": here}
+    )
+    assert switched.status_code == 303
+    assert switched.headers["location"] == here
+
+
 async def test_accept_language_chooses_english_without_a_choice(http: httpx.AsyncClient) -> None:
     page = await http.get("/console/login", headers={"Accept-Language": "en-GB,en;q=0.9"})
     assert '<html lang="en">' in page.text

@@ -6,14 +6,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from gateway.core.i18n import LOCALE_DIR, LOCALES, gettext, negotiate, translations
+from gateway.core.i18n import (
+    EXTRACT_KEYWORDS,
+    LOCALE_DIR,
+    LOCALES,
+    Text,
+    gettext,
+    locale_from_environment,
+    negotiate,
+    render,
+    translations,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
-KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None}
+KEYWORDS = EXTRACT_KEYWORDS
 
 
 def _extracted() -> dict[str, list[str]]:
@@ -87,3 +97,41 @@ def test_spanish_is_the_default_and_unknown_locales_fall_back_to_it() -> None:
 )
 def test_negotiate(header: str | None, chosen: str | None, expected: str) -> None:
     assert negotiate(header, chosen) == expected
+
+
+def test_marked_problem_texts_are_extracted() -> None:
+    found = _extracted()
+    # N_() on a class attribute, Text() with parameters at a raise site.
+    assert "Invalid or missing bearer token" in found
+    assert "invalid fields: {fields}" in found
+
+
+def test_a_text_is_formatted_after_translation() -> None:
+    text = Text("invalid fields: {fields}", fields="header.x-purpose")
+    assert text.render("es") == "campos no válidos: header.x-purpose"
+    assert text.render("en") == "invalid fields: header.x-purpose"
+    assert str(text) == "invalid fields: header.x-purpose"
+    assert render("Invalid or missing bearer token", "es") == "Token bearer ausente o no válido"
+    assert render("a detail no catalog holds", "es") == "a detail no catalog holds"
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, "es"),
+        ({"LANG": "C"}, "es"),
+        ({"LANG": "POSIX"}, "es"),
+        ({"LANG": "C.UTF-8"}, "es"),
+        ({"LANG": "es_PE.UTF-8"}, "es"),
+        ({"LANG": "en_US.UTF-8"}, "en"),
+        ({"LANG": "fr_FR.UTF-8"}, "es"),
+        ({"LANG": "es_PE.UTF-8", "LC_MESSAGES": "en_GB.UTF-8"}, "en"),
+        ({"LANG": "en_US.UTF-8", "LC_ALL": "es_PE.UTF-8"}, "es"),
+        ({"LANG": "es_PE.UTF-8", "LANGUAGE": "fr:en"}, "en"),
+        ({"LANG": "en_US.UTF-8", "LANGUAGE": ""}, "en"),
+    ],
+)
+def test_command_line_locale_follows_the_environment(
+    environ: dict[str, str], expected: str
+) -> None:
+    assert locale_from_environment(environ) == expected
