@@ -38,7 +38,7 @@ def mocks(
         list[str] | None, typer.Option(help=f"Serve only these: {', '.join(PARTNERS)}.")
     ] = None,
 ) -> None:
-    """Serve the four mock agencies on their loopback ports until interrupted."""
+    """Serve the mock agencies and the SMS centre on their loopback ports until interrupted."""
     chosen = only or list(PARTNERS)
     unknown = sorted(set(chosen) - set(PARTNERS))
     if unknown:

@@ -67,6 +67,8 @@ async def in_process_gateway(
         osiptel_port=free_port(),
         bn_port=free_port(),
         minsa_his_port=free_port(),
+        smsc_port=free_port(),
+        smsc_admin_port=free_port(),
         faults=PartnerFaults(reniec=profile, osiptel=profile, bn=profile, minsa_his=profile),
     )
     settings = Settings(

@@ -1,0 +1,156 @@
+"""Every statement on the reminder tables. The caller's session carries the
+transaction; nothing here commits. Lists of keys go in batches of 500 (a bound-parameter
+limit)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.reminders.models import OptOut, Reminder, ReminderBatch
+
+BATCH = 500
+# A reminder the dispatcher may take: waiting, or taken by a process whose claim ran out.
+CLAIMABLE = ("queued", "sending")
+
+
+class ReminderRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- batches -----------------------------------------------------------------------
+
+    async def batch(self, batch_id: str) -> ReminderBatch | None:
+        return await self.session.get(ReminderBatch, batch_id)
+
+    async def batch_by_ref(self, client_id: str, batch_ref: str) -> ReminderBatch | None:
+        return (
+            await self.session.execute(
+                select(ReminderBatch).where(
+                    ReminderBatch.client_id == client_id, ReminderBatch.batch_ref == batch_ref
+                )
+            )
+        ).scalar_one_or_none()
+
+    def add_batch(self, batch: ReminderBatch) -> None:
+        self.session.add(batch)
+
+    async def counts(self, batch_id: str) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(Reminder.state, func.count())
+            .where(Reminder.batch_id == batch_id)
+            .group_by(Reminder.state)
+        )
+        return {state: int(n) for state, n in rows.all()}
+
+    # -- reminders ---------------------------------------------------------------------
+
+    async def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(keys), BATCH):
+            rows = await self.session.execute(
+                select(Reminder.reminder_key).where(
+                    Reminder.reminder_key.in_(keys[start : start + BATCH])
+                )
+            )
+            found.update(rows.scalars())
+        return found
+
+    async def add_reminders(self, rows: list[dict[str, Any]]) -> None:
+        for start in range(0, len(rows), BATCH):
+            await self.session.execute(insert(Reminder), rows[start : start + BATCH])
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        rows = await self.session.execute(
+            select(Reminder.reminder_key)
+            .where(Reminder.state.in_(CLAIMABLE), Reminder.next_at <= now)
+            .order_by(Reminder.next_at)
+            .limit(limit)
+        )
+        return list(rows.scalars())
+
+    async def claim(self, key: str, now: datetime, until: datetime) -> tuple[Reminder, bool] | None:
+        """Take a due reminder until ``until`` (state ``sending``): the row, and whether
+        an earlier claim of it ran out (its submission may have reached the SMSC); None
+        when another process took it first."""
+        row = await self.session.get(Reminder, key, populate_existing=True)
+        if row is None or row.state not in CLAIMABLE or row.next_at > now:
+            return None
+        was_sending = row.state == "sending"
+        taken = await self.session.execute(
+            update(Reminder)
+            .where(
+                Reminder.reminder_key == key,
+                Reminder.state.in_(CLAIMABLE),
+                Reminder.next_at == row.next_at,
+            )
+            .values(state="sending", next_at=until)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return row, was_sending
+
+    async def get(self, key: str) -> Reminder | None:
+        return await self.session.get(Reminder, key)
+
+    async def set_state(self, key: str, **values: Any) -> None:
+        await self.session.execute(
+            update(Reminder)
+            .where(Reminder.reminder_key == key)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def settle(self, message_id: str, **values: Any) -> int:
+        """Record a delivery receipt on the reminder with this message id (one not yet
+        final); how many rows it changed."""
+        result = await self.session.execute(
+            update(Reminder)
+            .where(Reminder.message_id == message_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def knows_message(self, message_id: str) -> bool:
+        found = await self.session.execute(
+            select(Reminder.reminder_key).where(Reminder.message_id == message_id).limit(1)
+        )
+        return found.scalar_one_or_none() is not None
+
+    async def awaiting_receipts(self) -> int:
+        found = await self.session.execute(
+            select(func.count()).select_from(Reminder).where(Reminder.state == "submitted")
+        )
+        return int(found.scalar_one())
+
+    # -- opt-outs ----------------------------------------------------------------------
+
+    async def opted_out(self, phone_refs: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(phone_refs), BATCH):
+            rows = await self.session.execute(
+                select(OptOut.phone_ref).where(
+                    OptOut.phone_ref.in_(phone_refs[start : start + BATCH])
+                )
+            )
+            found.update(rows.scalars())
+        return found
+
+    async def opt_out(self, phone_ref: str, keyword: str, now: datetime) -> int:
+        """Record the opt-out (once) and stop every reminder of the phone not yet sent;
+        how many reminders it stopped."""
+        if await self.session.get(OptOut, phone_ref) is None:
+            self.session.add(OptOut(phone_ref=phone_ref, keyword=keyword[:16], opted_out_at=now))
+        result = await self.session.execute(
+            update(Reminder)
+            .where(Reminder.phone_ref == phone_ref, Reminder.state == "queued")
+            .values(state="opted_out", done_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
