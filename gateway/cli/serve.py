@@ -28,7 +28,13 @@ from gateway.clients.service import create_client
 from gateway.settings import Settings
 
 SANDBOX_ROLES: dict[str, list[str]] = {
-    "consumer": ["affiliation", "contact", "payment", "coresponsibility-verification"],
+    "consumer": [
+        "affiliation",
+        "contact",
+        "payment",
+        "coresponsibility-verification",
+        "health-follow-up",
+    ],
     "partner": ["affiliation", "contact", "payment", "coresponsibility-verification"],
     "auditor": ["audit"],
     "admin": ["audit"],

@@ -27,6 +27,11 @@ class ReminderBatchRecord(Record):
     expired: int | None = None
     opted_out: int | None = Field(default=None, description="Not sent: the phone opted out.")
     refused: int | None = Field(default=None, description="Refused by the SMSC for good.")
+    already_requested: int | None = Field(
+        default=None,
+        description="On creation: reminders whose key an earlier batch already holds "
+        "(not queued again).",
+    )
     created_at: datetime | None = None
 
 
