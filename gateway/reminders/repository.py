@@ -73,27 +73,42 @@ class ReminderRepository:
         )
         return list(rows.scalars())
 
-    async def claim(self, key: str, now: datetime, until: datetime) -> tuple[Reminder, bool] | None:
-        """Take a due reminder until ``until`` (state ``sending``): the row, and whether
-        an earlier claim of it ran out (its submission may have reached the SMSC); None
-        when another process took it first."""
-        row = await self.session.get(Reminder, key, populate_existing=True)
-        if row is None or row.state not in CLAIMABLE or row.next_at > now:
-            return None
-        was_sending = row.state == "sending"
+    async def claim_many(
+        self, keys: Sequence[str], now: datetime, until: datetime
+    ) -> list[tuple[Reminder, bool]]:
+        """Take the due reminders among ``keys`` until ``until`` (state ``sending``):
+        each row, and whether an earlier claim of it ran out (its submission may have
+        reached the SMSC). The UPDATE re-checks each row under its lock and returns the
+        keys it took, so of two processes racing for a reminder only one gets it."""
+        rows = (
+            (
+                await self.session.execute(
+                    select(Reminder).where(
+                        Reminder.reminder_key.in_(keys),
+                        Reminder.state.in_(CLAIMABLE),
+                        Reminder.next_at <= now,
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if not rows:
+            return []
+        was_sending = {row.reminder_key: row.state == "sending" for row in rows}
         taken = await self.session.execute(
             update(Reminder)
             .where(
-                Reminder.reminder_key == key,
+                Reminder.reminder_key.in_(list(was_sending)),
                 Reminder.state.in_(CLAIMABLE),
-                Reminder.next_at == row.next_at,
+                Reminder.next_at <= now,
             )
             .values(state="sending", next_at=until)
+            .returning(Reminder.reminder_key)
             .execution_options(synchronize_session=False)
         )
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        return row, was_sending
+        won = set(taken.scalars())
+        return [(row, was_sending[row.reminder_key]) for row in rows if row.reminder_key in won]
 
     async def get(self, key: str) -> Reminder | None:
         return await self.session.get(Reminder, key)
