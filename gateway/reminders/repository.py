@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.reminders.models import OptOut, Reminder, ReminderBatch
@@ -169,3 +169,21 @@ class ReminderRepository:
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    # -- retention ---------------------------------------------------------------------
+
+    async def purge(self, before: datetime, *, dry_run: bool = False) -> int:
+        """Delete the batches asked before ``before`` with their reminders; returns the
+        reminders they held (counted only, with ``dry_run``). Opt-outs are kept."""
+        old = select(ReminderBatch.batch_id).where(ReminderBatch.created_at < before)
+        count = (
+            await self.session.execute(
+                select(func.count()).select_from(Reminder).where(Reminder.batch_id.in_(old))
+            )
+        ).scalar_one()
+        if not dry_run:
+            await self.session.execute(delete(Reminder).where(Reminder.batch_id.in_(old)))
+            await self.session.execute(
+                delete(ReminderBatch).where(ReminderBatch.created_at < before)
+            )
+        return int(count)

@@ -27,12 +27,12 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.calls.validation import EveryField
-from gateway.core.data_keys import DataKeyring
+from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.db import transaction
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.partners.models import DeliveryReport, SmsEvent
 from gateway.reminders.content import TEMPLATES, is_stop_word
-from gateway.reminders.models import ReminderBatch
+from gateway.reminders.models import Reminder, ReminderBatch
 from gateway.reminders.repository import ReminderRepository
 
 log = structlog.get_logger("gateway.reminders")
@@ -73,6 +73,16 @@ class SendingWindow:
 
 def phone_aad(key: str) -> bytes:
     return f"sms-reminder:{key}".encode()
+
+
+SEALED_COLUMNS = [
+    SealedColumn(
+        "sms_reminders",
+        Reminder.__table__,  # type: ignore[arg-type]
+        "phone_sealed",
+        lambda row: phone_aad(row["reminder_key"]),
+    ),
+]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,9 +18,12 @@ from sqlalchemy import select
 from adapters.smsc.faults import SmscFaults
 from adapters.smsc.mock import SmscMock
 from adapters.smsc.smpp import gsm_septets
+from gateway.core.db import transaction
+from gateway.partners.ports import ShortMessageCentre
 from gateway.reminders.content import reminder_text
-from gateway.reminders.models import Reminder
+from gateway.reminders.models import OptOut, Reminder
 from gateway.reminders.service import SendingWindow
+from gateway.retention import purge
 from gateway.settings import Settings
 from tests.fixtures.gateway import GetToken, audit_log, bearer
 from tests.fixtures.smsc import smsc_settings
@@ -159,9 +162,7 @@ async def test_an_opt_out_stops_a_reminder_already_queued(
 ) -> None:
     mock, _ = smsc
     gateway = app.state.gateway
-    sms = gateway.partners.get(
-        __import__("gateway.partners.ports").partners.ports.ShortMessageCentre
-    )
+    sms = gateway.partners.get(ShortMessageCentre)
     assert await sms.keep_bound()
     rows = reminders(range(1))
     created = await http.post(
@@ -268,3 +269,29 @@ def test_the_message_names_no_health_detail_and_fits_one_sms(locale: str) -> Non
 
 def test_the_spanish_message_is_spanish() -> None:
     assert "establecimiento de salud" in reminder_text("pending-service")
+
+
+async def test_reminders_leave_with_the_contact_retention_and_opt_outs_stay(
+    app: FastAPI, http: httpx.AsyncClient, follow_up: dict[str, str], smsc: tuple[SmscMock, int]
+) -> None:
+    mock, _ = smsc
+    state = app.state.gateway
+    assert await state.partners.get(ShortMessageCentre).keep_bound()
+    rows = reminders(range(3))
+    await http.post("/v1/reminders", json={"batch_ref": "r", "reminders": rows}, headers=follow_up)
+    mock.mobile_originated(rows[0]["phone"], "BAJA")
+
+    async def opted_out() -> bool:
+        async with state.sessions() as session:
+            return bool((await session.execute(select(OptOut))).scalars().all())
+
+    await until(opted_out)
+    days = state.catalog.data_categories["contact"].retention_days
+    async with transaction(state.sessions) as session:
+        kept = await purge(session, state.catalog, now=datetime.now(UTC) + timedelta(days=days - 1))
+        assert kept.get("contact", 0) == 0
+        gone = await purge(session, state.catalog, now=datetime.now(UTC) + timedelta(days=days + 1))
+        assert gone["contact"] == 3
+    async with state.sessions() as session:
+        assert not (await session.execute(select(Reminder))).scalars().all()
+    assert await opted_out()
