@@ -76,6 +76,8 @@ OUTCOMES: dict[str, MessageOutcome] = {
     "UNKNOWN": "failed",
 }
 _TON_INTERNATIONAL, _TON_ALPHANUMERIC, _NPI_ISDN = 1, 5, 1
+#: Receipts and replies handed to the handler at once (it may store them together).
+STORING = 512
 
 
 class SmscThrottled(PartnerUnavailable):
@@ -119,6 +121,8 @@ class SmscAdapter:
         self._sequence = itertools.count(1)
         self._handler: SmsEventHandler | None = None
         self._keepalive: asyncio.Task[None] | None = None
+        self._storing: set[asyncio.Task[None]] = set()
+        self._store_slots = asyncio.Semaphore(STORING)
 
     # -- the port ----------------------------------------------------------------------
 
@@ -272,10 +276,11 @@ class SmscAdapter:
                     if future is not None and not future.done():
                         future.set_result(pdu)
                 elif pdu.command == "deliver_sm":
-                    status = await self._delivered(pdu)
-                    link.writer.write(
-                        smpp.encode("deliver_sm_resp", pdu.sequence, status=status, message_id="")
-                    )
+                    # Stored beside the reading, so that responses to our submissions
+                    # are not held behind the database.
+                    task = asyncio.create_task(self._acknowledge(link, pdu))
+                    self._storing.add(task)
+                    task.add_done_callback(self._storing.discard)
                 elif pdu.command == "enquire_link":
                     link.writer.write(smpp.encode("enquire_link_resp", pdu.sequence))
                 elif pdu.command == "unbind":
@@ -288,6 +293,14 @@ class SmscAdapter:
         finally:
             link.fail_all()
             link.writer.close()
+
+    async def _acknowledge(self, link: _Link, pdu: Any) -> None:
+        async with self._store_slots:
+            status = await self._delivered(pdu)
+        if not link.closed:
+            link.writer.write(
+                smpp.encode("deliver_sm_resp", pdu.sequence, status=status, message_id="")
+            )
 
     async def _delivered(self, pdu: Any) -> int:
         """Hand a deliver_sm to the handler; the command status to answer it with."""

@@ -157,17 +157,19 @@ class ReminderDispatch:
                 )
             return
         events = []
-        retried = 0
+        submitted, ended, retried = [], [], []
         for w, outcome, value in outcomes:
             tries = w.attempts + 1
             if outcome == "submitted":
-                await repo.set_state(
-                    w.key,
-                    state="submitted",
-                    attempts=tries,
-                    message_id=value,
-                    submitted_at=now,
-                    last_error=None,
+                submitted.append(
+                    {
+                        "key": w.key,
+                        "state": "submitted",
+                        "attempts": tries,
+                        "message_id": value,
+                        "submitted_at": now,
+                        "last_error": None,
+                    }
                 )
                 # A disclosure of the phone to the operator, audited like every other.
                 events.append(
@@ -183,24 +185,29 @@ class ReminderDispatch:
                         fields=["phone", "message"],
                     )
                 )
-            elif outcome == "refused":
-                await repo.set_state(
-                    w.key, state="refused", attempts=tries, last_error=value[:64], done_at=now
-                )
-            elif tries >= self.max_attempts:
-                await repo.set_state(
-                    w.key, state="failed", attempts=tries, last_error=value[:64], done_at=now
+            elif outcome == "refused" or tries >= self.max_attempts:
+                ended.append(
+                    {
+                        "key": w.key,
+                        "state": "refused" if outcome == "refused" else "failed",
+                        "attempts": tries,
+                        "last_error": value[:64],
+                        "done_at": now,
+                    }
                 )
             else:
-                retried += 1
-                await repo.set_state(
-                    w.key,
-                    state="queued",
-                    attempts=tries,
-                    last_error=value[:64],
-                    next_at=now + backoff(tries, self.max_backoff_seconds),
+                retried.append(
+                    {
+                        "key": w.key,
+                        "state": "queued",
+                        "attempts": tries,
+                        "last_error": value[:64],
+                        "next_at": now + backoff(tries, self.max_backoff_seconds),
+                    }
                 )
+        for rows in (submitted, ended, retried):
+            await repo.set_states(rows)
         if events:
             await append_many(session, events)
         if retried:
-            log.info("sms reminders postponed", count=retried)
+            log.info("sms reminders postponed", count=len(retried))

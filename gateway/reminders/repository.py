@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.reminders.models import OptOut, Reminder, ReminderBatch
@@ -120,6 +120,44 @@ class ReminderRepository:
             .values(**values)
             .execution_options(synchronize_session=False)
         )
+
+    async def set_states(self, rows: list[dict[str, Any]]) -> None:
+        """Several reminders' new values at once (each dict: ``key`` and the columns, the
+        same columns in every dict): one statement executed for every row."""
+        if not rows:
+            return
+        columns = [c for c in rows[0] if c != "key"]
+        table: Table = Reminder.__table__  # type: ignore[assignment]
+        statement = (
+            update(table)
+            .where(table.c.reminder_key == bindparam("b_key"))
+            .values({c: bindparam(f"b_{c}") for c in columns})
+        )
+        params = [{f"b_{k}": v for k, v in row.items()} for row in rows]
+        await (await self.session.connection()).execute(statement, params)
+
+    async def settle_many(self, reports: list[dict[str, Any]]) -> set[str]:
+        """Record delivery receipts (each dict: ``message_id``, ``state``, ``done_at``,
+        ``receipt_status``, ``receipt_error``); the message ids found."""
+        ids = [r["message_id"] for r in reports]
+        found = set(
+            (
+                await self.session.execute(
+                    select(Reminder.message_id).where(Reminder.message_id.in_(ids))
+                )
+            ).scalars()
+        )
+        known = [r for r in reports if r["message_id"] in found]
+        if known:
+            table: Table = Reminder.__table__  # type: ignore[assignment]
+            statement = (
+                update(table)
+                .where(table.c.message_id == bindparam("b_message_id"))
+                .values({c: bindparam(f"b_{c}") for c in known[0] if c != "message_id"})
+            )
+            params = [{f"b_{k}": v for k, v in r.items()} for r in known]
+            await (await self.session.connection()).execute(statement, params)
+        return {str(m) for m in found}
 
     async def settle(self, message_id: str, **values: Any) -> int:
         """Record a delivery receipt on the reminder with this message id (one not yet

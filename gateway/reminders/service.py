@@ -15,6 +15,7 @@ delivery receipt reconciled, and opt-out replies honoured.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -40,6 +41,10 @@ log = structlog.get_logger("gateway.reminders")
 PHONE = re.compile(r"^9\d{8}$")  # a Peruvian mobile number, national form
 DNI = re.compile(r"^\d{8}$")
 KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+#: Receipts are stored together when they arrive within this many seconds of each other,
+#: at most this many per transaction.
+RECEIPT_WINDOW = 0.02
+RECEIPT_BATCH = 500
 STATES = (
     "queued",
     "sending",
@@ -247,11 +252,53 @@ class ReminderService:
     def handler(
         self, sessions: async_sessionmaker[AsyncSession]
     ) -> Callable[[SmsEvent], Awaitable[None]]:
-        """The SMSC adapter's handler: each event in a transaction of its own, committed
-        before the SMSC is told it arrived."""
+        """The SMSC adapter's handler: each event stored and committed before the SMSC is
+        told it arrived. Receipts arriving together (within :data:`RECEIPT_WINDOW`
+        seconds, up to :data:`RECEIPT_BATCH`) share one transaction; each caller still
+        learns its own outcome (UnknownMessage for an id not stored)."""
+        pending: list[tuple[DeliveryReport, asyncio.Future[None]]] = []
+        flushing: set[asyncio.Task[None]] = set()
+
+        async def flush() -> None:
+            await asyncio.sleep(RECEIPT_WINDOW)
+            batch = pending[:]
+            pending.clear()
+            now = datetime.now(UTC)
+            rows = [
+                {
+                    "message_id": report.message_id,
+                    "state": report.outcome,
+                    "done_at": now,
+                    "receipt_status": report.status[:8],
+                    "receipt_error": report.error[:8],
+                }
+                for report, _ in batch
+            ]
+            try:
+                async with transaction(sessions) as session:
+                    found = await ReminderRepository(session).settle_many(rows)
+            except Exception as exc:  # every waiter is told: the SMSC sends them again
+                for _, future in batch:
+                    future.set_exception(RuntimeError(type(exc).__name__))
+                return
+            for report, future in batch:
+                if report.message_id in found:
+                    future.set_result(None)
+                else:
+                    future.set_exception(UnknownMessage())
+            log.info("sms receipts", count=len(found))
 
         async def handle(event: SmsEvent) -> None:
-            async with transaction(sessions) as session:
-                await self.on_event(session, event)
+            if not isinstance(event, DeliveryReport):
+                async with transaction(sessions) as session:
+                    await self.on_event(session, event)
+                return
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            pending.append((event, future))
+            if len(pending) == 1 or len(pending) % RECEIPT_BATCH == 0:
+                task = asyncio.create_task(flush())
+                flushing.add(task)
+                task.add_done_callback(flushing.discard)
+            await future
 
         return handle
