@@ -8,6 +8,14 @@ purpose ``health-follow-up``), and reads the batches back for their outcome. A
 reminder's key is the month and a digest of the child's CUI: the same child is reminded
 at most once a month however often the step is run, and the key names nobody.
 
+The operation calls it once per month of follow-up, after that month's verdicts
+(``Operation.verdicts`` in ``program/operation.py``)::
+
+    missing = [Caregiver(h.cui, h.mother_dni) for h in children if h.missing]
+    figures = await send_monthly_reminders(self.gw, month, missing)  # month "2020-11"
+    figures = await read_back(self.gw, figures, wait_seconds=60)
+    # figures.sent feeds the summary's ``sms_sent``; figures.no_line the drop-outs
+
 The gateway chooses the words (Spanish, naming no vaccine, supplement or diagnosis, with
 the opt-out instruction), sends within the operator's hours and messages per second, and
 skips phones that replied BAJA. Caregivers without a mobile line are counted apart.
