@@ -261,6 +261,7 @@ class AppState:
 
     async def aclose(self) -> None:
         await self.partners.aclose()
+        await self.reminders.aclose()
         await self.subscriptions.aclose()
         await self.rate_limiter.aclose()
         await self.audit_writer.aclose()

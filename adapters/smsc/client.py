@@ -166,11 +166,15 @@ class SmscAdapter:
         if self._keepalive is not None:
             self._keepalive.cancel()
         link, self._link = self._link, None
-        if link is None or link.closed:
-            return
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._request(link, "unbind"), 1.0)
-        await self._close(link)
+        if link is not None and not link.closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._request(link, "unbind"), 1.0)
+            await self._close(link)
+        # Events being stored finish (the SMSC sends again those it was not told of).
+        if self._storing:
+            _, late = await asyncio.wait(set(self._storing), timeout=5)
+            for task in late:
+                task.cancel()
 
     # -- the link ----------------------------------------------------------------------
 

@@ -106,6 +106,7 @@ class ReminderService:
         self.keyring = keyring
         self.pseudonyms = pseudonyms
         self.window = window
+        self._flushing: set[asyncio.Task[None]] = set()
 
     def phone_ref(self, phone: str) -> str:
         return self.pseudonyms.of("phone", phone)
@@ -245,6 +246,11 @@ class ReminderService:
         else:
             log.info("sms reply ignored", length=len(event.text))
 
+    async def aclose(self) -> None:
+        """Let receipts being stored finish (before the database engine closes)."""
+        if self._flushing:
+            await asyncio.wait(set(self._flushing), timeout=5)
+
     async def awaiting_receipts(self, session: AsyncSession) -> int:
         """How many reminders the SMSC accepted and has not yet reported on."""
         return await ReminderRepository(session).awaiting_receipts()
@@ -257,7 +263,7 @@ class ReminderService:
         seconds, up to :data:`RECEIPT_BATCH`) share one transaction; each caller still
         learns its own outcome (UnknownMessage for an id not stored)."""
         pending: list[tuple[DeliveryReport, asyncio.Future[None]]] = []
-        flushing: set[asyncio.Task[None]] = set()
+        flushing = self._flushing
 
         async def flush() -> None:
             await asyncio.sleep(RECEIPT_WINDOW)
