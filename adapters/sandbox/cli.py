@@ -14,7 +14,7 @@ import typer
 from adapters.sandbox.districts import DistrictFileError
 from adapters.sandbox.population import Household
 from adapters.sandbox.registers import DISTRICTS_FILE, RNH_FILE, write_registers
-from adapters.sandbox.server import endpoints, mock_servers, serve_all
+from adapters.sandbox.server import endpoints, mock_servers, serve_all, smsc_admin_url
 from adapters.sandbox.settings import PARTNERS, SandboxSettings
 
 population_app = typer.Typer(
@@ -52,6 +52,8 @@ def mocks(
     )
     for endpoint in endpoints(settings, chosen):
         typer.echo(f"  {endpoint.partner:<10} {endpoint.entry_url}")
+    if "smsc" in chosen:
+        typer.echo(f"  {'':<10} admin: {smsc_admin_url(settings)}/_admin/faults")
     asyncio.run(serve_all(mock_servers(settings, chosen)))
 
 

@@ -85,6 +85,11 @@ class SmscServer(Server):
             await self.smsc.stop()
 
 
+def smsc_admin_url(settings: SandboxSettings) -> str:
+    """The SMSC mock's admin API (faults, replies from phones)."""
+    return f"http://{settings.host}:{settings.smsc_admin_port}"
+
+
 def smsc_mock(settings: SandboxSettings) -> SmscMock:
     return SmscMock(settings.smsc_system_id, settings.smsc_password, settings.faults.smsc)
 

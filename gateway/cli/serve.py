@@ -107,7 +107,13 @@ def serve(
     """Start the gateway (in sandbox mode, seed one client per role on first start)."""
     import uvicorn
 
-    from adapters.sandbox.server import Server, endpoints, mock_servers, serve_all
+    from adapters.sandbox.server import (
+        Server,
+        endpoints,
+        mock_servers,
+        serve_all,
+        smsc_admin_url,
+    )
     from adapters.sandbox.settings import SandboxSettings
     from gateway.app import create_app
     from gateway.core.logging import configure_logging
@@ -163,6 +169,8 @@ def serve(
         )
         for endpoint in endpoints(sandbox):
             typer.echo(f"    {endpoint.partner:<10} {endpoint.entry_url}")
+            if endpoint.partner == "smsc":
+                typer.echo(f"    {'':<10} admin: {smsc_admin_url(sandbox)}/_admin/faults")
             # The gateway talks to the mocks it started, unless told otherwise.
             variable = f"GATEWAY_PARTNERS__{endpoint.partner.upper()}__BASE_URL"
             if variable not in os.environ:
