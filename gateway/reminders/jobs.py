@@ -61,6 +61,25 @@ class Work:
     batch: ReminderBatch
 
 
+def _disclosure(w: Work, refused: str | None = None) -> AuditEvent:
+    """A submission: a disclosure of the phone to the operator, audited like any other
+    (``refused``: the SMSC's refusal, as the partner error's slug)."""
+    return AuditEvent(
+        request_id=w.batch.batch_id,
+        client_id=w.batch.client_id,
+        service="smsc.reminders",
+        purpose=w.batch.purpose,
+        legal_basis=w.batch.legal_basis,
+        partner="smsc",
+        operation="submit_sm",
+        outcome=refused or "ok",
+        reason=refused,
+        subjects=[w.subject_ref, w.phone_ref],
+        fields=["phone", "message"],
+        status=502 if refused else 200,
+    )
+
+
 class ReminderDispatch:
     name = "sms-reminders"
     # Attempts of a chunk's call as a whole (an unforeseen failure); each reminder
@@ -171,21 +190,10 @@ class ReminderDispatch:
                         "last_error": None,
                     }
                 )
-                # A disclosure of the phone to the operator, audited like every other.
-                events.append(
-                    AuditEvent(
-                        request_id=w.batch.batch_id,
-                        client_id=w.batch.client_id,
-                        service="smsc.reminders",
-                        purpose=w.batch.purpose,
-                        legal_basis=w.batch.legal_basis,
-                        partner="smsc",
-                        operation="submit_sm",
-                        subjects=[w.subject_ref, w.phone_ref],
-                        fields=["phone", "message"],
-                    )
-                )
+                events.append(_disclosure(w))
             elif outcome == "refused" or tries >= self.max_attempts:
+                if outcome == "refused":  # the number reached the SMSC all the same
+                    events.append(_disclosure(w, refused=value))
                 ended.append(
                     {
                         "key": w.key,
