@@ -9,8 +9,15 @@ from adapters.http import PartnerClient
 from adapters.minsa_his.client import HisAdapter
 from adapters.osiptel.client import OsiptelAdapter
 from adapters.reniec.client import ReniecAdapter
+from adapters.smsc.client import SmscAdapter
 from gateway.partners.policy import ResilienceSettings
-from gateway.partners.ports import Bank, CivilRegistry, HealthRegistry, TelecomRegistry
+from gateway.partners.ports import (
+    Bank,
+    CivilRegistry,
+    HealthRegistry,
+    ShortMessageCentre,
+    TelecomRegistry,
+)
 from gateway.partners.registry import PartnerRegistry
 from gateway.partners.resilience import PartnerGuard
 from gateway.settings import Settings
@@ -67,3 +74,7 @@ def register(registry: PartnerRegistry, settings: Settings) -> None:
             p.minsa_his, _client(registry, p.minsa_his), _guard(registry, "minsa_his", p.minsa_his)
         ),
     )
+    # SMPP, not HTTP: the adapter holds its own bind (no HTTP client).
+    smsc = SmscAdapter(p.smsc, _guard(registry, "smsc", p.smsc))
+    registry.register(ShortMessageCentre, smsc)
+    registry.on_close(smsc.aclose)

@@ -46,6 +46,7 @@ from gateway.ops.routes import partners_router as partners_health_router
 from gateway.ops.routes import router as ops_router
 from gateway.partners.routes import router as partners_router
 from gateway.payments.routes import router as payments_router
+from gateway.reminders.routes import router as reminders_router
 from gateway.settings import Settings
 from gateway.state import AppState
 from gateway.subjects.routes import router as subjects_router
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exchanges_router,
         partners_router,
         payments_router,
+        reminders_router,
         subscriptions_router,
         # Included here so that its upload's body limit (the API's) applies.
         console_agent_router,

@@ -16,6 +16,7 @@ def load_all() -> None:
     import gateway.partners.tables  # noqa: F401
     import gateway.payments.models  # noqa: F401
     import gateway.ratelimit.models  # noqa: F401
+    import gateway.reminders.models  # noqa: F401
     import gateway.signing_keys.models  # noqa: F401
     import gateway.subscriptions.models  # noqa: F401
 

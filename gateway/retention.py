@@ -5,9 +5,11 @@ retention, and each feature's repository deletes its own rows past it. Consents 
 kept for the retention period after they end (revoked or expired) and are then deleted
 with their revisions; replay-cache answers are deleted that long after the first
 request; pushed messages, exchange runs and payment runs with what they staged that long
-after they were received or finished. Audit events are not purged here: they leave the
-database only through ``audit archive``. The job runner runs ``purge`` periodically
-(every process may: deleting what another process already deleted is a no-op).
+after they were received or finished; reminder batches that long after they were asked
+(the opt-outs stay: they hold a pseudonym only, and keep a phone from being reminded).
+Audit events are not purged here: they leave the database only through ``audit archive``.
+The job runner runs ``purge`` periodically (every process may: deleting what another
+process already deleted is a no-op).
 
 A purge that deletes something, and every purge a person runs, leaves an audit event
 (service ``gateway.retention-purge``, the counts per category as its reason) naming who
@@ -36,6 +38,7 @@ from gateway.inbound.feeds import FEEDS
 from gateway.inbound.repository import InboundRepository
 from gateway.jobs.starters import SCHEDULE, Starter
 from gateway.payments.repository import PaymentRepository
+from gateway.reminders.repository import ReminderRepository
 
 log = structlog.get_logger("gateway.retention")
 
@@ -87,6 +90,8 @@ async def purge(
         add(category, await runs.purge(name, cutoff(category), dry_run=dry_run))
     category = of("bn.payments")
     add(category, await PaymentRepository(session).purge(cutoff(category), dry_run=dry_run))
+    category = of("smsc.reminders")
+    add(category, await ReminderRepository(session).purge(cutoff(category), dry_run=dry_run))
     starter = starter or Starter.schedule()
     if not dry_run and (any(counts.values()) or starter.triggered_by != SCHEDULE):
         await append(session, _event(starter, counts))
@@ -122,6 +127,16 @@ def sealed_columns() -> list[SealedColumn]:
     from gateway.inbound.service import SEALED_COLUMNS as INBOUND
     from gateway.partners.credentials import SEALED_COLUMNS as CREDENTIALS
     from gateway.payments.service import SEALED_COLUMNS as PAYMENTS
+    from gateway.reminders.service import SEALED_COLUMNS as REMINDERS
     from gateway.subscriptions.service import SEALED_COLUMNS as SUBSCRIPTIONS
 
-    return [*CONSENTS, *REPLAYS, *INBOUND, *EXCHANGES, *PAYMENTS, *SUBSCRIPTIONS, *CREDENTIALS]
+    return [
+        *CONSENTS,
+        *REPLAYS,
+        *INBOUND,
+        *EXCHANGES,
+        *PAYMENTS,
+        *REMINDERS,
+        *SUBSCRIPTIONS,
+        *CREDENTIALS,
+    ]

@@ -24,6 +24,7 @@ from adapters.bn.settings import BankSettings
 from adapters.minsa_his.settings import HisSettings
 from adapters.osiptel.settings import OsiptelSettings
 from adapters.reniec.settings import ReniecSettings
+from adapters.smsc.settings import SmscSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,6 +68,7 @@ class PartnersSettings(BaseModel):
     osiptel: OsiptelSettings = OsiptelSettings()
     bn: BankSettings = BankSettings()
     minsa_his: HisSettings = HisSettings()
+    smsc: SmscSettings = SmscSettings()
 
     def sandbox_secrets_in_use(self) -> list[str]:
         """The variables still holding a public sandbox credential, in field order; each

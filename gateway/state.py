@@ -49,10 +49,13 @@ from gateway.inbound.service import InboundService
 from gateway.jobs import JobRunner
 from gateway.partners.credentials import CredentialStore
 from gateway.partners.health import PartnerHealth
+from gateway.partners.ports import ShortMessageCentre
 from gateway.partners.registry import PartnerRegistry
 from gateway.payments.jobs import PaymentRunJob
 from gateway.payments.service import PaymentService
 from gateway.ratelimit.service import RateLimiter
+from gateway.reminders.jobs import ReminderDispatch
+from gateway.reminders.service import ReminderService, SendingWindow
 from gateway.retention import purge_logged
 from gateway.settings import Settings
 from gateway.signing_keys.service import KeyService
@@ -97,6 +100,7 @@ class AppState:
     inbound: InboundService
     exchanges: ExchangeService
     payments: PaymentService
+    reminders: ReminderService
     subscriptions: SubscriptionService
     consents: ConsentService
     rate_limiter: RateLimiter
@@ -194,6 +198,29 @@ class AppState:
         jobs.dispatcher(DeliveryJob(subscriptions))
         jobs.register(ExchangeRunJob(exchanges))
         jobs.register(PaymentRunJob(payments, catalog))
+        smsc = settings.partners.smsc
+        reminders = ReminderService(
+            keyring,
+            pseudonyms,
+            SendingWindow(smsc.sending_from_hour, smsc.sending_to_hour, smsc.time_zone),
+        )
+        # Submissions are dispatched (no transaction open while the SMSC answers);
+        # receipts and replies are stored as they arrive on the bind.
+        jobs.dispatcher(ReminderDispatch(reminders, partners))
+        try:
+            sms = partners.get(ShortMessageCentre)
+        except LookupError:  # a wiring without an SMS centre
+            pass
+        else:
+            sms.listen(reminders.handler(sessions))
+
+            async def keep_bound(session: AsyncSession) -> int:
+                # Receipts arrive only on an open bind: hold one while any is awaited.
+                if await reminders.awaiting_receipts(session):
+                    return int(await sms.keep_bound())
+                return 0
+
+            jobs.every("sms-bind", smsc.enquire_link_seconds, keep_bound, delay_first=True)
         return cls(
             settings=settings,
             catalog=catalog,
@@ -228,11 +255,13 @@ class AppState:
             credentials=credentials,
             subscriptions=subscriptions,
             payments=payments,
+            reminders=reminders,
             jobs=jobs,
         )
 
     async def aclose(self) -> None:
         await self.partners.aclose()
+        await self.reminders.aclose()
         await self.subscriptions.aclose()
         await self.rate_limiter.aclose()
         await self.audit_writer.aclose()

@@ -9,5 +9,6 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.gateway",
     "tests.fixtures.partners",
+    "tests.fixtures.smsc",
     "tests.fixtures.browser",
 ]

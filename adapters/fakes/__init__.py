@@ -14,6 +14,7 @@ from adapters.fakes.partners import (
     FakeBank,
     FakeCivilRegistry,
     FakeHealthRegistry,
+    FakeShortMessageCentre,
     FakeTelecomRegistry,
     register,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "FakeBank",
     "FakeCivilRegistry",
     "FakeHealthRegistry",
+    "FakeShortMessageCentre",
     "FakeTelecomRegistry",
     "register",
 ]

@@ -8,6 +8,7 @@ raises the same typed errors the real adapter would map (``PartnerNotFound``,
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -36,6 +37,7 @@ from gateway.partners.models import (
     Account,
     CardDelivery,
     CardDeliveryPage,
+    DeliveryReport,
     ExtractPage,
     HealthHistory,
     Newborn,
@@ -46,7 +48,14 @@ from gateway.partners.models import (
     SettledPayment,
 )
 from gateway.partners.models import Person as CanonicalPerson
-from gateway.partners.ports import Bank, CivilRegistry, HealthRegistry, TelecomRegistry
+from gateway.partners.ports import (
+    Bank,
+    CivilRegistry,
+    HealthRegistry,
+    ShortMessageCentre,
+    SmsEventHandler,
+    TelecomRegistry,
+)
 from gateway.partners.registry import PartnerRegistry
 from gateway.partners.resilience import PartnerGuard
 from gateway.settings import Settings
@@ -302,11 +311,47 @@ class FakeBank(BankAdapter):
         return [s for s in self.ledger.values() if not msg_ids or s.msg_id in msg_ids]
 
 
+class FakeShortMessageCentre:
+    """Accepts every message with the next message id and reports it delivered at once,
+    through the same handler the SMPP adapter feeds (no bind, no network)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self._handler: SmsEventHandler | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def listen(self, handler: SmsEventHandler) -> None:
+        self._handler = handler
+
+    async def keep_bound(self) -> bool:
+        return True
+
+    async def submit(self, phone: str, text: str, *, resend: bool) -> str:
+        self.sent.append((phone, text))
+        message_id = f"{len(self.sent):010d}"
+        if self._handler is not None:
+            report = DeliveryReport(message_id, "delivered", "DELIVRD", "000", datetime.now(UTC))
+            task = asyncio.create_task(self._report(report))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return message_id
+
+    async def _report(self, report: DeliveryReport) -> None:
+        assert self._handler is not None
+        for _ in range(50):  # until the submission's outcome is stored, as an SMSC would
+            try:
+                await self._handler(report)
+                return
+            except Exception:
+                await asyncio.sleep(0.05)
+
+
 def register(registry: PartnerRegistry, settings: Settings) -> None:
-    """Registers the four fakes on the population of ``SandboxSettings()`` (read from
+    """Registers the fakes on the population of ``SandboxSettings()`` (read from
     ``GATEWAY_SANDBOX_*``); the bank's documents use ``settings.partners.bn``."""
     population = SandboxSettings().population
     registry.register(CivilRegistry, FakeCivilRegistry(population))
     registry.register(TelecomRegistry, FakeTelecomRegistry(population))
     registry.register(HealthRegistry, FakeHealthRegistry(population))
     registry.register(Bank, FakeBank(population, settings.partners.bn, registry))
+    registry.register(ShortMessageCentre, FakeShortMessageCentre())

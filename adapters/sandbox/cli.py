@@ -14,7 +14,7 @@ import typer
 from adapters.sandbox.districts import DistrictFileError
 from adapters.sandbox.population import Household
 from adapters.sandbox.registers import DISTRICTS_FILE, RNH_FILE, write_registers
-from adapters.sandbox.server import endpoints, mock_servers, serve_all
+from adapters.sandbox.server import endpoints, mock_servers, serve_all, smsc_admin_url
 from adapters.sandbox.settings import PARTNERS, SandboxSettings
 
 population_app = typer.Typer(
@@ -38,7 +38,7 @@ def mocks(
         list[str] | None, typer.Option(help=f"Serve only these: {', '.join(PARTNERS)}.")
     ] = None,
 ) -> None:
-    """Serve the four mock agencies on their loopback ports until interrupted."""
+    """Serve the mock agencies and the SMS centre on their loopback ports until interrupted."""
     chosen = only or list(PARTNERS)
     unknown = sorted(set(chosen) - set(PARTNERS))
     if unknown:
@@ -52,6 +52,8 @@ def mocks(
     )
     for endpoint in endpoints(settings, chosen):
         typer.echo(f"  {endpoint.partner:<10} {endpoint.entry_url}")
+    if "smsc" in chosen:
+        typer.echo(f"  {'':<10} admin: {smsc_admin_url(settings)}/_admin/faults")
     asyncio.run(serve_all(mock_servers(settings, chosen)))
 
 

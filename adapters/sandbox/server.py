@@ -1,4 +1,8 @@
-"""Serving the four mock agencies on loopback ports, alone or beside the gateway."""
+"""Serving the mock agencies on loopback ports, alone or beside the gateway.
+
+The SMS centre speaks SMPP, not HTTP: its server listens for SMPP on ``smsc_port`` and
+serves its admin API (faults, replies from phones) over HTTP on ``smsc_admin_port``;
+its endpoint's address is ``smpp://host:port``."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import contextlib
 import signal
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -16,8 +21,9 @@ from adapters.minsa_his.mock import create_app as his_app
 from adapters.osiptel.mock import create_app as osiptel_app
 from adapters.reniec.mock import create_app as reniec_app
 from adapters.sandbox.settings import PARTNERS, SandboxSettings
+from adapters.smsc.mock import SmscMock
 
-_FACTORIES: dict[str, Callable[[SandboxSettings], ASGIApp]] = {
+_FACTORIES: dict[str, Callable[[SandboxSettings], ASGIApp]] = {  # HTTP agencies
     "reniec": reniec_app,
     "osiptel": osiptel_app,
     "bn": bn_app,
@@ -28,6 +34,7 @@ _ENTRY_PATHS = {
     "osiptel": "/v1/lineas",
     "bn": "/cuentas/v1/aperturas",
     "minsa_his": "/his/v1/atenciones",
+    "smsc": "",
 }
 
 
@@ -47,7 +54,8 @@ class MockEndpoint:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "smpp" if self.partner == "smsc" else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     @property
     def entry_url(self) -> str:
@@ -60,9 +68,47 @@ def endpoints(settings: SandboxSettings, only: Sequence[str] = PARTNERS) -> list
     ]
 
 
+class SmscServer(Server):
+    """The SMS centre: SMPP on its own port beside the admin API that uvicorn serves."""
+
+    def __init__(self, config: uvicorn.Config, smsc: SmscMock, host: str, port: int) -> None:
+        super().__init__(config)
+        self.smsc = smsc
+        self.smpp_address = (host, port)
+
+    async def serve(self, sockets: list[Any] | None = None) -> None:
+        listener = await self.smsc.start(*self.smpp_address)
+        try:
+            await super().serve(sockets)
+        finally:
+            listener.close()
+            await self.smsc.stop()
+
+
+def smsc_admin_url(settings: SandboxSettings) -> str:
+    """The SMSC mock's admin API (faults, replies from phones)."""
+    return f"http://{settings.host}:{settings.smsc_admin_port}"
+
+
+def smsc_mock(settings: SandboxSettings) -> SmscMock:
+    return SmscMock(settings.smsc_system_id, settings.smsc_password, settings.faults.smsc)
+
+
 def mock_servers(settings: SandboxSettings, only: Sequence[str] = PARTNERS) -> list[Server]:
     servers: list[Server] = []
     for endpoint in endpoints(settings, only):
+        if endpoint.partner == "smsc":
+            smsc = smsc_mock(settings)
+            config = uvicorn.Config(
+                smsc.admin_app(),
+                host=endpoint.host,
+                port=settings.smsc_admin_port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+            )
+            servers.append(SmscServer(config, smsc, endpoint.host, endpoint.port))
+            continue
         config = uvicorn.Config(
             _FACTORIES[endpoint.partner](settings),
             host=endpoint.host,

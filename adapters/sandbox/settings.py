@@ -17,9 +17,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.sandbox.districts import load_districts
 from adapters.sandbox.faults import FaultConfig
 from adapters.sandbox.population import Population
+from adapters.smsc.faults import SmscFaults
 
-#: The four mock agencies, in the order they are started and listed.
-PARTNERS = ("reniec", "osiptel", "bn", "minsa_his")
+#: The mock agencies and the SMS centre, in the order they are started and listed.
+PARTNERS = ("reniec", "osiptel", "bn", "minsa_his", "smsc")
 
 
 class PartnerFaults(BaseModel):
@@ -27,6 +28,7 @@ class PartnerFaults(BaseModel):
     osiptel: FaultConfig = FaultConfig()
     bn: FaultConfig = FaultConfig()
     minsa_his: FaultConfig = FaultConfig()
+    smsc: SmscFaults = SmscFaults()
 
 
 class ReniecUser(BaseModel):
@@ -56,6 +58,11 @@ class SandboxSettings(BaseSettings):
     osiptel_port: int = 8102
     bn_port: int = 8103
     minsa_his_port: int = 8104
+    # The SMS centre: SMPP on its registered port, its admin API (faults, replies) on HTTP.
+    smsc_port: int = 2775
+    smsc_admin_port: int = 8105
+    smsc_system_id: str = "juntos"
+    smsc_password: str = "smsc-sbx"
     reniec_users: list[ReniecUser] = [
         ReniecUser(dni="40000001", ruc="20900000015", password="juntos-sandbox"),
         ReniecUser(

@@ -33,6 +33,7 @@ PURPOSES = {
     "payment": N_("Account opening and payment of transfers"),
     "coresponsibility-verification": N_("Checking the child's health check-ups"),
     "audit": N_("Audit and oversight"),
+    "health-follow-up": N_("Reminding the caregiver of a pending health service"),
 }
 
 LEGAL_BASES = {
@@ -47,6 +48,7 @@ PARTNERS = {
     "osiptel": "OSIPTEL",
     "bn": "Banco de la Nación",
     "minsa_his": "MINSA HIS",
+    "smsc": N_("SMS centre of the mobile operator"),
 }
 
 SERVICES = {
@@ -71,6 +73,7 @@ SERVICES = {
     "minsa_his.records-push": N_("Health records sent by MINSA"),
     "minsa_his.record-notices": N_("Health record notices"),
     "minsa_his.health-extract": N_("Extract of health services"),
+    "smsc.reminders": N_("SMS reminders to caregivers"),
     "gateway.audit-events": N_("Audit log search"),
     "gateway.audit-verification": N_("Audit chain verification"),
     "gateway.audit-checkpoints": N_("Signed checkpoints of the audit log"),
@@ -121,6 +124,8 @@ FIELDS = {
     "social_programs": N_("social programmes"),
     "alive": N_("whether alive"),
     "number": N_("phone number"),
+    "phone": N_("phone number"),
+    "message": N_("text message"),
     "operator": N_("phone operator"),
     "modality": N_("line type (prepaid or postpaid)"),
     "change": N_("line change"),

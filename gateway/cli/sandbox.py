@@ -67,6 +67,8 @@ async def in_process_gateway(
         osiptel_port=free_port(),
         bn_port=free_port(),
         minsa_his_port=free_port(),
+        smsc_port=free_port(),
+        smsc_admin_port=free_port(),
         faults=PartnerFaults(reniec=profile, osiptel=profile, bn=profile, minsa_his=profile),
     )
     settings = Settings(
@@ -83,6 +85,11 @@ async def in_process_gateway(
         # and probe a cut-off partner again sooner, than across a real network.
         partner.read_timeout_seconds = 3.0
         partner.breaker_cooldown_seconds = 2.0
+    # The demo's clock is not the operation's: reminders go out at any hour, and the
+    # sandbox SMSC grants a wider window than an operator's default.
+    settings.partners.smsc.sending_from_hour = 0
+    settings.partners.smsc.sending_to_hour = 24
+    settings.partners.smsc.messages_per_second = 2_000.0
     await asyncio.to_thread(migrate.upgrade, settings.database_url)
     with contextlib.redirect_stdout(io.StringIO()):  # the clients go to the file only
         await asyncio.to_thread(seed_sandbox, settings, get_catalog(settings))
@@ -108,7 +115,8 @@ async def in_process_gateway(
             workdir / "sandbox-clients.json",
             registers.directory,
             sandbox.population,
-            {e.partner: e.base_url for e in endpoints(sandbox)},
+            # the HTTP agencies (the SMS centre speaks SMPP; its admin API is apart)
+            {e.partner: e.base_url for e in endpoints(sandbox) if e.partner != "smsc"},
         )
     finally:
         for s in servers:

@@ -29,7 +29,13 @@ from gateway.clients.service import create_client
 from gateway.settings import Settings
 
 SANDBOX_ROLES: dict[str, list[str]] = {
-    "consumer": ["affiliation", "contact", "payment", "coresponsibility-verification"],
+    "consumer": [
+        "affiliation",
+        "contact",
+        "payment",
+        "coresponsibility-verification",
+        "health-follow-up",
+    ],
     "partner": ["affiliation", "contact", "payment", "coresponsibility-verification"],
     "auditor": ["audit"],
     "admin": ["audit"],
@@ -106,7 +112,13 @@ def serve(
     """Start the gateway (in sandbox mode, seed one client per role on first start)."""
     import uvicorn
 
-    from adapters.sandbox.server import Server, endpoints, mock_servers, serve_all
+    from adapters.sandbox.server import (
+        Server,
+        endpoints,
+        mock_servers,
+        serve_all,
+        smsc_admin_url,
+    )
     from adapters.sandbox.settings import SandboxSettings
     from gateway.app import create_app
     from gateway.core.logging import configure_logging
@@ -177,6 +189,8 @@ def serve(
         )
         for endpoint in endpoints(sandbox):
             typer.echo(f"    {endpoint.partner:<10} {endpoint.entry_url}")
+            if endpoint.partner == "smsc":
+                typer.echo(f"    {'':<10} admin: {smsc_admin_url(sandbox)}/_admin/faults")
             # The gateway talks to the mocks it started, unless told otherwise.
             variable = f"GATEWAY_PARTNERS__{endpoint.partner.upper()}__BASE_URL"
             if variable not in os.environ:

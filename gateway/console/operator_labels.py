@@ -19,6 +19,7 @@ PARTNERS = {
     "osiptel": N_("OSIPTEL (telecom regulator)"),
     "bn": N_("Banco de la Nación (state bank)"),
     "minsa_his": N_("MINSA HIS (health information system)"),
+    "smsc": N_("SMS centre of the mobile operator"),
 }
 
 # The breaker's state: (label, what it means for calls).

@@ -253,3 +253,32 @@ class ExtractPage:
 
     rows: tuple[dict[str, Any], ...]
     next_cursor: str | None
+
+
+# What became of a short message at the SMS centre, whatever its receipt codes: the
+# SMSC adapter maps them (SMPP 3.4 Appendix B ``stat``).
+MessageOutcome = Literal["delivered", "failed", "expired"]
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """The SMS centre's final word on one submitted message, by the id it gave it.
+    ``error`` is the network's error code as the SMSC wrote it ("000": none)."""
+
+    message_id: str
+    outcome: MessageOutcome
+    status: str
+    error: str
+    done_at: datetime
+
+
+@dataclass(frozen=True)
+class MobileOriginated:
+    """A message a phone sent to the programme's sender id: ``phone`` is the national
+    number (no country code), ``text`` as typed."""
+
+    phone: str
+    text: str
+
+
+SmsEvent = DeliveryReport | MobileOriginated

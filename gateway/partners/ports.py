@@ -18,6 +18,7 @@ from gateway.partners.models import (
     Person,
     PhoneLine,
     SettledPayment,
+    SmsEvent,
     Transfer,
 )
 
@@ -144,4 +145,33 @@ class HealthRegistry(Protocol):
     ) -> ExtractPage:
         """Every service registered in a date range (rows: cui, appointment_id,
         service_date, facility, item_code, lab_value), paged."""
+        ...
+
+
+# Receives what the SMS centre sends back (receipts and replies); an exception means
+# "not stored": the adapter then asks the SMSC to send it again later.
+SmsEventHandler = Callable[[SmsEvent], Awaitable[None]]
+
+
+@runtime_checkable
+class ShortMessageCentre(Protocol):
+    """The operator's SMS centre (SMPP 3.4): text messages to mobile phones."""
+
+    async def submit(self, phone: str, text: str, *, resend: bool) -> str:
+        """Submit ``text`` to the national mobile number ``phone``; the SMSC's message id
+        (of the first part, for a concatenated message), which its delivery receipt
+        names. ``resend``: an earlier submission of this message may have reached the
+        SMSC unanswered; it is then sent so that the SMSC replaces a copy still pending
+        rather than delivering a second one. Throttling and a lost link are retried
+        within the call; PartnerError when the SMSC refuses the message or the bind."""
+        ...
+
+    def listen(self, handler: SmsEventHandler) -> None:
+        """Hand every delivery receipt and mobile-originated message to ``handler``;
+        the SMSC's delivery is acknowledged only after the handler returned."""
+        ...
+
+    async def keep_bound(self) -> bool:
+        """Bind now when no bind is open (receipts and replies only arrive on one);
+        whether a bind is open afterwards. Never raises for a refused bind."""
         ...

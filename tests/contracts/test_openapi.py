@@ -32,6 +32,7 @@ from gateway.exchanges.schemas import StagedRecord
 from gateway.inbound.feeds import NOTICES
 from gateway.inbound.schemas import RECEIPT_SERVICES, ReceiptRecord
 from gateway.payments.schemas import PaymentRunRecord
+from gateway.reminders.schemas import ReminderBatchRecord
 from gateway.settings import REPO_ROOT
 from gateway.subjects.schemas import DisclosureRecord
 from gateway.subscriptions.schemas import NoticeRecord
@@ -48,6 +49,7 @@ DISCLOSABLE: dict[str, type[Record]] = {
     "bn.account-opening": AccountRecord,
     "bn.account": AccountRecord,
     "bn.payments": PaymentRunRecord,
+    "smsc.reminders": ReminderBatchRecord,
     "minsa_his.health-services": HealthServiceRecord,
     "minsa_his.coresponsibility": VerdictRecord,
     "gateway.audit-events": AuditEventRecord,

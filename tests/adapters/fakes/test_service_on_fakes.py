@@ -4,6 +4,7 @@ HTTP or a resilience guard, so these run in a fraction of the time."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import httpx
@@ -12,14 +13,17 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from adapters.bn.settings import BankSettings
-from adapters.fakes import FakeBank, FakeTelecomRegistry
+from adapters.fakes import FakeBank, FakeShortMessageCentre, FakeTelecomRegistry
 from adapters.sandbox.population import Population, check_digit
 from adapters.sandbox.settings import SandboxSettings
 from gateway.partners.health import PartnerHealth
 from gateway.partners.models import Transfer
-from gateway.partners.ports import Bank, TelecomRegistry
+from gateway.partners.ports import Bank, ShortMessageCentre, TelecomRegistry
 from gateway.partners.registry import PartnerRegistry
+from gateway.reminders.content import reminder_text
+from gateway.reminders.service import SendingWindow
 from gateway.settings import Settings
+from tests.fixtures.gateway import GetToken, bearer
 from tests.fixtures.partners import Grant, adult, on_fakes, purpose
 
 
@@ -141,3 +145,27 @@ async def test_fake_bank_pays_open_accounts_once(population: Population) -> None
     assert [t.status for t in (await bank.submit_payments(again)).transactions] == ["RJCT"]
     assert [s.end_to_end_id for s in await bank.settled_payments(["MSG-1"])] == ["E2E-1"]
     await registry.aclose()
+
+
+async def test_reminders_on_the_fake_sms_centre(
+    app: FastAPI, http: httpx.AsyncClient, get_token: GetToken
+) -> None:
+    sms = app.state.gateway.partners.get(ShortMessageCentre)
+    assert isinstance(sms, FakeShortMessageCentre)
+    app.state.gateway.reminders.window = SendingWindow(0, 24)  # whatever the hour now
+    headers = bearer(await get_token(["consumer"], ["health-follow-up"]))
+    headers |= purpose("health-follow-up")
+    row = {"reminder_key": "2020-11:fake-1", "dni": "40000001", "phone": "987654321"}
+    created = await http.post(
+        "/v1/reminders", json={"batch_ref": "fake", "reminders": [row]}, headers=headers
+    )
+    assert created.status_code == 201, created.text
+    await app.state.gateway.jobs.dispatch("sms-reminders")
+    assert sms.sent == [("987654321", reminder_text("pending-service"))]
+    batch_id = created.json()["data"]["id"]
+    for _ in range(100):
+        answer = await http.get(f"/v1/reminders/{batch_id}", headers=headers)
+        if answer.json()["data"]["delivered"] == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert answer.json()["data"]["delivered"] == 1

@@ -213,6 +213,7 @@ async def test_data_key_rotation_keeps_old_records_readable(
         "exchange_chunks": 0,
         "payment_items": 0,
         "payment_chunks": 0,
+        "sms_reminders": 0,
         "subscriptions": 0,
         "partner_credentials": 0,
     }

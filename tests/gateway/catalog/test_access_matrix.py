@@ -81,6 +81,18 @@ def endpoints(mocks: Mocks) -> list[tuple[str, str, str, dict[str, Any]]]:
                 }
             },
         ),
+        (
+            "smsc.reminders",
+            "POST",
+            "/v1/reminders",
+            {
+                "json": {
+                    "batch_ref": "MATRIX-1",
+                    "reminders": [{"reminder_key": "matrix-1", "dni": dni, "phone": "987654321"}],
+                }
+            },
+        ),
+        ("smsc.reminders", "GET", "/v1/reminders/MATRIX-unknown", {}),
         ("minsa_his.health-services", "GET", f"/v1/children/{cui}/health-services", {}),
         (
             "minsa_his.coresponsibility",

@@ -185,7 +185,7 @@ async def test_partners_show_breaker_address_and_the_cause_of_the_last_error(
     assert CLOSED in text
     assert mocks.urls["osiptel"] in text
     assert "conexión rechazada: nada escucha en esta dirección" in text  # RENIEC
-    assert text.count("acepta conexiones") == 3  # the three mocks
+    assert text.count("acepta conexiones") == 4  # the three mocks and the SMS centre
     assert "Una entidad tiene problemas: reniec." in text
     assert "/console/static/operator/operator.js" in page.text
 

@@ -1,0 +1,221 @@
+"""Sending reminders as a dispatched job: ``submit_sm`` per reminder, in chunks, with no
+transaction open while the SMSC answers (``gateway.jobs.runner.Dispatch``).
+
+An item of this dispatch is a chunk of up to :data:`CHUNK` due reminders. The chunk is
+claimed (each reminder ``sending`` until the claim's lease ends) in one transaction, its
+reminders submitted concurrently with none open (the SMSC adapter paces them to the
+operator's window), and their outcomes recorded in another: the SMSC's message id
+(``submitted``) with an audit event per reminder naming who asked, for what purpose and
+on what legal basis, and whose data (the caregiver's and the phone's pseudonyms), never
+the number or the text. One commit per chunk rather than two per reminder is what keeps
+the gateway near the SMSC's own pace.
+
+A claim that ran out (the process died between the submission and the record) is taken
+again and submitted as a replacing resend, so the SMSC replaces a copy it still holds
+instead of delivering a second. A reminder whose submission failed transiently is queued
+again after the runner's backoff for its attempts, and after :attr:`max_attempts` ends
+``failed``; a destination or message the SMSC refuses for good ends ``refused``. Nothing
+is sent outside the operator's sending hours, nor to a phone that opted out since the
+reminder was queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from audit.events import AuditEvent
+from audit.store import append_many
+from gateway.jobs.runner import backoff
+from gateway.partners.errors import PartnerError
+from gateway.partners.ports import ShortMessageCentre
+from gateway.partners.registry import PartnerRegistry
+from gateway.reminders.content import reminder_text
+from gateway.reminders.models import ReminderBatch
+from gateway.reminders.repository import ReminderRepository
+from gateway.reminders.service import ReminderService, phone_aad
+
+log = structlog.get_logger("gateway.reminders")
+
+#: Reminders listed per round, and per chunk (one claim, one record, one commit each).
+ROUND = 2_000
+CHUNK = 200
+#: Submissions in flight at once on the bind (the adapter paces them to the window).
+IN_FLIGHT = 32
+
+
+@dataclass(frozen=True)
+class Work:
+    key: str
+    phone: str
+    text: str
+    resend: bool
+    attempts: int
+    subject_ref: str
+    phone_ref: str
+    batch: ReminderBatch
+
+
+def _disclosure(w: Work, refused: str | None = None) -> AuditEvent:
+    """A submission: a disclosure of the phone to the operator, audited like any other
+    (``refused``: the SMSC's refusal, as the partner error's slug)."""
+    return AuditEvent(
+        request_id=w.batch.batch_id,
+        client_id=w.batch.client_id,
+        service="smsc.reminders",
+        purpose=w.batch.purpose,
+        legal_basis=w.batch.legal_basis,
+        partner="smsc",
+        operation="submit_sm",
+        outcome=refused or "ok",
+        reason=refused,
+        subjects=[w.subject_ref, w.phone_ref],
+        fields=["phone", "message"],
+        status=502 if refused else 200,
+    )
+
+
+class ReminderDispatch:
+    name = "sms-reminders"
+    # Attempts of a chunk's call as a whole (an unforeseen failure); each reminder
+    # counts its own attempts against the same bound.
+    max_attempts = 8
+    max_backoff_seconds = 600.0
+
+    def __init__(self, reminders: ReminderService, partners: PartnerRegistry) -> None:
+        self.reminders = reminders
+        self.partners = partners
+        # What each chunk's call ended in, read back by its record (same process, in turn):
+        # per reminder, ("submitted", message id), ("refused", slug) or ("retry", slug).
+        self._outcomes: dict[tuple[str, ...], list[tuple[Work, str, str]]] = {}
+        self._claimed: dict[tuple[str, ...], list[str]] = {}
+
+    async def due(self, session: AsyncSession, now: datetime) -> list[Any]:
+        if not self.reminders.window.open_at(now):
+            return []
+        keys = await ReminderRepository(session).due(now, ROUND)
+        return [tuple(keys[i : i + CHUNK]) for i in range(0, len(keys), CHUNK)]
+
+    async def claim(
+        self, session: AsyncSession, item: Any, now: datetime, until: datetime
+    ) -> tuple[int, Any] | None:
+        repo = ReminderRepository(session)
+        claimed = await repo.claim_many(item, now, until)
+        if not claimed:
+            return None
+        stopped = await repo.opted_out(sorted({row.phone_ref for row, _ in claimed}))
+        batches: dict[str, ReminderBatch] = {}
+        texts: dict[str, str] = {}
+        work = []
+        for row, ran_out in claimed:
+            if row.phone_ref in stopped:
+                await repo.set_state(row.reminder_key, state="opted_out", done_at=now)
+                continue
+            batch = batches.get(row.batch_id) or await repo.batch(row.batch_id)
+            assert batch is not None
+            batches[row.batch_id] = batch
+            if batch.template not in texts:
+                texts[batch.template] = reminder_text(batch.template)
+            phone = await self.reminders.keyring.open(
+                session, row.phone_sealed, phone_aad(row.reminder_key)
+            )
+            work.append(
+                Work(
+                    row.reminder_key,
+                    phone.decode(),
+                    texts[batch.template],
+                    ran_out or row.attempts > 0,
+                    row.attempts,
+                    row.subject_ref,
+                    row.phone_ref,
+                    batch,
+                )
+            )
+        if not work:
+            return None
+        self._claimed[item] = [w.key for w in work]
+        return 0, work
+
+    async def call(self, work: Any) -> str | None:
+        sms = self.partners.get(ShortMessageCentre)
+        slots = asyncio.Semaphore(IN_FLIGHT)
+
+        async def submit(w: Work) -> tuple[Work, str, str]:
+            async with slots:
+                try:
+                    message_id = await sms.submit(w.phone, w.text, resend=w.resend)
+                except PartnerError as exc:
+                    return w, "retry" if exc.transient else "refused", exc.slug
+                return w, "submitted", message_id
+
+        outcomes = await asyncio.gather(*(submit(w) for w in work))
+        self._outcomes[tuple(w.key for w in work)] = outcomes
+        return None
+
+    async def record(
+        self,
+        session: AsyncSession,
+        item: Any,
+        attempts: int,
+        error: str | None,
+        next_at: datetime | None,
+    ) -> None:
+        repo = ReminderRepository(session)
+        now = datetime.now(UTC)
+        keys = self._claimed.pop(item, [])
+        outcomes = self._outcomes.pop(tuple(keys), [])
+        if error is not None:  # the call itself failed: the chunk is due again
+            for key in keys:
+                await repo.set_state(
+                    key, state="queued", last_error=error[:64], next_at=next_at or now
+                )
+            return
+        events = []
+        submitted, ended, retried = [], [], []
+        for w, outcome, value in outcomes:
+            tries = w.attempts + 1
+            if outcome == "submitted":
+                submitted.append(
+                    {
+                        "key": w.key,
+                        "state": "submitted",
+                        "attempts": tries,
+                        "message_id": value,
+                        "submitted_at": now,
+                        "last_error": None,
+                    }
+                )
+                events.append(_disclosure(w))
+            elif outcome == "refused" or tries >= self.max_attempts:
+                if outcome == "refused":  # the number reached the SMSC all the same
+                    events.append(_disclosure(w, refused=value))
+                ended.append(
+                    {
+                        "key": w.key,
+                        "state": "refused" if outcome == "refused" else "failed",
+                        "attempts": tries,
+                        "last_error": value[:64],
+                        "done_at": now,
+                    }
+                )
+            else:
+                retried.append(
+                    {
+                        "key": w.key,
+                        "state": "queued",
+                        "attempts": tries,
+                        "last_error": value[:64],
+                        "next_at": now + backoff(tries, self.max_backoff_seconds),
+                    }
+                )
+        for rows in (submitted, ended, retried):
+            await repo.set_states(rows)
+        if events:
+            await append_many(session, events)
+        if retried:
+            log.info("sms reminders postponed", count=len(retried))

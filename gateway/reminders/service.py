@@ -1,0 +1,310 @@
+"""SMS reminders: a batch accepted once, each reminder sent at most once per key, its
+delivery receipt reconciled, and opt-out replies honoured.
+
+- Intake (:meth:`ReminderService.accept`): a batch is known by ``(client, batch_ref)``; a
+  reminder by its ``reminder_key``, the primary key of its row, so a key asked again (in
+  this batch or any later one) is not queued twice. A phone that opted out is recorded
+  ``opted_out`` at once. Phones are sealed; caregivers and phones appear only as
+  pseudonyms.
+- Sending (:class:`gateway.reminders.jobs.ReminderDispatch`): within the operator's
+  sending hours only, paced by the SMSC adapter to the bind's messages per second.
+- Receipts and replies (:meth:`ReminderService.on_event`): a delivery receipt settles
+  the reminder of its message id (``delivered``, ``failed``, ``expired``); a stop word
+  from a phone records its opt-out and stops every reminder still queued for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.calls.validation import EveryField
+from gateway.core.data_keys import DataKeyring, SealedColumn
+from gateway.core.db import transaction
+from gateway.core.pseudonyms import Pseudonymizer
+from gateway.partners.models import DeliveryReport, SmsEvent
+from gateway.reminders.content import TEMPLATES, is_stop_word
+from gateway.reminders.models import Reminder, ReminderBatch
+from gateway.reminders.repository import ReminderRepository
+
+log = structlog.get_logger("gateway.reminders")
+
+PHONE = re.compile(r"^9\d{8}$")  # a Peruvian mobile number, national form
+DNI = re.compile(r"^\d{8}$")
+KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+#: Receipts are stored together when they arrive within this many seconds of each other,
+#: at most this many per transaction.
+RECEIPT_WINDOW = 0.02
+RECEIPT_BATCH = 500
+STATES = (
+    "queued",
+    "sending",
+    "submitted",
+    "delivered",
+    "failed",
+    "expired",
+    "opted_out",
+    "refused",
+)
+
+
+class UnknownMessage(Exception):  # noqa: N818 - a fact the SMSC is told, not a bug
+    """A receipt for a message id the gateway has not stored (yet): the SMSC is asked to
+    deliver it again later."""
+
+
+@dataclass(frozen=True)
+class SendingWindow:
+    """The operator's sending hours: from ``from_hour`` to ``to_hour`` (excluded), local
+    time of ``time_zone``."""
+
+    from_hour: int = 8
+    to_hour: int = 20
+    time_zone: str = "America/Lima"
+
+    def open_at(self, now: datetime) -> bool:
+        hour = now.astimezone(ZoneInfo(self.time_zone)).hour
+        return self.from_hour <= hour < self.to_hour
+
+
+def phone_aad(key: str) -> bytes:
+    return f"sms-reminder:{key}".encode()
+
+
+SEALED_COLUMNS = [
+    SealedColumn(
+        "sms_reminders",
+        Reminder.__table__,  # type: ignore[arg-type]
+        "phone_sealed",
+        lambda row: phone_aad(row["reminder_key"]),
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    batch: dict[str, Any]
+    created: bool
+
+
+class ReminderService:
+    def __init__(
+        self,
+        keyring: DataKeyring,
+        pseudonyms: Pseudonymizer,
+        window: SendingWindow,
+    ) -> None:
+        self.keyring = keyring
+        self.pseudonyms = pseudonyms
+        self.window = window
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    def phone_ref(self, phone: str) -> str:
+        return self.pseudonyms.of("phone", phone)
+
+    async def accept(
+        self,
+        session: AsyncSession,
+        client_id: str,
+        purpose: str,
+        legal_basis: str,
+        batch_ref: str,
+        template: str,
+        reminders: list[dict[str, Any]],
+    ) -> Accepted:
+        """Queue a batch; the existing batch when ``batch_ref`` was used before.
+        ValidationFailed (422) naming every bad field (never its value)."""
+        repo = ReminderRepository(session)
+        existing = await repo.batch_by_ref(client_id, batch_ref)
+        if existing is not None:
+            return Accepted(await self.view(session, existing.batch_id), created=False)
+        errors = EveryField()
+        if template not in TEMPLATES:
+            errors.add("body.template", f"expected one of {', '.join(TEMPLATES)}")
+        seen: set[str] = set()
+        for i, row in enumerate(reminders):
+            key, dni, phone = row.get("reminder_key"), row.get("dni"), row.get("phone")
+            if not isinstance(key, str) or not KEY.match(key):
+                errors.add(
+                    f"body.reminders[{i}].reminder_key", "expected 1-64 of A-Z a-z 0-9 . _ : -"
+                )
+            elif key in seen:
+                errors.add(f"body.reminders[{i}].reminder_key", "repeated in this batch")
+            else:
+                seen.add(key)
+            if not isinstance(dni, str) or not DNI.match(dni):
+                errors.add(f"body.reminders[{i}].dni", "expected 8 digits")
+            if not isinstance(phone, str) or not PHONE.match(phone):
+                errors.add(
+                    f"body.reminders[{i}].phone", "expected a mobile number: 9 digits from 9"
+                )
+        errors.done()
+        now = datetime.now(UTC)
+        batch_id = str(uuid.uuid4())
+        repo.add_batch(
+            ReminderBatch(
+                batch_id=batch_id,
+                client_id=client_id,
+                batch_ref=batch_ref,
+                purpose=purpose,
+                legal_basis=legal_basis,
+                template=template,
+                created_at=now,
+            )
+        )
+        await session.flush()
+        keys = [row["reminder_key"] for row in reminders]
+        already = await repo.existing_keys(keys)
+        refs = {row["phone"]: self.phone_ref(row["phone"]) for row in reminders}
+        stopped = await repo.opted_out(sorted(set(refs.values())))
+        rows = []
+        for row in reminders:
+            key = row["reminder_key"]
+            if key in already:
+                continue  # asked before: that reminder stands, sent at most once
+            ref = refs[row["phone"]]
+            out = ref in stopped
+            rows.append(
+                {
+                    "reminder_key": key,
+                    "batch_id": batch_id,
+                    "subject_ref": self.pseudonyms.of("dni", row["dni"]),
+                    "phone_ref": ref,
+                    "phone_sealed": self.keyring.encrypt(row["phone"].encode(), phone_aad(key)),
+                    "state": "opted_out" if out else "queued",
+                    "attempts": 0,
+                    "next_at": now,
+                    "done_at": now if out else None,
+                }
+            )
+        await repo.add_reminders(rows)
+        view = await self.view(session, batch_id)
+        view["already_requested"] = len(already)
+        return Accepted(view, created=True)
+
+    async def view(self, session: AsyncSession, batch_id: str) -> dict[str, Any]:
+        """The batch and its reminders counted by state; LookupError if unknown."""
+        repo = ReminderRepository(session)
+        batch = await repo.batch(batch_id)
+        if batch is None:
+            raise LookupError(batch_id)
+        counts = await repo.counts(batch_id)
+        pending = counts.get("queued", 0) + counts.get("sending", 0)
+        done = sum(counts.get(s, 0) for s in ("delivered", "failed", "expired", "opted_out"))
+        total = sum(counts.values())
+        return {
+            "id": batch.batch_id,
+            "batch_ref": batch.batch_ref,
+            "template": batch.template,
+            "state": "queued"
+            if pending
+            else "done"
+            if done + counts.get("refused", 0) == total
+            else "sent",
+            "reminders": total,
+            "queued": pending,
+            **{
+                s: counts.get(s, 0)
+                for s in ("submitted", "delivered", "failed", "expired", "opted_out", "refused")
+            },
+            "created_at": batch.created_at.isoformat().replace("+00:00", "Z"),
+        }
+
+    # -- what the SMSC sends back --------------------------------------------------------
+
+    async def on_event(self, session: AsyncSession, event: SmsEvent) -> None:
+        """Store a receipt or a reply in ``session``; UnknownMessage for a receipt of a
+        message id not stored yet (its submission's outcome may not be committed)."""
+        repo = ReminderRepository(session)
+        now = datetime.now(UTC)
+        if isinstance(event, DeliveryReport):
+            changed = await repo.settle(
+                event.message_id,
+                state=event.outcome,
+                done_at=now,
+                receipt_status=event.status[:8],
+                receipt_error=event.error[:8],
+            )
+            if not changed:
+                raise UnknownMessage
+            log.info("sms receipt", message_id=event.message_id, outcome=event.outcome)
+            return
+        if is_stop_word(event.text):
+            stopped = await repo.opt_out(
+                self.phone_ref(event.phone), event.text.strip().upper(), now
+            )
+            log.info("sms opt-out recorded", reminders_stopped=stopped)
+        else:
+            log.info("sms reply ignored", length=len(event.text))
+
+    async def aclose(self) -> None:
+        """Let receipts being stored finish (before the database engine closes)."""
+        if self._flushing:
+            await asyncio.wait(set(self._flushing), timeout=5)
+
+    async def awaiting_receipts(self, session: AsyncSession) -> int:
+        """How many reminders the SMSC accepted and has not yet reported on."""
+        return await ReminderRepository(session).awaiting_receipts()
+
+    def handler(
+        self, sessions: async_sessionmaker[AsyncSession]
+    ) -> Callable[[SmsEvent], Awaitable[None]]:
+        """The SMSC adapter's handler: each event stored and committed before the SMSC is
+        told it arrived. Receipts arriving together (within :data:`RECEIPT_WINDOW`
+        seconds, up to :data:`RECEIPT_BATCH`) share one transaction; each caller still
+        learns its own outcome (UnknownMessage for an id not stored)."""
+        pending: list[tuple[DeliveryReport, asyncio.Future[None]]] = []
+        flushing = self._flushing
+
+        async def flush() -> None:
+            await asyncio.sleep(RECEIPT_WINDOW)
+            batch = pending[:]
+            pending.clear()
+            now = datetime.now(UTC)
+            rows = [
+                {
+                    "message_id": report.message_id,
+                    "state": report.outcome,
+                    "done_at": now,
+                    "receipt_status": report.status[:8],
+                    "receipt_error": report.error[:8],
+                }
+                for report, _ in batch
+            ]
+            try:
+                async with transaction(sessions) as session:
+                    found = await ReminderRepository(session).settle_many(rows)
+            except Exception as exc:  # every waiter is told: the SMSC sends them again
+                for _, future in batch:
+                    future.set_exception(RuntimeError(type(exc).__name__))
+                return
+            for report, future in batch:
+                if report.message_id in found:
+                    future.set_result(None)
+                else:
+                    future.set_exception(UnknownMessage())
+            log.info("sms receipts", count=len(found))
+
+        async def handle(event: SmsEvent) -> None:
+            if not isinstance(event, DeliveryReport):
+                async with transaction(sessions) as session:
+                    await self.on_event(session, event)
+                return
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            pending.append((event, future))
+            if len(pending) == 1 or len(pending) % RECEIPT_BATCH == 0:
+                task = asyncio.create_task(flush())
+                flushing.add(task)
+                task.add_done_callback(flushing.discard)
+            await future
+
+        return handle
