@@ -104,6 +104,7 @@ async def test_metadata_document_is_valid_rfc8414(served: Served) -> None:
         "payment",
         "coresponsibility-verification",
         "audit",
+        "health-follow-up",
     ]
 
 
