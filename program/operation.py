@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 from program.client import GatewayClient, GatewayProblem
 from program.published import PUBLISHED
+from program.reminders import ReminderFigures
 from program.territory import Territory
 
 TRANSFER = Decimal("200.00")
@@ -89,6 +90,9 @@ class Household:
     priority: str | None = None
     compliant: bool = False
     t2: str | None = None
+    # SMS reminders the programme asked the gateway for, for this child, over the
+    # follow-up months (0: nothing missing, or the caregiver has no mobile line).
+    reminders: int = 0
 
 
 @dataclass
@@ -119,8 +123,13 @@ class Results:
     retries: int = 0
     retry_causes: dict[str, int] = field(default_factory=dict)
     cards_delivered: int = 0
-    # Reminders sent to caregivers (the SMS follow-up, counted by whoever sends them).
-    sms_sent: int = 0
+    # The SMS follow-up, per month (``YYYY-MM``): see program.reminders.
+    reminders: dict[str, ReminderFigures] = field(default_factory=dict)
+
+    @property
+    def sms_sent(self) -> int:
+        """Reminders the SMS centre accepted, over every month of the follow-up."""
+        return sum(f.sent for f in self.reminders.values())
 
     def summary(self) -> dict[str, Any]:
         """The run's figures as JSON-ready data: every key of
@@ -274,6 +283,7 @@ def summarise(results: Results) -> dict[str, Any]:
         "very_high_priority_children": very_high,
         "very_high_priority_children_pct": _pct(very_high, children),
         "sms_sent": results.sms_sent,
+        "sms_sent_by_month": {m: f.sent for m, f in sorted(results.reminders.items())},
         "districts_covered": len({h.ubigeo for h in households if h.consent_id}),
         "funnel": [s.as_record() for s in stages],
         "published": dict(PUBLISHED),
