@@ -933,9 +933,11 @@ class Operation:
 
         await self._timed("reminders sent", total, work)
         delivered = sum(f.counts["delivered"] for f in months)
+        queued = sum(f.counts["queued"] for f in months)
+        left = f", {queued:,} still queued (outside the SMS centre's hours?)" if queued else ""
         self.progress.finish(
             "reminders sent",
-            f"{self.results.sms_sent:,} accepted by the SMS centre, {delivered:,} delivered",
+            f"{self.results.sms_sent:,} accepted by the SMS centre, {delivered:,} delivered" + left,
         )
 
     async def verify_audit(self) -> None:

@@ -162,11 +162,16 @@ async def read_back(
     wait_seconds: float = 0.0,
     *,
     receipts: bool = False,
+    stall_seconds: float = 60.0,
 ) -> ReminderFigures:
     """Refresh ``figures.counts`` from the month's batches; with ``wait_seconds``, keep
     reading (every second) until no reminder is queued (with ``receipts``, nor awaiting
-    its delivery receipt) or the time is up."""
-    deadline = asyncio.get_running_loop().time() + wait_seconds
+    its delivery receipt), the time is up, or nothing moved for ``stall_seconds`` (the
+    operator's sending hours are over, or the SMS centre is unreachable: what is left
+    stays counted as queued or submitted)."""
+    clock = asyncio.get_running_loop().time
+    deadline = clock() + wait_seconds
+    moved_at, last = clock(), None
     while True:
         counts: Counter[str] = Counter()
         for batch_id in figures.batches:
@@ -179,7 +184,9 @@ async def read_back(
             ):  # fmt: skip
                 counts[state] += int(data.get(state, 0))
         figures.counts = counts
+        if counts != last:
+            moved_at, last = clock(), counts
         waiting = counts["queued"] + (counts["submitted"] if receipts else 0)
-        if not waiting or asyncio.get_running_loop().time() >= deadline:
+        if not waiting or clock() >= min(deadline, moved_at + stall_seconds):
             return figures
         await asyncio.sleep(1.0)

@@ -40,6 +40,11 @@ from starlette.routing import Route
 from adapters.smsc import smpp
 from adapters.smsc.faults import SmscFaults
 
+#: deliver_sm sent and not yet acknowledged, at most, over the bound sessions: an SMSC's
+#: window of outstanding requests (SMPP 3.4 section 2.7), so that receipts flow at the
+#: pace the messages were accepted rather than one round trip at a time.
+FORWARD_WINDOW = 64
+
 #: Final states, by their code in :attr:`SmscMock._states` (0: still pending).
 STATES = ("ENROUTE", "DELIVRD", "UNDELIV", "EXPIRED")
 
@@ -90,6 +95,7 @@ class SmscMock:
         self.counts: Counter[str] = Counter()
         self._ids = itertools.count(1)
         self._sequence = itertools.count(1)
+        self._turns = itertools.count()  # receipts go to the bound sessions in turn
         self._sessions: list[_Session] = []
         self._outbox: asyncio.Queue[tuple[str, int, str, str, int]] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -110,7 +116,8 @@ class SmscMock:
     async def start(self, host: str, port: int) -> asyncio.Server:
         """Listen for ESMEs on ``host:port`` (0: any free port) and forward what is
         owed to them; close the returned server and call :meth:`stop` to end."""
-        self._spawn(self._forward())
+        for _ in range(FORWARD_WINDOW):
+            self._spawn(self._forward())
         return await asyncio.start_server(self._serve, host, port)
 
     async def stop(self) -> None:
@@ -245,7 +252,8 @@ class SmscMock:
         self.outbox.put_nowait((self.country_code + phone, 0, to, text, 0))
 
     async def _forward(self) -> None:
-        """Send every owed deliver_sm to a bound session until one acknowledges it."""
+        """Send owed deliver_sm, one at a time, to bound sessions until one acknowledges
+        it (:data:`FORWARD_WINDOW` of these run at once)."""
         while True:
             item = await self.outbox.get()
             while not await self._deliver(item):
@@ -255,7 +263,7 @@ class SmscMock:
         source, _, destination, body, esm_class = item
         if not self._sessions:
             return False
-        session = self._sessions[0]
+        session = self._sessions[next(self._turns) % len(self._sessions)]
         parts, coding, _ = smpp.encode_text(body)
         sequence = next(self._sequence)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
