@@ -101,16 +101,24 @@ class Sandbox:
 def sandbox_processes(
     var: Path, database_url: str, workers: int, **settings: str
 ) -> Iterator[Sandbox]:
-    """The four mocks (one process) and a sandbox gateway (``serve --no-mocks --workers
-    N``) on free ports and a migrated database; ``settings`` are extra ``GATEWAY_*``
-    variables. Both are stopped on exit."""
-    *partner_ports, gateway_port = free_ports(len(PARTNERS) + 1)
+    """The four mocks and the SMS centre (one process) and a sandbox gateway (``serve
+    --no-mocks --workers N``) on free ports and a migrated database; ``settings`` are
+    extra ``GATEWAY_*`` variables. Both are stopped on exit."""
+    *partner_ports, smsc_port, smsc_admin_port, gateway_port = free_ports(len(PARTNERS) + 3)
     ports = dict(zip(PARTNERS, partner_ports, strict=True))
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     env = {
         **os.environ,
         **{f"GATEWAY_SANDBOX_{name}_PORT": str(port) for name, port in ports.items()},
         **{f"GATEWAY_PARTNERS__{name}__BASE_URL": url for name, url in urls.items()},
+        # The SMS centre speaks SMPP; as in the demo's sandbox, it sends at any hour and
+        # grants a wider window than an operator's default (per bind, so per process).
+        "GATEWAY_SANDBOX_SMSC_PORT": str(smsc_port),
+        "GATEWAY_SANDBOX_SMSC_ADMIN_PORT": str(smsc_admin_port),
+        "GATEWAY_PARTNERS__SMSC__BASE_URL": f"smpp://127.0.0.1:{smsc_port}",
+        "GATEWAY_PARTNERS__SMSC__SENDING_FROM_HOUR": "0",
+        "GATEWAY_PARTNERS__SMSC__SENDING_TO_HOUR": "24",
+        "GATEWAY_PARTNERS__SMSC__MESSAGES_PER_SECOND": "2000",
         "GATEWAY_ENV": "sandbox",
         "GATEWAY_DATABASE_URL": database_url,
         "GATEWAY_VAR_DIR": str(var),

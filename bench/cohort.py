@@ -99,8 +99,14 @@ def published_beside(results: Results) -> None:
             "very_high_priority_children_pct",
             "very_high_priority_children_pct",
         ),
+        ("SMS reminders sent", "sms_sent", None),
+        ("  in November 2020", "sms_sent_november", None),
+        ("  in December 2020", "sms_sent_december", None),
         ("districts covered", "districts_covered", None),
     ]
+    by_month = run["sms_sent_by_month"]
+    run["sms_sent_november"] = by_month.get("2020-11", 0)
+    run["sms_sent_december"] = by_month.get("2020-12", 0)
     print(f"{'figure':<32}{'published':>14}{'this run':>14}{'difference':>12}")
     for label, key, published_key in rows:
         published = PUBLISHED[published_key or key]

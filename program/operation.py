@@ -38,7 +38,14 @@ from typing import Any, Protocol
 
 from program.client import GatewayClient, GatewayProblem
 from program.published import PUBLISHED
-from program.reminders import ReminderFigures
+from program.reminders import (
+    Caregiver,
+    ReminderFigures,
+    follow_up_months,
+    mobile_of,
+    read_back,
+    send_monthly_reminders,
+)
 from program.territory import Territory
 
 TRANSFER = Decimal("200.00")
@@ -80,6 +87,7 @@ class Household:
     in_juntos: bool
     outcome: str = "candidate"
     lines: int = 0
+    mobile: str | None = None  # the caregiver's first mobile number (OSIPTEL), if any
     consent_id: str | None = None
     channel: str | None = None  # "phone-call" or "in-person"
     cci: str | None = None
@@ -395,9 +403,11 @@ class Operation:
         await self.accounts()
         await self.cards(opened_on)
         await self.pay("T1", [h for h in self.results.households if h.cci])
+        await self.follow_up()
         await self.push_health()
         await self.health()
         await self.pay("T2", [h for h in self.results.households if h.compliant])
+        await self.reminders_settled()
         await self.verify_audit()
         self.results.calls, self.results.retries = self.gw.calls, self.gw.retries
         self.results.retry_causes = dict(self.gw.retry_causes)
@@ -540,6 +550,7 @@ class Operation:
                     h.outcome = f"error-{found['error']}"
                     continue
                 h.lines = len(found["lines"])
+                h.mobile = mobile_of(found["lines"])
                 draw = _draw(self.seed, "call", h.cui)
                 if draw < REFUSAL_SHARE:
                     h.outcome = "refused"
@@ -809,35 +820,123 @@ class Operation:
         await self._timed("health extract", None, extract)
         self.progress.finish("health extract", f"{self.results.health_records:,} HIS rows")
 
+        def take(h: Household, verdicts: list[dict[str, str]]) -> None:
+            for v in verdicts:
+                self.results.items[v["item"]][v["verdict"]] += 1
+            h.missing = tuple(v["item"] for v in verdicts if v["verdict"] == "missing")
+            h.compliant = not h.missing and h.t1 == "paid"
+            h.priority = priority_of(h.missing)
+            self.results.semaforo[self.registers.region(h.ubigeo)][h.priority] += 1
+
+        await self._verdicts("verdicts", self.period, children, take, failed=True)
+        compliant = sum(1 for h in children if h.compliant)
+        self.results.funnel["compliant"] = compliant
+        self.progress.finish("verdicts", f"{compliant:,} of {len(children):,} compliant")
+
+    async def _verdicts(
+        self,
+        step: str,
+        period: str,
+        children: Sequence[Household],
+        take: Callable[[Household, list[dict[str, str]]], None],
+        *,
+        failed: bool,
+    ) -> None:
+        """The gateway's verdicts for ``period`` (``YYYY-MM``), a batch of children a
+        call; ``take`` gets each child judged and its verdicts. A child the gateway could
+        not judge is skipped; with ``failed`` its outcome says why (``verdict-{slug}``),
+        as does that of a batch refused for good."""
+
         async def batch(group: Sequence[Household]) -> None:
             answer = await self.gw.call(
                 "consumer",
                 "POST",
                 "/v1/coresponsibility-verdicts",
                 purpose="coresponsibility-verification",
-                json_body={"period": self.period, "cuis": [h.cui for h in group]},
+                json_body={"period": period, "cuis": [h.cui for h in group]},
             )
             for h, judged in zip(group, answer["data"], strict=True):
-                if "verdicts" not in judged:
+                if "verdicts" in judged:
+                    take(h, judged["verdicts"])
+                elif failed:
                     h.priority = None
                     h.outcome = f"verdict-{judged['error']}"
-                    continue
-                verdicts = judged["verdicts"]
-                for v in verdicts:
-                    self.results.items[v["item"]][v["verdict"]] += 1
-                h.missing = tuple(v["item"] for v in verdicts if v["verdict"] == "missing")
-                h.compliant = not h.missing and h.t1 == "paid"
-                h.priority = priority_of(h.missing)
-                self.results.semaforo[self.registers.region(h.ubigeo)][h.priority] += 1
 
+        waiting = VERDICT_WAITING if failed else ()
         await self._timed(
-            "verdicts",
+            step,
             len(children),
-            lambda: self._batches("verdicts", children, batch, VERDICT_WAITING, "verdict"),
+            lambda: self._batches(step, children, batch, waiting, "verdict"),
         )
-        compliant = sum(1 for h in children if h.compliant)
-        self.results.funnel["compliant"] = compliant
-        self.progress.finish("verdicts", f"{compliant:,} of {len(children):,} compliant")
+
+    async def follow_up(self) -> None:
+        """The SMS follow-up of :func:`program.reminders.follow_up_months`: each month,
+        the verdicts at the month's end, and reminders (in the month's rounds) to the
+        caregivers of the children missing an item. A child born after the month's end
+        has no verdict that month and is not reminded. The reminders are sent by the
+        gateway while the operation goes on; :meth:`reminders_settled` reads them back."""
+        children = [h for h in self.results.households if h.consent_id]
+        for month, rounds in follow_up_months(self.results.as_of):
+            missing = await self._missing(month, children)
+            await self._remind(month, rounds, missing)
+
+    async def _missing(self, month: str, children: Sequence[Household]) -> list[Household]:
+        """The children whose verdicts at the end of ``month`` name a missing item."""
+        missing: list[Household] = []
+
+        def take(h: Household, verdicts: list[dict[str, str]]) -> None:
+            if any(v["verdict"] == "missing" for v in verdicts):
+                missing.append(h)
+
+        await self._verdicts(f"verdicts {month}", month, children, take, failed=False)
+        self.progress.finish(f"verdicts {month}", f"{len(missing):,} missing an item")
+        return missing
+
+    async def _remind(self, month: str, rounds: int, missing: Sequence[Household]) -> None:
+        """``rounds`` reminders in ``month`` to each caregiver of ``missing``."""
+        step = f"reminders {month}"
+
+        async def send() -> int:
+            caregivers = [Caregiver(h.cui, h.mother_dni, h.mobile) for h in missing]
+            figures = await send_monthly_reminders(self.gw, month, caregivers, rounds)
+            self.results.reminders[month] = figures
+            for h in missing:
+                if h.mobile:
+                    h.reminders += rounds
+            self.progress.advance(step, len(missing))
+            return len(missing)
+
+        await self._timed(step, len(missing), send)
+        figures = self.results.reminders[month]
+        self.progress.finish(
+            step,
+            f"{figures.asked - figures.no_line:,} caregivers x {rounds} reminded, "
+            f"{figures.no_line:,} without a mobile line",
+        )
+
+    async def reminders_settled(self, wait_seconds: float = 1_800.0) -> None:
+        """Read the follow-up's reminders back once the gateway has sent them all and
+        their receipts came (or ``wait_seconds`` have passed): accepted, delivered,
+        failed, opted out."""
+        months = list(self.results.reminders.values())
+        if not months:
+            return
+        total = sum(len(f.batches) for f in months)
+
+        async def work() -> int:
+            deadline = time.monotonic() + wait_seconds
+            for figures in months:
+                left = max(0.0, deadline - time.monotonic())
+                await read_back(self.gw, figures, wait_seconds=left, receipts=True)
+                self.progress.advance("reminders sent", len(figures.batches))
+            return sum(f.sent for f in months)
+
+        await self._timed("reminders sent", total, work)
+        delivered = sum(f.counts["delivered"] for f in months)
+        self.progress.finish(
+            "reminders sent",
+            f"{self.results.sms_sent:,} accepted by the SMS centre, {delivered:,} delivered",
+        )
 
     async def verify_audit(self) -> None:
         async def work() -> int:

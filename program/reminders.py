@@ -1,20 +1,23 @@
 """The monthly SMS reminders of the follow-up: every caregiver whose child misses a due
-item (a vaccine dose or iron) gets one message that month, through the gateway.
+item (a vaccine dose or iron) at the end of a follow-up month is reminded that month,
+through the gateway.
 
-For each month the operation calls :func:`send_monthly_reminders` with the households
-whose verdicts named a missing item. It looks up the caregiver's mobile lines (purpose
-``contact``), then asks the gateway for the reminders in batches (``POST /v1/reminders``,
-purpose ``health-follow-up``), and reads the batches back for their outcome. A
-reminder's key is the month and a digest of the child's CUI: the same child is reminded
-at most once a month however often the step is run, and the key names nobody.
+For each month of :func:`follow_up_months` the operation (``Operation.follow_up`` in
+``program/operation.py``) asks the gateway for that month's verdicts and calls
+:func:`send_monthly_reminders` with the children that miss an item. Caregivers whose
+mobile number the programme does not hold yet are looked up (purpose ``contact``); the
+reminders are asked for in batches (``POST /v1/reminders``, purpose
+``health-follow-up``) and the batches read back for their outcome (:func:`read_back`).
+A reminder's key is the month, its round and a digest of the child's CUI: the same child
+is reminded at most once per round however often the step is run, and the key names
+nobody.
 
-The operation calls it once per month of follow-up, after that month's verdicts
-(``Operation.verdicts`` in ``program/operation.py``)::
-
-    missing = [Caregiver(h.cui, h.mother_dni) for h in children if h.missing]
-    figures = await send_monthly_reminders(self.gw, month, missing)  # month "2020-11"
-    figures = await read_back(self.gw, figures, wait_seconds=60)
-    # figures.sent feeds the summary's ``sms_sent``; figures.no_line the drop-outs
+The calendar (:data:`FOLLOW_UP`) is the published one: reminders in November and
+December 2020, 218,876 and 441,124 (``program.published``). December's volume is twice
+November's for about as many children missing a service (the count grows by under 1%
+between the two months' ends), so the programme is taken to have sent December's in two
+rounds, a reminder and a second one to the same caregivers; that is an inference from the
+published volumes, not a published fact.
 
 The gateway chooses the words (Spanish, naming no vaccine, supplement or diagnosis, with
 the opt-out instruction), sends within the operator's hours and messages per second, and
@@ -28,6 +31,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from program.client import GatewayClient
 
@@ -35,13 +39,29 @@ from program.client import GatewayClient
 LOOKUP_BATCH = 1_000
 REMINDER_BATCH = 5_000
 
+#: The follow-up calendar: (months before the operation's date, rounds that month). For
+#: the operation of 2021-03-01, November 2020 (one round) and December 2020 (two).
+FOLLOW_UP: tuple[tuple[int, int], ...] = ((4, 1), (3, 2))
+
+
+def follow_up_months(as_of: date) -> list[tuple[str, int]]:
+    """The follow-up's months as ``(YYYY-MM, rounds)`` for an operation dated ``as_of``
+    (:data:`FOLLOW_UP`): ``[("2020-11", 1), ("2020-12", 2)]`` for 2021-03-01."""
+    months = []
+    for before, rounds in FOLLOW_UP:
+        index = as_of.year * 12 + as_of.month - 1 - before
+        months.append((f"{index // 12:04d}-{index % 12 + 1:02d}", rounds))
+    return months
+
 
 @dataclass(frozen=True)
 class Caregiver:
-    """A child with a missing item and the caregiver to remind (DNI, 8 digits)."""
+    """A child with a missing item and the caregiver to remind (DNI, 8 digits), with her
+    mobile number (9 digits, national form) when the programme already holds it."""
 
     cui: str
     caregiver_dni: str
+    phone: str | None = None
 
 
 @dataclass
@@ -51,6 +71,7 @@ class ReminderFigures:
     ``submitted``, ``delivered``, ``failed``, ``expired``, ``opted_out``, ``refused``)."""
 
     month: str
+    rounds: int = 1
     asked: int = 0
     no_line: int = 0
     batches: list[str] = field(default_factory=list)
@@ -62,9 +83,18 @@ class ReminderFigures:
         return sum(self.counts[s] for s in ("submitted", "delivered", "failed", "expired"))
 
 
-def reminder_key(month: str, cui: str) -> str:
-    """``YYYY-MM:`` and a digest of the CUI: one reminder per child and month."""
-    return f"{month}:{hashlib.sha256(f'juntos-sms:{cui}'.encode()).hexdigest()[:40]}"
+def reminder_key(month: str, cui: str, round_no: int = 1) -> str:
+    """``YYYY-MM:`` (``YYYY-MM.N:`` for round N > 1) and a digest of the CUI: one
+    reminder per child, month and round; at most 50 characters."""
+    digest = hashlib.sha256(f"juntos-sms:{cui}".encode()).hexdigest()[:40]
+    return f"{month}:{digest}" if round_no == 1 else f"{month}.{round_no}:{digest}"
+
+
+def mobile_of(lines: Sequence[dict[str, object]]) -> str | None:
+    """The first mobile number (9 digits starting with 9) among a caregiver's lines as
+    ``POST /v1/phone-line-lookups`` answers them, or None."""
+    numbers = (line.get("number") for line in lines)
+    return next((n for n in numbers if isinstance(n, str) and n.startswith("9")), None)
 
 
 async def _mobile_numbers(gw: GatewayClient, dnis: Sequence[str]) -> dict[str, str]:
@@ -80,30 +110,32 @@ async def _mobile_numbers(gw: GatewayClient, dnis: Sequence[str]) -> dict[str, s
             json_body={"dnis": group},
         )
         for dni, lines in zip(group, answer["data"], strict=True):
-            numbers = [line.get("number") for line in lines.get("lines", [])]
-            mobile = next((n for n in numbers if isinstance(n, str) and n.startswith("9")), None)
+            mobile = mobile_of(lines.get("lines", []))
             if mobile:
                 found[dni] = mobile
     return found
 
 
 async def send_monthly_reminders(
-    gw: GatewayClient, month: str, caregivers: Sequence[Caregiver]
+    gw: GatewayClient, month: str, caregivers: Sequence[Caregiver], rounds: int = 1
 ) -> ReminderFigures:
-    """Ask the gateway for this month's reminders (``month`` as ``YYYY-MM``); returns the
-    figures as queued. :func:`read_back` later gives the receipts' outcome. Raises
-    ``program.client.GatewayProblem`` when the gateway refuses a batch."""
-    figures = ReminderFigures(month, asked=len(caregivers))
-    numbers = await _mobile_numbers(gw, sorted({c.caregiver_dni for c in caregivers}))
+    """Ask the gateway for this month's reminders (``month`` as ``YYYY-MM``), ``rounds``
+    per caregiver with a mobile line; returns the figures as queued (``asked`` counts
+    caregivers, not messages). :func:`read_back` later gives the receipts' outcome.
+    Raises ``program.client.GatewayProblem`` when the gateway refuses a batch."""
+    figures = ReminderFigures(month, rounds=rounds, asked=len(caregivers))
+    unknown = sorted({c.caregiver_dni for c in caregivers if c.phone is None})
+    numbers = await _mobile_numbers(gw, unknown) if unknown else {}
     rows = []
-    for c in caregivers:
-        phone = numbers.get(c.caregiver_dni)
-        if phone is None:
-            figures.no_line += 1
-            continue
-        rows.append(
-            {"reminder_key": reminder_key(month, c.cui), "dni": c.caregiver_dni, "phone": phone}
-        )
+    for round_no in range(1, rounds + 1):
+        for c in caregivers:
+            phone = c.phone or numbers.get(c.caregiver_dni)
+            if phone is None:
+                if round_no == 1:
+                    figures.no_line += 1
+                continue
+            key = reminder_key(month, c.cui, round_no)
+            rows.append({"reminder_key": key, "dni": c.caregiver_dni, "phone": phone})
     for start in range(0, len(rows), REMINDER_BATCH):
         group = rows[start : start + REMINDER_BATCH]
         # Named by its keys: the same batch asked again is that batch; another list the
@@ -125,10 +157,15 @@ async def send_monthly_reminders(
 
 
 async def read_back(
-    gw: GatewayClient, figures: ReminderFigures, wait_seconds: float = 0.0
+    gw: GatewayClient,
+    figures: ReminderFigures,
+    wait_seconds: float = 0.0,
+    *,
+    receipts: bool = False,
 ) -> ReminderFigures:
     """Refresh ``figures.counts`` from the month's batches; with ``wait_seconds``, keep
-    reading (every second) until no reminder is queued or the time is up."""
+    reading (every second) until no reminder is queued (with ``receipts``, nor awaiting
+    its delivery receipt) or the time is up."""
     deadline = asyncio.get_running_loop().time() + wait_seconds
     while True:
         counts: Counter[str] = Counter()
@@ -142,6 +179,7 @@ async def read_back(
             ):  # fmt: skip
                 counts[state] += int(data.get(state, 0))
         figures.counts = counts
-        if not counts["queued"] or asyncio.get_running_loop().time() >= deadline:
+        waiting = counts["queued"] + (counts["submitted"] if receipts else 0)
+        if not waiting or asyncio.get_running_loop().time() >= deadline:
             return figures
         await asyncio.sleep(1.0)

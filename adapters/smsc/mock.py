@@ -14,6 +14,10 @@ The admin API, on its own HTTP port (``GATEWAY_SANDBOX_SMSC_ADMIN_PORT``):
 ``GET``/``PUT /_admin/faults`` (:class:`adapters.smsc.faults.SmscFaults`, with counts),
 ``POST /_admin/mo`` (``{"phone": "9XXXXXXXX", "text": "BAJA"}``), ``GET
 /_admin/messages`` (counts by state; never a number or a text).
+
+A message is kept whole (addresses, text) only while it is pending; once its receipt is
+due only its final state is kept, one byte per message id, so that the national
+operation's 660,000 reminders cost the mock under a megabyte once delivered.
 """
 
 from __future__ import annotations
@@ -36,8 +40,11 @@ from starlette.routing import Route
 from adapters.smsc import smpp
 from adapters.smsc.faults import SmscFaults
 
+#: Final states, by their code in :attr:`SmscMock._states` (0: still pending).
+STATES = ("ENROUTE", "DELIVRD", "UNDELIV", "EXPIRED")
 
-@dataclass
+
+@dataclass(slots=True)
 class Message:
     message_id: str
     source: str
@@ -45,7 +52,6 @@ class Message:
     service_type: str
     text: str
     submitted_at: datetime
-    state: str = "ENROUTE"
 
 
 @dataclass
@@ -74,7 +80,10 @@ class SmscMock:
     ) -> None:
         self.accounts = {system_id: password}
         self.country_code = country_code
+        # Messages still pending (their receipt not yet due), by message id.
         self.messages: dict[str, Message] = {}
+        # The state of every message issued: STATES' index, at message id number - 1.
+        self._states = bytearray()
         self.pending: dict[tuple[str, str, str], str] = {}
         # Messages delivered, by destination: what each phone received.
         self.delivered: Counter[str] = Counter()
@@ -195,6 +204,7 @@ class SmscMock:
         else:
             self.counts["accepted"] += 1
             message_id = f"{next(self._ids):010d}"
+            self._states.append(0)
             self.messages[message_id] = Message(
                 message_id, key[0], destination, key[2], text, datetime.now()
             )
@@ -209,7 +219,7 @@ class SmscMock:
 
     async def _finish(self, message_id: str, delay: float) -> None:
         await asyncio.sleep(delay)
-        message = self.messages[message_id]
+        message = self.messages.pop(message_id)
         draw = self._rng.random()
         if draw < self.faults.undelivered_rate:
             state, error = "UNDELIV", "001"
@@ -218,8 +228,10 @@ class SmscMock:
         else:
             state, error = "DELIVRD", "000"
             self.delivered[message.destination] += 1
-        message.state = state
-        self.pending.pop((message.source, message.destination, message.service_type), None)
+        self._states[int(message_id) - 1] = STATES.index(state)
+        key = (message.source, message.destination, message.service_type)
+        if self.pending.get(key) == message_id:
+            del self.pending[key]
         receipt = smpp.Receipt(message_id, state, error, message.submitted_at, datetime.now())
         body = smpp.receipt_text(receipt).encode("ascii")
         # A receipt goes from the phone to the sender: the addresses are swapped.
@@ -275,7 +287,18 @@ class SmscMock:
     # -- the admin API ---------------------------------------------------------------
 
     def states(self) -> dict[str, int]:
-        return dict(Counter(m.state for m in self.messages.values()))
+        """Messages issued, by state (``ENROUTE`` while pending)."""
+        counts = {state: self._states.count(code) for code, state in enumerate(STATES)}
+        return {state: n for state, n in counts.items() if n}
+
+    def state_of(self, message_id: str) -> str | None:
+        """The state of a message this SMSC issued, or None for an id it never issued."""
+        number = int(message_id) if message_id.isdigit() else 0
+        return STATES[self._states[number - 1]] if 0 < number <= len(self._states) else None
+
+    def message_ids(self) -> set[str]:
+        """Every message id this SMSC issued."""
+        return {f"{n:010d}" for n in range(1, len(self._states) + 1)}
 
     def admin_app(self) -> Starlette:
         async def faults(request: Request) -> Response:

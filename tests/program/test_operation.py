@@ -190,7 +190,23 @@ async def test_the_operation_end_to_end(tmp_path: Path, capfd: pytest.CaptureFix
     )
     assert summary["compliant_households"] == sum(h.compliant for h in households)
     assert summary["districts_covered"] == len({h.ubigeo for h in households if h.consent_id})
-    assert summary["sms_sent"] == 0
+    # The SMS follow-up: one round in November, two in December, to each caregiver with
+    # a mobile line whose child missed an item at the month's end; all sent and settled.
+    assert [(m, f.rounds) for m, f in results.reminders.items()] == [
+        ("2020-11", 1),
+        ("2020-12", 2),
+    ]
+    for figures in results.reminders.values():
+        assert figures.counts["queued"] == figures.counts["submitted"] == 0
+        assert figures.sent == figures.counts["delivered"]
+        assert figures.sent == figures.rounds * (figures.asked - figures.no_line) > 0
+    reminded = [h for h in households if h.reminders]
+    assert summary["sms_sent"] == sum(h.reminders for h in reminded) > 0
+    assert summary["sms_sent_by_month"] == {m: f.sent for m, f in results.reminders.items()}
+    assert {h.reminders for h in reminded} <= {1, 2, 3}  # November, December, or both
+    assert all(h.mobile for h in reminded)
+    # A service missed in November or December is still missing in February.
+    assert all(h.missing and not h.compliant for h in reminded)
     t1, t2 = results.payments["T1"], results.payments["T2"]
     assert t1["paid"] == t1["booked"] == len(opened)
     assert t1["second_debits"] == 0

@@ -54,9 +54,11 @@ async def test_submit_returns_the_message_id_its_receipt_names(
 ) -> None:
     mock, _ = smsc
     client, events = esme
+    mock.configure(SmscFaults(receipt_delay_ms=300))  # pending long enough to be read
     message_id = await client.submit(PHONE, "JUNTOS: prueba", resend=False)
     assert mock.messages[message_id].destination == "51" + PHONE
     assert mock.messages[message_id].text == "JUNTOS: prueba"
+    assert mock.state_of(message_id) == "ENROUTE"
     await until(lambda: events)
     report = events[0]
     assert isinstance(report, DeliveryReport)
@@ -65,6 +67,10 @@ async def test_submit_returns_the_message_id_its_receipt_names(
         "delivered",
         "DELIVRD",
     )
+    # Once delivered only its state is kept, not the number or the text.
+    await until(lambda: mock.state_of(message_id) == "DELIVRD")
+    assert message_id not in mock.messages
+    assert mock.message_ids() == {message_id}
 
 
 async def test_failed_and_expired_receipts_are_told_apart(
@@ -108,7 +114,7 @@ async def test_a_submission_lost_on_a_dropped_link_is_not_delivered_twice(
     mock.configure(SmscFaults(receipt_delay_ms=300))
     message_id = await task
     assert mock.counts["replaced"] >= 1
-    await until(lambda: mock.messages[message_id].state == "DELIVRD")
+    await until(lambda: mock.state_of(message_id) == "DELIVRD")
     assert mock.delivered["51" + PHONE] == 1
     assert mock.counts["accepted"] == 1
 
