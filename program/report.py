@@ -22,6 +22,7 @@ Only counts leave this module: no name, DNI, CUI, phone or account appears in ei
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -119,7 +120,13 @@ STEP_LABELS = {
     "verdicts": N_("Co-responsibility verdicts"),
     "audit verify": N_("Audit chain check"),
     "cards": N_("Debit cards delivered (bank extract)"),
+    "reminders sent": N_("SMS reminders: delivery receipts"),
 }
+MONTHLY_STEPS = {
+    "verdicts": N_("Verdicts at the month's end"),
+    "reminders": N_("SMS reminders"),
+}
+"""Steps the run takes once per month of the follow-up, named ``<step> YYYY-MM``."""
 # Published figure, how this run's figure is read and why they differ. ``count`` and
 # ``soles`` rows compare the summary's value under the same key; ``share`` rows compare
 # its ``*_pct``; ``month`` rows the SMS accepted in that month (``sms_sent_by_month``).
@@ -176,7 +183,10 @@ COMPARISON: tuple[tuple[str, str, str, str], ...] = (
         "sms_sent",
         N_("SMS reminders accepted by the SMS centre"),
         "count",
-        N_("One a month per child with a service missing whose caregiver has a mobile line."),
+        N_(
+            "One per round and child with a service missing whose caregiver has a mobile "
+            "line: one round in November, two in December."
+        ),
     ),
     (
         "sms_sent_november",
@@ -188,7 +198,10 @@ COMPARISON: tuple[tuple[str, str, str, str], ...] = (
         "sms_sent_december",
         N_("SMS reminders, December 2020"),
         "month",
-        N_("The second month of follow-up."),
+        N_(
+            "Two rounds to the same caregivers, inferred from the published volume (twice "
+            "November's for about as many children)."
+        ),
     ),
     (
         "districts_covered",
@@ -296,14 +309,13 @@ class Words:
         return self(N_("Other reason"))
 
     def step(self, name: str) -> str:
-        """A step of the run (``Results.steps``); the month's reminders as ``reminders
-        YYYY-MM``."""
+        """A step of the run (``Results.steps``): a monthly one (``reminders 2020-11``)
+        with its month spelt out; a step of no known name as it is."""
         if name in STEP_LABELS:
             return self(STEP_LABELS[name])
-        if name.startswith("reminders"):
-            month = name.removeprefix("reminders").strip()
-            label = self(N_("SMS reminders"))
-            return f"{label} {month}".strip()
+        base, _, month = name.rpartition(" ")
+        if base in MONTHLY_STEPS and re.fullmatch(r"\d{4}-\d{2}", month):
+            return f"{self(MONTHLY_STEPS[base])}, {self.month(month)}"
         return name
 
 
@@ -674,45 +686,54 @@ def _compliance_section(results: Results, w: Words) -> str:
 
 
 def _sms_section(results: Results, summary: Mapping[str, Any], w: Words) -> str:
-    """The SMS follow-up month by month: caregivers to remind, without a mobile line,
-    reminders the SMS centre accepted and what their delivery receipts said, opt-outs."""
+    """The SMS follow-up month by month: caregivers to remind, those without a mobile
+    line, the month's rounds and reminders asked, those the SMS centre accepted and what
+    their delivery receipts said, opt-outs."""
     if not results.reminders:
         return f"<p>{html.escape(w(TEXT['no_sms']))}</p>"
     sent_by_month = summary["sms_sent_by_month"]
     months = sorted(results.reminders)
 
-    def cells(asked: int, no_line: int, sent: int, counts: Mapping[str, int]) -> list[str]:
-        failed = counts.get("failed", 0) + counts.get("expired", 0)
+    def cells(
+        caregivers: int, no_line: int, asked: int, sent: int, counts: Counter[str]
+    ) -> list[str]:
+        failed = counts["failed"] + counts["expired"]
         return [
+            w.n(caregivers),
+            f"{w.n(no_line)} ({w.pct(no_line, caregivers)})",
             w.n(asked),
-            f"{w.n(no_line)} ({w.pct(no_line, asked)})",
             f"{w.n(sent)} ({w.pct(sent, asked)})",
-            f"{w.n(counts.get('delivered', 0))} ({w.pct(counts.get('delivered', 0), sent)})",
+            f"{w.n(counts['delivered'])} ({w.pct(counts['delivered'], sent)})",
             f"{w.n(failed)} ({w.pct(failed, sent)})",
-            f"{w.n(counts.get('opted_out', 0))} ({w.pct(counts.get('opted_out', 0), asked)})",
+            f"{w.n(counts['opted_out'])} ({w.pct(counts['opted_out'], asked)})",
         ]
 
     rows = []
     total: Counter[str] = Counter()
     for month in months:
         f = results.reminders[month]
+        asked = f.rounds * (f.asked - f.no_line)
         sent = int(sent_by_month.get(month, f.sent))
-        rows.append((w.month(month), *cells(f.asked, f.no_line, sent, f.counts)))
+        row = cells(f.asked, f.no_line, asked, sent, f.counts)
+        rows.append((w.month(month), *row[:2], w.n(f.rounds), *row[2:]))
         total.update(f.counts)
-        total["asked"] += f.asked
+        total["caregivers"] += f.asked
         total["no_line"] += f.no_line
+        total["asked"] += asked
+    every = cells(
+        total["caregivers"], total["no_line"], total["asked"], int(summary["sms_sent"]), total
+    )
     foot = (
         f"<tfoot><tr><th>{html.escape(w(TEXT['every_month']))}</th>"
-        + "".join(
-            f"<td>{c}</td>"
-            for c in cells(total["asked"], total["no_line"], int(summary["sms_sent"]), total)
-        )
+        + "".join(f"<td>{c}</td>" for c in (*every[:2], "", *every[2:]))
         + "</tr></tfoot>"
     )
     header = (
         w(N_("Month")),
         w(N_("Caregivers to remind")),
         w(N_("Without a mobile line")),
+        w(N_("Reminders each")),
+        w(N_("Reminders asked")),
         w(N_("Accepted by the SMS centre")),
         w(N_("Delivered")),
         w(N_("Failed or expired")),
@@ -724,9 +745,10 @@ def _sms_section(results: Results, summary: Mapping[str, Any], w: Words) -> str:
     ]
     note = w(
         N_(
-            "Each month, one reminder per child with a vaccine dose or iron missing, to the "
-            "caregiver's mobile line; the message names no service. Shares: without a line, "
-            "accepted and opted out of the caregivers to remind; delivered, failed or expired of "
+            "At the end of each month, the caregivers of the children missing a vaccine dose "
+            "or iron are reminded on their mobile line, once per round of the month; the "
+            "message names no service. Shares: without a line, of the caregivers to remind; "
+            "accepted and opted out, of the reminders asked; delivered, failed or expired, of "
             "the reminders accepted, as the delivery receipts say."
         )
     )
@@ -777,8 +799,8 @@ def _semaforo_section(results: Results, w: Words) -> str:
             "are in households without a paid first transfer, so they are not counted as "
             "compliant. To follow up: children with a service missing (very high, high, "
             "medium). SMS reminders: those asked for the unit's caregivers over every month "
-            "of the follow-up, one per child and month with a service missing; a caregiver "
-            "without a mobile line gets none."
+            "of the follow-up, one per child with a service missing and round of the month; a "
+            "caregiver without a mobile line gets none."
         )
     ).format(n=w.n(low_unpaid))
     return (

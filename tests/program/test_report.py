@@ -88,15 +88,15 @@ def operation_results() -> Results:
     add(2, "account-refused-deceased-holder", priority="low", **affiliated)
     add(1, "account-partner-invalid-input", priority="low", **affiliated)
     account = {"cci": "1" * 20, **affiliated}
-    add(1, "account-opened", t1="rejected", priority="high", reminders=1, **account)
+    add(1, "account-opened", t1="rejected", priority="high", reminders=3, **account)
     add(1, "account-existing", priority="low", **account)  # the transfer was never sent
     paid = {"t1": "paid", **account}
     add(6, "account-opened", compliant=True, priority="low", t2="paid", **paid)
     # Compliant now, reminded in November.
     add(1, "account-existing", compliant=True, priority="low", t2="paid", reminders=1, **paid)
     add(4, "account-opened", MOQUEGUA, missing=("rotavirus-2", "iron-drops"), priority="very-high",
-        reminders=2, **paid)  # fmt: skip
-    add(2, "account-opened", MOQUEGUA, missing=("iron-drops",), priority="medium", reminders=1,
+        reminders=3, **paid)  # fmt: skip
+    add(2, "account-opened", MOQUEGUA, missing=("iron-drops",), priority="medium", reminders=2,
         **paid)  # fmt: skip
     # Reminded in November; no verdict this month.
     add(1, "verdict-partner-unavailable", reminders=1, **paid)
@@ -131,13 +131,22 @@ def operation_results() -> Results:
             no_line=2,
             counts=Counter({"delivered": 5, "failed": 1, "opted_out": 1, "refused": 1}),
         ),
+        # December in two rounds: two reminders to each caregiver with a mobile line.
         "2020-12": ReminderFigures(
             "2020-12",
+            rounds=2,
             asked=8,
             no_line=1,
-            counts=Counter({"delivered": 4, "submitted": 1, "expired": 1, "opted_out": 1}),
+            counts=Counter(
+                {"delivered": 9, "submitted": 1, "expired": 1, "opted_out": 2, "refused": 1}
+            ),
         ),
     }
+    results.steps = [
+        StepFigures("verdicts 2020-11", seconds=1.0, records=10),
+        StepFigures("reminders 2020-12", seconds=2.0, records=8),
+        StepFigures("reminders sent", seconds=3.0, records=4),
+    ]
     results.audit = {"ok": True, "events_checked": 1234, "checkpoints_checked": 3}
     results.born_from, results.born_to, results.newborns_cap = (
         date(2020, 11, 14),
@@ -257,7 +266,7 @@ def test_every_bar_has_its_value_written(tmp_path: Path) -> None:
     assert items == ["10", "4", "14", "8", "6", "14"]
     # SMS accepted per month, each bar with its month and count.
     sms = charts[3]
-    assert [t.text_content() for t in sms.xpath(VALUES)] == ["6", "6"]
+    assert [t.text_content() for t in sms.xpath(VALUES)] == ["6", "11"]
     assert [t.text_content() for t in sms.xpath(".//text[not(@class)]")] == [
         "noviembre de 2020",
         "diciembre de 2020",
@@ -272,37 +281,43 @@ def test_sms_follow_up_month_by_month(tmp_path: Path) -> None:
         "Mes",
         "Cuidadoras por recordar",
         "Sin línea móvil",
+        "Recordatorios por cuidadora",
+        "Recordatorios solicitados",
         "Aceptados por la central de SMS",
         "Entregados",
         "Fallidos o vencidos",
         "Dados de baja (BAJA)",
     ]
     rows = table_rows(doc, "sms")
-    # November: 10 caregivers, 2 without a mobile line; 6 accepted (5 delivered, 1
-    # failed), 1 opted out; the one the SMS centre refused was not sent.
+    # November: 10 caregivers, 2 without a mobile line, one round: 8 reminders asked;
+    # 6 accepted (5 delivered, 1 failed), 1 opted out, 1 refused by the SMS centre.
     assert rows["noviembre de 2020"] == [
         "10",
         "2 (20.0 %)",
-        "6 (60.0 %)",
+        "1",
+        "8",
+        "6 (75.0 %)",
         "5 (83.3 %)",
         "1 (16.7 %)",
-        "1 (10.0 %)",
+        "1 (12.5 %)",
     ]
-    # December: one accepted still waits for its receipt; one expired.
+    # December: two rounds to the 7 with a line; one accepted still waits for its receipt.
     assert rows["diciembre de 2020"] == [
         "8",
         "1 (12.5 %)",
-        "6 (75.0 %)",
-        "4 (66.7 %)",
-        "1 (16.7 %)",
-        "1 (12.5 %)",
+        "2",
+        "14",
+        "11 (78.6 %)",
+        "9 (81.8 %)",
+        "1 (9.1 %)",
+        "2 (14.3 %)",
     ]
     total = doc.xpath('//table[@class="sms"]/tfoot/tr')[0]
     assert total[0].text_content() == "Todos los meses"
     cells = [c.text_content() for c in total[1:]]
     assert number(cells[0]) == sum(f.asked for f in results.reminders.values())
-    assert number(cells[2]) == results.sms_sent == 12
-    assert cells[3:] == ["9 (75.0 %)", "2 (16.7 %)", "2 (11.1 %)"]
+    assert number(cells[4]) == results.sms_sent == 17
+    assert cells[3:] == ["22", "17 (77.3 %)", "14 (82.4 %)", "2 (11.8 %)", "3 (13.6 %)"]
 
 
 def test_a_run_without_reminders_says_so(tmp_path: Path) -> None:
@@ -339,11 +354,11 @@ def test_semaforo_and_reminders_by_territorial_unit(tmp_path: Path) -> None:
     arequipa = rows["Unidad Territorial Arequipa"]
     assert arequipa[0] == "4 (66.7 %)"  # very high
     assert arequipa[2] == "2 (33.3 %)"  # medium
-    # Children, to follow up, reminders: 4 children reminded twice, 2 once.
-    assert arequipa[4:] == ["6", "6", "10"]
+    # Children, to follow up, reminders: 4 children reminded 3 times, 2 twice.
+    assert arequipa[4:] == ["6", "6", "16"]
     amazonas = rows["Unidad Territorial Amazonas"]
     # The reminders count those of a child compliant now and of one without a verdict.
-    assert amazonas[4:] == ["12", "1", "3"]
+    assert amazonas[4:] == ["12", "1", "5"]
     foot = [c.text_content() for c in doc.xpath('//table[@class="semaforo"]/tfoot//td')]
     assert foot[-3:] == ["18", "7", str(sum(h.reminders for h in results.households))]
 
@@ -367,11 +382,11 @@ def test_published_figures_beside_the_run(tmp_path: Path) -> None:
     # The SMS the centre accepted, in all and per month.
     assert by_label["Recordatorios SMS aceptados por la central de SMS"][:3] == [
         "660,000",
-        "12",
-        "-659,988 (-100.0 %)",
+        "17",
+        "-659,983 (-100.0 %)",
     ]
     assert by_label["Recordatorios SMS, noviembre de 2020"][:2] == ["218,876", "6"]
-    assert by_label["Recordatorios SMS, diciembre de 2020"][:2] == ["441,124", "6"]
+    assert by_label["Recordatorios SMS, diciembre de 2020"][:2] == ["441,124", "11"]
     # No card extract in this run: not its figure.
     assert by_label["Tarjetas de débito entregadas"][1:] == [
         "—",
@@ -405,6 +420,10 @@ def test_english_on_request(tmp_path: Path) -> None:
     assert "Accepted by the SMS centre" in text
     assert "SMS reminders asked, every month" in text
     assert "SMS reminders, November 2020" in text
+    steps = [tr[0].text_content() for tr in doc.xpath("//table[not(@class)]/tbody/tr")]
+    assert "Verdicts at the month's end, November 2020" in steps
+    assert "SMS reminders, December 2020" in steps
+    assert "SMS reminders: delivery receipts" in steps
     assert "cap of 2,000 children" in text
     assert "November 14, 2020" in text
     assert [td.text_content() for td in doc.xpath('//td[@class="total"]')] == ["S/\xa04,200.00"]
