@@ -170,7 +170,6 @@ def present(
         report,
         title_note=note.format(seed=seed, faults=faults),
         locale=locale,
-        summary=results.summary(),
     )
     written_to = translations(locale).gettext(N_("Report written to {path}"))
     console.print(written_to.format(path=f"[bold]{written.resolve()}[/bold]"))

@@ -2,14 +2,19 @@
 self-contained HTML report (inline SVG, no script, no external file), in Spanish by
 default or English (:mod:`program.i18n`, domain ``report``).
 
-The report holds: the newborn window and cap read; the published DU 095-2020 figures
-beside this run's (:data:`program.published.PUBLISHED`); the affiliation funnel (newborns
-→ eligible → called → affiliated → account → first transfer paid), each drop with its
-reason, every count with its percentage, so that each stage equals the one before minus
-its drops; payments in soles; compliance by item; the semáforo by territorial unit with
-the follow-up workload; health records, the audit check and the time per step. Numbers,
-money (``S/``) and dates follow the language's CLDR locale (``es_PE`` or ``en``, Babel).
-Every bar carries its value as text, so that the printed page says what the screen says.
+Every figure comes from the operation itself: the funnel from
+:func:`program.operation.funnel_stages` and every count beside the published ones from
+:meth:`program.operation.Results.summary`; this module only labels, lays out and
+formats them. The report holds: the newborn window and cap read; the published DU
+095-2020 figures beside this run's (:data:`program.published.PUBLISHED`); the funnel
+(newborns → eligible → affiliated → with an account → first transfer paid → compliant),
+each drop with its reason, every count with its percentage, so that each stage equals
+the one before minus its drops; payments in soles; compliance by item; the SMS
+follow-up month by month; the semáforo by territorial unit with the follow-up workload
+and the reminders asked; health records, the audit check and the time per step.
+Numbers, money (``S/``), months and dates follow the language's CLDR locale (``es_PE``
+or ``en``, Babel). Every bar carries its value as text, so that the printed page says
+what the screen says.
 
 Only counts leave this module: no name, DNI, CUI, phone or account appears in either.
 """
@@ -17,20 +22,21 @@ Only counts leave this module: no name, DNI, CUI, phone or account appears in ei
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from babel.dates import format_date
+from babel.dates import format_date, format_skeleton
 from babel.numbers import format_currency, format_decimal
 from rich.table import Table
 
 from program.i18n import BABEL_LOCALES, DEFAULT_LOCALE, LOCALES, N_, translations
-from program.operation import PRIORITIES, TRANSFER, Household, Results
-from program.published import PUBLISHED, SUMMARY_KEYS
+from program.operation import PRIORITIES, Household, Results, Stage, funnel_stages
+from program.published import PUBLISHED
 
 COLOURS = {
     "very-high": "#b03a2e",
@@ -62,23 +68,15 @@ ITEM_LABELS = {
     "iron-drops": N_("Iron drops (from 4 months)"),
     "iron-supplement-6m": N_("Iron supplement (from 6 months)"),
 }
-STAGES = (
-    N_("Newborns read from RENIEC"),
-    N_("Eligible under DU 095-2020"),
-    N_("Contacted: by phone, or visited"),
-    N_("Affiliated: agreement accepted, consent recorded"),
-    N_("With a Banco de la Nación account"),
-    N_("First transfer paid"),
-)
-INELIGIBLE = (
-    "district-poverty-below-15",
-    "district-poverty-unknown",
-    "over-24-months",
-    "deceased",
-    "already-in-juntos",
-    "formal-payroll",
-)
-DROPOUTS = (*INELIGIBLE, "no-phone-line", "unreachable", "refused")
+STAGE_LABELS = {
+    "newborns": N_("Newborns read from RENIEC"),
+    "eligible": N_("Eligible under DU 095-2020"),
+    "affiliated": N_("Affiliated: agreement accepted, consent recorded"),
+    "with-account": N_("With a Banco de la Nación account"),
+    "first-transfer-paid": N_("First transfer paid"),
+    "compliant": N_("Compliant: nothing due missing"),
+}
+"""A label for each of :data:`program.operation.STAGES`."""
 REASONS = {
     "district-poverty-below-15": N_("District with less than 15% monetary poverty"),
     "district-poverty-unknown": N_("District without a poverty figure"),
@@ -86,25 +84,30 @@ REASONS = {
     "deceased": N_("Child registered as deceased"),
     "already-in-juntos": N_("Household already in JUNTOS"),
     "formal-payroll": N_("Caregiver with a formal payroll job (RNH)"),
-    "no-phone-line": N_("No phone line in the caregiver's name"),
-    "unreachable": N_("Did not answer the affiliation call"),
     "refused": N_("Declined the commitment agreement"),
-    "account-partner-invalid-input": N_(
-        "Caregiver registered as deceased: the bank refuses the account"
-    ),
-    "account-holder-deceased": N_("Caregiver registered as deceased: the bank refuses the account"),
     "account-refused-deceased-holder": N_(
         "Caregiver registered as deceased: the bank refuses the account"
     ),
-    "payment-rejected": N_("Transfer rejected by the bank"),
+    "first-transfer-rejected": N_("First transfer rejected"),
+    "first-transfer-not-sent": N_("First transfer not sent"),
+    "priority-very-high": N_("A vaccine dose and iron missing (very high priority)"),
+    "priority-high": N_("A vaccine dose missing (high priority)"),
+    "priority-medium": N_("Iron missing (medium priority)"),
+    "priority-low": N_("Nothing due missing, yet not judged compliant"),
+    # Paid, but no verdict was asked for: the household kept its account outcome.
+    "account-opened": N_("No health verdict yet"),
+    "account-existing": N_("No health verdict yet"),
 }
+"""A label for each reason :func:`program.operation.funnel_stages` gives a drop-out."""
 REASON_PREFIXES = (
-    ("error-", N_("Phone look-up not answered by the gateway")),
-    ("account-", N_("Account refused by the bank")),
+    ("error-", N_("Contact not completed: the gateway did not answer")),
+    ("account-refused-", N_("Account refused by the bank")),
+    ("account-", N_("Account not opened: the gateway did not answer")),
+    ("first-transfer-", N_("First transfer not completed")),
     ("verdict-", N_("No health verdict from the gateway")),
-    ("payment-", N_("Transfer not completed")),
-    ("first-transfer-", N_("Transfer not completed")),
+    ("priority-", N_("A service missing")),
 )
+"""Labels for families of reasons whose last part is a partner's or the gateway's code."""
 STEP_LABELS = {
     "newborns": N_("Newborns (RENIEC extract)"),
     "eligibility": N_("Eligibility"),
@@ -116,9 +119,18 @@ STEP_LABELS = {
     "health extract": N_("HIS extract"),
     "verdicts": N_("Co-responsibility verdicts"),
     "audit verify": N_("Audit chain check"),
+    "cards": N_("Debit cards delivered (bank extract)"),
+    "reminders sent": N_("SMS reminders: delivery receipts"),
 }
-# Published figure, how this run's figure is read and why they differ.
-COMPARISON = (
+MONTHLY_STEPS = {
+    "verdicts": N_("Verdicts at the month's end"),
+    "reminders": N_("SMS reminders"),
+}
+"""Steps the run takes once per month of the follow-up, named ``<step> YYYY-MM``."""
+# Published figure, how this run's figure is read and why they differ. ``count`` and
+# ``soles`` rows compare the summary's value under the same key; ``share`` rows compare
+# its ``*_pct``; ``month`` rows the SMS accepted in that month (``sms_sent_by_month``).
+COMPARISON: tuple[tuple[str, str, str, str], ...] = (
     (
         "eligible",
         N_("Households eligible"),
@@ -129,7 +141,7 @@ COMPARISON = (
         "households_affiliated",
         N_("Households affiliated"),
         "count",
-        N_("Households without a phone line, not answering or declining are not affiliated."),
+        N_("Affiliated by phone or in a visit; declining or an unanswered step is not."),
     ),
     (
         "first_transfer_paid",
@@ -157,7 +169,7 @@ COMPARISON = (
     ),
     (
         "compliant_households",
-        N_("Households compliant (share of paid)"),
+        N_("Households compliant (share of affiliated)"),
         "share",
         N_("Nothing due missing in the month judged: rotavirus, pneumococcal, iron for age."),
     ),
@@ -169,9 +181,27 @@ COMPARISON = (
     ),
     (
         "sms_sent",
-        N_("SMS reminders sent"),
+        N_("SMS reminders accepted by the SMS centre"),
         "count",
-        N_("Counted when the run sends reminders."),
+        N_(
+            "One per round and child with a service missing whose caregiver has a mobile "
+            "line: one round in November, two in December."
+        ),
+    ),
+    (
+        "sms_sent_november",
+        N_("SMS reminders, November 2020"),
+        "month",
+        N_("The first month of follow-up."),
+    ),
+    (
+        "sms_sent_december",
+        N_("SMS reminders, December 2020"),
+        "month",
+        N_(
+            "Two rounds to the same caregivers, inferred from the published volume (twice "
+            "November's for about as many children)."
+        ),
     ),
     (
         "districts_covered",
@@ -181,9 +211,15 @@ COMPARISON = (
     ),
 )
 SHARE_OF = {
-    "compliant_households": ("compliant_households_pct", "first_transfer_paid"),
+    "compliant_households": ("compliant_households_pct", "households_affiliated"),
     "very_high_priority_children": ("very_high_priority_children_pct", "semaforo_children"),
 }
+"""For each ``share`` row, the summary's (and the published) share and the count it is a
+share of (as ``program.operation.summarise`` computes it)."""
+MONTH_OF = {"sms_sent_november": "2020-11", "sms_sent_december": "2020-12"}
+"""The month (``YYYY-MM``) of each ``month`` row."""
+PRODUCED_BY = {"cards_delivered": "cards"}
+"""A figure only a step of the run produces: without that step, it is not this run's."""
 
 
 TEXT = {
@@ -205,6 +241,10 @@ TEXT = {
     "payments_and_reconciliation": N_("Payments and reconciliation"),
     "co_responsibility_of_paid_households": N_("Co-responsibility of paid households"),
     "services_by_item_period": N_("Services by item ({period})"),
+    "sms_follow_up": N_("SMS follow-up"),
+    "sms_accepted": N_("SMS reminders accepted"),
+    "no_sms": N_("No SMS reminders in this run."),
+    "every_month": N_("Every month"),
     "sem_foro_by_territorial_unit": N_("Semáforo by territorial unit"),
     "health_records": N_("Health records"),
     "audit": N_("Audit"),
@@ -235,7 +275,11 @@ class Words:
         """``part`` as a percentage of ``whole``, one decimal (``—`` when ``whole`` is 0)."""
         if not whole:
             return "—"
-        return format_decimal(100 * part / whole, format="#,##0.0", locale=self.cldr) + " %"
+        return self.percent(100 * part / whole)
+
+    def percent(self, value: float) -> str:
+        """A percentage (``value`` in percent), one decimal: ``43.8 %``."""
+        return format_decimal(value, format="#,##0.0", locale=self.cldr) + " %"
 
     def soles(self, amount: int | float | Decimal) -> str:
         if self.locale == "es":
@@ -246,7 +290,17 @@ class Words:
     def day(self, value: date) -> str:
         return format_date(value, format="long", locale=self.cldr)
 
+    def month(self, key: str) -> str:
+        """A month given as ``YYYY-MM``, spelt out (``noviembre de 2020``)."""
+        year, month = (int(part) for part in key.split("-"))
+        return format_skeleton("yMMMM", date(year, month, 1), locale=self.cldr)
+
+    def stage(self, name: str) -> str:
+        return self(STAGE_LABELS.get(name, N_("Other stage")))
+
     def reason(self, code: str) -> str:
+        """A drop-out reason of :func:`program.operation.funnel_stages`, in words; a code
+        of no known family is "Other reason"."""
         if code in REASONS:
             return self(REASONS[code])
         for prefix, label in REASON_PREFIXES:
@@ -254,78 +308,27 @@ class Words:
                 return self(label)
         return self(N_("Other reason"))
 
+    def step(self, name: str) -> str:
+        """A step of the run (``Results.steps``): a monthly one (``reminders 2020-11``)
+        with its month spelt out; a step of no known name as it is."""
+        if name in STEP_LABELS:
+            return self(STEP_LABELS[name])
+        base, _, month = name.rpartition(" ")
+        if base in MONTHLY_STEPS and re.fullmatch(r"\d{4}-\d{2}", month):
+            return f"{self(MONTHLY_STEPS[base])}, {self.month(month)}"
+        return name
+
 
 # -- figures -------------------------------------------------------------------------
 
 
-@dataclass
-class Stage:
-    """One stage of the funnel: households that reached it, and those that stopped there
-    before the next one, by reason code."""
-
-    label: str
-    count: int
-    drops: Counter[str] = field(default_factory=Counter)
-
-
-def _reached(h: Household) -> tuple[int, str | None]:
-    """The last funnel stage a household reached and why it stopped there."""
-    if h.outcome in INELIGIBLE:
-        return 0, h.outcome
-    if h.outcome == "no-phone-line" or h.outcome.startswith("error-"):
-        return 1, h.outcome
-    if h.consent_id is None:
-        return 2, h.outcome
-    if not h.cci:
-        return 3, h.outcome
-    if h.t1 != "paid":
-        return 4, f"payment-{h.t1 or 'rejected'}"
-    return 5, None
-
-
-def funnel_stages(results: Results) -> list[Stage]:
-    """The affiliation funnel: each stage's count is the previous stage's minus its drops
-    (every household is in exactly one place)."""
-    last: Counter[int] = Counter()
-    drops: dict[int, Counter[str]] = {k: Counter() for k in range(len(STAGES))}
-    for h in results.households:
-        stage, reason = _reached(h)
-        last[stage] += 1
-        if reason is not None:
-            drops[stage][reason] += 1
-    stages = []
-    for k, label in enumerate(STAGES):
-        reached = sum(n for s, n in last.items() if s >= k)
-        stages.append(Stage(label, reached, drops[k]))
-    return stages
-
-
-def funnel_counts(results: Results) -> list[tuple[str, int]]:
-    """(English stage label, households) for every funnel stage."""
-    return [(s.label, s.count) for s in funnel_stages(results)]
-
-
-def run_figures(results: Results) -> dict[str, int | None]:
-    """This run's figures under :data:`program.published.SUMMARY_KEYS`; ``None`` for a
-    figure the run does not produce (cards, SMS when no reminder was sent)."""
-    households = results.households
-    stages = funnel_stages(results)
-    paid = {t: int(p.get("paid", 0)) for t, p in results.payments.items()}
-    semaforo = [h for h in households if h.priority is not None]
-    figures: dict[str, int | None] = {
-        "eligible": stages[1].count,
-        "households_affiliated": stages[3].count,
-        "first_transfer_paid": paid.get("T1", 0),
-        "accounts_opened": stages[4].count,
-        "cards_delivered": None,
-        "transferred_soles": int(TRANSFER * sum(paid.values())),
-        "compliant_households": sum(1 for h in households if h.compliant),
-        "semaforo_children": len(semaforo),
-        "very_high_priority_children": sum(1 for h in semaforo if h.priority == "very-high"),
-        "sms_sent": None,
-        "districts_covered": len({h.ubigeo for h in households if h.consent_id}),
-    }
-    return {key: figures.get(key) for key in SUMMARY_KEYS}
+def labelled_drops(stage: Stage, w: Words) -> list[tuple[str, int]]:
+    """A stage's drop-outs as (label, households), reasons that read the same merged;
+    most households first, then by label."""
+    merged: Counter[str] = Counter()
+    for code, n in stage.dropped.items():
+        merged[w.reason(code)] += n
+    return sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def _unit_names(results: Results, w: Words) -> Callable[[Household], str]:
@@ -346,40 +349,63 @@ def _unit_names(results: Results, w: Words) -> Callable[[Household], str]:
 def semaforo_by_unit(
     results: Results, locale: str = DEFAULT_LOCALE
 ) -> list[tuple[str, Counter[str]]]:
-    """Children on the semáforo per territorial unit and priority, plus ``follow-up``
-    (children with something missing) and ``reminders`` (of them, caregivers with a phone
-    line); units by descending very-high count, then name."""
+    """Per territorial unit: children on the semáforo by priority (``very-high`` …
+    ``low``), ``follow-up`` (of them, children with a service missing: the follow-up
+    workload) and ``reminders`` (the SMS reminders the programme asked for, for the unit's
+    children, over every month of the follow-up: the sum of ``Household.reminders``).
+    Units by descending very-high count, then name."""
     unit_of = _unit_names(results, Words(locale))
     units: dict[str, Counter[str]] = {}
     for h in results.households:
-        if h.priority is None:
+        if h.priority is None and not h.reminders:
             continue
         counts = units.setdefault(unit_of(h), Counter())
+        counts["reminders"] += h.reminders
+        if h.priority is None:
+            continue
         counts[h.priority] += 1
         if h.priority != "low":
             counts["follow-up"] += 1
-            counts["reminders"] += h.lines > 0
     return sorted(units.items(), key=lambda kv: (-kv[1]["very-high"], kv[0]))
+
+
+def _not_produced(results: Results, summary: Mapping[str, Any]) -> set[str]:
+    """The summary's figures this run has no step for: the cards without the bank's
+    extract, the SMS without a month of reminders."""
+    steps = {s.name for s in results.steps}
+    missing = {key for key, step in PRODUCED_BY.items() if step not in steps}
+    by_month = summary.get("sms_sent_by_month") or {}
+    if not by_month:
+        missing.add("sms_sent")
+    missing |= {key for key, month in MONTH_OF.items() if month not in by_month}
+    return missing
 
 
 # -- terminal ------------------------------------------------------------------------
 
 
 def summary_table(results: Results, locale: str = DEFAULT_LOCALE) -> Table:
+    """The run in the terminal: the funnel with its drops, the transfers, the semáforo,
+    the SMS follow-up and the audit check (from ``Results.summary()`` and
+    :func:`program.operation.funnel_stages`)."""
     w = Words(locale)
+    summary = results.summary()
     table = Table(title=f"{w(TEXT['du_095_2020_operation'])}, {w.day(results.as_of)}")
     table.add_column(w(N_("Stage")))
     table.add_column(w(N_("Households")), justify="right")
-    stages = funnel_stages(results)
-    for stage in stages:
-        table.add_row(w(stage.label), w.n(stage.count))
-        for code, n in sorted(stage.drops.items(), key=lambda kv: -kv[1]):
-            table.add_row(f"  − {w.reason(code)}", w.n(n))
+    for stage in funnel_stages(results.households):
+        table.add_row(w.stage(stage.name), w.n(stage.households))
+        for label, n in labelled_drops(stage, w):
+            table.add_row(f"  − {label}", w.n(n))
     for tranche, p in results.payments.items():
         table.add_row(
             f"{w(TEXT['transfer'])} {tranche}",
             f"{w.n(p['paid'])} · {w.soles(Decimal(p['amount']))}",
         )
+    table.add_row(
+        w(TEXT["total_transferred"]),
+        f"{w.n(summary['transfers'])} · {w.soles(summary['transferred_soles'])}",
+    )
     total = sum(1 for h in results.households if h.priority)
     for priority in PRIORITIES:
         n = sum(1 for h in results.households if h.priority == priority)
@@ -387,6 +413,8 @@ def summary_table(results: Results, locale: str = DEFAULT_LOCALE) -> Table:
             f"{w(TEXT['sem_foro'])}: {w(PRIORITY_LABELS[priority])}",
             f"{w.n(n)} ({w.pct(n, total)})",
         )
+    for month, sent in summary["sms_sent_by_month"].items():
+        table.add_row(f"{w(TEXT['sms_accepted'])}: {w.month(month)}", w.n(sent))
     audit = results.audit
     table.add_row(
         w(N_("Audit chain")),
@@ -403,7 +431,7 @@ def steps_table(results: Results, locale: str = DEFAULT_LOCALE) -> Table:
         table.add_column(w(column), justify="left" if column == "Step" else "right")
     for s in results.steps:
         table.add_row(
-            w(STEP_LABELS.get(s.name, s.name)),
+            w.step(s.name),
             format_decimal(s.seconds, format="#,##0.0", locale=w.cldr),
             w.n(s.records),
             w.n(round(s.rate)),
@@ -533,23 +561,23 @@ def _window(results: Results, w: Words) -> str:
     )
 
 
-def _funnel_section(results: Results, w: Words) -> str:
-    stages = funnel_stages(results)
-    newborns = stages[0].count
-    eligible = stages[1].count
+def _funnel_section(stages: Sequence[Stage], w: Words) -> str:
+    newborns = stages[0].households
+    eligible = stages[1].households
     bars = []
     rows: list[str] = []
     for k, stage in enumerate(stages):
-        share = w.pct(stage.count, newborns if k <= 1 else eligible)
-        bars.append((w(stage.label), stage.count, f"{w.n(stage.count)} ({share})"))
+        label = w.stage(stage.name)
+        share = w.pct(stage.households, newborns if k <= 1 else eligible)
+        bars.append((label, stage.households, f"{w.n(stage.households)} ({share})"))
         rows.append(
-            f'<tr class="stage"><th scope="row">{html.escape(w(stage.label))}</th>'
-            f'<td class="count">{w.n(stage.count)}</td><td>{share}</td></tr>'
+            f'<tr class="stage"><th scope="row">{html.escape(label)}</th>'
+            f'<td class="count">{w.n(stage.households)}</td><td>{share}</td></tr>'
         )
-        for code, n in sorted(stage.drops.items(), key=lambda kv: (-kv[1], kv[0])):
+        for reason, n in labelled_drops(stage, w):
             rows.append(
-                f'<tr class="drop"><td>− {html.escape(w.reason(code))}</td>'
-                f'<td class="count">{w.n(n)}</td><td>{w.pct(n, stage.count)}</td></tr>'
+                f'<tr class="drop"><td>− {html.escape(reason)}</td>'
+                f'<td class="count">{w.n(n)}</td><td>{w.pct(n, stage.households)}</td></tr>'
             )
     header = (
         f"<thead><tr><th>{html.escape(w(TEXT['stage_and_why_households_stopped_there']))}</th>"
@@ -570,35 +598,44 @@ def _funnel_section(results: Results, w: Words) -> str:
     )
 
 
-def _follow_up_section(results: Results, w: Words) -> str:
-    paid = [h for h in results.households if h.t1 == "paid"]
-    compliant = sum(1 for h in paid if h.compliant)
-    missing = sum(1 for h in paid if not h.compliant and h.missing)
-    no_verdict = len(paid) - compliant - missing
-    t2 = results.payments.get("T2", {})
+def _follow_up_section(stages: Sequence[Stage], summary: Mapping[str, Any], w: Words) -> str:
+    by_name = {s.name: s for s in stages}
+    paid = by_name["first-transfer-paid"]
+    compliant = by_name["compliant"].households
+    missing = sum(
+        n for code, n in paid.dropped.items() if code in {f"priority-{p}" for p in PRIORITIES[:3]}
+    )
+    no_verdict = paid.households - compliant - missing
+    second = int(summary["second_transfer_paid"])
     rows = [
-        (w(N_("First transfer paid")), w.n(len(paid)), w.pct(len(paid), len(paid))),
-        (w(N_("Compliant: nothing due missing")), w.n(compliant), w.pct(compliant, len(paid))),
-        (w(N_("With a service missing")), w.n(missing), w.pct(missing, len(paid))),
-        (w(N_("No verdict")), w.n(no_verdict), w.pct(no_verdict, len(paid))),
+        (
+            w(N_("First transfer paid")),
+            w.n(paid.households),
+            w.pct(paid.households, paid.households),
+        ),
+        (
+            w(N_("Compliant: nothing due missing")),
+            w.n(compliant),
+            w.pct(compliant, paid.households),
+        ),
+        (w(N_("With a service missing")), w.n(missing), w.pct(missing, paid.households)),
+        (w(N_("No verdict")), w.n(no_verdict), w.pct(no_verdict, paid.households)),
         (
             w(N_("Second transfer paid (compliant households)")),
-            w.n(int(t2.get("paid", 0))),
-            w.pct(int(t2.get("paid", 0)), compliant),
+            w.n(second),
+            w.pct(second, compliant),
         ),
     ]
     return _table((w(N_("Stage")), w(N_("Households")), w(N_("Share"))), rows)
 
 
-def _payments_section(results: Results, w: Words) -> str:
+def _payments_section(results: Results, summary: Mapping[str, Any], w: Words) -> str:
     if not results.payments:
         return f"<p>{html.escape(w(TEXT['no_payment_run']))}</p>"
     names = {"T1": N_("First transfer"), "T2": N_("Second transfer")}
     rows = []
-    total = Decimal(0)
     for tranche, p in results.payments.items():
         amount = Decimal(str(p.get("amount", "0")))
-        total += amount
         payees = int(p.get("payees", 0))
         rows.append(
             (
@@ -613,7 +650,7 @@ def _payments_section(results: Results, w: Words) -> str:
         )
     foot = (
         f'<tfoot><tr><th colspan="6">{html.escape(w(TEXT["total_transferred"]))}</th>'
-        f'<td class="total">{w.soles(total)}</td></tr></tfoot>'
+        f'<td class="total">{w.soles(summary["transferred_soles"])}</td></tr></tfoot>'
     )
     header = (
         w(N_("Transfer")),
@@ -648,6 +685,80 @@ def _compliance_section(results: Results, w: Words) -> str:
     )
 
 
+def _sms_section(results: Results, summary: Mapping[str, Any], w: Words) -> str:
+    """The SMS follow-up month by month: caregivers to remind, those without a mobile
+    line, the month's rounds and reminders asked, those the SMS centre accepted and what
+    their delivery receipts said, opt-outs."""
+    if not results.reminders:
+        return f"<p>{html.escape(w(TEXT['no_sms']))}</p>"
+    sent_by_month = summary["sms_sent_by_month"]
+    months = sorted(results.reminders)
+
+    def cells(
+        caregivers: int, no_line: int, asked: int, sent: int, counts: Counter[str]
+    ) -> list[str]:
+        failed = counts["failed"] + counts["expired"]
+        return [
+            w.n(caregivers),
+            f"{w.n(no_line)} ({w.pct(no_line, caregivers)})",
+            w.n(asked),
+            f"{w.n(sent)} ({w.pct(sent, asked)})",
+            f"{w.n(counts['delivered'])} ({w.pct(counts['delivered'], sent)})",
+            f"{w.n(failed)} ({w.pct(failed, sent)})",
+            f"{w.n(counts['opted_out'])} ({w.pct(counts['opted_out'], asked)})",
+        ]
+
+    rows = []
+    total: Counter[str] = Counter()
+    for month in months:
+        f = results.reminders[month]
+        asked = f.rounds * (f.asked - f.no_line)
+        sent = int(sent_by_month.get(month, f.sent))
+        row = cells(f.asked, f.no_line, asked, sent, f.counts)
+        rows.append((w.month(month), *row[:2], w.n(f.rounds), *row[2:]))
+        total.update(f.counts)
+        total["caregivers"] += f.asked
+        total["no_line"] += f.no_line
+        total["asked"] += asked
+    every = cells(
+        total["caregivers"], total["no_line"], total["asked"], int(summary["sms_sent"]), total
+    )
+    foot = (
+        f"<tfoot><tr><th>{html.escape(w(TEXT['every_month']))}</th>"
+        + "".join(f"<td>{c}</td>" for c in (*every[:2], "", *every[2:]))
+        + "</tr></tfoot>"
+    )
+    header = (
+        w(N_("Month")),
+        w(N_("Caregivers to remind")),
+        w(N_("Without a mobile line")),
+        w(N_("Reminders each")),
+        w(N_("Reminders asked")),
+        w(N_("Accepted by the SMS centre")),
+        w(N_("Delivered")),
+        w(N_("Failed or expired")),
+        w(N_("Opted out (BAJA)")),
+    )
+    bars = [
+        (w.month(m), int(sent_by_month.get(m, 0)), w.n(int(sent_by_month.get(m, 0))))
+        for m in months
+    ]
+    note = w(
+        N_(
+            "At the end of each month, the caregivers of the children missing a vaccine dose "
+            "or iron are reminded on their mobile line, once per round of the month; the "
+            "message names no service. Shares: without a line, of the caregivers to remind; "
+            "accepted and opted out, of the reminders asked; delivered, failed or expired, of "
+            "the reminders accepted, as the delivery receipts say."
+        )
+    )
+    return (
+        _bars(bars, "#8e44ad")
+        + _table(header, rows, cls="sms", foot=foot)
+        + f'<p class="note">{html.escape(note)}</p>'
+    )
+
+
 def _semaforo_section(results: Results, w: Words) -> str:
     units = semaforo_by_unit(results, w.locale)
     if not units:
@@ -679,7 +790,7 @@ def _semaforo_section(results: Results, w: Words) -> str:
         *legend.values(),
         w(N_("Children")),
         w(N_("To follow up")),
-        w(N_("Caregivers to remind (with a phone line)")),
+        w(N_("SMS reminders asked, every month")),
     )
     low_unpaid = sum(1 for h in results.households if h.priority == "low" and not h.compliant)
     note = w(
@@ -687,7 +798,9 @@ def _semaforo_section(results: Results, w: Words) -> str:
             "Every affiliated child is on the list. Low: nothing due is missing; {n} of them "
             "are in households without a paid first transfer, so they are not counted as "
             "compliant. To follow up: children with a service missing (very high, high, "
-            "medium)."
+            "medium). SMS reminders: those asked for the unit's caregivers over every month "
+            "of the follow-up, one per child with a service missing and round of the month; a "
+            "caregiver without a mobile line gets none."
         )
     ).format(n=w.n(low_unpaid))
     return (
@@ -697,37 +810,37 @@ def _semaforo_section(results: Results, w: Words) -> str:
     )
 
 
-def _published_section(summary: Mapping[str, object], w: Words) -> str:
+def _published_section(results: Results, summary: Mapping[str, Any], w: Words) -> str:
+    not_produced = _not_produced(results, summary)
+    by_month = summary.get("sms_sent_by_month") or {}
     rows = []
     for key, label, kind, why in COMPARISON:
-        value = summary.get(key)
         if kind == "share":
             pct_key, base_key = SHARE_OF[key]
-            published: object = PUBLISHED[pct_key]
-            base = summary.get(base_key)
-            if isinstance(value, int) and isinstance(base, int) and base:
-                share = 100 * value / base
-                run = f"{w.pct(value, base)} ({w.n(value)})"
+            published_text = f"{w.n(PUBLISHED[pct_key])} %"
+            share, count = summary.get(pct_key), summary.get(key)
+            if summary.get(base_key) and isinstance(share, int | float) and isinstance(count, int):
+                run = f"{w.percent(share)} ({w.n(count)})"
                 diff = format_decimal(
                     share - PUBLISHED[pct_key], format="+#,##0.0;-#,##0.0", locale=w.cldr
                 )
                 diff += " " + w(N_("points"))
             else:
                 run, diff = "—", "—"
-            published_text = f"{w.n(int(str(published)))} %"
         else:
             published_value = PUBLISHED[key]
             fmt = w.soles if kind == "soles" else w.n
             published_text = fmt(published_value)
-            if isinstance(value, int):
+            value = by_month.get(MONTH_OF[key]) if kind == "month" else summary.get(key)
+            if key in not_produced or not isinstance(value, int):
+                run, diff = "—", "—"
+                why = N_("Not produced by this run.")
+            else:
                 run = fmt(value)
                 delta = value - published_value
                 diff = f"{fmt(delta)} ({w.pct(delta, published_value)})"
                 if delta > 0:
                     diff = "+" + diff
-            else:
-                run, diff = "—", "—"
-                why = N_("Not produced by this run.") if value is None else why
         rows.append((w(label), published_text, run, diff, w(why)))
     header = (
         w(N_("Measure")),
@@ -783,17 +896,18 @@ def write_html(
     *,
     title_note: str = "",
     locale: str = DEFAULT_LOCALE,
-    summary: Mapping[str, object] | None = None,
 ) -> Path:
     """Write the report for ``results`` to ``path`` (UTF-8 HTML, parents created) in
     ``locale`` (``es`` or ``en``; another falls back to Spanish) and return ``path``.
-    ``summary`` is the run's figures under :data:`program.published.SUMMARY_KEYS` (the
-    ``demo --summary`` figures); by default :func:`run_figures`."""
+    The funnel is :func:`program.operation.funnel_stages` of the run's households; every
+    figure beside the published ones is the run's :meth:`Results.summary` (the figures
+    ``demo --summary`` writes)."""
     w = Words(locale)
-    figures = dict(summary) if summary is not None else dict(run_figures(results))
+    summary = results.summary()
+    stages = funnel_stages(results.households)
     steps = [
         (
-            w(STEP_LABELS.get(s.name, s.name)),
+            w.step(s.name),
             format_decimal(s.seconds, format="#,##0.0", locale=w.cldr),
             w.n(s.records),
             w.n(round(s.rate)),
@@ -837,15 +951,17 @@ def write_html(
 <p class="window">{e(_window(results, w))}</p>
 <p class="note">{e(w(TEXT["counts_only"]))}</p>
 <h2>{e(w(TEXT["published_results_and_this_run"]))}</h2>
-{_published_section(figures, w)}
+{_published_section(results, summary, w)}
 <h2>{e(w(TEXT["affiliation_funnel"]))}</h2>
-{_funnel_section(results, w)}
+{_funnel_section(stages, w)}
 <h2>{e(w(TEXT["payments_and_reconciliation"]))}</h2>
-{_payments_section(results, w)}
+{_payments_section(results, summary, w)}
 <h2>{e(w(TEXT["co_responsibility_of_paid_households"]))}</h2>
-{_follow_up_section(results, w)}
+{_follow_up_section(stages, summary, w)}
 <h2>{e(w(TEXT["services_by_item_period"]).format(period=results.period))}</h2>
 {_compliance_section(results, w)}
+<h2>{e(w(TEXT["sms_follow_up"]))}</h2>
+{_sms_section(results, summary, w)}
 <h2>{e(w(TEXT["sem_foro_by_territorial_unit"]))}</h2>
 {_semaforo_section(results, w)}
 <h2>{e(w(TEXT["health_records"]))}</h2>
