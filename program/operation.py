@@ -13,9 +13,12 @@ Each step uses only the gateway's public API with the programme's own credential
    gets it back and is paid to it (no second account); a deceased holder is refused;
 5. cards: the bank's card-delivery extract, staged by the gateway;
 6. first transfer: a payment run, paid and reconciled;
-7. health: HIS records (a push by MINSA and the periodic extract), co-responsibility
+7. SMS follow-up: each month of ``program.reminders.follow_up_months``, the verdicts at
+   the month's end and reminders to the caregivers of children missing an item, sent by
+   the gateway while the operation goes on and read back at its end;
+8. health: HIS records (a push by MINSA and the periodic extract), co-responsibility
    verdicts, the semáforo; the second transfer for compliant households only;
-8. audit: the gateway's audit chain verified.
+9. audit: the gateway's audit chain verified.
 
 Households that drop out are counted with their reason, never silently lost:
 :func:`funnel_stages` lays the run out stage by stage, each stage's count equal to the
