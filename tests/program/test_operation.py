@@ -24,7 +24,7 @@ from program.demo import QuietProgress, play, write_summary
 from program.operation import Household, Results, funnel_stages
 from program.published import PUBLISHED, SUMMARY_KEYS
 from program.registers import FileRegisters
-from program.report import write_html
+from program.report import semaforo_by_unit, write_html
 from tests.fixtures.report_pages import assert_funnel_adds_up
 
 AS_OF = date(2021, 3, 1)
@@ -207,6 +207,10 @@ async def test_the_operation_end_to_end(tmp_path: Path, capfd: pytest.CaptureFix
     assert all(h.mobile for h in reminded)
     # A service missed in November or December is still missing in February.
     assert all(h.missing and not h.compliant for h in reminded)
+    # Per territorial unit, the reminders add up to the run's.
+    units = semaforo_by_unit(results)
+    assert sum(c["reminders"] for _, c in units) == summary["sms_sent"]
+    assert sum(c["follow-up"] for _, c in units) == sum(1 for h in households if h.missing)
     t1, t2 = results.payments["T1"], results.payments["T2"]
     assert t1["paid"] == t1["booked"] == len(opened)
     assert t1["second_debits"] == 0
