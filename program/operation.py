@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -177,6 +178,28 @@ def _digest(seed: int, *parts: str) -> str:
     return hashlib.sha256("|".join((str(seed), *parts)).encode()).hexdigest()[:32]
 
 
+def end_to_end_id(seed: int, tranche: str, cui: str) -> str:
+    """The EndToEndId of a household's transfer of ``tranche`` (ISO 20022: at most 35
+    characters; here 33): the same in every run of the operation with this seed."""
+    return f"DU095-{tranche}-{_digest(seed, 'e2e', tranche, cui)[:24]}"
+
+
+_ROW = re.compile(r"^body\.transfers\[(\d+)\]\.")
+
+
+def _intake_refusals(errors: Iterable[dict[str, Any]]) -> dict[int, str]:
+    """The roll's transfers the gateway refused at intake, by position: ``paid-earlier``
+    for a transfer an earlier roll already holds, ``rejected`` otherwise (the gateway
+    names at most the first 1,000; the others stay as the run says)."""
+    refused: dict[int, str] = {}
+    for error in errors:
+        found = _ROW.match(str(error.get("field", "")))
+        if found:
+            earlier = error.get("reason", error.get("message")) == "already in an earlier roll"
+            refused[int(found.group(1))] = "paid-earlier" if earlier else "rejected"
+    return refused
+
+
 def _windows(start: date, end: date, days: int = 366) -> list[tuple[date, date]]:
     out = []
     while start <= end:
@@ -295,6 +318,10 @@ def summarise(results: Results) -> dict[str, Any]:
         "very_high_priority_children_pct": _pct(very_high, children),
         "sms_sent": results.sms_sent,
         "sms_sent_by_month": {m: f.sent for m, f in sorted(results.reminders.items())},
+        # Reminders still queued when the run ended (the SMS centre's sending hours were
+        # over, or it was unreachable), and those an earlier run had already asked for.
+        "sms_queued": sum(f.counts["queued"] for f in results.reminders.values()),
+        "sms_already_requested": sum(f.already_requested for f in results.reminders.values()),
         "districts_covered": len({h.ubigeo for h in households if h.consent_id}),
         "funnel": [s.as_record() for s in stages],
         "published": dict(PUBLISHED),
@@ -691,6 +718,7 @@ class Operation:
             "rejected": 0,
             "booked": 0,
             "second_debits": 0,
+            "paid_earlier": 0,
             "amount": "0.00",
         }
         # The bank executes on a real business day: the next one after today.
@@ -698,17 +726,22 @@ class Operation:
 
         async def work() -> int:
             runs = []
-            for part, start in enumerate(range(0, len(payees), ROLL_SIZE)):
+            for start in range(0, len(payees), ROLL_SIZE):
                 roll = payees[start : start + ROLL_SIZE]
+                # A household's EndToEndId is the same in every run of the operation, so
+                # the gateway refuses to pay it twice ("already in an earlier roll"); the
+                # run_ref names exactly this roll, so the same roll asked again is that
+                # run, and another roll (a rerun with more households) is a new one.
+                ids = [end_to_end_id(self.seed, tranche, h.cui) for h in roll]
                 transfers = [
                     {
-                        "end_to_end_id": f"DU095-{tranche}-{self.seed}-{start + n:07d}",
+                        "end_to_end_id": e2e,
                         "dni": h.mother_dni,
                         "cci": h.cci,
                         "amount": str(TRANSFER),
                         "name": h.mother_names[:70],
                     }
-                    for n, h in enumerate(roll)
+                    for e2e, h in zip(ids, roll, strict=True)
                 ]
                 try:
                     created = await self.gw.call(
@@ -717,7 +750,7 @@ class Operation:
                         "/v1/payment-runs",
                         purpose="payment",
                         json_body={
-                            "run_ref": f"DU095-{tranche}-{self.seed}-{part:03d}",
+                            "run_ref": f"DU095-{tranche}-{_digest(self.seed, *ids)}",
                             "requested_date": requested.isoformat(),
                             "transfers": transfers,
                         },
@@ -726,23 +759,33 @@ class Operation:
                     if exc.status != 422:
                         raise
                     # No transfer of this roll could be paid: the gateway kept nothing.
-                    figures["rejected"] += len(roll)
-                    for h in roll:
-                        setattr(h, tranche.lower(), "rejected")
+                    refused = _intake_refusals(exc.problem.get("errors", []))
+                    for n, h in enumerate(roll):
+                        status = refused.get(n, "rejected")
+                        setattr(h, tranche.lower(), status)
+                        figures["paid_earlier" if status == "paid-earlier" else "rejected"] += 1
                     self.progress.advance(step, len(roll))
                     continue
-                runs.append((created["data"]["id"], roll))
-            for run_id, roll in runs:
+                rejected = created["data"]["reconciliation"].get("rejected_at_intake", [])
+                refused = _intake_refusals(
+                    {**r, "field": f"body.transfers[{r['row'] - 1}].{r['field']}"} for r in rejected
+                )
+                runs.append((created["data"]["id"], roll, refused))
+            for run_id, roll, refused in runs:
                 done = await self._wait_run(f"/v1/payment-runs/{run_id}", "consumer", "payment")
                 figures["paid"] += done["paid"]
-                figures["rejected"] += done["rejected"] + len(
-                    done["reconciliation"].get("rejected_at_intake", [])
+                earlier = sum(1 for v in refused.values() if v == "paid-earlier")
+                figures["paid_earlier"] += earlier
+                figures["rejected"] += (
+                    done["rejected"]
+                    + len(done["reconciliation"].get("rejected_at_intake", []))
+                    - earlier
                 )
                 figures["booked"] += done["reconciliation"].get("booked", 0)
                 figures["second_debits"] += len(done["reconciliation"].get("second_debits", []))
                 status = "paid" if done["state"] == "done" else done["state"]
-                for h in roll:
-                    setattr(h, tranche.lower(), status)
+                for n, h in enumerate(roll):
+                    setattr(h, tranche.lower(), refused.get(n, status))
                 self.progress.advance(step, len(roll))
             figures["amount"] = str(TRANSFER * figures["paid"])
             return len(payees)
@@ -778,6 +821,8 @@ class Operation:
             for n, h in enumerate(affiliated)
         ]
 
+        digest = _digest(self.seed, *(h.cui for h in affiliated))
+
         async def work() -> int:
             answer = await self.gw.call(
                 "partner",
@@ -786,7 +831,9 @@ class Operation:
                 purpose="coresponsibility-verification",
                 content=("\n".join(rows) + "\n").encode(),
                 content_type="application/x-ndjson",
-                headers={"X-Message-Id": f"his-push-{self.seed}-{self.period}"},
+                # Named by its rows: the same push again is that message, another set
+                # of children (a rerun with another cap) is a new one.
+                headers={"X-Message-Id": f"his-push-{self.period}-{digest}"},
             )
             self.results.pushed_records = int(answer["data"]["rows_accepted"])
             self.progress.advance("health push", len(rows))
@@ -911,10 +958,15 @@ class Operation:
 
         await self._timed(step, len(missing), send)
         figures = self.results.reminders[month]
+        earlier = (
+            f", {figures.already_requested:,} already asked by an earlier run"
+            if figures.already_requested
+            else ""
+        )
         self.progress.finish(
             step,
             f"{figures.asked - figures.no_line:,} caregivers x {rounds} reminded, "
-            f"{figures.no_line:,} without a mobile line",
+            f"{figures.no_line:,} without a mobile line" + earlier,
         )
 
     async def reminders_settled(self, wait_seconds: float = 1_800.0) -> None:

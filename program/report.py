@@ -90,6 +90,7 @@ REASONS = {
     ),
     "first-transfer-rejected": N_("First transfer rejected"),
     "first-transfer-not-sent": N_("First transfer not sent"),
+    "first-transfer-paid-earlier": N_("First transfer already paid by an earlier run"),
     "priority-very-high": N_("A vaccine dose and iron missing (very high priority)"),
     "priority-high": N_("A vaccine dose missing (high priority)"),
     "priority-medium": N_("Iron missing (medium priority)"),
