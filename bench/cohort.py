@@ -202,7 +202,13 @@ def main() -> None:
         default=None,
         help="population size [sized for the decree's 442,618 eligible households]",
     )
-    parser.add_argument("--summary", type=Path, default=None, help="write the figures as JSON")
+    parser.add_argument(
+        "--summary",
+        type=Path,
+        default=None,
+        help="write the figures as JSON, one file per database: PATH's name suffixed "
+        "-SQLite or -PostgreSQL",
+    )
     parser.add_argument("--seed", type=int, default=2020)
     parser.add_argument("--gateway-workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=32)

@@ -67,13 +67,16 @@ class Caregiver:
 @dataclass
 class ReminderFigures:
     """What one month's reminders came to: ``asked`` caregivers, ``no_line`` without a
-    mobile line, and the gateway's counts over the month's batches (``queued``,
+    mobile line, ``already_requested`` reminders an earlier batch holds (a rerun: not
+    sent again), and the gateway's counts over the month's batches (``queued``,
     ``submitted``, ``delivered``, ``failed``, ``expired``, ``opted_out``, ``refused``)."""
 
     month: str
     rounds: int = 1
     asked: int = 0
     no_line: int = 0
+    # Reminders an earlier run (or batch) already asked for: not queued again.
+    already_requested: int = 0
     batches: list[str] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
 
@@ -153,6 +156,7 @@ async def send_monthly_reminders(
             },
         )
         figures.batches.append(answer["data"]["id"])
+        figures.already_requested += int(answer["data"].get("already_requested") or 0)
     return await read_back(gw, figures)
 
 
