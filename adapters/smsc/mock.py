@@ -256,8 +256,13 @@ class SmscMock:
         it (:data:`FORWARD_WINDOW` of these run at once)."""
         while True:
             item = await self.outbox.get()
+            pause = 0.05
             while not await self._deliver(item):
-                await asyncio.sleep(0.05)
+                # Refused or unanswered: again later, backing off as an SMSC's retry
+                # schedule does (a receipt the ESME cannot store yet comes back in
+                # 0.05, 0.1, 0.2 ... at most 2 s, not twenty times a second).
+                await asyncio.sleep(pause)
+                pause = min(2.0, pause * 2)
 
     async def _deliver(self, item: tuple[str, int, str, str, int]) -> bool:
         source, _, destination, body, esm_class = item
