@@ -13,6 +13,7 @@ from gateway.calls.answers import documented
 from gateway.calls.audited import audited_call, project
 from gateway.calls.caller import Caller
 from gateway.core.errors import problem_responses
+from gateway.core.i18n import N_
 from gateway.core.limits import batch_body_bytes, body_limit
 from gateway.core.problems import NotFound
 from gateway.reminders.schemas import ReminderBatchAnswer
@@ -88,5 +89,5 @@ async def get_reminders(batch_id: str, call: Caller, session: Session) -> JSONRe
         try:
             batch = await call.state.get(ReminderService).view(session, batch_id)
         except LookupError:
-            raise NotFound("no reminder batch with this id") from None
+            raise NotFound(N_("no reminder batch with this id")) from None
         return audited.answer(project(batch, audited.fields))

@@ -30,7 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.calls.validation import EveryField
 from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.db import transaction
+from gateway.core.i18n import N_, Text
 from gateway.core.pseudonyms import Pseudonymizer
+from gateway.identifiers import IdentifierError, parse_document, parse_phone
 from gateway.partners.models import DeliveryReport, SmsEvent
 from gateway.reminders.content import TEMPLATES, is_stop_word
 from gateway.reminders.models import Reminder, ReminderBatch
@@ -38,8 +40,6 @@ from gateway.reminders.repository import ReminderRepository
 
 log = structlog.get_logger("gateway.reminders")
 
-PHONE = re.compile(r"^9\d{8}$")  # a Peruvian mobile number, national form
-DNI = re.compile(r"^\d{8}$")
 KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 #: Receipts are stored together when they arrive within this many seconds of each other,
 #: at most this many per transaction.
@@ -129,25 +129,33 @@ class ReminderService:
             return Accepted(await self.view(session, existing.batch_id), created=False)
         errors = EveryField()
         if template not in TEMPLATES:
-            errors.add("body.template", f"expected one of {', '.join(TEMPLATES)}")
+            errors.add(
+                "body.template", Text("expected one of {choices}", choices=", ".join(TEMPLATES))
+            )
         seen: set[str] = set()
+        checked = []
         for i, row in enumerate(reminders):
             key, dni, phone = row.get("reminder_key"), row.get("dni"), row.get("phone")
             if not isinstance(key, str) or not KEY.match(key):
                 errors.add(
-                    f"body.reminders[{i}].reminder_key", "expected 1-64 of A-Z a-z 0-9 . _ : -"
+                    f"body.reminders[{i}].reminder_key",
+                    N_("expected 1 to 64 of A-Z a-z 0-9 . _ : -"),
                 )
             elif key in seen:
-                errors.add(f"body.reminders[{i}].reminder_key", "repeated in this batch")
+                errors.add(f"body.reminders[{i}].reminder_key", N_("repeated in this batch"))
             else:
                 seen.add(key)
-            if not isinstance(dni, str) or not DNI.match(dni):
-                errors.add(f"body.reminders[{i}].dni", "expected 8 digits")
-            if not isinstance(phone, str) or not PHONE.match(phone):
-                errors.add(
-                    f"body.reminders[{i}].phone", "expected a mobile number: 9 digits from 9"
-                )
+            try:  # a DNI with its check character (RENIEC's printed form) is the DNI
+                dni = parse_document(dni).number
+            except IdentifierError as exc:
+                errors.add(f"body.reminders[{i}].dni", exc.args[0])
+            try:
+                parse_phone(phone)
+            except IdentifierError as exc:
+                errors.add(f"body.reminders[{i}].phone", exc.args[0])
+            checked.append({**row, "dni": dni})
         errors.done()
+        reminders = checked
         now = datetime.now(UTC)
         batch_id = str(uuid.uuid4())
         repo.add_batch(

@@ -256,6 +256,50 @@ async def test_bad_rows_are_named_without_their_values(
     assert "0123456789" not in answer.text
 
 
+async def test_bad_rows_are_told_in_the_readers_language(
+    http: httpx.AsyncClient, follow_up: dict[str, str]
+) -> None:
+    rows = [
+        {"reminder_key": "k 1", "dni": "12345678", "phone": "912345678"},
+        {"reminder_key": "k2", "dni": "123", "phone": "812345678"},
+        {"reminder_key": "k2", "dni": "12345678", "phone": "912345678"},
+    ]
+    body = {"batch_ref": "bad", "template": "other", "reminders": rows}
+    messages = {}
+    for language in ("es-PE", "en"):
+        headers = follow_up | {"Accept-Language": language}
+        answer = await http.post("/v1/reminders", json=body, headers=headers)
+        assert answer.status_code == 422
+        messages[language] = {e["field"]: e["message"] for e in answer.json()["errors"]}
+    key_rule = "se esperaban de 1 a 64 caracteres entre A-Z a-z 0-9 . _ : -"
+    dni_rule = "se esperaban 8 dígitos, seguidos o no del carácter de verificación"
+    assert messages["es-PE"] == {
+        "body.template": "se esperaba uno de pending-service",
+        "body.reminders[0].reminder_key": key_rule,
+        "body.reminders[1].dni": dni_rule,
+        "body.reminders[1].phone": "se esperaba un número móvil de 9 dígitos que empiece con 9",
+        "body.reminders[2].reminder_key": "repetido en este lote",
+    }
+    assert messages["en"]["body.reminders[2].reminder_key"] == "repeated in this batch"
+
+
+async def test_a_dni_with_its_check_character_is_that_dni(
+    http: httpx.AsyncClient, follow_up: dict[str, str]
+) -> None:
+    # RENIEC prints the DNI with its check character; it names the same caregiver.
+    rows = [{"reminder_key": "dv-1", "dni": "60542601-3", "phone": "912345678"}]
+    answer = await http.post(
+        "/v1/reminders", json={"batch_ref": "dv", "reminders": rows}, headers=follow_up
+    )
+    assert answer.status_code == 201, answer.text
+    wrong = [{"reminder_key": "dv-2", "dni": "60542601-4", "phone": "912345678"}]
+    answer = await http.post(
+        "/v1/reminders", json={"batch_ref": "dv-bad", "reminders": wrong}, headers=follow_up
+    )
+    assert answer.status_code == 422
+    assert [e["field"] for e in answer.json()["errors"]] == ["body.reminders[0].dni"]
+
+
 @pytest.mark.parametrize("locale", ["es", "en"])
 def test_the_message_names_no_health_detail_and_fits_one_sms(locale: str) -> None:
     text = reminder_text("pending-service", locale)
