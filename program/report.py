@@ -753,10 +753,34 @@ def _sms_section(results: Results, summary: Mapping[str, Any], w: Words) -> str:
             "the reminders accepted, as the delivery receipts say."
         )
     )
+    left = []
+    queued = int(summary.get("sms_queued", 0))
+    if queued:
+        left.append(
+            w(
+                N_(
+                    "{count} reminders were still queued when the run ended: the SMS centre "
+                    "sends only within the operator's hours and messages per second, or it "
+                    "could not be reached. The gateway sends them when it can; they are not "
+                    "counted as accepted here."
+                )
+            ).format(count=w.n(queued))
+        )
+    earlier = int(summary.get("sms_already_requested", 0))
+    if earlier:
+        left.append(
+            w(
+                N_(
+                    "{count} reminders had already been asked for by an earlier run against "
+                    "this gateway: they are not sent again, nor counted here."
+                )
+            ).format(count=w.n(earlier))
+        )
     return (
         _bars(bars, "#8e44ad")
         + _table(header, rows, cls="sms", foot=foot)
         + f'<p class="note">{html.escape(note)}</p>'
+        + "".join(f'<p class="note warn">{html.escape(t)}</p>' for t in left)
     )
 
 

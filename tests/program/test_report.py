@@ -320,6 +320,26 @@ def test_sms_follow_up_month_by_month(tmp_path: Path) -> None:
     assert cells[3:] == ["22", "17 (77.3 %)", "14 (82.4 %)", "2 (11.8 %)", "3 (13.6 %)"]
 
 
+def test_reminders_left_queued_or_asked_before_are_said(tmp_path: Path) -> None:
+    results = operation_results()
+    november = results.reminders["2020-11"]
+    november.counts["queued"] += 4
+    november.already_requested = 3
+    for locale, queued, earlier in (
+        ("es", "4 recordatorios seguían en cola", "3 recordatorios ya los había solicitado"),
+        ("en", "4 reminders were still queued", "3 reminders had already been asked for"),
+    ):
+        text = render(results, tmp_path, locale).text_content()
+        assert queued in text
+        assert earlier in text
+    # Nothing left and nothing asked before: nothing said.
+    november.counts["queued"] -= 4
+    november.already_requested = 0
+    text = render(results, tmp_path).text_content()
+    assert "en cola" not in text
+    assert "ejecución anterior" not in text
+
+
 def test_a_run_without_reminders_says_so(tmp_path: Path) -> None:
     results = operation_results()
     results.reminders = {}
