@@ -96,6 +96,7 @@ class SmscMock:
         self._ids = itertools.count(1)
         self._sequence = itertools.count(1)
         self._turns = itertools.count()  # receipts go to the bound sessions in turn
+        self._retries: dict[tuple[str, int, str, str, int], int] = {}
         self._sessions: list[_Session] = []
         self._outbox: asyncio.Queue[tuple[str, int, str, str, int]] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -256,13 +257,16 @@ class SmscMock:
         it (:data:`FORWARD_WINDOW` of these run at once)."""
         while True:
             item = await self.outbox.get()
-            pause = 0.05
-            while not await self._deliver(item):
-                # Refused or unanswered: again later, backing off as an SMSC's retry
-                # schedule does (a receipt the ESME cannot store yet comes back in
-                # 0.05, 0.1, 0.2 ... at most 2 s, not twenty times a second).
-                await asyncio.sleep(pause)
-                pause = min(2.0, pause * 2)
+            if await self._deliver(item):
+                self._retries.pop(item, None)
+                continue
+            # Refused or unanswered: queued again later, backing off as an SMSC's retry
+            # schedule does (a receipt the ESME cannot store yet comes back after 0.05,
+            # 0.1, 0.2 ... at most 2 s), without holding a place of the window meanwhile.
+            tries = self._retries.get(item, 0) + 1
+            self._retries[item] = tries
+            pause = min(2.0, 0.05 * 2 ** (tries - 1))
+            asyncio.get_running_loop().call_later(pause, self.outbox.put_nowait, item)
 
     async def _deliver(self, item: tuple[str, int, str, str, int]) -> bool:
         source, _, destination, body, esm_class = item
