@@ -185,19 +185,24 @@ def end_to_end_id(seed: int, tranche: str, cui: str) -> str:
 
 
 _ROW = re.compile(r"^body\.transfers\[(\d+)\]\.")
+EARLIER = "already in an earlier roll"  # the gateway's reason (contracts: payment runs)
 
 
-def _intake_refusals(errors: Iterable[dict[str, Any]]) -> dict[int, str]:
-    """The roll's transfers the gateway refused at intake, by position: ``paid-earlier``
-    for a transfer an earlier roll already holds, ``rejected`` otherwise (the gateway
-    names at most the first 1,000; the others stay as the run says)."""
-    refused: dict[int, str] = {}
+def _intake_refusals(refusals: Iterable[tuple[int, str]]) -> dict[int, str]:
+    """The roll's transfers the gateway refused at intake, from ``(position, reason)``
+    pairs: ``paid-earlier`` for a transfer an earlier roll already holds, ``rejected``
+    otherwise (the gateway names at most the first 1,000; the others stay as the run
+    says)."""
+    return {n: "paid-earlier" if reason == EARLIER else "rejected" for n, reason in refusals}
+
+
+def _problem_refusals(errors: Iterable[dict[str, Any]]) -> Iterable[tuple[int, str]]:
+    """``(position, reason)`` of a refused roll's problem ``errors``
+    (``body.transfers[i].field``)."""
     for error in errors:
         found = _ROW.match(str(error.get("field", "")))
         if found:
-            earlier = error.get("reason", error.get("message")) == "already in an earlier roll"
-            refused[int(found.group(1))] = "paid-earlier" if earlier else "rejected"
-    return refused
+            yield int(found.group(1)), str(error.get("message", ""))
 
 
 def _windows(start: date, end: date, days: int = 366) -> list[tuple[date, date]]:
@@ -759,7 +764,7 @@ class Operation:
                     if exc.status != 422:
                         raise
                     # No transfer of this roll could be paid: the gateway kept nothing.
-                    refused = _intake_refusals(exc.problem.get("errors", []))
+                    refused = _intake_refusals(_problem_refusals(exc.problem.get("errors", [])))
                     for n, h in enumerate(roll):
                         status = refused.get(n, "rejected")
                         setattr(h, tranche.lower(), status)
@@ -767,9 +772,7 @@ class Operation:
                     self.progress.advance(step, len(roll))
                     continue
                 rejected = created["data"]["reconciliation"].get("rejected_at_intake", [])
-                refused = _intake_refusals(
-                    {**r, "field": f"body.transfers[{r['row'] - 1}].{r['field']}"} for r in rejected
-                )
+                refused = _intake_refusals((r["row"] - 1, r["reason"]) for r in rejected)
                 runs.append((created["data"]["id"], roll, refused))
             for run_id, roll, refused in runs:
                 done = await self._wait_run(f"/v1/payment-runs/{run_id}", "consumer", "payment")
