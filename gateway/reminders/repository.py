@@ -1,6 +1,13 @@
 """Every statement on the reminder tables. The caller's session carries the
 transaction; nothing here commits. Lists of keys go in batches of 500 (a bound-parameter
-limit)."""
+limit).
+
+A condition on ``state`` that the reminder's key or phone already narrows is written as
+``state NOT IN (the other states)``: SQLite's planner, without statistics, takes an
+equality on any index for about ten rows and would otherwise read the 440,000 queued
+reminders through the ``(state, next_at)`` index to find the 200 of a claim (0.3 s a
+statement, measured by ``bench.sms --backlog``); a ``NOT IN`` it cannot look up, so it
+uses the key. PostgreSQL plans by its statistics either way."""
 
 from __future__ import annotations
 
@@ -11,11 +18,13 @@ from typing import Any
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.reminders.models import OptOut, Reminder, ReminderBatch
+from gateway.reminders.models import STATES, OptOut, Reminder, ReminderBatch
 
 BATCH = 500
 # A reminder the dispatcher may take: waiting, or taken by a process whose claim ran out.
 CLAIMABLE = ("queued", "sending")
+_NOT_CLAIMABLE = tuple(s for s in STATES if s not in CLAIMABLE)
+_NOT_QUEUED = tuple(s for s in STATES if s != "queued")
 
 
 class ReminderRepository:
@@ -65,13 +74,19 @@ class ReminderRepository:
             await self.session.execute(insert(Reminder), rows[start : start + BATCH])
 
     async def due(self, now: datetime, limit: int) -> list[str]:
-        rows = await self.session.execute(
-            select(Reminder.reminder_key)
-            .where(Reminder.state.in_(CLAIMABLE), Reminder.next_at <= now)
-            .order_by(Reminder.next_at)
-            .limit(limit)
-        )
-        return list(rows.scalars())
+        """The keys of up to ``limit`` reminders due at ``now``, the longest due first:
+        queued ones and those whose claim ran out, each state read in the index's order."""
+        found: list[tuple[datetime, str]] = []
+        for state in CLAIMABLE:
+            rows = await self.session.execute(
+                select(Reminder.next_at, Reminder.reminder_key)
+                .where(Reminder.state == state, Reminder.next_at <= now)
+                .order_by(Reminder.next_at)
+                .limit(limit)
+            )
+            found.extend((next_at, key) for next_at, key in rows.all())
+        found.sort()
+        return [key for _, key in found[:limit]]
 
     async def claim_many(
         self, keys: Sequence[str], now: datetime, until: datetime
@@ -80,19 +95,12 @@ class ReminderRepository:
         each row, and whether an earlier claim of it ran out (its submission may have
         reached the SMSC). The UPDATE re-checks each row under its lock and returns the
         keys it took, so of two processes racing for a reminder only one gets it."""
-        rows = (
-            (
-                await self.session.execute(
-                    select(Reminder).where(
-                        Reminder.reminder_key.in_(keys),
-                        Reminder.state.in_(CLAIMABLE),
-                        Reminder.next_at <= now,
-                    )
-                )
-            )
+        listed = (
+            (await self.session.execute(select(Reminder).where(Reminder.reminder_key.in_(keys))))
             .scalars()
             .all()
         )
+        rows = [row for row in listed if row.state in CLAIMABLE and row.next_at <= now]
         if not rows:
             return []
         was_sending = {row.reminder_key: row.state == "sending" for row in rows}
@@ -100,7 +108,7 @@ class ReminderRepository:
             update(Reminder)
             .where(
                 Reminder.reminder_key.in_(list(was_sending)),
-                Reminder.state.in_(CLAIMABLE),
+                Reminder.state.not_in(_NOT_CLAIMABLE),
                 Reminder.next_at <= now,
             )
             .values(state="sending", next_at=until)
@@ -202,7 +210,7 @@ class ReminderRepository:
             self.session.add(OptOut(phone_ref=phone_ref, keyword=keyword[:16], opted_out_at=now))
         result = await self.session.execute(
             update(Reminder)
-            .where(Reminder.phone_ref == phone_ref, Reminder.state == "queued")
+            .where(Reminder.phone_ref == phone_ref, Reminder.state.not_in(_NOT_QUEUED))
             .values(state="opted_out", done_at=now)
             .execution_options(synchronize_session=False)
         )
