@@ -398,7 +398,9 @@ class JobRunner:
     async def run_forever(self, poll_seconds: float, only: set[str] | None = None) -> None:
         """Every ``poll_seconds``, run the due periodic tasks, dispatch due calls and work
         ready jobs (all, or those named in ``only``) until cancelled. A periodic task with
-        a shorter period (the audit seal's 0.5 s) is run on time between those rounds."""
+        a shorter period (the audit seal's 0.5 s) is run on time between those rounds. A
+        round that dispatched calls is followed by the next at once: a backlog (the
+        reminders of a month) is sent at the partner's pace, not one round per poll."""
         periodic = [n for n in self._periodic if only is None or n in only]
         timed = [n for n in periodic if self._periodic[n].every_seconds > 0]
         dispatch = [n for n in self._dispatch if only is None or n in only]
@@ -411,7 +413,8 @@ class JobRunner:
             try:
                 await self.run_due(periodic if full else timed)
                 if full:
-                    await self.dispatch_all(dispatch)
+                    if await self.dispatch_all(dispatch):
+                        next_poll = time.monotonic()
                     await self.work_available(jobs)
             except Exception as exc:  # the next round tries again
                 log.warning("job round failed", error=type(exc).__name__)
