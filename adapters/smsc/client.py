@@ -59,7 +59,7 @@ from gateway.partners.models import (
     MobileOriginated,
     SmsEvent,
 )
-from gateway.partners.ports import SmsEventHandler
+from gateway.partners.ports import SmsEventHandler, UnknownMessage
 from gateway.partners.resilience import PartnerGuard
 
 log = structlog.get_logger("adapters.smsc")
@@ -315,6 +315,9 @@ class SmscAdapter:
             return smpp.ESME_RX_T_APPN
         try:
             await self._handler(event)
+        except UnknownMessage:  # the receipt overtook its submission's record: expected
+            log.info("sms event early, asked again later")
+            return smpp.ESME_RX_T_APPN
         except Exception as exc:  # the type only: a text may quote a number
             log.warning("sms event not stored", error=type(exc).__name__)
             return smpp.ESME_RX_T_APPN

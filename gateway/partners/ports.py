@@ -153,6 +153,12 @@ class HealthRegistry(Protocol):
 SmsEventHandler = Callable[[SmsEvent], Awaitable[None]]
 
 
+class UnknownMessage(Exception):  # noqa: N818 - a fact the SMSC is told, not a bug
+    """Raised by an :data:`SmsEventHandler` for a receipt of a message id not stored
+    (yet): expected when the receipt overtakes the record of its submission. The SMSC is
+    asked to deliver it again later (SMPP 3.4 §5.1.3, ``ESME_RX_T_APPN``)."""
+
+
 @runtime_checkable
 class ShortMessageCentre(Protocol):
     """The operator's SMS centre (SMPP 3.4): text messages to mobile phones."""

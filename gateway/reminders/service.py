@@ -34,6 +34,7 @@ from gateway.core.i18n import N_, Text
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.identifiers import IdentifierError, parse_document, parse_phone
 from gateway.partners.models import DeliveryReport, SmsEvent
+from gateway.partners.ports import UnknownMessage
 from gateway.reminders.content import TEMPLATES, is_stop_word
 from gateway.reminders.models import Reminder, ReminderBatch
 from gateway.reminders.repository import ReminderRepository
@@ -55,11 +56,6 @@ STATES = (
     "opted_out",
     "refused",
 )
-
-
-class UnknownMessage(Exception):  # noqa: N818 - a fact the SMSC is told, not a bug
-    """A receipt for a message id the gateway has not stored (yet): the SMSC is asked to
-    deliver it again later."""
 
 
 @dataclass(frozen=True)
