@@ -46,16 +46,6 @@ KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 #: at most this many per transaction.
 RECEIPT_WINDOW = 0.02
 RECEIPT_BATCH = 500
-STATES = (
-    "queued",
-    "sending",
-    "submitted",
-    "delivered",
-    "failed",
-    "expired",
-    "opted_out",
-    "refused",
-)
 
 
 @dataclass(frozen=True)
