@@ -47,14 +47,17 @@ class Reminder(Base):
 
     Due reminders are found by ``(state, next_at)``, one state at a time in the index's
     order, so that taking the next 2,000 reads 2,000 index entries whatever the queue
-    holds."""
+    holds; a batch's reminders are counted by state from ``(batch_id, state)`` alone."""
 
     __tablename__ = "sms_reminders"
-    __table_args__ = (Index("ix_sms_reminders_state_next_at", "state", "next_at"),)
+    __table_args__ = (
+        Index("ix_sms_reminders_state_next_at", "state", "next_at"),
+        Index("ix_sms_reminders_batch_id_state", "batch_id", "state"),
+    )
 
     reminder_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     batch_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("sms_reminder_batches.batch_id", ondelete="CASCADE"), index=True
+        String(36), ForeignKey("sms_reminder_batches.batch_id", ondelete="CASCADE")
     )
     subject_ref: Mapped[str] = mapped_column(String(64))
     phone_ref: Mapped[str] = mapped_column(String(64), index=True)

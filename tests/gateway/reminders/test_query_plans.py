@@ -4,7 +4,8 @@ SQLite plans without statistics, taking an equality on any index for about ten r
 claim of 200 reminders by key, or an opt-out by phone, written with ``state IN (...)``
 read every queued reminder through the state index instead (0.3 s a statement at
 440,000 queued; ``bench.sms --backlog``). These plans are what keeps the sending rate
-independent of the queue's length, on the embedded database every newcomer runs.
+independent of the queue's length, on the embedded database every newcomer runs; the
+programme reads each batch's counts every second while it waits, from the index alone.
 """
 
 from __future__ import annotations
@@ -93,3 +94,13 @@ def test_an_opt_out_finds_the_phones_reminders_by_the_phone(database: str) -> No
     found = plans(database, asyncio.run(statements_of(database, opt_out)))
     assert found
     assert "ix_sms_reminders_phone_ref (phone_ref=?)" in found[-1], found[-1]
+
+
+def test_a_batch_is_counted_from_the_index_alone(database: str) -> None:
+    async def counts(repo: ReminderRepository) -> None:
+        await repo.counts("b" * 36)
+
+    found = plans(database, asyncio.run(statements_of(database, counts)))
+    assert found == [
+        "SEARCH sms_reminders USING COVERING INDEX ix_sms_reminders_batch_id_state (batch_id=?)"
+    ]
