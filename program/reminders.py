@@ -176,17 +176,22 @@ async def read_back(
     clock = asyncio.get_running_loop().time
     deadline = clock() + wait_seconds
     moved_at, last = clock(), None
+    states = ("queued", "submitted", "delivered", "failed", "expired", "opted_out", "refused")
+    settled: dict[str, Counter[str]] = {}  # batches where nothing can change any more
     while True:
         counts: Counter[str] = Counter()
         for batch_id in figures.batches:
+            if batch_id in settled:
+                counts.update(settled[batch_id])
+                continue
             answer = await gw.call(
                 "consumer", "GET", f"/v1/reminders/{batch_id}", purpose="health-follow-up"
             )
             data = answer["data"]
-            for state in (
-                "queued", "submitted", "delivered", "failed", "expired", "opted_out", "refused"
-            ):  # fmt: skip
-                counts[state] += int(data.get(state, 0))
+            batch = Counter({state: int(data.get(state, 0)) for state in states})
+            if data.get("state") == "done":
+                settled[batch_id] = batch
+            counts.update(batch)
         figures.counts = counts
         if counts != last:
             moved_at, last = clock(), counts
