@@ -215,8 +215,10 @@ class AppState:
             sms.listen(reminders.handler(sessions))
 
             async def keep_bound(session: AsyncSession) -> int:
-                # Receipts arrive only on an open bind: hold one while any is awaited.
-                if await reminders.awaiting_receipts(session):
+                # Receipts and replies arrive only on an open bind: hold one while any
+                # reminder is not final, at any hour, so that a stop word sent overnight
+                # stops the reminders queued for the morning.
+                if await reminders.unsettled(session):
                     return int(await sms.keep_bound())
                 return 0
 

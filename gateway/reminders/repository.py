@@ -184,11 +184,16 @@ class ReminderRepository:
         )
         return found.scalar_one_or_none() is not None
 
-    async def awaiting_receipts(self) -> int:
-        found = await self.session.execute(
-            select(func.count()).select_from(Reminder).where(Reminder.state == "submitted")
-        )
-        return int(found.scalar_one())
+    async def unsettled(self) -> bool:
+        """Whether any reminder is not final: one probe of the ``(state, next_at)``
+        index per state."""
+        for state in ("queued", "sending", "submitted"):
+            found = await self.session.execute(
+                select(Reminder.reminder_key).where(Reminder.state == state).limit(1)
+            )
+            if found.first() is not None:
+                return True
+        return False
 
     # -- opt-outs ----------------------------------------------------------------------
 

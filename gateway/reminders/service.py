@@ -245,9 +245,9 @@ class ReminderService:
         if self._flushing:
             await asyncio.wait(set(self._flushing), timeout=5)
 
-    async def awaiting_receipts(self, session: AsyncSession) -> int:
-        """How many reminders the SMSC accepted and has not yet reported on."""
-        return await ReminderRepository(session).awaiting_receipts()
+    async def unsettled(self, session: AsyncSession) -> bool:
+        """Whether any reminder is queued, being sent or awaiting its receipt."""
+        return await ReminderRepository(session).unsettled()
 
     def handler(
         self, sessions: async_sessionmaker[AsyncSession]

@@ -225,6 +225,29 @@ async def test_nothing_is_sent_outside_the_sending_hours(
     assert mock.counts["accepted"] == 2
 
 
+async def test_a_stop_word_sent_outside_the_sending_hours_stops_the_queued_reminders(
+    app: FastAPI, http: httpx.AsyncClient, follow_up: dict[str, str], smsc: tuple[SmscMock, int]
+) -> None:
+    mock, _ = smsc
+    gateway = app.state.gateway
+    hour = datetime.now(UTC).astimezone(ZoneInfo("America/Lima")).hour
+    gateway.reminders.window = SendingWindow((hour + 1) % 24, (hour + 1) % 24 + 1)
+    rows = reminders(range(2))
+    created = await http.post(
+        "/v1/reminders", json={"batch_ref": "night", "reminders": rows}, headers=follow_up
+    )
+    assert await gateway.jobs.run_task("sms-bind") == 1  # bound though nothing is sent
+    mock.mobile_originated(rows[0]["phone"], "BAJA")
+
+    async def stopped() -> bool:
+        return (await batch(http, follow_up, created.json()["data"]["id"]))["opted_out"] == 1
+
+    await until(stopped)
+    gateway.reminders.window = SendingWindow(0, 24)
+    assert await gateway.jobs.dispatch("sms-reminders") == 1
+    assert mock.counts["accepted"] == 1
+
+
 async def test_role_and_purpose_are_checked_against_the_catalog(
     http: httpx.AsyncClient, get_token: GetToken
 ) -> None:
