@@ -28,6 +28,31 @@ MAX_REMINDERS = 50_000
 BATCH_BODY_BYTES = batch_body_bytes(MAX_REMINDERS, 120)
 
 
+REMINDER_ROW: dict[str, Any] = {
+    "type": "object",
+    "required": ["reminder_key", "dni", "phone"],
+    "properties": {
+        "reminder_key": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9._:-]{1,64}$",
+            "description": "The programme's key of this reminder: asked again, in this "
+            "batch or another, it is not sent twice.",
+        },
+        "dni": {
+            "type": "string",
+            "description": "The caregiver's DNI: 8 digits, optionally followed by its "
+            "check character (RENIEC's printed form, e.g. 12345678-9), which must match.",
+        },
+        "phone": {
+            "type": "string",
+            "pattern": "^9[0-9]{8}$",
+            "description": "A national mobile number: 9 digits starting with 9, without "
+            "the country code.",
+        },
+    },
+}
+
+
 class ReminderBatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -43,7 +68,11 @@ class ReminderBatchRequest(BaseModel):
         min_length=1,
         max_length=MAX_REMINDERS,
         description="Each: reminder_key (sent at most once, across batches), dni (the "
-        "caregiver), phone (national mobile number).",
+        "caregiver), phone (national mobile number). Rows are checked one by one: a bad "
+        "row is named by its position, and the batch is refused whole.",
+        # The rows are read by the service, which names each bad row; the contract
+        # still gives their shape to a generated client.
+        json_schema_extra={"items": REMINDER_ROW},
     )
 
 
