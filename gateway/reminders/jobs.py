@@ -14,9 +14,10 @@ A claim that ran out (the process died between the submission and the record) is
 again and submitted as a replacing resend, so the SMSC replaces a copy it still holds
 instead of delivering a second. A reminder whose submission failed transiently is queued
 again after the runner's backoff for its attempts, and after :attr:`max_attempts` ends
-``failed``; a destination or message the SMSC refuses for good ends ``refused``. Nothing
-is sent outside the operator's sending hours, nor to a phone that opted out since the
-reminder was queued.
+``failed``, as is one the gateway held back itself or whose bind was refused; a
+destination or message the SMSC refuses for good ends ``refused``
+(:func:`refuses_the_message`). Nothing is sent outside the operator's sending hours, nor
+to a phone that opted out since the reminder was queued.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from audit.events import AuditEvent
 from audit.store import append_many
 from gateway.jobs.runner import backoff
-from gateway.partners.errors import PartnerError
+from gateway.partners.errors import BulkheadFull, CircuitOpen, PartnerError
 from gateway.partners.ports import ShortMessageCentre
 from gateway.partners.registry import PartnerRegistry
 from gateway.reminders.content import reminder_text
@@ -78,6 +79,16 @@ def _disclosure(w: Work, refused: str | None = None) -> AuditEvent:
         fields=["phone", "message"],
         status=502 if refused else 200,
     )
+
+
+def refuses_the_message(exc: PartnerError) -> bool:
+    """Whether the SMSC refused this message for good (a ``submit_sm`` answered with a
+    permanent error: a bad destination, a refused message). A refused bind, a transient
+    answer, and a call the gateway held back itself (its breaker open after the SMSC
+    failed a run of calls, its bulkhead full) are about the link: the reminder is due
+    again later."""
+    held_back = isinstance(exc, CircuitOpen | BulkheadFull)
+    return exc.operation == "submit_sm" and not exc.transient and not held_back
 
 
 class ReminderDispatch:
@@ -150,7 +161,7 @@ class ReminderDispatch:
                 try:
                     message_id = await sms.submit(w.phone, w.text, resend=w.resend)
                 except PartnerError as exc:
-                    return w, "retry" if exc.transient else "refused", exc.slug
+                    return w, "refused" if refuses_the_message(exc) else "retry", exc.slug
                 return w, "submitted", message_id
 
         outcomes = await asyncio.gather(*(submit(w) for w in work))

@@ -206,6 +206,32 @@ async def test_throttled_submissions_are_retried_without_duplicates(
     assert all(mock.delivered["51" + r["phone"]] == 1 for r in rows)
 
 
+async def test_a_refused_bind_leaves_the_reminders_queued_for_later(
+    app: FastAPI, http: httpx.AsyncClient, follow_up: dict[str, str], smsc: tuple[SmscMock, int]
+) -> None:
+    mock, _ = smsc
+    mock.configure(SmscFaults(refuse_bind=True))
+    rows = reminders(range(3))
+    created = await http.post(
+        "/v1/reminders", json={"batch_ref": "b", "reminders": rows}, headers=follow_up
+    )
+    batch_id = created.json()["data"]["id"]
+    jobs = app.state.gateway.jobs
+    assert await jobs.dispatch("sms-reminders") == 1
+    # The SMS centre refused the gateway, not the messages: none is refused for good.
+    data = await batch(http, follow_up, batch_id)
+    assert (data["queued"], data["refused"]) == (3, 0)
+    mock.configure(SmscFaults())
+    await asyncio.sleep(1.1)  # the backoff after a first failed attempt (1 s)
+
+    async def sent() -> bool:
+        await jobs.dispatch("sms-reminders")
+        return (await batch(http, follow_up, batch_id))["delivered"] == 3
+
+    await until(sent)
+    assert all(mock.delivered["51" + r["phone"]] == 1 for r in rows)
+
+
 async def test_nothing_is_sent_outside_the_sending_hours(
     app: FastAPI, http: httpx.AsyncClient, follow_up: dict[str, str], smsc: tuple[SmscMock, int]
 ) -> None:
