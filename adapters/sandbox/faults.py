@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from adapters.smsc.faults import SmscFaults
+
 ADMIN_PATH = "/_admin/faults"
 
 
@@ -150,4 +152,14 @@ FAULT_PROFILES: dict[str, FaultConfig] = {
         error_rate=0.23, timeout_rate=0.05, malformed_rate=0.02, timeout_seconds=30.0, seed=7
     ),
     "slow": FaultConfig(latency_ms=40.0, jitter_ms=40.0, seed=7),
+}
+
+#: The same profiles as the SMS centre shows them: a bad day throttles and cuts binds,
+#: and some messages end undelivered or expired; a slow one returns receipts late.
+SMSC_FAULT_PROFILES: dict[str, SmscFaults] = {
+    "none": SmscFaults(),
+    "flaky": SmscFaults(
+        throttle_rate=0.2, drop_rate=0.02, undelivered_rate=0.02, expired_rate=0.01, seed=7
+    ),
+    "slow": SmscFaults(receipt_delay_ms=2_000.0, seed=7),
 }

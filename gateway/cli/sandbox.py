@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.sandbox.faults import FAULT_PROFILES
+from adapters.sandbox.faults import FAULT_PROFILES, SMSC_FAULT_PROFILES
 from adapters.sandbox.population import Population
 from adapters.sandbox.registers import write_registers
 from adapters.sandbox.settings import PartnerFaults, SandboxSettings
@@ -69,7 +69,13 @@ async def in_process_gateway(
         minsa_his_port=free_port(),
         smsc_port=free_port(),
         smsc_admin_port=free_port(),
-        faults=PartnerFaults(reniec=profile, osiptel=profile, bn=profile, minsa_his=profile),
+        faults=PartnerFaults(
+            reniec=profile,
+            osiptel=profile,
+            bn=profile,
+            minsa_his=profile,
+            smsc=SMSC_FAULT_PROFILES[faults],
+        ),
     )
     settings = Settings(
         env="sandbox",

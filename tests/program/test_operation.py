@@ -286,9 +286,12 @@ async def test_partner_faults_change_no_household_fate(tmp_path: Path) -> None:
         assert stormy.payments[tranche]["second_debits"] == 0
         assert stormy.payments[tranche]["booked"] == stormy.payments[tranche]["paid"]
     assert stormy.audit["ok"] is True
+    # The SMS centre throttled and cut binds too: every reminder still went, once each.
+    assert stormy.sms_sent == calm.sms_sent > 0
+    assert [h.reminders for h in stormy.households] == [h.reminders for h in calm.households]
     print(
         f"faults: {size} households, {len(stormy.households)} newborns, {stormy.calls} calls "
         f"with partners failing 30% (injected {injected}): {stormy.retries} retries by the "
         f"programme ({stormy.retry_causes}), "
-        f"every household's fate as in the calm run"
+        f"every household's fate as in the calm run; {stormy.sms_sent} reminders sent"
     )
