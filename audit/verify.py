@@ -35,6 +35,11 @@ from audit.chain import GENESIS, INDEX_COLUMNS, canonical, checkpoint_message, m
 from audit.store import audit_archives, audit_chain, audit_checkpoints, audit_events
 
 Row = tuple[int, bytes, bytes | None]  # seq, canonical encoding, stored hash (None: unsealed)
+# Events read per fetch. An event's encoding carries its subjects: an exchange chunk's or a
+# batch call's event holds hundreds of pseudonyms (tens of KB, some hundreds), and the
+# early part of a chain is mostly such events, so 20,000 of them at once held several
+# hundred MiB in the process verifying; 500 keep a fetch to tens of MiB.
+FETCH_ROWS = 500
 
 
 class Broken(Exception):
@@ -149,13 +154,13 @@ def _raw_rows(conn: Connection, start_seq: int, to_seq: int | None) -> Iterator[
     if dialect == "postgresql":
         # Server side (bounded memory), binary (no hex decoding of bytea).
         cursor = dbapi.cursor(name=f"audit_verify_{start_seq}", binary=True)
-        cursor.itersize = 20_000
+        cursor.itersize = FETCH_ROWS
     else:
         cursor = dbapi.cursor()
     try:
         cursor.execute(sql)
         while True:
-            chunk = cursor.fetchmany(20_000)
+            chunk = cursor.fetchmany(FETCH_ROWS)
             if not chunk:
                 break
             yield from chunk
