@@ -89,7 +89,7 @@ async def test_account_opening_is_idempotent_and_validated(
         assert h.mother.dni not in account["numeroCuenta"]
 
         again = await open_account(http, h, "req-1")
-        assert (again.status_code, again.json()) == (201, account)
+        assert (again.status_code, again.content) == (201, first.content)  # byte for byte
         other_request = await open_account(http, h, "req-2")
         assert (other_request.status_code, other_request.json()) == (200, account)
 
@@ -242,7 +242,7 @@ async def test_mass_opening_answers_each_holder_once(
         assert single.json() == results[1]["cuenta"]
 
         again = await http.post(path, json=body, headers=KEY | {"X-Request-Id": "lote-1"})
-        assert again.json() == first.json()
+        assert again.content == first.content  # the first answer, byte for byte
         modified = await http.post(
             path,
             json={"aperturas": body["aperturas"][:1]},
