@@ -40,7 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from adapters.bn.cci import account_for, cci_for, is_valid_cci
+from adapters.bn.cci import account_for, cci_for, holder_of, is_valid_cci
 from adapters.bn.deliveries import MAX_ROWS, MEDIA_TYPE, NEXT_HEADER, write_extract
 from adapters.bn.iso20022 import (
     BANK_CODE,
@@ -118,13 +118,14 @@ class BankMock:
         self.settings = settings
         self.population = settings.population
         self.accounts: dict[str, Account] = {}
-        self.by_cci: dict[str, Account] = {}
         # The answers kept to be given again, compressed (:func:`_pack`): a national
         # run's reports list some 660,000 transfers, its openings 440,000 accounts.
         self.opening_requests: dict[str, tuple[str, int, bytes]] = {}
         self.reports: dict[str, tuple[str, bytes]] = {}
         self.ledger: dict[str, Settled] = {}
         self.by_batch: dict[str, list[str]] = {}  # MsgId -> EndToEndIds it settled
+        self._amounts: dict[Decimal, Decimal] = {}
+        self._days: dict[date, date] = {}
         self.balance = Decimal(str(settings.bn_debtor_balance))
         self.sequence = 0
         self.status_detail = "transaction"  # or "group", "payment-info"
@@ -245,7 +246,6 @@ class BankMock:
             opened_at=opened_at,
         )
         self.accounts[dni] = account
-        self.by_cci[account.cci] = account
         return account
 
     def _account(self, dni: str) -> Account | None:
@@ -373,8 +373,10 @@ class BankMock:
             return reject("AM01", "importe cero o negativo")
         if not is_valid_cci(transfer.creditor_cci) or transfer.creditor_cci[:3] != BANK_CODE:
             return reject("AC01", "CCI no valido")
-        account = self.by_cci.get(transfer.creditor_cci)
-        if account is None:
+        # The account number inside the CCI names its holder: no index by CCI is kept.
+        holder = holder_of(transfer.creditor_cci[6:18])
+        account = self.accounts.get(holder) if holder is not None else None
+        if account is None or account.cci != transfer.creditor_cci:
             return reject("AC01", "cuenta inexistente")
         if account.closed:
             return reject("AC04", "cuenta cerrada")
@@ -382,7 +384,11 @@ class BankMock:
             return reject("AM04", "fondos insuficientes")
         self.balance -= transfer.amount
         ref = self._next_ref("AB")
-        self.ledger[e2e] = Settled(msg_id, info_id, transfer.amount, now.date(), ref)
+        # Amounts and booking days repeat across transfers: one object each (ISO 20022
+        # messages write an amount with two decimals, so equal amounts read alike).
+        amount = self._amounts.setdefault(transfer.amount, transfer.amount)
+        booked = self._days.setdefault(now.date(), now.date())
+        self.ledger[e2e] = Settled(msg_id, info_id, amount, booked, ref)
         self.by_batch.setdefault(msg_id, []).append(e2e)
         return TransactionStatus(e2e, "ACSC", accepted_at=now, servicer_ref=ref)
 

@@ -11,7 +11,7 @@ import pytest
 import sepaxml
 import xmlschema
 
-from adapters.bn.cci import is_valid_cci
+from adapters.bn.cci import cci_for, is_valid_cci
 from adapters.bn.iso20022 import (
     CreditTransfer,
     InvalidMessageError,
@@ -139,6 +139,9 @@ async def test_payments_never_pay_twice(sandbox: SandboxSettings, bank: httpx.As
         transfers.append(
             CreditTransfer("DU095-999999", Decimal("200.00"), "X", "01810100000000000000")
         )
+        # A holder's account number under another office: a valid CCI, no such account.
+        elsewhere = cci_for(f"{(int(ccis[0][3:6]) + 1) % 1000:06d}", ccis[0][6:18])
+        transfers.append(CreditTransfer("DU095-888888", Decimal("200.00"), "X", elsewhere))
         document = build_pain001(batch("JUNTOS-20201215-1", transfers, sandbox.bn_debtor_account))
         OFFICIAL_PAIN001.validate(document.decode())  # the published ISO schema
         assert parse_pain001(document).transfers == tuple(transfers)
@@ -154,6 +157,7 @@ async def test_payments_never_pay_twice(sandbox: SandboxSettings, bank: httpx.As
             "DU095-000001": ("ACSC", None),
             "DU095-000002": ("ACSC", None),
             "DU095-999999": ("RJCT", "AC01"),
+            "DU095-888888": ("RJCT", "AC01"),
         }
 
         resend = await http.post("/pagos/v1/lotes", content=document, headers=KEY)
