@@ -79,11 +79,21 @@ def problem(status: int, code: str, detail: str, field: str | None = None) -> JS
 
 @dataclass(slots=True)
 class Account:
+    """A Cuenta DNI. Its number and CCI follow from the holder's DNI and district
+    (:mod:`adapters.bn.cci`), so they are computed when asked rather than kept."""
+
     dni: str
-    number: str
-    cci: str
+    ubigeo: str  # INEI code of the holder's district: the CCI's office
     opened_at: datetime
     closed: bool = False  # the bank closes the account of a holder it learns has died
+
+    @property
+    def number(self) -> str:
+        return account_for(self.dni)
+
+    @property
+    def cci(self) -> str:
+        return cci_for(self.ubigeo, account_for(self.dni))
 
     def as_json(self) -> dict[str, str]:
         return {
@@ -125,6 +135,7 @@ class BankMock:
         self.ledger: dict[str, Settled] = {}
         self.by_batch: dict[str, list[str]] = {}  # MsgId -> EndToEndIds it settled
         self._amounts: dict[Decimal, Decimal] = {}
+        self._instants: dict[datetime, datetime] = {}
         self._days: dict[date, date] = {}
         self.balance = Decimal(str(settings.bn_debtor_balance))
         self.sequence = 0
@@ -238,13 +249,9 @@ class BankMock:
         return 201, account.as_json()
 
     def _keep(self, dni: str, household: Household, opened_at: datetime) -> Account:
-        number = account_for(dni)
-        account = Account(
-            dni=dni,
-            number=number,
-            cci=cci_for(household.district.inei_code, number),
-            opened_at=opened_at,
-        )
+        # Accounts opened in the same second share one timestamp object.
+        opened_at = self._instants.setdefault(opened_at, opened_at)
+        account = Account(dni, household.district.inei_code, opened_at)
         self.accounts[dni] = account
         return account
 
