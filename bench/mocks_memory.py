@@ -11,7 +11,7 @@ tracemalloc's top allocation sites (it slows the run and adds its own memory, so
 figures are only comparable without it).
 
 Usage: GATEWAY_UBIGEO_FILE=../shared/data/ubigeo_distrito.csv \\
-       .venv/bin/python -m bench.mocks_memory [--holders 442618] [--sms 656000] [--lotes 50]
+       .venv/bin/python -m bench.mocks_memory [--holders 442618] [--sms 656000] [--lotes 4]
        [--trace]
 """
 
@@ -22,7 +22,6 @@ import asyncio
 import gc
 import json
 import os
-import sys
 import time
 import tracemalloc
 from array import array
@@ -33,14 +32,13 @@ from pathlib import Path
 import httpx
 from starlette.types import ASGIApp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from adapters.bn.cci import account_for, cci_for  # noqa: E402
-from adapters.bn.iso20022 import CreditTransfer, PaymentBatch, build_pain001  # noqa: E402
-from adapters.sandbox.population import Population  # noqa: E402
-from adapters.sandbox.server import _FACTORIES, smsc_mock  # noqa: E402
-from adapters.sandbox.settings import SandboxSettings  # noqa: E402
-from adapters.smsc import smpp  # noqa: E402
-from bench._machine import describe  # noqa: E402
+from adapters.bn.cci import account_for, cci_for
+from adapters.bn.iso20022 import CreditTransfer, PaymentBatch, build_pain001
+from adapters.sandbox.population import Population
+from adapters.sandbox.server import _FACTORIES, smsc_mock
+from adapters.sandbox.settings import SandboxSettings
+from adapters.smsc import smpp
+from bench._machine import describe
 
 
 def memory() -> str:
@@ -220,7 +218,13 @@ def main() -> None:
     parser.add_argument("--sms", type=int, default=656_000)
     # A payment run of the operation is a roll of 25,000 transfers, 50 messages of 500,
     # reconciled with one camt.054 for its 50 messages (the gateway asks for up to 200).
-    parser.add_argument("--lotes", type=int, default=50, help="messages per camt.054")
+    parser.add_argument(
+        "--lotes",
+        type=int,
+        default=4,
+        help="payment messages (MsgIds) per camt.054 query: the gateway asks for 4 (2,000 "
+        "transfers)",
+    )
     parser.add_argument("--seed", type=int, default=2020)
     parser.add_argument("--trace", action="store_true")
     args = parser.parse_args()

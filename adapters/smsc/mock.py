@@ -40,10 +40,13 @@ from starlette.routing import Route
 from adapters.smsc import smpp
 from adapters.smsc.faults import SmscFaults
 
-#: deliver_sm sent and not yet acknowledged, at most, over the bound sessions: an SMSC's
-#: window of outstanding requests (SMPP 3.4 section 2.7), so that receipts flow at the
-#: pace the messages were accepted rather than one round trip at a time.
+#: deliver_sm sent and not yet acknowledged, at most, on each bound session: an SMSC's
+#: window of outstanding requests (SMPP 3.4 section 2.7, a window per session), so that
+#: receipts flow at the pace the messages were accepted rather than one round trip at a
+#: time, and an ESME with N binds gets N windows' worth.
 FORWARD_WINDOW = 64
+#: Receipts being forwarded at once over every session: full windows for up to 8 binds.
+FORWARDERS = 8 * FORWARD_WINDOW
 
 #: Final states, by their code in :attr:`SmscMock._states` (0: still pending).
 STATES = ("ENROUTE", "DELIVRD", "UNDELIV", "EXPIRED")
@@ -64,6 +67,7 @@ class _Session:
     writer: asyncio.StreamWriter
     system_id: str
     waiting: dict[int, asyncio.Future[int]] = field(default_factory=dict)
+    window: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(FORWARD_WINDOW))
 
 
 class _MobileOriginated(BaseModel):
@@ -117,7 +121,7 @@ class SmscMock:
     async def start(self, host: str, port: int) -> asyncio.Server:
         """Listen for ESMEs on ``host:port`` (0: any free port) and forward what is
         owed to them; close the returned server and call :meth:`stop` to end."""
-        for _ in range(FORWARD_WINDOW):
+        for _ in range(FORWARDERS):
             self._spawn(self._forward())
         return await asyncio.start_server(self._serve, host, port)
 
@@ -254,7 +258,8 @@ class SmscMock:
 
     async def _forward(self) -> None:
         """Send owed deliver_sm, one at a time, to bound sessions until one acknowledges
-        it (:data:`FORWARD_WINDOW` of these run at once)."""
+        it (:data:`FORWARDERS` of these run at once, at most :data:`FORWARD_WINDOW` on a
+        session)."""
         while True:
             item = await self.outbox.get()
             if await self._deliver(item):
@@ -273,31 +278,34 @@ class SmscMock:
         if not self._sessions:
             return False
         session = self._sessions[next(self._turns) % len(self._sessions)]
-        parts, coding, _ = smpp.encode_text(body)
-        sequence = next(self._sequence)
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        session.waiting[sequence] = future
-        try:
-            session.writer.write(
-                smpp.encode(
-                    "deliver_sm",
-                    sequence,
-                    source_addr_ton=1,
-                    source_addr_npi=1,
-                    source_addr=source,
-                    dest_addr_ton=5,
-                    destination_addr=destination,
-                    esm_class=esm_class,
-                    data_coding=coding,
-                    short_message=parts[0],
+        async with session.window:
+            if session not in self._sessions:  # unbound while this waited for the window
+                return False
+            parts, coding, _ = smpp.encode_text(body)
+            sequence = next(self._sequence)
+            future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            session.waiting[sequence] = future
+            try:
+                session.writer.write(
+                    smpp.encode(
+                        "deliver_sm",
+                        sequence,
+                        source_addr_ton=1,
+                        source_addr_npi=1,
+                        source_addr=source,
+                        dest_addr_ton=5,
+                        destination_addr=destination,
+                        esm_class=esm_class,
+                        data_coding=coding,
+                        short_message=parts[0],
+                    )
                 )
-            )
-            await session.writer.drain()
-            status = await asyncio.wait_for(future, 5.0)
-        except (TimeoutError, OSError):
-            return False
-        finally:
-            session.waiting.pop(sequence, None)
+                await session.writer.drain()
+                status = await asyncio.wait_for(future, 5.0)
+            except (TimeoutError, OSError):
+                return False
+            finally:
+                session.waiting.pop(sequence, None)
         self.counts["deliver_sm_acked" if status == smpp.ESME_ROK else "deliver_sm_refused"] += 1
         return status == smpp.ESME_ROK
 
