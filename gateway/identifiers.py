@@ -46,7 +46,9 @@ from gateway.core.i18n import N_
 
 _DOCUMENT = re.compile(r"([0-9]{8})-?([0-9A-K])?")
 _DIGITS = {n: re.compile(f"[0-9]{{{n}}}") for n in (6, 11, 20)}
-_PHONE = re.compile(r"9[0-9]{8}")
+#: A Peruvian mobile number, national form (what :func:`parse_phone` accepts).
+PHONE_PATTERN = "9[0-9]{8}"
+_PHONE = re.compile(PHONE_PATTERN)
 # Years 1900-2999: a programme period (a date before 1900 or past 9999 breaks date arithmetic).
 _PERIOD = re.compile(r"((?:19|2[0-9])[0-9]{2})-(0[1-9]|1[0-2])")
 

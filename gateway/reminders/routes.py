@@ -16,8 +16,9 @@ from gateway.core.errors import problem_responses
 from gateway.core.i18n import N_
 from gateway.core.limits import batch_body_bytes, body_limit
 from gateway.core.problems import NotFound
+from gateway.identifiers import PHONE_PATTERN
 from gateway.reminders.schemas import ReminderBatchAnswer
-from gateway.reminders.service import ReminderService
+from gateway.reminders.service import KEY, ReminderService
 
 router = APIRouter(
     prefix="/v1/reminders", tags=["reminders"], responses=problem_responses(401, 403, 404, 422)
@@ -34,7 +35,7 @@ REMINDER_ROW: dict[str, Any] = {
     "properties": {
         "reminder_key": {
             "type": "string",
-            "pattern": "^[A-Za-z0-9._:-]{1,64}$",
+            "pattern": KEY.pattern,
             "description": "The programme's key of this reminder: asked again, in this "
             "batch or another, it is not sent twice.",
         },
@@ -45,7 +46,7 @@ REMINDER_ROW: dict[str, Any] = {
         },
         "phone": {
             "type": "string",
-            "pattern": "^9[0-9]{8}$",
+            "pattern": f"^{PHONE_PATTERN}$",
             "description": "A national mobile number: 9 digits starting with 9, without "
             "the country code.",
         },
@@ -56,7 +57,7 @@ REMINDER_ROW: dict[str, Any] = {
 class ReminderBatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    batch_ref: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")] = Field(
+    batch_ref: Annotated[str, Field(pattern=KEY.pattern)] = Field(
         description="The batch's reference; sending it again returns the same batch."
     )
     template: str = Field(
