@@ -167,6 +167,22 @@ class Results:
         return figures
 
 
+STEP_ORDER = (
+    "newborns", "eligibility", "contact", "accounts", "cards", "payment T1", "follow-up",
+    "health push", "health extract", "verdicts", "payment T2", "reminders sent",
+    "audit verify",
+)  # fmt: skip
+"""The operation's steps in its order; ``follow-up`` stands for a follow-up month's
+steps (``verdicts 2020-11``, ``reminders 2020-11``), which keep the months' order."""
+
+
+def step_rank(name: str) -> int:
+    """A step's place in :data:`STEP_ORDER` (an unknown step goes last)."""
+    if re.fullmatch(r"\S+ \d{4}-\d{2}", name):
+        name = "follow-up"
+    return STEP_ORDER.index(name) if name in STEP_ORDER else len(STEP_ORDER)
+
+
 def _draw(seed: int, *parts: str) -> float:
     """A reproducible uniform draw in [0, 1) for this seed and these parts."""
     digest = hashlib.sha256("|".join((str(seed), *parts)).encode()).digest()
@@ -333,6 +349,19 @@ def summarise(results: Results) -> dict[str, Any]:
     }
 
 
+def _household(row: dict[str, Any]) -> Household:
+    """A newborn of the Padrón Nominal extract (a staged ``reniec-newborns`` row)."""
+    return Household(
+        cui=row["cui"],
+        mother_dni=row["mother_dni"],
+        mother_names=row["mother_names"],
+        ubigeo=row["ubigeo"],
+        birth_date=date.fromisoformat(row["birth_date"]),
+        alive=bool(row["alive"]),
+        in_juntos="JUNTOS" in row["social_programs"],
+    )
+
+
 def priority_of(missing: Iterable[str]) -> str:
     """The semáforo: very high when a vaccine dose and iron are both missing, high when a
     vaccine dose is, medium when iron is, low when nothing due is missing."""
@@ -431,19 +460,35 @@ class Operation:
     # -- the operation -----------------------------------------------------------------
 
     async def run(self) -> Results:
+        """The operation, step by step. Steps that share no data run side by side, as
+        the programme's teams did: the first transfer (cards, then payment runs) beside
+        the SMS follow-up of November and December (verdicts and reminders need no
+        payment), and the month's HIS extract beside February's verdicts and the second
+        transfer. Each step's seconds are its own wall time, so side-by-side steps
+        overlap in the step table. HIS's pushed rows (dated in February) come after the
+        follow-up, so November's and December's verdicts never see them."""
         await self.newborns()
         self.eligibility()
         await self.contact()
         opened_on = date.today() - timedelta(days=1)  # the bank's day may start before ours
         await self.accounts()
-        await self.cards(opened_on)
-        await self.pay("T1", [h for h in self.results.households if h.cci])
-        await self.follow_up()
+
+        async def first_transfer() -> None:
+            await self.cards(opened_on)
+            await self.pay("T1", [h for h in self.results.households if h.cci])
+
+        await asyncio.gather(first_transfer(), self.follow_up())
         await self.push_health()
-        await self.health()
-        await self.pay("T2", [h for h in self.results.households if h.compliant])
+
+        async def second_transfer() -> None:
+            await self.verdicts()
+            await self.pay("T2", [h for h in self.results.households if h.compliant])
+
+        await asyncio.gather(self.health_extract(), second_transfer())
         await self.reminders_settled()
         await self.verify_audit()
+        # The step table in the operation's order, whichever side-by-side step began first.
+        self.results.steps.sort(key=lambda s: step_rank(s.name))
         self.results.calls, self.results.retries = self.gw.calls, self.gw.retries
         self.results.retry_causes = dict(self.gw.retry_causes)
         return self.results
@@ -469,8 +514,24 @@ class Operation:
             await self._read_staged("reniec-newborns", run["id"], "affiliation", take)
 
         async def everything() -> int:
-            for start, end in _windows(first, last):
-                await run_window(start, end, self._take)
+            # The windows are staged side by side (a run each, so each gateway process
+            # can fetch one) and taken in order of birth.
+            windows = _windows(first, last)
+            taken: list[list[Household]] = [[] for _ in windows]
+
+            def keeper(n: int) -> Callable[[list[dict[str, Any]]], bool]:
+                def keep(page: list[dict[str, Any]]) -> bool:
+                    taken[n].extend(map(_household, page))
+                    self.progress.advance("newborns", len(page))
+                    return True
+
+                return keep
+
+            await asyncio.gather(
+                *(run_window(start, end, keeper(n)) for n, (start, end) in enumerate(windows))
+            )
+            for window in taken:
+                households.extend(window)
             self.results.born_from = first
             return len(households)
 
@@ -497,19 +558,7 @@ class Operation:
         self.progress.finish("newborns", f"{len(households):,} newborns from RENIEC")
 
     def _take(self, rows: list[dict[str, Any]]) -> bool:
-        households = self.results.households
-        for r in rows:
-            households.append(
-                Household(
-                    cui=r["cui"],
-                    mother_dni=r["mother_dni"],
-                    mother_names=r["mother_names"],
-                    ubigeo=r["ubigeo"],
-                    birth_date=date.fromisoformat(r["birth_date"]),
-                    alive=bool(r["alive"]),
-                    in_juntos="JUNTOS" in r["social_programs"],
-                )
-            )
+        self.results.households.extend(map(_household, rows))
         self.progress.advance("newborns", len(rows))
         return True
 
@@ -845,9 +894,9 @@ class Operation:
         await self._timed("health push", len(rows), work)
         self.progress.finish("health push", f"{self.results.pushed_records:,} rows pushed by HIS")
 
-    async def health(self) -> None:
-        """The month's HIS extract, then a verdict per affiliated child and the semáforo."""
-        children = [h for h in self.results.households if h.consent_id]
+    async def health_extract(self) -> None:
+        """The month's HIS extract, staged by the gateway's ``minsa-his-extract``
+        exchange and read as it is staged (its rows are counted, not kept)."""
         year, month = (int(x) for x in self.period.split("-"))
         start = date(year, month, 1)
         end = self.results.as_of - timedelta(days=1)
@@ -872,6 +921,10 @@ class Operation:
 
         await self._timed("health extract", None, extract)
         self.progress.finish("health extract", f"{self.results.health_records:,} HIS rows")
+
+    async def verdicts(self) -> None:
+        """A verdict per affiliated child at the month's end, and the semáforo."""
+        children = [h for h in self.results.households if h.consent_id]
 
         def take(h: Household, verdicts: list[dict[str, str]]) -> None:
             for v in verdicts:

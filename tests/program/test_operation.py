@@ -126,6 +126,17 @@ async def test_the_operation_end_to_end(tmp_path: Path, capfd: pytest.CaptureFix
     # Every newborn of the window came, once.
     born = {pop.household(i).child.cui for i in pop.newborns(date(2019, 3, 1), date(2021, 2, 28))}
     assert sorted(h.cui for h in households) == sorted(born)
+    # The two windows are staged side by side and taken in order of birth.
+    cut = next(i for i, h in enumerate(households) if h.birth_date >= date(2020, 3, 1))
+    assert all(h.birth_date < date(2020, 3, 1) for h in households[:cut])
+    assert all(h.birth_date >= date(2020, 3, 1) for h in households[cut:])
+    # Steps run side by side are listed in the operation's order.
+    assert [s.name for s in results.steps] == [
+        "newborns", "eligibility", "contact", "accounts", "cards", "payment T1",
+        "verdicts 2020-11", "reminders 2020-11", "verdicts 2020-12", "reminders 2020-12",
+        "health push", "health extract", "verdicts", "payment T2", "reminders sent",
+        "audit verify",
+    ]  # fmt: skip
 
     for h in households:
         expected = expected_outcome(pop, h)
