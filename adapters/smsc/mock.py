@@ -11,7 +11,9 @@ its message id (no second delivery). Replies typed on a phone (``POST /_admin/mo
 reach the programme the same way, as a ``deliver_sm`` without the receipt bit.
 
 The admin API, on its own HTTP port (``GATEWAY_SANDBOX_SMSC_ADMIN_PORT``):
-``GET``/``PUT /_admin/faults`` (:class:`adapters.smsc.faults.SmscFaults`, with counts),
+``GET``/``PUT /_admin/faults`` (:class:`adapters.smsc.faults.SmscFaults`, with counts:
+``submit_sm``, ``accepted``, ``throttled``, ``dropped``, ``deliver_sm_acked``,
+``deliver_sm_refused``, ``deliver_sm_again`` (queued to be sent again), binds...),
 ``POST /_admin/mo`` (``{"phone": "9XXXXXXXX", "text": "BAJA"}``), ``GET
 /_admin/messages`` (counts by state; never a number or a text).
 
@@ -270,6 +272,7 @@ class SmscMock:
             # 0.1, 0.2 ... at most 2 s), without holding a place of the window meanwhile.
             tries = self._retries.get(item, 0) + 1
             self._retries[item] = tries
+            self.counts["deliver_sm_again"] += 1
             pause = min(2.0, 0.05 * 2 ** (tries - 1))
             asyncio.get_running_loop().call_later(pause, self.outbox.put_nowait, item)
 

@@ -161,6 +161,7 @@ async def test_an_event_not_stored_is_delivered_again(smsc: tuple[SmscMock, int]
         await until(lambda: mock.counts["deliver_sm_acked"] == 1)
         assert len(calls) == 3
         assert mock.counts["deliver_sm_refused"] == 2
+        assert mock.counts["deliver_sm_again"] == 2  # what an operator sees of the retries
     finally:
         await client.aclose()
 
