@@ -460,13 +460,13 @@ class Operation:
     # -- the operation -----------------------------------------------------------------
 
     async def run(self) -> Results:
-        """The operation, step by step. Steps that share no data run side by side, as
-        the programme's teams did: the first transfer (cards, then payment runs) beside
-        the SMS follow-up of November and December (verdicts and reminders need no
-        payment), and the month's HIS extract beside February's verdicts and the second
-        transfer. Each step's seconds are its own wall time, so side-by-side steps
-        overlap in the step table. HIS's pushed rows (dated in February) come after the
-        follow-up, so November's and December's verdicts never see them."""
+        """The operation, step by step. Steps that share no data run side by side:
+        the first transfer (cards, then payment runs) beside the SMS follow-up of
+        November and December (verdicts and reminders need no payment), and the month's
+        HIS extract beside February's verdicts and the second transfer. Each step's
+        seconds are its own wall time, so side-by-side steps overlap in the step table.
+        HIS's pushed rows (dated in February) come after the follow-up, so November's
+        and December's verdicts never see them."""
         await self.newborns()
         self.eligibility()
         await self.contact()
