@@ -84,10 +84,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.audit_keys.signer(session)
         background = []
         sealing = settings.audit_seal_interval_seconds > 0
-        if settings.exchanges_worker or settings.purge_interval_seconds > 0 or sealing:
-            # The job runner: exchanges, payment runs, deliveries, the audit seal and the
-            # purge (only the seal and the purge when this process is not a worker).
-            only = None if settings.exchanges_worker else {"audit-seal", "purge"}
+        analyzing = settings.statistics_interval_seconds > 0
+        if settings.exchanges_worker or settings.purge_interval_seconds > 0 or sealing or analyzing:
+            # The job runner: exchanges, payment runs, deliveries, the audit seal, the
+            # purge and the planner's statistics (only the last three when this process is
+            # not a worker).
+            only = None if settings.exchanges_worker else {"audit-seal", "purge", "statistics"}
             background.append(
                 asyncio.create_task(state.jobs.run_forever(settings.exchanges_poll_seconds, only))
             )

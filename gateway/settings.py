@@ -168,6 +168,12 @@ class Settings(BaseSettings):
     purge_interval_seconds: float = Field(
         default=3600, ge=0, description="How often a running gateway purges (0: never)."
     )
+    statistics_interval_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        description="How often a running gateway analyzes its PostgreSQL tables that changed "
+        "beyond autovacuum's threshold since their last ANALYZE (0: never; nothing on SQLite).",
+    )
     audit_seal_interval_seconds: float = Field(
         default=0.5, ge=0, description="How often the sealer chains new audit events (0: off)."
     )

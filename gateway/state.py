@@ -39,6 +39,7 @@ from gateway.core.data_keys import DataKeyring
 from gateway.core.db import create_engine, session_factory
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.core.registry import SIGNING_KEYS, CachedClients, RegistryVersions
+from gateway.core.statistics import refresh_statistics
 from gateway.districts import DistrictTable, load_table
 from gateway.exchanges.jobs import ExchangeRunJob
 from gateway.exchanges.service import ExchangeService
@@ -191,6 +192,13 @@ class AppState:
                 "purge",
                 settings.purge_interval_seconds,
                 lambda session: purge_logged(session, catalog),
+                delay_first=True,
+            )
+        if settings.statistics_interval_seconds > 0:
+            jobs.every(
+                "statistics",
+                settings.statistics_interval_seconds,
+                refresh_statistics,
                 delay_first=True,
             )
         # Deliveries are dispatched: no transaction stays open while a subscriber's

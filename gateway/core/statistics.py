@@ -1,0 +1,63 @@
+"""The query planner's statistics of the gateway's own tables, kept fresh on PostgreSQL.
+
+PostgreSQL plans a query from the statistics ``ANALYZE`` gathers; a table never analyzed
+is planned from default guesses. For ``message_id IN (...64 ids...)`` the guess is a third
+of the table, so the planner reads the whole table instead of the index: on a national
+run's 656,081 reminders every batch of delivery receipts became a sequential scan, and so
+did every batch of consents looked up by subject. Autovacuum gathers them on its own
+schedule (a minute apart at best, and never where it is turned off); the PostgreSQL manual
+asks for ``ANALYZE`` after a bulk load ("Populating a Database: Run ANALYZE Afterwards").
+
+:func:`refresh_statistics` is that step, run by the gateway every
+``GATEWAY_STATISTICS_INTERVAL_SECONDS``: it analyzes the tables of the current schema that
+changed more than autovacuum's own threshold since they were last analyzed (by anyone),
+so with autovacuum on and keeping up it finds nothing to do. One process at a time does
+it (a transaction-scoped advisory lock; the others skip the round). SQLite plans equality
+look-ups on an index without statistics: there it does nothing.
+"""
+
+from __future__ import annotations
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+log = structlog.get_logger("gateway.statistics")
+
+#: The advisory lock one process holds while it analyzes (an arbitrary 64-bit key).
+LOCK_KEY = 0x4A554E544F53  # "JUNTOS"
+
+# Tables of the current schema whose rows changed (inserted, updated, deleted) more than
+# autovacuum's analyze threshold since their last ANALYZE, manual or automatic:
+# threshold + scale factor x rows at that ANALYZE (none yet: reltuples is -1 and the
+# threshold alone applies).
+_DUE = text(
+    """
+    SELECT s.relname
+    FROM pg_stat_user_tables AS s
+    JOIN pg_class AS c ON c.oid = s.relid
+    WHERE s.schemaname = current_schema()
+      AND s.n_mod_since_analyze > current_setting('autovacuum_analyze_threshold')::float8
+          + current_setting('autovacuum_analyze_scale_factor')::float8
+            * greatest(c.reltuples, 0)
+    ORDER BY s.n_mod_since_analyze DESC
+    """
+)
+
+
+async def refresh_statistics(session: AsyncSession) -> int:
+    """Analyze the tables due (see the module's text) in ``session``'s transaction; how
+    many were analyzed. 0 on SQLite, and when another process is analyzing."""
+    if session.get_bind().dialect.name != "postgresql":
+        return 0
+    locked = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+    if not locked:
+        return 0
+    names = list((await session.execute(_DUE)).scalars())
+    for name in names:
+        # A name read from the catalog, quoted as an identifier.
+        quoted = session.get_bind().dialect.identifier_preparer.quote_identifier(name)
+        await session.execute(text(f"ANALYZE {quoted}"))
+    if names:
+        log.info("planner statistics refreshed", tables=len(names))
+    return len(names)
