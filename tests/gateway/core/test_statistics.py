@@ -55,6 +55,28 @@ async def _changes_seen(engine: AsyncEngine, at_least: int) -> None:
     raise AssertionError("the inserts never reached pg_stat_user_tables")
 
 
+async def _fill(engine: AsyncEngine, first: int, last: int) -> None:
+    """Rows ``first`` to ``last`` inserted, and counted by the cumulative statistics."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO statistics_probe SELECT n, lpad(n::text, 10, '0') "
+                "FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS n"
+            ),
+            {"first": first, "last": last},
+        )
+        await conn.execute(text("SELECT pg_stat_force_next_flush()"))
+    await _changes_seen(engine, last - first + 1)
+
+
+async def _rows_analyzed(engine: AsyncEngine) -> float:
+    async with engine.connect() as conn:
+        found = await conn.scalar(
+            text("SELECT reltuples FROM pg_class WHERE relname = 'statistics_probe'")
+        )
+    return float(found)
+
+
 async def test_a_filled_table_is_analyzed_and_then_read_through_its_index(
     engine: AsyncEngine,
 ) -> None:
@@ -68,23 +90,12 @@ async def test_a_filled_table_is_analyzed_and_then_read_through_its_index(
             text("CREATE TABLE statistics_probe (id integer PRIMARY KEY, ref varchar(16))")
         )
         await conn.execute(text("CREATE INDEX ix_statistics_probe_ref ON statistics_probe (ref)"))
-        await conn.execute(
-            text(
-                "INSERT INTO statistics_probe "
-                "SELECT n, lpad(n::text, 10, '0') FROM generate_series(1, 20000) AS n"
-            )
-        )
-        await conn.execute(text("SELECT pg_stat_force_next_flush()"))
-    await _changes_seen(engine, 20_000)
+    await _fill(engine, 1, 20_000)
     assert "Seq Scan on statistics_probe" in await _plan(engine)
 
     async with transaction(sessions) as session:
         assert await refresh_statistics(session) >= 1
-    async with engine.connect() as conn:
-        analyzed = await conn.scalar(
-            text("SELECT reltuples FROM pg_class WHERE relname = 'statistics_probe'")
-        )
-    assert analyzed == 20_000
+    assert await _rows_analyzed(engine) == 20_000
     plan = await _plan(engine)
     assert "ix_statistics_probe_ref" in plan, plan
     assert "Seq Scan" not in plan
@@ -95,23 +106,11 @@ async def test_a_filled_table_is_analyzed_and_then_read_through_its_index(
 
     # The table doubles; while another process holds the round's lock, this one skips,
     # and once it is free the table is analyzed again.
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO statistics_probe "
-                "SELECT n, lpad(n::text, 10, '0') FROM generate_series(20001, 40000) AS n"
-            )
-        )
-        await conn.execute(text("SELECT pg_stat_force_next_flush()"))
-    await _changes_seen(engine, 20_000)
+    await _fill(engine, 20_001, 40_000)
     async with transaction(sessions) as holder:
         await holder.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
         async with transaction(sessions) as other:
             assert await refresh_statistics(other) == 0
     async with transaction(sessions) as session:
         assert await refresh_statistics(session) >= 1
-    async with engine.connect() as conn:
-        analyzed = await conn.scalar(
-            text("SELECT reltuples FROM pg_class WHERE relname = 'statistics_probe'")
-        )
-    assert analyzed == 40_000
+    assert await _rows_analyzed(engine) == 40_000
