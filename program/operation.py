@@ -80,7 +80,7 @@ class Registers(Protocol):
     def formal_payroll(self, dni: str) -> bool: ...
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class Household:
     cui: str
     mother_dni: str
@@ -106,6 +106,10 @@ class Household:
     # follow-up months (0: nothing missing, or the caregiver has no mobile line).
     reminders: int = 0
 
+    def __repr__(self) -> str:
+        # No identifier, name or number: a repr reaches logs and tracebacks.
+        return f"Household(ubigeo={self.ubigeo!r}, outcome={self.outcome!r})"
+
 
 @dataclass
 class StepFigures:
@@ -118,7 +122,7 @@ class StepFigures:
         return self.records / self.seconds if self.seconds else 0.0
 
 
-@dataclass
+@dataclass(repr=False)
 class Results:
     as_of: date
     period: str
@@ -137,6 +141,16 @@ class Results:
     cards_delivered: int = 0
     # The SMS follow-up, per month (``YYYY-MM``): see program.reminders.
     reminders: dict[str, ReminderFigures] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # A few figures, not every household: asyncio formats the repr of a finished
+        # task's result (Python 3.11's ``asyncio.run``), and the dataclass repr of a
+        # national run's 583,274 households is a string of hundreds of MiB, full of
+        # identifiers.
+        return (
+            f"Results(period={self.period!r}, households={len(self.households)}, "
+            f"steps={len(self.steps)})"
+        )
 
     @property
     def sms_sent(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from program.operation import STAGES, Household, funnel_stages
+from program.operation import STAGES, Household, Results, funnel_stages
 
 
 def household(n: int, **fate: object) -> Household:
@@ -63,3 +63,21 @@ def test_a_household_with_a_low_priority_but_no_first_transfer_is_not_compliant(
     stages = funnel_stages([h])
     assert stages[-1].households == 0
     assert stages[3].dropped == {"first-transfer-pending": 1}
+
+
+def test_reprs_name_no_person_and_stay_short() -> None:
+    """A household's repr and the run's reach logs and tracebacks (and asyncio formats
+    the repr of a finished task's result): no identifier, name or number in them, and
+    the run's does not grow with its households."""
+    h = household(7, mobile="987654321", consent_id="c", cci="01800000012345678901")
+    h.mother_names = "QUISPE MAMANI ROSA"
+    shown = repr(h)
+    for secret in (h.cui, h.mother_dni, "QUISPE", "987654321", "01800000012345678901"):
+        assert secret not in shown
+    assert "010101" in shown and "candidate" in shown
+
+    results = Results(as_of=date(2021, 3, 1), period="2021-02")
+    results.households = [household(n) for n in range(10_000)]
+    assert len(repr(results)) < 200
+    assert "households=10000" in repr(results)
+    assert "00000001" not in repr(results)
