@@ -47,7 +47,11 @@ _DUE = text(
 
 async def refresh_statistics(session: AsyncSession) -> int:
     """Analyze the tables due (see the module's text) in ``session``'s transaction; how
-    many were analyzed. 0 on SQLite, and when another process is analyzing."""
+    many were analyzed. 0 on SQLite, and when another process is analyzing.
+
+    A database error propagates (the job runner logs its type and runs the task again at
+    its next period). The threshold is autovacuum's (PostgreSQL manual, "The Autovacuum
+    Daemon"), read from the server's own ``autovacuum_analyze_*`` settings."""
     if session.get_bind().dialect.name != "postgresql":
         return 0
     locked = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
