@@ -7,6 +7,8 @@
   the re-encryption logic), and the batched read and rewrite of a sealed column that
   ``reencrypt`` runs on any feature's table it is handed.
 - The database probe of ``GET /readyz``.
+- The planner's statistics on PostgreSQL (``gateway.core.statistics``): the tables due
+  for ``ANALYZE`` by autovacuum's threshold, the round's advisory lock, ``ANALYZE``.
 
 Statements run on a synchronous connection (SQLite's cheap path) or in the caller's
 async session or connection; nothing here commits nor opens a connection.
@@ -76,3 +78,42 @@ async def reseal(
     await session.execute(
         update(table).where(*(c == row[c.name] for c in pk)).values({column: value})
     )
+
+
+# -- the planner's statistics (PostgreSQL) --------------------------------------------
+
+# Tables of the current schema whose rows changed (inserted, updated, deleted) more than
+# autovacuum's analyze threshold since their last ANALYZE, manual or automatic:
+# threshold + scale factor x rows at that ANALYZE (none yet: reltuples is -1 and the
+# threshold alone applies).
+_DUE_FOR_ANALYZE = text(
+    """
+    SELECT s.relname
+    FROM pg_stat_user_tables AS s
+    JOIN pg_class AS c ON c.oid = s.relid
+    WHERE s.schemaname = current_schema()
+      AND s.n_mod_since_analyze > current_setting('autovacuum_analyze_threshold')::float8
+          + current_setting('autovacuum_analyze_scale_factor')::float8
+            * greatest(c.reltuples, 0)
+    ORDER BY s.n_mod_since_analyze DESC
+    """
+)
+
+
+async def try_transaction_lock(session: AsyncSession, key: int) -> bool:
+    """PostgreSQL's ``pg_try_advisory_xact_lock(key)``: whether this transaction now holds
+    the lock (released at its end); False at once when another holds it."""
+    return bool(await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}))
+
+
+async def tables_due_for_analyze(session: AsyncSession) -> list[str]:
+    """Names of the current schema's tables past autovacuum's analyze threshold, the most
+    changed first (PostgreSQL)."""
+    return [str(name) for name in (await session.execute(_DUE_FOR_ANALYZE)).scalars()]
+
+
+async def analyze(session: AsyncSession, table: str) -> None:
+    """``ANALYZE`` one table of the current schema (PostgreSQL), its name quoted as an
+    identifier."""
+    quoted = session.get_bind().dialect.identifier_preparer.quote_identifier(table)
+    await session.execute(text(f"ANALYZE {quoted}"))

@@ -19,30 +19,14 @@ look-ups on an index without statistics: there it does nothing.
 from __future__ import annotations
 
 import structlog
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.core.repository import analyze, tables_due_for_analyze, try_transaction_lock
 
 log = structlog.get_logger("gateway.statistics")
 
 #: The advisory lock one process holds while it analyzes (an arbitrary 64-bit key).
 LOCK_KEY = 0x4A554E544F53  # "JUNTOS"
-
-# Tables of the current schema whose rows changed (inserted, updated, deleted) more than
-# autovacuum's analyze threshold since their last ANALYZE, manual or automatic:
-# threshold + scale factor x rows at that ANALYZE (none yet: reltuples is -1 and the
-# threshold alone applies).
-_DUE = text(
-    """
-    SELECT s.relname
-    FROM pg_stat_user_tables AS s
-    JOIN pg_class AS c ON c.oid = s.relid
-    WHERE s.schemaname = current_schema()
-      AND s.n_mod_since_analyze > current_setting('autovacuum_analyze_threshold')::float8
-          + current_setting('autovacuum_analyze_scale_factor')::float8
-            * greatest(c.reltuples, 0)
-    ORDER BY s.n_mod_since_analyze DESC
-    """
-)
 
 
 async def refresh_statistics(session: AsyncSession) -> int:
@@ -54,14 +38,11 @@ async def refresh_statistics(session: AsyncSession) -> int:
     Daemon"), read from the server's own ``autovacuum_analyze_*`` settings."""
     if session.get_bind().dialect.name != "postgresql":
         return 0
-    locked = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
-    if not locked:
+    if not await try_transaction_lock(session, LOCK_KEY):
         return 0
-    names = list((await session.execute(_DUE)).scalars())
+    names = await tables_due_for_analyze(session)
     for name in names:
-        # A name read from the catalog, quoted as an identifier.
-        quoted = session.get_bind().dialect.identifier_preparer.quote_identifier(name)
-        await session.execute(text(f"ANALYZE {quoted}"))
+        await analyze(session, name)
     if names:
         log.info("planner statistics refreshed", tables=len(names))
     return len(names)
