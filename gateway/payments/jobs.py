@@ -10,7 +10,8 @@ guards it by the lease):
 - send: the stored document goes to the bank; each transfer takes the outcome the bank
   adapter reads from the report (``paid``, ``rejected`` with its reason, else
   ``pending`` with the bank's code); a transfer the report does not list takes the
-  block's or group's outcome.
+  block's or group's outcome. An outcome the bank pushed meanwhile (pain.002) is kept,
+  and a chunk whose every transfer the bank already reported is not sent at all.
 - reconcile: every item is compared with the debits booked on the programme's account
   (camt.054): paid, rejected with reason, pending, any EndToEndId debited twice, and
   any booked amount that differs from the instructed one.
@@ -155,6 +156,17 @@ class PaymentRunJob:
         self, session: AsyncSession, run: PaymentRun, chunk: PaymentChunk, bank: Bank
     ) -> None:
         repo = PaymentRepository(session)
+        if not await repo.waiting_in_chunk(run.run_id, chunk.chunk_no):
+            # The bank already reported every transfer of this message (a pain.002 it
+            # pushed while the sending was being retried, a group rejection say): it has
+            # the message, so it is not sent again, and a rejection seen by the programme
+            # is never followed by the payment.
+            log.info("payment chunk already reported by the bank", run_id=run.run_id)
+            await repo.reported(run.run_id, chunk.chunk_no, None, datetime.now(UTC))
+            await repo.update_run(
+                run.run_id, chunks_done=chunk.chunk_no + 1, attempts=0, last_error=None
+            )
+            return
         aad = chunk_aad({"run_id": run.run_id, "chunk_no": chunk.chunk_no})
         document = await self.keyring.open(session, chunk.document_sealed, aad)
         try:
@@ -179,7 +191,9 @@ class PaymentRunJob:
         event.request_bytes = len(document)
         await append(session, event)
         await repo.reported(run.run_id, chunk.chunk_no, report.group_status, datetime.now(UTC))
-        await repo.update_run(run.run_id, chunks_done=chunk.chunk_no + 1, attempts=0)
+        await repo.update_run(
+            run.run_id, chunks_done=chunk.chunk_no + 1, attempts=0, last_error=None
+        )
 
     async def _reconcile(self, session: AsyncSession, run: PaymentRun, bank: Bank) -> None:
         """Compare the run's items with the debits the bank booked for the run's own

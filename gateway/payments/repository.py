@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.payments.models import PaymentChunk, PaymentItem, PaymentRun
 
 BATCH = 500
+#: States of an item still waiting for its outcome from the bank.
+WAITING = ("submitted", "pending")
 
 
 class PaymentRepository:
@@ -140,11 +142,30 @@ class PaymentRepository:
             .values(status=status)
         )
 
+    async def waiting_in_chunk(self, run_id: str, chunk_no: int) -> int:
+        """Items of a chunk still waiting for their outcome (submitted, pending)."""
+        return int(
+            (
+                await self.session.execute(
+                    select(func.count()).where(
+                        PaymentItem.run_id == run_id,
+                        PaymentItem.chunk_no == chunk_no,
+                        PaymentItem.status.in_(WAITING),
+                    )
+                )
+            ).scalar_one()
+        )
+
     async def set_items(self, ids: Sequence[str], status: str, reason: str | None) -> None:
+        """Give these items an outcome, those still waiting for one only: an outcome the
+        bank already pushed (pain.002) is kept."""
         for start in range(0, len(ids), BATCH):
             await self.session.execute(
                 update(PaymentItem)
-                .where(PaymentItem.end_to_end_id.in_(ids[start : start + BATCH]))
+                .where(
+                    PaymentItem.end_to_end_id.in_(ids[start : start + BATCH]),
+                    PaymentItem.status.in_(WAITING),
+                )
                 .values(status=status, reason=reason)
             )
 
@@ -154,7 +175,7 @@ class PaymentRepository:
             update(PaymentItem)
             .where(
                 PaymentItem.end_to_end_id == end_to_end_id,
-                PaymentItem.status.in_(("submitted", "pending")),
+                PaymentItem.status.in_(WAITING),
             )
             .values(status=status, reason=reason)
         )

@@ -271,3 +271,104 @@ async def test_the_bank_pushes_status_reports_and_notifications(
         headers=bank | {"X-Message-Id": "NT0002", "Content-Type": "text/csv"},
     )
     assert wrong.status_code == 415
+
+
+async def _rejected_while_retried(
+    app: FastAPI,
+    http: httpx.AsyncClient,
+    mocks: Mocks,
+    consumer: dict[str, str],
+    consented: Grant,
+    get_token: GetToken,
+    ref: str,
+    *,
+    whole_group: bool,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A run of two transfers whose sending fails (the bank unavailable) while the bank
+    pushes a rejection of its message: of the whole group, or of the second transfer
+    only. Then the bank recovers and the run is worked to its end; its view."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select, update
+
+    from adapters.bn.iso20022 import (
+        PaymentInfoStatus,
+        StatusReport,
+        TransactionStatus,
+        build_pain002,
+    )
+    from gateway.payments.models import PaymentChunk, PaymentRun
+
+    people = await payees(http, mocks, consumer, consented, 2)
+    transfers = [transfer(n, h, a) for n, (h, a) in enumerate(people)]
+    pay = consumer | purpose("payment")
+    created = await http.post("/v1/payment-runs", json=roll(ref, transfers), headers=pay)
+    run_id = created.json()["data"]["id"]
+    state = app.state.gateway
+    await mocks.faults("bn", error_rate=1.0)
+    await state.jobs.work_available()  # built and stored, its sending postponed
+    async with transaction(state.sessions) as session:
+        msg_id = (await session.execute(select(PaymentChunk.msg_id))).scalar_one()
+    second = transfers[1]["end_to_end_id"]
+    report = StatusReport(
+        msg_id=f"ST-{ref}",
+        created_at=datetime.now(UTC),
+        original_msg_id=msg_id,
+        group_status="RJCT" if whole_group else None,
+        group_reason="FF01" if whole_group else None,
+        payment_infos=()
+        if whole_group
+        else (
+            PaymentInfoStatus(
+                f"{msg_id}-1", transactions=(TransactionStatus(second, "RJCT", "AC04"),)
+            ),
+        ),
+    )
+    bank = bearer(await get_token(["partner"], ["payment"])) | purpose("payment")
+    pushed = await http.post(
+        "/v1/inbound/bn/payment-status",
+        content=build_pain002(report),
+        headers=bank | {"Content-Type": "application/xml", "X-Message-Id": f"ST-{ref}"},
+    )
+    assert pushed.status_code == 201, pushed.text
+    await mocks.faults("bn", error_rate=0.0)
+    async with transaction(state.sessions) as session:  # the backoff is over
+        await session.execute(update(PaymentRun).values(not_before=datetime.now(UTC)))
+    assert await state.jobs.work_available() == 1
+    return await in_transaction(state, state.payments.view, run_id), transfers
+
+
+async def test_a_message_the_bank_rejected_while_it_was_retried_is_not_sent_again(
+    app: FastAPI,
+    http: httpx.AsyncClient,
+    mocks: Mocks,
+    consumer: dict[str, str],
+    consented: Grant,
+    get_token: GetToken,
+) -> None:
+    view, _ = await _rejected_while_retried(
+        app, http, mocks, consumer, consented, get_token, "2021-09-T1", whole_group=True
+    )
+    assert (view["state"], view["paid"], view["rejected"]) == ("done", 0, 2)
+    assert view["rejected_by_reason"] == {"FF01": 2}
+    assert view["last_error"] is None  # the failed attempts are over
+    assert mocks.bank.ledger == {}  # the bank never got the message: nothing paid
+
+
+async def test_an_outcome_the_bank_pushed_is_kept_when_its_report_comes(
+    app: FastAPI,
+    http: httpx.AsyncClient,
+    mocks: Mocks,
+    consumer: dict[str, str],
+    consented: Grant,
+    get_token: GetToken,
+) -> None:
+    view, transfers = await _rejected_while_retried(
+        app, http, mocks, consumer, consented, get_token, "2021-09-T2", whole_group=False
+    )
+    # The first transfer still waited: the message was sent and the bank's answer gave
+    # its outcome. The second kept the rejection the bank pushed, and the bank booking it
+    # all the same is what the reconciliation reports.
+    assert (view["paid"], view["rejected"]) == (1, 1)
+    second = transfers[1]["end_to_end_id"]
+    assert view["reconciliation"]["rejected_but_booked"] == [second]
