@@ -46,7 +46,7 @@ from starlette.datastructures import FormData, UploadFile
 from gateway.auth.dependencies import Principal, Session
 from gateway.calls.audited import Call
 from gateway.catalog.models import Catalog
-from gateway.console.agent_texts import N_, reason, refusal
+from gateway.console.agent_texts import N_, refusal
 from gateway.console.web import ConsoleUser, checked_form, record_action, render, signed_in
 from gateway.core.db import transaction
 from gateway.core.i18n import translations
@@ -66,6 +66,7 @@ from gateway.inbound.intake import (
     size_limit,
 )
 from gateway.inbound.reading import CSV, NDJSON, Delimiter
+from gateway.inbound.reasons import reason
 from gateway.inbound.service import InboundService, PushedMessage, Receipt
 
 router = APIRouter(prefix="/console/agent", include_in_schema=False)

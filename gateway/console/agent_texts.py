@@ -1,12 +1,10 @@
 """What the intake says about a pushed file, in the words of the agent who uploaded it.
 
-The intake (``gateway.inbound``) writes its row errors and refusals in English, for the
-API's clients, and never with a value from the body: a row number, a field or column
-name, and a reason. The console shows the same facts in the agent's language: each
-known reason has a message id here (``N_``, extracted into the ``agent`` catalog), and a
-reason with a number in it (a length, a count of columns) is matched by a pattern whose
-named groups fill the translated text. A reason not known here is shown as the intake
-wrote it, so nothing is hidden when the intake learns a new one.
+The intake (``gateway.inbound``) stores its row errors in English and never with a value
+from the body: a row number, a field or column name, and a reason; the reasons are read
+in a person's language by ``gateway.inbound.reasons`` (for the API's answers and these
+pages alike). This module words the refusals of a whole file for the agent who uploaded
+it.
 
 Sources of the English texts: ``gateway.inbound.feeds`` (row checks),
 ``gateway.identifiers`` and ``gateway.districts`` (identifier and ubigeo parsing),
@@ -35,57 +33,6 @@ Translate = Callable[[str], str]
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention for a marked message
     """Mark ``message`` for extraction; translated where it is shown."""
-    return message
-
-
-# Reasons a row is refused, as the intake words them (exact).
-REASONS = frozenset(
-    {
-        N_("required"),
-        N_("expected a date YYYY-MM-DD"),
-        N_("is in the future"),
-        N_("expected 8 to 12 digits"),
-        N_("expected M or F"),
-        N_("expected an HIS item code (CIE-10, CPT or supply)"),
-        N_("expected activated, deactivated or transferred"),
-        N_("1 to 35 letters, digits or hyphens"),
-        N_("an amount"),
-        N_("expected 8 digits, optionally followed by the check character"),
-        N_("the check character does not match the number"),
-        N_("expected a 6-digit ubigeo"),
-        N_("expected a 9-digit mobile number starting with 9"),
-        N_("not a JSON object"),
-        N_("not readable as CSV"),
-        N_("a quoted value is not closed"),
-        N_("an ISO 20022 status code (ACSC, RJCT, PDNG, ...)"),
-    }
-)
-
-# Reasons with a number or a code in them: (the intake's wording, the message id).
-PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (
-        re.compile(r"expected text of at most (?P<limit>\d+) characters"),
-        N_("expected text of at most {limit} characters"),
-    ),
-    (
-        re.compile(r"expected (?P<width>\d+) columns, found (?P<found>\d+)"),
-        N_("expected {width} columns, found {found}"),
-    ),
-    (
-        re.compile(r"not a district code in the (?P<coding>[A-Z]+) coding"),
-        N_("not a district code in the {coding} coding"),
-    ),
-)
-
-
-def reason(message: str, gettext: Translate) -> str:
-    """A row's reason in the agent's language (the intake's text when unknown)."""
-    if message in REASONS:
-        return gettext(message)
-    for pattern, msgid in PATTERNS:
-        match = pattern.fullmatch(message)
-        if match:
-            return gettext(msgid).format(**match.groupdict())
     return message
 
 

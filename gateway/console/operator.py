@@ -56,13 +56,13 @@ from gateway.clients.service import (
     rotate_secret,
 )
 from gateway.console import operator_labels as labels
-from gateway.console.agent_texts import reason
 from gateway.console.operator_views import moment, partner_rows, refusals_by_reason
 from gateway.console.web import ConsoleUser, checked_form, record_action, render, signed_in
 from gateway.core.i18n import translations
 from gateway.core.problems import NotFound
 from gateway.exchanges.service import ExchangeService
 from gateway.inbound.feeds import FEEDS
+from gateway.inbound.reasons import reason
 from gateway.inbound.service import InboundService
 from gateway.jobs.starters import Starter
 from gateway.partners.health import PartnerHealth

@@ -19,6 +19,7 @@ language: clients key on them.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -122,7 +123,94 @@ def _rendered(error: Any, locale: str) -> Any:
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc)
+    """``("body", "dnis", 3)`` -> ``body.dnis[3]``: a list's entry by its index, as the
+    gateway's own checks name it."""
+    name = ""
+    for part in loc:
+        name += f"[{part}]" if isinstance(part, int) else f".{part}" if name else str(part)
+    return name
+
+
+# Pydantic's error types (https://docs.pydantic.dev/latest/errors/validation_errors/) in
+# the catalog's words, filled from the error's ``ctx``; any other type is "invalid value".
+# Pydantic's own ``msg`` is English only, and some types quote the input.
+_VALIDATION_MESSAGES: dict[str, str] = {
+    "missing": N_("required"),
+    "extra_forbidden": N_("not a field of this operation"),
+    "string_type": N_("expected text"),
+    "string_too_short": N_("expected {min_length} or more characters"),
+    "string_too_long": N_("expected up to {max_length} characters"),
+    "string_pattern_mismatch": N_("does not have the expected form ({pattern})"),
+    "string_unicode": N_("expected valid Unicode text"),
+    "int_type": N_("expected an integer"),
+    "int_parsing": N_("expected an integer"),
+    "int_parsing_size": N_("expected an integer"),
+    "int_from_float": N_("expected an integer"),
+    "float_type": N_("expected a number"),
+    "float_parsing": N_("expected a number"),
+    "finite_number": N_("expected a finite number"),
+    "decimal_type": N_("expected a decimal number"),
+    "decimal_parsing": N_("expected a decimal number"),
+    "decimal_max_digits": N_("expected at most {max_digits} digits"),
+    "decimal_max_places": N_("expected at most {decimal_places} decimal places"),
+    "decimal_whole_digits": N_("expected at most {whole_digits} digits before the point"),
+    "bool_type": N_("expected true or false"),
+    "bool_parsing": N_("expected true or false"),
+    "list_type": N_("expected a list"),
+    "tuple_type": N_("expected a list"),
+    "set_type": N_("expected a list"),
+    "dict_type": N_("expected an object"),
+    "model_type": N_("expected an object"),
+    "model_attributes_type": N_("expected an object"),
+    "too_short": N_("expected {min_length} or more entries"),
+    "too_long": N_("expected up to {max_length} entries"),
+    "greater_than": N_("expected a value greater than {gt}"),
+    "greater_than_equal": N_("expected a value of at least {ge}"),
+    "less_than": N_("expected a value less than {lt}"),
+    "less_than_equal": N_("expected a value of at most {le}"),
+    "multiple_of": N_("expected a multiple of {multiple_of}"),
+    "literal_error": N_("expected one of {expected}"),
+    "enum": N_("expected one of {expected}"),
+    "date_type": N_("expected a date YYYY-MM-DD"),
+    "date_parsing": N_("expected a date YYYY-MM-DD"),
+    "date_from_datetime_parsing": N_("expected a date YYYY-MM-DD"),
+    "date_from_datetime_inexact": N_("expected a date YYYY-MM-DD"),
+    "datetime_type": N_("expected a date and time (ISO 8601)"),
+    "datetime_parsing": N_("expected a date and time (ISO 8601)"),
+    "datetime_from_date_parsing": N_("expected a date and time (ISO 8601)"),
+    "timezone_aware": N_("expected a date and time with its offset from UTC"),
+    "uuid_type": N_("expected a UUID"),
+    "uuid_parsing": N_("expected a UUID"),
+    "url_type": N_("expected a URL"),
+    "url_parsing": N_("expected a URL"),
+    "url_scheme": N_("expected a URL of scheme {expected_schemes}"),
+}
+
+
+def validation_message(error: Any) -> str | Text:
+    """The catalog's message for one of pydantic's validation errors (a dict with
+    ``type`` and ``ctx``), rendered in the reader's language by ``problem_response``;
+    never pydantic's English ``msg``, never the input."""
+    message = _VALIDATION_MESSAGES.get(str(error.get("type")), N_("invalid value"))
+    context = error.get("ctx") or {}
+    names = [n for n in ("min_length", "max_length", "pattern", "max_digits", "decimal_places",
+                         "whole_digits", "gt", "ge", "lt", "le", "multiple_of", "expected",
+                         "expected_schemes") if "{" + n + "}" in message]  # fmt: skip
+    if not names:
+        return message
+    if any(name not in context for name in names):
+        return N_("invalid value")
+    return Text(message, **{name: _shown(name, context[name]) for name in names})
+
+
+def _shown(name: str, value: Any) -> str:
+    """A ``ctx`` value as the message shows it: pydantic writes the choices of a literal
+    or an enum in English ("'a', 'b' or 'c'"); they are listed with commas instead."""
+    if name in ("expected", "expected_schemes"):
+        choices = re.findall(r"'([^']*)'", str(value))
+        if choices:
+            return ", ".join(choices)
+    return str(value)
 
 
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
@@ -159,10 +247,10 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
             extra={"errors": [{"field": "header.content-type", "message": N_("unsupported")}]},
         )
     errors = [
-        {"field": _field_name(tuple(err.get("loc", ()))), "message": err.get("msg", "invalid")}
+        {"field": _field_name(tuple(err.get("loc", ()))), "message": validation_message(err)}
         for err in exc.errors()
     ]
-    fields = ", ".join(e["field"] for e in errors)
+    fields = ", ".join(str(e["field"]) for e in errors)
     return problem_response(
         ValidationFailed.type(),
         Text("invalid fields: {fields}", fields=fields),

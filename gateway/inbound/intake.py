@@ -29,10 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.calls.audited import AuditedCall, Call, audited_call, project
 from gateway.calls.validation import invalid
-from gateway.core.i18n import Text
+from gateway.core.errors import request_locale
+from gateway.core.i18n import Text, gettext
 from gateway.core.problems import PayloadTooLarge, ProblemError
 from gateway.inbound.feeds import NOTICES, Feed, Notices
 from gateway.inbound.reading import Delimiter, body_format
+from gateway.inbound.reasons import reason
 from gateway.inbound.service import InboundService, Receipt
 from gateway.partners.ports import Bank
 from gateway.partners.registry import PartnerRegistry
@@ -99,7 +101,7 @@ async def push_rows(
             # Owed to the feed's subscribers, in the request's transaction (a resend
             # owes nothing new).
             await call.state.get(Notices).fan_out(session, feed.name, feed.partner, message_id)
-        return _answer(audited, receipt)
+        return _answer(audited, receipt, request_locale(call.request))
 
 
 async def read_document(blocks: AsyncIterator[bytes]) -> bytes:
@@ -178,7 +180,7 @@ async def _payment_status(
         if not receipt.replayed:
             # The statuses and the audit event commit together, with the request.
             audited.shares_transaction = True
-        return _answer(audited, receipt)
+        return _answer(audited, receipt, request_locale(call.request))
 
 
 async def _settlements(
@@ -194,13 +196,34 @@ async def _settlements(
         receipt = await call.state.get(InboundService).receive_document(
             feed, message_id, call.principal.client_id, body, rows, user_id=call.user_id
         )
-        return _answer(audited, receipt)
+        return _answer(audited, receipt, request_locale(call.request))
 
 
-def _answer(audited: AuditedCall, receipt: Receipt) -> Pushed:
+def _answer(audited: AuditedCall, receipt: Receipt, locale: str) -> Pushed:
+    """The API's answer to a push: the receipt as the catalog lets this caller see it,
+    each refused row's reasons in ``locale`` (they are stored in English)."""
     audited.event.request_digest = receipt.body["body_sha256"]
     if receipt.replayed:
         audited.event.outcome = "replayed"
     status = 200 if receipt.replayed else 201  # a resend stored nothing new
-    answer = audited.respond(project(receipt.body, audited.fields), status=status)
+    body = receipt.body
+    if body.get("rejections"):
+        body = {**body, "rejections": _in_locale(body["rejections"], locale)}
+    answer = audited.respond(project(body, audited.fields), status=status)
     return Pushed(receipt, answer, status)
+
+
+def _in_locale(rejections: list[dict[str, Any]], locale: str) -> list[dict[str, Any]]:
+    def translate(message: str) -> str:
+        return gettext(message, locale)
+
+    return [
+        {
+            **rejection,
+            "errors": [
+                {**error, "message": reason(str(error["message"]), translate)}
+                for error in rejection["errors"]
+            ],
+        }
+        for rejection in rejections
+    ]

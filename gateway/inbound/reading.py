@@ -69,7 +69,7 @@ CHARSETS = {
     "iso8859-1": "ISO-8859-1",
     "cp1252": "Windows-1252",
 }
-_ACCEPTED = "UTF-8, ISO-8859-1 or Windows-1252"
+_ACCEPTED = Text("UTF-8, ISO-8859-1 or Windows-1252")
 _SHOWN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:+()-]{0,63}$")
 
 Row = tuple[int, dict[str, Any] | None, str | None]

@@ -182,6 +182,7 @@ async def test_the_console_and_the_api_give_one_file_the_same_checks(
             "X-Purpose": "coresponsibility-verification",
             "X-Message-Id": "his-api-0001",
             "Content-Type": "text/csv",
+            "Accept-Language": "en",
         },
     )
     assert api.status_code == 201, api.text
@@ -193,6 +194,28 @@ async def test_the_console_and_the_api_give_one_file_the_same_checks(
         console.body["rejections"],
     )
     assert data["body_sha256"] == console.body["body_sha256"]
+    # The reasons are stored in English and answered in the reader's language: Spanish
+    # unless the request asks for English, as every problem document is.
+    assert data["rejections"] == [
+        {"row": 3, "errors": [{"field": "service_date", "message": "expected a date YYYY-MM-DD"}]}
+    ]
+    again = await http.post(
+        "/v1/inbound/minsa-his/health-records",
+        content=ONE_BAD,
+        headers=bearer(partner)
+        | {
+            "X-Purpose": "coresponsibility-verification",
+            "X-Message-Id": "his-api-0001",
+            "Content-Type": "text/csv",
+        },
+    )
+    assert again.status_code == 200, again.text
+    assert again.json()["data"]["rejections"] == [
+        {
+            "row": 3,
+            "errors": [{"field": "service_date", "message": "se esperaba una fecha AAAA-MM-DD"}],
+        }
+    ]
 
 
 async def test_a_file_with_a_wrong_header_is_refused_whole_naming_the_column(

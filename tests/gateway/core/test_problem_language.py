@@ -65,6 +65,47 @@ async def test_a_validation_error_names_its_field_in_the_readers_language(
 
 
 @pytest.mark.parametrize(("accept", "locale"), LANGUAGES)
+async def test_the_frameworks_own_checks_speak_the_readers_language(
+    browser: httpx.AsyncClient, consumer: dict[str, str], accept: str | None, locale: str
+) -> None:
+    """Checks the request's declared shape makes before any of the gateway's own (a
+    missing header, an entry of the wrong type, a field not in the contract, an empty
+    list): each message from the catalog, never the framework's English, and a list's
+    entry named by its index as the gateway's own checks name it."""
+    headers = _headers(accept, **consumer, **purpose("contact"))
+    missing = await browser.get("/v1/persons/60542601", headers=_headers(accept, **consumer))
+    assert missing.status_code == 422, missing.text
+    assert _in(missing, locale)["errors"] == [
+        {"field": "header.X-Purpose", "message": {"es": "obligatorio", "en": "required"}[locale]}
+    ]
+    wrong = await browser.post(
+        "/v1/phone-line-lookups", json={"dnis": [60542601, None], "extra": 1}, headers=headers
+    )
+    assert wrong.status_code == 422, wrong.text
+    errors = _in(wrong, locale)["errors"]
+    expected_text = {"es": "se esperaba texto", "en": "expected text"}[locale]
+    not_a_field = {
+        "es": "no es un campo de esta operación",
+        "en": "not a field of this operation",
+    }[locale]
+    assert errors == [
+        {"field": "body.dnis[0]", "message": expected_text},
+        {"field": "body.dnis[1]", "message": expected_text},
+        {"field": "body.extra", "message": not_a_field},
+    ]
+    empty = await browser.post("/v1/phone-line-lookups", json={"dnis": []}, headers=headers)
+    assert _in(empty, locale)["errors"] == [
+        {
+            "field": "body.dnis",
+            "message": {
+                "es": "se esperaban 1 o más elementos",
+                "en": "expected 1 or more entries",
+            }[locale],
+        }
+    ]
+
+
+@pytest.mark.parametrize(("accept", "locale"), LANGUAGES)
 async def test_an_invalid_token_is_refused_in_the_readers_language(
     browser: httpx.AsyncClient, accept: str | None, locale: str
 ) -> None:
