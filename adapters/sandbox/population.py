@@ -500,8 +500,13 @@ class Population:
             unit, value = ("D", age_days) if age_days < 30 else ("M", age_days // 30)
             if age_days >= 365:
                 unit, value = "A", age_days // 365
-            is_cred = code.startswith(("99381", "99382"))
-            months = age_days / 30.4
+            weight_kg = height_cm = None
+            if code.startswith(("99381", "99382")):  # CRED: the child weighed and measured
+                months = age_days / 30.4
+                weight = child.birth_weight_g / 1000 + 0.6 * min(months, 6)
+                height = child.length_cm + 3.0 * min(months, 4) + 1.2 * max(months - 4, 0)
+                weight_kg = round(weight + 0.25 * max(months - 6, 0), 2)
+                height_cm = round(height, 1)
             record = HealthRecord(
                 appointment_id=f"{household.index:09d}{seq:03d}",
                 service_date=served,
@@ -512,18 +517,10 @@ class Population:
                 item_code=code,
                 diagnosis_type="D",
                 lab_value=lab,
-                weight_kg=None,
-                height_cm=None,
+                weight_kg=weight_kg,
+                height_cm=height_cm,
                 hemoglobin=hemoglobin if code == "85018" else None,
             )
-            if is_cred:
-                weight = child.birth_weight_g / 1000 + 0.6 * min(months, 6)
-                height = child.length_cm + 3.0 * min(months, 4) + 1.2 * max(months - 4, 0)
-                record = replace(
-                    record,
-                    weight_kg=round(weight + 0.25 * max(months - 6, 0), 2),
-                    height_cm=round(height, 1),
-                )
             records.append(record)
             if code == "85018" and hemoglobin < 11.0:
                 # Anaemia found at the screening: a diagnosis row of the same visit.
