@@ -353,7 +353,7 @@ class SmscAdapter:
             await asyncio.sleep(slot - now)
 
     async def _submit(
-        self, phone: str, parts: list[bytes], coding: int, esm_class: int, replace: bool
+        self, phone: str, parts: tuple[bytes, ...], coding: int, esm_class: int, replace: bool
     ) -> str:
         link = await self._bound()
         message_id = ""

@@ -21,6 +21,7 @@ ACCEPTD UNKNOWN REJECTD``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import struct
 from dataclasses import dataclass
@@ -99,13 +100,19 @@ def text(value: Any) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else str(value)
 
 
-def encode_text(message: str) -> tuple[list[bytes], int, int]:
+@functools.lru_cache(maxsize=64)
+def encode_text(message: str) -> tuple[tuple[bytes, ...], int, int]:
     """The short message(s) for ``message``: GSM 03.38 when every character is in the
     default alphabet, else UCS-2; one part up to 160 septets (70 UCS-2 characters),
     else concatenated parts with a user data header. Returns (parts, data_coding,
-    esm_class)."""
+    esm_class).
+
+    Remembered for the last 64 texts: a month's reminders share a handful of texts, and
+    encoding one costs more than the rest of its ``submit_sm``. A long text's parts keep
+    the concatenation reference drawn the first time; a handset joins parts by sender
+    and reference, so the same reference on other phones mixes nothing."""
     parts, coding, esm_class = gsm.make_parts(message)
-    return list(parts), int(coding), int(esm_class)
+    return tuple(parts), int(coding), int(esm_class)
 
 
 def decode_text(short_message: bytes, data_coding: int) -> str:
@@ -164,14 +171,20 @@ def receipt_text(receipt: Receipt) -> str:
 
 
 def parse_receipt(short_message: str) -> Receipt | None:
-    """The receipt in a ``deliver_sm``'s text, or None when it is not one."""
+    """The receipt in a ``deliver_sm``'s text, or None when it is not one (no receipt
+    fields, an unknown ``stat``, or a date that does not exist)."""
     found = _RECEIPT.search(short_message)
     if found is None or found["stat"] not in RECEIPT_STATES:
         return None
-    return Receipt(
-        found["id"],
-        found["stat"],
-        found["err"],
-        datetime.strptime(found["submit"], "%y%m%d%H%M"),
-        datetime.strptime(found["done"], "%y%m%d%H%M"),
-    )
+    try:
+        submitted, done = _date(found["submit"]), _date(found["done"])
+    except ValueError:
+        return None
+    return Receipt(found["id"], found["stat"], found["err"], submitted, done)
+
+
+def _date(digits: str) -> datetime:
+    """A receipt's YYMMDDhhmm (ten digits, as the pattern matched), 20YY assumed as
+    ``strptime``'s ``%y`` would for 00-68; ValueError for an impossible date."""
+    yy, mm, dd, hh, mi = (int(digits[i : i + 2]) for i in range(0, 10, 2))
+    return datetime(2000 + yy if yy < 69 else 1900 + yy, mm, dd, hh, mi)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -167,8 +168,6 @@ async def test_an_event_not_stored_is_delivered_again(smsc: tuple[SmscMock, int]
 
 
 def test_receipt_text_reads_back() -> None:
-    from datetime import datetime
-
     receipt = smpp.Receipt(
         "0000000042", "UNDELIV", "001", datetime(2020, 11, 2, 9, 30), datetime(2020, 11, 2, 9, 31)
     )
@@ -179,6 +178,29 @@ def test_receipt_text_reads_back() -> None:
     )
     assert smpp.parse_receipt(text) == receipt
     assert smpp.parse_receipt("BAJA") is None
+
+
+@pytest.mark.parametrize(
+    ("digits", "expected"),
+    [
+        ("0002290000", datetime(2000, 2, 29, 0, 0)),  # a leap day
+        ("6812312359", datetime(2068, 12, 31, 23, 59)),  # %y: 00-68 are 20YY ...
+        ("6901010000", datetime(1969, 1, 1, 0, 0)),  # ... and 69-99 are 19YY
+    ],
+)
+def test_receipt_dates_read_as_smpp_writes_them(digits: str, expected: datetime) -> None:
+    text = f"id:7 sub:001 dlvrd:001 submit date:{digits} done date:{digits} stat:DELIVRD err:000"
+    receipt = smpp.parse_receipt(text)
+    assert receipt is not None
+    assert (receipt.submitted_at, receipt.done_at) == (expected, expected)
+    assert expected == datetime.strptime(digits, "%y%m%d%H%M")
+
+
+@pytest.mark.parametrize("digits", ["2013010000", "2002300000", "2011022460", "2011020961"])
+def test_a_receipt_with_a_date_that_does_not_exist_is_not_read(digits: str) -> None:
+    # Month 13, 30 February, hour 24, minute 61: not a receipt the gateway can keep.
+    text = f"id:7 sub:001 dlvrd:001 submit date:{digits} done date:2011020931 stat:DELIVRD err:000"
+    assert smpp.parse_receipt(text) is None
 
 
 def test_long_or_accented_text_is_segmented() -> None:
