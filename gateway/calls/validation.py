@@ -12,6 +12,7 @@ from datetime import date
 from typing import TypeVar
 
 from gateway import identifiers
+from gateway.core.errors import invalid_fields
 from gateway.core.i18n import N_, Text
 from gateway.core.problems import ProblemError, ValidationFailed
 from gateway.districts import DistrictTable
@@ -34,7 +35,8 @@ class EveryField:
 
     ``take(check)`` runs ``check()`` and returns its result, or None after recording the
     fields a ``ValidationFailed`` named; ``done()`` raises one ``ValidationFailed``
-    listing them all (in the order checked) if any check failed."""
+    listing them (in the order checked; the first 1,000, ``invalid_fields``) if any
+    check failed."""
 
     def __init__(self) -> None:
         self.errors: list[dict[str, str | Text]] = []
@@ -51,10 +53,8 @@ class EveryField:
 
     def done(self) -> None:
         if self.errors:
-            fields = ", ".join(str(e["field"]) for e in self.errors)
-            raise ValidationFailed(
-                Text("invalid fields: {fields}", fields=fields), extra={"errors": self.errors}
-            )
+            detail, listed = invalid_fields(self.errors)
+            raise ValidationFailed(detail, extra={"errors": listed})
 
 
 def document_number(value: str, field: str) -> str:

@@ -250,13 +250,29 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
         {"field": _field_name(tuple(err.get("loc", ()))), "message": validation_message(err)}
         for err in exc.errors()
     ]
-    fields = ", ".join(str(e["field"]) for e in errors)
-    return problem_response(
-        ValidationFailed.type(),
-        Text("invalid fields: {fields}", fields=fields),
-        request,
-        extra={"errors": errors},
+    detail, listed = invalid_fields(errors)
+    return problem_response(ValidationFailed.type(), detail, request, extra={"errors": listed})
+
+
+#: A refusal lists at most this many failing fields (the first ones), so that the answer
+#: to a large bad batch stays far smaller than the batch; as pushed files list the first
+#: 1,000 refused rows.
+MAX_LISTED_ERRORS = 1_000
+
+
+def invalid_fields(errors: list[dict[str, Any]]) -> tuple[Text, list[dict[str, Any]]]:
+    """The ``detail`` of a 422 naming the failing fields, and the ``errors`` to list: all
+    of them, or past :data:`MAX_LISTED_ERRORS` the first ones and a detail that says how
+    many there were."""
+    if len(errors) <= MAX_LISTED_ERRORS:
+        fields = ", ".join(str(e["field"]) for e in errors)
+        return Text("invalid fields: {fields}", fields=fields), errors
+    detail = Text(
+        "{count:,} invalid fields; the first {listed:,} are listed",
+        count=len(errors),
+        listed=MAX_LISTED_ERRORS,
     )
+    return detail, errors[:MAX_LISTED_ERRORS]
 
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -303,6 +304,30 @@ async def test_bad_rows_are_named_without_their_values(
     fields = [e["field"] for e in answer.json()["errors"]]
     assert fields == ["body.reminders[0].dni", "body.reminders[0].phone"]
     assert "0123456789" not in answer.text
+
+
+async def test_a_large_bad_batch_lists_its_first_thousand_errors(
+    http: httpx.AsyncClient, follow_up: dict[str, str]
+) -> None:
+    """Two errors in each of 5,000 rows: the answer lists the first 1,000 and says how
+    many there were, so that its size is bounded whatever the batch's (it listed every
+    error, about four times the batch's own size)."""
+    rows = [{"reminder_key": f"k{n}", "dni": "0000000X", "phone": "9"} for n in range(5_000)]
+    body = {"batch_ref": "large", "reminders": rows}
+    answer = await http.post("/v1/reminders", json=body, headers=follow_up)
+    assert answer.status_code == 422
+    problem = answer.json()
+    assert len(problem["errors"]) == 1_000
+    assert problem["errors"][-1]["field"] == "body.reminders[499].phone"
+    assert problem["detail"] == "10,000 invalid fields; the first 1,000 are listed"
+    assert len(answer.content) < len(json.dumps(body)) / 2
+    few = await http.post(
+        "/v1/reminders", json={"batch_ref": "few", "reminders": rows[:2]}, headers=follow_up
+    )
+    assert few.json()["detail"] == (
+        "invalid fields: body.reminders[0].dni, body.reminders[0].phone, "
+        "body.reminders[1].dni, body.reminders[1].phone"
+    )
 
 
 async def test_bad_rows_are_told_in_the_readers_language(
