@@ -55,6 +55,8 @@ class Principal:
     name: str
     roles: frozenset[str]
     purposes: frozenset[str]
+    # The purposes the client is registered for, granted by this token or not.
+    registered_purposes: frozenset[str] = frozenset()
 
 
 def _unauthorized(detail: str, *, token_sent: bool = True) -> ProblemError:
@@ -121,6 +123,7 @@ async def current_principal(
         name=client.name,
         roles=frozenset(claims.roles) & client.roles,
         purposes=frozenset(claims.purposes) & client.purposes,
+        registered_purposes=frozenset(client.purposes),
     )
 
 
@@ -140,9 +143,21 @@ def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
 
 
 def require_purpose(principal: Principal, purpose: str) -> None:
+    """403 ``purpose-not-granted`` (RFC 6750 ``insufficient_scope``) unless the token
+    grants ``purpose``; the detail says whether the client lacks it or only the token
+    does (then a token asked with that scope grants it, RFC 6749 §3.3)."""
     if purpose not in principal.purposes:
+        detail = (
+            Text(
+                "the token was not issued for purpose '{purpose}': ask for a token with "
+                "scope '{purpose}'",
+                purpose=purpose,
+            )
+            if purpose in principal.registered_purposes
+            else Text("client is not registered for purpose '{purpose}'", purpose=purpose)
+        )
         raise PurposeNotGranted(
-            Text("client is not registered for purpose '{purpose}'", purpose=purpose),
+            detail,
             extra={"purpose": purpose},
             headers={"WWW-Authenticate": bearer_challenge("insufficient_scope", scope=purpose)},
         )

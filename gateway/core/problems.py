@@ -132,7 +132,10 @@ class PurposeNotGranted(ProblemError):
     slug = "purpose-not-granted"
     status = 403
     title = N_("Purpose not granted")
-    description = N_("The client is not registered for the purpose it declared.")
+    description = N_(
+        "The client is not registered for the purpose it declared, or its token was not "
+        "issued for it."
+    )
 
 
 class PurposeNotAllowed(ProblemError):

@@ -360,6 +360,10 @@ async def test_scope_narrows_the_token_to_granted_purposes(
     assert challenge.startswith("Bearer ")
     assert 'error="insufficient_scope"' in challenge
     assert 'scope="contact"' in challenge
+    # The detail says the token, not the client, lacks the purpose, and what to ask for.
+    assert refused.json()["detail"] == (
+        "the token was not issued for purpose 'contact': ask for a token with scope 'contact'"
+    )
 
     for scope in ["marketing", "contact affiliation", "contact \\x"]:
         response = await token(scope)

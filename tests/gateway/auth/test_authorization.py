@@ -69,6 +69,7 @@ async def test_purpose_outside_grants_is_403(http: httpx.AsyncClient, get_token:
     assert response.status_code == 403
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"] == "/problems/purpose-not-granted"
+    assert response.json()["detail"] == "client is not registered for purpose 'payment'"
     allowed = await http.get("/v1/services?purpose=contact", headers=bearer(token))
     assert allowed.status_code == 200
 
