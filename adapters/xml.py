@@ -8,11 +8,16 @@ expansion attacks (XXE, billion laughs) at the door.
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
+
+_POSITION = re.compile(r", line \d+, column \d+$")
 
 
 class UnsafeXmlError(ValueError):
-    """The document is not well-formed XML, or it declares a DTD."""
+    """The document is not well-formed XML (``malformed XML at line L, column C: ...``
+    in libxml2's words), or it declares a DTD."""
 
 
 def _parser() -> etree.XMLParser:
@@ -32,7 +37,10 @@ def parse_xml(data: bytes) -> etree._Element:
     try:
         root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as exc:
-        raise UnsafeXmlError(f"malformed XML: {exc.msg}") from None
+        line, column = exc.position
+        # libxml2's own words, without the position lxml appends to them.
+        said = _POSITION.sub("", exc.msg or "")
+        raise UnsafeXmlError(f"malformed XML at line {line}, column {column}: {said}") from None
     if root.getroottree().docinfo.doctype:  # type: ignore[union-attr]
         raise UnsafeXmlError("XML with a DOCTYPE is refused")
     return root

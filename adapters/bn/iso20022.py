@@ -242,7 +242,7 @@ def load(data: bytes, *names: str) -> tuple[etree._Element, str]:
     namespace = etree.QName(root).namespace or ""
     name = namespace.rsplit(":", 1)[-1]
     if name not in names or namespace != _ns(name) or etree.QName(root).localname != "Document":
-        raise InvalidMessageError(f"expected a Document of {' or '.join(names)}")
+        raise InvalidMessageError(f"expected a Document of {', '.join(names)}")
     validator = schema(name)
     if not validator.validate(root):
         errors: list[etree._LogEntry] = list(validator.error_log)  # type: ignore[call-overload]

@@ -27,6 +27,7 @@ from gateway.core.problems import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from gateway.inbound.reasons import reason
 
 Translate = Callable[[str], str]
 
@@ -104,7 +105,7 @@ def refusal(exc: ProblemError, gettext: Translate, limit: str) -> list[str]:
         if document:
             return [
                 gettext("The file is not a valid {kind} document: {why}").format(
-                    kind=document["kind"], why=document["why"]
+                    kind=document["kind"], why=reason(document["why"], gettext)
                 )
             ]
     return [gettext("The file was refused: {detail}").format(detail=exc.detail)]

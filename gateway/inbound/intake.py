@@ -34,7 +34,7 @@ from gateway.core.i18n import Text, gettext
 from gateway.core.problems import PayloadTooLarge, ProblemError
 from gateway.inbound.feeds import NOTICES, Feed, Notices
 from gateway.inbound.reading import Delimiter, body_format
-from gateway.inbound.reasons import reason
+from gateway.inbound.reasons import reason, reason_text
 from gateway.inbound.service import InboundService, Receipt
 from gateway.partners.ports import Bank
 from gateway.partners.registry import PartnerRegistry
@@ -123,7 +123,8 @@ def _unreadable(kind: str, reason: ValueError) -> ProblemError:
     """422 naming what is wrong: the first schema error's element, line and rule, or
     the refusal of a DTD or entity declaration (the adapter's text carries no value)."""
     return invalid(
-        "body", Text("not a valid {kind} document: {reason}", kind=kind, reason=str(reason))
+        "body",
+        Text("not a valid {kind} document: {reason}", kind=kind, reason=reason_text(str(reason))),
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from gateway.core.i18n import N_
+from gateway.core.i18n import N_, Text
 
 Translate = Callable[[str], str]
 
@@ -41,6 +41,9 @@ REASONS = frozenset(
         N_("not readable as CSV"),
         N_("a quoted value is not closed"),
         N_("an ISO 20022 status code (ACSC, RJCT, PDNG, ...)"),
+        # a document refused whole (adapters.xml, adapters.bn.iso20022)
+        N_("XML with a DOCTYPE or entity declaration is refused"),
+        N_("XML with a DOCTYPE is refused"),
     }
 )
 
@@ -58,6 +61,44 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"not a district code in the (?P<coding>[A-Z]+) coding"),
         N_("not a district code in the {coding} coding"),
     ),
+    # A document refused whole: the parser's or the schema validator's own words (libxml2)
+    # stay as they are, the sentence around them is translated.
+    (
+        re.compile(r"malformed XML at line (?P<line>\d+), column (?P<column>\d+): (?P<said>.*)"),
+        N_("malformed XML at line {line}, column {column}: {said}"),
+    ),
+    (
+        re.compile(r"expected a Document of (?P<names>[\w., ]+)"),
+        N_("expected a Document of {names}"),
+    ),
+    (
+        re.compile(r"(?P<name>\S+) does not follow its schema"),
+        N_("{name} does not follow its schema"),
+    ),
+    (
+        re.compile(
+            r"(?P<name>\S+) invalid at (?P<where>\S+) \(line (?P<line>\d+)\): "
+            r"the value breaks the '(?P<facet>\w+)' facet of its type"
+        ),
+        N_(
+            "{name} invalid at {where} (line {line}): the value breaks the '{facet}' facet "
+            "of its type"
+        ),
+    ),
+    (
+        re.compile(
+            r"(?P<name>\S+) invalid at (?P<where>\S+) \(line (?P<line>\d+)\): "
+            r"the value is not a valid (?P<type>\S+)"
+        ),
+        N_("{name} invalid at {where} (line {line}): the value is not a valid {type}"),
+    ),
+    (
+        re.compile(
+            r"(?P<name>\S+) invalid at (?P<where>\S+) \(line (?P<line>\d+)\): (?P<rule>.*)",
+            re.DOTALL,
+        ),
+        N_("{name} invalid at {where} (line {line}): {rule}"),
+    ),
 )
 
 
@@ -69,4 +110,16 @@ def reason(message: str, gettext: Translate) -> str:
         match = pattern.fullmatch(message)
         if match:
             return gettext(msgid).format(**match.groupdict())
+    return message
+
+
+def reason_text(message: str) -> str | Text:
+    """A reason as a ``Text`` translated where it is read (``render``), or the intake's
+    own text when it is not one known here."""
+    if message in REASONS:
+        return Text(message)
+    for pattern, msgid in PATTERNS:
+        match = pattern.fullmatch(message)
+        if match:
+            return Text(msgid, **match.groupdict())
     return message

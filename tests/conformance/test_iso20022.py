@@ -389,6 +389,41 @@ async def test_a_document_with_a_dtd_keeps_its_own_refusal(
         assert "root:" not in refused.text
 
 
+async def test_a_refused_document_is_told_in_the_readers_language(
+    http: httpx.AsyncClient, bank: dict[str, str]
+) -> None:
+    """The sentence is the catalog's; what libxml2 itself said stays in its words."""
+    spanish = bank | {"Accept-Language": "es-PE"}
+    cases = [
+        (
+            b'<?xml version="1.0"?><!DOCTYPE Document><Document/>',
+            "no es un documento pain.002 válido: "
+            "se rechaza un XML con declaración DOCTYPE o de entidades",
+        ),
+        (
+            b'<?xml version="1.0"?>\n<Document xmlns="urn:x"><a></Document>',
+            "no es un documento pain.002 válido: XML mal formado en la línea 2, columna 39: "
+            "Opening and ending tag mismatch: a line 2 and Document",
+        ),
+        (
+            b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"/>',
+            "no es un documento pain.002 válido: "
+            "se esperaba un Document de pain.002.001.03, pain.002.001.10",
+        ),
+    ]
+    for n, (body, expected) in enumerate(cases):
+        refused = await push(http, spanish, "pain.002", body, f"ES-{n}")
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["message"] == expected
+    v03 = case("11-pain002-v03.xml")
+    unknown = v03.replace(b"<TxSts>ACSC</TxSts>", b"<TxSts>ACSC</TxSts><Sexo>F</Sexo>")
+    refused = await push(http, spanish, "pain.002", unknown, "ES-SCHEMA")
+    message = refused.json()["errors"][0]["message"]
+    assert message.startswith(
+        "no es un documento pain.002 válido: pain.002.001.03 no válido en Sexo (línea 21): "
+    )
+
+
 # ------------------------------------------------------------------------- reconciliation
 
 

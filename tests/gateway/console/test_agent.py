@@ -355,7 +355,7 @@ async def test_the_banks_agent_uploads_an_iso_20022_document(
     refused = await upload(http, token, broken, feed="settlements", name="camt.xml")
     assert refused.status_code == 422
     assert "El archivo no es un documento camt.054 válido" in refused.text
-    assert "Amt (line 23)" in refused.text
+    assert "camt.054.001.08 no válido en Amt (línea 23)" in refused.text
     answer = await upload(http, token, path.read_bytes(), feed="settlements", name="camt.xml")
     assert answer.status_code == 303, answer.text
     receipt = await http.get(answer.headers["location"])
