@@ -105,6 +105,8 @@ class Household:
     # SMS reminders the programme asked the gateway for, for this child, over the
     # follow-up months (0: nothing missing, or the caregiver has no mobile line).
     reminders: int = 0
+    # Follow-up months in which the child missed an item (its caregiver to remind).
+    months_to_remind: int = 0
 
     def __repr__(self) -> str:
         # No identifier, name or number: a repr reaches logs and tracebacks.
@@ -1021,6 +1023,7 @@ class Operation:
             figures = await send_monthly_reminders(self.gw, month, caregivers, rounds)
             self.results.reminders[month] = figures
             for h in missing:
+                h.months_to_remind += 1
                 if h.mobile:
                     h.reminders += rounds
             self.progress.advance(step, len(missing))

@@ -718,12 +718,11 @@ def _sms_section(results: Results, summary: Mapping[str, Any], w: Words) -> str:
         row = cells(f.asked, f.no_line, asked, sent, f.counts)
         rows.append((w.month(month), *row[:2], w.n(f.rounds), *row[2:]))
         total.update(f.counts)
-        total["caregivers"] += f.asked
-        total["no_line"] += f.no_line
         total["asked"] += asked
-    every = cells(
-        total["caregivers"], total["no_line"], total["asked"], int(summary["sms_sent"]), total
-    )
+    # Every month together: a caregiver reminded in two months is one caregiver.
+    caregivers = [h for h in results.households if h.months_to_remind]
+    without_line = sum(1 for h in caregivers if not h.mobile)
+    every = cells(len(caregivers), without_line, total["asked"], int(summary["sms_sent"]), total)
     foot = (
         f"<tfoot><tr><th>{html.escape(w(TEXT['every_month']))}</th>"
         + "".join(f"<td>{c}</td>" for c in (*every[:2], "", *every[2:]))
@@ -750,7 +749,8 @@ def _sms_section(results: Results, summary: Mapping[str, Any], w: Words) -> str:
             "or iron are reminded on their mobile line, once per round of the month; the "
             "message names no service. Shares: without a line, of the caregivers to remind; "
             "accepted and opted out, of the reminders asked; delivered, failed or expired, of "
-            "the reminders accepted, as the delivery receipts say."
+            "the reminders accepted, as the delivery receipts say. In the row of every month, "
+            "a caregiver reminded in several months counts once."
         )
     )
     left = []
