@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import typer
 
-from adapters.sandbox.cli import mocks, population_app
 from gateway.cli.audit import audit_app
 from gateway.cli.catalog import catalog_app, contract_app
 from gateway.cli.clients import clients_app
@@ -14,6 +13,7 @@ from gateway.cli.demo import demo
 from gateway.cli.exchanges import exchanges_app
 from gateway.cli.keys import keys_app
 from gateway.cli.partners import partners_app
+from gateway.cli.population import mocks, population_app
 from gateway.cli.purge import purge_command
 from gateway.cli.serve import serve
 from gateway.cli.users import users_app

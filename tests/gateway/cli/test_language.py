@@ -88,3 +88,18 @@ def test_help_follows_the_shells_language(tmp_path: Path) -> None:
     assert "Migraciones del esquema de la base de datos." in spanish.stdout
     english = run_cli(["db", "--help"], {}, tmp_path)
     assert "Database schema migrations." in english.stdout
+
+
+def test_the_sandbox_commands_follow_the_shells_language(tmp_path: Path) -> None:
+    """``population`` (and ``mocks``) print and explain themselves in Spanish by default."""
+    spanish = run_cli(["population", "sample", "--count", "1"], {"LANG": ""}, tmp_path)
+    assert spanish.stdout.startswith("hogar "), spanish.stdout
+    assert "DNI de la madre" in spanish.stdout
+    english = run_cli(["population", "sample", "--count", "1"], {}, tmp_path)
+    assert "mother DNI" in english.stdout
+    assert "La población sintética detrás de los simuladores." in (
+        run_cli(["population", "--help"], {"LANG": ""}, tmp_path).stdout
+    )
+    refused = run_cli(["mocks", "--only", "sunat"], {"LANG": ""}, tmp_path)
+    assert refused.returncode == 2
+    assert "error: --only: socio(s) desconocido(s) sunat" in refused.stderr

@@ -1,5 +1,8 @@
-"""Sandbox commands: ``mocks`` (serve the four agencies), ``population sample`` and
-``population registers`` (the programme's register files)."""
+"""Sandbox commands: ``mocks`` (serve the four agencies and the SMS centre),
+``population sample`` and ``population registers`` (the programme's register files).
+
+What they print and their help are in the shell's language (``gateway.cli.common._``);
+the sandbox itself is ``adapters.sandbox``."""
 
 from __future__ import annotations
 
@@ -16,9 +19,10 @@ from adapters.sandbox.population import Household
 from adapters.sandbox.registers import DISTRICTS_FILE, RNH_FILE, write_registers
 from adapters.sandbox.server import endpoints, mock_servers, serve_all, smsc_admin_url
 from adapters.sandbox.settings import PARTNERS, SandboxSettings
+from gateway.cli.common import _, fail
 
 population_app = typer.Typer(
-    help="The synthetic population behind the mocks.", no_args_is_help=True
+    help=_("The synthetic population behind the mocks."), no_args_is_help=True
 )
 
 
@@ -26,29 +30,30 @@ def _settings(**overrides: Any) -> SandboxSettings:
     values = {k: v for k, v in overrides.items() if v is not None}
     try:
         settings = SandboxSettings(**values)
-        _ = settings.population
+        _population = settings.population  # built now: a bad district file fails here
     except (DistrictFileError, ValueError) as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
+        raise fail(str(exc)) from None
     return settings
 
 
 def mocks(
     only: Annotated[
-        list[str] | None, typer.Option(help=f"Serve only these: {', '.join(PARTNERS)}.")
+        list[str] | None,
+        typer.Option(help=_("Serve only these: {partners}.").format(partners=", ".join(PARTNERS))),
     ] = None,
 ) -> None:
     """Serve the mock agencies and the SMS centre on their loopback ports until interrupted."""
     chosen = only or list(PARTNERS)
     unknown = sorted(set(chosen) - set(PARTNERS))
     if unknown:
-        typer.secho(f"error: --only: unknown partner(s) {', '.join(unknown)}", err=True)
-        raise typer.Exit(2)
+        unknown_list = ", ".join(unknown)
+        raise fail(_("--only: unknown partner(s) {partners}").format(partners=unknown_list), 2)
     settings = _settings()
     population = settings.population
     typer.echo(
-        f"Partner sandbox: {population.size} households, seed {population.seed}, "
-        f"{len(population.districts)} districts"
+        _("Partner sandbox: {size:,} households, seed {seed}, {districts:,} districts").format(
+            size=population.size, seed=population.seed, districts=len(population.districts)
+        )
     )
     for endpoint in endpoints(settings, chosen):
         typer.echo(f"  {endpoint.partner:<10} {endpoint.entry_url}")
@@ -84,12 +89,12 @@ def household_summary(h: Household) -> dict[str, Any]:
 
 @population_app.command("sample")
 def sample(
-    count: Annotated[int, typer.Option(min=1, max=10_000, help="Households to print.")] = 5,
+    count: Annotated[int, typer.Option(min=1, max=10_000, help=_("Households to print."))] = 5,
     seed: Annotated[
-        int | None, typer.Option(help="Population seed [GATEWAY_SANDBOX_SEED].")
+        int | None, typer.Option(help=_("Population seed [GATEWAY_SANDBOX_SEED]."))
     ] = None,
-    size: Annotated[int | None, typer.Option(help="Households [GATEWAY_SANDBOX_SIZE].")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    size: Annotated[int | None, typer.Option(help=_("Households [GATEWAY_SANDBOX_SIZE]."))] = None,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON."))] = False,
 ) -> None:
     """Print sample households with real-looking identifiers to try the API with."""
     population = _settings(seed=seed, size=size).population
@@ -102,25 +107,34 @@ def sample(
             json.dumps({"seed": population.seed, "size": population.size, "households": rows})
         )
         return
+    line = _("household {n:>7}  mother DNI {dni}  child CUI {cui}  {district}")
     for r in rows:
         typer.echo(
-            f"household {r['household']:>7}  mother DNI {r['mother_dni']}-{r['mother_check_digit']}"
-            f"  child CUI {r['child_cui']}-{r['child_check_digit']}  {r['district']['name']}"
+            line.format(
+                n=r["household"],
+                dni=f"{r['mother_dni']}-{r['mother_check_digit']}",
+                cui=f"{r['child_cui']}-{r['child_check_digit']}",
+                district=r["district"]["name"],
+            )
         )
 
 
 @population_app.command("registers")
 def registers(
-    directory: Annotated[Path, typer.Argument(help="Where to write the files.")] = Path(
+    directory: Annotated[Path, typer.Argument(help=_("Where to write the files."))] = Path(
         "var/registers"
     ),
     seed: Annotated[
-        int | None, typer.Option(help="Population seed [GATEWAY_SANDBOX_SEED].")
+        int | None, typer.Option(help=_("Population seed [GATEWAY_SANDBOX_SEED]."))
     ] = None,
-    size: Annotated[int | None, typer.Option(help="Households [GATEWAY_SANDBOX_SIZE].")] = None,
+    size: Annotated[int | None, typer.Option(help=_("Households [GATEWAY_SANDBOX_SIZE]."))] = None,
 ) -> None:
     """Write the programme's registers for this population: the household register
     (rnh.csv: dni,formal_payroll) and the district table (districts.csv)."""
     population = _settings(seed=seed, size=size).population
     files = write_registers(population, directory)
-    typer.echo(f"wrote {files.directory / RNH_FILE} and {files.directory / DISTRICTS_FILE}")
+    typer.echo(
+        _("wrote {rnh} and {districts}").format(
+            rnh=files.directory / RNH_FILE, districts=files.directory / DISTRICTS_FILE
+        )
+    )
