@@ -143,7 +143,7 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> None:
                     gateway,
                     var / "sandbox-clients.json",
                     registers,
-                    QuietProgress(),
+                    QuietProgress(locale="en"),
                     seed=args.seed,
                     limit=None,
                     concurrency=args.concurrency,

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from babel.numbers import format_decimal
 from rich.console import Console
@@ -31,14 +33,21 @@ from program.client import GatewayClient, load_credentials
 from program.i18n import BABEL_LOCALES, DEFAULT_LOCALE, N_, translations
 from program.operation import Operation, Registers, Results
 from program.registers import FileRegisters
-from program.report import steps_table, summary_table, write_html
+from program.report import Words, steps_table, summary_table, write_html
 from program.territory import Territory, load_units
 
 
-class LiveProgress:
-    """One line per step: a bar when the total is known, a counter otherwise."""
+def _step_line(words: Any, step: str, summary: str, figures: Mapping[str, Any]) -> str:
+    """``step: summary`` in the words' language, whole numbers with thousands separators."""
+    shown = {k: words.n(v) if isinstance(v, int) else v for k, v in figures.items()}
+    return f"{words.step(step)}: {words(summary).format(**shown)}"
 
-    def __init__(self, console: Console) -> None:
+
+class LiveProgress:
+    """One line per step: a bar when the total is known, a counter otherwise; the
+    steps and their summaries in ``locale``."""
+
+    def __init__(self, console: Console, locale: str = DEFAULT_LOCALE) -> None:
         self.progress = Progress(
             SpinnerColumn(finished_text="[green]✓"),
             TextColumn("{task.description:<55}"),
@@ -48,10 +57,11 @@ class LiveProgress:
             console=console,
         )
         self.tasks: dict[str, TaskID] = {}
+        self.words = Words(locale)
 
     def start(self, step: str, total: int | None) -> None:
         if step not in self.tasks:
-            self.tasks[step] = self.progress.add_task(step, total=total)
+            self.tasks[step] = self.progress.add_task(self.words.step(step), total=total)
         else:
             self.progress.update(self.tasks[step], total=total)
 
@@ -60,21 +70,25 @@ class LiveProgress:
             self.start(step, total)
         self.progress.advance(self.tasks[step], n)
 
-    def finish(self, step: str, summary: str) -> None:
+    def finish(self, step: str, summary: str, /, **figures: Any) -> None:
         if step not in self.tasks:
             self.start(step, 0)
         task = self.tasks[step]
         done = self.progress.tasks[self.progress.task_ids.index(task)].completed
         self.progress.update(
-            task, description=f"{step}: {summary}", total=done or 1, completed=done or 1
+            task,
+            description=_step_line(self.words, step, summary, figures),
+            total=done or 1,
+            completed=done or 1,
         )
 
 
 class QuietProgress:
-    """Progress for scripts and benchmarks: one line per finished step."""
+    """Progress for scripts and benchmarks: one line per finished step, in ``locale``."""
 
-    def __init__(self, echo: bool = True) -> None:
+    def __init__(self, echo: bool = True, locale: str = DEFAULT_LOCALE) -> None:
         self.echo = echo
+        self.words = Words(locale)
 
     def start(self, step: str, total: int | None) -> None:
         pass
@@ -82,9 +96,9 @@ class QuietProgress:
     def advance(self, step: str, n: int = 1, total: int | None = None) -> None:
         pass
 
-    def finish(self, step: str, summary: str) -> None:
+    def finish(self, step: str, summary: str, /, **figures: Any) -> None:
         if self.echo:
-            print(f"  {step}: {summary}", flush=True)
+            print(f"  {_step_line(self.words, step, summary, figures)}", flush=True)
 
 
 async def play(
@@ -119,13 +133,15 @@ async def play_live(
     concurrency: int,
     as_of: date,
     console: Console,
+    locale: str = DEFAULT_LOCALE,
 ) -> Results:
-    """Print ``headline``, then play the operation against ``url`` with a live display.
+    """Print ``headline``, then play the operation against ``url`` with a live display
+    (in ``locale``).
 
     ``credentials`` is a client credentials file per role (the sandbox's
     ``var/sandbox-clients.json`` shape); ``registers`` the directory holding the
     programme's ``rnh.csv`` and ``districts.csv`` (see :mod:`program.registers`)."""
-    live = LiveProgress(console)
+    live = LiveProgress(console, locale)
     console.print(headline)
     with live.progress:
         return await play(
@@ -206,6 +222,7 @@ def run_demo(
             concurrency=concurrency,
             as_of=as_of,
             console=console,
+            locale=locale,
         )
     )
     present(results, report, seed=seed, faults="none", console=console, locale=locale)

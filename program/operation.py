@@ -41,6 +41,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from program.client import GatewayClient, GatewayProblem
+from program.i18n import N_
 from program.published import PUBLISHED
 from program.reminders import (
     Caregiver,
@@ -67,9 +68,14 @@ DECEASED_HOLDER = "TITULAR_FALLECIDO"
 
 
 class Progress(Protocol):
+    """How the operation reports its steps. A step is named by its key (``newborns``,
+    ``verdicts 2020-11``: ``program.report.STEP_LABELS`` words it); ``finish`` gets the
+    step's summary as an English message id of the ``report`` catalog (``N_``) and the
+    numbers it names, so that the display translates it."""
+
     def start(self, step: str, total: int | None) -> None: ...
     def advance(self, step: str, n: int = 1, total: int | None = None) -> None: ...
-    def finish(self, step: str, summary: str) -> None: ...
+    def finish(self, step: str, summary: str, /, **figures: Any) -> None: ...
 
 
 class Registers(Protocol):
@@ -571,7 +577,7 @@ class Operation:
         await self._timed(
             "newborns", None, everything if self.limit is None else lambda: newest(self.limit or 0)
         )
-        self.progress.finish("newborns", f"{len(households):,} newborns from RENIEC")
+        self.progress.finish("newborns", N_("{count} newborns from RENIEC"), count=len(households))
 
     def _take(self, rows: list[dict[str, Any]]) -> bool:
         self.results.households.extend(map(_household, rows))
@@ -627,7 +633,7 @@ class Operation:
         figures.records = len(self.results.households)
         self.progress.start("eligibility", len(self.results.households))
         self.progress.advance("eligibility", len(self.results.households))
-        self.progress.finish("eligibility", f"{funnel['eligible']:,} eligible")
+        self.progress.finish("eligibility", N_("{count} eligible"), count=funnel["eligible"])
 
     async def contact(self) -> None:
         """OSIPTEL lines, the affiliation call, and the consent the caregiver gives: a
@@ -687,8 +693,10 @@ class Operation:
                 funnel[f"affiliated-{h.channel}"] += 1
         self.progress.finish(
             "contact",
-            f"{funnel['affiliated']:,} affiliated ({funnel['affiliated-phone-call']:,} by "
-            f"phone, {funnel['affiliated-in-person']:,} in person)",
+            N_("{affiliated} affiliated ({phone} by phone, {in_person} in person)"),
+            affiliated=funnel["affiliated"],
+            phone=funnel["affiliated-phone-call"],
+            in_person=funnel["affiliated-in-person"],
         )
 
     def _consent(self, h: Household) -> dict[str, Any]:
@@ -744,8 +752,10 @@ class Operation:
             funnel[h.outcome] += 1
         self.progress.finish(
             "accounts",
-            f"{funnel['account-opened']:,} opened, {funnel['account-existing']:,} already "
-            f"held, {funnel['account-refused-deceased-holder']:,} refused (holder deceased)",
+            N_("{opened} opened, {held} already held, {refused} refused (holder deceased)"),
+            opened=funnel["account-opened"],
+            held=funnel["account-existing"],
+            refused=funnel["account-refused-deceased-holder"],
         )
 
     async def cards(self, opened_on: date) -> None:
@@ -775,7 +785,9 @@ class Operation:
             return self.results.cards_delivered
 
         await self._timed("cards", None, work)
-        self.progress.finish("cards", f"{self.results.cards_delivered:,} debit cards delivered")
+        self.progress.finish(
+            "cards", N_("{count} debit cards delivered"), count=self.results.cards_delivered
+        )
 
     async def pay(self, tranche: str, payees: list[Household]) -> None:
         """One transfer of S/ 200 to each payee: payment runs of at most ROLL_SIZE
@@ -863,8 +875,10 @@ class Operation:
         self.results.payments[tranche] = figures
         self.progress.finish(
             step,
-            f"{figures['paid']:,} paid, {figures['booked']:,} reconciled, "
-            f"{figures['second_debits']} paid twice",
+            N_("{paid} paid, {booked} reconciled, {twice} paid twice"),
+            paid=figures["paid"],
+            booked=figures["booked"],
+            twice=figures["second_debits"],
         )
 
     async def push_health(self) -> None:
@@ -908,7 +922,9 @@ class Operation:
             return len(rows)
 
         await self._timed("health push", len(rows), work)
-        self.progress.finish("health push", f"{self.results.pushed_records:,} rows pushed by HIS")
+        self.progress.finish(
+            "health push", N_("{count} rows pushed by HIS"), count=self.results.pushed_records
+        )
 
     async def health_extract(self) -> None:
         """The month's HIS extract, staged by the gateway's ``minsa-his-extract``
@@ -936,7 +952,9 @@ class Operation:
             return self.results.health_records
 
         await self._timed("health extract", None, extract)
-        self.progress.finish("health extract", f"{self.results.health_records:,} HIS rows")
+        self.progress.finish(
+            "health extract", N_("{count} HIS rows"), count=self.results.health_records
+        )
 
     async def verdicts(self) -> None:
         """A verdict per affiliated child at the month's end, and the semáforo."""
@@ -953,7 +971,12 @@ class Operation:
         await self._verdicts("verdicts", self.period, children, take, failed=True)
         compliant = sum(1 for h in children if h.compliant)
         self.results.funnel["compliant"] = compliant
-        self.progress.finish("verdicts", f"{compliant:,} of {len(children):,} compliant")
+        self.progress.finish(
+            "verdicts",
+            N_("{compliant} of {children} compliant"),
+            compliant=compliant,
+            children=len(children),
+        )
 
     async def _verdicts(
         self,
@@ -1011,7 +1034,7 @@ class Operation:
                 missing.append(h)
 
         await self._verdicts(f"verdicts {month}", month, children, take, failed=False)
-        self.progress.finish(f"verdicts {month}", f"{len(missing):,} missing an item")
+        self.progress.finish(f"verdicts {month}", N_("{count} missing an item"), count=len(missing))
         return missing
 
     async def _remind(self, month: str, rounds: int, missing: Sequence[Household]) -> None:
@@ -1031,15 +1054,21 @@ class Operation:
 
         await self._timed(step, len(missing), send)
         figures = self.results.reminders[month]
-        earlier = (
-            f", {figures.already_requested:,} already asked by an earlier run"
+        summary = (
+            N_(
+                "{reminded} caregivers x {rounds} reminded, {no_line} without a mobile "
+                "line, {earlier} already asked by an earlier run"
+            )
             if figures.already_requested
-            else ""
+            else N_("{reminded} caregivers x {rounds} reminded, {no_line} without a mobile line")
         )
         self.progress.finish(
             step,
-            f"{figures.asked - figures.no_line:,} caregivers x {rounds} reminded, "
-            f"{figures.no_line:,} without a mobile line" + earlier,
+            summary,
+            reminded=figures.asked - figures.no_line,
+            rounds=rounds,
+            no_line=figures.no_line,
+            earlier=figures.already_requested,
         )
 
     async def reminders_settled(self, wait_seconds: float = 1_800.0) -> None:
@@ -1062,10 +1091,20 @@ class Operation:
         await self._timed("reminders sent", total, work)
         delivered = sum(f.counts["delivered"] for f in months)
         queued = sum(f.counts["queued"] for f in months)
-        left = f", {queued:,} still queued (outside the SMS centre's hours?)" if queued else ""
+        summary = (
+            N_(
+                "{sent} accepted by the SMS centre, {delivered} delivered, {queued} still "
+                "queued (outside the SMS centre's hours?)"
+            )
+            if queued
+            else N_("{sent} accepted by the SMS centre, {delivered} delivered")
+        )
         self.progress.finish(
             "reminders sent",
-            f"{self.results.sms_sent:,} accepted by the SMS centre, {delivered:,} delivered" + left,
+            summary,
+            sent=self.results.sms_sent,
+            delivered=delivered,
+            queued=queued,
         )
 
     async def verify_audit(self) -> None:
@@ -1078,6 +1117,8 @@ class Operation:
         audit = self.results.audit
         self.progress.finish(
             "audit verify",
-            f"chain {'intact' if audit.get('ok') else 'BROKEN'}: "
-            f"{audit.get('events_checked', 0):,} events",
+            N_("chain intact: {events} events")
+            if audit.get("ok")
+            else N_("chain BROKEN: {events} events"),
+            events=audit.get("events_checked", 0),
         )

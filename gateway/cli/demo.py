@@ -194,26 +194,34 @@ def _in_process(
     from rich.console import Console
 
     from gateway.cli.sandbox import in_process_gateway
+    from gateway.core.i18n import gettext
+    from gateway.core.logging import configure_logging
     from program.demo import play_live, present
 
     console = Console()
+    # The gateway and the mocks share this process and its output: only their warnings
+    # and errors are printed, between the steps' lines.
+    configure_logging("WARNING", json=False)
 
     async def main() -> Results:
         with tempfile.TemporaryDirectory(prefix="juntos-demo-") as tmp:
             async with in_process_gateway(households, seed, faults, Path(tmp)) as box:
+                headline = gettext(
+                    "Sandbox gateway at {url} with {households:,} synthetic households "
+                    "(partner faults: {faults})",
+                    lang,
+                ).format(url=box.url, households=households, faults=faults)
                 return await play_live(
                     box.url,
                     box.credentials,
                     box.registers,
-                    headline=(
-                        f"Sandbox gateway at {box.url} with {households:,} synthetic "
-                        f"households (partner faults: {faults})"
-                    ),
+                    headline=headline,
                     seed=seed,
                     limit=None,
                     concurrency=concurrency,
                     as_of=as_of,
                     console=console,
+                    locale=lang,
                 )
 
     results = asyncio.run(main())

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 
 import program
-from program.i18n import LOCALE_DIR, LOCALES, translations
+from program.demo import QuietProgress
+from program.i18n import LOCALE_DIR, LOCALES, N_, translations
 
 ROOT = Path(program.__file__).resolve().parent
 
@@ -53,3 +55,21 @@ def test_spanish_is_the_default() -> None:
     assert translations("xx") is translations("es")
     assert translations("es").gettext("Affiliation funnel") == "Embudo de afiliación"
     assert translations("en").gettext("Affiliation funnel") == "Affiliation funnel"
+
+
+def test_the_steps_are_told_in_the_readers_language(capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo's progress lines: the step and its summary from the catalog, whole
+    numbers grouped as the language groups them."""
+    for locale, line in (
+        ("es", "  Verificaciones al cierre del mes, noviembre de 2020: 12,345 con una "
+               "prestación pendiente\n"),
+        ("en", "  Verdicts at the month's end, November 2020: 12,345 missing an item\n"),
+    ):  # fmt: skip
+        QuietProgress(locale=locale).finish(
+            "verdicts 2020-11", N_("{count} missing an item"), count=12_345
+        )
+        assert capsys.readouterr().out == line
+    QuietProgress().finish("audit verify", N_("chain intact: {events} events"), events=3)
+    assert capsys.readouterr().out == (
+        "  Verificación de la cadena de auditoría: cadena íntegra: 3 eventos\n"
+    )

@@ -213,7 +213,7 @@ def test_mocks_command_serves_and_stops_on_interrupt(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=15)
     assert proc.returncode == 0, output
-    assert "500000 households" in output
+    assert "500,000 hogares" in output  # the shell names no language: Spanish
     for port in ports.values():
         assert f"127.0.0.1:{port}" in output
 
