@@ -75,9 +75,11 @@ def problem_response(
     *,
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    instance: str | None = None,
 ) -> JSONResponse:
     """The problem document for ``problem``, in the request's language (Spanish without a
-    request or an ``Accept-Language`` header).
+    request or an ``Accept-Language`` header). ``instance`` is the route's template; the
+    route the router matched gives it, ``instance`` when the router has not run.
 
     ``detail`` and any ``errors[].message`` may be a ``Text`` or a catalog id; both are
     rendered with ``gateway.core.i18n.render``."""
@@ -93,6 +95,8 @@ def problem_response(
         route = request.scope.get("route")
         if isinstance(getattr(route, "path", None), str):
             body["instance"] = route.path  # type: ignore[union-attr]
+        elif instance is not None:
+            body["instance"] = instance
         request_id = getattr(request.state, "request_id", None)
         if request_id:
             body["request_id"] = request_id
@@ -136,6 +140,8 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 # Pydantic's own ``msg`` is English only, and some types quote the input.
 _VALIDATION_MESSAGES: dict[str, str] = {
     "missing": N_("required"),
+    # gateway.core.limits.no_control_characters
+    "control_characters": N_("control characters are not allowed"),
     "extra_forbidden": N_("not a field of this operation"),
     "string_type": N_("expected text"),
     "string_too_short": N_("expected {min_length} or more characters"),
@@ -330,6 +336,7 @@ def too_large_response(request: Request, exc: BodyTooLarge) -> JSONResponse:
             ]
         },
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"} if token else None,
+        instance=exc.route,
     )
 
 

@@ -74,18 +74,23 @@ async def no_control_characters(request: Request) -> None:
                         {
                             "loc": (where, name),
                             "msg": "control characters are not allowed",
-                            "type": "value_error",
+                            "type": "control_characters",
                         }
                     ]
                 )
 
 
 class BodyTooLarge(HTTPException):
-    """The body passed its operation's limit (``limit`` bytes); answered with 413."""
+    """The body passed its operation's limit (``limit`` bytes); answered with 413.
+    ``route``: the operation's path template, when it was refused before routing."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, route: str | None = None) -> None:
         super().__init__(413, f"the body exceeds this operation's limit of {limit} bytes")
         self.limit = limit
+        self.route = route
+
+
+_WITH_BODY = {"POST", "PUT", "PATCH"}
 
 
 class RouteLimits:
@@ -93,17 +98,28 @@ class RouteLimits:
 
     def __init__(self, routes: Iterable[Any], default: int = DEFAULT_BODY_BYTES) -> None:
         self.default = default
-        self.table: list[tuple[re.Pattern[str], set[str], int]] = [
-            (route.path_regex, set(route.methods), int(route.openapi_extra[LIMIT_EXTENSION]))
+        # Every operation that takes a body: its declared limit, else the default.
+        self.table: list[tuple[re.Pattern[str], set[str], int, str]] = [
+            (
+                route.path_regex,
+                set(route.methods),
+                int((getattr(route, "openapi_extra", None) or {}).get(LIMIT_EXTENSION, default)),
+                route.path,
+            )
             for route in routes
-            if LIMIT_EXTENSION in (getattr(route, "openapi_extra", None) or {})
+            if set(getattr(route, "methods", None) or ()) & _WITH_BODY
         ]
 
     def of(self, method: str, path: str) -> int:
-        for pattern, methods, limit in self.table:
+        return self.declared(method, path)[0]
+
+    def declared(self, method: str, path: str) -> tuple[int, str | None]:
+        """The limit of the operation at ``method`` ``path`` and its path template (the
+        default limit and None for an operation that declares none)."""
+        for pattern, methods, limit, template in self.table:
             if method in methods and pattern.match(path):
-                return limit
-        return self.default
+                return limit, template
+        return self.default, None
 
     def by_operation(self, routes: Iterable[Any]) -> dict[str, int]:
         return {
@@ -130,10 +146,10 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limits.of(scope["method"], scope["path"])
+        limit, route = self.limits.declared(scope["method"], scope["path"])
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isascii() and declared.isdigit() and int(declared) > limit:
-            await self.refuse(Request(scope), BodyTooLarge(limit))(scope, receive, send)
+            await self.refuse(Request(scope), BodyTooLarge(limit, route))(scope, receive, send)
             return
         seen = 0
 
