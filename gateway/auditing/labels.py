@@ -11,7 +11,7 @@ as the code itself, never dropped.
     labels = Labels("es", catalog)
     labels.purpose("payment")            # "Apertura de cuenta y pago de transferencias"
     labels.legal_basis("consent")        # "Consentimiento de la persona cuidadora"
-    labels.citation("consent")           # "Ley 29733 art. 5 and 13; DS 016-2024-JUS"
+    labels.citation("consent")           # "Ley 29733 arts. 5 y 13; DS 016-2024-JUS"
 """
 
 from __future__ import annotations
@@ -160,6 +160,13 @@ FIELDS = {
     "expires_at": N_("expiry date"),
     "revoked_at": N_("revocation date"),
     "revocation_reason": N_("reason for revocation"),
+    "revision": N_("revision of the record"),
+    "hash": N_("fingerprint of the record (hash)"),
+    "revisions": N_("earlier revisions of the record"),
+    "chain_intact": N_("whether the record's revisions are unaltered"),
+    "id": N_("record identifier"),
+    "msg_id": N_("payment message reference"),
+    "delivered_on": N_("date the debit card was delivered"),
     "purpose": N_("purpose"),
     "active": N_("whether consent is active"),
     "end_to_end_id": N_("payment reference"),
