@@ -49,7 +49,7 @@ from gateway.catalog.models import Catalog
 from gateway.console.agent_texts import N_, refusal
 from gateway.console.web import ConsoleUser, checked_form, record_action, render, signed_in
 from gateway.core.db import transaction
-from gateway.core.i18n import translations
+from gateway.core.i18n import number_locale, translations
 from gateway.core.limits import body_limit
 from gateway.core.problems import ProblemError
 from gateway.core.web import components
@@ -149,7 +149,7 @@ def _size(limit: int, locale: str) -> str:
     """A byte count as a person reads it (``1 GiB``, ``25 MiB``)."""
     for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
         if limit >= size:
-            return f"{format_decimal(round(limit / size, 1), locale=locale)} {unit}"
+            return f"{format_decimal(round(limit / size, 1), locale=number_locale(locale))} {unit}"
     return f"{limit} B"
 
 

@@ -58,7 +58,7 @@ from gateway.auth.dependencies import Session
 from gateway.console import service
 from gateway.console.service import Actor, current_request_id
 from gateway.core.db import transaction
-from gateway.core.i18n import LOCALES, negotiate, translations
+from gateway.core.i18n import LOCALES, negotiate, number_locale, translations
 from gateway.core.web import components
 from gateway.settings import Settings
 
@@ -291,7 +291,7 @@ def environment(locale: str) -> Environment:
 
 
 def format_number(value: float | int, locale: str) -> str:
-    return format_decimal(value, locale=locale)
+    return format_decimal(value, locale=number_locale(locale))
 
 
 def format_datetime(value: datetime | None, locale: str, format: str = "medium") -> str:

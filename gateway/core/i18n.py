@@ -56,6 +56,14 @@ EXTRACT_KEYWORDS: dict[str, Any] = {
     "Text": None,
 }
 """The marker functions extraction looks for (Babel keyword specs: first argument)."""
+NUMBER_LOCALES = {"es": "es_PE", "en": "en"}
+"""The CLDR locale numbers are written in: Peruvian Spanish (``1,200``, ``0.6``) as the
+programme's report writes them, not Spain's (``1.200``, ``0,6``)."""
+
+
+def number_locale(locale: str) -> str:
+    """The CLDR locale for numbers in ``locale`` (:data:`NUMBER_LOCALES`)."""
+    return NUMBER_LOCALES.get(locale, NUMBER_LOCALES[DEFAULT_LOCALE])
 
 
 def translations(locale: str) -> Translations:

@@ -29,6 +29,7 @@ from fpdf.enums import TableCellFillMode
 
 from audit.verify import Report
 from gateway.auditing.labels import N_, Labels
+from gateway.core.i18n import number_locale
 from gateway.subjects.service import DisclosureReport
 
 # Times are printed where the programme and the people it serves are.
@@ -124,7 +125,7 @@ def render_disclosure_pdf(report: DisclosureReport, locale: str = "es") -> bytes
         return bytes(pdf.output())
     paragraph(
         labels.text(N_("Disclosures recorded: {count}")).format(
-            count=format_decimal(count, locale=locale)
+            count=format_decimal(count, locale=number_locale(locale))
         ),
         10,
         "B",
@@ -132,7 +133,7 @@ def render_disclosure_pdf(report: DisclosureReport, locale: str = "es") -> bytes
     if report.truncated:
         paragraph(
             t(N_("Only the first {count} disclosures are listed.")).format(
-                count=format_decimal(count, locale=locale)
+                count=format_decimal(count, locale=number_locale(locale))
             ),
             9,
         )
@@ -156,7 +157,7 @@ def _chain_lines(chain: Report | None, labels: Labels) -> list[str]:
     t = labels.text
 
     def number(n: int | None) -> str:
-        return format_decimal(n or 0, locale=labels.locale)
+        return format_decimal(n or 0, locale=number_locale(labels.locale))
 
     if chain is None:
         return [t(N_("The audit chain was not verified for this report."))]

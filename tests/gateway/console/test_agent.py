@@ -273,7 +273,7 @@ async def test_a_file_larger_than_a_plain_form_is_accepted(
     assert len(body) > 500_000  # over a plain form's 16 KiB, and several blocks
     answer = await upload(http, token, body)
     assert answer.status_code == 303, answer.text
-    assert "12.000 filas aceptadas" in (await http.get(answer.headers["location"])).text
+    assert "12,000 filas aceptadas" in (await http.get(answer.headers["location"])).text
 
 
 async def test_an_agent_cannot_push_to_or_read_another_partners_feed(

@@ -93,7 +93,7 @@ def test_spanish_report_names_every_disclosure_with_accents(catalog: Catalog) ->
     # 14:05 UTC is 09:05 in Lima.
     assert "Generado el 4 dic 2026, 09:05 (hora de Lima)" in text
     assert "Ley 29733 de Protección de Datos Personales" in text
-    assert "1.200 eventos (del 1 al 1200) y 3 puntos de control firmados, íntegros" in text
+    assert "1,200 eventos (del 1 al 1200) y 3 puntos de control firmados, íntegros" in text
     assert "Entregas registradas: 2" in text
     # 15:30 UTC on 10 February 2021 is 10:30 in Lima.
     assert "10 feb 2021, 10:30" in text
