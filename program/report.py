@@ -25,10 +25,11 @@ import html
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_skeleton
 from babel.numbers import format_currency, format_decimal
@@ -222,6 +223,8 @@ MONTH_OF = {"sms_sent_november": "2020-11", "sms_sent_december": "2020-12"}
 PRODUCED_BY = {"cards_delivered": "cards"}
 """A figure only a step of the run produces: without that step, it is not this run's."""
 
+
+LIMA = ZoneInfo("America/Lima")
 
 TEXT = {
     "du_095_2020_operation": N_("DU 095-2020 operation"),
@@ -941,7 +944,8 @@ def write_html(
     ]
     step_header = [w(TEXT[k]) for k in ("step", "seconds", "records", "records_per_second")]
     audit = results.audit
-    generated = datetime.now(UTC)
+    # In Lima's time, as the console and the auditor's reports give theirs.
+    generated = datetime.now(LIMA)
     e = html.escape
     title = w(N_("DU 095-2020 operation: affiliation, payments and co-responsibility"))
     intro = w(
@@ -949,7 +953,7 @@ def write_html(
     ).format(
         as_of=w.day(results.as_of),
         period=results.period,
-        generated=w.day(generated.date()) + generated.strftime(" %H:%M UTC"),
+        generated=w.day(generated.date()) + generated.strftime(" %H:%M (Lima)"),
     )
     audit_text = w(
         N_("Audit chain {state}: {events} events and {checkpoints} signed checkpoints verified.")
