@@ -138,14 +138,26 @@ def serve(
         if run_mocks
         else {}
     )
-    for variable, (bind_host, bind_port) in {"GATEWAY_PORT": (host, port), **mock_ports}.items():
-        if not port_is_free(bind_host, bind_port):
-            raise fail(
-                _(
-                    "port {port} on {host} is in use (another gateway running?): "
-                    "stop it or set {variable} to a free port"
-                ).format(port=bind_port, host=bind_host, variable=variable)
-            )
+    busy = [
+        (variable, bind_host, bind_port)
+        for variable, (bind_host, bind_port) in {"GATEWAY_PORT": (host, port), **mock_ports}.items()
+        if not port_is_free(bind_host, bind_port)
+    ]
+    if len(busy) == 1:
+        variable, bind_host, bind_port = busy[0]
+        raise fail(
+            _(
+                "port {port} on {host} is in use (another gateway running?): "
+                "stop it or set {variable} to a free port"
+            ).format(port=bind_port, host=bind_host, variable=variable)
+        )
+    if busy:  # every one at once: a second sandbox finds all of its ports taken
+        raise fail(
+            _(
+                "ports in use (another gateway running?): {ports}; stop it or set these "
+                "variables to free ports"
+            ).format(ports=", ".join(f"{v} ({h}:{p})" for v, h, p in busy))
+        )
     console_users: list[dict[str, Any]] = []
     if settings.is_sandbox:
         seed_sandbox(settings, catalog)

@@ -66,6 +66,21 @@ def test_serve_names_a_busy_port_in_spanish_by_default(
         f"error: el puerto {env['GATEWAY_PORT']} en 127.0.0.1 está en uso (¿otra pasarela en "
         "marcha?): deténgala o asigne a GATEWAY_PORT un puerto libre"
     )
+    # A second sandbox finds every port taken: all of them are named at once.
+    with socket.socket() as gateway, socket.socket() as reniec:
+        for taken in (gateway, reniec):
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+        env["GATEWAY_PORT"] = str(gateway.getsockname()[1])
+        env["GATEWAY_SANDBOX_RENIEC_PORT"] = str(reniec.getsockname()[1])
+        result = run_cli(["serve"], {**env, "LANG": ""}, tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: puertos en uso (¿otra pasarela en marcha?): "
+        f"GATEWAY_PORT (127.0.0.1:{env['GATEWAY_PORT']}), "
+        f"GATEWAY_SANDBOX_RENIEC_PORT (127.0.0.1:{env['GATEWAY_SANDBOX_RENIEC_PORT']}); "
+        "deténgala o asigne a esas variables puertos libres"
+    )
 
 
 def test_a_configuration_refusal_is_in_the_shells_language(settings: Settings) -> None:
