@@ -45,9 +45,11 @@ def _step_line(words: Any, step: str, summary: str, figures: Mapping[str, Any]) 
 
 class LiveProgress:
     """One line per step: a bar when the total is known, a counter otherwise; the
-    steps and their summaries in ``locale``."""
+    steps and their summaries in ``locale``. Written to a file or a pipe (no terminal),
+    there are no bars: each step's line is printed whole when it finishes."""
 
     def __init__(self, console: Console, locale: str = DEFAULT_LOCALE) -> None:
+        self.console = console
         self.progress = Progress(
             SpinnerColumn(finished_text="[green]✓"),
             TextColumn("{task.description:<55}"),
@@ -55,6 +57,7 @@ class LiveProgress:
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=console,
+            disable=not console.is_terminal,
         )
         self.tasks: dict[str, TaskID] = {}
         self.words = Words(locale)
@@ -75,12 +78,10 @@ class LiveProgress:
             self.start(step, 0)
         task = self.tasks[step]
         done = self.progress.tasks[self.progress.task_ids.index(task)].completed
-        self.progress.update(
-            task,
-            description=_step_line(self.words, step, summary, figures),
-            total=done or 1,
-            completed=done or 1,
-        )
+        line = _step_line(self.words, step, summary, figures)
+        self.progress.update(task, description=line, total=done or 1, completed=done or 1)
+        if self.progress.disable:
+            self.console.print(line, soft_wrap=True, highlight=False)
 
 
 class QuietProgress:

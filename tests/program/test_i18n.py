@@ -3,14 +3,16 @@ translation, and the English catalog holds the same messages."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
+from rich.console import Console
 
 import program
-from program.demo import QuietProgress
+from program.demo import LiveProgress, QuietProgress
 from program.i18n import LOCALE_DIR, LOCALES, N_, translations
 
 ROOT = Path(program.__file__).resolve().parent
@@ -72,4 +74,22 @@ def test_the_steps_are_told_in_the_readers_language(capsys: pytest.CaptureFixtur
     QuietProgress().finish("audit verify", N_("chain intact: {events} events"), events=3)
     assert capsys.readouterr().out == (
         "  Verificación de la cadena de auditoría: cadena íntegra: 3 eventos\n"
+    )
+
+
+def test_the_live_display_written_to_a_file_keeps_each_steps_whole_line() -> None:
+    """Without a terminal (the demo's output sent to a file), no bars and no line cut at
+    the console's width: each finished step is printed whole."""
+    out = io.StringIO()
+    live = LiveProgress(Console(file=out, width=40), "es")
+    with live.progress:
+        live.finish(
+            "accounts",
+            N_("{opened} opened, {held} already held, {refused} refused (holder deceased)"),
+            opened=428_492,
+            held=13_812,
+            refused=76,
+        )
+    assert out.getvalue() == (
+        "Cuentas: 428,492 abiertas, 13,812 ya existentes, 76 rechazadas (titular fallecida)\n"
     )
