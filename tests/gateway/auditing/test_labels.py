@@ -28,10 +28,13 @@ def test_every_field_of_a_persons_record_has_a_label(locale: str) -> None:
         for purpose in catalog.services[service].purposes.values():
             for field in purpose.fields:
                 assert field in FIELDS, (service, field)
-    assert labels.fields(["revision", "hash", "chain_intact"]) == {
-        "es": "revisión del registro, huella del registro (hash), "
-        "si las revisiones del registro están inalteradas",
-        "en": "revision of the record, fingerprint of the record (hash), "
-        "whether the record's revisions are unaltered",
-    }[locale]
+    assert (
+        labels.fields(["revision", "hash", "chain_intact"])
+        == {
+            "es": "revisión del registro, huella del registro (hash), "
+            "si las revisiones del registro están inalteradas",
+            "en": "revision of the record, fingerprint of the record (hash), "
+            "whether the record's revisions are unaltered",
+        }[locale]
+    )
     assert labels.citation("consent") == "Ley 29733 arts. 5 y 13; DS 016-2024-JUS"
