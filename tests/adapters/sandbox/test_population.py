@@ -22,6 +22,7 @@ from adapters.sandbox.population import (
     Population,
 )
 from gateway.cli import app as cli
+from tests.fixtures.serving import ENGLISH
 
 DISTRICTS = load_districts()
 
@@ -191,7 +192,7 @@ def test_population_sample_command() -> None:
 def test_population_registers_command(tmp_path: Path) -> None:
     target = tmp_path / "registers"
     result = CliRunner().invoke(
-        cli, ["population", "registers", str(target), "--seed", "9", "--size", "50"]
+        cli, ["population", "registers", str(target), "--seed", "9", "--size", "50"], env=ENGLISH
     )
     assert result.exit_code == 0, result.output
     assert f"wrote {target / 'rnh.csv'} and {target / 'districts.csv'}" in result.output
