@@ -43,7 +43,7 @@ from gateway.calls.validation import (
     EveryField,
     document_number,
     invalid,
-    parse_document,
+    parse_documents,
     parse_period,
 )
 from gateway.consent.routes import accepted_terms, check_catalog_terms
@@ -141,7 +141,7 @@ def _answers(
 )
 async def phone_line_lookups(body: PhoneLineLookups, call: Caller) -> JSONResponse:
     async with audited_call(call, "osiptel.phone-lines", request_body=body.model_dump()) as audited:
-        numbers = [parse_document(d, f"body.dnis[{i}]")[0] for i, d in enumerate(body.dnis)]
+        numbers = [n for n, _ in parse_documents(body.dnis, lambda i: f"body.dnis[{i}]")]
         allowed = await audited.check_consent_each("dni", numbers)
         asked = [n for n, ok in zip(numbers, allowed, strict=True) if ok]
         found = await audited.port(TelecomRegistry).phone_lines_many(asked) if asked else []
@@ -216,9 +216,7 @@ async def account_openings(
     async with audited_call(
         call, "bn.account-opening", session=session, request_body=payload
     ) as audited:
-        holders = [
-            parse_document(h.dni, f"body.holders[{i}].dni") for i, h in enumerate(body.holders)
-        ]
+        holders = parse_documents([h.dni for h in body.holders], lambda i: f"body.holders[{i}].dni")
         allowed = await audited.check_consent_each("dni", [number for number, _ in holders])
         asked = [h for h, ok in zip(holders, allowed, strict=True) if ok]
         key = _required(idempotency_key)
@@ -268,7 +266,7 @@ async def coresponsibility_verdicts(body: VerdictRequests, call: Caller) -> JSON
         call, "minsa_his.coresponsibility", request_body=body.model_dump()
     ) as audited:
         year, month = parse_period(body.period, "body.period")
-        numbers = [parse_document(c, f"body.cuis[{i}]")[0] for i, c in enumerate(body.cuis)]
+        numbers = [n for n, _ in parse_documents(body.cuis, lambda i: f"body.cuis[{i}]")]
         allowed = await audited.check_consent_each("cui", numbers)
         asked = [n for n, ok in zip(numbers, allowed, strict=True) if ok]
         histories = await audited.port(HealthRegistry).health_histories(asked) if asked else []

@@ -7,8 +7,9 @@ problems naming the field.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
+from functools import partial
 from typing import TypeVar
 
 from gateway import identifiers
@@ -60,6 +61,17 @@ class EveryField:
 def document_number(value: str, field: str) -> str:
     """The number of a DNI or CUI (``parse_document``), for :meth:`EveryField.take`."""
     return parse_document(value, field)[0]
+
+
+def parse_documents(
+    values: Sequence[str], field: Callable[[int], str]
+) -> list[identifiers.Document]:
+    """Every entry of a batch parsed as :func:`parse_document`; ``ValidationFailed``
+    naming every bad entry (``field(i)``, ``body.dnis[3]``) at once, not the first."""
+    fields = EveryField()
+    parsed = [fields.take(partial(parse_document, v, field(i))) for i, v in enumerate(values)]
+    fields.done()
+    return [p for p in parsed if p is not None]
 
 
 def parse(parser: Callable[[object], T], value: object, field: str) -> T:

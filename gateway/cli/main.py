@@ -8,6 +8,7 @@ import typer
 from gateway.cli.audit import audit_app
 from gateway.cli.catalog import catalog_app, contract_app
 from gateway.cli.clients import clients_app
+from gateway.cli.common import _
 from gateway.cli.db import db_app
 from gateway.cli.demo import demo
 from gateway.cli.exchanges import exchanges_app
@@ -19,10 +20,10 @@ from gateway.cli.serve import serve
 from gateway.cli.users import users_app
 
 app = typer.Typer(
-    help="""``juntos-gateway``: serve the gateway and administer it from a shell.
-
-The CLI works on the same services as the HTTP API, inside one transaction per command.
-""",
+    help=_(
+        "Serve the gateway and administer it from a shell. The command line works on the "
+        "same services as the HTTP API, inside one transaction per command."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -32,6 +32,8 @@ from gateway.payments.ports import ReportIntake
 from gateway.payments.repository import PaymentRepository
 
 _E2E = re.compile(r"[A-Za-z0-9-]{1,35}")
+# What a refused roll says of a holder without consent (the rejection keeps the slug).
+_CONSENT_MISSING = N_("no active consent of the holder for payment with financial data")
 
 
 def item_aad(row: Any) -> bytes:
@@ -51,7 +53,7 @@ SEALED_COLUMNS = [
 def check_item(item: dict[str, Any]) -> tuple[str, str] | None:
     """(field, message) of the first problem of one transfer, or None."""
     if not isinstance(item.get("end_to_end_id"), str) or not _E2E.fullmatch(item["end_to_end_id"]):
-        return "end_to_end_id", "1 to 35 letters, digits or hyphens"
+        return "end_to_end_id", N_("1 to 35 letters, digits or hyphens")
     for field, parser in (("dni", parse_document), ("cci", parse_cci)):
         try:
             parser(item.get(field))
@@ -60,12 +62,12 @@ def check_item(item: dict[str, Any]) -> tuple[str, str] | None:
     try:
         amount = Decimal(str(item.get("amount")))
     except InvalidOperation:
-        return "amount", "expected an amount in soles"
+        return "amount", N_("expected an amount in soles")
     if amount <= 0 or amount > 10_000 or amount != amount.quantize(Decimal("0.01")):
-        return "amount", "more than 0, at most 10,000, two decimals"
+        return "amount", N_("more than 0, at most 10,000, two decimals")
     name = item.get("name")
     if not isinstance(name, str) or not 1 <= len(name) <= 140:
-        return "name", "1 to 140 characters"
+        return "name", N_("1 to 140 characters")
     return None
 
 
@@ -120,7 +122,7 @@ class PaymentService:
         for row, item in enumerate(transfers, start=1):
             problem = check_item(item)
             if problem is None and item["end_to_end_id"] in seen:
-                problem = ("end_to_end_id", "repeated in this roll")
+                problem = ("end_to_end_id", N_("repeated in this roll"))
             if problem is not None:
                 rejections.append({"row": row, "field": problem[0], "reason": problem[1]})
                 continue
@@ -135,7 +137,11 @@ class PaymentService:
         for row, item, ref in good:
             if item["end_to_end_id"] in known:
                 rejections.append(
-                    {"row": row, "field": "end_to_end_id", "reason": "already in an earlier roll"}
+                    {
+                        "row": row,
+                        "field": "end_to_end_id",
+                        "reason": N_("already in an earlier roll"),
+                    }
                 )
             elif ref not in covered:
                 rejections.append({"row": row, "field": "dni", "reason": "consent-required"})
@@ -154,7 +160,10 @@ class PaymentService:
                     "errors": [
                         {
                             "field": f"body.transfers[{r['row'] - 1}].{r['field']}",
-                            "message": r["reason"],
+                            # The reason's words (a catalog id), the slug's for consent.
+                            "message": _CONSENT_MISSING
+                            if r["reason"] == "consent-required"
+                            else r["reason"],
                         }
                         for r in rejections[:1000]
                     ]

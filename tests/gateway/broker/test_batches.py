@@ -69,11 +69,16 @@ async def test_a_malformed_entry_refuses_the_batch_naming_it(
     refused = await http.post(
         "/v1/phone-line-lookups",
         headers=consumer | purpose("contact"),
-        json={"dnis": [h.mother.dni, "1234"]},
+        json={"dnis": [h.mother.dni, "1234", h.mother.dni, "abc", f"{h.mother.dni}-X"]},
     )
     assert refused.status_code == 422
     assert refused.headers["content-type"] == "application/problem+json"
-    assert refused.json()["errors"][0]["field"] == "body.dnis[1]"
+    # Every bad entry at once, so that the caller fixes them in one round.
+    assert [e["field"] for e in refused.json()["errors"]] == [
+        "body.dnis[1]",
+        "body.dnis[3]",
+        "body.dnis[4]",
+    ]
     assert h.mother.dni not in refused.text
     assert await mocks.requests_seen("osiptel") == seen
     too_many = await http.post(
@@ -200,3 +205,9 @@ async def test_coresponsibility_verdicts_match_the_single_call(
     )
     assert bad_period.status_code == 422
     assert bad_period.json()["errors"][0]["field"] == "body.period"
+    bad_cuis = await http.post(
+        "/v1/coresponsibility-verdicts",
+        headers=consumer | purpose("coresponsibility-verification"),
+        json={"period": "2021-02", "cuis": [cuis[0], "abc", "123"]},
+    )
+    assert [e["field"] for e in bad_cuis.json()["errors"]] == ["body.cuis[1]", "body.cuis[2]"]

@@ -85,6 +85,20 @@ async def test_a_roll_is_paid_once_and_reconciled(
         for i in range(2)
     ]
     assert len(mocks.bank.ledger) == 12
+    # In the reader's language, a holder without consent told in words, not by its slug.
+    spanish = pay | {"Accept-Language": "es"}
+    refused = await http.post(
+        "/v1/payment-runs", json=roll("2021-03-T2", [transfers[0], transfers[12]]), headers=spanish
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"] == [
+        {"field": "body.transfers[0].end_to_end_id", "message": "ya está en una planilla anterior"},
+        {
+            "field": "body.transfers[1].dni",
+            "message": "la titular no tiene un consentimiento activo para pagos con datos "
+            "financieros",
+        },
+    ]
     # The run_ref was not used up: a payable roll under it is accepted.
     fresh = [{**t, "end_to_end_id": f"{t['end_to_end_id']}-B"} for t in transfers[:1]]
     again = await http.post("/v1/payment-runs", json=roll("2021-03-T2", fresh), headers=pay)
