@@ -20,6 +20,7 @@ language: clients key on them.
 from __future__ import annotations
 
 import re
+from string import Formatter
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -199,9 +200,7 @@ def validation_message(error: Any) -> str | Text:
     never pydantic's English ``msg``, never the input."""
     message = _VALIDATION_MESSAGES.get(str(error.get("type")), N_("invalid value"))
     context = error.get("ctx") or {}
-    names = [n for n in ("min_length", "max_length", "pattern", "max_digits", "decimal_places",
-                         "whole_digits", "gt", "ge", "lt", "le", "multiple_of", "expected",
-                         "expected_schemes") if "{" + n + "}" in message]  # fmt: skip
+    names = [name for _, name, _, _ in Formatter().parse(message) if name]
     if not names:
         return message
     if any(name not in context for name in names):

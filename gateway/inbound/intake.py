@@ -30,11 +30,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.calls.audited import AuditedCall, Call, audited_call, project
 from gateway.calls.validation import invalid
 from gateway.core.errors import request_locale
-from gateway.core.i18n import Text, gettext
+from gateway.core.i18n import Text, render
 from gateway.core.problems import PayloadTooLarge, ProblemError
 from gateway.inbound.feeds import NOTICES, Feed, Notices
 from gateway.inbound.reading import Delimiter, body_format
-from gateway.inbound.reasons import reason, reason_text
+from gateway.inbound.reasons import reason_text
 from gateway.inbound.service import InboundService, Receipt
 from gateway.partners.ports import Bank
 from gateway.partners.registry import PartnerRegistry
@@ -215,14 +215,11 @@ def _answer(audited: AuditedCall, receipt: Receipt, locale: str) -> Pushed:
 
 
 def _in_locale(rejections: list[dict[str, Any]], locale: str) -> list[dict[str, Any]]:
-    def translate(message: str) -> str:
-        return gettext(message, locale)
-
     return [
         {
             **rejection,
             "errors": [
-                {**error, "message": reason(str(error["message"]), translate)}
+                {**error, "message": render(reason_text(str(error["message"])), locale)}
                 for error in rejection["errors"]
             ],
         }

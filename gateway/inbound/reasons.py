@@ -102,17 +102,6 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
-def reason(message: str, gettext: Translate) -> str:
-    """A row's reason through ``gettext`` (the intake's text when unknown)."""
-    if message in REASONS:
-        return gettext(message)
-    for pattern, msgid in PATTERNS:
-        match = pattern.fullmatch(message)
-        if match:
-            return gettext(msgid).format(**match.groupdict())
-    return message
-
-
 def reason_text(message: str) -> str | Text:
     """A reason as a ``Text`` translated where it is read (``render``), or the intake's
     own text when it is not one known here."""
@@ -123,3 +112,11 @@ def reason_text(message: str) -> str | Text:
         if match:
             return Text(msgid, **match.groupdict())
     return message
+
+
+def reason(message: str, gettext: Translate) -> str:
+    """A row's reason through ``gettext`` (the intake's text when unknown)."""
+    text = reason_text(message)
+    if isinstance(text, Text):
+        return gettext(text.message).format(**text.params)
+    return text
