@@ -143,12 +143,12 @@ class FakeHealthRegistry:
         self.population = population
 
     def _history(self, cui: str) -> HealthHistory | None:
-        found = self.population.lookup(cui)
-        if found is None or found.role != ROLE_CHILD:
+        located = self.population.locate(cui)
+        if located is None or located[1] != ROLE_CHILD:
             return None
-        records = self.population.health_records(found.household)
+        records = self.population.health_records_of(located[0])
         body = {
-            "Fecha_Nacimiento": found.household.child.birth_date.isoformat(),
+            "Fecha_Nacimiento": self.population.birth_date(located[0]).isoformat(),
             "atenciones": [his_row(r) for r in records],
         }
         return history_from_body(body, "records-by-patient")
@@ -169,7 +169,7 @@ class FakeHealthRegistry:
         rows: list[dict[str, object]] = []
         while index < self.population.size:
             if self.population.may_have_services(index, service_from, service_to):
-                records = self.population.health_records(self.population.household(index))
+                records = self.population.health_records_of(index)
                 in_range = [r for r in records if service_from <= r.service_date <= service_to]
                 for position in range(offset, len(in_range)):
                     if len(rows) == limit:

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from adapters.sandbox.faults import FaultInjector
-from adapters.sandbox.population import ROLE_CHILD, HealthRecord, Lookup, Population
+from adapters.sandbox.population import ROLE_CHILD, HealthRecord, Population
 from adapters.sandbox.settings import SandboxSettings
 from gateway.identifiers import is_ascii_digits
 
@@ -65,11 +65,16 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
     def authorised(request: Request) -> bool:
         return request.headers.get("x-api-key") == settings.his_api_key
 
-    def patient(document: str, found: Lookup) -> dict[str, object]:
+    def child_of(document: str) -> int | None:
+        """The household index of a child's CUI; None for a DNI or an unknown number."""
+        located = population.locate(document)
+        return located[0] if located is not None and located[1] == ROLE_CHILD else None
+
+    def patient(document: str, index: int) -> dict[str, object]:
         return {
             "Id_Paciente": document,
-            "Fecha_Nacimiento": found.household.child.birth_date.isoformat(),
-            "atenciones": [his_row(r) for r in population.health_records(found.household)],
+            "Fecha_Nacimiento": population.birth_date(index).isoformat(),
+            "atenciones": [his_row(r) for r in population.health_records_of(index)],
         }
 
     async def by_patient(request: Request) -> Response:
@@ -78,10 +83,10 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
         document = request.path_params["documento"]
         if not is_ascii_digits(document, 8):
             return problem(400, "documento: CUI o DNI de 8 digitos", "documento")
-        found = population.lookup(document)
-        if found is None or found.role != ROLE_CHILD:
+        index = child_of(document)
+        if index is None:
             return problem(404, "paciente sin registros en HIS")
-        return JSONResponse(patient(document, found))
+        return JSONResponse(patient(document, index))
 
     async def by_patients(request: Request) -> Response:
         """The services of many patients in one request (the bulk query for a period's
@@ -98,11 +103,11 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
         for i, document in enumerate(documents):
             if not isinstance(document, str) or not is_ascii_digits(document, 8):
                 return problem(400, "documento: CUI o DNI de 8 digitos", f"documentos[{i}]")
-            found = population.lookup(document)
-            if found is None or found.role != ROLE_CHILD:
+            index = child_of(document)
+            if index is None:
                 patients.append({"Id_Paciente": document, "encontrado": False})
                 continue
-            patients.append({"encontrado": True, **patient(document, found)})
+            patients.append({"encontrado": True, **patient(document, index)})
         return JSONResponse({"pacientes": patients})
 
     async def extract(request: Request) -> Response:
@@ -128,7 +133,7 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
         stop = min(population.size, index + SCAN_LIMIT)
         while index < stop:
             if population.may_have_services(index, start, end):
-                records = population.health_records(population.household(index))
+                records = population.health_records_of(index)
                 in_range = [r for r in records if start <= r.service_date <= end]
                 for position in range(offset, len(in_range)):
                     if len(rows) == limit:

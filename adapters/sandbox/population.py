@@ -7,7 +7,10 @@ every mock derives the same person from the same identifier.
 Identifiers come from a keyed permutation of the 8-digit space (a four-round Feistel
 network on two 4-digit halves, keyed by the seed) applied to ``n = 4·i + role`` (mother,
 father, child). Running the network backwards finds the household behind a DNI or CUI in
-O(1) and stores nothing, and neighbouring households get unrelated numbers. Districts own
+O(1) and stores nothing, and neighbouring households get unrelated numbers. What the HIS
+look-ups read of a household already built (adherence, birth weight and length, facility)
+is kept in 4 bytes a household, so that a child's services are not drawn again from the
+whole household (:meth:`Population.health_records_of`). Districts own
 contiguous index ranges (sized by their births), so everything about one district lives in
 one range.
 
@@ -22,8 +25,9 @@ from __future__ import annotations
 
 import bisect
 import random
+from array import array
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache, cached_property
 from itertools import accumulate
@@ -86,13 +90,16 @@ def _coprime_multiplier(h: int, space: int) -> int:
 
 
 @cache
-def _cumulative(table: tuple[tuple[str, int], ...]) -> tuple[list[str], list[int]]:
-    return [v for v, _ in table], list(accumulate(w for _, w in table))
+def _cumulative(table: tuple[tuple[str, int], ...]) -> tuple[list[str], list[int], float]:
+    cumulative = list(accumulate(w for _, w in table))
+    return [v for v, _ in table], cumulative, float(cumulative[-1])
 
 
 def _weighted(rng: random.Random, table: tuple[tuple[str, int], ...]) -> str:
-    values, cumulative = _cumulative(table)
-    return rng.choices(values, cum_weights=cumulative)[0]
+    """A value of ``table`` drawn by weight: the draw of ``rng.choices(values,
+    cum_weights=...)[0]`` (one ``random()``, bisected), without its per-call checks."""
+    values, cumulative, total = _cumulative(table)
+    return values[bisect.bisect_right(cumulative, rng.random() * total, 0, len(values) - 1)]
 
 
 def check_digit(number: str) -> str:
@@ -233,6 +240,13 @@ SERVICE_HORIZON_DAYS = max(due for *_, due in _SCHEDULE) + 25
 
 _VACCINES = ("90681", "90670")
 _IRON = "99199.17"
+# Haemoglobin at the screening (g/dL), drawn uniformly for every item so that each
+# item's draws are the same whatever the others are.
+_HB_LOW, _HB_HIGH = 9.2, 13.4
+# What health_records reads of a household, kept per index once its household was
+# built (:meth:`Population.health_records_of`): bits of one unsigned 32-bit word.
+_KNOWN, _ADHERENT = 1, 2
+_FACILITY_SHIFT, _LENGTH_SHIFT, _WEIGHT_SHIFT = 2, 5, 15
 
 
 def _births(district: District, calibration: Calibration) -> float:
@@ -302,6 +316,20 @@ class Population:
         self._bounds = [round(size * c / total) for c in accumulate(weights)]
         self._by_inei = {d.inei: k for k, d in enumerate(districts)}
         self._by_reniec = {d.reniec: k for k, d in enumerate(districts) if d.reniec is not None}
+        compliance = calibration.compliance
+        # Per schedule item, the share given: to a household keeping up, to one that lapsed.
+        self._give_rates = {
+            True: tuple(compliance.keeps_up_item for _ in _SCHEDULE),
+            False: tuple(
+                compliance.lapsed_vaccine
+                if code in _VACCINES
+                else compliance.lapsed_iron
+                if code == _IRON
+                else compliance.lapsed_other
+                for code, _, _ in _SCHEDULE
+            ),
+        }
+        self._child_facts: array[int] | None = None
 
     # ------------------------------------------------------------------ identifiers
 
@@ -393,9 +421,10 @@ class Population:
         low_weight = rng.random() < 0.07
         weeks = rng.randint(33, 36) if low_weight else rng.randint(37, 41)
         facility_seq = rng.randint(1, 6)
+        cui = self.identifier(index, ROLE_CHILD)
         child = Child(
-            cui=self.identifier(index, ROLE_CHILD),
-            check_digit=check_digit(self.identifier(index, ROLE_CHILD)),
+            cui=cui,
+            check_digit=check_digit(cui),
             cnv=f"{(self._cnv_a * index + self._b) % CNV_SPACE + CNV_SPACE:010d}",
             first_surname=father_family if has_father else family,
             second_surname=family if has_father else mother_second,
@@ -427,7 +456,7 @@ class Population:
             )
         )
         bank = self.calibration.bank
-        return Household(
+        household = Household(
             index=index,
             district=district,
             address=f"{address} - {district.name}",
@@ -441,6 +470,21 @@ class Population:
             phone_lines=lines,
             holds_cuenta_dni=rng.random() < bank.holds_cuenta_dni,
             card_pickup=rng.random() < bank.card_pickup,
+        )
+        self._remember(household, facility_seq)
+        return household
+
+    def _remember(self, household: Household, facility_seq: int) -> None:
+        """Keep what :meth:`health_records_of` needs of a household (4 bytes)."""
+        if self._child_facts is None:
+            self._child_facts = array("I", bytes(4 * self.size))
+        child = household.child
+        self._child_facts[household.index] = (
+            _KNOWN
+            | (_ADHERENT if household.adherent else 0)
+            | facility_seq << _FACILITY_SHIFT
+            | round(child.length_cm * 10) << _LENGTH_SHIFT
+            | child.birth_weight_g << _WEIGHT_SHIFT
         )
 
     def _person(
@@ -476,58 +520,84 @@ class Population:
     def health_records(self, household: Household) -> list[HealthRecord]:
         """HIS rows of the child up to ``as_of``, consistent with its age and adherence."""
         child = household.child
-        rng = random.Random(self.seed * 3_000_017 + household.index)
-        compliance = self.calibration.compliance
+        return self._services(
+            household.index,
+            child.cui,
+            child.birth_date,
+            child.birth_weight_g,
+            child.length_cm,
+            child.health_facility,
+            household.adherent,
+        )
+
+    def health_records_of(self, index: int) -> list[HealthRecord]:
+        """:meth:`health_records` of household ``index``, without building the household
+        again when this population built it before (a HIS look-up after the RENIEC
+        extract read it): the same rows either way. IndexError out of range."""
+        if not 0 <= index < self.size:
+            raise IndexError(index)
+        facts = self._child_facts[index] if self._child_facts is not None else 0
+        if not facts & _KNOWN:
+            return self.health_records(self.household(index))
+        district = self.districts[self.district_index(index)]
+        facility_seq = facts >> _FACILITY_SHIFT & 0b111
+        return self._services(
+            index,
+            self.identifier(index, ROLE_CHILD),
+            self.birth_date(index),
+            facts >> _WEIGHT_SHIFT,
+            (facts >> _LENGTH_SHIFT & 0x3FF) / 10,
+            f"{int(district.inei_code) % 10000:04d}{facility_seq:04d}",
+            bool(facts & _ADHERENT),
+        )
+
+    def _services(
+        self,
+        index: int,
+        cui: str,
+        born: date,
+        birth_weight_g: int,
+        length_cm: float,
+        facility: str,
+        adherent: bool,
+    ) -> list[HealthRecord]:
+        # Three draws per schedule item, given or not (random, randrange, random): a
+        # child's services depend on its own seed only.
+        rng = random.Random(self.seed * 3_000_017 + index)
+        draw, below = rng.random, rng.randrange
+        delays = self.calibration.compliance.delay_max_days + 1
+        rates = self._give_rates[adherent]
+        as_of = self.as_of
         records: list[HealthRecord] = []
         for seq, (code, lab, due_days) in enumerate(_SCHEDULE):
-            if household.adherent:
-                give_rate = compliance.keeps_up_item
-            elif code in _VACCINES:
-                give_rate = compliance.lapsed_vaccine
-            elif code == _IRON:
-                give_rate = compliance.lapsed_iron
-            else:
-                give_rate = compliance.lapsed_other
-            given = rng.random() < give_rate
-            delay = rng.randint(0, compliance.delay_max_days)
-            hemoglobin = round(rng.uniform(9.2, 13.4), 1)
+            given = draw() < rates[seq]
+            delay = below(delays)
+            hb_draw = draw()
             if not given:
                 continue
-            served = child.birth_date + timedelta(days=due_days + delay)  # see SERVICE_HORIZON_DAYS
-            if served > self.as_of:
+            served = born + timedelta(days=due_days + delay)  # see SERVICE_HORIZON_DAYS
+            if served > as_of:
                 break
-            age_days = (served - child.birth_date).days
+            age_days = (served - born).days
             unit, value = ("D", age_days) if age_days < 30 else ("M", age_days // 30)
             if age_days >= 365:
                 unit, value = "A", age_days // 365
-            weight_kg = height_cm = None
+            weight_kg = height_cm = hemoglobin = None
             if code.startswith(("99381", "99382")):  # CRED: the child weighed and measured
                 months = age_days / 30.4
-                weight = child.birth_weight_g / 1000 + 0.6 * min(months, 6)
-                height = child.length_cm + 3.0 * min(months, 4) + 1.2 * max(months - 4, 0)
+                weight = birth_weight_g / 1000 + 0.6 * min(months, 6)
+                height = length_cm + 3.0 * min(months, 4) + 1.2 * max(months - 4, 0)
                 weight_kg = round(weight + 0.25 * max(months - 6, 0), 2)
                 height_cm = round(height, 1)
-            record = HealthRecord(
-                appointment_id=f"{household.index:09d}{seq:03d}",
-                service_date=served,
-                facility=child.health_facility,
-                patient_id=child.cui,
-                age_value=value,
-                age_unit=unit,
-                item_code=code,
-                diagnosis_type="D",
-                lab_value=lab,
-                weight_kg=weight_kg,
-                height_cm=height_cm,
-                hemoglobin=hemoglobin if code == "85018" else None,
-            )
-            records.append(record)
-            if code == "85018" and hemoglobin < 11.0:
+            elif code == "85018":
+                hemoglobin = round(_HB_LOW + (_HB_HIGH - _HB_LOW) * hb_draw, 1)
+            # One visit's row: appointment, date, facility, patient, age (value, unit).
+            visit = (f"{index:09d}{seq:03d}", served, facility, cui, value, unit)
+            records.append(HealthRecord(*visit, code, "D", lab, weight_kg, height_cm, hemoglobin))
+            if hemoglobin is not None and hemoglobin < 11.0:
                 # Anaemia found at the screening: a diagnosis row of the same visit.
                 severity = "LEV" if hemoglobin >= 10.0 else "MOD"
-                records.append(
-                    replace(record, item_code="D509", lab_value=severity, hemoglobin=None)
-                )
+                records.append(HealthRecord(*visit, "D509", "D", severity, None, None, None))
         return records
 
     def may_have_services(self, index: int, start: date, end: date) -> bool:
