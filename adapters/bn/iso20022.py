@@ -261,8 +261,10 @@ def _amount(value: Decimal) -> str:
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
-    ns = etree.QName(parent).namespace
-    element = etree.SubElement(parent, f"{{{ns}}}{tag}")
+    # A child in its parent's namespace: the parent's "{namespace}" prefix, read from its
+    # tag (a QName object per element costs more than the element).
+    qualified = parent.tag
+    element = etree.SubElement(parent, qualified[: qualified.index("}") + 1] + tag)
     if text is not None:
         element.text = text
     return element

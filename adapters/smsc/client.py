@@ -141,25 +141,33 @@ class SmscAdapter:
         if not phone.isdigit():
             raise PartnerInvalidInput(PARTNER, "submit_sm", "destination is not a number")
         parts, coding, esm_class = smpp.encode_text(text)
-        first = True
+
+        async def attempt(replace: bool) -> str:
+            return await self.guard.call(
+                "submit_sm",
+                functools.partial(self._submit, phone, parts, coding, esm_class, replace),
+                idempotent=False,  # retried here, as a replacing resend
+            )
+
+        # The first attempt goes out directly: nearly every submission needs no other,
+        # and a retrying loop built per message costs more than the submission itself.
+        try:
+            return await attempt(resend)
+        except PartnerError as exc:
+            if not _transient(exc) or self.settings.retries < 1:
+                raise
+        initial = max(self.settings.backoff_initial_seconds, 1 / 1000)
+        ceiling = max(self.settings.backoff_max_seconds, 1 / self.settings.messages_per_second)
+        await asyncio.sleep(min(initial, ceiling))
         message_id = ""
-        async for attempt in AsyncRetrying(
+        async for retry in AsyncRetrying(
             retry=retry_if_exception(_transient),
-            stop=stop_after_attempt(self.settings.retries + 1),
-            wait=wait_exponential(
-                multiplier=max(self.settings.backoff_initial_seconds, 1 / 1000),
-                max=max(self.settings.backoff_max_seconds, 1 / self.settings.messages_per_second),
-            ),
+            stop=stop_after_attempt(self.settings.retries),
+            wait=wait_exponential(multiplier=initial * 2, max=ceiling),
             reraise=True,
         ):
-            with attempt:
-                replace = resend or not first
-                first = False
-                message_id = await self.guard.call(
-                    "submit_sm",
-                    functools.partial(self._submit, phone, parts, coding, esm_class, replace),
-                    idempotent=False,  # retried here, as a replacing resend
-                )
+            with retry:
+                message_id = await attempt(True)  # a resend replaces a copy still held
         return message_id
 
     async def aclose(self) -> None:
