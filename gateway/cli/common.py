@@ -71,13 +71,22 @@ every ``GATEWAY_*`` variable it was given), so that commands typed beside it rea
 same database in the same mode. Another path: ``GATEWAY_CLI_ENV_FILE``; empty: none."""
 
 
+#: Files the sandbox gateway writes in its var directory (``GATEWAY_VAR_DIR``).
+SANDBOX_CLIENTS_FILE = "sandbox-clients.json"
+DEMO_REPORT_FILE = "demo-report.html"
+
+
+def _run_env_file() -> str | None:
+    env_file = os.environ.get("GATEWAY_CLI_ENV_FILE", RUN_ENV_FILE)
+    return env_file if env_file and Path(env_file).is_file() else None
+
+
 def get_settings() -> Settings:
     """The settings from the environment, then from :data:`RUN_ENV_FILE` when it exists
     (the environment wins), checked safe for its mode; exit 1 naming the fault
     otherwise."""
-    env_file = os.environ.get("GATEWAY_CLI_ENV_FILE", RUN_ENV_FILE)
     try:
-        settings = Settings(_env_file=env_file if env_file and Path(env_file).is_file() else None)
+        settings = Settings(_env_file=_run_env_file())
         settings.check_safe()
     except ConfigurationError as exc:
         params = dict(exc.params)
@@ -87,6 +96,16 @@ def get_settings() -> Settings:
     except ValueError as exc:
         raise fail(str(exc)) from None
     return settings
+
+
+def var_dir() -> Path:
+    """The var directory of the gateway these commands run beside, read as
+    :func:`get_settings` reads it but without its checks (a command that only needs the
+    path must not fail on another setting); ``var`` when the settings do not read."""
+    try:
+        return Settings(_env_file=_run_env_file()).var_dir
+    except ValueError:
+        return Path("var")
 
 
 def get_catalog(settings: Settings) -> Catalog:

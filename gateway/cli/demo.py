@@ -16,7 +16,7 @@ import typer
 
 from adapters.sandbox.faults import FAULT_PROFILES
 from adapters.sandbox.registers import DISTRICTS_FILE, RNH_FILE
-from gateway.cli.common import _, fail
+from gateway.cli.common import DEMO_REPORT_FILE, SANDBOX_CLIENTS_FILE, _, fail, var_dir
 
 if TYPE_CHECKING:
     from program.operation import Results
@@ -43,11 +43,18 @@ def demo(
         typer.Option(help=_("A running gateway's URL; without it one is started in-process.")),
     ] = None,
     credentials: Annotated[
-        Path, typer.Option(help=_("Client credentials per role, for --gateway."))
-    ] = Path("var/sandbox-clients.json"),
-    report: Annotated[Path, typer.Option(help=_("Where to write the HTML report."))] = Path(
-        "var/demo-report.html"
-    ),
+        Path | None,
+        typer.Option(
+            help=_(
+                "Client credentials per role, for --gateway "
+                "[the gateway's GATEWAY_VAR_DIR/sandbox-clients.json]."
+            )
+        ),
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help=_("Where to write the HTML report [GATEWAY_VAR_DIR/demo-report.html].")),
+    ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=256, help=_("Calls in flight."))] = 16,
     as_of: Annotated[
         str, typer.Option(help=_("The operation's date, YYYY-MM-DD (the sandbox's is 2021-03-01)."))
@@ -104,6 +111,11 @@ def demo(
         if gateway:
             raise fail(_("--national sizes the in-process sandbox; size your mocks instead"))
         households = _national_size(seed)
+    # The files the sandbox gateway wrote in its var directory, as the commands beside
+    # it read it (the environment, then var/run.env).
+    var = var_dir() if credentials is None or report is None else Path("var")
+    credentials = credentials or var / SANDBOX_CLIENTS_FILE
+    report = report or var / DEMO_REPORT_FILE
     if gateway and not credentials.exists():
         raise fail(
             _("{path}: no such file (start the gateway in sandbox mode first)").format(

@@ -21,7 +21,7 @@ from adapters.sandbox.population import Population
 from adapters.sandbox.registers import write_registers
 from adapters.sandbox.settings import PartnerFaults, SandboxSettings
 from gateway import migrate
-from gateway.cli.common import get_catalog
+from gateway.cli.common import SANDBOX_CLIENTS_FILE, get_catalog
 from gateway.cli.serve import seed_sandbox
 from gateway.settings import Settings
 
@@ -118,7 +118,7 @@ async def in_process_gateway(
             await asyncio.sleep(0.05)
         yield Sandbox(
             f"http://127.0.0.1:{port}",
-            workdir / "sandbox-clients.json",
+            workdir / SANDBOX_CLIENTS_FILE,
             registers.directory,
             sandbox.population,
             # the HTTP agencies (the SMS centre speaks SMPP; its admin API is apart)

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.catalog.models import Catalog
 from gateway.cli.common import (
+    DEMO_REPORT_FILE,
+    SANDBOX_CLIENTS_FILE,
     _,
     cli_actor,
     fail,
@@ -45,7 +48,7 @@ SANDBOX_ROLES: dict[str, list[str]] = {
 def seed_sandbox(settings: Settings, catalog: Catalog) -> None:
     """On an empty client registry, create one client per role of ``SANDBOX_ROLES`` and
     write their ids and secrets to ``var/sandbox-clients.json`` (mode 0600)."""
-    target = settings.var_dir / "sandbox-clients.json"
+    target = settings.var_dir / SANDBOX_CLIENTS_FILE
 
     async def seed(session: AsyncSession) -> list[dict[str, Any]] | None:
         if await ClientRepository(session).count():
@@ -185,10 +188,14 @@ def serve(
     for line in console_banner(base, console_users, settings.var_dir / SANDBOX_USERS_FILE):
         typer.echo(line)
     if settings.is_sandbox:
+        report = settings.var_dir / DEMO_REPORT_FILE
+        command = f".venv/bin/juntos-gateway demo --gateway {base}"
+        if settings.var_dir != Path("var"):  # said, for a shell without GATEWAY_VAR_DIR
+            command += f" --credentials {settings.var_dir / SANDBOX_CLIENTS_FILE} --report {report}"
         typer.echo(
             "  "
-            + _("Play the DU 095-2020 operation against it (report in var/demo-report.html):")
-            + f"\n    .venv/bin/juntos-gateway demo --gateway {base}"
+            + _("Play the DU 095-2020 operation against it (report in {path}):").format(path=report)
+            + f"\n    {command}"
         )
     if run_mocks:
         sandbox = SandboxSettings()

@@ -76,3 +76,16 @@ def test_the_report_in_english_on_request(tmp_path: Path) -> None:
     # The sandbox's invented districts go to the nearest real unit: no invented region.
     assert "Unidad Territorial" in page
     assert "SINTETICO" not in page
+
+
+def test_a_running_gateways_credentials_are_read_from_its_var_directory(tmp_path: Path) -> None:
+    """Without ``--credentials``, ``demo --gateway`` reads the clients the sandbox gateway
+    wrote in ``GATEWAY_VAR_DIR`` (not ``var/`` of the current directory)."""
+    var = tmp_path / "elsewhere"
+    result = CliRunner().invoke(
+        cli,
+        ["demo", "--gateway", "http://127.0.0.1:9"],
+        env={**ENGLISH, "GATEWAY_VAR_DIR": str(var), "GATEWAY_CLI_ENV_FILE": ""},
+    )
+    assert result.exit_code == 1
+    assert f"{var / 'sandbox-clients.json'}: no such file" in result.output

@@ -74,6 +74,14 @@ def test_sandbox_serve_seeds_clients_once_and_keeps_keys(
         port = ports[f"GATEWAY_SANDBOX_{partner.upper()}_PORT"]
         assert f"{partner:<10} http://127.0.0.1:{port}" in output
     assert "/v1/token" in output
+    # The demo's command names this gateway's var directory, which a new shell would not
+    # know: its credentials and where the report goes.
+    var = tmp_path / "var"
+    assert f"(report in {var / 'demo-report.html'}):" in output
+    assert (
+        f"demo --gateway {base} --credentials {var / 'sandbox-clients.json'} "
+        f"--report {var / 'demo-report.html'}"
+    ) in output
     assert (tmp_path / "var" / "sandbox-clients.json").stat().st_mode & 0o077 == 0
     # One console user per role, printed with its password and kept beside the clients.
     console_file = tmp_path / "var" / "sandbox-console-users.json"
