@@ -95,6 +95,12 @@ def get_settings() -> Settings:
         raise fail(_(exc.message).format(**params)) from None
     except ValueError as exc:
         raise fail(str(exc)) from None
+    except OSError as exc:  # the settings file exists but cannot be read
+        raise fail(
+            _("{path}: cannot be read ({reason})").format(
+                path=exc.filename or RUN_ENV_FILE, reason=exc.strerror or type(exc).__name__
+            )
+        ) from None
     return settings
 
 
@@ -104,8 +110,8 @@ def var_dir() -> Path:
     path must not fail on another setting); ``var`` when the settings do not read."""
     try:
         return Settings(_env_file=_run_env_file()).var_dir
-    except ValueError:
-        return Path("var")
+    except (ValueError, OSError):  # another setting invalid, or run.env unreadable
+        return Path(os.environ.get("GATEWAY_VAR_DIR") or "var")
 
 
 def get_catalog(settings: Settings) -> Catalog:

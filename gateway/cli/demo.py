@@ -46,8 +46,9 @@ def demo(
         Path | None,
         typer.Option(
             help=_(
-                "Client credentials per role, for --gateway "
-                "[the gateway's GATEWAY_VAR_DIR/sandbox-clients.json]."
+                "Client credentials per role, for --gateway [GATEWAY_VAR_DIR/"
+                "sandbox-clients.json; GATEWAY_VAR_DIR as the gateway's, from the "
+                "environment or var/run.env, else var]."
             )
         ),
     ] = None,
@@ -64,7 +65,7 @@ def demo(
         typer.Option(
             help=_(
                 "The programme's rnh.csv and districts.csv, for --gateway "
-                "[written from the sandbox population, GATEWAY_SANDBOX_*]."
+                "[GATEWAY_SANDBOX_*: written from the sandbox population]."
             )
         ),
     ] = None,
@@ -122,6 +123,24 @@ def demo(
                 path=credentials
             )
         )
+    if gateway:
+        from program.client import load_credentials
+
+        try:
+            load_credentials(credentials)
+        except ValueError:
+            raise fail(
+                _("{path}: not a readable file of client credentials").format(path=credentials)
+            ) from None
+    # The report's directory, before the run rather than after it.
+    try:
+        report.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fail(
+            _("{path}: cannot be written ({reason})").format(
+                path=report, reason=exc.strerror or type(exc).__name__
+            )
+        ) from None
     if registers is not None:
         if not gateway:
             raise fail(
@@ -171,6 +190,7 @@ def _against(
     (the same ``GATEWAY_SANDBOX_*`` variables)."""
     from adapters.sandbox.registers import write_registers
     from adapters.sandbox.settings import SandboxSettings
+    from program.client import GatewayProblem
     from program.demo import run_demo
     from program.registers import RegisterFileError
 
@@ -191,6 +211,12 @@ def _against(
             )
         except RegisterFileError as exc:
             raise fail(str(exc)) from None
+        except GatewayProblem as exc:  # e.g. credentials of another gateway's database
+            raise fail(
+                _("the gateway at {url} refused the programme's calls: {problem}").format(
+                    url=url, problem=exc
+                )
+            ) from None
 
 
 def _in_process(

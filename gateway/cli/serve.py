@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -189,14 +190,25 @@ def serve(
         typer.echo(line)
     if settings.is_sandbox:
         report = settings.var_dir / DEMO_REPORT_FILE
+        clients = settings.var_dir / SANDBOX_CLIENTS_FILE
         command = f".venv/bin/juntos-gateway demo --gateway {base}"
         if settings.var_dir != Path("var"):  # said, for a shell without GATEWAY_VAR_DIR
-            command += f" --credentials {settings.var_dir / SANDBOX_CLIENTS_FILE} --report {report}"
+            command += f" --credentials {shlex.quote(str(clients))}"
+            command += f" --report {shlex.quote(str(report))}"
         typer.echo(
             "  "
             + _("Play the DU 095-2020 operation against it (report in {path}):").format(path=report)
             + f"\n    {command}"
         )
+        if not clients.exists():  # this database's clients were written elsewhere
+            typer.echo(
+                "    "
+                + _(
+                    "{path} does not exist: this database's sandbox clients were written "
+                    "to another var directory; pass theirs with --credentials, or create "
+                    "one per role with `juntos-gateway clients create`."
+                ).format(path=clients)
+            )
     if run_mocks:
         sandbox = SandboxSettings()
         typer.echo(

@@ -4,6 +4,10 @@ programme's register files go with ``--gateway`` only, and must be there."""
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -89,3 +93,90 @@ def test_a_running_gateways_credentials_are_read_from_its_var_directory(tmp_path
     )
     assert result.exit_code == 1
     assert f"{var / 'sandbox-clients.json'}: no such file" in result.output
+
+
+def test_a_var_directory_setting_survives_another_bad_setting(tmp_path: Path) -> None:
+    var = tmp_path / "elsewhere"
+    result = CliRunner().invoke(
+        cli,
+        ["demo", "--gateway", "http://127.0.0.1:9"],
+        env={
+            **ENGLISH,
+            "GATEWAY_VAR_DIR": str(var),
+            "GATEWAY_PORT": "http",
+            "GATEWAY_CLI_ENV_FILE": "",
+        },
+    )
+    assert result.exit_code == 1
+    assert f"{var / 'sandbox-clients.json'}: no such file" in result.output
+
+
+def test_unreadable_credentials_are_one_line(tmp_path: Path) -> None:
+    (tmp_path / "sandbox-clients.json").write_text("not json")
+    result = CliRunner().invoke(
+        cli,
+        ["demo", "--gateway", "http://127.0.0.1:9"],
+        env={**ENGLISH, "GATEWAY_VAR_DIR": str(tmp_path), "GATEWAY_CLI_ENV_FILE": ""},
+    )
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "sandbox-clients.json: not a readable file of client credentials" in result.output
+
+
+def test_a_report_that_cannot_be_written_is_refused_before_the_run(tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    result = CliRunner().invoke(
+        cli,
+        ["demo", "--households", "50", "--report", str(not_a_directory / "report.html")],
+        env=ENGLISH,
+    )
+    assert result.exit_code == 1
+    assert "report.html: cannot be written" in result.output
+    assert "Sandbox gateway at" not in result.output  # refused before anything started
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    """A gateway that knows none of the demo's clients: every token request is refused."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's handler name
+        body = b'{"error": "invalid_client", "error_description": "client authentication failed"}'
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST  # noqa: N815
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def _refusing_gateway() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_gateway_refusing_the_credentials_is_one_line(tmp_path: Path) -> None:
+    """Credentials of another database's clients: the gateway's refusal, in one line."""
+    clients = {"clients": [{"role": r, "client_id": r, "client_secret": "s"} for r in
+               ("consumer", "partner", "auditor", "admin")]}  # fmt: skip
+    (tmp_path / "sandbox-clients.json").write_text(json.dumps(clients))
+    with _refusing_gateway() as url:
+        result = CliRunner().invoke(
+            cli,
+            ["demo", "--gateway", url, "--households", "20", "--report", str(tmp_path / "r.html")],
+            env={**ENGLISH, "GATEWAY_VAR_DIR": str(tmp_path), "GATEWAY_CLI_ENV_FILE": ""},
+        )
+    assert result.exit_code == 1, result.output
+    assert f"the gateway at {url} refused the programme's calls" in result.output
+    assert "invalid_client" in result.output
+    assert "Traceback" not in result.output

@@ -109,6 +109,17 @@ def test_sandbox_serve_seeds_clients_once_and_keeps_keys(
     assert json.loads(console_file.read_text())["users"] == console_users
     assert f"password={console_users[0]['password']}" in output
 
+    # Another var directory (with a space) on the same database: the demo's paths are
+    # quoted for the shell, and the banner says the clients file is not there.
+    other = tmp_path / "other var"
+    with serving({**env, "GATEWAY_VAR_DIR": str(other)}, tmp_path) as served:
+        pass
+    clients_file = other / "sandbox-clients.json"
+    assert f"--credentials '{clients_file}' --report '{other / 'demo-report.html'}'" in (
+        served.output
+    )
+    assert f"{clients_file} does not exist" in served.output
+
 
 def test_production_serve_never_seeds_and_refuses_default_key(
     databases: DatabaseFactory, tmp_path: Path
