@@ -107,7 +107,9 @@ def get_settings() -> Settings:
 def var_dir() -> Path:
     """The var directory of the gateway these commands run beside, read as
     :func:`get_settings` reads it but without its checks (a command that only needs the
-    path must not fail on another setting); ``var`` when the settings do not read."""
+    path must not fail on another setting). When the settings do not read (another
+    setting invalid, ``var/run.env`` unreadable), ``GATEWAY_VAR_DIR`` from the
+    environment, else ``var``."""
     try:
         return Settings(_env_file=_run_env_file()).var_dir
     except (ValueError, OSError):  # another setting invalid, or run.env unreadable
