@@ -22,7 +22,8 @@ contract_app = typer.Typer(
 @catalog_app.command("check")
 def catalog_check(
     path: Annotated[
-        Path | None, typer.Argument(help=_("Catalog file [GATEWAY_CATALOG_FILE, else the bundled one]."))
+        Path | None,
+        typer.Argument(help=_("Catalog file [GATEWAY_CATALOG_FILE, else the bundled one].")),
     ] = None,
 ) -> None:
     """Validate a policy catalog and report every fault with its line."""
