@@ -143,12 +143,12 @@ class FakeHealthRegistry:
         self.population = population
 
     def _history(self, cui: str) -> HealthHistory | None:
-        located = self.population.locate(cui)
-        if located is None or located[1] != ROLE_CHILD:
+        index = self.population.child_index(cui)
+        if index is None:
             return None
-        records = self.population.health_records_of(located[0])
+        records = self.population.health_records_of(index)
         body = {
-            "Fecha_Nacimiento": self.population.birth_date(located[0]).isoformat(),
+            "Fecha_Nacimiento": self.population.birth_date(index).isoformat(),
             "atenciones": [his_row(r) for r in records],
         }
         return history_from_body(body, "records-by-patient")

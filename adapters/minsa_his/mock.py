@@ -18,7 +18,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from adapters.sandbox.faults import FaultInjector
-from adapters.sandbox.population import ROLE_CHILD, HealthRecord, Population
+from adapters.sandbox.population import HealthRecord, Population
 from adapters.sandbox.settings import SandboxSettings
 from gateway.identifiers import is_ascii_digits
 
@@ -65,11 +65,6 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
     def authorised(request: Request) -> bool:
         return request.headers.get("x-api-key") == settings.his_api_key
 
-    def child_of(document: str) -> int | None:
-        """The household index of a child's CUI; None for a DNI or an unknown number."""
-        located = population.locate(document)
-        return located[0] if located is not None and located[1] == ROLE_CHILD else None
-
     def patient(document: str, index: int) -> dict[str, object]:
         return {
             "Id_Paciente": document,
@@ -83,7 +78,7 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
         document = request.path_params["documento"]
         if not is_ascii_digits(document, 8):
             return problem(400, "documento: CUI o DNI de 8 digitos", "documento")
-        index = child_of(document)
+        index = population.child_index(document)
         if index is None:
             return problem(404, "paciente sin registros en HIS")
         return JSONResponse(patient(document, index))
@@ -103,7 +98,7 @@ def create_app(settings: SandboxSettings | None = None) -> ASGIApp:
         for i, document in enumerate(documents):
             if not isinstance(document, str) or not is_ascii_digits(document, 8):
                 return problem(400, "documento: CUI o DNI de 8 digitos", f"documentos[{i}]")
-            index = child_of(document)
+            index = population.child_index(document)
             if index is None:
                 patients.append({"Id_Paciente": document, "encontrado": False})
                 continue

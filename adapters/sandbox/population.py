@@ -249,6 +249,11 @@ _KNOWN, _ADHERENT = 1, 2
 _FACILITY_SHIFT, _LENGTH_SHIFT, _WEIGHT_SHIFT = 2, 5, 15
 
 
+def _facility(district: District, seq: int) -> str:
+    """The child's health facility: the district's last four INEI digits and a number."""
+    return f"{int(district.inei_code) % 10000:04d}{seq:04d}"
+
+
 def _births(district: District, calibration: Calibration) -> float:
     """Expected births of a district: inhabitants times the crude birth rate."""
     births = calibration.births
@@ -361,6 +366,12 @@ class Population:
             return None
         return index, role
 
+    def child_index(self, number: str) -> int | None:
+        """The household index of a child's CUI; None for a parent's DNI or an unknown
+        number (what HIS answers by CUI, without building the household)."""
+        located = self.locate(number)
+        return located[0] if located is not None and located[1] == ROLE_CHILD else None
+
     def lookup(self, number: str) -> Lookup | None:
         located = self.locate(number)
         if located is None:
@@ -434,7 +445,7 @@ class Population:
             birth_weight_g=rng.randint(1700, 2490) if low_weight else rng.randint(2500, 4200),
             length_cm=round(rng.uniform(44.0, 54.0), 1),
             gestation_weeks=weeks,
-            health_facility=f"{int(district.inei_code) % 10000:04d}{facility_seq:04d}",
+            health_facility=_facility(district, facility_seq),
             insurance=_weighted(rng, INSURANCE),
             deceased=rng.random() < shares.child_deceased,
         )
@@ -547,7 +558,7 @@ class Population:
             self.birth_date(index),
             facts >> _WEIGHT_SHIFT,
             (facts >> _LENGTH_SHIFT & 0x3FF) / 10,
-            f"{int(district.inei_code) % 10000:04d}{facility_seq:04d}",
+            _facility(district, facility_seq),
             bool(facts & _ADHERENT),
         )
 

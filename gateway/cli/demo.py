@@ -114,7 +114,7 @@ def demo(
         households = _national_size(seed)
     # The files the sandbox gateway wrote in its var directory, as the commands beside
     # it read it (the environment, then var/run.env).
-    var = var_dir() if credentials is None or report is None else Path("var")
+    var = var_dir()
     credentials = credentials or var / SANDBOX_CLIENTS_FILE
     report = report or var / DEMO_REPORT_FILE
     if gateway and not credentials.exists():
