@@ -9,12 +9,12 @@ the operation and the status, never the request or the answer.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 import httpx
+import orjson
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import map_aiohttp_exceptions
 from multidict import CIMultiDict
@@ -114,10 +114,8 @@ class PartnerClient(httpx.AsyncClient):
         sent: CIMultiDict[str] = CIMultiDict(self.headers.items())
         if headers:
             sent.update(headers)
-        if json is not None:  # as httpx encodes a JSON body
-            content = _json_dumps(
-                json, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-            ).encode()
+        if json is not None:  # the bytes httpx would send, UTF-8 and compact
+            content = orjson.dumps(json)
             sent["Content-Type"] = "application/json"
         with map_aiohttp_exceptions():
             async with self._session().request(
@@ -133,9 +131,6 @@ class PartnerClient(httpx.AsyncClient):
             ) as answer:
                 body = await answer.read()
         return httpx.Response(answer.status, headers=answer.raw_headers, content=body)
-
-
-_json_dumps = json.dumps
 
 
 def _plain(kwargs: dict[str, Any]) -> bool:
@@ -172,8 +167,8 @@ async def request_json(
     if response.status_code not in ok:
         raise status_error(partner, operation, response)
     try:
-        body = json.loads(response.content)
-    except ValueError:
+        body = orjson.loads(response.content)
+    except ValueError:  # orjson.JSONDecodeError is one
         raise PartnerMalformed(partner, operation, "answer is not valid JSON") from None
     if not isinstance(body, dict):
         raise PartnerContractMismatch(partner, operation, "answer is not a JSON object")

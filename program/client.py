@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from httpx_aiohttp import AiohttpTransport
 from tenacity import (
     AsyncRetrying,
@@ -199,9 +200,12 @@ class GatewayClient:
             headers["Idempotency-Key"] = idempotency_key
         if content_type:
             headers["Content-Type"] = content_type
+        if json_body is not None:  # the bytes httpx would send for json=, UTF-8 and compact
+            content = orjson.dumps(json_body)
+            headers.setdefault("Content-Type", "application/json")
         self.calls += 1
         response = await self.http.request(
-            method, path, headers=headers, json=json_body, content=content, params=params
+            method, path, headers=headers, content=content, params=params
         )
         if response.status_code >= 400:
             problem = GatewayProblem(response.status_code, _problem(response))
@@ -210,7 +214,7 @@ class GatewayClient:
                 if is_ascii_digits(retry_after):  # the gateway knows when to come back
                     await asyncio.sleep(min(int(retry_after), 10))
             raise problem
-        return dict(response.json())
+        return dict(orjson.loads(response.content))
 
 
 def _problem(response: httpx.Response) -> dict[str, Any]:

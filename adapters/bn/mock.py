@@ -34,9 +34,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
@@ -58,7 +59,15 @@ from adapters.bn.iso20022 import (
     parse_pain001,
 )
 from adapters.sandbox.faults import FaultInjector
-from adapters.sandbox.population import ROLE_CHILD, ROLE_MOTHER, Household, Person, check_digit
+from adapters.sandbox.population import (
+    ROLE_CHILD,
+    ROLE_MOTHER,
+    Household,
+    Lookup,
+    Person,
+    check_digit,
+)
+from adapters.sandbox.responses import JSONResponse
 from adapters.sandbox.settings import SandboxSettings
 from gateway.identifiers import is_ascii_digits
 from gateway.partners.models import CardDelivery
@@ -200,7 +209,7 @@ class BankMock:
             status, answer = self._open_one(item)
             outcome = "cuenta" if status < 400 else "error"
             results.append({"estadoApertura": status, outcome: answer})
-        return 200, json.dumps({"resultados": results}).encode()
+        return 200, orjson.dumps({"resultados": results})
 
     def _open(self, raw: bytes) -> tuple[int, bytes]:
         try:
@@ -213,7 +222,7 @@ class BankMock:
         if status >= 400:
             refused = problem(status, answer["codigo"], answer["detail"], answer["campo"])
             return status, bytes(refused.body)
-        return status, json.dumps(answer).encode()
+        return status, orjson.dumps(answer)
 
     def _open_one(self, data: object) -> tuple[int, dict[str, str]]:
         def refuse(status: int, code: str, detail: str, field: str) -> tuple[int, dict[str, str]]:

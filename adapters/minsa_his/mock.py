@@ -13,12 +13,13 @@ from datetime import date, datetime
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from adapters.sandbox.faults import FaultInjector
 from adapters.sandbox.population import HealthRecord, Population
+from adapters.sandbox.responses import JSONResponse
 from adapters.sandbox.settings import SandboxSettings
 from gateway.identifiers import is_ascii_digits
 

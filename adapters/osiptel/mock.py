@@ -13,12 +13,13 @@ import json
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from adapters.sandbox.faults import FaultInjector
 from adapters.sandbox.population import ROLE_CHILD
+from adapters.sandbox.responses import JSONResponse
 from adapters.sandbox.settings import SandboxSettings
 from gateway.identifiers import is_ascii_digits
 

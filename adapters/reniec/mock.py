@@ -29,12 +29,13 @@ from xml.sax.saxutils import escape
 from lxml import etree
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from adapters.sandbox.faults import FaultInjector
 from adapters.sandbox.population import ROLE_CHILD, Person, Population
+from adapters.sandbox.responses import JSONResponse
 from adapters.sandbox.settings import SandboxSettings
 from adapters.xml import UnsafeXmlError, parse_xml
 from gateway.identifiers import is_ascii_digits

@@ -36,9 +36,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from adapters.sandbox.responses import JSONResponse
 from adapters.smsc import smpp
 from adapters.smsc.faults import SmscFaults
 

@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -254,14 +255,9 @@ class AuditedCall:
     def answer(self, data: Any, **extra: Any) -> JSONResponse:
         """The envelope as the response itself: it is already projected and shaped, so
         the framework need not validate and serialise it a second time. It is
-        serialised once, as ``JSONResponse`` would, and the audit event's digest and
-        size are those of the bytes sent."""
-        encoded = json.dumps(
-            self._envelope(data, 200, extra),
-            ensure_ascii=False,
-            allow_nan=False,
-            separators=(",", ":"),
-        ).encode()
+        serialised once, to the bytes ``JSONResponse`` would write (UTF-8, compact), and
+        the audit event's digest and size are those of the bytes sent."""
+        encoded = orjson.dumps(self._envelope(data, 200, extra))
         self.event.response_digest = hashlib.sha256(encoded).hexdigest()
         self.event.response_bytes = len(encoded)
         return EncodedJSONResponse(encoded)
