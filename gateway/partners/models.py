@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 # What became of a transfer, whatever the bank's own codes: the bank adapter maps them.
 Outcome = Literal["paid", "rejected", "pending"]
@@ -163,8 +163,11 @@ class HealthHistory:
     services: tuple[HealthService, ...]
 
 
-@dataclass(frozen=True)
-class HealthService:
+class HealthService(NamedTuple):
+    """One service HIS recorded for a child (a row of HIS's attention record). A named
+    tuple rather than a frozen dataclass: a verification pass builds one per row of
+    every child's history, and a tuple is built in a third of the time."""
+
     appointment_id: str
     service_date: date
     facility: str
