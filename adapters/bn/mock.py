@@ -246,7 +246,7 @@ class BankMock:
             return refuse(
                 422, "TITULAR_FALLECIDO", "el titular figura como fallecido", "numeroDocumento"
             )
-        existing = self._account(dni)
+        existing = self._account(dni, found)
         if existing is not None:
             return 200, existing.as_json()
         household = found.household
@@ -264,13 +264,15 @@ class BankMock:
         self.accounts[dni] = account
         return account
 
-    def _account(self, dni: str) -> Account | None:
+    def _account(self, dni: str, found: Lookup | None = None) -> Account | None:
         """The account of ``dni``: one opened here, or the Cuenta DNI a caregiver held
-        before the operation (kept on first sight)."""
+        before the operation (kept on first sight). ``found``: the population's look-up
+        of ``dni`` when the caller holds it already (each look-up draws the household
+        again from the seed)."""
         account = self.accounts.get(dni)
         if account is not None:
             return account
-        found = self.population.lookup(dni)
+        found = found or self.population.lookup(dni)
         if found is None or found.role != ROLE_MOTHER or not found.household.holds_cuenta_dni:
             return None
         if found.household.mother.deceased:

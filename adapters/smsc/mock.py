@@ -285,7 +285,15 @@ class SmscMock:
         async with session.window:
             if session not in self._sessions:  # unbound while this waited for the window
                 return False
-            parts, coding, _ = smpp.encode_text(body)
+            if esm_class & smpp.ESM_DELIVERY_RECEIPT:
+                # A receipt's text (SMPP 3.4 Appendix B) is letters, digits, spaces and
+                # colons, the same octets in ASCII and in the GSM 03.38 default alphabet;
+                # each is unique (its message id), so encoding it through the text cache
+                # would only evict the texts that repeat.
+                parts: tuple[bytes, ...] = (body.encode("ascii"),)
+                coding = smpp.DATA_CODING_DEFAULT
+            else:
+                parts, coding, _ = smpp.encode_text(body)
             sequence = next(self._sequence)
             future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
             session.waiting[sequence] = future
