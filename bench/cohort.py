@@ -40,7 +40,7 @@ from adapters.sandbox.registers import write_registers  # noqa: E402
 from adapters.sandbox.settings import SandboxSettings  # noqa: E402
 from bench._harness import add_database_options, databases, sandbox_processes  # noqa: E402
 from bench._machine import describe  # noqa: E402
-from program.client import GatewayClient, load_credentials  # noqa: E402
+from program.client import GatewayClient, load_credentials, run  # noqa: E402
 from program.demo import QuietProgress, play, write_summary  # noqa: E402
 from program.operation import Results  # noqa: E402
 from program.published import PUBLISHED  # noqa: E402
@@ -135,10 +135,10 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> None:
             written = write_registers(sandbox.population, var / "registers")
             registers = FileRegisters.read(written.directory)
             print(f"\n== {name}: a population of {args.households:,} households ==", flush=True)
-            baseline = asyncio.run(bare_calls(gateway, var / "sandbox-clients.json", args))
+            baseline = run(bare_calls(gateway, var / "sandbox-clients.json", args))
             print(f"  baseline: {baseline:,.0f} authenticated calls/s (GET /v1/services)")
             started = time.perf_counter()
-            results = asyncio.run(
+            results = run(
                 play(
                     gateway,
                     var / "sandbox-clients.json",

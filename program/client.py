@@ -14,9 +14,10 @@ import asyncio
 import json
 import time
 from collections import Counter
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -30,6 +31,8 @@ from tenacity import (
 )
 
 from program.identifiers import is_ascii_digits
+
+T = TypeVar("T")
 
 TRANSIENT = {429, 502, 503, 504}
 # Conflicts that say "the same request is still being handled: ask again shortly".
@@ -223,3 +226,16 @@ def _problem(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {"status": response.status_code}
     return body if isinstance(body, dict) else {"status": response.status_code}
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run the programme's ``main`` to its end and return its result, on uvloop's event
+    loop where it is installed (not on Windows: asyncio's own there), as the gateway's
+    processes run: a national operation's hundreds of thousands of calls spend a good
+    part of the client's time in the loop and its transports."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)

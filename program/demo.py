@@ -10,7 +10,6 @@ is the CLI's business (``gateway.cli.sandbox``), not the programme's.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 from datetime import date
@@ -29,7 +28,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from program.client import GatewayClient, load_credentials
+from program.client import GatewayClient, load_credentials, run
 from program.i18n import BABEL_LOCALES, DEFAULT_LOCALE, N_, translations
 from program.operation import Operation, Registers, Results
 from program.registers import FileRegisters
@@ -208,7 +207,7 @@ def run_demo(
     """Play the operation against a running gateway, for the ``households`` most recent
     newborns at most, and present the results in ``locale``."""
     console = console or Console()
-    results = asyncio.run(
+    results = run(
         play_live(
             gateway_url,
             credentials,

@@ -193,3 +193,14 @@ def with_state(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
             await state.aclose()
 
     return asyncio.run(run())
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop where it is installed (not on Windows), as uvicorn itself picks for
+    the workers of ``--workers N``; None (asyncio's own) elsewhere. Every long-running
+    process the CLI starts (gateway, mocks, the demo's programme) runs on it."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop

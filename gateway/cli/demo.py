@@ -16,7 +16,14 @@ import typer
 
 from adapters.sandbox.faults import FAULT_PROFILES
 from adapters.sandbox.registers import DISTRICTS_FILE, RNH_FILE
-from gateway.cli.common import DEMO_REPORT_FILE, SANDBOX_CLIENTS_FILE, _, fail, var_dir
+from gateway.cli.common import (
+    DEMO_REPORT_FILE,
+    SANDBOX_CLIENTS_FILE,
+    _,
+    event_loop_factory,
+    fail,
+    var_dir,
+)
 
 if TYPE_CHECKING:
     from program.operation import Results
@@ -262,6 +269,7 @@ def _in_process(
                     locale=lang,
                 )
 
-    results = asyncio.run(main())
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        results = runner.run(main())
     present(results, report, seed=seed, faults=faults, console=console, locale=lang)
     return results

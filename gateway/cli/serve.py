@@ -8,7 +8,6 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +20,7 @@ from gateway.cli.common import (
     SANDBOX_CLIENTS_FILE,
     _,
     cli_actor,
+    event_loop_factory,
     fail,
     get_catalog,
     get_settings,
@@ -244,8 +244,8 @@ def serve(
             create_app(settings), host=host, port=port, log_level="warning", access_log=False
         )
     )
-    # uvloop, as uvicorn itself picks when it runs the workers of ``--workers N``.
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+    # uvloop where installed, as uvicorn itself picks for the workers of ``--workers N``.
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         runner.run(serve_all([gateway, *servers]))
 
 
@@ -262,14 +262,6 @@ def port_is_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    try:
-        import uvloop
-    except ImportError:  # not installed on Windows
-        return None
-    return uvloop.new_event_loop
 
 
 def _serve_workers(host: str, port: int, processes: int, *, with_mocks: bool) -> None:
