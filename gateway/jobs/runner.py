@@ -105,6 +105,10 @@ class Dispatch(Protocol):
     name: str  # the metric label and the name to dispatch it by
     max_attempts: int  # failed calls before the item is dead
     max_backoff_seconds: float  # the cap of the backoff between calls
+    # Items one process has in hand at once: with 2, the next item is claimed (and the
+    # last recorded) while another's call is under way, so that the partner is not left
+    # idle during the transactions, which on SQLite may wait for the other processes'.
+    in_flight: int
 
     async def due(self, session: AsyncSession, now: datetime) -> list[Any]:
         """Ids of the items due at ``now``, oldest first."""
@@ -322,36 +326,58 @@ class JobRunner:
 
     async def dispatch(self, name: str) -> int:
         """Call once for every due item of this kind; how many calls were made. Each
-        claim and each outcome is its own transaction; none is open during a call."""
+        claim and each outcome is its own transaction; none is open during a call. Up
+        to the kind's ``in_flight`` items are in hand at once, taken in order, each by
+        one of as many lanes; a lane whose claim or record fails stops there, the others
+        go on to the end of the list, and the failure is raised then (the item it held
+        is due again when its claim runs out)."""
         kind = self._dispatch[name]
         now = datetime.now(UTC)
         async with transaction(self.sessions) as session:
             due = await kind.due(session, now)
+        items = iter(due)
         called = 0
-        for item in due:
-            async with transaction(self.sessions) as session:
-                claimed = await kind.claim(session, item, now, now + self.lease)
-            if claimed is None:
-                continue
-            self._claims.labels(name).inc()
-            called += 1
-            started = time.perf_counter()
-            attempts, work = claimed
-            try:
-                error = await kind.call(work)
-            except Exception as exc:  # the type only: its text may quote personal data
-                error = type(exc).__name__
-            self._seconds.labels(name).observe(time.perf_counter() - started)
-            attempts += 1  # every call counts, the successful one too
-            dead = error is not None and attempts >= kind.max_attempts
-            next_at = None
-            if error is not None and not dead:
-                next_at = datetime.now(UTC) + backoff(attempts, kind.max_backoff_seconds)
-            async with transaction(self.sessions) as session:
-                await kind.record(session, item, attempts, error, next_at)
-            outcome = "finished" if error is None else "dead" if dead else "retried"
-            self._steps.labels(name, outcome).inc()
+
+        async def take_in_turn() -> None:
+            nonlocal called
+            for item in items:  # one iterator: each item goes to one of the lanes
+                made = await self._dispatch_one(name, kind, item, now)
+                called += made  # after the await: the other lanes add to it meanwhile
+
+        lanes = max(1, min(kind.in_flight, len(due)))
+        ended = await asyncio.gather(
+            *(take_in_turn() for _ in range(lanes)), return_exceptions=True
+        )
+        for outcome in ended:
+            if isinstance(outcome, BaseException):
+                raise outcome
         return called
+
+    async def _dispatch_one(self, name: str, kind: Dispatch, item: Any, now: datetime) -> int:
+        """Claim, call and record one item; 1 when it was called, 0 when another
+        process had taken it."""
+        async with transaction(self.sessions) as session:
+            claimed = await kind.claim(session, item, now, now + self.lease)
+        if claimed is None:
+            return 0
+        self._claims.labels(name).inc()
+        started = time.perf_counter()
+        attempts, work = claimed
+        try:
+            error = await kind.call(work)
+        except Exception as exc:  # the type only: its text may quote personal data
+            error = type(exc).__name__
+        self._seconds.labels(name).observe(time.perf_counter() - started)
+        attempts += 1  # every call counts, the successful one too
+        dead = error is not None and attempts >= kind.max_attempts
+        next_at = None
+        if error is not None and not dead:
+            next_at = datetime.now(UTC) + backoff(attempts, kind.max_backoff_seconds)
+        async with transaction(self.sessions) as session:
+            await kind.record(session, item, attempts, error, next_at)
+        outcome = "finished" if error is None else "dead" if dead else "retried"
+        self._steps.labels(name, outcome).inc()
+        return 1
 
     async def dispatch_all(self, names: Iterable[str] | None = None) -> int:
         """Dispatch every kind (of ``names``); a failing kind is logged and tried again

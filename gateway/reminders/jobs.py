@@ -97,6 +97,8 @@ class ReminderDispatch:
     # counts its own attempts against the same bound.
     max_attempts = 8
     max_backoff_seconds = 600.0
+    # Two chunks in hand: one being submitted while the other is claimed or recorded.
+    in_flight = 2
 
     def __init__(self, reminders: ReminderService, partners: PartnerRegistry) -> None:
         self.reminders = reminders

@@ -36,6 +36,7 @@ class DeliveryJob:
     the signed POST of its payload."""
 
     name = "deliveries"
+    in_flight = 1  # one call at a time in this process (see ``_carried``)
 
     def __init__(
         self,

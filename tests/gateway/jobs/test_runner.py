@@ -178,6 +178,7 @@ class Calls:
     name = "calls"
     max_attempts = 2
     max_backoff_seconds = 600.0
+    in_flight = 1
 
     def __init__(self, errors: list[str | None]) -> None:
         self.errors = errors
@@ -225,3 +226,50 @@ async def test_dispatch_retries_with_backoff_then_dead_letters(app: FastAPI) -> 
     assert metric(registry, "gateway_job_steps_total", job="calls", outcome="retried") == 1
     assert backoff(3, 600.0).total_seconds() == 4.0
     assert backoff(30, 600.0).total_seconds() == 600.0
+
+
+class Overlapping(Calls):
+    """Two items whose calls each wait until both are claimed: only a runner holding
+    two items at once gets either call through."""
+
+    name = "overlapping"
+    max_attempts = 1
+
+    def __init__(self, in_flight: int) -> None:
+        super().__init__([])
+        self.in_flight = in_flight
+        self.claimed: list[Any] = []
+        self.both = asyncio.Event()
+
+    async def due(self, session: AsyncSession, now: datetime) -> list[Any]:
+        return ["a", "b"]
+
+    async def claim(
+        self, session: AsyncSession, item: Any, now: datetime, until: datetime
+    ) -> tuple[int, Any] | None:
+        self.claimed.append(item)
+        if len(self.claimed) == 2:
+            self.both.set()
+        return 0, item
+
+    async def call(self, work: Any) -> str | None:
+        try:
+            await asyncio.wait_for(self.both.wait(), 2.0)
+        except TimeoutError:
+            return "alone"
+        return None
+
+
+async def test_dispatch_claims_the_next_item_while_a_call_is_under_way(app: FastAPI) -> None:
+    runner = JobRunner(app.state.gateway.sessions, CollectorRegistry())
+    two = Overlapping(in_flight=2)
+    runner.dispatcher(two)
+    assert await runner.dispatch("overlapping") == 2
+    assert two.claimed == ["a", "b"]  # taken in order
+    assert two.recorded == [(1, None, False)] * 2  # each call saw the other claimed
+    # One at a time, the first call waits in vain: the overlap is the runner's doing.
+    one = Overlapping(in_flight=1)
+    one.name = "one-at-a-time"
+    runner.dispatcher(one)
+    assert await runner.dispatch("one-at-a-time") == 2
+    assert one.recorded == [(1, "alone", False), (1, None, False)]
