@@ -9,6 +9,7 @@ the operation and the status, never the request or the answer.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -168,8 +169,14 @@ async def request_json(
         raise status_error(partner, operation, response)
     try:
         body = orjson.loads(response.content)
-    except ValueError:  # orjson.JSONDecodeError is one
-        raise PartnerMalformed(partner, operation, "answer is not valid JSON") from None
+    except orjson.JSONDecodeError:
+        # What orjson refuses and the standard module reads: a byte order mark (which
+        # RFC 8259 section 8.1 lets a parser ignore, and Windows servers send), UTF-16 or
+        # UTF-32, NaN. The fast path is for the common answer, not a narrower contract.
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            raise PartnerMalformed(partner, operation, "answer is not valid JSON") from None
     if not isinstance(body, dict):
         raise PartnerContractMismatch(partner, operation, "answer is not a JSON object")
     return response.status_code, body

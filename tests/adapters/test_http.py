@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import math
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,8 +17,13 @@ import httpx
 import pytest
 from aiohttp import web
 
-from adapters.http import PartnerClient, send
-from gateway.partners.errors import PartnerError, PartnerTimeout, PartnerUnavailable
+from adapters.http import PartnerClient, request_json, send
+from gateway.partners.errors import (
+    PartnerError,
+    PartnerMalformed,
+    PartnerTimeout,
+    PartnerUnavailable,
+)
 
 TIMEOUT = httpx.Timeout(0.5, connect=0.5, pool=0.5)
 LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=4)
@@ -59,6 +65,15 @@ async def _answer(request: web.Request) -> web.StreamResponse:
             text=json.dumps({"status": 404, "codigo": "NO_EXISTE"}),
             content_type="application/problem+json",
         )
+    if kind in ("bom", "utf16", "nan", "garbage"):
+        text = {
+            "bom": '\ufeff{"ok": true}',
+            "utf16": '{"ok": true}',
+            "nan": '{"ok": true, "peso": NaN}',
+            "garbage": '{"ok": tru',
+        }[kind]
+        encoded = text.encode("utf-16" if kind == "utf16" else "utf-8")
+        return web.Response(body=encoded, headers={"Content-Type": "application/json"})
     if kind == "limited":
         return web.Response(status=429, headers={"Retry-After": "7"})
     await asyncio.sleep(2)  # "slow": longer than the read timeout
@@ -128,6 +143,28 @@ async def test_the_short_path_sends_and_reads_what_httpx_does(
     assert short.headers.get("retry-after") == full.headers.get("retry-after")
     if kind == "gzip":
         assert short.json() == {"ok": True}
+
+
+@pytest.mark.parametrize("kind", ["bom", "utf16", "nan"])
+async def test_an_answer_reads_as_the_standard_json_module_reads_it(
+    partner: tuple[str, Seen], client: PartnerClient, kind: str
+) -> None:
+    """The fast JSON reader does not narrow what a partner may answer: a byte order
+    mark (RFC 8259 section 8.1), UTF-16, NaN are read as before."""
+    base, _ = partner
+    status, body = await request_json(client, "osiptel", "op", "GET", f"{base}/{kind}")
+    assert status == 200
+    assert body["ok"] is True
+    if kind == "nan":
+        assert math.isnan(body["peso"])
+
+
+async def test_an_answer_that_is_not_json_is_malformed(
+    partner: tuple[str, Seen], client: PartnerClient
+) -> None:
+    base, _ = partner
+    with pytest.raises(PartnerMalformed):
+        await request_json(client, "osiptel", "op", "GET", f"{base}/garbage")
 
 
 async def _error(pending: Any) -> PartnerError:
