@@ -120,14 +120,15 @@ async def test_backoff_then_dead_letter_after_max_attempts(app: FastAPI) -> None
 
 async def test_a_lost_lease_rolls_the_step_back(app: FastAPI) -> None:
     sessions = app.state.gateway.sessions
-    first = JobRunner(sessions, CollectorRegistry(), lease_seconds=0.2)
+    # A lease long enough that the second claim comes within it on a loaded machine.
+    first = JobRunner(sessions, CollectorRegistry(), lease_seconds=1.0)
     second = JobRunner(sessions, CollectorRegistry(), lease_seconds=30)
     first.register(Counting(steps=5))
     second.register(Counting(steps=5))
     run_id = await queued(app)
     assert await first.claim("counting") == run_id
     assert await second.claim("counting") is None  # held
-    await asyncio.sleep(0.3)  # the first process stalls past its lease
+    await asyncio.sleep(1.1)  # the first process stalls past its lease
     assert await second.claim("counting") == run_id
     assert await first.work("counting", run_id) == "lease-lost"
     assert (await row(app, run_id)).records == 0  # nothing of the stale step stored
