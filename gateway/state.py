@@ -176,8 +176,8 @@ class AppState:
         subscriptions = SubscriptionService(catalog, keyring, pseudonyms, consents)
         jobs = JobRunner(sessions, metrics, lease_seconds=settings.exchanges_lease_seconds)
 
-        # Order of a round: queue the due exchange slots, seal the audit chain, purge, push
-        # deliveries, then work the runs.
+        # The runner works each kind below in a loop of its own (JobRunner.run_forever): a
+        # long payment run holds back no reminder, delivery, exchange or seal.
         async def schedule(session: AsyncSession) -> int:
             return len(await exchanges.schedule_due(session))
 

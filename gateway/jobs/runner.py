@@ -183,7 +183,8 @@ class JobRunner:
         self._jobs[job.name] = job
 
     def dispatcher(self, kind: Dispatch) -> None:
-        """Register a kind of dispatched job (run every round by ``run_forever``)."""
+        """Register a kind of dispatched job (dispatched in a loop of its own by
+        ``run_forever``)."""
         self._free(kind.name)
         self._dispatch[kind.name] = kind
 
@@ -422,27 +423,51 @@ class JobRunner:
     # -- the loop --------------------------------------------------------------------
 
     async def run_forever(self, poll_seconds: float, only: set[str] | None = None) -> None:
-        """Every ``poll_seconds``, run the due periodic tasks, dispatch due calls and work
-        ready jobs (all, or those named in ``only``) until cancelled. A periodic task with
-        a shorter period (the audit seal's 0.5 s) is run on time between those rounds. A
-        round that dispatched calls is followed by the next at once: a backlog (the
-        reminders of a month) is sent at the partner's pace, not one round per poll."""
+        """Run the periodic tasks, the dispatched kinds and the leased kinds (all, or those
+        named in ``only``) until cancelled, each in a loop of its own, so that none waits
+        for another: a payment run of 25,000 transfers, worked for minutes, holds back
+        neither the reminders and webhook deliveries due meanwhile, nor a job of another
+        kind, nor the audit seal and the SMS bind's keep-alive.
+
+        - Periodic tasks: every ``poll_seconds`` those of period 0, and each timed task
+          (the audit seal's 0.5 s) on its own period.
+        - A dispatched kind: dispatched again at once after a round that made calls (a
+          backlog, such as a month's reminders, is sent at the partner's pace, not one
+          round per poll), else after ``poll_seconds``.
+        - A leased kind: its ready jobs worked one after another, then ``poll_seconds``.
+
+        A failing round is logged (by its exception's type) and tried again."""
         periodic = [n for n in self._periodic if only is None or n in only]
-        timed = [n for n in periodic if self._periodic[n].every_seconds > 0]
-        dispatch = [n for n in self._dispatch if only is None or n in only]
-        jobs = [n for n in self._jobs if only is None or n in only]
+        loops = [self._periodic_loop(periodic, poll_seconds)] if periodic else []
+        loops += [
+            self._dispatch_loop(n, poll_seconds)
+            for n in self._dispatch
+            if only is None or n in only
+        ]
+        loops += [self._job_loop(n, poll_seconds) for n in self._jobs if only is None or n in only]
+        await asyncio.gather(*loops)
+
+    async def _periodic_loop(self, names: list[str], poll_seconds: float) -> None:
+        timed = [n for n in names if self._periodic[n].every_seconds > 0]
         next_poll = time.monotonic()
         while True:
             full = time.monotonic() >= next_poll
             if full:
                 next_poll = time.monotonic() + poll_seconds
-            try:
-                await self.run_due(periodic if full else timed)
-                if full:
-                    if await self.dispatch_all(dispatch):
-                        next_poll = time.monotonic()
-                    await self.work_available(jobs)
-            except Exception as exc:  # the next round tries again
-                log.warning("job round failed", error=type(exc).__name__)
+            await self.run_due(names if full else timed)  # logs a failing task itself
             wake = min([next_poll, *(self._periodic[n].next_at for n in timed)])
             await asyncio.sleep(max(0.0, wake - time.monotonic()))
+
+    async def _dispatch_loop(self, name: str, poll_seconds: float) -> None:
+        while True:
+            called = await self.dispatch_all([name])  # logs a failing round itself
+            # Even a round that made calls yields once: the other loops share the process.
+            await asyncio.sleep(0.0 if called else poll_seconds)
+
+    async def _job_loop(self, name: str, poll_seconds: float) -> None:
+        while True:
+            try:
+                await self.work_available([name])
+            except Exception as exc:  # the type only: its text may quote personal data
+                log.warning("job round failed", job=name, error=type(exc).__name__)
+            await asyncio.sleep(poll_seconds)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -274,3 +276,61 @@ async def test_dispatch_claims_the_next_item_while_a_call_is_under_way(app: Fast
     runner.dispatcher(one)
     assert await runner.dispatch("one-at-a-time") == 2
     assert one.recorded == [(1, "alone", False), (1, None, False)]
+
+
+class Waiting(Counting):
+    """A one-step job that goes on only once ``ready()`` holds (a payment run of minutes
+    waiting on the bank); after 5 s it fails the attempt."""
+
+    def __init__(self, ready: Callable[[], bool]) -> None:
+        super().__init__(steps=1)
+        self.ready = ready
+
+    async def step(self, session: AsyncSession, job_id: str) -> Done | None:
+        async with asyncio.timeout(5.0):
+            while not self.ready():
+                await asyncio.sleep(0.01)
+        return await super().step(session, job_id)
+
+
+class Once(Calls):
+    """One item, due until it has been called."""
+
+    name = "once"
+
+    def __init__(self) -> None:
+        super().__init__([None])
+
+    async def due(self, session: AsyncSession, now: datetime) -> list[Any]:
+        return [] if self.recorded else [1]
+
+
+async def test_a_long_job_holds_back_no_dispatched_call_nor_timed_task(app: FastAPI) -> None:
+    runner = JobRunner(app.state.gateway.sessions, CollectorRegistry())
+    seals: list[int] = []
+    once = Once()
+
+    async def seal(session: AsyncSession) -> int:
+        seals.append(1)
+        return 1
+
+    # The job's only step goes on once the call was made and the seal ran three times
+    # meanwhile: a runner that waits for the job before either never lets it finish.
+    job = Waiting(lambda: bool(once.recorded) and len(seals) >= 3)
+    runner.register(job)
+    runner.dispatcher(once)
+    runner.every("seal", 0.05, seal, delay_first=True)
+    run_id = await queued(app)
+    loop = asyncio.create_task(runner.run_forever(0.05))
+    try:
+        for _ in range(200):
+            if job.retried or (await row(app, run_id)).state == "succeeded":
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+    assert job.retried == []  # the step did not time out
+    assert (await row(app, run_id)).state == "succeeded"
+    assert once.recorded == [(1, None, False)]
