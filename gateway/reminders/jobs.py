@@ -1,14 +1,15 @@
 """Sending reminders as a dispatched job: ``submit_sm`` per reminder, in chunks, with no
 transaction open while the SMSC answers (``gateway.jobs.runner.Dispatch``).
 
-An item of this dispatch is a chunk of up to :data:`CHUNK` due reminders. The chunk is
-claimed (each reminder ``sending`` until the claim's lease ends) in one transaction, its
-reminders submitted concurrently with none open (the SMSC adapter paces them to the
-operator's window), and their outcomes recorded in another: the SMSC's message id
-(``submitted``) with an audit event per reminder naming who asked, for what purpose and
-on what legal basis, and whose data (the caregiver's and the phone's pseudonyms), never
-the number or the text. One commit per chunk rather than two per reminder is what keeps
-the gateway near the SMSC's own pace.
+An item of this dispatch is a turn: the claim of the next :data:`CHUNK` due reminders,
+whichever they are when it runs, so that two processes never race for the same list. The
+chunk is claimed (each reminder ``sending`` until the claim's lease ends) in one
+transaction, its reminders submitted concurrently with none open (the SMSC adapter paces
+them to the operator's window), and their outcomes recorded in another: the SMSC's
+message id (``submitted``) with an audit event per reminder naming who asked, for what
+purpose and on what legal basis, and whose data (the caregiver's and the phone's
+pseudonyms), never the number or the text. One commit per chunk rather than two per
+reminder is what keeps the gateway near the SMSC's own pace.
 
 A claim that ran out (the process died between the submission and the record) is taken
 again and submitted as a replacing resend, so the SMSC replaces a copy it still holds
@@ -109,16 +110,20 @@ class ReminderDispatch:
         self._claimed: dict[tuple[str, ...], list[str]] = {}
 
     async def due(self, session: AsyncSession, now: datetime) -> list[Any]:
+        """Turns, not reminders: each a claim of the next :data:`CHUNK` due at its own
+        time, :data:`ROUND` reminders' worth while any is due (a claim that finds none
+        ends its lane's work)."""
         if not self.reminders.window.open_at(now):
             return []
-        keys = await ReminderRepository(session).due(now, ROUND)
-        return [tuple(keys[i : i + CHUNK]) for i in range(0, len(keys), CHUNK)]
+        if not await ReminderRepository(session).any_due(now):
+            return []
+        return list(range(ROUND // CHUNK))
 
     async def claim(
         self, session: AsyncSession, item: Any, now: datetime, until: datetime
     ) -> tuple[int, Any] | None:
         repo = ReminderRepository(session)
-        claimed = await repo.claim_many(item, now, until)
+        claimed = await repo.claim_next(now, until, CHUNK)
         if not claimed:
             return None
         stopped = await repo.opted_out(sorted({row.phone_ref for row, _ in claimed}))

@@ -63,28 +63,31 @@ async def statements_of(path: str, work: Any) -> list[tuple[str, Any]]:
 
 
 NOW = datetime(2020, 12, 1, 13, tzinfo=UTC)
-KEYS = [f"2020-11:{n:040d}" for n in range(200)]
 
 
-def test_a_claim_looks_reminders_up_by_key(database: str) -> None:
+def test_a_claim_takes_the_next_due_in_index_order_and_updates_them_by_key(
+    database: str,
+) -> None:
     async def claim(repo: ReminderRepository) -> None:
-        await repo.claim_many(KEYS, NOW, NOW + timedelta(seconds=30))
+        await repo.claim_next(NOW, NOW + timedelta(seconds=30), 200)
 
     found = plans(database, asyncio.run(statements_of(database, claim)))
-    assert found, "the claim ran no statement on the reminders"
+    assert len(found) == 2  # those whose claim ran out, then the queue
     for plan in found:
+        # The update finds its rows by key; the due ones are read in the index's order.
         assert "sqlite_autoindex_sms_reminders_1 (reminder_key=?)" in plan, plan
+        assert "ix_sms_reminders_state_next_at (state=? AND next_at<?)" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
 
 
-def test_the_due_reminders_are_read_in_index_order_without_sorting(database: str) -> None:
+def test_whether_any_is_due_is_one_probe_of_the_index_per_state(database: str) -> None:
     async def due(repo: ReminderRepository) -> None:
-        await repo.due(NOW, 2_000)
+        await repo.any_due(NOW)
 
     found = plans(database, asyncio.run(statements_of(database, due)))
     assert len(found) == 2  # queued, then those whose claim ran out
     for plan in found:
         assert "ix_sms_reminders_state_next_at (state=? AND next_at<?)" in plan, plan
-        assert "TEMP B-TREE" not in plan, plan
 
 
 def test_an_opt_out_finds_the_phones_reminders_by_the_phone(database: str) -> None:
