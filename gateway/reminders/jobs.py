@@ -107,12 +107,13 @@ class ReminderDispatch:
         # What each chunk's call ended in, read back by its record (same process, in turn):
         # per reminder, ("submitted", message id), ("refused", slug) or ("retry", slug).
         self._outcomes: dict[tuple[str, ...], list[tuple[Work, str, str]]] = {}
-        self._claimed: dict[tuple[str, ...], list[str]] = {}
+        # The keys each turn claimed, read back by its record.
+        self._claimed: dict[int, list[str]] = {}
 
     async def due(self, session: AsyncSession, now: datetime) -> list[Any]:
-        """Turns, not reminders: each a claim of the next :data:`CHUNK` due at its own
-        time, :data:`ROUND` reminders' worth while any is due (a claim that finds none
-        ends its lane's work)."""
+        """Turns, not reminders: each the claim of the next :data:`CHUNK` due at ``now``
+        (the round's start), :data:`ROUND` reminders' worth while any is due; a turn
+        that finds none left claims nothing."""
         if not self.reminders.window.open_at(now):
             return []
         if not await ReminderRepository(session).any_due(now):
