@@ -63,7 +63,9 @@ DESCRIPTION = (
 def create_app_from_environment() -> FastAPI:
     """Entry point of each worker process started by ``serve --workers N``."""
     from gateway.core.logging import configure_logging
+    from gateway.core.runtime import tune_collector
 
+    tune_collector()
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
     return create_app(settings)

@@ -29,6 +29,7 @@ from gateway.catalog.models import Catalog
 from gateway.clients.service import Actor
 from gateway.core.db import create_engine, session_factory, transaction
 from gateway.core.i18n import Text, locale_from_environment, render, translations
+from gateway.core.runtime import tune_collector
 from gateway.settings import ConfigurationError, Settings
 
 T = TypeVar("T")
@@ -193,6 +194,14 @@ def with_state(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
             await state.aclose()
 
     return asyncio.run(run())
+
+
+def process_runner() -> asyncio.Runner:
+    """The runner of a long-running process the CLI starts (gateway, mocks, the demo's
+    programme): on :func:`event_loop_factory`'s loop, with the garbage collector tuned
+    for a process that allocates per row (``gateway.core.runtime``)."""
+    tune_collector()
+    return asyncio.Runner(loop_factory=event_loop_factory())
 
 
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -6,7 +6,6 @@ gateway and the four partner mocks started in this process and sized to
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -20,8 +19,8 @@ from gateway.cli.common import (
     DEMO_REPORT_FILE,
     SANDBOX_CLIENTS_FILE,
     _,
-    event_loop_factory,
     fail,
+    process_runner,
     var_dir,
 )
 
@@ -269,7 +268,7 @@ def _in_process(
                     locale=lang,
                 )
 
-    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+    with process_runner() as runner:
         results = runner.run(main())
     present(results, report, seed=seed, faults=faults, console=console, locale=lang)
     return results

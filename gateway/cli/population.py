@@ -6,7 +6,6 @@ the sandbox itself is ``adapters.sandbox``."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from pathlib import Path
@@ -19,7 +18,7 @@ from adapters.sandbox.population import Household
 from adapters.sandbox.registers import DISTRICTS_FILE, RNH_FILE, write_registers
 from adapters.sandbox.server import endpoints, mock_servers, serve_all, smsc_admin_url
 from adapters.sandbox.settings import PARTNERS, SandboxSettings
-from gateway.cli.common import _, event_loop_factory, fail
+from gateway.cli.common import _, fail, process_runner
 
 population_app = typer.Typer(
     help=_("The synthetic population behind the mocks."), no_args_is_help=True
@@ -59,7 +58,7 @@ def mocks(
         typer.echo(f"  {endpoint.partner:<10} {endpoint.entry_url}")
     if "smsc" in chosen:
         typer.echo(f"  {'':<10} admin: {smsc_admin_url(settings)}/_admin/faults")
-    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+    with process_runner() as runner:
         runner.run(serve_all(mock_servers(settings, chosen)))
 
 

@@ -3,7 +3,6 @@ and one console user per role) on one port, in one process or several."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shlex
@@ -20,11 +19,11 @@ from gateway.cli.common import (
     SANDBOX_CLIENTS_FILE,
     _,
     cli_actor,
-    event_loop_factory,
     fail,
     get_catalog,
     get_settings,
     in_transaction,
+    process_runner,
     require_schema,
 )
 from gateway.cli.users import SANDBOX_USERS_FILE, console_banner, seed_console_users
@@ -245,7 +244,7 @@ def serve(
         )
     )
     # uvloop where installed, as uvicorn itself picks for the workers of ``--workers N``.
-    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+    with process_runner() as runner:
         runner.run(serve_all([gateway, *servers]))
 
 

@@ -38,14 +38,8 @@ class Claimed(NamedTuple):
     phone_ref: str
 
 
-_CLAIMED_COLUMNS = (
-    Reminder.reminder_key,
-    Reminder.batch_id,
-    Reminder.phone_sealed,
-    Reminder.attempts,
-    Reminder.subject_ref,
-    Reminder.phone_ref,
-)
+# The columns of ``Claimed``, in its order: the claim returns nothing else.
+_CLAIMED_COLUMNS = tuple(getattr(Reminder, name) for name in Claimed._fields)
 
 
 class ReminderRepository:
