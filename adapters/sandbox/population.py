@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache, cached_property
 from itertools import accumulate
+from typing import NamedTuple
 
 from stdnum.pe import cui as stdnum_cui
 
@@ -160,9 +161,10 @@ class PhoneLine:
     activated_on: date
 
 
-@dataclass(frozen=True)
-class HealthRecord:
-    """One HIS row: one service item of one visit."""
+class HealthRecord(NamedTuple):
+    """One HIS row: one service item of one visit. A named tuple rather than a frozen
+    dataclass: every history asked of the mock builds one per row, and a tuple is built
+    in a third of the time."""
 
     appointment_id: str
     service_date: date
