@@ -45,7 +45,13 @@ def _print_report(report: Any, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
-@audit_app.command("verify")
+@audit_app.command(
+    "verify",
+    help=_(
+        "Check every event's hash and every checkpoint's signature; exit 1 naming the first broken"
+        " event. With --archive, only the archive files and the public key are needed."
+    ),
+)
 def audit_verify(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     archive: Annotated[
@@ -87,7 +93,13 @@ def audit_verify(
     _print_report(verify(settings.database_url, from_seq, to_seq, workers), as_json)
 
 
-@audit_app.command("seal")
+@audit_app.command(
+    "seal",
+    help=_(
+        "Chain every event that can be chained now and sign a checkpoint (the gateway does this "
+        "continuously; useful before an archive or after an outage)."
+    ),
+)
 def audit_seal() -> None:
     """Chain every event that can be chained now and sign a checkpoint (the gateway does
     this continuously; useful before an archive or after an outage)."""
@@ -127,7 +139,13 @@ def audit_seal() -> None:
     )
 
 
-@audit_app.command("archive")
+@audit_app.command(
+    "archive",
+    help=_(
+        "Seal the chain up to its last checkpoint into JSONL with a signed manifest chained to the"
+        " previous archive; verify it offline with `audit verify --archive`."
+    ),
+)
 def audit_archive(
     out: Annotated[
         Path | None, typer.Option(help=_("Directory [GATEWAY_AUDIT_ARCHIVE_DIR]."))

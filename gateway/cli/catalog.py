@@ -19,7 +19,9 @@ contract_app = typer.Typer(
 )
 
 
-@catalog_app.command("check")
+@catalog_app.command(
+    "check", help=_("Validate a policy catalog and report every fault with its line.")
+)
 def catalog_check(
     path: Annotated[
         Path | None,
@@ -47,7 +49,7 @@ def _openapi_document() -> dict[str, Any]:
     return create_app(settings).openapi()
 
 
-@contract_app.command("export")
+@contract_app.command("export", help=_("Write the OpenAPI document the gateway serves."))
 def contract_export(
     path: Annotated[Path, typer.Argument(help=_("Where to write the OpenAPI YAML."))] = Path(
         "contracts/gateway/openapi.yaml"

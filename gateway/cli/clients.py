@@ -35,7 +35,9 @@ from gateway.clients.service import (
 clients_app = typer.Typer(help=_("The client registry."), no_args_is_help=True)
 
 
-@clients_app.command("create")
+@clients_app.command(
+    "create", help=_("Register a client and print its id and secret (shown once).")
+)
 def clients_create(
     name: Annotated[str, typer.Option(help=_("Human-readable name of the client system."))],
     role: Annotated[list[str], typer.Option(help=f"Role, repeatable: {', '.join(ROLES)}.")],
@@ -68,7 +70,7 @@ def clients_create(
         )
 
 
-@clients_app.command("list")
+@clients_app.command("list", help=_("List registered clients (never their secrets)."))
 def clients_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List registered clients (never their secrets)."""
     settings = get_settings()
@@ -99,7 +101,13 @@ def clients_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         )
 
 
-@clients_app.command("disable")
+@clients_app.command(
+    "disable",
+    help=_(
+        "Disable a client: its tokens stop working at once and stay refused if it is enabled "
+        "again. The last active admin client cannot be disabled."
+    ),
+)
 def clients_disable(
     client_id: Annotated[str, typer.Argument(help=_("Client id."))], operator: Operator = None
 ) -> None:
@@ -126,7 +134,10 @@ def clients_disable(
     typer.echo(_("client {client_id} disabled").format(client_id=client_id))
 
 
-@clients_app.command("enable")
+@clients_app.command(
+    "enable",
+    help=_("Enable a disabled client; it needs new tokens (those issued before stay refused)."),
+)
 def clients_enable(
     client_id: Annotated[str, typer.Argument(help=_("Client id."))], operator: Operator = None
 ) -> None:
@@ -144,7 +155,13 @@ def clients_enable(
     typer.echo(_("client {client_id} enabled").format(client_id=client_id))
 
 
-@clients_app.command("rotate-secret")
+@clients_app.command(
+    "rotate-secret",
+    help=_(
+        "Give a client a new secret and print it (shown once); the old secret and the tokens "
+        "issued before stop working at once."
+    ),
+)
 def clients_rotate_secret(
     client_id: Annotated[str, typer.Argument(help=_("Client id."))],
     as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON."))] = False,

@@ -13,7 +13,9 @@ from gateway.cli.common import _, get_settings, prepare_sqlite_dir, unreachable_
 db_app = typer.Typer(help=_("Database schema migrations."), no_args_is_help=True)
 
 
-@db_app.command("upgrade")
+@db_app.command(
+    "upgrade", help=_("Apply migrations to the database named by GATEWAY_DATABASE_URL.")
+)
 def db_upgrade(
     revision: Annotated[str, typer.Argument(help=_("Target revision."))] = "head",
 ) -> None:
@@ -28,7 +30,7 @@ def db_upgrade(
     typer.echo(_("database at revision {revision}").format(revision=current))
 
 
-@db_app.command("current")
+@db_app.command("current", help=_("Print the database's current and the code's head revision."))
 def db_current() -> None:
     """Print the database's current and the code's head revision."""
     settings = get_settings()

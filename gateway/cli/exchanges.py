@@ -15,7 +15,9 @@ from gateway.core.problems import ProblemError
 exchanges_app = typer.Typer(help=_("Periodic exchanges (durable jobs)."), no_args_is_help=True)
 
 
-@exchanges_app.command("run")
+@exchanges_app.command(
+    "run", help=_("Queue a run; a gateway (or `exchanges work`) carries it out.")
+)
 def exchanges_run(
     name: Annotated[str, typer.Argument(help=_("Exchange name from the catalog."))],
     born_from: Annotated[str, typer.Option(help=_("YYYY-MM-DD"))],
@@ -61,7 +63,10 @@ def exchanges_run(
     typer.echo(json.dumps(run))
 
 
-@exchanges_app.command("work")
+@exchanges_app.command(
+    "work",
+    help=_("Carry out queued runs in this process (the gateway does this itself by default)."),
+)
 def exchanges_work(
     until_idle: Annotated[
         bool, typer.Option("--until-idle", help=_("Stop when no run is ready instead of polling."))
@@ -81,7 +86,7 @@ def exchanges_work(
     typer.echo(_("runs worked: {count}").format(count=with_state(settings, work)))
 
 
-@exchanges_app.command("show")
+@exchanges_app.command("show", help=_("Progress of one run, as JSON."))
 def exchanges_show(
     name: Annotated[str, typer.Argument()],
     run_id: Annotated[str, typer.Argument()],

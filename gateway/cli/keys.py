@@ -30,7 +30,10 @@ def _key_service(settings: Settings) -> KeyService:
     )
 
 
-@keys_app.command("rotate")
+@keys_app.command(
+    "rotate",
+    help=_("Add a new signing key; tokens signed by older keys stay valid until they expire."),
+)
 def keys_rotate() -> None:
     """Add a new signing key; tokens signed by older keys stay valid until they expire."""
     settings = get_settings()
@@ -44,7 +47,7 @@ def keys_rotate() -> None:
     )
 
 
-@keys_app.command("list")
+@keys_app.command("list", help=_("List signing keys and their state."))
 def keys_list() -> None:
     """List signing keys and their state."""
     settings = get_settings()
@@ -69,7 +72,10 @@ def _data_keys(settings: Settings) -> Any:
     return DataKeyring(settings.master_key_bytes)
 
 
-@keys_app.command("rotate-data")
+@keys_app.command(
+    "rotate-data",
+    help=_("Add a data key for personal data at rest; older keys keep opening what they sealed."),
+)
 def keys_rotate_data() -> None:
     """Add a data key for personal data at rest; older keys keep opening what they sealed.
 
@@ -91,7 +97,9 @@ def keys_rotate_data() -> None:
     )
 
 
-@keys_app.command("reencrypt")
+@keys_app.command(
+    "reencrypt", help=_("Re-seal every stored record under the newest data key, in batches.")
+)
 def keys_reencrypt(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Re-seal every stored record under the newest data key, in batches."""
     from gateway.core.data_keys import reencrypt
@@ -120,7 +128,10 @@ def keys_reencrypt(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
         )
 
 
-@keys_app.command("new-master")
+@keys_app.command(
+    "new-master",
+    help=_("Print a fresh random master key for GATEWAY_MASTER_KEY (nothing is stored)."),
+)
 def keys_new_master() -> None:
     """Print a fresh random master key for GATEWAY_MASTER_KEY (nothing is stored)."""
     typer.echo(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())

@@ -38,7 +38,21 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(exchanges_app, name="exchanges")
 app.add_typer(partners_app, name="partners")
 app.add_typer(population_app, name="population")
-app.command("mocks")(mocks)
-app.command()(serve)
-app.command()(demo)
-app.command("purge")(purge_command)
+app.command(
+    "mocks",
+    help=_("Serve the mock agencies and the SMS centre on their loopback ports until interrupted."),
+)(mocks)
+app.command(
+    "serve", help=_("Start the gateway (in sandbox mode, seed one client per role on first start).")
+)(serve)
+app.command(
+    "demo",
+    help=_(
+        "Play the DU 095-2020 operation end to end through the gateway's public API and write its "
+        "report."
+    ),
+)(demo)
+app.command(
+    "purge",
+    help=_("Delete personal data past the catalog's retention and report counts per category."),
+)(purge_command)

@@ -13,7 +13,10 @@ reniec_app = typer.Typer(help=_("RENIEC (PIDE ReniecConsultaDni)."), no_args_is_
 partners_app.add_typer(reniec_app, name="reniec")
 
 
-@reniec_app.command("renew-credential")
+@reniec_app.command(
+    "renew-credential",
+    help=_("Renew the gateway's RENIEC password (actualizarcredencial), the answer to code 1002."),
+)
 def reniec_renew_credential() -> None:
     """Renew the gateway's RENIEC password (actualizarcredencial), the answer to 1002.
 

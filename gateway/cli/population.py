@@ -87,7 +87,9 @@ def household_summary(h: Household) -> dict[str, Any]:
     }
 
 
-@population_app.command("sample")
+@population_app.command(
+    "sample", help=_("Print sample households with real-looking identifiers to try the API with.")
+)
 def sample(
     count: Annotated[int, typer.Option(min=1, max=10_000, help=_("Households to print."))] = 5,
     seed: Annotated[
@@ -119,7 +121,13 @@ def sample(
         )
 
 
-@population_app.command("registers")
+@population_app.command(
+    "registers",
+    help=_(
+        "Write the programme's registers for this population: the household register (rnh.csv) and"
+        " the district table (districts.csv)."
+    ),
+)
 def registers(
     directory: Annotated[Path, typer.Argument(help=_("Where to write the files."))] = Path(
         "var/registers"

@@ -50,9 +50,10 @@ class Sandbox:
 async def in_process_gateway(
     households: int, seed: int, faults: str, workdir: Path, log_level: str = "WARNING"
 ) -> AsyncIterator[Sandbox]:
-    """A sandbox gateway on a fresh SQLite file in ``workdir`` and the four mocks with
-    ``households`` synthetic households and the fault profile ``faults`` (a key of
-    :data:`adapters.sandbox.faults.FAULT_PROFILES`), in this event loop."""
+    """A sandbox gateway on a fresh SQLite file in ``workdir`` and the mocks (the four
+    agencies and the SMS centre) with ``households`` synthetic households and the fault
+    profile ``faults`` (a key of :data:`adapters.sandbox.faults.FAULT_PROFILES`), in this
+    event loop."""
     import uvicorn
 
     from adapters.sandbox.server import Server, endpoints, mock_servers

@@ -104,7 +104,10 @@ def serve(
         bool | None,
         typer.Option(
             "--mocks/--no-mocks",
-            help=_("Also serve the four mock agencies on their ports (on in sandbox mode)."),
+            help=_(
+                "Also serve the mock agencies and the SMS centre on their ports (on in sandbox "
+                "mode)."
+            ),
         ),
     ] = None,
     workers: Annotated[

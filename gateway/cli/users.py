@@ -82,7 +82,9 @@ AskPassword = Annotated[
 ]
 
 
-@users_app.command("create")
+@users_app.command(
+    "create", help=_("Add a console user; prints a generated password once unless one is given.")
+)
 def users_create(
     username: Annotated[str, typer.Argument(help=_("Lowercase login name, e.g. mquispe."))],
     role: Annotated[list[str], typer.Option(help=f"Role, repeatable: {', '.join(ROLES)}.")],
@@ -122,7 +124,7 @@ def users_create(
         typer.echo(_("(the password is shown once)"))
 
 
-@users_app.command("list")
+@users_app.command("list", help=_("List console users (never their passwords)."))
 def users_list(
     as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON."))] = False,
 ) -> None:
@@ -154,7 +156,9 @@ def users_list(
         typer.echo(f"{r['username']:<16} {state:<10} roles={','.join(r['roles'])}{partner}")
 
 
-@users_app.command("disable")
+@users_app.command(
+    "disable", help=_("Disable a console user: refused at sign-in, open sessions ended at once.")
+)
 def users_disable(
     username: Annotated[str, typer.Argument(help=_("Console username."))], operator: Operator = None
 ) -> None:
@@ -172,7 +176,12 @@ def users_disable(
     typer.echo(_("console user {username} disabled").format(username=username))
 
 
-@users_app.command("reset-password")
+@users_app.command(
+    "reset-password",
+    help=_(
+        "Set a new password (printed once when generated); ends open sessions and lifts a lockout."
+    ),
+)
 def users_reset_password(
     username: Annotated[str, typer.Argument(help=_("Console username."))],
     password_stdin: PasswordStdin = False,

@@ -3,15 +3,21 @@ locale is set (or ``C``), English with ``LANG=en_US.UTF-8``."""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from gateway.cli import app as cli
+from gateway.core.i18n import translations
 from gateway.settings import Settings
 from tests.fixtures.cli import env_for, runner
 from tests.fixtures.database import DatabaseFactory
+from tests.fixtures.serving import ENGLISH as ENGLISH_ENV
 from tests.fixtures.serving import mock_ports, run_cli
 from tests.fixtures.support import free_port
 
@@ -118,3 +124,45 @@ def test_the_sandbox_commands_follow_the_shells_language(tmp_path: Path) -> None
     refused = run_cli(["mocks", "--only", "sunat"], {"LANG": ""}, tmp_path)
     assert refused.returncode == 2
     assert "error: --only: socio(s) desconocido(s) sunat" in refused.stderr
+
+
+#: Prints every command's path and summary as the command line builds them on start.
+_SUMMARIES = """
+import json, typer
+from gateway.cli import app
+def walk(command, path):
+    if hasattr(command, "commands"):
+        for name, sub in command.commands.items():
+            yield from walk(sub, [*path, name])
+    else:
+        yield " ".join(path), command.help
+print(json.dumps(dict(walk(typer.main.get_command(app), []))))
+"""
+
+
+def _summaries(env: dict[str, str], cwd: Path) -> dict[str, str | None]:
+    done = subprocess.run(
+        [sys.executable, "-c", _SUMMARIES],
+        env={**os.environ, **ENGLISH_ENV, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    summaries: dict[str, str | None] = json.loads(done.stdout)
+    return summaries
+
+
+def test_every_commands_summary_is_in_the_shells_language(tmp_path: Path) -> None:
+    """Each command's one-line summary (``--help``, and its line in its group's list)
+    comes from the ``cli`` catalog: Spanish by default, the English id otherwise; none
+    falls back to the developer's docstring."""
+    english = _summaries({}, tmp_path)
+    spanish = _summaries({"LANG": ""}, tmp_path)
+    assert set(english) == set(spanish)
+    assert {"serve", "mocks", "demo", "purge", "population sample", "audit verify"} <= set(english)
+    catalog = translations("es")
+    for path, summary in english.items():
+        assert summary, f"{path}: no summary"
+        assert spanish[path] == catalog.gettext(summary) != summary, path
