@@ -57,6 +57,11 @@ def peak_mib(pid: int) -> float:
     return 0.0
 
 
+def is_worker(pid: int) -> bool:
+    """Whether a child of ``serve --workers N`` is one of its workers."""
+    return b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
 def children(pid: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
@@ -81,10 +86,19 @@ async def bare_calls(gateway: str, credentials: Path, args: argparse.Namespace) 
         return done / (time.perf_counter() - started)
 
 
+#: Counts that do not grow with the population: compared as they are on a reduced run.
+UNSCALED = frozenset({"districts_covered"})
+
+
 def published_beside(results: Results) -> None:
     """The run's figures beside the published ones (counts: relative difference;
-    shares: difference in points)."""
+    shares: difference in points). On a reduced run (fewer than 99% of the decree's
+    eligible households), each published count is first scaled by the run's share of
+    them, so the difference says how the run's proportions compare, not its size;
+    ``eligible`` is then the scale itself and has no difference."""
     run = results.summary()
+    scale = run["eligible"] / PUBLISHED["eligible"]
+    reduced = scale < 0.99
     rows = [
         ("eligible", "eligible", None),
         ("households affiliated", "households_affiliated", None),
@@ -107,15 +121,25 @@ def published_beside(results: Results) -> None:
     by_month = run["sms_sent_by_month"]
     run["sms_sent_november"] = by_month.get("2020-11", 0)
     run["sms_sent_december"] = by_month.get("2020-12", 0)
-    print(f"{'figure':<32}{'published':>14}{'this run':>14}{'difference':>12}")
+    if reduced:
+        print(
+            f"a reduced run: {100 * scale:.2f}% of the decree's eligible households; "
+            "published counts are scaled by that share (but districts covered)"
+        )
+    heading = "published, scaled" if reduced else "published"
+    print(f"{'figure':<32}{heading:>18}{'this run':>14}{'difference':>12}")
     for label, key, published_key in rows:
-        published = PUBLISHED[published_key or key]
         mine = run[key]
         if published_key:
-            print(f"{label:<32}{published:>14,}{mine:>14,.2f}{mine - published:>+11.2f}p")
-        else:
-            change = 100 * (mine / published - 1)
-            print(f"{label:<32}{published:>14,}{mine:>14,}{change:>+11.2f}%")
+            published = PUBLISHED[published_key]
+            print(f"{label:<32}{published:>18,}{mine:>14,.2f}{mine - published:>+11.2f}p")
+            continue
+        published = PUBLISHED[key] * (scale if reduced and key not in UNSCALED else 1)
+        if reduced and key == "eligible":
+            print(f"{label:<32}{published:>18,.0f}{mine:>14,}{'—':>12}")
+            continue
+        change = 100 * (mine / published - 1) if published else 0.0
+        print(f"{label:<32}{published:>18,.0f}{mine:>14,}{change:>+11.2f}%")
 
 
 def run_backend(name: str, database_url: str, args: argparse.Namespace) -> None:
@@ -151,8 +175,10 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> None:
                 )
             )
             wall = time.perf_counter() - started
-            gateway_pids = children(server.pid) or [server.pid]
-            gateway_peaks = [peak_mib(p) for p in gateway_pids]
+            # The supervisor (``serve --workers N``) first, then its workers (not
+            # multiprocessing's resource tracker, its other child).
+            workers = [p for p in children(server.pid) if is_worker(p)]
+            gateway_peaks = [peak_mib(p) for p in (server.pid, *workers)]
             mocks_peak = peak_mib(mocks.pid)
     program_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     published_beside(results)
@@ -161,7 +187,8 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> None:
         print(f"summary written to {write_summary(results, path)}")
     print(f"{'step':<16}{'seconds':>9}{'records':>10}{'records/s':>11}")
     for s in results.steps:
-        print(f"{s.name:<16}{s.seconds:>9.1f}{s.records:>10,}{s.rate:>11,.0f}")
+        rate = "—" if s.measured_rate is None else f"{s.measured_rate:,.0f}"
+        print(f"{s.name:<16}{s.seconds:>9.1f}{s.records:>10,}{rate:>11}")
     affiliated = results.funnel["affiliated"]
     per_second = affiliated / wall if wall else 0.0
     print(
@@ -173,10 +200,15 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> None:
         f"audit chain {'intact' if results.audit.get('ok') else 'BROKEN'} "
         f"({results.audit.get('events_checked', 0):,} events)"
     )
+    processes = (
+        f"supervisor {gateway_peaks[0]:.0f}, workers "
+        + "/".join(f"{p:.0f}" for p in gateway_peaks[1:])
+        if len(gateway_peaks) > 1
+        else f"{gateway_peaks[0]:.0f}"
+    )
     print(
-        f"peak memory MiB: programme {program_peak:.0f}, gateway "
-        + "/".join(f"{p:.0f}" for p in gateway_peaks)
-        + f", mocks {mocks_peak:.0f}"
+        f"peak memory MiB: programme {program_peak:.0f}, gateway {processes}, "
+        f"mocks {mocks_peak:.0f}"
     )
     if per_second:
         # Against the baseline: one household through the whole operation costs as much

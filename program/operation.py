@@ -119,6 +119,11 @@ class Household:
         return f"Household(ubigeo={self.ubigeo!r}, outcome={self.outcome!r})"
 
 
+#: Seconds a step must take for its records per second to mean anything: the step
+#: table shows seconds to one decimal, and a rate over less than that is noise.
+MEASURABLE_SECONDS = 0.1
+
+
 @dataclass
 class StepFigures:
     name: str
@@ -128,6 +133,11 @@ class StepFigures:
     @property
     def rate(self) -> float:
         return self.records / self.seconds if self.seconds else 0.0
+
+    @property
+    def measured_rate(self) -> float | None:
+        """Records per second, or None for a step shorter than :data:`MEASURABLE_SECONDS`."""
+        return self.rate if self.seconds >= MEASURABLE_SECONDS else None
 
 
 @dataclass(repr=False)
@@ -1054,14 +1064,26 @@ class Operation:
 
         await self._timed(step, len(missing), send)
         figures = self.results.reminders[month]
-        summary = (
-            N_(
-                "{reminded} caregivers x {rounds} reminded, {no_line} without a mobile "
-                "line, {earlier} already asked by an earlier run"
+        if rounds == 1:
+            summary = (
+                N_(
+                    "{reminded} caregivers reminded once, {no_line} without a mobile line, "
+                    "{earlier} already asked by an earlier run"
+                )
+                if figures.already_requested
+                else N_("{reminded} caregivers reminded once, {no_line} without a mobile line")
             )
-            if figures.already_requested
-            else N_("{reminded} caregivers x {rounds} reminded, {no_line} without a mobile line")
-        )
+        else:
+            summary = (
+                N_(
+                    "{reminded} caregivers reminded {rounds} times, {no_line} without a mobile "
+                    "line, {earlier} already asked by an earlier run"
+                )
+                if figures.already_requested
+                else N_(
+                    "{reminded} caregivers reminded {rounds} times, {no_line} without a mobile line"
+                )
+            )
         self.progress.finish(
             step,
             summary,

@@ -285,6 +285,10 @@ class Words:
         """A percentage (``value`` in percent), one decimal: ``43.8 %``."""
         return format_decimal(value, format="#,##0.0", locale=self.cldr) + " %"
 
+    def rate(self, value: float | None) -> str:
+        """Records per second, whole (``—`` for a step too short to measure one)."""
+        return "—" if value is None else self.n(round(value))
+
     def soles(self, amount: int | float | Decimal) -> str:
         if self.locale == "es":
             return format_currency(amount, "PEN", locale=self.cldr)
@@ -422,8 +426,10 @@ def summary_table(results: Results, locale: str = DEFAULT_LOCALE) -> Table:
     audit = results.audit
     table.add_row(
         w(N_("Audit chain")),
-        f"{w(TEXT['intact']) if audit.get('ok') else w(TEXT['broken'])}, "
-        f"{w.n(audit.get('events_checked', 0))}",
+        w(N_("{state}, {events} events")).format(
+            state=w(TEXT["intact"]) if audit.get("ok") else w(TEXT["broken"]),
+            events=w.n(audit.get("events_checked", 0)),
+        ),
     )
     return table
 
@@ -438,7 +444,7 @@ def steps_table(results: Results, locale: str = DEFAULT_LOCALE) -> Table:
             w.step(s.name),
             format_decimal(s.seconds, format="#,##0.0", locale=w.cldr),
             w.n(s.records),
-            w.n(round(s.rate)),
+            w.rate(s.measured_rate),
         )
     return table
 
@@ -938,7 +944,7 @@ def write_html(
             w.step(s.name),
             format_decimal(s.seconds, format="#,##0.0", locale=w.cldr),
             w.n(s.records),
-            w.n(round(s.rate)),
+            w.rate(s.measured_rate),
         )
         for s in results.steps
     ]
@@ -998,7 +1004,7 @@ def write_html(
 <h2>{e(w(TEXT["audit"]))}</h2>
 <p class="{"ok" if audit.get("ok") else "bad"}">{e(audit_text)}</p>
 <h2>{e(w(TEXT["time_per_step"]))}</h2>
-{_table(step_header, steps)}
+{_table(step_header, steps, "steps")}
 <p>{e(calls)}</p>
 </body></html>
 """

@@ -21,7 +21,7 @@ from rich.console import Console
 from program.operation import EXCLUSIONS, STAGES, Household, Results, StepFigures, funnel_stages
 from program.published import PUBLISHED
 from program.reminders import ReminderFigures
-from program.report import STAGE_LABELS, Words, summary_table, write_html
+from program.report import STAGE_LABELS, Words, steps_table, summary_table, write_html
 from program.territory import Place, Territory, load_units
 from tests.fixtures.report_pages import assert_funnel_adds_up, funnel_rows, number
 
@@ -449,7 +449,7 @@ def test_english_on_request(tmp_path: Path) -> None:
     assert "Accepted by the SMS centre" in text
     assert "SMS reminders asked, every month" in text
     assert "SMS reminders, November 2020" in text
-    steps = [tr[0].text_content() for tr in doc.xpath("//table[not(@class)]/tbody/tr")]
+    steps = list(table_rows(doc, "steps"))
     assert "Verdicts at the month's end, November 2020" in steps
     assert "SMS reminders, December 2020" in steps
     assert "SMS reminders: delivery receipts" in steps
@@ -471,6 +471,23 @@ def test_the_terminal_summary_shows_the_funnel_and_the_sms(tmp_path: Path) -> No
     assert "− Caregiver registered as deceased: the bank refuses the account" in text
     assert re.search(r"SMS reminders accepted: November 2020 +│ +6 ", text)
     assert re.search(r"Total transferred +│ +21 · S/\xa04,200\.00", text)
+    assert re.search(r"Audit chain +│ +intact, 1,234 events", text)
+    out = io.StringIO()
+    Console(file=out, width=160, color_system=None).print(summary_table(results, "es"))
+    assert re.search(r"Cadena de auditoría +│ +íntegra, 1,234 eventos", out.getvalue())
+
+
+def test_a_step_too_short_to_time_shows_no_rate(tmp_path: Path) -> None:
+    """A step of less than a tenth of a second (the table's precision) has no meaningful
+    records per second: a dash, on the page and in the terminal, not a huge number."""
+    results = operation_results()
+    results.steps.insert(0, StepFigures("eligibility", seconds=0.004, records=583_274))
+    rows = table_rows(render(results, tmp_path), "steps")
+    assert rows["Elegibilidad"] == ["0.0", "583,274", "—"]
+    assert rows["Verificaciones al cierre del mes, noviembre de 2020"] == ["1.0", "10", "10"]
+    out = io.StringIO()
+    Console(file=out, width=160, color_system=None).print(steps_table(results, "en"))
+    assert re.search(r"Eligibility +│ +0\.0 │ +583,274 │ +— │", out.getvalue())
 
 
 @pytest.mark.parametrize("locale", ["es", "en"])

@@ -4,6 +4,7 @@ programme's register files go with ``--gateway`` only, and must be there."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,6 +75,10 @@ def test_the_report_in_english_on_request(tmp_path: Path) -> None:
     assert figures["published"] == PUBLISHED
     assert figures["funnel"][0]["households"] == figures["newborns"] > 0
     assert "Semáforo: Very high" in output  # the terminal summary, in English too
+    # November's one round and December's two, each said in the number it has.
+    assert re.search(r"November 2020: \d+ caregivers reminded once, \d+ without", output)
+    assert re.search(r"December 2020: \d+ caregivers reminded 2 times, \d+ without", output)
+    assert re.search(r"Audit chain +│ +intact, [\d,]+ events", output)
     page = report.read_text(encoding="utf-8")
     assert '<html lang="en">' in page
     assert "Semáforo by territorial unit" in page
