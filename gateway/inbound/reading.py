@@ -269,7 +269,7 @@ async def rows_of(
                 try:
                     value = json.loads(line)
                 except ValueError:
-                    yield number, None, "not a JSON object"
+                    yield number, None, "not valid JSON"
                     continue
                 if isinstance(value, dict):
                     yield number, value, None

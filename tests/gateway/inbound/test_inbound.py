@@ -182,3 +182,30 @@ async def test_a_row_that_never_ends_refuses_the_message_and_frees_its_id(
     resent = await http.post(PUSH, content=ndjson(rows), headers=headers)
     assert resent.status_code == 201, resent.text
     assert resent.json()["data"]["rows_accepted"] == 3
+
+
+async def test_a_row_that_is_not_json_is_told_apart_from_one_that_is_not_an_object(
+    http: httpx.AsyncClient, get_token: GetToken
+) -> None:
+    """A line that does not parse and a line that parses to something else than an
+    object are refused for different reasons, each in the reader's language."""
+    headers = await partner(get_token)
+    body = ndjson(his_rows(1)) + b'{"cui": "1234\n[1, 2]\n'
+    reasons = {}
+    for n, language in enumerate(("es", "en")):
+        response = await http.post(
+            PUSH,
+            content=body,
+            headers=headers
+            | {
+                "X-Message-Id": f"his-json-{n}",
+                "Content-Type": "application/x-ndjson",
+                "Accept-Language": language,
+            },
+        )
+        assert response.status_code == 201, response.text
+        data = response.json()["data"]
+        assert data["rows_accepted"] == 1
+        reasons[language] = [(r["row"], r["errors"][0]["message"]) for r in data["rejections"]]
+    assert reasons["es"] == [(2, "JSON no válido"), (3, "no es un objeto JSON")]
+    assert reasons["en"] == [(2, "not valid JSON"), (3, "not a JSON object")]
