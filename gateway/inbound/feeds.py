@@ -50,7 +50,21 @@ class Notices(Protocol):
         ...
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _missing(row: dict[str, Any], name: str, errors: Errors) -> bool:
+    """Whether the row lacks ``name`` (absent, null or empty: a CSV cell left blank),
+    recorded as "required"."""
+    if row.get(name) in (None, ""):
+        errors.append((name, "required"))
+        return True
+    return False
+
+
 def _document(row: dict[str, Any], name: str, errors: Errors) -> None:
+    if _missing(row, name, errors):
+        return
     value = row.get(name)
     try:
         text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
@@ -74,9 +88,15 @@ def _ubigeo(
 
 
 def _date(row: dict[str, Any], name: str, errors: Errors, *, not_after: date | None = None) -> None:
+    """A calendar date written YYYY-MM-DD, as text (ISO 8601's extended calendar form,
+    the only one the feeds' contracts name: not a number, a week date or a time)."""
+    if _missing(row, name, errors):
+        return
     value = row.get(name)
     try:
-        parsed = date.fromisoformat(str(value))
+        if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+            raise ValueError
+        parsed = date.fromisoformat(value)
     except ValueError:
         errors.append((name, "expected a date YYYY-MM-DD"))
         return
@@ -89,6 +109,8 @@ def _date(row: dict[str, Any], name: str, errors: Errors, *, not_after: date | N
 def _pattern(
     row: dict[str, Any], name: str, pattern: re.Pattern[str], message: str, errors: Errors
 ) -> None:
+    if _missing(row, name, errors):
+        return
     value = row.get(name)
     if not isinstance(value, str) or not pattern.fullmatch(value):
         errors.append((name, message))
@@ -102,7 +124,9 @@ def _text(
         if required:
             errors.append((name, "required"))
         return
-    if not isinstance(value, str) or len(value) > limit:
+    if not isinstance(value, str):
+        errors.append((name, "expected text"))
+    elif len(value) > limit:
         errors.append((name, f"expected text of at most {limit} characters"))
 
 
@@ -132,10 +156,11 @@ def _his(row: dict[str, Any], districts: DistrictTable) -> Errors:
 def _lines(row: dict[str, Any], districts: DistrictTable) -> Errors:
     errors: Errors = []
     _document(row, "dni", errors)
-    try:
-        parse_phone(row.get("number"))
-    except IdentifierError as exc:
-        errors.append(("number", str(exc)))
+    if not _missing(row, "number", errors):
+        try:
+            parse_phone(row.get("number"))
+        except IdentifierError as exc:
+            errors.append(("number", str(exc)))
     _text(row, "operator", errors, 40)
     if row.get("change") not in ("activated", "deactivated", "transferred"):
         errors.append(("change", "expected activated, deactivated or transferred"))

@@ -25,6 +25,7 @@ Translate = Callable[[str], str]
 REASONS = frozenset(
     {
         N_("required"),
+        N_("expected text"),
         N_("expected a date YYYY-MM-DD"),
         N_("is in the future"),
         N_("expected 8 to 12 digits"),

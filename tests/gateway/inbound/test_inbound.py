@@ -209,3 +209,39 @@ async def test_a_row_that_is_not_json_is_told_apart_from_one_that_is_not_an_obje
         reasons[language] = [(r["row"], r["errors"][0]["message"]) for r in data["rejections"]]
     assert reasons["es"] == [(2, "JSON no válido"), (3, "no es un objeto JSON")]
     assert reasons["en"] == [(2, "not valid JSON"), (3, "not a JSON object")]
+
+
+async def test_each_field_is_refused_for_what_is_wrong_with_it(
+    http: httpx.AsyncClient, get_token: GetToken
+) -> None:
+    """A date is text written YYYY-MM-DD (not a number, not an ISO week date), a text
+    field is text, and a field left out is "required", whatever the check it lacks."""
+    headers = await partner(get_token)
+    rows = his_rows(7)
+    rows[0]["service_date"] = 20210211
+    rows[1]["service_date"] = "2021-W06-4"
+    rows[2]["service_date"] = "20210211"
+    del rows[3]["cui"]
+    rows[4]["facility"] = 12345
+    rows[5]["item_code"] = ""
+    response = await http.post(
+        PUSH,
+        content=ndjson(rows),
+        headers=headers
+        | {
+            "X-Message-Id": "his-fields",
+            "Content-Type": "application/x-ndjson",
+            "Accept-Language": "en",
+        },
+    )
+    assert response.status_code == 201, response.text
+    data = response.json()["data"]
+    assert data["rows_accepted"] == 1
+    assert [(r["row"], r["errors"]) for r in data["rejections"]] == [
+        (1, [{"field": "service_date", "message": "expected a date YYYY-MM-DD"}]),
+        (2, [{"field": "service_date", "message": "expected a date YYYY-MM-DD"}]),
+        (3, [{"field": "service_date", "message": "expected a date YYYY-MM-DD"}]),
+        (4, [{"field": "cui", "message": "required"}]),
+        (5, [{"field": "facility", "message": "expected text"}]),
+        (6, [{"field": "item_code", "message": "required"}]),
+    ]
