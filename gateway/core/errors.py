@@ -194,12 +194,22 @@ _VALIDATION_MESSAGES: dict[str, str] = {
 }
 
 
+#: The same refusals when the least is one: "1 or more entries" is not how a person says it.
+_AT_LEAST_ONE: dict[str, str] = {
+    "string_too_short": N_("expected at least one character"),
+    "too_short": N_("expected at least one entry"),
+}
+
+
 def validation_message(error: Any) -> str | Text:
     """The catalog's message for one of pydantic's validation errors (a dict with
     ``type`` and ``ctx``), rendered in the reader's language by ``problem_response``;
     never pydantic's English ``msg``, never the input."""
-    message = _VALIDATION_MESSAGES.get(str(error.get("type")), N_("invalid value"))
+    kind = str(error.get("type"))
     context = error.get("ctx") or {}
+    if kind in _AT_LEAST_ONE and context.get("min_length") == 1:
+        return _AT_LEAST_ONE[kind]
+    message = _VALIDATION_MESSAGES.get(kind, N_("invalid value"))
     names = [name for _, name, _, _ in Formatter().parse(message) if name]
     if not names:
         return message

@@ -98,8 +98,8 @@ async def test_the_frameworks_own_checks_speak_the_readers_language(
         {
             "field": "body.dnis",
             "message": {
-                "es": "se esperaban 1 o más elementos",
-                "en": "expected 1 or more entries",
+                "es": "se esperaba al menos un elemento",
+                "en": "expected at least one entry",
             }[locale],
         }
     ]
