@@ -53,12 +53,15 @@ async def in_process_gateway(
     """A sandbox gateway on a fresh SQLite file in ``workdir`` and the mocks (the four
     agencies and the SMS centre) with ``households`` synthetic households and the fault
     profile ``faults`` (a key of :data:`adapters.sandbox.faults.FAULT_PROFILES`), in this
-    event loop."""
+    event loop. The process's log lines are set to ``log_level`` (console format): the
+    gateway shares the caller's output."""
     import uvicorn
 
     from adapters.sandbox.server import Server, endpoints, mock_servers
     from gateway.app import create_app
+    from gateway.core.logging import configure_logging
 
+    configure_logging(log_level, json=False)
     workdir.mkdir(parents=True, exist_ok=True)
     profile = FAULT_PROFILES[faults]
     sandbox = SandboxSettings(

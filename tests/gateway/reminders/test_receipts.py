@@ -1,0 +1,75 @@
+"""Delivery receipts stored by the SMSC adapter's handler, on the database under test:
+each caller learns its own outcome once its receipt is committed, receipts arriving
+together share transactions, and an id never stored is refused so that the SMS centre
+sends it again."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+from sqlalchemy import event, select, update
+
+from gateway.core.db import transaction
+from gateway.partners.models import DeliveryReport
+from gateway.partners.ports import UnknownMessage
+from gateway.reminders.models import Reminder
+from gateway.reminders.service import RECEIPT_BATCH
+from tests.gateway.reminders.test_claims import queue
+
+
+async def test_receipts_together_share_bounded_transactions(app: FastAPI) -> None:
+    state = app.state.gateway
+    count = 2 * RECEIPT_BATCH + 200
+    keys = await queue(app, count)
+    async with transaction(state.sessions) as session:
+        for n, key in enumerate(keys):
+            await session.execute(
+                update(Reminder)
+                .where(Reminder.reminder_key == key)
+                .values(state="sent", message_id=f"m{n:06d}")
+            )
+    commits: list[int] = []
+    event.listen(state.engine.sync_engine, "commit", lambda _conn: commits.append(1))
+    handle = state.reminders.handler(state.sessions)
+    now = datetime.now(UTC)
+    reports = [
+        DeliveryReport(f"m{n:06d}", "delivered", "DELIVRD", "000", now) for n in range(count)
+    ]
+    outcomes = await asyncio.gather(
+        *(handle(r) for r in reports),
+        handle(DeliveryReport("never-sent", "delivered", "DELIVRD", "000", now)),
+        return_exceptions=True,
+    )
+    assert outcomes[:count] == [None] * count
+    assert isinstance(outcomes[count], UnknownMessage)
+    # Every receipt of the burst stored, a few transactions for them all.
+    assert 1 <= len(commits) <= count // 100
+    async with transaction(state.sessions) as session:
+        states = (await session.execute(select(Reminder.state))).scalars().all()
+    assert states == ["delivered"] * count
+
+
+async def test_a_receipt_after_a_burst_is_stored_too(app: FastAPI) -> None:
+    """A receipt arriving while the ones before it are being stored is not left behind."""
+    state = app.state.gateway
+    keys = await queue(app, 3)
+    async with transaction(state.sessions) as session:
+        for n, key in enumerate(keys):
+            await session.execute(
+                update(Reminder)
+                .where(Reminder.reminder_key == key)
+                .values(state="sent", message_id=f"late{n}")
+            )
+    handle = state.reminders.handler(state.sessions)
+    now = datetime.now(UTC)
+    first = asyncio.gather(
+        *(handle(DeliveryReport(f"late{n}", "delivered", "DELIVRD", "000", now)) for n in (0, 1))
+    )
+    await asyncio.sleep(0)  # the first two are being stored
+    late = handle(DeliveryReport("late2", "failed", "UNDELIV", "001", now))
+    assert await asyncio.wait_for(asyncio.gather(first, late), 10) == [[None, None], None]
+    async with transaction(state.sessions) as session:
+        stored = dict((await session.execute(select(Reminder.message_id, Reminder.state))).all())
+    assert stored == {"late0": "delivered", "late1": "delivered", "late2": "failed"}
