@@ -86,7 +86,8 @@ async def bare_calls(gateway: str, credentials: Path, args: argparse.Namespace) 
         return done / (time.perf_counter() - started)
 
 
-#: Counts that do not grow with the population: compared as they are on a reduced run.
+#: Counts that do not grow with the population: shown unscaled on a reduced run, without
+#: a difference (a reduced population cannot reach every district).
 UNSCALED = frozenset({"districts_covered"})
 
 
@@ -95,7 +96,8 @@ def published_beside(results: Results) -> None:
     shares: difference in points). On a reduced run (fewer than 99% of the decree's
     eligible households), each published count is first scaled by the run's share of
     them, so the difference says how the run's proportions compare, not its size;
-    ``eligible`` is then the scale itself and has no difference."""
+    ``eligible`` is then the scale itself, and the districts covered do not scale: neither
+    has a difference."""
     run = results.summary()
     scale = run["eligible"] / PUBLISHED["eligible"]
     reduced = scale < 0.99
@@ -124,7 +126,7 @@ def published_beside(results: Results) -> None:
     if reduced:
         print(
             f"a reduced run: {100 * scale:.2f}% of the decree's eligible households; "
-            "published counts are scaled by that share (but districts covered)"
+            "published counts are scaled by that share, except the districts covered"
         )
     heading = "published, scaled" if reduced else "published"
     print(f"{'figure':<32}{heading:>18}{'this run':>14}{'difference':>12}")
@@ -135,7 +137,7 @@ def published_beside(results: Results) -> None:
             print(f"{label:<32}{published:>18,}{mine:>14,.2f}{mine - published:>+11.2f}p")
             continue
         published = PUBLISHED[key] * (scale if reduced and key not in UNSCALED else 1)
-        if reduced and key == "eligible":
+        if reduced and (key == "eligible" or key in UNSCALED):
             print(f"{label:<32}{published:>18,.0f}{mine:>14,}{'—':>12}")
             continue
         change = 100 * (mine / published - 1) if published else 0.0
@@ -185,10 +187,11 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> None:
     if args.summary is not None:
         path = args.summary.with_name(f"{args.summary.stem}-{name}{args.summary.suffix}")
         print(f"summary written to {write_summary(results, path)}")
-    print(f"{'step':<16}{'seconds':>9}{'records':>10}{'records/s':>11}")
+    print("steps (side by side ones overlap: their seconds add up to more than the total)")
+    print(f"{'step':<18}{'seconds':>9}{'records':>10}{'records/s':>11}")
     for s in results.steps:
         rate = "—" if s.measured_rate is None else f"{s.measured_rate:,.0f}"
-        print(f"{s.name:<16}{s.seconds:>9.1f}{s.records:>10,}{rate:>11}")
+        print(f"{s.name:<18}{s.seconds:>9.1f}{s.records:>10,}{rate:>11}")
     affiliated = results.funnel["affiliated"]
     per_second = affiliated / wall if wall else 0.0
     print(
@@ -201,13 +204,13 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> None:
         f"({results.audit.get('events_checked', 0):,} events)"
     )
     processes = (
-        f"supervisor {gateway_peaks[0]:.0f}, workers "
-        + "/".join(f"{p:.0f}" for p in gateway_peaks[1:])
+        f"supervisor {gateway_peaks[0]:.0f} and workers "
+        + ", ".join(f"{p:.0f}" for p in gateway_peaks[1:])
         if len(gateway_peaks) > 1
         else f"{gateway_peaks[0]:.0f}"
     )
     print(
-        f"peak memory MiB: programme {program_peak:.0f}, gateway {processes}, "
+        f"peak resident memory (MiB): programme {program_peak:.0f}, gateway {processes}, "
         f"mocks {mocks_peak:.0f}"
     )
     if per_second:
@@ -251,7 +254,8 @@ def main() -> None:
         args.households = Population.for_target(districts, seed=args.seed).size
     print(f"machine: {describe()}")
     print(
-        f"{args.gateway_workers} gateway process(es), mocks in one more, the programme in "
+        f"{args.gateway_workers} gateway worker(s) under a supervisor, the mocks in one "
+        "more process, the programme in "
         f"this one, {args.concurrency} calls in flight"
     )
     for name, url in databases(args, "cohort"):

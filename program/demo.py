@@ -172,21 +172,24 @@ def present(
     report: Path,
     *,
     seed: int,
-    faults: str,
+    faults: str | None,
     console: Console,
     locale: str = DEFAULT_LOCALE,
 ) -> None:
     """The summary and the steps in the terminal, and the HTML report at ``report``, in
-    ``locale`` (``es`` or ``en``)."""
+    ``locale`` (``es`` or ``en``); ``faults`` names the partners' fault profile in that
+    language (None: no faults injected, or none this process knows of)."""
     console.print(summary_table(results, locale))
     console.print(steps_table(results, locale))
-    note = translations(locale).gettext(N_("Seed {seed}, partner faults: {faults}."))
-    written = write_html(
-        results,
-        report,
-        title_note=note.format(seed=seed, faults=faults),
-        locale=locale,
-    )
+    if faults is None:
+        note = translations(locale).gettext(N_("Seed {seed}.")).format(seed=seed)
+    else:
+        note = (
+            translations(locale)
+            .gettext(N_("Seed {seed}, partner faults: {faults}."))
+            .format(seed=seed, faults=faults)
+        )
+    written = write_html(results, report, title_note=note, locale=locale)
     written_to = translations(locale).gettext(N_("Report written to {path}"))
     console.print(written_to.format(path=f"[bold]{written.resolve()}[/bold]"))
 
@@ -225,5 +228,5 @@ def run_demo(
             locale=locale,
         )
     )
-    present(results, report, seed=seed, faults="none", console=console, locale=locale)
+    present(results, report, seed=seed, faults=None, console=console, locale=locale)
     return results

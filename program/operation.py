@@ -137,7 +137,7 @@ class StepFigures:
     @property
     def measured_rate(self) -> float | None:
         """Records per second, or None for a step shorter than :data:`MEASURABLE_SECONDS`."""
-        return self.rate if self.seconds >= MEASURABLE_SECONDS else None
+        return self.rate if round(self.seconds, 1) >= MEASURABLE_SECONDS else None
 
 
 @dataclass(repr=False)
@@ -933,7 +933,7 @@ class Operation:
 
         await self._timed("health push", len(rows), work)
         self.progress.finish(
-            "health push", N_("{count} rows pushed by HIS"), count=self.results.pushed_records
+            "health push", N_("{count} HIS rows pushed by MINSA"), count=self.results.pushed_records
         )
 
     async def health_extract(self) -> None:

@@ -405,14 +405,18 @@ def summary_table(results: Results, locale: str = DEFAULT_LOCALE) -> Table:
         table.add_row(w.stage(stage.name), w.n(stage.households))
         for label, n in labelled_drops(stage, w):
             table.add_row(f"  − {label}", w.n(n))
+    # Money rows count transfers (a household paid twice counts twice), said in the cell:
+    # the column above counts households.
+    transfers = w(N_("{count} transfers"))
     for tranche, p in results.payments.items():
         table.add_row(
             f"{w(TEXT['transfer'])} {tranche}",
-            f"{w.n(p['paid'])} · {w.soles(Decimal(p['amount']))}",
+            f"{transfers.format(count=w.n(p['paid']))} · {w.soles(Decimal(p['amount']))}",
         )
     table.add_row(
         w(TEXT["total_transferred"]),
-        f"{w.n(summary['transfers'])} · {w.soles(summary['transferred_soles'])}",
+        f"{transfers.format(count=w.n(summary['transfers']))} · "
+        f"{w.soles(summary['transferred_soles'])}",
     )
     total = sum(1 for h in results.households if h.priority)
     for priority in PRIORITIES:
@@ -962,7 +966,10 @@ def write_html(
         generated=w.day(generated.date()) + generated.strftime(" %H:%M (Lima)"),
     )
     audit_text = w(
-        N_("Audit chain {state}: {events} events and {checkpoints} signed checkpoints verified.")
+        N_(
+            "Audit chain {state}: {events} events verified; signed checkpoints verified: "
+            "{checkpoints}."
+        )
     ).format(
         state=w(N_("intact")) if audit.get("ok") else w(N_("BROKEN")),
         events=w.n(audit.get("events_checked", 0)),

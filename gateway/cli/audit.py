@@ -53,7 +53,7 @@ def _print_report(report: Any, as_json: bool) -> None:
     ),
 )
 def audit_verify(
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON."))] = False,
     archive: Annotated[
         Path | None,
         typer.Option(help=_("Verify archive files in this directory offline instead.")),
@@ -62,8 +62,12 @@ def audit_verify(
         list[str] | None,
         typer.Option(help=_("KEY_ID=BASE64URL public key (repeatable); for --archive.")),
     ] = None,
-    from_seq: Annotated[int | None, typer.Option(min=1)] = None,
-    to_seq: Annotated[int | None, typer.Option(min=1)] = None,
+    from_seq: Annotated[
+        int | None, typer.Option(min=1, help=_("First event to check (sequence number)."))
+    ] = None,
+    to_seq: Annotated[
+        int | None, typer.Option(min=1, help=_("Last event to check (sequence number)."))
+    ] = None,
 ) -> None:
     """Check every event hash and checkpoint signature; exit 1 naming the first broken
     event. With --archive, needs nothing but the archive files and the public key."""
@@ -159,7 +163,7 @@ def audit_archive(
             ),
         ),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON."))] = False,
 ) -> None:
     """Seal the chain up to its last checkpoint into JSONL plus a signed manifest that
     chains to the previous archive; verify it offline with `audit verify --archive`."""

@@ -40,7 +40,9 @@ clients_app = typer.Typer(help=_("The client registry."), no_args_is_help=True)
 )
 def clients_create(
     name: Annotated[str, typer.Option(help=_("Human-readable name of the client system."))],
-    role: Annotated[list[str], typer.Option(help=f"Role, repeatable: {', '.join(ROLES)}.")],
+    role: Annotated[
+        list[str], typer.Option(help=_("Role, repeatable: {roles}.").format(roles=", ".join(ROLES)))
+    ],
     purpose: Annotated[
         list[str] | None, typer.Option(help=_("Allowed purpose from the catalog, repeatable."))
     ] = None,
@@ -71,7 +73,9 @@ def clients_create(
 
 
 @clients_app.command("list", help=_("List registered clients (never their secrets)."))
-def clients_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def clients_list(
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON."))] = False,
+) -> None:
     """List registered clients (never their secrets)."""
     settings = get_settings()
     require_schema(settings)

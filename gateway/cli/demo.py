@@ -23,6 +23,7 @@ from gateway.cli.common import (
     process_runner,
     var_dir,
 )
+from gateway.core.i18n import N_, locale_from_environment
 
 if TYPE_CHECKING:
     from program.operation import Results
@@ -76,8 +77,14 @@ def demo(
         ),
     ] = None,
     lang: Annotated[
-        str, typer.Option(help=_("Language of the summary and the report: es or en."))
-    ] = "es",
+        str | None,
+        typer.Option(
+            help=_(
+                "Language of the summary and the report: es or en [the shell's language, "
+                "Spanish when none is set]."
+            )
+        ),
+    ] = None,
     summary: Annotated[
         Path | None,
         typer.Option(
@@ -102,6 +109,7 @@ def demo(
     """Play the DU 095-2020 operation end to end through the gateway's public API:
     newborns, eligibility, phone affiliation with consent, accounts, the first transfer,
     health verdicts and the semáforo, the second transfer, the audit check."""
+    lang = lang or locale_from_environment()
     if lang not in ("es", "en"):
         raise fail(_("--lang must be es or en"))
     if faults not in FAULT_PROFILES:
@@ -165,9 +173,19 @@ def demo(
         from program.demo import write_summary
 
         written = write_summary(results, summary)
-        typer.echo(_("Summary written to {path}").format(path=written.resolve()))
+        from gateway.core.i18n import gettext
+
+        # In the run's language, as the report's line before it.
+        typer.echo(gettext("Summary written to {path}", lang).format(path=written.resolve()))
     if not results.audit.get("ok"):
         raise typer.Exit(1)
+
+
+#: How a fault profile other than "none" is named to a person (the option's values stay).
+FAULT_LABELS = {
+    "flaky": N_("flaky, about 30% of calls fail"),
+    "slow": N_("slow, about 40 ms more per call"),
+}
 
 
 def _national_size(seed: int) -> int:
@@ -239,22 +257,28 @@ def _in_process(
 
     from gateway.cli.sandbox import in_process_gateway
     from gateway.core.i18n import gettext
-    from gateway.core.logging import configure_logging
     from program.demo import play_live, present
 
     console = Console()
-    # The gateway and the mocks share this process and its output: only their warnings
-    # and errors are printed, between the steps' lines.
-    configure_logging("WARNING", json=False)
+    label = gettext(FAULT_LABELS[faults], lang) if faults in FAULT_LABELS else None
 
     async def main() -> Results:
         with tempfile.TemporaryDirectory(prefix="juntos-demo-") as tmp:
+            # The gateway and the mocks share this process and its output: only their
+            # warnings and errors are printed (the default level), between the steps' lines.
             async with in_process_gateway(households, seed, faults, Path(tmp)) as box:
-                headline = gettext(
-                    "Sandbox gateway at {url} with {households:,} synthetic households "
-                    "(partner faults: {faults})",
-                    lang,
-                ).format(url=box.url, households=households, faults=faults)
+                headline = (
+                    gettext(
+                        "Sandbox gateway at {url} with {households:,} synthetic households "
+                        "(partner faults: {faults})",
+                        lang,
+                    )
+                    if label
+                    else gettext(
+                        "Sandbox gateway at {url} with {households:,} synthetic households",
+                        lang,
+                    )
+                ).format(url=box.url, households=households, faults=label)
                 return await play_live(
                     box.url,
                     box.credentials,
@@ -270,5 +294,5 @@ def _in_process(
 
     with process_runner() as runner:
         results = runner.run(main())
-    present(results, report, seed=seed, faults=faults, console=console, locale=lang)
+    present(results, report, seed=seed, faults=label, console=console, locale=lang)
     return results

@@ -100,7 +100,9 @@ def keys_rotate_data() -> None:
 @keys_app.command(
     "reencrypt", help=_("Re-seal every stored record under the newest data key, in batches.")
 )
-def keys_reencrypt(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def keys_reencrypt(
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON."))] = False,
+) -> None:
     """Re-seal every stored record under the newest data key, in batches."""
     from gateway.core.data_keys import reencrypt
     from gateway.retention import sealed_columns

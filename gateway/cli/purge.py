@@ -16,7 +16,7 @@ def purge_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help=_("Count what is past retention, delete nothing."))
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON."))] = False,
 ) -> None:
     """Delete personal data past the catalog's retention and report counts per category."""
     from gateway.jobs.starters import Starter

@@ -87,7 +87,9 @@ AskPassword = Annotated[
 )
 def users_create(
     username: Annotated[str, typer.Argument(help=_("Lowercase login name, e.g. mquispe."))],
-    role: Annotated[list[str], typer.Option(help=f"Role, repeatable: {', '.join(ROLES)}.")],
+    role: Annotated[
+        list[str], typer.Option(help=_("Role, repeatable: {roles}.").format(roles=", ".join(ROLES)))
+    ],
     partner: Annotated[
         str | None, typer.Option(help=_("The partner a partner-agent pushes files for."))
     ] = None,

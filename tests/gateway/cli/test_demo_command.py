@@ -185,3 +185,24 @@ def test_a_gateway_refusing_the_credentials_is_one_line(tmp_path: Path) -> None:
     assert f"the gateway at {url} refused the programme's calls" in result.output
     assert "invalid_client" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_demo_speaks_the_shells_language_unless_told(tmp_path: Path) -> None:
+    """Without --lang the run is in the shell's language; with it, every line of the
+    run is in the language asked, the summary file's line included."""
+    summary = tmp_path / "summary.json"
+    common = ["--households", "40", "--report", str(tmp_path / "r.html"), "--summary", str(summary)]
+    code, output = run(*common)  # an English shell
+    assert code == 0, output
+    assert "Sandbox gateway at http://127.0.0.1:" in output
+    assert "partner faults" not in output  # none injected: nothing to say
+    assert "Report written to" in output
+    assert "Summary written to" in output
+    code, output = run(*common, "--lang", "es", "--faults", "slow")
+    assert code == 0, output
+    assert "(fallas de las entidades: lentas, unos 40 ms más por llamada)" in " ".join(
+        output.split()  # the terminal wraps the line
+    )
+    assert "Informe escrito en" in output
+    assert "Resumen escrito en" in output
+    assert "Summary written to" not in output
