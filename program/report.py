@@ -426,7 +426,10 @@ def summary_table(results: Results, locale: str = DEFAULT_LOCALE) -> Table:
             f"{w.n(n)} ({w.pct(n, total)})",
         )
     for month, sent in summary["sms_sent_by_month"].items():
-        table.add_row(f"{w(TEXT['sms_accepted'])}: {w.month(month)}", w.n(sent))
+        table.add_row(
+            f"{w(TEXT['sms_accepted'])}: {w.month(month)}",
+            w(N_("{count} messages")).format(count=w.n(sent)),
+        )
     audit = results.audit
     table.add_row(
         w(N_("Audit chain")),
@@ -981,7 +984,7 @@ def write_html(
             "{pushed} rows pushed by MINSA."
         )
     ).format(extract=w.n(results.health_records), pushed=w.n(results.pushed_records))
-    calls = w(N_("{calls} calls to the gateway, {retries} of them retries.")).format(
+    calls = w(N_("Calls to the gateway: {calls}; of them retried: {retries}.")).format(
         calls=w.n(results.calls), retries=w.n(results.retries)
     )
     page = f"""<!doctype html>

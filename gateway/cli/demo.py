@@ -80,8 +80,8 @@ def demo(
         str | None,
         typer.Option(
             help=_(
-                "Language of the summary and the report: es or en [the shell's language, "
-                "Spanish when none is set]."
+                "Language of the summary and the report: es or en (by default the shell's, "
+                "Spanish when none is set)."
             )
         ),
     ] = None,

@@ -91,5 +91,5 @@ def test_the_live_display_written_to_a_file_keeps_each_steps_whole_line() -> Non
             refused=76,
         )
     assert out.getvalue() == (
-        "Cuentas: 428,492 abiertas, 13,812 ya existentes, 76 rechazadas (titular fallecida)\n"
+        "Cuentas: abiertas 428,492, ya existentes 13,812, rechazadas por titular fallecida 76\n"
     )

@@ -469,7 +469,7 @@ def test_the_terminal_summary_shows_the_funnel_and_the_sms(tmp_path: Path) -> No
     text = out.getvalue()
     assert "Compliant: nothing due missing" in text
     assert "− Caregiver registered as deceased: the bank refuses the account" in text
-    assert re.search(r"SMS reminders accepted: November 2020 +│ +6 ", text)
+    assert re.search(r"SMS reminders accepted: November 2020 +│ +6 messages ", text)
     assert re.search(r"Total transferred +│ +21 transfers · S/\xa04,200\.00", text)
     assert re.search(r"Audit chain +│ +intact, 1,234 events", text)
     out = io.StringIO()
