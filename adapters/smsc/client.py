@@ -277,6 +277,10 @@ class SmscAdapter:
             raise PartnerUnavailable(PARTNER, command, "link lost") from None
         finally:
             link.waiting.pop(sequence, None)
+            if future.done() and not future.cancelled():
+                # Failed by the link's end after this request gave up on it (a write that
+                # failed first): read here, or asyncio reports it as never retrieved.
+                future.exception()
 
     async def _read(self, link: _Link) -> None:
         """Answers to our requests, and the SMSC's own requests, until the link ends."""
