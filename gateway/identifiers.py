@@ -37,6 +37,7 @@ period      ``YYYY-MM``                                  (year, month)
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Literal, NamedTuple
 
 from stdnum.pe import cui as stdnum_cui
@@ -155,6 +156,21 @@ def parse_phone(value: object) -> str:
     if not isinstance(value, str) or _PHONE.fullmatch(value) is None:
         raise IdentifierError(N_("expected a 9-digit mobile number starting with 9"))
     return value
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_date(value: object) -> date:
+    """A calendar date written ``YYYY-MM-DD`` (ISO 8601's extended calendar form), as
+    text. Python 3.11's ``date.fromisoformat`` also takes ``20210211`` and week dates
+    (``2021-W06-4``), which no contract here names. IdentifierError otherwise."""
+    if isinstance(value, str) and _DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass  # 2021-02-30
+    raise IdentifierError(N_("expected a date YYYY-MM-DD"))
 
 
 def parse_period(value: object) -> tuple[int, int]:

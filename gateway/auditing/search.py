@@ -28,7 +28,7 @@ from gateway.auditing.labels import N_
 from gateway.auditing.repository import event_query, events_page, events_page_before
 from gateway.clients.repository import ClientRepository
 from gateway.core.pseudonyms import Pseudonymizer
-from gateway.identifiers import IdentifierError, parse_document
+from gateway.identifiers import IdentifierError, parse_date, parse_document
 
 # The days of a search are days in Lima, where the programme works.
 LIMA = ZoneInfo("America/Lima")
@@ -207,7 +207,7 @@ def parse_filters(params: Mapping[str, str]) -> tuple[EventFilters, dict[str, st
     for name in ("since", "until"):
         if (day := given(name)) is not None:
             try:
-                values[name] = date.fromisoformat(day)
+                values[name] = parse_date(day)
             except ValueError:
                 errors[name] = N_("Give a date as year-month-day, for example 2021-02-10.")
     if "since" in values and "until" in values and values["until"] < values["since"]:

@@ -23,7 +23,8 @@ from gateway.cli.common import (
     process_runner,
     var_dir,
 )
-from gateway.core.i18n import N_, locale_from_environment
+from gateway.core.i18n import N_, gettext, locale_from_environment
+from gateway.identifiers import parse_date
 
 if TYPE_CHECKING:
     from program.operation import Results
@@ -119,7 +120,7 @@ def demo(
     if gateway and faults != "none":
         raise fail(_("--faults applies to the in-process sandbox; set faults on your mocks"))
     try:
-        day = date.fromisoformat(as_of)
+        day = parse_date(as_of)
     except ValueError:
         raise fail(_("--as-of must be a date YYYY-MM-DD")) from None
     if national:
@@ -173,8 +174,6 @@ def demo(
         from program.demo import write_summary
 
         written = write_summary(results, summary)
-        from gateway.core.i18n import gettext
-
         # In the run's language, as the report's line before it.
         typer.echo(gettext("Summary written to {path}", lang).format(path=written.resolve()))
     if not results.audit.get("ok"):
@@ -256,7 +255,6 @@ def _in_process(
     from rich.console import Console
 
     from gateway.cli.sandbox import in_process_gateway
-    from gateway.core.i18n import gettext
     from program.demo import play_live, present
 
     console = Console()

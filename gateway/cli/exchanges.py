@@ -30,7 +30,7 @@ def exchanges_run(
     from datetime import date
 
     from gateway.districts import load_table
-    from gateway.identifiers import IdentifierError
+    from gateway.identifiers import IdentifierError, parse_date
     from gateway.jobs.starters import Starter
 
     settings = get_settings()
@@ -41,7 +41,7 @@ def exchanges_run(
     except IdentifierError as exc:
         raise fail(f"--ubigeo: {shown(str(exc))}") from None
     try:
-        start, end = date.fromisoformat(born_from), date.fromisoformat(born_to)
+        start, end = parse_date(born_from), parse_date(born_to)
     except ValueError:
         raise fail(_("--born-from and --born-to take YYYY-MM-DD")) from None
     if end > date.today():

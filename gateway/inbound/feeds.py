@@ -21,7 +21,13 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.districts import DistrictTable
-from gateway.identifiers import IdentifierError, UbigeoCoding, parse_document, parse_phone
+from gateway.identifiers import (
+    IdentifierError,
+    UbigeoCoding,
+    parse_date,
+    parse_document,
+    parse_phone,
+)
 
 _ITEM = re.compile(r"[A-Z0-9][A-Z0-9.]{2,9}")
 _CNV = re.compile(r"[0-9]{8,12}")
@@ -48,9 +54,6 @@ class Notices(Protocol):
         """Owe every stored chunk of the message to each subscription of ``feed``; the
         number of deliveries created, in the caller's transaction."""
         ...
-
-
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _missing(row: dict[str, Any], name: str, errors: Errors) -> bool:
@@ -92,13 +95,10 @@ def _date(row: dict[str, Any], name: str, errors: Errors, *, not_after: date | N
     the only one the feeds' contracts name: not a number, a week date or a time)."""
     if _missing(row, name, errors):
         return
-    value = row.get(name)
     try:
-        if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
-            raise ValueError
-        parsed = date.fromisoformat(value)
-    except ValueError:
-        errors.append((name, "expected a date YYYY-MM-DD"))
+        parsed = parse_date(row.get(name))
+    except IdentifierError as exc:
+        errors.append((name, str(exc)))
         return
     if not_after is not None and parsed > not_after:
         errors.append((name, "is in the future"))
@@ -119,11 +119,11 @@ def _pattern(
 def _text(
     row: dict[str, Any], name: str, errors: Errors, limit: int, *, required: bool = True
 ) -> None:
-    value = row.get(name)
-    if value in (None, ""):
-        if required:
-            errors.append((name, "required"))
+    if not required and row.get(name) in (None, ""):
         return
+    if _missing(row, name, errors):
+        return
+    value = row.get(name)
     if not isinstance(value, str):
         errors.append((name, "expected text"))
     elif len(value) > limit:
