@@ -19,24 +19,27 @@ from gateway.reminders.service import RECEIPT_BATCH
 from tests.gateway.reminders.test_claims import queue
 
 
-async def test_receipts_together_share_bounded_transactions(app: FastAPI) -> None:
-    state = app.state.gateway
-    count = 2 * RECEIPT_BATCH + 200
+async def sent(app: FastAPI, count: int, prefix: str) -> None:
+    """``count`` reminders queued and submitted, their message ids ``prefix`` + 0, 1..."""
     keys = await queue(app, count)
-    async with transaction(state.sessions) as session:
+    async with transaction(app.state.gateway.sessions) as session:
         for n, key in enumerate(keys):
             await session.execute(
                 update(Reminder)
                 .where(Reminder.reminder_key == key)
-                .values(state="sent", message_id=f"m{n:06d}")
+                .values(state="sent", message_id=f"{prefix}{n}")
             )
+
+
+async def test_receipts_together_share_bounded_transactions(app: FastAPI) -> None:
+    state = app.state.gateway
+    count = 2 * RECEIPT_BATCH + 200
+    await sent(app, count, "m")
     commits: list[int] = []
     event.listen(state.engine.sync_engine, "commit", lambda _conn: commits.append(1))
     handle = state.reminders.handler(state.sessions)
     now = datetime.now(UTC)
-    reports = [
-        DeliveryReport(f"m{n:06d}", "delivered", "DELIVRD", "000", now) for n in range(count)
-    ]
+    reports = [DeliveryReport(f"m{n}", "delivered", "DELIVRD", "000", now) for n in range(count)]
     outcomes = await asyncio.gather(
         *(handle(r) for r in reports),
         handle(DeliveryReport("never-sent", "delivered", "DELIVRD", "000", now)),
@@ -54,14 +57,7 @@ async def test_receipts_together_share_bounded_transactions(app: FastAPI) -> Non
 async def test_a_receipt_after_a_burst_is_stored_too(app: FastAPI) -> None:
     """A receipt arriving while the ones before it are being stored is not left behind."""
     state = app.state.gateway
-    keys = await queue(app, 3)
-    async with transaction(state.sessions) as session:
-        for n, key in enumerate(keys):
-            await session.execute(
-                update(Reminder)
-                .where(Reminder.reminder_key == key)
-                .values(state="sent", message_id=f"late{n}")
-            )
+    await sent(app, 3, "late")
     handle = state.reminders.handler(state.sessions)
     now = datetime.now(UTC)
     first = asyncio.gather(
