@@ -242,8 +242,9 @@ def test_linked_sequences_keep_the_contract(databases: DatabaseFactory, tmp_path
             settings=settings(
                 # Hypothesis replays the prefixes of earlier sequences; against a live
                 # server whose state has moved on, long runs can report the different
-                # draws as flaky generation, so sequences stay at most 40.
-                max_examples=min(EXAMPLES * 10, 40),
+                # draws as flaky generation (FlakyStrategyDefinition, seen at 40 in one
+                # full run of four), so sequences stay at most 20.
+                max_examples=min(EXAMPLES * 10, 20),
                 stateful_step_count=6,
                 deadline=None,
                 phases=[Phase.generate],
