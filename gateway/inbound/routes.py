@@ -69,7 +69,7 @@ def _body_schema(fields: tuple[str, ...]) -> dict[str, Any]:
                         "type": "string",
                         "format": "binary",
                         "contentMediaType": NDJSON,
-                        "description": f"One JSON object a line, with {names}.",
+                        "description": f"One JSON object a line, with {names} and no other key.",
                     }
                 },
                 CSV: {

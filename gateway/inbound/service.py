@@ -33,7 +33,7 @@ from gateway.core.db import transaction
 from gateway.core.i18n import N_, Text
 from gateway.core.problems import MessageIdReused, MessageInProgress, PayloadTooLarge
 from gateway.districts import DistrictTable
-from gateway.inbound.feeds import Errors, Feed, RowCheck
+from gateway.inbound.feeds import Errors, Feed, RowCheck, unknown_fields
 from gateway.inbound.models import InboundChunk, InboundMessage
 from gateway.inbound.reading import BodyFormat, Limits, rows_of
 from gateway.inbound.repository import InboundRepository
@@ -259,7 +259,11 @@ class InboundService:
             accepted.clear()
 
         async for number, row, why in rows:
-            errors = [("row", why)] if row is None else self.row_errors(feed, row, check)
+            errors: Errors
+            if row is None:
+                errors = [("row", why or "")]
+            else:  # a CSV row holds the header's fields only; an NDJSON line, any key
+                errors = self.row_errors(feed, row, check) + unknown_fields(row, feed.fields)
             if errors:
                 counts["rejected"] += 1
                 if len(rejections) < MAX_REPORTED:

@@ -245,3 +245,54 @@ async def test_each_field_is_refused_for_what_is_wrong_with_it(
         (5, [{"field": "facility", "message": "expected text"}]),
         (6, [{"field": "item_code", "message": "required"}]),
     ]
+
+
+async def test_a_line_with_a_key_the_feed_does_not_have_is_refused_naming_it(
+    app: FastAPI, http: httpx.AsyncClient, get_token: GetToken
+) -> None:
+    """A misspelt or extra key is not dropped unseen (a CSV column of that name refuses
+    its message): the line is refused naming the key, or its position when the key is
+    not a plain name and may hold a value; the line's other errors stay reported."""
+    headers = await partner(get_token)
+    good, misspelt, extra = his_rows(3)
+    misspelt["lab_valeu"] = misspelt.pop("lab_value")
+    extra |= {"12345678": "x", "item_code": "??"}
+    body = ndjson([good, misspelt, extra])
+    reasons = {}
+    for n, language in enumerate(("es", "en")):
+        response = await http.post(
+            PUSH,
+            content=body,
+            headers=headers
+            | {
+                "X-Message-Id": f"his-keys-{n}",
+                "Content-Type": "application/x-ndjson",
+                "Accept-Language": language,
+            },
+        )
+        assert response.status_code == 201, response.text
+        data = response.json()["data"]
+        assert (data["rows_accepted"], data["rows_rejected"]) == (1, 2)
+        reasons[language] = [
+            (r["row"], [(e["field"], e["message"]) for e in r["errors"]])
+            for r in data["rejections"]
+        ]
+    assert reasons["en"] == [
+        (2, [("lab_valeu", "not a field of this feed")]),
+        (
+            3,
+            [
+                ("item_code", "expected an HIS item code (CIE-10, CPT or supply)"),
+                ("key7", "not a field of this feed"),
+            ],
+        ),
+    ]
+    assert reasons["es"][0] == (2, [("lab_valeu", "no es un campo de este canal")])
+    assert "12345678" not in str(reasons)
+    stored = [
+        row
+        async for row in app.state.gateway.inbound.accepted_rows(
+            FEEDS["health-records"], "his-keys-0"
+        )
+    ]
+    assert [row["appointment_id"] for row in stored] == [good["appointment_id"]]
