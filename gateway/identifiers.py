@@ -38,8 +38,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Literal, NamedTuple
+from typing import Annotated, Literal, NamedTuple
 
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 from stdnum.pe import cui as stdnum_cui
 from stdnum.pe import ruc as stdnum_ruc
 
@@ -171,6 +173,23 @@ def parse_date(value: object) -> date:
         except ValueError:
             pass  # 2021-02-30
     raise IdentifierError(N_("expected a date YYYY-MM-DD"))
+
+
+def _calendar_date(value: object) -> object:
+    if isinstance(value, date):  # built in code, not read from a request
+        return value
+    try:
+        return parse_date(value)
+    except IdentifierError:
+        # pydantic's own type, worded by gateway.core.errors like its other date errors
+        raise PydanticCustomError("date_parsing", "expected a date YYYY-MM-DD") from None
+
+
+#: A date a request gives, in a body or a query: text ``YYYY-MM-DD`` only, as
+#: :func:`parse_date` reads it. pydantic's own ``date`` (lax mode) also takes a Unix time
+#: ("1612915200") and a datetime at midnight ("2021-02-10T00:00:00Z"), which no contract
+#: here names.
+CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]
 
 
 def parse_period(value: object) -> tuple[int, int]:

@@ -4,7 +4,6 @@ whether it may be served and exactly which fields the answer carries."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -36,6 +35,7 @@ from gateway.calls.validation import (
 from gateway.core.errors import problem_responses
 from gateway.core.i18n import N_
 from gateway.districts import DistrictTable
+from gateway.identifiers import CalendarDate
 from gateway.names import same_name
 from gateway.partners.models import Account, HealthService, Person, PhoneLine
 from gateway.partners.ports import Bank, CivilRegistry, HealthRegistry, TelecomRegistry
@@ -123,8 +123,8 @@ async def verify_identity(
 )
 async def list_newborns(
     call: Caller,
-    born_from: Annotated[date, Query(description="First birth date (YYYY-MM-DD).")],
-    born_to: Annotated[date, Query(description="Last birth date, at most 366 days later.")],
+    born_from: Annotated[CalendarDate, Query(description="First birth date (YYYY-MM-DD).")],
+    born_to: Annotated[CalendarDate, Query(description="Last birth date, at most 366 days later.")],
     ubigeo: Annotated[
         list[str] | None,
         Query(

@@ -22,6 +22,7 @@ from gateway.core.problems import PurposeNotAllowed
 from gateway.districts import DistrictTable
 from gateway.exchanges.schemas import ExchangeList, ExchangeRun, StagedRecordsAnswer
 from gateway.exchanges.service import ExchangeService
+from gateway.identifiers import CalendarDate
 from gateway.jobs.starters import Starter
 
 router = APIRouter(
@@ -33,8 +34,10 @@ Admin = Annotated[Principal, Depends(require_role("admin"))]
 class RunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    born_from: date | None = Field(default=None, description="Default: the lookback window.")
-    born_to: date | None = None
+    born_from: CalendarDate | None = Field(
+        default=None, description="Default: the lookback window."
+    )
+    born_to: CalendarDate | None = None
     ubigeo: list[Annotated[str, Field(json_schema_extra=UBIGEO_SCHEMA)]] = Field(
         default_factory=list, max_length=50
     )

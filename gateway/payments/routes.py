@@ -17,6 +17,7 @@ from gateway.calls.validation import invalid
 from gateway.core.errors import problem_responses
 from gateway.core.i18n import N_
 from gateway.core.limits import batch_body_bytes, body_limit
+from gateway.identifiers import CalendarDate
 from gateway.jobs.starters import Starter
 from gateway.payments.schemas import PaymentRunAnswer
 from gateway.payments.service import PaymentService
@@ -37,7 +38,7 @@ class PaymentRunRequest(BaseModel):
     run_ref: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")] = Field(
         description="The roll's reference; sending it again returns the same run."
     )
-    requested_date: date
+    requested_date: CalendarDate
     transfers: list[dict[str, Any]] = Field(
         min_length=1,
         max_length=MAX_TRANSFERS,

@@ -260,6 +260,35 @@ async def test_a_period_outside_the_calendar_is_refused_naming_it(
     assert _fields(single) == ["query.period"]
 
 
+@pytest.mark.parametrize("written", ["1612915200", "2021-02-10T00:00:00Z", "20210210", "2021-2-10"])
+async def test_a_date_a_request_gives_is_written_year_month_day(
+    http: httpx.AsyncClient, consumer: dict[str, str], get_token: GetToken, written: str
+) -> None:
+    """A Unix time and a datetime at midnight (which pydantic's own dates take), a compact
+    date and a short month are refused, in a query and in a body, naming the field, as
+    the pushed feeds and the command line refuse them."""
+    newborns = await http.get(
+        "/v1/newborns",
+        headers=consumer | purpose("affiliation"),
+        params={"born_from": written, "born_to": "2021-02-28"},
+    )
+    assert _fields(newborns) == ["query.born_from"]
+    assert newborns.json()["errors"][0]["message"] == "expected a date YYYY-MM-DD"
+    admin = bearer(await get_token(["admin"]))
+    run = await http.post(
+        "/v1/exchanges/reniec-newborns/runs",
+        headers=admin,
+        json={"born_from": written, "born_to": "2021-02-28"},
+    )
+    assert _fields(run) == ["body.born_from"]
+    roll = await http.post(
+        "/v1/payment-runs",
+        headers=consumer | purpose("payment"),
+        json={"run_ref": "CONFORMANCE-DATE", "requested_date": written, "transfers": [{}]},
+    )
+    assert _fields(roll) == ["body.requested_date"]
+
+
 async def test_a_payment_roll_refuses_non_ascii_digits_and_bad_check_digits(
     http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str], consented: Grant
 ) -> None:
