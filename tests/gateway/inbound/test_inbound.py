@@ -184,6 +184,25 @@ async def test_a_row_that_never_ends_refuses_the_message_and_frees_its_id(
     assert resent.json()["data"]["rows_accepted"] == 3
 
 
+async def pushed_in(
+    http: httpx.AsyncClient, headers: dict[str, str], body: bytes, message_id: str, language: str
+) -> dict[str, Any]:
+    """The receipt of a new NDJSON message, worded in ``language``."""
+    response = await http.post(
+        PUSH,
+        content=body,
+        headers=headers
+        | {
+            "X-Message-Id": message_id,
+            "Content-Type": "application/x-ndjson",
+            "Accept-Language": language,
+        },
+    )
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
 async def test_a_row_that_is_not_json_is_told_apart_from_one_that_is_not_an_object(
     http: httpx.AsyncClient, get_token: GetToken
 ) -> None:
@@ -192,19 +211,8 @@ async def test_a_row_that_is_not_json_is_told_apart_from_one_that_is_not_an_obje
     headers = await partner(get_token)
     body = ndjson(his_rows(1)) + b'{"cui": "1234\n[1, 2]\n'
     reasons = {}
-    for n, language in enumerate(("es", "en")):
-        response = await http.post(
-            PUSH,
-            content=body,
-            headers=headers
-            | {
-                "X-Message-Id": f"his-json-{n}",
-                "Content-Type": "application/x-ndjson",
-                "Accept-Language": language,
-            },
-        )
-        assert response.status_code == 201, response.text
-        data = response.json()["data"]
+    for language in ("es", "en"):
+        data = await pushed_in(http, headers, body, f"his-json-{language}", language)
         assert data["rows_accepted"] == 1
         reasons[language] = [(r["row"], r["errors"][0]["message"]) for r in data["rejections"]]
     assert reasons["es"] == [(2, "JSON no válido"), (3, "no es un objeto JSON")]
@@ -259,19 +267,8 @@ async def test_a_line_with_a_key_the_feed_does_not_have_is_refused_naming_it(
     extra |= {"12345678": "x", "item_code": "??"}
     body = ndjson([good, misspelt, extra])
     reasons = {}
-    for n, language in enumerate(("es", "en")):
-        response = await http.post(
-            PUSH,
-            content=body,
-            headers=headers
-            | {
-                "X-Message-Id": f"his-keys-{n}",
-                "Content-Type": "application/x-ndjson",
-                "Accept-Language": language,
-            },
-        )
-        assert response.status_code == 201, response.text
-        data = response.json()["data"]
+    for language in ("es", "en"):
+        data = await pushed_in(http, headers, body, f"his-keys-{language}", language)
         assert (data["rows_accepted"], data["rows_rejected"]) == (1, 2)
         reasons[language] = [
             (r["row"], [(e["field"], e["message"]) for e in r["errors"]])
@@ -292,7 +289,7 @@ async def test_a_line_with_a_key_the_feed_does_not_have_is_refused_naming_it(
     stored = [
         row
         async for row in app.state.gateway.inbound.accepted_rows(
-            FEEDS["health-records"], "his-keys-0"
+            FEEDS["health-records"], "his-keys-es"
         )
     ]
     assert [row["appointment_id"] for row in stored] == [good["appointment_id"]]
