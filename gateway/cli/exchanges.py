@@ -20,8 +20,13 @@ exchanges_app = typer.Typer(help=_("Periodic exchanges (durable jobs)."), no_arg
 )
 def exchanges_run(
     name: Annotated[str, typer.Argument(help=_("Exchange name from the catalog."))],
-    born_from: Annotated[str, typer.Option(help=_("YYYY-MM-DD"))],
-    born_to: Annotated[str, typer.Option(help=_("YYYY-MM-DD"))],
+    born_from: Annotated[str, typer.Option(help=_("First birth date of the window, YYYY-MM-DD."))],
+    born_to: Annotated[
+        str,
+        typer.Option(
+            help=_("Last birth date, YYYY-MM-DD: at most 366 days later, not in the future.")
+        ),
+    ],
     ubigeo: Annotated[
         list[str] | None, typer.Option(help=_("INEI district code (repeatable)."))
     ] = None,
