@@ -40,6 +40,10 @@ def _(message: str) -> str:
     return translations(locale_from_environment()).gettext(message)
 
 
+#: The placeholder of an option taking a date, in the shell's language ("AAAA-MM-DD").
+DATE = _("YYYY-MM-DD")
+
+
 def shown(text: str | Text) -> str:
     """A catalog id or ``Text`` from the services (a problem's detail, a refusal) in the
     shell's language."""

@@ -16,6 +16,7 @@ import typer
 from adapters.sandbox.faults import FAULT_PROFILES
 from adapters.sandbox.registers import DISTRICTS_FILE, RNH_FILE
 from gateway.cli.common import (
+    DATE,
     DEMO_REPORT_FILE,
     SANDBOX_CLIENTS_FILE,
     _,
@@ -66,7 +67,11 @@ def demo(
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=256, help=_("Calls in flight."))] = 16,
     as_of: Annotated[
-        str, typer.Option(help=_("The operation's date, YYYY-MM-DD (the sandbox's is 2021-03-01)."))
+        str,
+        typer.Option(
+            help=_("The operation's date (the sandbox's is 2021-03-01)."),
+            metavar=DATE,
+        ),
     ] = "2021-03-01",
     registers: Annotated[
         Path | None,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from gateway.calls.validation import check_range
-from gateway.cli.common import _, fail, get_settings, require_schema, shown, with_state
+from gateway.cli.common import DATE, _, fail, get_settings, require_schema, shown, with_state
 from gateway.core.db import transaction
 from gateway.core.problems import ProblemError
 
@@ -20,12 +20,12 @@ exchanges_app = typer.Typer(help=_("Periodic exchanges (durable jobs)."), no_arg
 )
 def exchanges_run(
     name: Annotated[str, typer.Argument(help=_("Exchange name from the catalog."))],
-    born_from: Annotated[str, typer.Option(help=_("First birth date of the window, YYYY-MM-DD."))],
+    born_from: Annotated[
+        str, typer.Option(help=_("First birth date of the window."), metavar=DATE)
+    ],
     born_to: Annotated[
         str,
-        typer.Option(
-            help=_("Last birth date, YYYY-MM-DD: at most 366 days later, not in the future.")
-        ),
+        typer.Option(help=_("Last birth date: at most 366 days later, not in the future.")),
     ],
     ubigeo: Annotated[
         list[str] | None, typer.Option(help=_("INEI district code (repeatable)."))
