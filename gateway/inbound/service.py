@@ -263,7 +263,8 @@ class InboundService:
             if row is None:
                 errors = [("row", why or "")]
             else:  # a CSV row holds the header's fields only; an NDJSON line, any key
-                errors = self.row_errors(feed, row, check) + unknown_fields(row, feed.fields)
+                unknown = unknown_fields(row, feed.fields)  # before the check derives fields
+                errors = self.row_errors(feed, row, check) + unknown
             if errors:
                 counts["rejected"] += 1
                 if len(rejections) < MAX_REPORTED:

@@ -292,7 +292,11 @@ async def test_births_carry_reniec_codes_and_are_delivered_with_inei_codes(
     assert [
         (r["row"], [e["field"] for e in r["errors"]])
         for r in receipt["rejections"]  # type: ignore[attr-defined]
-    ] == [(2, ["ubigeo_reniec"]), (3, ["ubigeo_reniec"]), (4, ["ubigeo_reniec"])]
+    ] == [
+        (2, ["ubigeo_reniec"]),
+        (3, ["ubigeo_reniec"]),
+        (4, ["ubigeo_reniec", "ubigeo"]),  # required, and the key sent is not a field
+    ]
     assert [(r["cui"], r["ubigeo_inei"]) for r in delivered] == [
         ("39774981", "960101"),
         ("39774985", "900101"),
