@@ -38,7 +38,7 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention for a marked
 
 
 _COLUMN = re.compile(r"body\.header\.column(?P<position>\d+)")
-_NOT_A_FIELD = re.compile(r"(?P<name>'.*'|an empty name|\(unreadable\)) is not a field")
+_NOT_A_FIELD = re.compile(r"(?P<name>'.*'|an empty name|a name not shown) is not a field")
 _CHARSET = re.compile(r"not valid (?P<charset>\S+) text")
 _BOM = re.compile(r"declares charset (?P<charset>\S+)")
 _LONG_LINE = re.compile(r"line (?P<line>\d+) (is longer than|opens a quoted value longer than)")
@@ -125,9 +125,14 @@ def _header(error: dict[str, Any], gettext: Translate) -> str | None:
     position = _COLUMN.fullmatch(field)
     if position:
         named = _NOT_A_FIELD.match(message)
-        name = named["name"].strip("'") if named and named["name"].startswith("'") else ""
-        if not name:
+        said = named["name"] if named else ""
+        if not said.startswith("'"):
+            if said == "a name not shown":  # it may be a value of the row (a DNI)
+                return gettext("Column {position} is not a column of this feed.").format(
+                    position=position["position"]
+                )
             return gettext("Column {position} has no name.").format(position=position["position"])
+        name = said[1:-1]
         return gettext(
             "Column {position} (\u201c{name}\u201d) is not a column of this feed."
         ).format(position=position["position"], name=name)

@@ -65,22 +65,6 @@ def _missing(row: dict[str, Any], name: str, errors: Errors) -> bool:
     return False
 
 
-_KEY_NAME = re.compile(r"[A-Za-z_]{1,40}")
-
-
-def unknown_fields(row: dict[str, Any], fields: tuple[str, ...]) -> Errors:
-    """An error for each key of ``row`` that is not one of ``fields`` (an NDJSON line's
-    misspelt or extra key, which would otherwise be dropped unseen), as a CSV header
-    naming an unknown column refuses its message. The key is named when it is a plain
-    name (letters and underscores); any other is named by its position (``key3``), as it
-    may hold a value."""
-    return [
-        (key if _KEY_NAME.fullmatch(key) else f"key{position}", "not a field of this feed")
-        for position, key in enumerate(row, start=1)
-        if key not in fields
-    ]
-
-
 def _document(row: dict[str, Any], name: str, errors: Errors) -> None:
     if _missing(row, name, errors):
         return

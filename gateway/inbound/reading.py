@@ -20,6 +20,10 @@ guarantees, for every feed:
   case-insensitively after trimming, in any order; empty trailing columns are ignored.
   Otherwise the whole message is refused (422 naming each missing, unknown or repeated
   column) before any row is kept.
+- Keys (NDJSON): a line's key that is not one of the feed's fields, or a key repeated
+  in the line, refuses that line (``json`` would keep the last value unseen).
+- Names in errors: a column name or a key is quoted only when :func:`nameable` (a
+  name, not a possible value such as a DNI); otherwise by its position.
 - Values: CRLF or LF line ends, surrounding blanks trimmed, empty trailing columns
   ignored, blank lines and rows of empty cells skipped.
 - Row numbers are physical line numbers in the body (a CSV header is line 1; a quoted
@@ -71,8 +75,14 @@ CHARSETS = {
 }
 _ACCEPTED = Text("UTF-8, ISO-8859-1 or Windows-1252")
 _SHOWN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:+()-]{0,63}$")
+# A column name or an NDJSON key quoted in an error: a name, not a value (no run of
+# three digits, as a DNI, a CUI or a phone number would have).
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9 _.-]{0,63}")
+_DIGIT_RUN = re.compile(r"[0-9]{3}")
 
-Row = tuple[int, dict[str, Any] | None, str | None]
+#: (line number, the row or None, its errors as (field, message)): a row-level error is
+#: ("row", why) with no row; an NDJSON line's key errors come with its row.
+Row = tuple[int, dict[str, Any] | None, list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -100,8 +110,48 @@ def _unsupported(message: str | Text) -> ProblemError:
 
 
 def _shown(name: str) -> str:
-    """A client-chosen name fit to quote in an error (a charset, a column name)."""
+    """A client-chosen charset name fit to quote in an error."""
     return repr(name) if _SHOWN.match(name) else "(unreadable)"
+
+
+def nameable(name: str) -> bool:
+    """Whether a column name or a key a partner sent may be quoted in an error: a plain
+    name, not something that may be a value of the row (a DNI written as a column
+    name, a header line that is really a row of data)."""
+    return bool(_NAME.fullmatch(name)) and not _DIGIT_RUN.search(name)
+
+
+class _Object(dict[str, Any]):
+    """A JSON object that remembers the keys it saw more than once (``json`` keeps the
+    last value of a repeated key, silently)."""
+
+    repeated: list[tuple[int, str]]
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Object:
+    value = _Object(pairs)
+    seen: set[str] = set()
+    value.repeated = []
+    for position, (key, _) in enumerate(pairs, start=1):
+        if key in seen:
+            value.repeated.append((position, key))
+        seen.add(key)
+    return value
+
+
+def _key_errors(value: _Object, fields: tuple[str, ...]) -> list[tuple[str, str]]:
+    """An NDJSON line's keys that are not the feed's fields, and its repeated keys: each
+    named when :func:`nameable`, else by its position in the line (``key3``)."""
+
+    def named(position: int, key: str) -> str:
+        return key if nameable(key) else f"key{position}"
+
+    unknown = [
+        (named(position, key), "not a field of this feed")
+        for position, key in enumerate(value, start=1)
+        if key not in fields
+    ]
+    return unknown + [(named(p, key), "repeated") for p, key in value.repeated]
 
 
 def body_format(content_type: str, delimiter: Delimiter | None = None) -> BodyFormat:
@@ -267,14 +317,14 @@ async def rows_of(
                     continue
                 rows += 1
                 try:
-                    value = json.loads(line)
+                    value = json.loads(line, object_pairs_hook=_object)
                 except ValueError:
-                    yield number, None, "not valid JSON"
+                    yield number, None, [("row", "not valid JSON")]
                     continue
-                if isinstance(value, dict):
-                    yield number, value, None
+                if isinstance(value, _Object):
+                    yield number, value, _key_errors(value, fields)
                 else:
-                    yield number, None, "not a JSON object"
+                    yield number, None, [("row", "not a JSON object")]
         if not rows:
             # Like a CSV body without its header: refused whole, the message id stays free.
             raise ValidationFailed(
@@ -319,7 +369,11 @@ def _columns(cells: list[str], fields: tuple[str, ...]) -> list[str]:
                     "field": f"body.header.column{position}",
                     "message": Text(
                         "{name} is not a field of this feed ({fields})",
-                        name=_shown(name) if name else Text("an empty name"),
+                        name=repr(name)
+                        if nameable(name)
+                        else Text("a name not shown")
+                        if name
+                        else Text("an empty name"),
                         fields=listing,
                     ),
                 }
@@ -399,7 +453,7 @@ async def _csv_rows(
         text = _decode(b"\n".join(batch) + b"\n", start, form.encoding)
         for number, cells in _records(text, start, delimiter):
             if cells is None:
-                yield number, None, "not readable as CSV"
+                yield number, None, [("row", "not readable as CSV")]
                 continue
             values = list(map(str.strip, cells))
             if not any(values):
@@ -412,9 +466,10 @@ async def _csv_rows(
                 if len(values) > width and not any(values[width:]):
                     del values[width:]
                 else:
-                    yield number, None, f"expected {width} columns, found {len(values)}"
+                    found = f"expected {width} columns, found {len(values)}"
+                    yield number, None, [("row", found)]
                     continue
-            yield number, dict(zip(columns, values, strict=True)), None
+            yield number, dict(zip(columns, values, strict=True)), []
 
     async for start, batch in lines:
         if carried:
@@ -443,6 +498,6 @@ async def _csv_rows(
         for row in rows(carried[:end], first):
             yield row
         if end < len(carried):
-            yield first + end, None, "a quoted value is not closed"
+            yield first + end, None, [("row", "a quoted value is not closed")]
     if columns is None:
         _columns([], fields)

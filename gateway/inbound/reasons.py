@@ -41,6 +41,7 @@ REASONS = frozenset(
         N_("not a JSON object"),
         N_("not valid JSON"),
         N_("not a field of this feed"),
+        N_("repeated"),
         N_("not readable as CSV"),
         N_("a quoted value is not closed"),
         N_("an ISO 20022 status code (ACSC, RJCT, PDNG, ...)"),

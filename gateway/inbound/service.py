@@ -33,9 +33,9 @@ from gateway.core.db import transaction
 from gateway.core.i18n import N_, Text
 from gateway.core.problems import MessageIdReused, MessageInProgress, PayloadTooLarge
 from gateway.districts import DistrictTable
-from gateway.inbound.feeds import Errors, Feed, RowCheck, unknown_fields
+from gateway.inbound.feeds import Errors, Feed, RowCheck
 from gateway.inbound.models import InboundChunk, InboundMessage
-from gateway.inbound.reading import BodyFormat, Limits, rows_of
+from gateway.inbound.reading import BodyFormat, Limits, Row, rows_of
 from gateway.inbound.repository import InboundRepository
 from gateway.signing_keys.service import ALGORITHM, KeyService
 
@@ -219,9 +219,9 @@ class InboundService:
             return await self._resend(feed, message_id, once())
         digest = hashlib.sha256(body)
 
-        async def numbered() -> AsyncIterator[tuple[int, dict[str, Any] | None, str | None]]:
+        async def numbered() -> AsyncIterator[Row]:
             for number, row in enumerate(rows, start=1):
-                yield number, row, None
+                yield number, row, []
 
         try:
             return await self._store(feed, message_id, numbered(), digest, now, check)
@@ -233,7 +233,7 @@ class InboundService:
         self,
         feed: Feed,
         message_id: str,
-        rows: AsyncIterator[tuple[int, dict[str, Any] | None, str | None]],
+        rows: AsyncIterator[Row],
         digest: Any,
         now: datetime,
         check: RowCheck | None = None,
@@ -258,13 +258,9 @@ class InboundService:
             counts["chunks"] += 1
             accepted.clear()
 
-        async for number, row, why in rows:
-            errors: Errors
-            if row is None:
-                errors = [("row", why or "")]
-            else:  # a CSV row holds the header's fields only; an NDJSON line, any key
-                unknown = unknown_fields(row, feed.fields)  # before the check derives fields
-                errors = self.row_errors(feed, row, check) + unknown
+        async for number, row, read in rows:
+            # The feed's checks first, then what the reader saw (an NDJSON line's keys).
+            errors = read if row is None else self.row_errors(feed, row, check) + read
             if errors:
                 counts["rejected"] += 1
                 if len(rejections) < MAX_REPORTED:

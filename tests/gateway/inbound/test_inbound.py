@@ -258,18 +258,21 @@ async def test_each_field_is_refused_for_what_is_wrong_with_it(
 async def test_a_line_with_a_key_the_feed_does_not_have_is_refused_naming_it(
     app: FastAPI, http: httpx.AsyncClient, get_token: GetToken
 ) -> None:
-    """A misspelt or extra key is not dropped unseen (a CSV column of that name refuses
-    its message): the line is refused naming the key, or its position when the key is
-    not a plain name and may hold a value; the line's other errors stay reported."""
+    """A misspelt, extra or repeated key is not dropped unseen (a CSV column of that name
+    refuses its message; JSON keeps a repeated key's last value): the line is refused
+    naming the key, or its position when the key may hold a value; the line's other
+    errors stay reported."""
     headers = await partner(get_token)
-    good, misspelt, extra = his_rows(3)
+    good, misspelt, extra, repeated = his_rows(4)
     misspelt["lab_valeu"] = misspelt.pop("lab_value")
-    extra |= {"12345678": "x", "item_code": "??"}
-    body = ndjson([good, misspelt, extra])
+    extra |= {"12345678": "x", "item_code": "??", "CUI": good["cui"]}
+    # Another child's CUI after the line's own: json would keep the second.
+    twice = json.dumps(repeated)[:-1] + f', "cui": "{good["cui"]}"}}'
+    body = ndjson([good, misspelt, extra]) + twice.encode() + b"\n"
     reasons = {}
     for language in ("es", "en"):
         data = await pushed_in(http, headers, body, f"his-keys-{language}", language)
-        assert (data["rows_accepted"], data["rows_rejected"]) == (1, 2)
+        assert (data["rows_accepted"], data["rows_rejected"]) == (1, 3)
         reasons[language] = [
             (r["row"], [(e["field"], e["message"]) for e in r["errors"]])
             for r in data["rejections"]
@@ -281,10 +284,13 @@ async def test_a_line_with_a_key_the_feed_does_not_have_is_refused_naming_it(
             [
                 ("item_code", "expected an HIS item code (CIE-10, CPT or supply)"),
                 ("key7", "not a field of this feed"),
+                ("CUI", "not a field of this feed"),
             ],
         ),
+        (4, [("cui", "repeated")]),
     ]
     assert reasons["es"][0] == (2, [("lab_valeu", "no es un campo de este canal")])
+    assert reasons["es"][2] == (4, [("cui", "repetido")])
     assert "12345678" not in str(reasons)
     stored = [
         row
@@ -293,3 +299,30 @@ async def test_a_line_with_a_key_the_feed_does_not_have_is_refused_naming_it(
         )
     ]
     assert [row["appointment_id"] for row in stored] == [good["appointment_id"]]
+
+
+async def test_a_header_cell_that_may_be_a_value_is_not_quoted(
+    http: httpx.AsyncClient, get_token: GetToken
+) -> None:
+    """A column name is quoted in the refusal only when it is a name: a DNI written as a
+    column, or a first line that is really a row of data, is named by its position."""
+    headers = await partner(get_token) | {"Content-Type": "text/csv"}
+    fields = "cui,appointment_id,service_date,item_code,facility,lab_value"
+    for n, (header, shown) in enumerate(
+        [
+            (f"{fields},60542601", {"column7": "a name not shown"}),
+            (f"{fields},Codigo_Extra", {"column7": "'Codigo_Extra'"}),
+            ("cui,39774981,2021-02-10,90681,00001234,1", {"column2": "a name not shown"}),
+        ]
+    ):
+        refused = await http.post(
+            PUSH, content=f"{header}\n".encode(), headers=headers | {"X-Message-Id": f"h-{n}"}
+        )
+        assert refused.status_code == 422, refused.text
+        said = {
+            e["field"].removeprefix("body.header."): e["message"] for e in refused.json()["errors"]
+        }
+        for column, name in shown.items():
+            assert said[column].startswith(f"{name} is not a field of this feed"), said
+        for value in ("60542601", "39774981", "2021-02-10", "00001234"):
+            assert value not in refused.text
