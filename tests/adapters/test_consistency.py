@@ -31,9 +31,14 @@ async def test_one_household_across_the_four_mocks() -> None:
         and pop.health_records(pop.household(i))
         and (pop.as_of - pop.household(i).mother.birth_date).days > 19 * 365
     )
-    servers = mock_servers(sandbox)
+    # The four mocks on the free ports above (not the SMSC, whose ports are fixed).
+    servers = mock_servers(sandbox, only=("reniec", "osiptel", "bn", "minsa_his"))
     tasks = [asyncio.create_task(s.serve()) for s in servers]
+    deadline = asyncio.get_running_loop().time() + 30
     while not all(s.started for s in servers):
+        # A server that cannot bind ends its task: fail instead of waiting for ever.
+        assert not any(t.done() for t in tasks), [t.exception() for t in tasks if t.done()]
+        assert asyncio.get_running_loop().time() < deadline, "the mocks did not start"
         await asyncio.sleep(0.01)
     base = {
         name: f"http://127.0.0.1:{getattr(sandbox, name + '_port')}"
