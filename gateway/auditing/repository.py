@@ -132,6 +132,11 @@ async def keys(session: AsyncSession) -> Sequence[RowMapping]:
     )
 
 
+def chain_head_sync(conn: Connection) -> int:
+    """The highest chained sequence number (0: nothing chained yet)."""
+    return int(conn.execute(select(func.max(audit_chain.c.seq))).scalar() or 0)
+
+
 def keys_sync(conn: Connection) -> Sequence[RowMapping]:
     """Every checkpoint key row, in no particular order."""
     return conn.execute(select(audit_keys)).mappings().all()

@@ -21,14 +21,14 @@ from gateway.auditing.schemas import (
     CheckpointsAnswer,
 )
 from gateway.auditing.search import event_record, export_lines
-from gateway.auditing.service import verify
+from gateway.auditing.service import RangeAfterChain, verify
 from gateway.auth.dependencies import Session, State
 from gateway.calls.answers import DOCUMENT_SCHEMA, documented
 from gateway.calls.audited import audited_call, project
 from gateway.calls.caller import Caller
 from gateway.calls.validation import invalid, parse_document
 from gateway.core.errors import problem_responses
-from gateway.core.i18n import N_
+from gateway.core.i18n import N_, Text
 from gateway.core.limits import BIGINT_MAX
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.core.web import Components
@@ -177,9 +177,15 @@ async def verify_chain(
     async with audited_call(call, "gateway.audit-verification") as audited:
         if from_seq is not None and to_seq is not None and to_seq < from_seq:
             raise invalid("query.to_seq", N_("must not be below from_seq"))
-        report = await asyncio.to_thread(
-            verify, call.state.get(Settings).database_url, from_seq, to_seq
-        )
+        try:
+            report = await asyncio.to_thread(
+                verify, call.state.get(Settings).database_url, from_seq, to_seq, asked=True
+            )
+        except RangeAfterChain as exc:
+            raise invalid(
+                "query.from_seq",
+                Text("after the chain's last sealed event, {head}", head=exc.head),
+            ) from None
         return audited.answer(project(report.as_dict(), audited.fields))
 
 

@@ -86,18 +86,37 @@ class AuditSealer:
                 return total
 
 
+class RangeAfterChain(ValueError):
+    """A range asked for that begins after the last chained event: nothing there is
+    sealed, so nothing can be verified (not a break). ``head``: the last chained event
+    (0: none)."""
+
+    def __init__(self, head: int) -> None:
+        super().__init__(f"the chain ends at event {head}")
+        self.head = head
+
+
 def verify(
     database_url: str,
     from_seq: int | None = None,
     to_seq: int | None = None,
     workers: int = 1,
+    *,
+    asked: bool = False,
 ) -> Report:
     """``workers`` > 1 splits a large chain between processes (the CLI; not inside the
-    server, whose worker processes must not start children)."""
+    server, whose worker processes must not start children). ``asked``: the range is a
+    person's (the CLI's options, the API's query), and one beginning past the chain's
+    last event raises :class:`RangeAfterChain` instead of reporting the chain broken
+    there (which it is when the range was the gateway's own, its head since cut)."""
     url = sync_url(database_url)
     engine = create_sync_engine(url)
     try:
         with engine.begin() as conn:
+            if asked and from_seq is not None:
+                head = repository.chain_head_sync(conn)
+                if from_seq > head + 1:
+                    raise RangeAfterChain(head)
             return verify_database(
                 conn,
                 public_keys_sync(conn),

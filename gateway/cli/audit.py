@@ -19,6 +19,12 @@ audit_app = typer.Typer(help=_("The tamper-evident audit log."), no_args_is_help
 def _print_report(report: Any, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(report.as_dict()))
+    elif report.ok and not report.events_checked:
+        typer.echo(
+            _(
+                "audit chain intact: no sealed event in this range, {unsealed} not yet sealed"
+            ).format(unsealed=report.unsealed)
+        )
     elif report.ok:
         typer.echo(
             _(
@@ -71,7 +77,7 @@ def audit_verify(
 ) -> None:
     """Check every event hash and checkpoint signature; exit 1 naming the first broken
     event. With --archive, needs nothing but the archive files and the public key."""
-    from gateway.auditing.service import verify, verify_offline
+    from gateway.auditing.service import RangeAfterChain, verify, verify_offline
 
     if archive is not None:
         from audit.verify import public_key_from_text
@@ -91,10 +97,21 @@ def audit_verify(
             raise fail(_("offline verification needs --public-key"))
         _print_report(verify_offline(archive, keys), as_json)
         return
+    if from_seq is not None and to_seq is not None and to_seq < from_seq:
+        raise fail(_("--to-seq must not be below --from-seq"))
     settings = get_settings()
     require_schema(settings)
     workers = min(4, os.cpu_count() or 1)
-    _print_report(verify(settings.database_url, from_seq, to_seq, workers), as_json)
+    try:
+        report = verify(settings.database_url, from_seq, to_seq, workers, asked=True)
+    except RangeAfterChain as exc:
+        raise fail(
+            _(
+                "--from-seq {from_seq}: the chain's last sealed event is {head}; verify "
+                "without --from-seq to check the whole chain"
+            ).format(from_seq=from_seq, head=exc.head)
+        ) from None
+    _print_report(report, as_json)
 
 
 @audit_app.command(

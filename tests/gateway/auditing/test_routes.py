@@ -163,6 +163,14 @@ async def test_verify_checkpoints_keys_and_cli(
     assert verified.exit_code == 0, verified.output
     assert json.loads(verified.output)["ok"] is True
 
+    # A range past the chain's end is a mistyped range, not a broken chain (the sealer
+    # runs meanwhile: far past it).
+    api_past = await http.get("/v1/audit/verify?from_seq=100000", headers=auditor)
+    assert api_past.status_code == 422
+    (error,) = api_past.json()["errors"]
+    assert error["field"] == "query.from_seq"
+    assert error["message"].startswith("after the chain's last sealed event, ")
+
     archived = await invoke_async(
         ["audit", "archive", "--out", str(tmp_path), "--json"], env_for(settings)
     )
@@ -191,3 +199,22 @@ async def test_verify_checkpoints_keys_and_cli(
     assert "BROKEN at event 3" in broken.output
     api = (await http.get("/v1/audit/verify", headers=auditor)).json()["data"]
     assert (api["ok"], api["first_broken_seq"]) == (False, 3)
+
+
+async def test_the_cli_refuses_a_range_past_the_chain_or_inverted(settings: Settings) -> None:
+    """An operator's mistyped range is told apart from a broken chain: on a database
+    whose chain is empty, a range from event 5 is past its end (exit 1, no "BROKEN"), an
+    inverted range is refused, and the range from event 1 holds nothing sealed yet."""
+    env = env_for(settings) | {"LANG": "en_US.UTF-8"}
+    past = await invoke_async(["audit", "verify", "--from-seq", "5"], env)
+    assert past.exit_code == 1
+    assert "--from-seq 5: the chain's last sealed event is 0" in past.output
+    assert "BROKEN" not in past.output
+    inverted = await invoke_async(["audit", "verify", "--from-seq", "5", "--to-seq", "2"], env)
+    assert inverted.exit_code == 1
+    assert "--to-seq must not be below --from-seq" in inverted.output
+    empty = await invoke_async(["audit", "verify", "--from-seq", "1"], env)
+    assert empty.exit_code == 0, empty.output
+    assert "audit chain intact: no sealed event in this range, 0 not yet sealed" in empty.output
+    spanish = await invoke_async(["audit", "verify", "--from-seq", "5"], env | {"LANG": "C"})
+    assert "el último evento sellado de la cadena es el 0" in spanish.output
