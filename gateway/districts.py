@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from gateway.core.i18n import N_, Text
 from gateway.identifiers import IdentifierError, UbigeoCoding, is_ascii_digits, parse_ubigeo
 
 BUNDLED = (
@@ -85,6 +86,14 @@ class District:
 class UnknownUbigeo(IdentifierError):
     """A well-formed code the district table does not know in the declared coding."""
 
+    def __init__(self, coding: str) -> None:
+        super().__init__(f"not a district code in the {coding.upper()} coding")
+        self.coding = coding.upper()
+
+    @property
+    def text(self) -> Text:
+        return Text(N_("not a district code in the {coding} coding"), coding=self.coding)
+
 
 def place_key(place_name: str) -> str:
     """A ``DEPT/PROV/DIST`` place name compared without case, accents or spacing around
@@ -131,7 +140,7 @@ class DistrictTable:
         code = parse_ubigeo(value)
         district = self._by[coding].get(code)
         if district is None or district.inei is None:
-            raise UnknownUbigeo(f"not a district code in the {coding.upper()} coding")
+            raise UnknownUbigeo(coding)
         return district.inei
 
 

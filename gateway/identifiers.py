@@ -45,7 +45,7 @@ from pydantic_core import PydanticCustomError
 from stdnum.pe import cui as stdnum_cui
 from stdnum.pe import ruc as stdnum_ruc
 
-from gateway.core.i18n import N_
+from gateway.core.i18n import N_, Text
 
 _DOCUMENT = re.compile(r"([0-9]{8})-?([0-9A-K])?")
 _DIGITS = {n: re.compile(f"[0-9]{{{n}}}") for n in (6, 11, 20)}
@@ -61,6 +61,12 @@ UbigeoCoding = Literal["inei", "reniec"]
 class IdentifierError(ValueError):
     """An identifier that is not of its kind. The message says what was expected and
     never contains the value."""
+
+    @property
+    def text(self) -> str | Text:
+        """The message for a person: a catalog id (or a ``Text``), rendered in the
+        reader's language where it is shown."""
+        return str(self)
 
 
 class Document(NamedTuple):

@@ -80,7 +80,7 @@ def parse(parser: Callable[[object], T], value: object, field: str) -> T:
     try:
         return parser(value)
     except identifiers.IdentifierError as exc:
-        raise invalid(field, str(exc)) from None
+        raise invalid(field, exc.text) from None
 
 
 def parse_document(value: str, field: str) -> identifiers.Document:
@@ -90,10 +90,14 @@ def parse_document(value: str, field: str) -> identifiers.Document:
 
 
 def parse_ubigeos(values: list[str], field: str, districts: DistrictTable) -> list[str]:
-    """INEI district codes, each known to the district table (at most 50)."""
+    """INEI district codes, each known to the district table (at most 50); an entry
+    refused is named by its index (``field[i]``)."""
     if len(values) > 50:
         raise invalid(field, N_("at most 50 ubigeo codes per request"))
-    return [parse(lambda v: districts.to_inei(v, "inei"), value, field) for value in values]
+    return [
+        parse(lambda v: districts.to_inei(v, "inei"), value, f"{field}[{i}]")
+        for i, value in enumerate(values)
+    ]
 
 
 def check_range(

@@ -44,11 +44,14 @@ def exchanges_run(
         districts = load_table(settings.ubigeo_file)
         codes = [districts.to_inei(code, "inei") for code in ubigeo or []]
     except IdentifierError as exc:
-        raise fail(f"--ubigeo: {shown(str(exc))}") from None
-    try:
-        start, end = parse_date(born_from), parse_date(born_to)
-    except ValueError:
-        raise fail(_("--born-from and --born-to take YYYY-MM-DD")) from None
+        raise fail(f"--ubigeo: {shown(exc.text)}") from None
+    dates = []
+    for option, value in (("--born-from", born_from), ("--born-to", born_to)):
+        try:
+            dates.append(parse_date(value))
+        except IdentifierError as exc:
+            raise fail(f"{option}: {shown(exc.text)}") from None
+    start, end = dates
     if end > date.today():
         raise fail(_("--born-to must not be in the future"))
     try:

@@ -346,4 +346,4 @@ async def test_newborn_queries_take_inei_codes_known_to_the_table(
             "/v1/newborns", params=window | {"ubigeo": unknown}, headers=headers
         )
         assert refused.status_code == 422
-        assert [e["field"] for e in refused.json()["errors"]] == ["query.ubigeo"]
+        assert [e["field"] for e in refused.json()["errors"]] == ["query.ubigeo[0]"]

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.partner_mocks
         (
             "/v1/newborns",
             {"born_from": "2020-01-01", "born_to": "2020-02-01", "ubigeo": "15"},
-            "query.ubigeo",
+            "query.ubigeo[0]",
         ),
         ("/v1/newborns", {"born_from": "2020-03-01", "born_to": "2020-02-01"}, "query.born_to"),
         ("/v1/newborns", {"born_from": "2019-01-01", "born_to": "2020-06-01"}, "query.born_to"),

@@ -55,3 +55,37 @@ def test_the_command_line_refuses_the_same_windows(settings: Settings) -> None:
         assert refused.exit_code == 1, refused.output
         assert "--born-to" in refused.output
         assert message in refused.output
+
+
+def test_the_command_line_names_the_option_of_a_bad_date_or_district(
+    settings: Settings,
+) -> None:
+    env = env_for(settings) | {"LANG": "es_PE.UTF-8"}
+    base = ["exchanges", "run", "reniec-newborns"]
+    for args, said in [
+        (["--born-from", "2021-02-01", "--born-to", "2021-02-30"], "--born-to: se esperaba"),
+        (["--born-from", "20210201", "--born-to", "2021-02-03"], "--born-from: se esperaba"),
+        (
+            ["--born-from", "2021-02-01", "--born-to", "2021-02-03", "--ubigeo", "900501"],
+            "--ubigeo: no es un código de distrito en la codificación INEI",
+        ),
+    ]:
+        refused = runner.invoke(cli, [*base, *args], env=env)
+        assert refused.exit_code == 1, refused.output
+        assert said in refused.output
+
+
+async def test_an_unknown_district_is_refused_in_the_readers_language(
+    http: httpx.AsyncClient, get_token: GetToken
+) -> None:
+    token = await get_token(["admin"])
+    body = {"born_from": "2021-02-01", "born_to": "2021-02-03", "ubigeo": ["900501"]}
+    for language, said in [
+        ("es", "no es un código de distrito en la codificación INEI"),
+        ("en", "not a district code in the INEI coding"),
+    ]:
+        refused = await http.post(
+            RUNS, json=body, headers=bearer(token) | {"Accept-Language": language}
+        )
+        assert refused.status_code == 422
+        assert refused.json()["errors"] == [{"field": "body.ubigeo[0]", "message": said}]
