@@ -53,6 +53,7 @@ from email.message import Message
 from typing import Any, Literal
 
 from gateway.core.i18n import N_, Text
+from gateway.core.limits import nameable
 from gateway.core.problems import (
     BadRequest,
     PayloadTooLarge,
@@ -75,10 +76,6 @@ CHARSETS = {
 }
 _ACCEPTED = Text("UTF-8, ISO-8859-1 or Windows-1252")
 _SHOWN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:+()-]{0,63}$")
-# A column name or an NDJSON key quoted in an error: a name, not a value (no run of
-# three digits, as a DNI, a CUI or a phone number would have).
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9 _.-]{0,63}")
-_DIGIT_RUN = re.compile(r"[0-9]{3}")
 
 #: (line number, the row or None, its errors as (field, message)): a row-level error is
 #: ("row", why) with no row; an NDJSON line's key errors come with its row.
@@ -112,13 +109,6 @@ def _unsupported(message: str | Text) -> ProblemError:
 def _shown(name: str) -> str:
     """A client-chosen charset name fit to quote in an error."""
     return repr(name) if _SHOWN.match(name) else "(unreadable)"
-
-
-def nameable(name: str) -> bool:
-    """Whether a column name or a key a partner sent may be quoted in an error: a plain
-    name, not something that may be a value of the row (a DNI written as a column
-    name, a header line that is really a row of data)."""
-    return bool(_NAME.fullmatch(name)) and not _DIGIT_RUN.search(name)
 
 
 class _Object(dict[str, Any]):

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.calls.audited import ConsentCheck
 from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.i18n import N_, Text
+from gateway.core.limits import nameable
 from gateway.core.problems import NotFound, ValidationFailed
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.identifiers import IdentifierError, parse_cci, parse_document
@@ -50,6 +51,10 @@ SEALED_COLUMNS = [
 ]
 
 
+#: What a transfer of a payment roll holds (``PaymentRunRequest.transfers``).
+TRANSFER_FIELDS = frozenset({"end_to_end_id", "dni", "cci", "amount", "name"})
+
+
 def check_item(item: dict[str, Any]) -> tuple[str, str] | None:
     """(field, message) of the first problem of one transfer, or None."""
     if not isinstance(item.get("end_to_end_id"), str) or not _E2E.fullmatch(item["end_to_end_id"]):
@@ -68,6 +73,9 @@ def check_item(item: dict[str, Any]) -> tuple[str, str] | None:
     name = item.get("name")
     if not isinstance(name, str) or not 1 <= len(name) <= 140:
         return "name", N_("1 to 140 characters")
+    for position, key in enumerate(item, start=1):
+        if key not in TRANSFER_FIELDS:  # a misspelt key would be dropped unseen
+            return (key if nameable(key) else f"key{position}"), N_("not a field of a transfer")
     return None
 
 
