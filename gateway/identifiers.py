@@ -172,12 +172,13 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 def parse_date(value: object) -> date:
     """A calendar date written ``YYYY-MM-DD`` (ISO 8601's extended calendar form), as
     text. Python 3.11's ``date.fromisoformat`` also takes ``20210211`` and week dates
-    (``2021-W06-4``), which no contract here names. IdentifierError otherwise."""
+    (``2021-W06-4``), which no contract here names. IdentifierError otherwise ("not a
+    day of the calendar" for a date of the right form that does not exist)."""
     if isinstance(value, str) and _DATE.fullmatch(value):
         try:
             return date.fromisoformat(value)
-        except ValueError:
-            pass  # 2021-02-30
+        except ValueError:  # 2021-02-30: the form is right, the day does not exist
+            raise IdentifierError(N_("not a day of the calendar")) from None
     raise IdentifierError(N_("expected a date YYYY-MM-DD"))
 
 
@@ -186,9 +187,10 @@ def _calendar_date(value: object) -> object:
         return value
     try:
         return parse_date(value)
-    except IdentifierError:
-        # pydantic's own type, worded by gateway.core.errors like its other date errors
-        raise PydanticCustomError("date_parsing", "expected a date YYYY-MM-DD") from None
+    except IdentifierError as exc:
+        # Types gateway.core.errors words (date_parsing: pydantic's own).
+        kind = "date_parsing" if str(exc) == "expected a date YYYY-MM-DD" else "date_not_a_day"
+        raise PydanticCustomError(kind, str(exc)) from None
 
 
 #: A date a request gives, in a body or a query: text ``YYYY-MM-DD`` only, as

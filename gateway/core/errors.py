@@ -180,6 +180,8 @@ _VALIDATION_MESSAGES: dict[str, str] = {
     "enum": N_("expected one of {expected}"),
     "date_type": N_("expected a date YYYY-MM-DD"),
     "date_parsing": N_("expected a date YYYY-MM-DD"),
+    # gateway.identifiers.CalendarDate: 2021-02-30
+    "date_not_a_day": N_("not a day of the calendar"),
     "date_from_datetime_parsing": N_("expected a date YYYY-MM-DD"),
     "date_from_datetime_inexact": N_("expected a date YYYY-MM-DD"),
     "datetime_type": N_("expected a date and time (ISO 8601)"),

@@ -27,6 +27,7 @@ REASONS = frozenset(
         N_("required"),
         N_("expected text"),
         N_("expected a date YYYY-MM-DD"),
+        N_("not a day of the calendar"),
         N_("is in the future"),
         N_("expected 8 to 12 digits"),
         N_("expected M or F"),

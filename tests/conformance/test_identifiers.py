@@ -164,9 +164,12 @@ def test_a_date_is_text_written_year_month_day_only() -> None:
     """What Python 3.11's ``date.fromisoformat`` also takes (a compact date, an ISO week
     date, a number) is refused: every contract here writes dates YYYY-MM-DD."""
     assert identifiers.parse_date("2021-02-10") == date(2021, 2, 10)
-    for wrong in ("20210210", "2021-W06-3", 20210210, "2021-02-30", "2021-02-10\n", "١٢٣٤-٠٢-١٠"):
+    for wrong in ("20210210", "2021-W06-3", 20210210, "2021-02-10\n", "١٢٣٤-٠٢-١٠"):
         with pytest.raises(IdentifierError, match="expected a date YYYY-MM-DD"):
             identifiers.parse_date(wrong)
+    # The right form, a day February does not have: told apart.
+    with pytest.raises(IdentifierError, match="not a day of the calendar"):
+        identifiers.parse_date("2021-02-30")
 
 
 # -- every endpoint that takes an identifier -----------------------------------------

@@ -124,12 +124,12 @@ async def test_an_agent_uploads_a_his_file_and_reads_its_receipt_by_reason(
     assert "2 filas aceptadas" in receipt.text
     assert "1 fila rechazada" in receipt.text
     assert "<code>service_date</code>" in receipt.text
-    assert "se esperaba una fecha AAAA-MM-DD" in receipt.text
+    assert "no es un día del calendario" in receipt.text
     assert re.search(r"<td>3</td>\s*</tr>", receipt.text)  # line 3 of the file
     assert OTHER_CUI not in receipt.text  # a refusal names the row and field, not the value
     english = await http.get(answer.headers["location"], headers={"Accept-Language": "en"})
     assert "2 rows accepted" in english.text
-    assert "expected a date YYYY-MM-DD" in english.text
+    assert "not a day of the calendar" in english.text
     assert [r["appointment_id"] for r in await stored(app, "health-records", message_id)] == [
         "A-6",
         "A-8",
@@ -192,14 +192,14 @@ async def test_the_console_and_the_api_give_one_file_the_same_checks(
     # The reasons are stored in English and answered in the reader's language: Spanish
     # unless the request asks for English, as every problem document is.
     assert data["rejections"] == [
-        {"row": 3, "errors": [{"field": "service_date", "message": "expected a date YYYY-MM-DD"}]}
+        {"row": 3, "errors": [{"field": "service_date", "message": "not a day of the calendar"}]}
     ]
     again = await http.post(push, content=ONE_BAD, headers=partner)
     assert again.status_code == 200, again.text
     assert again.json()["data"]["rejections"] == [
         {
             "row": 3,
-            "errors": [{"field": "service_date", "message": "se esperaba una fecha AAAA-MM-DD"}],
+            "errors": [{"field": "service_date", "message": "no es un día del calendario"}],
         }
     ]
 
@@ -391,10 +391,10 @@ async def test_refused_rows_are_grouped_by_column_and_reason(
     page = (await http.get(answer.headers["location"])).text
     rows = re.findall(r"<tr>\s*<td><code>(.*?)</code></td>\s*<td>(.*?)</td>", page)
     assert rows == [
-        ("service_date", "se esperaba una fecha AAAA-MM-DD"),
+        ("service_date", "no es un día del calendario"),
         ("(toda la fila)", "se esperaban 6 columnas y hay 4"),
         ("cui", "el carácter de verificación no corresponde al número"),
     ]
-    assert re.search(r"se esperaba una fecha AAAA-MM-DD</td>\s*<td>2</td>\s*<td>3, 4</td>", page)
+    assert re.search(r"no es un día del calendario</td>\s*<td>2</td>\s*<td>3, 4</td>", page)
     assert "1 fila aceptada" in page
     assert "4 filas rechazadas" in page

@@ -73,7 +73,7 @@ def test_the_his_agent_uploads_a_file_with_a_bad_row_and_reads_its_receipt(
     refused = page.locator("#refusals tbody tr")
     expect(refused).to_have_count(1)
     expect(refused.locator("td")).to_have_text(
-        ["service_date", "se esperaba una fecha AAAA-MM-DD", "1", "3"]
+        ["service_date", "no es un día del calendario", "1", "3"]
     )
     expect(page.locator("main")).not_to_contain_text(f"{run}-2")
     # Listed among the agent's uploads, marked as the one shown.

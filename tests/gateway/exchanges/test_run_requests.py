@@ -63,7 +63,10 @@ def test_the_command_line_names_the_option_of_a_bad_date_or_district(
     env = env_for(settings) | {"LANG": "es_PE.UTF-8"}
     base = ["exchanges", "run", "reniec-newborns"]
     for args, said in [
-        (["--born-from", "2021-02-01", "--born-to", "2021-02-30"], "--born-to: se esperaba"),
+        (
+            ["--born-from", "2021-02-01", "--born-to", "2021-02-30"],
+            "--born-to: no es un día del calendario",
+        ),
         (["--born-from", "20210201", "--born-to", "2021-02-03"], "--born-from: se esperaba"),
         (
             ["--born-from", "2021-02-01", "--born-to", "2021-02-03", "--ubigeo", "900501"],
