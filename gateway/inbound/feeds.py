@@ -84,6 +84,8 @@ def _ubigeo(
 ) -> None:
     """``ubigeo_<coding>`` converted to ``ubigeo_inei`` with the district table."""
     name = f"ubigeo_{coding}"
+    if _missing(row, name, errors):
+        return
     try:
         row["ubigeo_inei"] = districts.to_inei(row.get(name), coding)
     except IdentifierError as exc:
@@ -117,13 +119,23 @@ def _pattern(
 
 
 def _text(
-    row: dict[str, Any], name: str, errors: Errors, limit: int, *, required: bool = True
+    row: dict[str, Any],
+    name: str,
+    errors: Errors,
+    limit: int,
+    *,
+    required: bool = True,
+    numbers: bool = False,
 ) -> None:
+    """Text of at most ``limit`` characters; with ``numbers``, a JSON number is taken
+    too and stored as its text (an NDJSON exporter writes a lab value 11.5 unquoted)."""
     if not required and row.get(name) in (None, ""):
         return
     if _missing(row, name, errors):
         return
     value = row.get(name)
+    if numbers and isinstance(value, int | float) and not isinstance(value, bool):
+        value = row[name] = str(value)
     if not isinstance(value, str):
         errors.append((name, "expected text"))
     elif len(value) > limit:
@@ -135,7 +147,7 @@ def _births(row: dict[str, Any], districts: DistrictTable) -> Errors:
     _document(row, "cui", errors)
     _pattern(row, "cnv", _CNV, "expected 8 to 12 digits", errors)
     _date(row, "birth_date", errors, not_after=date.today())
-    if row.get("sex") not in ("M", "F"):
+    if not _missing(row, "sex", errors) and row.get("sex") not in ("M", "F"):
         errors.append(("sex", "expected M or F"))
     _ubigeo(row, "reniec", districts, errors)
     _document(row, "mother_dni", errors)
@@ -149,7 +161,7 @@ def _his(row: dict[str, Any], districts: DistrictTable) -> Errors:
     _date(row, "service_date", errors, not_after=date.today())
     _pattern(row, "item_code", _ITEM, "expected an HIS item code (CIE-10, CPT or supply)", errors)
     _text(row, "facility", errors, 20)
-    _text(row, "lab_value", errors, 20, required=False)
+    _text(row, "lab_value", errors, 20, required=False, numbers=True)
     return errors
 
 
@@ -162,7 +174,11 @@ def _lines(row: dict[str, Any], districts: DistrictTable) -> Errors:
         except IdentifierError as exc:
             errors.append(("number", str(exc)))
     _text(row, "operator", errors, 40)
-    if row.get("change") not in ("activated", "deactivated", "transferred"):
+    if not _missing(row, "change", errors) and row.get("change") not in (
+        "activated",
+        "deactivated",
+        "transferred",
+    ):
         errors.append(("change", "expected activated, deactivated or transferred"))
     _date(row, "effective_date", errors, not_after=date.today())
     return errors

@@ -129,6 +129,11 @@ def _object(pairs: list[tuple[str, Any]]) -> _Object:
     return value
 
 
+def _no_nan(name: str) -> Any:
+    """``NaN``, ``Infinity``: not JSON (RFC 8259 §6), though Python's ``json`` reads them."""
+    raise ValueError(name)
+
+
 def _key_errors(value: _Object, fields: tuple[str, ...]) -> list[tuple[str, str]]:
     """An NDJSON line's keys that are not the feed's fields, and its repeated keys: each
     named when :func:`nameable`, else by its position in the line (``key3``)."""
@@ -307,7 +312,7 @@ async def rows_of(
                     continue
                 rows += 1
                 try:
-                    value = json.loads(line, object_pairs_hook=_object)
+                    value = json.loads(line, object_pairs_hook=_object, parse_constant=_no_nan)
                 except ValueError:
                     yield number, None, [("row", "not valid JSON")]
                     continue

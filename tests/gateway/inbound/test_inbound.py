@@ -326,3 +326,55 @@ async def test_a_header_cell_that_may_be_a_value_is_not_quoted(
             assert said[column].startswith(f"{name} is not a field of this feed"), said
         for value in ("60542601", "39774981", "2021-02-10", "00001234"):
             assert value not in refused.text
+
+
+async def test_a_lab_value_may_be_a_json_number_but_nan_is_not_json(
+    app: FastAPI, http: httpx.AsyncClient, get_token: GetToken
+) -> None:
+    """An exporter writes a lab value (hemoglobin 11.5) unquoted: kept as its text.
+    ``NaN`` is not JSON (RFC 8259), though Python's reader takes it."""
+    headers = await partner(get_token)
+    numeric, whole, nan = his_rows(3)
+    numeric["lab_value"], whole["lab_value"] = 11.5, 12
+    body = ndjson([numeric, whole]) + json.dumps(nan).replace('"1"}', "NaN}").encode() + b"\n"
+    data = await pushed_in(http, headers, body, "his-numbers", "en")
+    assert (data["rows_accepted"], data["rows_rejected"]) == (2, 1)
+    assert data["rejections"] == [
+        {"row": 3, "errors": [{"field": "row", "message": "not valid JSON"}]}
+    ]
+    stored = [
+        row
+        async for row in app.state.gateway.inbound.accepted_rows(
+            FEEDS["health-records"], "his-numbers"
+        )
+    ]
+    assert [row["lab_value"] for row in stored] == ["11.5", "12"]
+
+
+async def test_a_births_field_left_out_is_required_whatever_its_check(
+    http: httpx.AsyncClient, get_token: GetToken
+) -> None:
+    """sex and ubigeo_reniec left out say "required", as every other field does, not
+    the form they would have to take."""
+    token = await get_token(["partner"], ["affiliation"])
+    pop = SandboxSettings().population
+    h = pop.household(0)
+    row = {"cui": h.child.cui, "cnv": h.child.cnv, "birth_date": "2020-06-01",
+           "mother_dni": h.mother.dni}  # fmt: skip
+    response = await http.post(
+        "/v1/inbound/reniec/births",
+        content=ndjson([row]),
+        headers=bearer(token)
+        | {
+            "X-Purpose": "affiliation",
+            "X-Message-Id": "births-missing",
+            "Content-Type": "application/x-ndjson",
+            "Accept-Language": "en",
+        },
+    )
+    assert response.status_code == 201, response.text
+    (rejection,) = response.json()["data"]["rejections"]
+    assert rejection["errors"] == [
+        {"field": "sex", "message": "required"},
+        {"field": "ubigeo_reniec", "message": "required"},
+    ]
