@@ -111,22 +111,20 @@ def _shown(name: str) -> str:
     return repr(name) if _SHOWN.match(name) else "(unreadable)"
 
 
-class _Object(dict[str, Any]):
-    """A JSON object that remembers the keys it saw more than once (``json`` keeps the
-    last value of a repeated key, silently)."""
+class _Repeats(dict[str, Any]):
+    """A JSON object with a key written more than once (``json`` keeps its last value,
+    silently): its keys as written, repeats included."""
 
-    repeated: list[tuple[int, str]]
+    written: list[str]
 
 
-def _object(pairs: list[tuple[str, Any]]) -> _Object:
-    value = _Object(pairs)
-    seen: set[str] = set()
-    value.repeated = []
-    for position, (key, _) in enumerate(pairs, start=1):
-        if key in seen:
-            value.repeated.append((position, key))
-        seen.add(key)
-    return value
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) == len(pairs):
+        return value
+    repeats = _Repeats(value)
+    repeats.written = [key for key, _ in pairs]
+    return repeats
 
 
 def _no_nan(name: str) -> Any:
@@ -134,19 +132,23 @@ def _no_nan(name: str) -> Any:
     raise ValueError(name)
 
 
-def _key_errors(value: _Object, fields: tuple[str, ...]) -> list[tuple[str, str]]:
+def _key_errors(value: dict[str, Any], fields: frozenset[str]) -> list[tuple[str, str]]:
     """An NDJSON line's keys that are not the feed's fields, and its repeated keys: each
     named when :func:`nameable`, else by its position in the line (``key3``)."""
-
-    def named(position: int, key: str) -> str:
-        return key if nameable(key) else f"key{position}"
-
-    unknown = [
-        (named(position, key), "not a field of this feed")
-        for position, key in enumerate(value, start=1)
-        if key not in fields
-    ]
-    return unknown + [(named(p, key), "repeated") for p, key in value.repeated]
+    written = value.written if isinstance(value, _Repeats) else None
+    if written is None and value.keys() == fields:
+        return []  # the common line: each field once
+    errors: list[tuple[str, str]] = []
+    repeated: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for position, key in enumerate(written or list(value), start=1):  # as written
+        named = key if nameable(key) else f"key{position}"
+        if key in seen:
+            repeated.append((named, "repeated"))
+        elif key not in fields:
+            errors.append((named, "not a field of this feed"))
+        seen.add(key)
+    return errors + repeated
 
 
 def body_format(content_type: str, delimiter: Delimiter | None = None) -> BodyFormat:
@@ -304,6 +306,7 @@ async def rows_of(
     """
     lines = _lines(stream, form, digest, limits)
     if form.media == NDJSON:
+        known = frozenset(fields)
         rows = 0
         async for first, batch in lines:
             text = _decode(b"\n".join(batch), first, form.encoding)
@@ -316,8 +319,8 @@ async def rows_of(
                 except ValueError:
                     yield number, None, [("row", "not valid JSON")]
                     continue
-                if isinstance(value, _Object):
-                    yield number, value, _key_errors(value, fields)
+                if isinstance(value, dict):
+                    yield number, value, _key_errors(value, known)
                 else:
                     yield number, None, [("row", "not a JSON object")]
         if not rows:
