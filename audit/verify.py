@@ -306,6 +306,13 @@ def verify_database(
                 raise Broken(cp["seq"], f"checkpoint signature invalid (key {cp['key_id']})")
             checkpoints[cp["seq"]] = signed_head
             report.checkpoints_checked += 1
+        # The chain's end before the walk: a running gateway keeps chaining events while
+        # it reads, and an end read after it would count those as missing from the walk.
+        top = None
+        if to_seq is None:
+            top = conn.execute(
+                select(audit_chain.c.seq).order_by(audit_chain.c.seq.desc()).limit(1)
+            ).scalar()
         head: bytes | None = None
         if workers > 1 and engine_url is not None:
             bound = select(func.max(audit_events.c.seq)).where(audit_events.c.seq >= start_seq)
@@ -335,9 +342,6 @@ def verify_database(
                 raise Broken(
                     last + 1, f"truncated: checkpoint {max(checkpoints)} is beyond the last event"
                 )
-            top = conn.execute(
-                select(audit_chain.c.seq).order_by(audit_chain.c.seq.desc()).limit(1)
-            ).scalar()
             if top is not None and int(top) > last:
                 raise Broken(last + 1, f"truncated: chained events up to {top} are missing")
     except Broken as exc:
