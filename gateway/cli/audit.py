@@ -12,6 +12,7 @@ import typer
 
 from gateway.cli.common import _, fail, get_catalog, get_settings, require_schema
 from gateway.core.db import create_engine, session_factory
+from gateway.core.limits import BIGINT_MAX
 
 audit_app = typer.Typer(help=_("The tamper-evident audit log."), no_args_is_help=True)
 
@@ -69,10 +70,12 @@ def audit_verify(
         typer.Option(help=_("KEY_ID=BASE64URL public key (repeatable); for --archive.")),
     ] = None,
     from_seq: Annotated[
-        int | None, typer.Option(min=1, help=_("First event to check (sequence number)."))
+        int | None,
+        typer.Option(min=1, max=BIGINT_MAX, help=_("First event to check (sequence number).")),
     ] = None,
     to_seq: Annotated[
-        int | None, typer.Option(min=1, help=_("Last event to check (sequence number)."))
+        int | None,
+        typer.Option(min=1, max=BIGINT_MAX, help=_("Last event to check (sequence number).")),
     ] = None,
 ) -> None:
     """Check every event hash and checkpoint signature; exit 1 naming the first broken

@@ -56,17 +56,17 @@ def batch_body_bytes(entries: int, entry_bytes: int) -> int:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-# A name quoted in an error: a name, not a value (no run of three digits, as a DNI, a
-# CUI or a phone number would have).
+# A name quoted in an error: a name, not a value (at most two digits in all: a DNI, a
+# CUI or a phone number has more, even written with separators).
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9 _.-]{0,63}")
-_DIGIT_RUN = re.compile(r"[0-9]{3}")
+_DIGIT = re.compile(r"[0-9]")
 
 
 def nameable(name: str) -> bool:
     """Whether a column name or a key a client sent may be quoted in an error: a plain
     name, not something that may be a value (a DNI written as a column name, a header
     line that is really a row of data)."""
-    return bool(_NAME.fullmatch(name)) and not _DIGIT_RUN.search(name)
+    return bool(_NAME.fullmatch(name)) and len(_DIGIT.findall(name)) <= 2
 
 
 def has_control_characters(value: str) -> bool:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -128,14 +129,14 @@ def _text(
     numbers: bool = False,
 ) -> None:
     """Text of at most ``limit`` characters; with ``numbers``, a JSON number is taken
-    too and stored as its text (an NDJSON exporter writes a lab value 11.5 unquoted)."""
+    too and stored as written (an NDJSON exporter writes a lab value 11.50 unquoted)."""
     if not required and row.get(name) in (None, ""):
         return
     if _missing(row, name, errors):
         return
     value = row.get(name)
-    if numbers and isinstance(value, int | float) and not isinstance(value, bool):
-        value = row[name] = str(value)
+    if numbers and isinstance(value, int | Decimal) and not isinstance(value, bool):
+        value = row[name] = str(value)  # a JSON number as written (the reader's Decimal)
     if not isinstance(value, str):
         errors.append((name, "expected text"))
     elif len(value) > limit:

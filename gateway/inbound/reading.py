@@ -49,6 +49,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from email.message import Message
 from typing import Any, Literal
 
@@ -315,7 +316,12 @@ async def rows_of(
                     continue
                 rows += 1
                 try:
-                    value = json.loads(line, object_pairs_hook=_object, parse_constant=_no_nan)
+                    value = json.loads(
+                        line,
+                        object_pairs_hook=_object,
+                        parse_constant=_no_nan,
+                        parse_float=Decimal,  # 1.10 stays 1.10, 1e400 is not inf
+                    )
                 except ValueError:
                     yield number, None, [("row", "not valid JSON")]
                     continue

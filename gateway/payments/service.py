@@ -56,7 +56,11 @@ TRANSFER_FIELDS = frozenset({"end_to_end_id", "dni", "cci", "amount", "name"})
 
 
 def check_item(item: dict[str, Any]) -> tuple[str, str] | None:
-    """(field, message) of the first problem of one transfer, or None."""
+    """(field, message) of the first problem of one transfer, or None. A key of its own
+    comes first: a misspelt ``Dni`` is named, not the ``dni`` it leaves out."""
+    for position, key in enumerate(item, start=1):
+        if key not in TRANSFER_FIELDS:  # a misspelt key would be dropped unseen
+            return (key if nameable(key) else f"key{position}"), N_("not a field of a transfer")
     if not isinstance(item.get("end_to_end_id"), str) or not _E2E.fullmatch(item["end_to_end_id"]):
         return "end_to_end_id", N_("1 to 35 letters, digits or hyphens")
     for field, parser in (("dni", parse_document), ("cci", parse_cci)):
@@ -68,14 +72,13 @@ def check_item(item: dict[str, Any]) -> tuple[str, str] | None:
         amount = Decimal(str(item.get("amount")))
     except InvalidOperation:
         return "amount", N_("expected an amount in soles")
+    if not amount.is_finite():  # "NaN", "sNaN", "Infinity": Decimal reads them
+        return "amount", N_("expected an amount in soles")
     if amount <= 0 or amount > 10_000 or amount != amount.quantize(Decimal("0.01")):
         return "amount", N_("more than 0, at most 10,000, two decimals")
     name = item.get("name")
     if not isinstance(name, str) or not 1 <= len(name) <= 140:
         return "name", N_("1 to 140 characters")
-    for position, key in enumerate(item, start=1):
-        if key not in TRANSFER_FIELDS:  # a misspelt key would be dropped unseen
-            return (key if nameable(key) else f"key{position}"), N_("not a field of a transfer")
     return None
 
 

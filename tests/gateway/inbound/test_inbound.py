@@ -311,6 +311,7 @@ async def test_a_header_cell_that_may_be_a_value_is_not_quoted(
     for n, (header, shown) in enumerate(
         [
             (f"{fields},60542601", {"column7": "a name not shown"}),
+            (f"{fields},dni 60 54 26 01", {"column7": "a name not shown"}),
             (f"{fields},Codigo_Extra", {"column7": "'Codigo_Extra'"}),
             ("cui,39774981,2021-02-10,90681,00001234,1", {"column2": "a name not shown"}),
         ]
@@ -331,12 +332,13 @@ async def test_a_header_cell_that_may_be_a_value_is_not_quoted(
 async def test_a_lab_value_may_be_a_json_number_but_nan_is_not_json(
     app: FastAPI, http: httpx.AsyncClient, get_token: GetToken
 ) -> None:
-    """An exporter writes a lab value (hemoglobin 11.5) unquoted: kept as its text.
+    """An exporter writes a lab value (hemoglobin 11.50) unquoted: kept as written.
     ``NaN`` is not JSON (RFC 8259), though Python's reader takes it."""
     headers = await partner(get_token)
     numeric, whole, nan = his_rows(3)
     numeric["lab_value"], whole["lab_value"] = 11.5, 12
-    body = ndjson([numeric, whole]) + json.dumps(nan).replace('"1"}', "NaN}").encode() + b"\n"
+    lines = ndjson([numeric, whole]).replace(b"11.5", b"11.50")  # kept as written
+    body = lines + json.dumps(nan).replace('"1"}', "NaN}").encode() + b"\n"
     data = await pushed_in(http, headers, body, "his-numbers", "en")
     assert (data["rows_accepted"], data["rows_rejected"]) == (2, 1)
     assert data["rejections"] == [
@@ -348,7 +350,7 @@ async def test_a_lab_value_may_be_a_json_number_but_nan_is_not_json(
             FEEDS["health-records"], "his-numbers"
         )
     ]
-    assert [row["lab_value"] for row in stored] == ["11.5", "12"]
+    assert [row["lab_value"] for row in stored] == ["11.50", "12"]
 
 
 async def test_a_births_field_left_out_is_required_whatever_its_check(

@@ -54,15 +54,18 @@ async def test_a_roll_is_paid_once_and_reconciled(
     transfers.append(dict(transfers[2]))  # the same EndToEndId twice in one roll
     # A key a transfer does not have is not dropped unseen; one that may be a value is
     # named by its position.
-    transfers.append({**transfers[3], "end_to_end_id": "DU095-T1-EXTRA", "Dni": "1"})
+    misspelt = {k: v for k, v in transfers[3].items() if k != "dni"}
+    transfers.append(misspelt | {"end_to_end_id": "DU095-T1-EXTRA", "Dni": transfers[3]["dni"]})
     transfers.append({**transfers[4], "end_to_end_id": "DU095-T1-KEY", "60542601": "x"})
+    transfers.append({**transfers[5], "end_to_end_id": "DU095-T1-NAN", "amount": "NaN"})
     pay = consumer | purpose("payment")
     created = await http.post("/v1/payment-runs", json=roll("2021-03-T1", transfers), headers=pay)
     assert created.status_code == 201, created.text
     run = created.json()["data"]
-    assert (run["items"], run["chunks"], run["rejected_at_intake"]) == (12, 3, 5)
+    assert (run["items"], run["chunks"], run["rejected_at_intake"]) == (12, 3, 6)
     reasons = {r["field"]: r["reason"] for r in run["reconciliation"]["rejected_at_intake"]}
     assert reasons["Dni"] == reasons["key6"] == "not a field of a transfer"
+    assert reasons["amount"] == "expected an amount in soles"  # NaN: not a 500
     assert "60542601" not in created.text
     assert reasons["dni"] == "consent-required"
     assert reasons["cci"].startswith("expected")
