@@ -25,7 +25,9 @@ def exchanges_run(
     ],
     born_to: Annotated[
         str,
-        typer.Option(help=_("Last birth date: at most 366 days later, not in the future.")),
+        typer.Option(
+            help=_("Last birth date: at most 366 days later, not in the future."), metavar=DATE
+        ),
     ],
     ubigeo: Annotated[
         list[str] | None, typer.Option(help=_("INEI district code (repeatable)."))

@@ -92,3 +92,13 @@ async def test_an_unknown_district_is_refused_in_the_readers_language(
         )
         assert refused.status_code == 422
         assert refused.json()["errors"] == [{"field": "body.ubigeo[0]", "message": said}]
+
+
+def test_both_date_options_show_their_form_in_the_shells_language() -> None:
+    shown = runner.invoke(
+        cli, ["exchanges", "run", "--help"], env={"LANG": "es_PE.UTF-8", "COLUMNS": "120"}
+    )
+    assert shown.exit_code == 0, shown.output
+    for option in ("--born-from", "--born-to"):
+        line = next(line for line in shown.output.splitlines() if option in line)
+        assert "AAAA-MM-DD" in line, line
