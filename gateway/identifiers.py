@@ -69,6 +69,10 @@ class IdentifierError(ValueError):
         return str(self)
 
 
+class NotADay(IdentifierError):
+    """A date of the right form that the calendar does not have (2021-02-30)."""
+
+
 class Document(NamedTuple):
     """A parsed DNI or CUI: ``number`` (8 ASCII digits, the canonical form that is
     pseudonymised) and ``check_digit`` (the check character in digit form when the
@@ -178,7 +182,7 @@ def parse_date(value: object) -> date:
         try:
             return date.fromisoformat(value)
         except ValueError:  # 2021-02-30: the form is right, the day does not exist
-            raise IdentifierError(N_("not a day of the calendar")) from None
+            raise NotADay(N_("not a day of the calendar")) from None
     raise IdentifierError(N_("expected a date YYYY-MM-DD"))
 
 
@@ -189,7 +193,7 @@ def _calendar_date(value: object) -> object:
         return parse_date(value)
     except IdentifierError as exc:
         # Types gateway.core.errors words (date_parsing: pydantic's own).
-        kind = "date_parsing" if str(exc) == "expected a date YYYY-MM-DD" else "date_not_a_day"
+        kind = "date_not_a_day" if isinstance(exc, NotADay) else "date_parsing"
         raise PydanticCustomError(kind, str(exc)) from None
 
 

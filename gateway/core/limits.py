@@ -69,6 +69,12 @@ def nameable(name: str) -> bool:
     return bool(_NAME.fullmatch(name)) and len(_DIGIT.findall(name)) <= 2
 
 
+def named_key(key: str, position: int) -> str:
+    """How an error names a key a client sent: itself when :func:`nameable`, else its
+    position (``key3``, counting from 1)."""
+    return key if nameable(key) else f"key{position}"
+
+
 def has_control_characters(value: str) -> bool:
     """Whether ``value`` holds a character :func:`no_control_characters` refuses."""
     return _CONTROL.search(value) is not None

@@ -54,7 +54,7 @@ from email.message import Message
 from typing import Any, Literal
 
 from gateway.core.i18n import N_, Text
-from gateway.core.limits import nameable
+from gateway.core.limits import nameable, named_key
 from gateway.core.problems import (
     BadRequest,
     PayloadTooLarge,
@@ -143,7 +143,7 @@ def _key_errors(value: dict[str, Any], fields: frozenset[str]) -> list[tuple[str
     repeated: list[tuple[str, str]] = []
     seen: set[str] = set()
     for position, key in enumerate(written or list(value), start=1):  # as written
-        named = key if nameable(key) else f"key{position}"
+        named = named_key(key, position)
         if key in seen:
             repeated.append((named, "repeated"))
         elif key not in fields:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.calls.audited import ConsentCheck
 from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.i18n import N_, Text
-from gateway.core.limits import nameable
+from gateway.core.limits import named_key
 from gateway.core.problems import NotFound, ValidationFailed
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.identifiers import IdentifierError, parse_cci, parse_document
@@ -60,7 +60,7 @@ def check_item(item: dict[str, Any]) -> tuple[str, str] | None:
     comes first: a misspelt ``Dni`` is named, not the ``dni`` it leaves out."""
     for position, key in enumerate(item, start=1):
         if key not in TRANSFER_FIELDS:  # a misspelt key would be dropped unseen
-            return (key if nameable(key) else f"key{position}"), N_("not a field of a transfer")
+            return named_key(key, position), N_("not a field of a transfer")
     if not isinstance(item.get("end_to_end_id"), str) or not _E2E.fullmatch(item["end_to_end_id"]):
         return "end_to_end_id", N_("1 to 35 letters, digits or hyphens")
     for field, parser in (("dni", parse_document), ("cci", parse_cci)):
