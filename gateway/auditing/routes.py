@@ -29,14 +29,20 @@ from gateway.calls.caller import Caller
 from gateway.calls.validation import invalid, parse_document
 from gateway.core.errors import problem_responses
 from gateway.core.i18n import N_, Text
+from gateway.core.jsonbody import JSONBodyRoute
 from gateway.core.limits import BIGINT_MAX
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.core.web import Components
 from gateway.settings import Settings
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=problem_responses(401, 403, 422))
+router = APIRouter(
+    route_class=JSONBodyRoute,
+    prefix="/v1/audit",
+    tags=["audit"],
+    responses=problem_responses(401, 403, 422),
+)
 # What anyone may read, without a token: it can answer neither 401 nor 403.
-public_router = APIRouter(prefix="/v1/audit", tags=["audit"])
+public_router = APIRouter(route_class=JSONBodyRoute, prefix="/v1/audit", tags=["audit"])
 
 Since = Annotated[datetime | None, Query(description="Events at or after this time.")]
 Until = Annotated[datetime | None, Query(description="Events before this time.")]

@@ -51,6 +51,7 @@ from gateway.consent.schemas import ConsentRequest, ConsentsAnswer
 from gateway.consent.service import ConsentService
 from gateway.core.errors import problem_responses
 from gateway.core.i18n import N_
+from gateway.core.jsonbody import JSONBodyRoute
 from gateway.core.limits import batch_body_bytes, body_limit
 from gateway.partners.models import Account, HealthHistory, OpeningRefused
 from gateway.partners.ports import Bank, HealthRegistry, TelecomRegistry
@@ -64,6 +65,7 @@ R = TypeVar("R")
 Document = Annotated[str, Field(json_schema_extra=DOCUMENT_SCHEMA)]
 
 router = APIRouter(
+    route_class=JSONBodyRoute,
     prefix="/v1",
     tags=["batches"],
     responses=problem_responses(401, 403, 409, 422, 502, 503, 504),

@@ -34,6 +34,7 @@ from gateway.calls.validation import (
 )
 from gateway.core.errors import problem_responses
 from gateway.core.i18n import N_
+from gateway.core.jsonbody import JSONBodyRoute
 from gateway.districts import DistrictTable
 from gateway.identifiers import CalendarDate
 from gateway.names import same_name
@@ -41,6 +42,7 @@ from gateway.partners.models import Account, HealthService, Person, PhoneLine
 from gateway.partners.ports import Bank, CivilRegistry, HealthRegistry, TelecomRegistry
 
 router = APIRouter(
+    route_class=JSONBodyRoute,
     prefix="/v1",
     tags=["consumer"],
     responses=problem_responses(401, 403, 404, 422, 502, 503, 504),

@@ -11,8 +11,11 @@ from gateway.auth.dependencies import CurrentPrincipal, State, require_purpose
 from gateway.catalog.models import Catalog
 from gateway.catalog.schemas import PurposeAccess, ServiceAccess, ServiceList
 from gateway.core.errors import problem_responses
+from gateway.core.jsonbody import JSONBodyRoute
 
-router = APIRouter(tags=["catalog"], responses=problem_responses(401, 403, 422))
+router = APIRouter(
+    route_class=JSONBodyRoute, tags=["catalog"], responses=problem_responses(401, 403, 422)
+)
 
 
 @router.get(

@@ -26,10 +26,14 @@ from gateway.clients.service import (
 )
 from gateway.core.errors import problem_responses
 from gateway.core.i18n import N_
+from gateway.core.jsonbody import JSONBodyRoute
 from gateway.core.problems import LastActiveAdmin, NotFound, ProblemError, ValidationFailed
 
 router = APIRouter(
-    prefix="/v1/clients", tags=["clients"], responses=problem_responses(401, 403, 422)
+    route_class=JSONBodyRoute,
+    prefix="/v1/clients",
+    tags=["clients"],
+    responses=problem_responses(401, 403, 422),
 )
 Admin = Annotated[Principal, Depends(require_role("admin"))]
 UserId = Annotated[

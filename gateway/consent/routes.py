@@ -27,9 +27,11 @@ from gateway.consent.schemas import (
 from gateway.consent.service import ConsentService
 from gateway.core.errors import problem_responses
 from gateway.core.i18n import N_
+from gateway.core.jsonbody import JSONBodyRoute
 from gateway.core.pseudonyms import Pseudonymizer
 
 router = APIRouter(
+    route_class=JSONBodyRoute,
     prefix="/v1",
     tags=["consent"],
     responses=problem_responses(401, 403, 404, 422),

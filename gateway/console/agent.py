@@ -50,6 +50,7 @@ from gateway.console.agent_texts import N_, refusal
 from gateway.console.web import ConsoleUser, checked_form, record_action, render, signed_in
 from gateway.core.db import transaction
 from gateway.core.i18n import number_locale, translations
+from gateway.core.jsonbody import JSONBodyRoute
 from gateway.core.limits import body_limit
 from gateway.core.problems import ProblemError
 from gateway.core.web import components
@@ -69,7 +70,7 @@ from gateway.inbound.reading import CSV, NDJSON, Delimiter
 from gateway.inbound.reasons import reason
 from gateway.inbound.service import InboundService, PushedMessage, Receipt
 
-router = APIRouter(prefix="/console/agent", include_in_schema=False)
+router = APIRouter(route_class=JSONBodyRoute, prefix="/console/agent", include_in_schema=False)
 
 Agent = Annotated[ConsoleUser, Depends(signed_in("partner-agent"))]
 

@@ -49,6 +49,7 @@ from gateway.auth.dependencies import Session
 from gateway.catalog.models import Catalog
 from gateway.clients.repository import ClientRepository
 from gateway.console.web import ConsoleUser, checked_form, record_action, render, signed_in
+from gateway.core.jsonbody import JSONBodyRoute
 from gateway.core.limits import BIGINT_MAX
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.core.web import components
@@ -61,7 +62,7 @@ from gateway.subjects.service import (
     subject_refs,
 )
 
-router = APIRouter(prefix="/console/auditor", include_in_schema=False)
+router = APIRouter(route_class=JSONBodyRoute, prefix="/console/auditor", include_in_schema=False)
 
 Auditor = Annotated[ConsoleUser, Depends(signed_in("auditor"))]
 

@@ -59,6 +59,7 @@ from gateway.console import operator_labels as labels
 from gateway.console.operator_views import moment, partner_rows, refusals_by_reason
 from gateway.console.web import ConsoleUser, checked_form, record_action, render, signed_in
 from gateway.core.i18n import translations
+from gateway.core.jsonbody import JSONBodyRoute
 from gateway.core.problems import NotFound
 from gateway.exchanges.service import ExchangeService
 from gateway.inbound.feeds import FEEDS
@@ -71,7 +72,7 @@ from gateway.payments.service import PaymentService
 from gateway.settings import Settings
 from gateway.signing_keys.service import KeyService
 
-router = APIRouter(prefix="/console/operator", include_in_schema=False)
+router = APIRouter(route_class=JSONBodyRoute, prefix="/console/operator", include_in_schema=False)
 
 Operator = Annotated[ConsoleUser, Depends(signed_in("operator"))]
 Form = Annotated[FormData, Depends(checked_form)]

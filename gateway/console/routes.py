@@ -46,8 +46,9 @@ from gateway.console.web import (
     signed_in,
 )
 from gateway.core.i18n import LOCALES
+from gateway.core.jsonbody import JSONBodyRoute
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(route_class=JSONBodyRoute, prefix="/console", include_in_schema=False)
 
 User = Annotated[ConsoleUser, Depends(signed_in())]
 Form = Annotated[FormData, Depends(checked_form)]

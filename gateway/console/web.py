@@ -3,7 +3,9 @@ rendering in the person's language, and the audit event naming the person.
 
 An area of the console (``gateway/console/<area>.py``) uses it like this::
 
-    router = APIRouter(prefix="/console/auditor", include_in_schema=False)
+    router = APIRouter(
+        route_class=JSONBodyRoute, prefix="/console/auditor", include_in_schema=False
+    )
 
     @router.get("")
     async def index(request: Request, user: Annotated[ConsoleUser, Depends(signed_in("auditor"))]):

@@ -144,6 +144,8 @@ _VALIDATION_MESSAGES: dict[str, str] = {
     # gateway.core.limits.no_control_characters
     "control_characters": N_("control characters are not allowed"),
     "extra_forbidden": N_("not a field of this operation"),
+    # gateway.core.jsonbody: a key written twice in one object of the body
+    "repeated_key": N_("repeated"),
     "string_type": N_("expected text"),
     "string_too_short": N_("expected {min_length} or more characters"),
     "string_too_long": N_("expected up to {max_length} characters"),

@@ -17,6 +17,7 @@ from gateway.calls.validation import check_range, invalid, parse_ubigeos
 from gateway.catalog.models import Catalog
 from gateway.core.errors import problem_responses
 from gateway.core.i18n import N_, Text
+from gateway.core.jsonbody import JSONBodyRoute
 from gateway.core.limits import INTEGER_MAX
 from gateway.core.problems import PurposeNotAllowed
 from gateway.districts import DistrictTable
@@ -26,7 +27,10 @@ from gateway.identifiers import CalendarDate
 from gateway.jobs.starters import Starter
 
 router = APIRouter(
-    prefix="/v1/exchanges", tags=["operations"], responses=problem_responses(401, 403, 404, 422)
+    route_class=JSONBodyRoute,
+    prefix="/v1/exchanges",
+    tags=["operations"],
+    responses=problem_responses(401, 403, 404, 422),
 )
 Admin = Annotated[Principal, Depends(require_role("admin"))]
 

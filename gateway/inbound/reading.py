@@ -54,6 +54,7 @@ from email.message import Message
 from typing import Any, Literal
 
 from gateway.core.i18n import N_, Text
+from gateway.core.jsonbody import KeysWritten, no_constant, object_pairs
 from gateway.core.limits import nameable, named_key
 from gateway.core.problems import (
     BadRequest,
@@ -112,31 +113,10 @@ def _shown(name: str) -> str:
     return repr(name) if _SHOWN.match(name) else "(unreadable)"
 
 
-class _Repeats(dict[str, Any]):
-    """A JSON object with a key written more than once (``json`` keeps its last value,
-    silently): its keys as written, repeats included."""
-
-    written: list[str]
-
-
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    value = dict(pairs)
-    if len(value) == len(pairs):
-        return value
-    repeats = _Repeats(value)
-    repeats.written = [key for key, _ in pairs]
-    return repeats
-
-
-def _no_nan(name: str) -> Any:
-    """``NaN``, ``Infinity``: not JSON (RFC 8259 §6), though Python's ``json`` reads them."""
-    raise ValueError(name)
-
-
 def _key_errors(value: dict[str, Any], fields: frozenset[str]) -> list[tuple[str, str]]:
     """An NDJSON line's keys that are not the feed's fields, and its repeated keys: each
     named when :func:`nameable`, else by its position in the line (``key3``)."""
-    written = value.written if isinstance(value, _Repeats) else None
+    written = value.written if isinstance(value, KeysWritten) else None
     if written is None and value.keys() == fields:
         return []  # the common line: each field once
     errors: list[tuple[str, str]] = []
@@ -318,8 +298,8 @@ async def rows_of(
                 try:
                     value = json.loads(
                         line,
-                        object_pairs_hook=_object,
-                        parse_constant=_no_nan,
+                        object_pairs_hook=object_pairs,
+                        parse_constant=no_constant,
                         parse_float=Decimal,  # 1.10 stays 1.10, 1e400 is not inf
                     )
                 except ValueError:

@@ -17,6 +17,7 @@ from gateway.calls.answers import documented
 from gateway.calls.caller import Caller
 from gateway.core.errors import Problem, problem_responses
 from gateway.core.i18n import N_
+from gateway.core.jsonbody import JSONBodyRoute
 from gateway.core.limits import body_limit
 from gateway.core.problems import UnsupportedMediaType
 from gateway.inbound.feeds import FEEDS
@@ -31,6 +32,7 @@ from gateway.inbound.reading import CSV, NDJSON, Delimiter
 from gateway.inbound.schemas import ReceiptAnswer
 
 router = APIRouter(
+    route_class=JSONBodyRoute,
     prefix="/v1/inbound",
     tags=["inbound"],
     responses={

@@ -30,6 +30,7 @@ from gateway.auth.oauth import (
 from gateway.auth.tokens import TokenService
 from gateway.catalog.models import Catalog
 from gateway.clients.service import authenticate
+from gateway.core.jsonbody import JSONBodyRoute
 from gateway.issuer.schemas import (
     AuthorizationServerMetadata,
     Jwks,
@@ -39,7 +40,7 @@ from gateway.issuer.schemas import (
 from gateway.settings import Settings
 from gateway.signing_keys.service import KeyService
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(route_class=JSONBodyRoute, tags=["auth"])
 
 
 class _ClientSecretBasic(HTTPBase):

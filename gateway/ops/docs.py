@@ -23,6 +23,8 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from gateway.core.jsonbody import JSONBodyRoute
+
 ASSETS_PATH = "/docs/assets"
 # The distribution's files: swagger-ui-bundle.js, swagger-ui.css, redoc.standalone.js,
 # favicon.png.
@@ -31,7 +33,7 @@ OPENAPI_URL = "/openapi.json"
 OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
 TITLE = "JUNTOS interoperability gateway"
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=JSONBodyRoute, include_in_schema=False)
 
 
 def assets() -> StaticFiles:

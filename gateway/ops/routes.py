@@ -22,15 +22,19 @@ from gateway.core.errors import (
     request_locale,
 )
 from gateway.core.i18n import N_, Text, render
+from gateway.core.jsonbody import JSONBodyRoute
 from gateway.core.problems import PROBLEM_TYPES, NotFound, NotReady
 from gateway.ops.schemas import Health, PartnersHealth, ProblemTypeDescription, Readiness
 from gateway.partners.health import PartnerHealth
 from gateway.settings import Settings
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(route_class=JSONBodyRoute, tags=["operations"])
 # Operators' view of the partners: it calls none of them, so answers none of their errors.
 partners_router = APIRouter(
-    prefix="/v1", tags=["operations"], responses=problem_responses(401, 403)
+    route_class=JSONBodyRoute,
+    prefix="/v1",
+    tags=["operations"],
+    responses=problem_responses(401, 403),
 )
 
 

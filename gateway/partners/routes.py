@@ -11,13 +11,17 @@ from pydantic import BaseModel, Field
 from gateway.auth.dependencies import Principal, State, require_role
 from gateway.core.errors import problem_responses
 from gateway.core.i18n import N_
+from gateway.core.jsonbody import JSONBodyRoute
 from gateway.core.problems import NotFound
 from gateway.partners.credentials import Actor, CredentialStore
 from gateway.partners.errors import PartnerError, problem_for
 from gateway.partners.registry import PartnerRegistry
 
 router = APIRouter(
-    prefix="/v1/partners", tags=["operations"], responses=problem_responses(401, 403, 404)
+    route_class=JSONBodyRoute,
+    prefix="/v1/partners",
+    tags=["operations"],
+    responses=problem_responses(401, 403, 404),
 )
 Admin = Annotated[Principal, Depends(require_role("admin"))]
 

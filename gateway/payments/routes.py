@@ -16,6 +16,7 @@ from gateway.calls.caller import Caller
 from gateway.calls.validation import invalid
 from gateway.core.errors import problem_responses
 from gateway.core.i18n import N_
+from gateway.core.jsonbody import JSONBodyRoute
 from gateway.core.limits import batch_body_bytes, body_limit
 from gateway.identifiers import CalendarDate
 from gateway.jobs.starters import Starter
@@ -23,7 +24,10 @@ from gateway.payments.schemas import PaymentRunAnswer
 from gateway.payments.service import PaymentService
 
 router = APIRouter(
-    prefix="/v1/payment-runs", tags=["payments"], responses=problem_responses(401, 403, 404, 422)
+    route_class=JSONBodyRoute,
+    prefix="/v1/payment-runs",
+    tags=["payments"],
+    responses=problem_responses(401, 403, 404, 422),
 )
 
 

@@ -14,6 +14,7 @@ from gateway.calls.audited import audited_call, project
 from gateway.calls.caller import Caller
 from gateway.core.errors import problem_responses
 from gateway.core.i18n import N_
+from gateway.core.jsonbody import JSONBodyRoute
 from gateway.core.limits import batch_body_bytes, body_limit
 from gateway.core.problems import NotFound
 from gateway.identifiers import PHONE_PATTERN
@@ -21,7 +22,10 @@ from gateway.reminders.schemas import ReminderBatchAnswer
 from gateway.reminders.service import KEY, ReminderService
 
 router = APIRouter(
-    prefix="/v1/reminders", tags=["reminders"], responses=problem_responses(401, 403, 404, 422)
+    route_class=JSONBodyRoute,
+    prefix="/v1/reminders",
+    tags=["reminders"],
+    responses=problem_responses(401, 403, 404, 422),
 )
 
 MAX_REMINDERS = 50_000

@@ -17,12 +17,18 @@ from gateway.calls.caller import Caller, Dni
 from gateway.calls.validation import parse_document
 from gateway.catalog.models import Catalog
 from gateway.core.errors import problem_responses
+from gateway.core.jsonbody import JSONBodyRoute
 from gateway.core.limits import BIGINT_MAX
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.subjects.schemas import DisclosuresAnswer
 from gateway.subjects.service import disclosures_page
 
-router = APIRouter(prefix="/v1", tags=["audit"], responses=problem_responses(401, 403, 422))
+router = APIRouter(
+    route_class=JSONBodyRoute,
+    prefix="/v1",
+    tags=["audit"],
+    responses=problem_responses(401, 403, 422),
+)
 
 
 @router.get(

@@ -20,6 +20,7 @@ from gateway.calls.caller import Caller
 from gateway.calls.validation import invalid
 from gateway.core.errors import problem_responses
 from gateway.core.i18n import N_
+from gateway.core.jsonbody import JSONBodyRoute
 from gateway.core.limits import BIGINT_MAX
 from gateway.inbound.feeds import NOTICES
 from gateway.subscriptions.schemas import Deliveries, DeliveryState, SubscriptionView
@@ -28,6 +29,7 @@ from gateway.subscriptions.service import SubscriptionService
 DeliveryId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="A delivery's number.")]
 
 router = APIRouter(
+    route_class=JSONBodyRoute,
     prefix="/v1/subscriptions",
     tags=["subscriptions"],
     responses=problem_responses(401, 403, 404, 409, 422),

@@ -1,0 +1,172 @@
+"""JSON bodies read strictly: every key once, no ``NaN``.
+
+Python's ``json`` (which FastAPI uses for request bodies) keeps the last value of a key
+written twice and says nothing: a payment roll whose transfer names ``"dni"`` twice would
+be paid to the second DNI, a batch with two ``"dnis"`` arrays would look up the second.
+RFC 8259 §4 leaves such an object's meaning to the reader ("names within an object
+SHOULD be unique"; readers differ on which value they keep), and I-JSON (RFC 7493 §2.3)
+forbids it. ``json`` also reads ``NaN``, ``Infinity`` and ``-Infinity``, which are not
+JSON (RFC 8259 §6).
+
+- :func:`object_pairs` is the ``object_pairs_hook`` that keeps the keys as written when
+  one is repeated (:class:`KeysWritten`); the feeds' NDJSON reader
+  (``gateway.inbound.reading``) and :func:`loads` use it.
+- :func:`loads` reads a request body, raising :class:`RepeatedKeys` naming where each
+  repeated key is (``("body", "transfers", 3, "dni")``), or ``ValueError`` for what is
+  not JSON.
+- :class:`JSONBodyRoute` is the route class of every router of the API: before FastAPI
+  reads a JSON body (``application/json`` or ``application/*+json``), it is read with
+  :func:`loads`; a repeated key is refused with 422 ``validation-error`` naming it
+  ("repeated"), ``NaN`` and a body that is not JSON with 400 ``bad-request``, as FastAPI
+  answers a body it cannot decode. FastAPI then validates the value read, not a second
+  reading of the body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine, Iterator
+from email.message import Message
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.core.limits import named_key
+
+Location = tuple[str | int, ...]
+
+
+class KeysWritten(dict[str, Any]):
+    """A JSON object with a key written more than once (``json`` keeps its last value,
+    silently): ``written``, its keys as written, repeats included."""
+
+    written: list[str]
+
+
+def object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for ``json.loads``: the object as ``json`` builds it, or a
+    :class:`KeysWritten` when a key is repeated."""
+    value = dict(pairs)
+    if len(value) == len(pairs):
+        return value
+    repeats = KeysWritten(value)
+    repeats.written = [key for key, _ in pairs]
+    return repeats
+
+
+class RepeatedKeys(ValueError):
+    """A JSON document with a key written twice in one object: ``locations``, where each
+    repeated key is (the key named by :func:`gateway.core.limits.named_key`)."""
+
+    def __init__(self, locations: list[Location]) -> None:
+        super().__init__("a key is repeated in a JSON object")
+        self.locations = locations
+
+
+def no_constant(name: str) -> Any:
+    """``parse_constant`` for ``json.loads``: ``NaN``, ``Infinity`` are not JSON (RFC 8259
+    §6), though Python's ``json`` reads them; raises ``ValueError``."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(document: bytes | str, root: str = "body") -> Any:
+    """``document`` read as JSON (RFC 8259), refusing what ``json.loads`` lets through.
+
+    Raises :class:`RepeatedKeys` for a key written twice in an object (every such key
+    located from ``root``), ``ValueError`` for text that is not JSON, ``NaN`` or
+    ``Infinity`` included (``json.JSONDecodeError``, or ``UnicodeDecodeError`` for bytes
+    in no encoding JSON allows)."""
+    repeated = False
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        value = object_pairs(items)
+        repeated = repeated or isinstance(value, KeysWritten)
+        return value
+
+    value = json.loads(document, object_pairs_hook=pairs, parse_constant=no_constant)
+    if repeated:
+        raise RepeatedKeys(list(_repeats(value, (root,))))
+    return value
+
+
+def _repeats(value: Any, where: Location) -> Iterator[Location]:
+    """Where each repeated key of ``value`` is, in document order (once per key)."""
+    if isinstance(value, dict):
+        if isinstance(value, KeysWritten):
+            seen: set[str] = set()
+            told: set[str] = set()
+            for position, key in enumerate(value.written, start=1):
+                if key in seen and key not in told:
+                    told.add(key)
+                    yield (*where, named_key(key, position))
+                seen.add(key)
+        for position, (key, item) in enumerate(value.items(), start=1):
+            if isinstance(item, dict | list):
+                yield from _repeats(item, (*where, named_key(key, position)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, dict | list):
+                yield from _repeats(item, (*where, index))
+
+
+def is_json(content_type: str | None) -> bool:
+    """Whether a ``Content-Type`` is one FastAPI reads as JSON: ``application/json`` or
+    ``application/<x>+json`` (RFC 6839 §3.1), parameters aside."""
+    if not content_type:
+        return False
+    message = Message()
+    message["content-type"] = content_type
+    if message.get_content_maintype() != "application":
+        return False
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
+
+
+class _StrictRequest(Request):
+    """A request whose JSON body is read by :func:`loads` (once, then kept)."""
+
+    _read: Any
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_read"):
+            self._read = loads(await self.body())
+        return self._read
+
+
+def _refusal(exc: ValueError) -> RequestValidationError:
+    if isinstance(exc, RepeatedKeys):
+        return RequestValidationError(
+            [{"type": "repeated_key", "loc": loc, "msg": "repeated"} for loc in exc.locations]
+        )
+    # Answered as FastAPI's own undecodable body: 400, "the body is not JSON".
+    return RequestValidationError(
+        [{"type": "json_invalid", "loc": ("body", 0), "msg": "JSON decode error", "input": {}}]
+    )
+
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class JSONBodyRoute(APIRoute):
+    """The API's route class (``APIRouter(route_class=JSONBodyRoute)``): a route that
+    takes a body reads a JSON one with :func:`loads` (see the module)."""
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler
+
+        async def strict(request: Request) -> Response:
+            request = _StrictRequest(request.scope, request.receive)
+            if is_json(request.headers.get("content-type")):
+                try:
+                    await request.json()
+                except ValueError as exc:
+                    raise _refusal(exc) from None
+            return await handler(request)
+
+        return strict

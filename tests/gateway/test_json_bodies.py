@@ -1,0 +1,163 @@
+"""Every JSON body is read strictly: a key written twice in one object is refused naming
+where it is (Python's ``json`` would keep the last value unseen), ``NaN`` is not JSON,
+and nothing of a refused body is acted on."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+import pytest
+import yaml
+
+from gateway.core.jsonbody import RepeatedKeys, loads
+from gateway.settings import REPO_ROOT
+from tests.fixtures.partners import Grant, Mocks, purpose
+from tests.fixtures.payments import payees, roll, transfer
+
+JSON = {"Content-Type": "application/json"}
+
+
+def test_a_repeated_key_is_located_in_the_document() -> None:
+    document = (
+        '{"run_id": "r", "transfers": [{"dni": "1", "amount": "2"},'
+        ' {"dni": "1", "amount": "2", "dni": "3", "dni": "4"}], "run_id": "s"}'
+    )
+    with pytest.raises(RepeatedKeys) as refused:
+        loads(document)
+    # Document order, each key once, the outer object's after its members'.
+    assert refused.value.locations == [("body", "run_id"), ("body", "transfers", 1, "dni")]
+    assert "3" not in str(refused.value)
+    assert "4" not in str(refused.value)
+
+
+def test_a_key_that_may_be_a_value_is_located_by_its_position() -> None:
+    with pytest.raises(RepeatedKeys) as refused:
+        loads('{"a": {"60542601": 1, "b": 2, "60542601": 3}}')
+    assert refused.value.locations == [("body", "a", "key3")]
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(constant: str) -> None:
+    with pytest.raises(ValueError, match="is not JSON"):
+        loads(f'{{"amount": {constant}}}')
+
+
+def test_unique_keys_read_as_json_reads_them() -> None:
+    document = '{"a": [1, 2.5, {"b": null, "c": "é"}], "d": {"e": true}}'
+    assert loads(document) == json.loads(document)
+    assert loads(document.encode("utf-16")) == json.loads(document)
+
+
+def _json_operations() -> list[str]:
+    contract = yaml.safe_load((REPO_ROOT / "contracts/gateway/openapi.yaml").read_text())
+    return [
+        re.sub(r"{[^}]+}", "x", path)
+        for path, operations in contract["paths"].items()
+        for operation in operations.values()
+        if "application/json" in operation.get("requestBody", {}).get("content", {})
+    ]
+
+
+@pytest.mark.parametrize("path", _json_operations())
+async def test_every_operation_that_takes_json_refuses_a_repeated_key(
+    http: httpx.AsyncClient, path: str
+) -> None:
+    refused = await http.post(path, content='{"a": 1, "a": 2}', headers=JSON)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"] == [{"field": "body.a", "message": "repeated"}]
+
+
+@pytest.mark.partner_mocks
+async def test_a_payment_roll_with_a_repeated_key_is_refused_whole(
+    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str], consented: Grant
+) -> None:
+    people = await payees(http, mocks, consumer, consented, 2)
+    transfers = [transfer(n, h, a) for n, (h, a) in enumerate(people)]
+    body = json.dumps(roll("2021-03-T1", transfers))
+    other = mocks.adult(people[-1][0].index + 1).mother.dni
+    # The second transfer names its DNI twice: json would pay the second one.
+    second = json.dumps(transfers[1])
+    doubled = second[:-1] + f', "dni": "{other}"}}'
+    pay = consumer | purpose("payment") | JSON
+    refused = await http.post(
+        "/v1/payment-runs", content=body.replace(second, doubled), headers=pay
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["errors"] == [{"field": "body.transfers[1].dni", "message": "repeated"}]
+    assert other not in refused.text
+    spanish = await http.post(
+        "/v1/payment-runs",
+        content=body.replace(second, doubled),
+        headers=pay | {"Accept-Language": "es"},
+    )
+    assert spanish.json()["errors"] == [{"field": "body.transfers[1].dni", "message": "repetido"}]
+
+    # Written once, the same roll is taken, as a new run: nothing of the refused one was.
+    taken = await http.post("/v1/payment-runs", content=body, headers=pay)
+    assert taken.status_code == 201, taken.text
+    assert taken.json()["data"]["items"] == 2
+
+
+@pytest.mark.partner_mocks
+async def test_a_batch_with_its_list_twice_is_refused_and_no_partner_is_asked(
+    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str]
+) -> None:
+    first, second = mocks.adult(0).mother.dni, mocks.adult(1).mother.dni
+    seen = await mocks.requests_seen("osiptel")
+    refused = await http.post(
+        "/v1/phone-line-lookups",
+        content=f'{{"dnis": ["{first}"], "dnis": ["{second}"]}}',
+        headers=consumer | purpose("contact") | JSON,
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"] == [{"field": "body.dnis", "message": "repeated"}]
+    assert first not in refused.text
+    assert second not in refused.text
+    assert await mocks.requests_seen("osiptel") == seen
+
+
+@pytest.mark.parametrize(
+    ("content", "media_type", "status", "errors"),
+    [
+        # NaN is answered as any body that is not JSON.
+        (
+            '{"dnis": [NaN]}',
+            "application/json",
+            400,
+            [{"field": "body", "message": "not valid JSON"}],
+        ),
+        # A JSON media type by its +json suffix (RFC 6839) is read strictly too.
+        (
+            '{"dnis": [], "dnis": []}',
+            "application/merge-patch+json",
+            422,
+            [{"field": "body.dnis", "message": "repeated"}],
+        ),
+        # A body not sent as JSON is not read as JSON.
+        (
+            '{"dnis": [], "dnis": []}',
+            "text/plain",
+            415,
+            [{"field": "header.content-type", "message": "unsupported"}],
+        ),
+    ],
+    ids=["nan", "json-suffix", "not-json"],
+)
+async def test_a_body_is_read_as_json_by_its_media_type(
+    http: httpx.AsyncClient,
+    consumer: dict[str, str],
+    content: str,
+    media_type: str,
+    status: int,
+    errors: list[dict[str, str]],
+) -> None:
+    refused = await http.post(
+        "/v1/phone-line-lookups",
+        content=content,
+        headers=consumer | purpose("contact") | {"Content-Type": media_type},
+    )
+    assert refused.status_code == status, refused.text
+    assert refused.json()["errors"] == errors
