@@ -68,7 +68,7 @@ from gateway.inbound.service import InboundService
 from gateway.jobs.starters import Starter
 from gateway.partners.health import PartnerHealth
 from gateway.partners.reachability import reach_all
-from gateway.payments.service import PaymentService
+from gateway.payments.service import PaymentService, intake_reason
 from gateway.settings import Settings
 from gateway.signing_keys.service import KeyService
 
@@ -327,7 +327,10 @@ async def payment_run(
         "payment_run.html",
         {
             "run": run,
-            "intake_refusals": reconciliation.get("rejected_at_intake", []),
+            "intake_refusals": [
+                {**r, "reason": intake_reason(r["reason"])}
+                for r in reconciliation.get("rejected_at_intake", [])
+            ],
             "reconciled_at": moment(reconciliation.get("reconciled_at")),
         },
     )

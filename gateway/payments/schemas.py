@@ -11,9 +11,12 @@ from gateway.calls.answers import Record, envelope
 
 
 class IntakeRejection(BaseModel):
-    row: int
+    row: int = Field(description="The transfer's place in the roll, counting from 1.")
     field: str
-    reason: str
+    reason: str = Field(
+        description="Why, in the reader's language (Accept-Language), as a problem's "
+        "errors[].message."
+    )
 
 
 class Reconciliation(BaseModel):

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.calls.audited import ConsentCheck
 from gateway.core.data_keys import DataKeyring, SealedColumn
-from gateway.core.i18n import N_, Text
+from gateway.core.i18n import N_, Text, render
 from gateway.core.limits import named_key
 from gateway.core.problems import NotFound, ValidationFailed
 from gateway.core.pseudonyms import Pseudonymizer
@@ -49,6 +49,24 @@ SEALED_COLUMNS = [
     SealedColumn("payment_items", PaymentItem.__table__, "sealed", item_aad),  # type: ignore[arg-type]
     SealedColumn("payment_chunks", PaymentChunk.__table__, "document_sealed", chunk_aad),  # type: ignore[arg-type]
 ]
+
+
+def intake_reason(reason: str) -> str:
+    """The catalog id of a stored intake rejection's ``reason``, rendered where it is
+    read: the reasons are stored as catalog ids (English), a holder without consent as
+    the problem type's slug ``consent-required``."""
+    return _CONSENT_MISSING if reason == "consent-required" else reason
+
+
+def intake_in_locale(run: dict[str, Any], locale: str) -> dict[str, Any]:
+    """A run's view (:meth:`PaymentService.view`) with the reasons of its intake
+    rejections in ``locale``, as a problem's ``errors[].message`` would be."""
+    reconciliation = run.get("reconciliation") or {}
+    rejections = reconciliation.get("rejected_at_intake")
+    if not rejections:
+        return run
+    rendered = [{**r, "reason": render(intake_reason(r["reason"]), locale)} for r in rejections]
+    return {**run, "reconciliation": {**reconciliation, "rejected_at_intake": rendered}}
 
 
 #: What a transfer of a payment roll holds (``PaymentRunRequest.transfers``).
@@ -171,10 +189,7 @@ class PaymentService:
                     "errors": [
                         {
                             "field": f"body.transfers[{r['row'] - 1}].{r['field']}",
-                            # The reason's words (a catalog id), the slug's for consent.
-                            "message": _CONSENT_MISSING
-                            if r["reason"] == "consent-required"
-                            else r["reason"],
+                            "message": intake_reason(r["reason"]),
                         }
                         for r in rejections[:1000]
                     ]

@@ -313,6 +313,8 @@ async def test_payment_runs_show_progress_and_refusals_without_personal_data(
     people = await payees(http, mocks, consumer, consented, 2)
     transfers = [transfer(n, h, a) for n, (h, a) in enumerate(people)]
     transfers.append({**transfers[0], "end_to_end_id": "DU095-T1-BADCCI", "cci": "123"})
+    without_consent = mocks.adult(people[-1][0].index + 1).mother.dni
+    transfers.append({**transfers[1], "end_to_end_id": "DU095-T1-NOCONS", "dni": without_consent})
     created = await http.post(
         "/v1/payment-runs",
         json=roll("2021-03-T1", transfers),
@@ -334,6 +336,10 @@ async def test_payment_runs_show_progress_and_refusals_without_personal_data(
     assert created.json()["data"]["triggered_by"] in text  # the client that submitted it
     assert "Rechazadas al recibir la planilla" in text
     assert "cci" in text
+    # The consent refusal in words, not as the problem's slug.
+    assert "la titular no tiene un consentimiento activo para pagos" in text
+    assert "consent-required" not in text
+    assert without_consent not in detail.text
     assert "Cargos asentados 2" in text
     for household, account in people:
         assert household.mother.dni not in detail.text

@@ -67,9 +67,18 @@ async def test_a_roll_is_paid_once_and_reconciled(
     assert reasons["Dni"] == reasons["key6"] == "not a field of a transfer"
     assert reasons["amount"] == "expected an amount in soles"  # NaN: not a 500
     assert "60542601" not in created.text
-    assert reasons["dni"] == "consent-required"
+    assert reasons["dni"] == "no active consent of the holder for payment with financial data"
     assert reasons["cci"].startswith("expected")
     assert without_consent.mother.dni not in created.text
+    # The reasons are read in the reader's language, as a problem's messages are.
+    spanish = await http.get(
+        f"/v1/payment-runs/{run['id']}", headers=pay | {"Accept-Language": "es"}
+    )
+    rejected = spanish.json()["data"]["reconciliation"]["rejected_at_intake"]
+    en_espanol = {r["field"]: r["reason"] for r in rejected}
+    assert en_espanol["Dni"] == "no es un campo de una transferencia"
+    assert en_espanol["amount"] == "se esperaba un monto en soles"
+    assert en_espanol["dni"].startswith("la titular no tiene un consentimiento activo")
 
     again = await http.post("/v1/payment-runs", json=roll("2021-03-T1", transfers), headers=pay)
     assert again.status_code == 200
