@@ -23,14 +23,14 @@ def _print_report(report: Any, as_json: bool) -> None:
     elif report.ok and not report.events_checked:
         typer.echo(
             _(
-                "audit chain intact: no sealed event in this range, {unsealed} not yet sealed"
+                "audit chain intact: no sealed event in this range; not yet sealed: {unsealed}"
             ).format(unsealed=report.unsealed)
         )
     elif report.ok:
         typer.echo(
             _(
-                "audit chain intact: {events} events ({first}..{last}), {checkpoints} signed "
-                "checkpoints, {archives} archives, {unsealed} not yet sealed"
+                "audit chain intact. Events checked: {events} ({first}..{last}); signed "
+                "checkpoints: {checkpoints}; archives: {archives}; not yet sealed: {unsealed}"
             ).format(
                 events=report.events_checked,
                 first=report.first_seq,
@@ -153,7 +153,7 @@ def audit_seal() -> None:
     result = asyncio.run(run())
     typer.echo(
         _(
-            "sealed {sealed} events ({voided} void), head {head}, checkpoints at {checkpoints}"
+            "events sealed: {sealed} (void: {voided}); head {head}; checkpoints at {checkpoints}"
         ).format(
             sealed=result.sealed,
             voided=result.voided,

@@ -162,6 +162,12 @@ async def test_verify_checkpoints_keys_and_cli(
     verified = await invoke_async(["audit", "verify", "--json"], env_for(settings))
     assert verified.exit_code == 0, verified.output
     assert json.loads(verified.output)["ok"] is True
+    # One event: a count beside its label reads right whatever the number.
+    one = await invoke_async(
+        ["audit", "verify", "--to-seq", "1"], env_for(settings) | {"LANG": "C"}
+    )
+    assert one.exit_code == 0, one.output
+    assert "cadena de auditoría íntegra. Eventos comprobados: 1 (1..1);" in one.output
 
     # A range past the chain's end is a mistyped range, not a broken chain (the sealer
     # runs meanwhile: far past it).
@@ -215,6 +221,6 @@ async def test_the_cli_refuses_a_range_past_the_chain_or_inverted(settings: Sett
     assert "--to-seq must not be below --from-seq" in inverted.output
     empty = await invoke_async(["audit", "verify", "--from-seq", "1"], env)
     assert empty.exit_code == 0, empty.output
-    assert "audit chain intact: no sealed event in this range, 0 not yet sealed" in empty.output
+    assert "audit chain intact: no sealed event in this range; not yet sealed: 0" in empty.output
     spanish = await invoke_async(["audit", "verify", "--from-seq", "5"], env | {"LANG": "C"})
     assert "el último evento sellado de la cadena es el 0" in spanish.output
