@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date
 from functools import partial
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from gateway import identifiers
 from gateway.core.errors import invalid_fields
@@ -100,15 +100,32 @@ def parse_ubigeos(values: list[str], field: str, districts: DistrictTable) -> li
     ]
 
 
+#: The longest birth-date window a look-up or an exchange run may ask, in days.
+MAX_WINDOW_DAYS = 366
+
+
+def range_fault(
+    born_from: date, born_to: date, max_days: int = MAX_WINDOW_DAYS
+) -> Literal["inverted", "too-long"] | None:
+    """What is wrong with a birth-date window, if anything: ``born_to`` before
+    ``born_from`` (``"inverted"``), or more than ``max_days`` between them (``"too-long"``)."""
+    if born_to < born_from:
+        return "inverted"
+    if (born_to - born_from).days > max_days:
+        return "too-long"
+    return None
+
+
 def check_range(
-    born_from: date, born_to: date, max_days: int = 366, *, location: str = "query"
+    born_from: date, born_to: date, max_days: int = MAX_WINDOW_DAYS, *, location: str = "query"
 ) -> None:
     """A birth-date window: ``born_to`` not before ``born_from``, at most ``max_days``
     long. Raises ``ValidationFailed`` naming ``<location>.born_to`` (``query`` for a
     look-up's parameters, ``body`` for a run request's)."""
-    if born_to < born_from:
+    fault = range_fault(born_from, born_to, max_days)
+    if fault == "inverted":
         raise invalid(f"{location}.born_to", N_("must not be before born_from"))
-    if (born_to - born_from).days > max_days:
+    if fault == "too-long":
         raise invalid(
             f"{location}.born_to",
             Text(

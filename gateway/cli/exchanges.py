@@ -7,10 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from gateway.calls.validation import check_range
+from gateway.calls.validation import MAX_WINDOW_DAYS, range_fault
 from gateway.cli.common import DATE, _, fail, get_settings, require_schema, shown, with_state
 from gateway.core.db import transaction
-from gateway.core.problems import ProblemError
 
 exchanges_app = typer.Typer(help=_("Periodic exchanges (durable jobs)."), no_args_is_help=True)
 
@@ -56,10 +55,15 @@ def exchanges_run(
     start, end = dates
     if end > date.today():
         raise fail(_("--born-to must not be in the future"))
-    try:
-        check_range(start, end)
-    except ProblemError as exc:  # the API's own rule, named by the option
-        raise fail(f"--born-to {shown(exc.extra['errors'][0]['message'])}") from None
+    fault = range_fault(start, end)  # the API's own rule, in the options' names
+    if fault == "inverted":
+        raise fail(_("--born-to must not be before --born-from"))
+    if fault == "too-long":
+        raise fail(
+            _("--born-from and --born-to may be at most {days} days apart").format(
+                days=MAX_WINDOW_DAYS
+            )
+        )
     params = {"born_from": start.isoformat(), "born_to": end.isoformat(), "ubigeo": codes}
 
     async def work(state: Any) -> Any:
