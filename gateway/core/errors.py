@@ -105,13 +105,19 @@ def problem_response(
         body.update(extra)
         if isinstance(extra.get("errors"), list):
             body["errors"] = [_rendered(error, locale) for error in extra["errors"]]
-    language = {"Content-Language": locale, "Vary": "Accept-Language"}
     return JSONResponse(
         body,
         status_code=problem.status,
         media_type=PROBLEM_MEDIA_TYPE,
-        headers={**(headers or {}), **language},
+        headers={**(headers or {}), **language_headers(locale)},
     )
+
+
+def language_headers(locale: str) -> dict[str, str]:
+    """The headers of an answer whose text is in ``locale``, negotiated from the
+    request's ``Accept-Language``: which language it is, and that caches must key on the
+    header (RFC 9110 §8.5, §12.5.5)."""
+    return {"Content-Language": locale, "Vary": "Accept-Language"}
 
 
 def request_locale(request: Request | None) -> str:

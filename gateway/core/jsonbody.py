@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine, Iterator
+from decimal import Decimal
 from email.message import Message
 from typing import Any
 
+from fastapi import params
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.requests import Request
@@ -72,13 +74,18 @@ def no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def loads(document: bytes | str, root: str = "body") -> Any:
-    """``document`` read as JSON (RFC 8259), refusing what ``json.loads`` lets through.
+def loads(
+    document: bytes | str, root: str = "body", parse_float: Callable[[str], Any] = float
+) -> Any:
+    """``document`` read as JSON (RFC 8259), refusing what ``json.loads`` lets through;
+    numbers with a fraction or an exponent read by ``parse_float`` (``decimal.Decimal``
+    keeps ``200.0000000000000001`` and ``1e400`` as written).
 
     Raises :class:`RepeatedKeys` for a key written twice in an object (every such key
     located from ``root``), ``ValueError`` for text that is not JSON, ``NaN`` or
     ``Infinity`` included (``json.JSONDecodeError``, or ``UnicodeDecodeError`` for bytes
-    in no encoding JSON allows)."""
+    in no encoding JSON allows), ``RecursionError`` for arrays or objects nested deeper
+    than the interpreter's recursion limit (about 1,000)."""
     repeated = False
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -87,15 +94,21 @@ def loads(document: bytes | str, root: str = "body") -> Any:
         repeated = repeated or isinstance(value, KeysWritten)
         return value
 
-    value = json.loads(document, object_pairs_hook=pairs, parse_constant=no_constant)
+    value = json.loads(
+        document, object_pairs_hook=pairs, parse_constant=no_constant, parse_float=parse_float
+    )
     if repeated:
         raise RepeatedKeys(list(_repeats(value, (root,))))
     return value
 
 
 def _repeats(value: Any, where: Location) -> Iterator[Location]:
-    """Where each repeated key of ``value`` is, in document order (once per key)."""
+    """Where each repeated key of ``value`` is, in document order (once per key). A key
+    is named by :func:`gateway.core.limits.named_key` with its place as written: the
+    repeat's own place, and for a repeated key's value (the last one, which ``json``
+    keeps) the last place of the key."""
     if isinstance(value, dict):
+        places = {key: n for n, key in enumerate(getattr(value, "written", value), start=1)}
         if isinstance(value, KeysWritten):
             seen: set[str] = set()
             told: set[str] = set()
@@ -104,9 +117,9 @@ def _repeats(value: Any, where: Location) -> Iterator[Location]:
                     told.add(key)
                     yield (*where, named_key(key, position))
                 seen.add(key)
-        for position, (key, item) in enumerate(value.items(), start=1):
+        for key, item in value.items():
             if isinstance(item, dict | list):
-                yield from _repeats(item, (*where, named_key(key, position)))
+                yield from _repeats(item, (*where, named_key(key, places[key])))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             if isinstance(item, dict | list):
@@ -130,14 +143,15 @@ class _StrictRequest(Request):
     """A request whose JSON body is read by :func:`loads` (once, then kept)."""
 
     _read: Any
+    parse_float: Callable[[str], Any] = float
 
     async def json(self) -> Any:
         if not hasattr(self, "_read"):
-            self._read = loads(await self.body())
+            self._read = loads(await self.body(), parse_float=self.parse_float)
         return self._read
 
 
-def _refusal(exc: ValueError) -> RequestValidationError:
+def _refusal(exc: ValueError | RecursionError) -> RequestValidationError:
     if isinstance(exc, RepeatedKeys):
         return RequestValidationError(
             [{"type": "repeated_key", "loc": loc, "msg": "repeated"} for loc in exc.locations]
@@ -153,20 +167,36 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 class JSONBodyRoute(APIRoute):
     """The API's route class (``APIRouter(route_class=JSONBodyRoute)``): a route that
-    takes a body reads a JSON one with :func:`loads` (see the module)."""
+    takes a JSON body reads it with :func:`loads` (see the module). A form body (the
+    token endpoint's) and an empty body (an optional one left out) are left to FastAPI,
+    as it reads neither as JSON."""
+
+    #: How the body's numbers with a fraction or an exponent are read.
+    parse_float: Callable[[str], Any] = float
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
-        if self.body_field is None:
+        if self.body_field is None or isinstance(self.body_field.field_info, params.Form):
             return handler
+        parse_float = self.parse_float
 
         async def strict(request: Request) -> Response:
             request = _StrictRequest(request.scope, request.receive)
-            if is_json(request.headers.get("content-type")):
+            request.parse_float = parse_float
+            if is_json(request.headers.get("content-type")) and await request.body():
                 try:
                     await request.json()
-                except ValueError as exc:
+                except (ValueError, RecursionError) as exc:
                     raise _refusal(exc) from None
             return await handler(request)
 
         return strict
+
+
+class ExactNumbersRoute(JSONBodyRoute):
+    """:class:`JSONBodyRoute` reading every number with a fraction or an exponent as a
+    ``decimal.Decimal``, as written: for bodies that carry money (a payment roll's
+    amounts), where a binary float would round ``200.0000000000000001`` to ``200.0``
+    before it is checked."""
+
+    parse_float = Decimal

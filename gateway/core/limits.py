@@ -75,6 +75,16 @@ def named_key(key: str, position: int) -> str:
     return key if nameable(key) else f"key{position}"
 
 
+def is_unicode_text(value: str) -> bool:
+    """Whether ``value`` is text UTF-8 can write: no lone surrogate (``"\\ud800"``,
+    which JSON's escapes let through, RFC 8259 §8.2)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def has_control_characters(value: str) -> bool:
     """Whether ``value`` holds a character :func:`no_control_characters` refuses."""
     return _CONTROL.search(value) is not None

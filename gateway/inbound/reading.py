@@ -302,7 +302,7 @@ async def rows_of(
                         parse_constant=no_constant,
                         parse_float=Decimal,  # 1.10 stays 1.10, 1e400 is not inf
                     )
-                except ValueError:
+                except (ValueError, RecursionError):  # RecursionError: nested too deep
                     yield number, None, [("row", "not valid JSON")]
                     continue
                 if isinstance(value, dict):

@@ -17,6 +17,7 @@ from gateway.calls.caller import Admin
 from gateway.catalog.models import Catalog
 from gateway.core import repository as core_repository
 from gateway.core.errors import (
+    language_headers,
     problem_response,
     problem_responses,
     request_locale,
@@ -133,7 +134,7 @@ async def problem_type(
             "status": problem.status,
             "description": render(problem.description, locale),
         },
-        headers={"Content-Language": locale, "Vary": "Accept-Language"},
+        headers=language_headers(locale),
     )
 
 

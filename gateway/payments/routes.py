@@ -14,9 +14,9 @@ from gateway.calls.answers import documented
 from gateway.calls.audited import audited_call, project
 from gateway.calls.caller import Caller
 from gateway.calls.validation import invalid
-from gateway.core.errors import problem_responses, request_locale
+from gateway.core.errors import language_headers, problem_responses, request_locale
 from gateway.core.i18n import N_
-from gateway.core.jsonbody import JSONBodyRoute
+from gateway.core.jsonbody import ExactNumbersRoute
 from gateway.core.limits import batch_body_bytes, body_limit
 from gateway.identifiers import CalendarDate
 from gateway.jobs.starters import Starter
@@ -24,7 +24,7 @@ from gateway.payments.schemas import PaymentRunAnswer
 from gateway.payments.service import PaymentService, intake_in_locale
 
 router = APIRouter(
-    route_class=JSONBodyRoute,
+    route_class=ExactNumbersRoute,
     prefix="/v1/payment-runs",
     tags=["payments"],
     responses=problem_responses(401, 403, 404, 422),
@@ -77,9 +77,10 @@ async def create_payment_run(
         # The run and its audit event commit together, with the request.
         audited.shares_transaction = True
         status = 201 if accepted.created else 200
-        run = intake_in_locale(accepted.run, request_locale(call.request))
+        locale = request_locale(call.request)
+        run = intake_in_locale(accepted.run, locale)
         answer = audited.respond(project(run, audited.fields), status=status)
-        return JSONResponse(answer, status_code=status)
+        return JSONResponse(answer, status_code=status, headers=language_headers(locale))
 
 
 @router.get(
@@ -90,5 +91,7 @@ async def create_payment_run(
 async def get_payment_run(run_id: str, call: Caller, session: Session) -> JSONResponse:
     async with audited_call(call, "bn.payments") as audited:
         run = await call.state.get(PaymentService).view(session, run_id)
-        run = intake_in_locale(run, request_locale(call.request))
-        return audited.answer(project(run, audited.fields))
+        locale = request_locale(call.request)
+        answer = audited.answer(project(intake_in_locale(run, locale), audited.fields))
+        answer.headers.update(language_headers(locale))
+        return answer

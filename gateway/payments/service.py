@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.calls.audited import ConsentCheck
 from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.i18n import N_, Text, render
-from gateway.core.limits import named_key
+from gateway.core.limits import has_control_characters, is_unicode_text, named_key
 from gateway.core.problems import NotFound, ValidationFailed
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.identifiers import IdentifierError, parse_cci, parse_document
@@ -95,8 +95,18 @@ def check_item(item: dict[str, Any]) -> tuple[str, str] | None:
     if amount <= 0 or amount > 10_000 or amount != amount.quantize(Decimal("0.01")):
         return "amount", N_("more than 0, at most 10,000, two decimals")
     name = item.get("name")
-    if not isinstance(name, str) or not 1 <= len(name) <= 140:
+    if name is None:
+        return "name", N_("required")
+    if not isinstance(name, str):
+        return "name", N_("expected text")
+    if not name.strip():
+        return "name", N_("empty: the holder's name is needed")
+    if len(name) > 140:  # Max140Text (ISO 20022)
         return "name", N_("1 to 140 characters")
+    if not is_unicode_text(name):  # a lone surrogate cannot be written in the pain.001
+        return "name", N_("expected valid Unicode text")
+    if has_control_characters(name):  # nor a control character (XML 1.0 §2.2)
+        return "name", N_("control characters are not allowed")
     return None
 
 
@@ -176,13 +186,14 @@ class PaymentService:
                 rejections.append({"row": row, "field": "dni", "reason": "consent-required"})
             else:
                 accepted.append((item, ref))
+        rejections.sort(key=lambda r: r["row"])  # the roll's order, whatever refused them
         if not accepted:
             # Nothing of the roll can be paid: refused whole, so that the corrected roll
             # can be sent again under the same run_ref (nothing is stored).
             raise ValidationFailed(
                 Text(
-                    "no transfer of the roll can be paid: {rejected} rejected, fix them and "
-                    "send the roll again",
+                    "no transfer of the roll can be paid (transfers rejected: {rejected}); fix "
+                    "them and send the roll again",
                     rejected=len(rejections),
                 ),
                 extra={

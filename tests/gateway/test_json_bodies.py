@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ import yaml
 
 from gateway.core.jsonbody import RepeatedKeys, loads
 from gateway.settings import REPO_ROOT
+from tests.fixtures.gateway import GetToken, bearer
 from tests.fixtures.partners import Grant, Mocks, purpose
 from tests.fixtures.payments import payees, roll, transfer
 
@@ -161,3 +163,48 @@ async def test_a_body_is_read_as_json_by_its_media_type(
     )
     assert refused.status_code == status, refused.text
     assert refused.json()["errors"] == errors
+
+
+def test_a_key_and_its_repeat_are_named_by_the_same_place() -> None:
+    document = '{"dnis": [], "12345678": {"a": 1}, "12345678": {"b": 1, "b": 2}}'
+    with pytest.raises(RepeatedKeys) as refused:
+        loads(document)
+    assert refused.value.locations == [("body", "key3"), ("body", "key3", "b")]
+
+
+def test_numbers_may_be_read_exactly() -> None:
+    assert loads('{"amount": 200.0000000000000001}')["amount"] == 200.0
+    exact = loads('{"amount": 200.0000000000000001, "big": 1e400}', parse_float=Decimal)
+    assert exact == {"amount": Decimal("200.0000000000000001"), "big": Decimal("1e400")}
+
+
+async def test_a_body_nested_past_the_readers_depth_is_not_json(
+    http: httpx.AsyncClient, consumer: dict[str, str]
+) -> None:
+    deep = '{"dnis": [], "x": ' + "[" * 5_000 + "]" * 5_000 + "}"
+    refused = await http.post(
+        "/v1/phone-line-lookups", content=deep, headers=consumer | purpose("contact") | JSON
+    )
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["errors"] == [{"field": "body", "message": "not valid JSON"}]
+
+
+async def test_an_optional_body_may_be_left_out(
+    http: httpx.AsyncClient, get_token: GetToken
+) -> None:
+    admin = bearer(await get_token(["admin"]))
+    queued = await http.post("/v1/exchanges/bn-card-deliveries/runs", headers=admin | JSON)
+    assert queued.status_code == 202, queued.text
+
+
+async def test_the_token_endpoint_answers_a_json_body_in_oauth_terms(
+    http: httpx.AsyncClient,
+) -> None:
+    refused = await http.post(
+        "/v1/token",
+        content='{"grant_type": "client_credentials", "grant_type": "x"}',
+        headers=JSON,
+    )
+    assert refused.status_code == 400, refused.text
+    assert refused.headers["content-type"] == "application/json"
+    assert refused.json()["error"] == "invalid_request"

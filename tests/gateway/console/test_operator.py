@@ -337,7 +337,7 @@ async def test_payment_runs_show_progress_and_refusals_without_personal_data(
     assert "Rechazadas al recibir la planilla" in text
     assert "cci" in text
     # The consent refusal in words, not as the problem's slug.
-    assert "la titular no tiene un consentimiento activo para pagos" in text
+    assert "la persona titular no tiene un consentimiento activo para pagos" in text
     assert "consent-required" not in text
     assert without_consent not in detail.text
     assert "Cargos asentados 2" in text

@@ -199,6 +199,8 @@ async def pushed_in(
         },
     )
     assert response.status_code == 201, response.text
+    assert response.headers["content-language"] == language  # for caches: Vary too
+    assert "Accept-Language" in response.headers["vary"]
     data: dict[str, Any] = response.json()["data"]
     return data
 
@@ -209,14 +211,19 @@ async def test_a_row_that_is_not_json_is_told_apart_from_one_that_is_not_an_obje
     """A line that does not parse and a line that parses to something else than an
     object are refused for different reasons, each in the reader's language."""
     headers = await partner(get_token)
-    body = ndjson(his_rows(1)) + b'{"cui": "1234\n[1, 2]\n'
+    deep = b'{"cui": ' + b"[" * 5_000 + b"]" * 5_000 + b"}\n"  # past json's depth
+    body = ndjson(his_rows(1)) + b'{"cui": "1234\n[1, 2]\n' + deep
     reasons = {}
     for language in ("es", "en"):
         data = await pushed_in(http, headers, body, f"his-json-{language}", language)
         assert data["rows_accepted"] == 1
         reasons[language] = [(r["row"], r["errors"][0]["message"]) for r in data["rejections"]]
-    assert reasons["es"] == [(2, "JSON no válido"), (3, "no es un objeto JSON")]
-    assert reasons["en"] == [(2, "not valid JSON"), (3, "not a JSON object")]
+    assert reasons["es"] == [
+        (2, "JSON no válido"),
+        (3, "no es un objeto JSON"),
+        (4, "JSON no válido"),
+    ]
+    assert reasons["en"] == [(2, "not valid JSON"), (3, "not a JSON object"), (4, "not valid JSON")]
 
 
 async def test_each_field_is_refused_for_what_is_wrong_with_it(

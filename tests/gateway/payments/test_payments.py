@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
+import re
 import signal
 import sys
 from pathlib import Path
@@ -78,7 +80,7 @@ async def test_a_roll_is_paid_once_and_reconciled(
     en_espanol = {r["field"]: r["reason"] for r in rejected}
     assert en_espanol["Dni"] == "no es un campo de una transferencia"
     assert en_espanol["amount"] == "se esperaba un monto en soles"
-    assert en_espanol["dni"].startswith("la titular no tiene un consentimiento activo")
+    assert en_espanol["dni"].startswith("la persona titular no tiene un consentimiento activo")
 
     again = await http.post("/v1/payment-runs", json=roll("2021-03-T1", transfers), headers=pay)
     assert again.status_code == 200
@@ -113,7 +115,7 @@ async def test_a_roll_is_paid_once_and_reconciled(
         {"field": "body.transfers[0].end_to_end_id", "message": "ya está en una planilla anterior"},
         {
             "field": "body.transfers[1].dni",
-            "message": "la titular no tiene un consentimiento activo para pagos con datos "
+            "message": "la persona titular no tiene un consentimiento activo para pagos con datos "
             "financieros",
         },
     ]
@@ -404,3 +406,57 @@ async def test_an_outcome_the_bank_pushed_is_kept_when_its_report_comes(
     assert (view["paid"], view["rejected"]) == (1, 1)
     second = transfers[1]["end_to_end_id"]
     assert view["reconciliation"]["rejected_but_booked"] == [second]
+
+
+async def test_names_and_amounts_the_bank_could_not_take_are_refused_at_intake(
+    http: httpx.AsyncClient, mocks: Mocks, consumer: dict[str, str], consented: Grant
+) -> None:
+    """A name a pain.001 cannot carry used to be accepted and hold its whole chunk in
+    retries; an amount written as a JSON number was rounded before it was checked."""
+    people = await payees(http, mocks, consumer, consented, 1)
+    good = transfer(0, *people[0])
+    without_consent = mocks.adult(people[-1][0].index + 1).mother.dni
+    variants = [
+        ("NOCONSENT", {"dni": without_consent}),  # refused after the field checks
+        ("SURROGATE", {"name": "\ud800X"}),
+        ("CONTROL", {"name": "A\u0001B"}),
+        ("BLANK", {"name": "   "}),
+        ("LONG", {"name": "N" * 141}),
+        ("NUMBER", {"amount": "@200.0000000000000001@"}),
+        ("HUGE", {"amount": "@1e400@"}),
+        ("NONAME", {"name": None}),
+    ]
+    transfers = [good] + [
+        {**good, "end_to_end_id": f"DU095-T1-{ref}", **change} for ref, change in variants
+    ]
+    # The two amounts written as JSON numbers, as a client may write them.
+    body = re.sub(r'"@([^@]+)@"', r"\1", json.dumps(roll("2021-03-T1", transfers)))
+    pay = consumer | purpose("payment") | {"Content-Type": "application/json"}
+    created = await http.post(
+        "/v1/payment-runs", content=body, headers=pay | {"Accept-Language": "es"}
+    )
+    assert created.status_code == 201, created.text
+    assert created.headers["content-language"] == "es"
+    assert "Accept-Language" in created.headers["vary"]
+    run = created.json()["data"]
+    assert run["items"] == 1
+    rejected = run["reconciliation"]["rejected_at_intake"]
+    assert [r["row"] for r in rejected] == list(range(2, 2 + len(variants)))  # roll order
+    assert [(r["field"], r["reason"]) for r in rejected] == [
+        (
+            "dni",
+            "la persona titular no tiene un consentimiento activo para pagos con datos financieros",
+        ),
+        ("name", "se esperaba texto Unicode válido"),
+        ("name", "no se admiten caracteres de control"),
+        ("name", "vacío: se necesita el nombre de la persona titular"),
+        ("name", "de 1 a 140 caracteres"),
+        ("amount", "mayor que 0, como máximo 10,000, con dos decimales"),
+        ("amount", "mayor que 0, como máximo 10,000, con dos decimales"),
+        ("name", "obligatorio"),
+    ]
+    english = await http.get(f"/v1/payment-runs/{run['id']}", headers=pay)
+    assert english.headers["content-language"] == "en"
+    assert english.json()["data"]["reconciliation"]["rejected_at_intake"][1]["reason"] == (
+        "expected valid Unicode text"
+    )
