@@ -34,7 +34,7 @@ from gateway.core.limits import (
     no_control_characters,
 )
 from gateway.core.links import document_links
-from gateway.core.middleware import HttpMetrics, RequestContextMiddleware
+from gateway.core.middleware import HeadAsGet, HeadRoutes, HttpMetrics, RequestContextMiddleware
 from gateway.core.openapi import finish
 from gateway.exchanges.routes import router as exchanges_router
 from gateway.inbound.routes import router as inbound_router
@@ -69,6 +69,22 @@ def create_app_from_environment() -> FastAPI:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
     return create_app(settings)
+
+
+#: The read-only routes that answer HEAD as GET without the body (RFC 9110 §9.3.2), for
+#: probes and monitors: none calls a partner or records an audit event. (The contract's
+#: ``/openapi.json`` and the docs' assets answer HEAD of their own.)
+HEAD_ROUTES = (
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/problems/{slug}",
+    "/",
+    "/docs",
+    "/redoc",
+    "/v1/services",
+    "/v1/audit/keys",
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -151,6 +167,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The real-time look-ups by DNI skip FastAPI's routing and dependency solving
     # (gateway.broker.lane); innermost, so the body limit and request context apply.
     app.add_middleware(LookupLane, routes=broker_router.routes)
+    app.state.head_routes = HeadRoutes(HEAD_ROUTES)
+    app.add_middleware(HeadAsGet, routes=app.state.head_routes)
     # Inside the request context (its request id is in the 413), outside everything else.
     app.add_middleware(BodyLimitMiddleware, limits=limits, refuse=too_large_response)
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(state.metrics))

@@ -337,6 +337,10 @@ def _allowed_methods(request: Request) -> str:
             for route in request.app.router.routes
         )
     ]
+    # HEAD answered as GET by the middleware (gateway.core.middleware.HeadAsGet).
+    head = getattr(request.app.state, "head_routes", None)
+    if "GET" in allowed and "HEAD" not in allowed and head and head.answers(request.url.path):
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
     return ", ".join(allowed)
 
 

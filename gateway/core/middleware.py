@@ -9,11 +9,13 @@ import random
 import re
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.requests import Request
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.core.errors import problem_response
@@ -129,3 +131,54 @@ class RequestContextMiddleware:
                 latency_ms=round(elapsed * 1000, 2),
             )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+class HeadRoutes:
+    """The read-only routes that answer ``HEAD`` (:class:`HeadAsGet`), by template
+    (``/problems/{slug}``)."""
+
+    def __init__(self, templates: Iterable[str]) -> None:
+        self.patterns = [compile_path(template)[0] for template in templates]
+
+    def answers(self, path: str) -> bool:
+        return any(pattern.fullmatch(path) for pattern in self.patterns)
+
+
+class HeadAsGet:
+    """``HEAD`` for the read-only ``routes``: answered as ``GET`` without the body, with
+    the same status and headers (RFC 9110 §9.3.2), for the probes and monitors that
+    check with ``HEAD``.
+
+    Only routes that neither call a partner nor record an audit event are named: the
+    framework's routes answer ``HEAD`` with 405, and answering it through every ``GET``
+    handler would make a look-up's partner call and audit event for an answer thrown
+    away. The 405's ``Allow`` names ``HEAD`` where it is answered (``app.state.head_routes``,
+    read by ``gateway.core.errors``)."""
+
+    def __init__(self, app: ASGIApp, routes: HeadRoutes) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "HEAD"
+            or not self.routes.answers(scope["path"])
+        ):
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        inner = {**scope, "method": "GET"}
+        try:
+            await self.app(inner, receive, headers_only)
+        finally:  # the route the router matched, for the access log and the metrics
+            for key in ("route", "endpoint", "path_params"):
+                if key in inner:
+                    scope[key] = inner[key]
