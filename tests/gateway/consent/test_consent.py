@@ -42,6 +42,12 @@ async def test_health_data_needs_active_consent_and_revocation_is_immediate(
     }
     assert h.child.cui not in refused.text
     assert await mocks.requests_seen("minsa_his") == 0  # refused before the partner is asked
+    # In Spanish, the purpose and the category are quoted as the codes they are.
+    spanish = await http.get(url, headers=consumer | HIS | {"Accept-Language": "es"})
+    assert spanish.json()["detail"] == (
+        "ningún consentimiento vigente cubre la finalidad 'coresponsibility-verification' "
+        "para la categoría de datos 'health' de este CUI"
+    )
 
     consent_id = await consented(h)
     allowed = await http.get(url, headers=consumer | HIS)
@@ -61,6 +67,7 @@ async def test_health_data_needs_active_consent_and_revocation_is_immediate(
     events = [e for e in await audit_log(app) if e["service"] == "minsa_his.health-services"]
     assert [(e["decision"], e["reason"], e["status"]) for e in events] == [
         ("denied", "consent-required", 403),
+        ("denied", "consent-required", 403),  # the same refusal, read in Spanish
         ("allowed", None, 200),
         ("denied", "consent-required", 403),
     ]
