@@ -18,12 +18,14 @@ JSON (RFC 8259 §6).
   reads a JSON body (``application/json`` or ``application/*+json``), it is read with
   :func:`loads`; a repeated key is refused with 422 ``validation-error`` naming it
   ("repeated"), ``NaN`` and a body that is not JSON with 400 ``bad-request``, as FastAPI
-  answers a body it cannot decode. FastAPI then validates the value read, not a second
-  reading of the body.
+  answers a body it cannot decode. The body is UTF-8 (RFC 8259 §8.1): bytes that are
+  not are not JSON, and a ``charset`` naming another encoding is refused with 415.
+  FastAPI then validates the value read, not a second reading of the body.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Callable, Coroutine, Iterator
 from decimal import Decimal
@@ -36,7 +38,9 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.core.i18n import N_
 from gateway.core.limits import named_key
+from gateway.core.problems import UnsupportedMediaType
 
 Location = tuple[str | int, ...]
 
@@ -139,6 +143,27 @@ def is_json(content_type: str | None) -> bool:
     return subtype == "json" or subtype.endswith("+json")
 
 
+def is_utf8(content_type: str) -> bool:
+    """Whether a JSON ``Content-Type`` leaves the body in UTF-8: no ``charset`` parameter
+    (RFC 8259 §11 defines none), or one naming UTF-8."""
+    message = Message()
+    message["content-type"] = content_type
+    charset = message.get_param("charset")
+    if charset is None:
+        return True
+    try:
+        return codecs.lookup(str(charset)).name == "utf-8"
+    except LookupError:
+        return False
+
+
+def _not_utf8() -> UnsupportedMediaType:
+    return UnsupportedMediaType(
+        N_("send JSON in UTF-8 (RFC 8259 §8.1)"),
+        extra={"errors": [{"field": "header.content-type", "message": N_("unsupported charset")}]},
+    )
+
+
 class _StrictRequest(Request):
     """A request whose JSON body is read by :func:`loads` (once, then kept)."""
 
@@ -147,7 +172,10 @@ class _StrictRequest(Request):
 
     async def json(self) -> Any:
         if not hasattr(self, "_read"):
-            self._read = loads(await self.body(), parse_float=self.parse_float)
+            # UTF-8 only (RFC 8259 §8.1; json would guess UTF-16 or UTF-32 from the bytes);
+            # a byte order mark is ignored, as §8.1 allows.
+            text = (await self.body()).decode("utf-8-sig")
+            self._read = loads(text, parse_float=self.parse_float)
         return self._read
 
 
@@ -183,7 +211,10 @@ class JSONBodyRoute(APIRoute):
         async def strict(request: Request) -> Response:
             request = _StrictRequest(request.scope, request.receive)
             request.parse_float = parse_float
-            if is_json(request.headers.get("content-type")) and await request.body():
+            content_type = request.headers.get("content-type")
+            if content_type and is_json(content_type) and await request.body():
+                if not is_utf8(content_type):
+                    raise _not_utf8()
                 try:
                     await request.json()
                 except (ValueError, RecursionError) as exc:

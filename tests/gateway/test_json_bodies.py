@@ -208,3 +208,34 @@ async def test_the_token_endpoint_answers_a_json_body_in_oauth_terms(
     assert refused.status_code == 400, refused.text
     assert refused.headers["content-type"] == "application/json"
     assert refused.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status"),
+    [
+        # UTF-16 is not JSON between systems (RFC 8259 §8.1), whatever json could guess.
+        ('{"dnis": []}'.encode("utf-16"), "application/json", 400),
+        ('{"dnis": []}'.encode("utf-16"), "application/json; charset=utf-8", 400),
+        ('{"dnis": ["é"]}'.encode("latin-1"), "application/json; charset=iso-8859-1", 415),
+        (b'{"dnis": []}', "application/json; charset=utf-16", 415),
+        # UTF-8, said so or not, with or without a byte order mark, is read.
+        (b'{"dnis": []}', "application/json; charset=UTF-8", 422),
+        (b'\xef\xbb\xbf{"dnis": []}', "application/json; charset=utf8", 422),
+    ],
+    ids=["utf-16", "utf-16-said-utf-8", "latin-1", "charset-utf-16", "utf-8", "utf-8-bom"],
+)
+async def test_a_json_body_is_utf_8(
+    http: httpx.AsyncClient,
+    consumer: dict[str, str],
+    content: bytes,
+    content_type: str,
+    status: int,
+) -> None:
+    answered = await http.post(
+        "/v1/phone-line-lookups",
+        content=content,
+        headers=consumer | purpose("contact") | {"Content-Type": content_type},
+    )
+    assert answered.status_code == status, answered.text
+    field = {400: "body", 415: "header.content-type", 422: "body.dnis"}[status]
+    assert [e["field"] for e in answered.json()["errors"]] == [field]
