@@ -35,7 +35,7 @@ from gateway.core.limits import (
 )
 from gateway.core.links import document_links
 from gateway.core.middleware import HeadAsGet, HeadRoutes, HttpMetrics, RequestContextMiddleware
-from gateway.core.openapi import finish
+from gateway.core.openapi import document_head, finish
 from gateway.exchanges.routes import router as exchanges_router
 from gateway.inbound.routes import router as inbound_router
 from gateway.issuer.routes import router as auth_router
@@ -188,8 +188,9 @@ def _document_problems(app: FastAPI, body_limits: dict[str, int]) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_links(
-                document_body_limits(finish(generate()), body_limits)
+            app.openapi_schema = document_head(
+                document_links(document_body_limits(finish(generate()), body_limits)),
+                HEAD_ROUTES,
             )
         return app.openapi_schema
 

@@ -246,11 +246,12 @@ def _intake_refusals(refusals: Iterable[tuple[int, str]]) -> dict[int, str]:
 
 def _problem_refusals(errors: Iterable[dict[str, Any]]) -> Iterable[tuple[int, str]]:
     """``(position, reason)`` of a refused roll's problem ``errors``
-    (``body.transfers[i].field``)."""
+    (``body.transfers[i].field``): each error's ``reason`` code (its ``message`` is in
+    the reader's language)."""
     for error in errors:
         found = _ROW.match(str(error.get("field", "")))
         if found:
-            yield int(found.group(1)), str(error.get("message", ""))
+            yield int(found.group(1)), str(error.get("reason") or error.get("message", ""))
 
 
 def _windows(start: date, end: date, days: int = 366) -> list[tuple[date, date]]:

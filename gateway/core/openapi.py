@@ -16,6 +16,7 @@ openapi-generator) types every call the way the gateway answers it:
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from gateway.core.errors import OAUTH_ERROR_SCHEMA, PROBLEM_MEDIA_TYPE
@@ -91,3 +92,27 @@ def _problem_media_type(operation: dict[str, Any]) -> None:
         media = content.get(PROBLEM_MEDIA_TYPE, {})
         if media.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
             media["schema"] = _PROBLEM_REF
+
+
+def document_head(schema: dict[str, Any], templates: tuple[str, ...]) -> dict[str, Any]:
+    """A ``head`` operation beside the ``get`` of each path in ``templates`` (the routes
+    ``gateway.core.middleware.HeadAsGet`` answers): the GET's parameters, statuses and
+    headers, without content (RFC 9110 §9.3.2). Changed in place."""
+    for template in templates:
+        item = schema.get("paths", {}).get(template)
+        if not item or "get" not in item:
+            continue
+        get = item["get"]
+        head: dict[str, Any] = copy.deepcopy(
+            {key: value for key, value in get.items() if key not in ("responses", "operationId")}
+        )
+        head["summary"] = f"{get.get('summary', template)} (headers only)"
+        head["operationId"] = f"{get.get('operationId', template)}_head"
+        head["responses"] = copy.deepcopy(
+            {
+                status: {key: value for key, value in response.items() if key != "content"}
+                for status, response in get["responses"].items()
+            }
+        )
+        item["head"] = head
+    return schema

@@ -14,8 +14,13 @@ class IntakeRejection(BaseModel):
     row: int = Field(description="The transfer's place in the roll, counting from 1.")
     field: str
     reason: str = Field(
+        description="Why, as a stable code to key on: the catalog's English words "
+        "('already in an earlier roll') or a problem type's slug ('consent-required')."
+    )
+    message: str | None = Field(
+        default=None,
         description="Why, in the reader's language (Accept-Language), as a problem's "
-        "errors[].message."
+        "errors[].message.",
     )
 
 

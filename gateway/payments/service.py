@@ -59,14 +59,15 @@ def intake_reason(reason: str) -> str:
 
 
 def intake_in_locale(run: dict[str, Any], locale: str) -> dict[str, Any]:
-    """A run's view (:meth:`PaymentService.view`) with the reasons of its intake
-    rejections in ``locale``, as a problem's ``errors[].message`` would be."""
+    """A run's view (:meth:`PaymentService.view`) with each intake rejection's
+    ``message``: its ``reason`` (the stable code clients key on) in ``locale``, as a
+    problem's ``errors[].message`` is."""
     reconciliation = run.get("reconciliation") or {}
     rejections = reconciliation.get("rejected_at_intake")
     if not rejections:
         return run
-    rendered = [{**r, "reason": render(intake_reason(r["reason"]), locale)} for r in rejections]
-    return {**run, "reconciliation": {**reconciliation, "rejected_at_intake": rendered}}
+    worded = [{**r, "message": render(intake_reason(r["reason"]), locale)} for r in rejections]
+    return {**run, "reconciliation": {**reconciliation, "rejected_at_intake": worded}}
 
 
 #: What a transfer of a payment roll holds (``PaymentRunRequest.transfers``).
@@ -201,6 +202,7 @@ class PaymentService:
                         {
                             "field": f"body.transfers[{r['row'] - 1}].{r['field']}",
                             "message": intake_reason(r["reason"]),
+                            "reason": r["reason"],  # the code, as a run's rejections say
                         }
                         for r in rejections[:1000]
                     ]

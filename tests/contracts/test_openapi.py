@@ -13,6 +13,7 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
+from gateway.app import HEAD_ROUTES
 from gateway.auditing.schemas import AuditEventRecord, ChainReportRecord, CheckpointRecord
 from gateway.broker.schemas import (
     AccountRecord,
@@ -174,6 +175,8 @@ def test_every_error_answer_is_a_problem_document() -> None:
     oauth = {"application/json": {"schema": {"$ref": "#/components/schemas/TokenErrorResponse"}}}
     for method, path, operation in _operations():
         responses = operation["responses"]
+        if method == "head":  # headers only: see test_head_mirrors_get_without_content
+            continue
         for status, response in responses.items():
             if status[0] in "45" and path == "/v1/token" and status in ("400", "401"):
                 assert response["content"] == oauth, (method, path, status)
@@ -193,6 +196,8 @@ def test_every_answer_and_request_body_is_typed() -> None:
     for method, path, operation in _operations():
         for media in operation.get("requestBody", {}).get("content", {}).values():
             assert media.get("schema"), (method, path)
+        if method == "head":
+            continue
         answers = {s: r for s, r in operation["responses"].items() if s.startswith("2")}
         assert answers, (method, path)
         for status, response in answers.items():
@@ -202,6 +207,21 @@ def test_every_answer_and_request_body_is_typed() -> None:
                 data = schema.get("properties", {}).get("data")
                 if data is not None:  # an envelope: its data is a record or records
                     assert data != {}, (method, path, status)
+
+
+def test_head_mirrors_get_without_content() -> None:
+    """HEAD is declared where the gateway answers it (the read-only routes of
+    ``gateway.app.HEAD_ROUTES``): the GET's parameters and statuses, no content."""
+    paths = _committed()["paths"]
+    heads = {path: item for path, item in paths.items() if "head" in item}
+    # The docs pages answer HEAD too, but are not operations of the contract.
+    assert set(heads) == {path for path in HEAD_ROUTES if path in paths} >= {"/healthz", "/readyz"}
+    for path, item in heads.items():
+        head, get = item["head"], item["get"]
+        assert head.get("parameters") == get.get("parameters"), path
+        assert set(head["responses"]) == set(get["responses"]), path
+        assert all("content" not in response for response in head["responses"].values()), path
+        assert head["operationId"] == f"{get['operationId']}_head"
 
 
 def test_xml_pushes_name_their_media_types_and_xsd() -> None:

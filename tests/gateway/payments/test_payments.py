@@ -69,7 +69,7 @@ async def test_a_roll_is_paid_once_and_reconciled(
     assert reasons["Dni"] == reasons["key6"] == "not a field of a transfer"
     assert reasons["amount"] == "expected an amount in soles"  # NaN: not a 500
     assert "60542601" not in created.text
-    assert reasons["dni"] == "no active consent of the holder for payment with financial data"
+    assert reasons["dni"] == "consent-required"  # the code; its message says it in words
     assert reasons["cci"].startswith("expected")
     assert without_consent.mother.dni not in created.text
     # The reasons are read in the reader's language, as a problem's messages are.
@@ -77,7 +77,7 @@ async def test_a_roll_is_paid_once_and_reconciled(
         f"/v1/payment-runs/{run['id']}", headers=pay | {"Accept-Language": "es"}
     )
     rejected = spanish.json()["data"]["reconciliation"]["rejected_at_intake"]
-    en_espanol = {r["field"]: r["reason"] for r in rejected}
+    en_espanol = {r["field"]: r["message"] for r in rejected}
     assert en_espanol["Dni"] == "no es un campo de una transferencia"
     assert en_espanol["amount"] == "se esperaba un monto en soles"
     assert en_espanol["dni"].startswith("la persona titular no tiene un consentimiento activo")
@@ -101,7 +101,11 @@ async def test_a_roll_is_paid_once_and_reconciled(
     # Nothing of it can be paid: refused whole, naming each row, and nothing stored.
     assert reused.status_code == 422, reused.text
     assert reused.json()["errors"] == [
-        {"field": f"body.transfers[{i}].end_to_end_id", "message": "already in an earlier roll"}
+        {
+            "field": f"body.transfers[{i}].end_to_end_id",
+            "message": "already in an earlier roll",
+            "reason": "already in an earlier roll",
+        }
         for i in range(2)
     ]
     assert len(mocks.bank.ledger) == 12
@@ -111,12 +115,18 @@ async def test_a_roll_is_paid_once_and_reconciled(
         "/v1/payment-runs", json=roll("2021-03-T2", [transfers[0], transfers[12]]), headers=spanish
     )
     assert refused.status_code == 422, refused.text
+    # Each refusal's code (reason) beside its words, for programs that key on it.
     assert refused.json()["errors"] == [
-        {"field": "body.transfers[0].end_to_end_id", "message": "ya está en una planilla anterior"},
+        {
+            "field": "body.transfers[0].end_to_end_id",
+            "message": "ya está en una planilla anterior",
+            "reason": "already in an earlier roll",
+        },
         {
             "field": "body.transfers[1].dni",
             "message": "la persona titular no tiene un consentimiento activo para pagos con datos "
             "financieros",
+            "reason": "consent-required",
         },
     ]
     # The run_ref was not used up: a payable roll under it is accepted.
@@ -442,7 +452,7 @@ async def test_names_and_amounts_the_bank_could_not_take_are_refused_at_intake(
     assert run["items"] == 1
     rejected = run["reconciliation"]["rejected_at_intake"]
     assert [r["row"] for r in rejected] == list(range(2, 2 + len(variants)))  # roll order
-    assert [(r["field"], r["reason"]) for r in rejected] == [
+    assert [(r["field"], r["message"]) for r in rejected] == [
         (
             "dni",
             "la persona titular no tiene un consentimiento activo para pagos con datos financieros",
@@ -457,6 +467,12 @@ async def test_names_and_amounts_the_bank_could_not_take_are_refused_at_intake(
     ]
     english = await http.get(f"/v1/payment-runs/{run['id']}", headers=pay)
     assert english.headers["content-language"] == "en"
-    assert english.json()["data"]["reconciliation"]["rejected_at_intake"][1]["reason"] == (
-        "expected valid Unicode text"
+    rejected = english.json()["data"]["reconciliation"]["rejected_at_intake"]
+    assert rejected[0]["message"] == (
+        "no active consent of the holder for payment with financial data"
     )
+    # The code stays the same in every language: clients key on it.
+    assert [r["reason"] for r in rejected[:2]] == [
+        "consent-required",
+        "expected valid Unicode text",
+    ]
