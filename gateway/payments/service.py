@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.calls.audited import ConsentCheck
 from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.i18n import N_, Text, render
-from gateway.core.limits import has_control_characters, is_unicode_text, named_key
+from gateway.core.limits import is_unicode_text, named_key
 from gateway.core.problems import NotFound, ValidationFailed
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.identifiers import IdentifierError, parse_cci, parse_document
@@ -70,6 +71,9 @@ def intake_in_locale(run: dict[str, Any], locale: str) -> dict[str, Any]:
     return {**run, "reconciliation": {**reconciliation, "rejected_at_intake": worded}}
 
 
+#: The key, in a run's stored reconciliation, of how many transfers intake rejected.
+INTAKE_COUNT = "rejected_at_intake_count"
+
 #: What a transfer of a payment roll holds (``PaymentRunRequest.transfers``).
 TRANSFER_FIELDS = frozenset({"end_to_end_id", "dni", "cci", "amount", "name"})
 
@@ -87,12 +91,9 @@ def check_item(item: dict[str, Any]) -> tuple[str, str] | None:
             parser(item.get(field))
         except IdentifierError as exc:
             return field, str(exc)
-    try:
-        amount = Decimal(str(item.get("amount")))
-    except InvalidOperation:
-        return "amount", N_("expected an amount in soles")
-    if not amount.is_finite():  # "NaN", "sNaN", "Infinity": Decimal reads them
-        return "amount", N_("expected an amount in soles")
+    amount = _amount(item.get("amount"))
+    if amount is None:
+        return "amount", N_("expected an amount in soles, such as 200.00")
     if amount <= 0 or amount > 10_000 or amount != amount.quantize(Decimal("0.01")):
         return "amount", N_("more than 0, at most 10,000, two decimals")
     name = item.get("name")
@@ -100,14 +101,59 @@ def check_item(item: dict[str, Any]) -> tuple[str, str] | None:
         return "name", N_("required")
     if not isinstance(name, str):
         return "name", N_("expected text")
-    if not name.strip():
-        return "name", N_("empty: the holder's name is needed")
+    problem = _name_problem(name)
+    return None if problem is None else ("name", problem)
+
+
+# An amount written as text: ASCII digits without a leading zero, a point and decimals
+# ("200", "200.5", "200.00"; the range and the two decimals are checked on the value);
+# Decimal alone would also read "1e2", "2_00", "+200", " 200" and other scripts' digits.
+_AMOUNT_TEXT = re.compile(r"(?:0|[1-9][0-9]{0,15})(?:\.[0-9]{1,20})?")
+
+
+def _amount(value: object) -> Decimal | None:
+    """A transfer's amount: text as :data:`_AMOUNT_TEXT`, or a JSON number (read as
+    written, ``gateway.core.jsonbody.ExactNumbersRoute``); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, str) and _AMOUNT_TEXT.fullmatch(value):
+        return Decimal(value)
+    return None
+
+
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+# Unicode general categories a holder's name cannot hold: control characters (C0 and
+# C1), formatting and invisible ones (zero-width space, byte order mark, bidirectional
+# overrides), line and paragraph separators, private-use and unassigned code points.
+_INVISIBLE = frozenset({"Cf", "Zl", "Zp", "Co", "Cn"})
+
+
+def _name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a holder's name in a pain.001 (``Nm``, Max140Text), or
+    None: at most 140 characters, valid Unicode, no control or invisible character, and
+    at least one letter."""
     if len(name) > 140:  # Max140Text (ISO 20022)
-        return "name", N_("1 to 140 characters")
+        return N_("1 to 140 characters")
+    if not name.strip():
+        return N_("empty: the holder's name is needed")
+    if name.isascii():  # the common case, without a look-up per character
+        if _ASCII_CONTROL.search(name):
+            return N_("control characters are not allowed")
+        return None if _ASCII_LETTER.search(name) else N_("expected a name: it has no letter")
     if not is_unicode_text(name):  # a lone surrogate cannot be written in the pain.001
-        return "name", N_("expected valid Unicode text")
-    if has_control_characters(name):  # nor a control character (XML 1.0 §2.2)
-        return "name", N_("control characters are not allowed")
+        return N_("expected valid Unicode text")
+    categories = {unicodedata.category(character) for character in name}
+    if "Cc" in categories:  # nor a control character (XML 1.0 §2.2)
+        return N_("control characters are not allowed")
+    if categories & _INVISIBLE:
+        return N_("invisible or formatting characters are not allowed")
+    if not any(category.startswith("L") for category in categories):
+        return N_("expected a name: it has no letter")
     return None
 
 
@@ -222,7 +268,11 @@ class PaymentService:
                 "chunks": -(-len(accepted) // self.chunk_size),
                 "chunks_done": 0,
                 "attempts": 0,
-                "reconciliation": {"rejected_at_intake": rejections[:1000]},
+                # The first 1,000 rejections, and how many there were in all.
+                "reconciliation": {
+                    "rejected_at_intake": rejections[:1000],
+                    INTAKE_COUNT: len(rejections),
+                },
                 "not_before": now,
                 "created_at": now,
                 "finished_at": None,
@@ -254,9 +304,7 @@ class PaymentService:
                 }
             )
         await payments.add_items(rows)
-        view = await self.view(session, run_id)
-        view["rejected_at_intake"] = len(rejections)
-        return Accepted(view, created=True)
+        return Accepted(await self.view(session, run_id), created=True)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -265,6 +313,12 @@ class PaymentService:
         run = await payments.run(run_id)
         if run is None:
             raise NotFound(N_("no payment run with this id"))
+        reconciliation = dict(run.reconciliation or {})
+        # Kept in the reconciliation's document; answered beside it (runs stored before
+        # the count was kept list all their rejections, up to 1,000).
+        rejected = reconciliation.pop(
+            INTAKE_COUNT, len(reconciliation.get("rejected_at_intake", []))
+        )
         counts = await payments.status_counts(run_id)
         reasons = await payments.rejection_counts(run_id)
         return {
@@ -281,7 +335,8 @@ class PaymentService:
             "pending": sum(v for k, v in counts.items() if k not in ("paid", "rejected")),
             "attempts": run.attempts,
             "last_error": run.last_error,
-            "reconciliation": dict(run.reconciliation or {}),
+            "reconciliation": reconciliation,
+            "rejected_at_intake": rejected,
             "triggered_by": run.triggered_by,
             "triggered_by_user": run.triggered_by_user,
         }

@@ -9,6 +9,7 @@ import random
 import re
 import signal
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 
 from gateway.core.db import transaction
+from gateway.payments.service import check_item
 from gateway.settings import Settings
 from tests.fixtures.gateway import GetToken, bearer
 from tests.fixtures.partners import Grant, Mocks, purpose
@@ -67,7 +69,7 @@ async def test_a_roll_is_paid_once_and_reconciled(
     assert (run["items"], run["chunks"], run["rejected_at_intake"]) == (12, 3, 6)
     reasons = {r["field"]: r["reason"] for r in run["reconciliation"]["rejected_at_intake"]}
     assert reasons["Dni"] == reasons["key6"] == "not a field of a transfer"
-    assert reasons["amount"] == "expected an amount in soles"  # NaN: not a 500
+    assert reasons["amount"] == "expected an amount in soles, such as 200.00"  # NaN: not a 500
     assert "60542601" not in created.text
     assert reasons["dni"] == "consent-required"  # the code; its message says it in words
     assert reasons["cci"].startswith("expected")
@@ -79,7 +81,7 @@ async def test_a_roll_is_paid_once_and_reconciled(
     rejected = spanish.json()["data"]["reconciliation"]["rejected_at_intake"]
     en_espanol = {r["field"]: r["message"] for r in rejected}
     assert en_espanol["Dni"] == "no es un campo de una transferencia"
-    assert en_espanol["amount"] == "se esperaba un monto en soles"
+    assert en_espanol["amount"] == "se esperaba un monto en soles, como 200.00"
     assert en_espanol["dni"].startswith("la persona titular no tiene un consentimiento activo")
 
     again = await http.post("/v1/payment-runs", json=roll("2021-03-T1", transfers), headers=pay)
@@ -467,6 +469,7 @@ async def test_names_and_amounts_the_bank_could_not_take_are_refused_at_intake(
     ]
     english = await http.get(f"/v1/payment-runs/{run['id']}", headers=pay)
     assert english.headers["content-language"] == "en"
+    assert run["rejected_at_intake"] == english.json()["data"]["rejected_at_intake"] == 8
     rejected = english.json()["data"]["reconciliation"]["rejected_at_intake"]
     assert rejected[0]["message"] == (
         "no active consent of the holder for payment with financial data"
@@ -476,3 +479,64 @@ async def test_names_and_amounts_the_bank_could_not_take_are_refused_at_intake(
         "consent-required",
         "expected valid Unicode text",
     ]
+
+
+ROW = {"end_to_end_id": "E-1", "dni": "60542601", "cci": "01820347943696204803", "name": "ANA"}
+
+
+@pytest.mark.parametrize(
+    ("amount", "reason"),
+    [
+        ("200.00", None),
+        ("200", None),
+        ("200.5", None),
+        (200, None),
+        (Decimal("200.00"), None),  # a JSON number, read as written
+        ("1e2", "expected an amount in soles, such as 200.00"),
+        ("2_00", "expected an amount in soles, such as 200.00"),
+        ("\u0662\u0660\u0660", "expected an amount in soles, such as 200.00"),  # Arabic-Indic
+        ("\uff12\uff10\uff10", "expected an amount in soles, such as 200.00"),  # full width
+        ("+200", "expected an amount in soles, such as 200.00"),
+        (" 200.00", "expected an amount in soles, such as 200.00"),
+        ("200.00\u00a0", "expected an amount in soles, such as 200.00"),
+        ("0200.00", "expected an amount in soles, such as 200.00"),
+        ("200,00", "expected an amount in soles, such as 200.00"),
+        ("NaN", "expected an amount in soles, such as 200.00"),
+        (True, "expected an amount in soles, such as 200.00"),
+        (Decimal("1e2"), None),  # 1e2 as a JSON number is 100
+        (Decimal("Infinity"), "expected an amount in soles, such as 200.00"),
+        ("200.001", "more than 0, at most 10,000, two decimals"),
+        ("0", "more than 0, at most 10,000, two decimals"),
+        ("10000.01", "more than 0, at most 10,000, two decimals"),
+        (Decimal("200.0000000000000001"), "more than 0, at most 10,000, two decimals"),
+    ],
+)
+def test_an_amount_is_plain_digits_or_a_json_number(amount: object, reason: str | None) -> None:
+    problem = check_item({**ROW, "amount": amount})
+    assert problem == (None if reason is None else ("amount", reason))
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("MARÍA ÑAUPARI D'ÁVILA", None),
+        ("Jose\u0301 Quispe", None),  # a combining accent after its letter
+        ("ANA \U0001f600", None),  # an emoji beside letters is text a pain.001 can carry
+        ("   ", "empty: the holder's name is needed"),
+        ("\u00a0\u3000", "empty: the holder's name is needed"),
+        ("60542601", "expected a name: it has no letter"),
+        ("\u0301\u0301", "expected a name: it has no letter"),
+        ("A\u0001B", "control characters are not allowed"),
+        ("TITULAR\u0085X", "control characters are not allowed"),  # C1
+        ("\u00e1\u007f", "control characters are not allowed"),
+        ("A\u2028B", "invisible or formatting characters are not allowed"),
+        ("\u200b\u200bA", "invisible or formatting characters are not allowed"),
+        ("\ufeffANA", "invisible or formatting characters are not allowed"),
+        ("MARIA \u202e QUISPE", "invisible or formatting characters are not allowed"),
+        ("\ud800X", "expected valid Unicode text"),
+        ("N" * 141, "1 to 140 characters"),
+    ],
+)
+def test_a_name_is_text_a_pain001_can_carry(name: str, reason: str | None) -> None:
+    problem = check_item({**ROW, "amount": "200.00", "name": name})
+    assert problem == (None if reason is None else ("name", reason))
