@@ -84,6 +84,8 @@ HEAD_ROUTES = (
     "/redoc",
     "/v1/services",
     "/v1/audit/keys",
+    "/.well-known/jwks.json",
+    "/.well-known/oauth-authorization-server",
 )
 
 

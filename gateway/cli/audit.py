@@ -151,16 +151,17 @@ def audit_seal() -> None:
             await engine.dispose()
 
     result = asyncio.run(run())
-    typer.echo(
-        _(
-            "events sealed: {sealed} (void: {voided}); head {head}; checkpoints at {checkpoints}"
-        ).format(
-            sealed=result.sealed,
-            voided=result.voided,
-            head=result.head_seq,
-            checkpoints=result.checkpoints or _("none"),
-        )
+    sealed = _("events sealed: {sealed} (void: {voided}); last sealed event: {head}").format(
+        sealed=result.sealed, voided=result.voided, head=result.head_seq
     )
+    checkpoints = (
+        _("new checkpoints at events {seqs}").format(
+            seqs=", ".join(str(seq) for seq in result.checkpoints)
+        )
+        if result.checkpoints
+        else _("no new checkpoint")
+    )
+    typer.echo(f"{sealed}; {checkpoints}")
 
 
 @audit_app.command(

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import httpx
@@ -146,8 +147,10 @@ async def test_verify_checkpoints_keys_and_cli(
     tmp_path: Path,
 ) -> None:
     await traffic(http, mocks, consumer)
-    sealed = await invoke_async(["audit", "seal"], env_for(settings))
+    sealed = await invoke_async(["audit", "seal"], env_for(settings) | {"LANG": "C"})
     assert sealed.exit_code == 0, sealed.output
+    said = r"último evento sellado: \d+; (puntos de control nuevos en los eventos [\d, ]+|ningún"
+    assert re.search(said + r" punto de control nuevo)\n", sealed.output), sealed.output
     auditor = bearer(await get_token(["auditor"], ["audit"])) | AUDIT
 
     report = (await http.get("/v1/audit/verify", headers=auditor)).json()["data"]

@@ -16,14 +16,14 @@ PATHS = [template.replace("{slug}", "not-found") for template in HEAD_ROUTES]
 
 @pytest.mark.parametrize("path", PATHS)
 async def test_head_answers_as_get_without_the_body(
-    app: FastAPI, http: httpx.AsyncClient, get_token: GetToken, path: str
+    app: FastAPI, get_token: GetToken, path: str
 ) -> None:
     headers = bearer(await get_token(["consumer"])) if path == "/v1/services" else {}
-    get = await http.get(path, headers=headers)
     async with (
         serve_on_loopback(app) as url,
         httpx.AsyncClient(base_url=url, headers=ENGLISH) as real,
     ):
+        get = await real.get(path, headers=headers)
         head = await real.head(path, headers=headers)
     assert head.status_code == get.status_code
     assert head.content == b""
