@@ -45,6 +45,7 @@ from gateway.console.web import (
     settings_of,
     signed_in,
 )
+from gateway.core.errors import allowed_methods
 from gateway.core.i18n import LOCALES
 from gateway.core.jsonbody import JSONBodyRoute
 
@@ -314,7 +315,7 @@ def _pages_for_errors(app: FastAPI) -> None:
             and not request.url.path.startswith("/console/static")
             and exc.status_code in (404, 405)
         ):
-            return render(
+            page = render(
                 request,
                 None,
                 "error.html",
@@ -324,6 +325,9 @@ def _pages_for_errors(app: FastAPI) -> None:
                 },
                 status=exc.status_code,
             )
+            if exc.status_code == 405:  # RFC 9110 §15.5.6: the methods the page takes
+                page.headers["Allow"] = allowed_methods(request)
+            return page
         if previous is None:
             raise exc
         answer = previous(request, exc)

@@ -319,14 +319,14 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
         detail = N_("Method Not Allowed")
     headers = getattr(exc, "headers", None)
     if exc.status_code == 405:
-        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
     return problem_response(problem, detail, request, headers=headers)
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
-def _allowed_methods(request: Request) -> str:
+def allowed_methods(request: Request) -> str:
     """Every method some route answers at this path (RFC 9110 §10.2.1); the framework's
     own ``Allow`` names only the methods of the first route that matched the path."""
     allowed = [

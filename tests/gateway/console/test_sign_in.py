@@ -309,3 +309,8 @@ async def test_a_mistyped_console_address_is_a_page_and_the_api_keeps_problems(
     api = await http.get("/v1/no-such-thing")
     assert api.status_code == 404
     assert api.headers["content-type"] == "application/problem+json"
+    # A page asked with a method it does not take says which it takes (RFC 9110 §15.5.6).
+    wrong = await http.put("/console/login")
+    assert wrong.status_code == 405
+    assert wrong.headers["content-type"].startswith("text/html")
+    assert wrong.headers["allow"] == "GET, POST"
