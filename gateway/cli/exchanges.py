@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any
 
 import typer
@@ -10,6 +11,8 @@ import typer
 from gateway.calls.validation import MAX_WINDOW_DAYS, range_fault
 from gateway.cli.common import DATE, _, fail, get_settings, require_schema, shown, with_state
 from gateway.core.db import transaction
+
+_CODE = re.compile(r"[0-9]{1,6}")  # no longer than a ubigeo: never a DNI (8 digits)
 
 exchanges_app = typer.Typer(help=_("Periodic exchanges (durable jobs)."), no_args_is_help=True)
 
@@ -41,11 +44,15 @@ def exchanges_run(
 
     settings = get_settings()
     require_schema(settings)
-    try:
-        districts = load_table(settings.ubigeo_file)
-        codes = [districts.to_inei(code, "inei") for code in ubigeo or []]
-    except IdentifierError as exc:
-        raise fail(f"--ubigeo: {shown(exc.text)}") from None
+    districts = load_table(settings.ubigeo_file)
+    codes = []
+    for code in ubigeo or []:
+        try:
+            codes.append(districts.to_inei(code, "inei"))
+        except IdentifierError as exc:
+            # A district code is public (INEI's), so it is named when it looks like one.
+            named = code if _CODE.fullmatch(code) else "…"
+            raise fail(f"--ubigeo {named}: {shown(exc.text)}") from None
     dates = []
     for option, value in (("--born-from", born_from), ("--born-to", born_to)):
         try:

@@ -95,7 +95,14 @@ def test_the_command_line_names_the_option_of_a_bad_date_or_district(
         (["--born-from", "20210201", "--born-to", "2021-02-03"], "--born-from: se esperaba"),
         (
             ["--born-from", "2021-02-01", "--born-to", "2021-02-03", "--ubigeo", "900501"],
-            "--ubigeo: no es un código de distrito en la codificación INEI",
+            "--ubigeo 900501: no es un código de distrito en la codificación INEI",
+        ),
+        (  # a number longer than a district code (a DNI typed there) is not shown
+            [
+                *("--born-from", "2021-02-01", "--born-to", "2021-02-03"),
+                *("--ubigeo", "60542601", "--ubigeo", "900501"),
+            ],
+            "--ubigeo …: ",
         ),
     ]:
         refused = runner.invoke(cli, [*base, *args], env=env)
