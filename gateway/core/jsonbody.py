@@ -130,25 +130,25 @@ def _repeats(value: Any, where: Location) -> Iterator[Location]:
                 yield from _repeats(item, (*where, index))
 
 
-def is_json(content_type: str | None) -> bool:
-    """Whether a ``Content-Type`` is one FastAPI reads as JSON: ``application/json`` or
-    ``application/<x>+json`` (RFC 6839 §3.1), parameters aside."""
-    if not content_type:
-        return False
+def _media(content_type: str) -> Message:
     message = Message()
     message["content-type"] = content_type
-    if message.get_content_maintype() != "application":
+    return message
+
+
+def is_json(media: Message) -> bool:
+    """Whether a parsed ``Content-Type`` is one FastAPI reads as JSON:
+    ``application/json`` or ``application/<x>+json`` (RFC 6839 §3.1), parameters aside."""
+    if media.get_content_maintype() != "application":
         return False
-    subtype = message.get_content_subtype()
+    subtype = media.get_content_subtype()
     return subtype == "json" or subtype.endswith("+json")
 
 
-def is_utf8(content_type: str) -> bool:
+def is_utf8(media: Message) -> bool:
     """Whether a JSON ``Content-Type`` leaves the body in UTF-8: no ``charset`` parameter
     (RFC 8259 §11 defines none), or one naming UTF-8."""
-    message = Message()
-    message["content-type"] = content_type
-    charset = message.get_param("charset")
+    charset = media.get_param("charset")
     if charset is None:
         return True
     try:
@@ -212,8 +212,9 @@ class JSONBodyRoute(APIRoute):
             request = _StrictRequest(request.scope, request.receive)
             request.parse_float = parse_float
             content_type = request.headers.get("content-type")
-            if content_type and is_json(content_type) and await request.body():
-                if not is_utf8(content_type):
+            media = _media(content_type) if content_type else None
+            if media is not None and is_json(media) and await request.body():
+                if not is_utf8(media):
                     raise _not_utf8()
                 try:
                     await request.json()

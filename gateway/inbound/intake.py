@@ -25,11 +25,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.calls.audited import AuditedCall, Call, audited_call, project
 from gateway.calls.validation import invalid
-from gateway.core.errors import request_locale
+from gateway.core.errors import language_headers, request_locale
 from gateway.core.i18n import Text, render
 from gateway.core.problems import PayloadTooLarge, ProblemError
 from gateway.inbound.feeds import NOTICES, Feed, Notices
@@ -69,6 +70,14 @@ class Pushed:
     receipt: Receipt
     answer: dict[str, Any]
     status: int
+    locale: str
+
+    def response(self) -> JSONResponse:
+        """The answer as sent: its rejections' reasons are in :attr:`locale`, which the
+        headers say (``gateway.core.errors.language_headers``)."""
+        return JSONResponse(
+            self.answer, status_code=self.status, headers=language_headers(self.locale)
+        )
 
 
 async def push_rows(
@@ -211,7 +220,7 @@ def _answer(audited: AuditedCall, receipt: Receipt, locale: str) -> Pushed:
     if body.get("rejections"):
         body = {**body, "rejections": _in_locale(body["rejections"], locale)}
     answer = audited.respond(project(body, audited.fields), status=status)
-    return Pushed(receipt, answer, status)
+    return Pushed(receipt, answer, status, locale)
 
 
 def _in_locale(rejections: list[dict[str, Any]], locale: str) -> list[dict[str, Any]]:

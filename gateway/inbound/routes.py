@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from gateway.auth.dependencies import Session
 from gateway.calls.answers import documented
 from gateway.calls.caller import Caller
-from gateway.core.errors import Problem, language_headers, problem_responses, request_locale
+from gateway.core.errors import Problem, problem_responses
 from gateway.core.i18n import N_
 from gateway.core.jsonbody import JSONBodyRoute
 from gateway.core.limits import body_limit
@@ -113,11 +113,7 @@ def _push(feed_name: str) -> Any:
             request.stream(),
             int(declared) if declared.isdigit() else None,
         )
-        return JSONResponse(
-            pushed.answer,
-            status_code=pushed.status,
-            headers=language_headers(request_locale(call.request)),
-        )
+        return pushed.response()
 
     push.__name__ = f"push_{feed_name.replace('-', '_')}"
     return push
@@ -196,11 +192,7 @@ async def push_payment_status(
     pushed = await push_document(
         call, session, FEEDS["payment-status"], message_id, lambda: _document(request)
     )
-    return JSONResponse(
-        pushed.answer,
-        status_code=pushed.status,
-        headers=language_headers(request_locale(call.request)),
-    )
+    return pushed.response()
 
 
 @router.post(
@@ -215,8 +207,4 @@ async def push_settlements(request: Request, call: Caller, message_id: MessageId
     pushed = await push_document(
         call, None, FEEDS["settlements"], message_id, lambda: _document(request)
     )
-    return JSONResponse(
-        pushed.answer,
-        status_code=pushed.status,
-        headers=language_headers(request_locale(call.request)),
-    )
+    return pushed.response()

@@ -21,6 +21,17 @@ from tests.fixtures.payments import payees, roll, transfer
 JSON = {"Content-Type": "application/json"}
 
 
+async def lookups(
+    http: httpx.AsyncClient, consumer: dict[str, str], content: str | bytes, media_type: str
+) -> httpx.Response:
+    """A batch of phone-line look-ups sent as ``content`` with ``media_type``."""
+    return await http.post(
+        "/v1/phone-line-lookups",
+        content=content,
+        headers=consumer | purpose("contact") | {"Content-Type": media_type},
+    )
+
+
 def test_a_repeated_key_is_located_in_the_document() -> None:
     document = (
         '{"run_id": "r", "transfers": [{"dni": "1", "amount": "2"},'
@@ -157,11 +168,7 @@ async def test_a_body_is_read_as_json_by_its_media_type(
     status: int,
     errors: list[dict[str, str]],
 ) -> None:
-    refused = await http.post(
-        "/v1/phone-line-lookups",
-        content=content,
-        headers=consumer | purpose("contact") | {"Content-Type": media_type},
-    )
+    refused = await lookups(http, consumer, content, media_type)
     assert refused.status_code == status, refused.text
     assert refused.json()["errors"] == errors
 
@@ -232,11 +239,7 @@ async def test_a_json_body_is_utf_8(
     content_type: str,
     status: int,
 ) -> None:
-    answered = await http.post(
-        "/v1/phone-line-lookups",
-        content=content,
-        headers=consumer | purpose("contact") | {"Content-Type": content_type},
-    )
+    answered = await lookups(http, consumer, content, content_type)
     assert answered.status_code == status, answered.text
     field = {400: "body", 415: "header.content-type", 422: "body.dnis"}[status]
     assert [e["field"] for e in answered.json()["errors"]] == [field]
