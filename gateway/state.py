@@ -220,7 +220,7 @@ class AppState:
         except LookupError:  # a wiring without an SMS centre
             pass
         else:
-            sms.listen(reminders.handler(sessions))
+            sms.listen(reminders.handler(sessions, smsc.window_size))
 
             async def keep_bound(session: AsyncSession) -> int:
                 # Receipts and replies arrive only on an open bind: hold one while any

@@ -2,7 +2,8 @@
 
 ``base_url`` is the SMSC's SMPP address as ``smpp://host:port`` (2775 is SMPP's
 registered port); ``system_id`` and ``password`` are the ESME account the operator
-issued; ``messages_per_second`` and the sending hours are the operator's window.
+issued; ``messages_per_second`` and the sending hours are the operator's window;
+``window_size`` is the SMSC's window of ``deliver_sm`` awaiting acknowledgement.
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ class SmscSettings(ResilienceSettings):
     service_type: str = Field(default="JNT", max_length=5)
     # The destination's country code, put before the national mobile number.
     country_code: str = Field(default="51", pattern=r"^\d{1,3}$")
-    # The operator's window: at most this many submit_sm per second on the bind ...
+    # The SMSC's window: the deliver_sm (receipts, replies) it sends on a bind before it
+    # waits for their acknowledgements (SMPP 3.4 section 2.7), as the operator states it
+    # with the account (the sandbox SMSC's is 64). The gateway stores that many receipts
+    # together as soon as they are in, without waiting for more.
+    window_size: int = Field(default=64, ge=1, le=10_000)
+    # The operator's rate: at most this many submit_sm per second on the bind ...
     messages_per_second: float = Field(default=50.0, gt=0, le=10_000)
     # ... and only between these hours (local time of ``time_zone``, end excluded).
     sending_from_hour: int = Field(default=8, ge=0, le=23)

@@ -16,6 +16,7 @@ delivery receipt reconciled, and opt-out replies honoured.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -42,8 +43,9 @@ from gateway.reminders.repository import ReminderRepository
 log = structlog.get_logger("gateway.reminders")
 
 KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-#: Receipts are stored together when they arrive within this many seconds of each other,
-#: at most this many per transaction.
+#: Receipts arriving together are stored in one transaction: those that came within
+#: RECEIPT_WINDOW seconds of the first, or fewer once the SMSC's window of them is waiting
+#: (it sends no more until they are acknowledged), at most RECEIPT_BATCH per transaction.
 RECEIPT_WINDOW = 0.02
 RECEIPT_BATCH = 500
 
@@ -250,17 +252,27 @@ class ReminderService:
         return await ReminderRepository(session).unsettled()
 
     def handler(
-        self, sessions: async_sessionmaker[AsyncSession]
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        window: int = RECEIPT_BATCH,
+        wait: float = RECEIPT_WINDOW,
     ) -> Callable[[SmsEvent], Awaitable[None]]:
         """The SMSC adapter's handler: each event stored and committed before the SMSC is
-        told it arrived. Receipts arriving together (within :data:`RECEIPT_WINDOW`
-        seconds, up to :data:`RECEIPT_BATCH`) share one transaction; each caller still
+        told it arrived. Receipts arriving together share one transaction: those that
+        came within ``wait`` seconds of the first (:data:`RECEIPT_WINDOW`), or as soon as
+        ``window`` of them are waiting (the SMSC's window: the ``deliver_sm`` it sends
+        before waiting for their acknowledgements, SMPP 3.4 section 2.7, so waiting
+        longer only leaves it idle), up to :data:`RECEIPT_BATCH`. Each caller still
         learns its own outcome (UnknownMessage for an id not stored)."""
         pending: list[tuple[DeliveryReport, asyncio.Future[None]]] = []
         flushing = self._flushing
+        window = max(1, min(window, RECEIPT_BATCH))
+        full = asyncio.Event()
 
         async def flush() -> None:
-            await asyncio.sleep(RECEIPT_WINDOW)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(full.wait(), wait)
+            full.clear()
             batch = pending[:]
             pending.clear()
             now = datetime.now(UTC)
@@ -295,6 +307,8 @@ class ReminderService:
                 return
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             pending.append((event, future))
+            if len(pending) >= window:
+                full.set()
             if len(pending) == 1 or len(pending) % RECEIPT_BATCH == 0:
                 task = asyncio.create_task(flush())
                 flushing.add(task)

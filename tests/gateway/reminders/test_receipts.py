@@ -69,3 +69,55 @@ async def test_a_receipt_after_a_burst_is_stored_too(app: FastAPI) -> None:
     async with transaction(state.sessions) as session:
         stored = dict((await session.execute(select(Reminder.message_id, Reminder.state))).all())
     assert stored == {"late0": "delivered", "late1": "delivered", "late2": "failed"}
+
+
+async def test_a_steady_stream_of_receipts_is_stored_as_it_comes(app: FastAPI) -> None:
+    """Receipts that never pause (one every half millisecond here) are still stored in
+    bounded waits: the first is committed long before the stream ends."""
+    state = app.state.gateway
+    count = 600
+    await sent(app, count, "s")
+    handle = state.reminders.handler(state.sessions)
+    now = datetime.now(UTC)
+    waiting = []
+    first_stored_at = None
+    for n in range(count):
+        waiting.append(
+            asyncio.ensure_future(
+                handle(DeliveryReport(f"s{n}", "delivered", "DELIVRD", "000", now))
+            )
+        )
+        if first_stored_at is None and waiting[0].done():
+            first_stored_at = n
+        await asyncio.sleep(0.0005)
+    assert await asyncio.wait_for(asyncio.gather(*waiting), 30) == [None] * count
+    assert first_stored_at is not None
+    assert first_stored_at < count // 2
+
+
+async def test_a_full_window_of_receipts_is_stored_without_waiting_for_more(
+    app: FastAPI,
+) -> None:
+    """Once the SMSC's window of receipts is in, it sends no more until they are
+    acknowledged: they are stored at once, not after the handler's wait (an hour
+    here), while fewer than a window wait for the rest of it."""
+    state = app.state.gateway
+    await sent(app, 8, "w")
+    handle = state.reminders.handler(state.sessions, window=4, wait=3600)
+    now = datetime.now(UTC)
+
+    def receipt(n: int) -> asyncio.Future[None]:
+        return asyncio.ensure_future(
+            handle(DeliveryReport(f"w{n}", "delivered", "DELIVRD", "000", now))
+        )
+
+    first = [receipt(n) for n in range(4)]
+    assert await asyncio.wait_for(asyncio.gather(*first), 10) == [None] * 4
+    alone = receipt(4)
+    await asyncio.sleep(0.5)
+    assert not alone.done()
+    rest = [alone, *(receipt(n) for n in range(5, 8))]
+    assert await asyncio.wait_for(asyncio.gather(*rest), 10) == [None] * 4
+    async with transaction(state.sessions) as session:
+        states = (await session.execute(select(Reminder.state))).scalars().all()
+    assert states == ["delivered"] * 8
