@@ -6,13 +6,15 @@ sends it again."""
 from __future__ import annotations
 
 import asyncio
+from asyncio import Future
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from sqlalchemy import event, select, update
 
 from gateway.core.db import transaction
-from gateway.partners.models import DeliveryReport
+from gateway.partners.models import DeliveryReport, SmsEvent
 from gateway.partners.ports import UnknownMessage
 from gateway.reminders.models import Reminder
 from gateway.reminders.service import RECEIPT_BATCH
@@ -29,6 +31,12 @@ async def sent(app: FastAPI, count: int, prefix: str) -> None:
                 .where(Reminder.reminder_key == key)
                 .values(state="sent", message_id=f"{prefix}{n}")
             )
+
+
+def delivered(handle: Callable[[SmsEvent], Awaitable[None]], message_id: str) -> Future[None]:
+    """The delivery receipt of ``message_id`` handed to ``handle``, as a task."""
+    report = DeliveryReport(message_id, "delivered", "DELIVRD", "000", datetime.now(UTC))
+    return asyncio.ensure_future(handle(report))
 
 
 async def test_receipts_together_share_bounded_transactions(app: FastAPI) -> None:
@@ -78,15 +86,10 @@ async def test_a_steady_stream_of_receipts_is_stored_as_it_comes(app: FastAPI) -
     count = 600
     await sent(app, count, "s")
     handle = state.reminders.handler(state.sessions)
-    now = datetime.now(UTC)
     waiting = []
     first_stored_at = None
     for n in range(count):
-        waiting.append(
-            asyncio.ensure_future(
-                handle(DeliveryReport(f"s{n}", "delivered", "DELIVRD", "000", now))
-            )
-        )
+        waiting.append(delivered(handle, f"s{n}"))
         if first_stored_at is None and waiting[0].done():
             first_stored_at = n
         await asyncio.sleep(0.0005)
@@ -104,19 +107,12 @@ async def test_a_full_window_of_receipts_is_stored_without_waiting_for_more(
     state = app.state.gateway
     await sent(app, 8, "w")
     handle = state.reminders.handler(state.sessions, window=4, wait=3600)
-    now = datetime.now(UTC)
-
-    def receipt(n: int) -> asyncio.Future[None]:
-        return asyncio.ensure_future(
-            handle(DeliveryReport(f"w{n}", "delivered", "DELIVRD", "000", now))
-        )
-
-    first = [receipt(n) for n in range(4)]
+    first = [delivered(handle, f"w{n}") for n in range(4)]
     assert await asyncio.wait_for(asyncio.gather(*first), 10) == [None] * 4
-    alone = receipt(4)
+    alone = delivered(handle, "w4")
     await asyncio.sleep(0.5)
     assert not alone.done()
-    rest = [alone, *(receipt(n) for n in range(5, 8))]
+    rest = [alone, *(delivered(handle, f"w{n}") for n in range(5, 8))]
     assert await asyncio.wait_for(asyncio.gather(*rest), 10) == [None] * 4
     async with transaction(state.sessions) as session:
         states = (await session.execute(select(Reminder.state))).scalars().all()
