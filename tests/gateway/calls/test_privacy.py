@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
-from sqlalchemy.engine import make_url
 
 from adapters.sandbox.population import Household
 from gateway.consent.models import Consent, ConsentRevision
 from gateway.core.data_keys import DataKeyring
-from gateway.core.db import sync_url, transaction
+from gateway.core.db import transaction
 from gateway.exchanges.models import ExchangeChunk, ExchangeRun
 from gateway.idempotency.models import IdempotencyRecord
-from gateway.models import all_tables
 from gateway.settings import Settings
 from tests.fixtures.cli import env_for, invoke_async
+from tests.fixtures.database import found_in_clear, stored_text
 from tests.fixtures.partners import Grant, Mocks, purpose
 
 pytestmark = pytest.mark.partner_mocks
@@ -72,29 +70,6 @@ def identifiers(mocks: Mocks, households: list[Household]) -> set[str]:
     return found
 
 
-def stored_text(database_url: str) -> bytes:
-    """Everything the gateway stored: the raw SQLite files, or every PostgreSQL value."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        assert url.database
-        base = Path(url.database)
-        return b"".join(p.read_bytes() for p in (base, Path(f"{base}-wal")) if p.exists())
-    from sqlalchemy import create_engine as create_sync_engine
-
-    engine = create_sync_engine(sync_url(database_url))
-    chunks: list[bytes] = []
-    with engine.connect() as conn:
-        for table in all_tables():
-            for row in conn.execute(select(table)):
-                for value in row:
-                    if isinstance(value, bytes | memoryview):
-                        chunks.append(bytes(value))
-                    else:
-                        chunks.append(json.dumps(value, default=str).encode())
-    engine.dispose()
-    return b"\x00".join(chunks)
-
-
 async def test_no_personal_identifier_is_stored_in_clear(
     app: FastAPI,
     settings: Settings,
@@ -132,10 +107,10 @@ async def test_no_personal_identifier_is_stored_in_clear(
         headers=consumer | purpose("contact", **{"X-User-Id": canary}),
     )
     stored = stored_text(settings.database_url)
-    assert canary.encode() in stored
+    assert found_in_clear([canary], stored) == [canary]
     secrets = identifiers(mocks, households)
     assert len(secrets) > 25
-    leaked = sorted(s for s in secrets if s.encode() in stored)
+    leaked = found_in_clear(secrets, stored)
     assert leaked == [], f"{len(leaked)} identifiers found in clear"
     # The scan would see them: the same identifiers are in the answers the clients got.
     answers = (
