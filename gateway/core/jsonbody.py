@@ -20,7 +20,9 @@ JSON (RFC 8259 §6).
   ("repeated"), ``NaN`` and a body that is not JSON with 400 ``bad-request``, as FastAPI
   answers a body it cannot decode. The body is UTF-8 (RFC 8259 §8.1): bytes that are
   not are not JSON, and a ``charset`` naming another encoding is refused with 415.
-  FastAPI then validates the value read, not a second reading of the body.
+  These refusals come after the route's other dependencies, as a body that fails its
+  schema does: a caller without a valid token gets 401, whatever its body. FastAPI then
+  validates the value read, not a second reading of the body.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ import json
 from collections.abc import Callable, Coroutine, Iterator
 from decimal import Decimal
 from email.message import Message
-from typing import Any
+from typing import Any, cast
 
-from fastapi import params
+from fastapi import params, routing
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_parameterless_sub_dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.requests import Request
@@ -203,9 +207,18 @@ class JSONBodyRoute(APIRoute):
     parse_float: Callable[[str], Any] = float
 
     def get_route_handler(self) -> Handler:
-        handler = super().get_route_handler()
         if self.body_field is None or isinstance(self.body_field.field_info, params.Form):
-            return handler
+            return super().get_route_handler()
+        # Solved after every other dependency of the route (the caller's token, role),
+        # so a body is refused only to a caller the route would otherwise answer.
+        dependant = self._dependant()
+        if not any(d.call is _body_refused for d in dependant.dependencies):
+            dependant.dependencies.append(
+                get_parameterless_sub_dependant(
+                    depends=params.Depends(_body_refused), path=self.path_format
+                )
+            )
+        handler = super().get_route_handler()
         parse_float = self.parse_float
 
         async def strict(request: Request) -> Response:
@@ -214,15 +227,46 @@ class JSONBodyRoute(APIRoute):
             content_type = request.headers.get("content-type")
             media = _media(content_type) if content_type else None
             if media is not None and is_json(media) and await request.body():
+                refusal: Exception | None = None
                 if not is_utf8(media):
-                    raise _not_utf8()
-                try:
-                    await request.json()
-                except (ValueError, RecursionError) as exc:
-                    raise _refusal(exc) from None
+                    refusal = _not_utf8()
+                else:
+                    try:
+                        await request.json()
+                    except (ValueError, RecursionError) as exc:
+                        refusal = _refusal(exc)
+                if refusal is not None:
+                    # Kept for ``_body_refused``. Meanwhile FastAPI reads a value no body
+                    # model accepts, so a refused body can never pass for an absent one.
+                    request.state.body_refusal = refusal
+                    request._read = _REFUSED
             return await handler(request)
 
         return strict
+
+    def _dependant(self) -> Dependant:
+        """The dependencies FastAPI builds this handler from: the route's own, or, while
+        a router that includes the route builds its copy, the copy's (as
+        ``APIRoute.get_route_handler`` picks them, FastAPI 0.16x)."""
+        context = getattr(routing, "_effective_route_context_var", None)
+        effective = context.get() if context is not None else None
+        if effective is not None and getattr(effective, "original_route", None) is self:
+            return cast(Dependant, effective.dependant)
+        return self.dependant
+
+
+_REFUSED = object()
+
+
+async def _body_refused(request: Request) -> None:
+    """The route's last dependency: raises the refusal :class:`JSONBodyRoute` found in
+    the body (415, 400 or 422), once the dependencies before it (authentication, role)
+    have let the caller through. Authentication comes first, as for a body that fails
+    its schema: RFC 6750 §3.1 answers a request without a valid token with 401, whatever
+    it carries."""
+    refusal = getattr(request.state, "body_refusal", None)
+    if refusal is not None:
+        raise refusal
 
 
 class ExactNumbersRoute(JSONBodyRoute):

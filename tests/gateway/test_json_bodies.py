@@ -76,11 +76,52 @@ def _json_operations() -> list[str]:
 
 @pytest.mark.parametrize("path", _json_operations())
 async def test_every_operation_that_takes_json_refuses_a_repeated_key(
-    http: httpx.AsyncClient, path: str
+    http: httpx.AsyncClient, get_token: GetToken, path: str
 ) -> None:
-    refused = await http.post(path, content='{"a": 1, "a": 2}', headers=JSON)
+    # Only to a caller the operation would answer: without a token, 401 comes first.
+    anonymous = await http.post(path, content='{"a": 1, "a": 2}', headers=JSON)
+    assert anonymous.status_code == 401, anonymous.text
+    assert anonymous.headers["www-authenticate"] == 'Bearer realm="juntos-gateway"'
+    everyone = bearer(await get_token(["consumer", "partner", "auditor", "admin"]))
+    refused = await http.post(path, content='{"a": 1, "a": 2}', headers=everyone | JSON)
     assert refused.status_code == 422, refused.text
     assert refused.json()["errors"] == [{"field": "body.a", "message": "repeated"}]
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status"),
+    [
+        (b"{not json", "application/json", 400),
+        (b'{"dnis": [], "dnis": []}', "application/json", 422),
+        ('{"dnis": ["é"]}'.encode("latin-1"), "application/json; charset=iso-8859-1", 415),
+        (b'{"dnis": ' + b"[" * 5_000 + b"]" * 5_000 + b"}", "application/json", 400),
+    ],
+    ids=["not-json", "repeated-key", "latin-1", "too-deep"],
+)
+async def test_a_body_is_refused_only_to_a_caller_the_operation_would_answer(
+    http: httpx.AsyncClient,
+    get_token: GetToken,
+    content: bytes,
+    content_type: str,
+    status: int,
+) -> None:
+    """Authentication and role come before the body, whatever is wrong with it: nobody
+    learns how the gateway reads bodies without a token that may call the operation."""
+    media = {"Content-Type": content_type}
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+        anonymous = await http.post(
+            "/v1/phone-line-lookups", content=content, headers=headers | media
+        )
+        assert anonymous.status_code == 401, anonymous.text
+        assert anonymous.json()["type"] == "/problems/invalid-token"
+    auditor = bearer(await get_token(["auditor"]))
+    wrong_role = await http.post("/v1/clients", content=content, headers=auditor | media)
+    assert wrong_role.status_code == 403, wrong_role.text
+    consumer = bearer(await get_token(["consumer"], ["contact"]))
+    answered = await http.post(
+        "/v1/phone-line-lookups", content=content, headers=consumer | purpose("contact") | media
+    )
+    assert answered.status_code == status, answered.text
 
 
 @pytest.mark.partner_mocks
@@ -202,6 +243,22 @@ async def test_an_optional_body_may_be_left_out(
 ) -> None:
     admin = bearer(await get_token(["admin"]))
     queued = await http.post("/v1/exchanges/bn-card-deliveries/runs", headers=admin | JSON)
+    assert queued.status_code == 202, queued.text
+
+
+async def test_an_optional_body_that_is_refused_is_not_taken_for_no_body(
+    http: httpx.AsyncClient, get_token: GetToken
+) -> None:
+    admin = bearer(await get_token(["admin"]))
+    path = "/v1/exchanges/bn-card-deliveries/runs"
+    for content, status in ((b"{not json", 400), (b'{"a": 1, "a": 2}', 422)):
+        refused = await http.post(path, content=content, headers=admin | JSON)
+        assert refused.status_code == status, refused.text
+    listed = await http.get("/v1/exchanges", headers=admin)
+    assert listed.status_code == 200, listed.text
+    runs = {e["name"]: e["recent_runs"] for e in listed.json()["exchanges"]}
+    assert runs["bn-card-deliveries"] == []  # nothing was queued
+    queued = await http.post(path, headers=admin | JSON)  # while no body at all is
     assert queued.status_code == 202, queued.text
 
 
