@@ -7,6 +7,7 @@ point at the same database.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import URL, Dialect, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -61,6 +63,23 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+"""How long an SQLite statement waits for another connection's write lock before it
+fails with ``database is locked`` (SQLite's ``busy_timeout``)."""
+
+
+def database_busy(exc: BaseException) -> bool:
+    """True when ``exc`` is SQLite refusing a statement because another connection held
+    the database past ``busy_timeout`` (``SQLITE_BUSY``/``SQLITE_LOCKED``, surfaced by
+    SQLAlchemy as ``OperationalError``); the same statement may succeed when tried again.
+    Nothing else counts: a PostgreSQL error, a constraint or a syntax error is not busy.
+    """
+    if not isinstance(exc, OperationalError):
+        return False
+    code = getattr(exc.orig, "sqlite_errorcode", None)  # sqlite3's, Python 3.11+
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 def _with_driver(url: str, sqlite_driver: str) -> URL:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -81,13 +100,14 @@ def sync_url(url: str) -> URL:
 
 def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # First, so that the pragmas below wait for a busy database like every statement.
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     # WAL with NORMAL: no fsync per commit; a process crash loses nothing committed, a
     # power loss may lose the newest commits (never corrupts). The embedded mode's trade;
     # PostgreSQL is the deployment for full durability.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 

@@ -16,7 +16,10 @@ Transactions: a claim is the limiter's own short transaction, opened from the se
 factory it is given, by design: it runs before the request's work or in a background
 task that outlives the request, and its count must be visible to every process at once
 (rolling it back with a failed request would hand out the quota twice). Its statements
-are in ``gateway.ratelimit.repository``.
+are in ``gateway.ratelimit.repository``. On SQLite a claim that finds the database held
+by another process past its ``busy_timeout`` is tried again a few times (a claim is one
+guarded statement, so trying it again cannot take the quota twice) before the request
+fails.
 """
 
 from __future__ import annotations
@@ -29,11 +32,16 @@ from dataclasses import dataclass
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from gateway.core.db import transaction
+from gateway.core.db import database_busy, transaction
 from gateway.ratelimit.repository import RateWindowRepository
 
 log = structlog.get_logger("gateway.ratelimit")
+
+CLAIM_ATTEMPTS = 5
+"""Tries of one claim on a busy SQLite database, waits of 0.1 s doubling up to 2 s
+between them."""
 
 
 @dataclass
@@ -112,7 +120,20 @@ class RateLimiter:
             held.refill = None
 
     async def _claim(self, client_id: str, window: int) -> int:
-        """Take up to a block of this window's quota; how much was taken."""
+        """Take up to a block of this window's quota; how much was taken. A busy SQLite
+        database (``gateway.core.db.database_busy``) is tried again, at most
+        ``CLAIM_ATTEMPTS`` times in all; the last refusal is raised."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(database_busy),
+            stop=stop_after_attempt(CLAIM_ATTEMPTS),
+            wait=wait_exponential(multiplier=0.1, max=2.0),
+            reraise=True,
+        ):
+            with attempt:
+                return await self._claim_once(client_id, window)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _claim_once(self, client_id: str, window: int) -> int:
         want = min(self.block, self.limit)
         async with transaction(self.sessions) as session:
             windows = RateWindowRepository(session)

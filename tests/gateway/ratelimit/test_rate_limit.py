@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from gateway import migrate
-from gateway.core.db import create_engine, session_factory
+from gateway.core.db import create_engine, database_busy, session_factory
 from gateway.ratelimit.models import RateWindow
 from gateway.ratelimit.service import RateLimiter
 from tests.fixtures.database import DatabaseFactory
@@ -49,6 +53,60 @@ async def test_limiters_sharing_a_database_never_admit_more_than_the_limit(
     finally:
         for e in engines:
             await e.dispose()
+
+
+async def test_a_claim_waits_out_a_database_held_past_its_busy_timeout(tmp_path: Path) -> None:
+    """Another process holding SQLite's write lock longer than ``busy_timeout`` delays
+    the request; it is neither failed nor admitted without its quota counted."""
+    url = f"sqlite:///{tmp_path / 'quota.db'}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    engine = create_engine(url)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def short_wait(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout=50")  # in place of 10 s
+
+    limiter = RateLimiter(session_factory(engine), per_minute=100)
+    holder = sqlite3.connect(tmp_path / "quota.db", isolation_level=None)
+    try:
+        away_from_window_edge()
+        holder.execute("BEGIN IMMEDIATE")  # the write lock, as a busy process holds it
+        admitting = asyncio.create_task(limiter.admit("cl_waiting"))
+        await asyncio.sleep(0.6)  # several busy timeouts
+        assert not admitting.done()
+        holder.execute("COMMIT")
+        assert await asyncio.wait_for(admitting, 10) is None
+        async with session_factory(engine)() as session:
+            used = (await session.execute(select(RateWindow.used))).scalar_one()
+        assert used == limiter.block
+
+        holder.execute("BEGIN IMMEDIATE")  # held past every attempt: the request fails
+        with pytest.raises(OperationalError, match="database is locked"):
+            await asyncio.wait_for(limiter.admit("cl_refused"), 30)
+    finally:
+        holder.close()
+        await limiter.aclose()
+        await engine.dispose()
+
+
+def test_only_a_busy_sqlite_database_counts_as_busy(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (a INTEGER PRIMARY KEY)")
+    holder.execute("BEGIN IMMEDIATE")
+    other = sqlite3.connect(path, timeout=0)
+    try:
+        with pytest.raises(sqlite3.OperationalError) as busy:
+            other.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(sqlite3.OperationalError) as syntax:
+            other.execute("INSERT INTO nowhere VALUES (1)")
+    finally:
+        other.close()
+        holder.close()
+    assert database_busy(OperationalError("INSERT", {}, busy.value))
+    assert not database_busy(OperationalError("INSERT", {}, syntax.value))
+    assert not database_busy(IntegrityError("INSERT", {}, sqlite3.IntegrityError("UNIQUE")))
+    assert not database_busy(busy.value)  # only as SQLAlchemy raises it
 
 
 def test_quota_holds_across_two_gateway_processes(
