@@ -3,28 +3,50 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class LocalizedText(_Frozen):
+    """A catalog text for people: Spanish (``es``, always there) and English (``en``,
+    optional). ``catalog.schema.json`` ``$defs/text``."""
+
+    es: str
+    en: str | None = None
+
+    def in_locale(self, locale: str) -> str:
+        """The text in ``locale`` (``es`` or ``en``), Spanish where that one is missing."""
+        return (self.en if locale == "en" else None) or self.es
+
+
+def _as_text(value: Any) -> Any:
+    # A plain string is the same text in every language (catalogs written before the
+    # descriptions were bilingual keep working).
+    return {"es": value, "en": value} if isinstance(value, str) else value
+
+
+CatalogText = Annotated[LocalizedText, BeforeValidator(_as_text)]
+
+
 class LegalBasis(_Frozen):
     citation: str
-    description: str
+    description: CatalogText
     requires_consent: bool
 
 
 class DataCategory(_Frozen):
-    description: str
+    description: CatalogText
     sensitive: bool
     retention_days: int
 
 
 class Purpose(_Frozen):
-    description: str
+    description: CatalogText
 
 
 class Partner(_Frozen):
@@ -40,7 +62,7 @@ class PurposeGrant(_Frozen):
 class Service(_Frozen):
     partner: str
     operation: str
-    description: str
+    description: CatalogText
     roles: list[str]
     data_category: str
     fields: list[str]
@@ -50,7 +72,7 @@ class Service(_Frozen):
 class ExchangeSpec(_Frozen):
     service: str
     purpose: str
-    description: str
+    description: CatalogText
     every_seconds: int
     chunk_size: int
     lookback_days: int = 1

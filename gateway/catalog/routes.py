@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from gateway.auth.dependencies import CurrentPrincipal, State, require_purpose
 from gateway.catalog.models import Catalog
 from gateway.catalog.schemas import PurposeAccess, ServiceAccess, ServiceList
-from gateway.core.errors import problem_responses
+from gateway.core.errors import language_headers, problem_responses, request_locale
 from gateway.core.jsonbody import JSONBodyRoute
 
 router = APIRouter(
@@ -26,6 +26,8 @@ router = APIRouter(
 async def list_services(
     principal: CurrentPrincipal,
     state: State,
+    request: Request,
+    response: Response,
     purpose: Annotated[
         str | None, Query(description="Only services usable for this purpose.")
     ] = None,
@@ -35,6 +37,9 @@ async def list_services(
         require_purpose(principal, purpose)
         purposes = {purpose}
     catalog = state.get(Catalog)
+    # Descriptions in the language Accept-Language asks for, Spanish by default.
+    locale = request_locale(request)
+    response.headers.update(language_headers(locale))
     services = []
     for sid, grants in catalog.usable_services(principal.roles, purposes).items():
         service = catalog.services[sid]
@@ -43,7 +48,7 @@ async def list_services(
                 id=sid,
                 partner=service.partner,
                 operation=service.operation,
-                description=service.description,
+                description=service.description.in_locale(locale),
                 data_category=service.data_category,
                 purposes=[
                     PurposeAccess(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class PurposeAccess(BaseModel):
@@ -15,7 +15,10 @@ class ServiceAccess(BaseModel):
     id: str
     partner: str
     operation: str
-    description: str
+    description: str = Field(
+        description="The catalog's description, in the language of the answer's "
+        "Content-Language (Accept-Language negotiated; Spanish by default)."
+    )
     data_category: str
     purposes: list[PurposeAccess]
 

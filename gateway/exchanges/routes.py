@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,7 +15,7 @@ from gateway.calls.audited import audited_call
 from gateway.calls.caller import Caller, UserId
 from gateway.calls.validation import check_range, invalid, parse_ubigeos
 from gateway.catalog.models import Catalog
-from gateway.core.errors import problem_responses
+from gateway.core.errors import language_headers, problem_responses, request_locale
 from gateway.core.i18n import N_, Text
 from gateway.core.jsonbody import JSONBodyRoute
 from gateway.core.limits import INTEGER_MAX
@@ -53,7 +53,11 @@ class RunRequest(BaseModel):
     response_model=None,
     responses=documented(ExchangeList, "Each exchange of the catalog with its recent runs"),
 )
-async def list_exchanges(_: Admin, state: State, session: Session) -> dict[str, Any]:
+async def list_exchanges(
+    _: Admin, state: State, session: Session, request: Request, response: Response
+) -> dict[str, Any]:
+    locale = request_locale(request)  # descriptions in Accept-Language's, Spanish by default
+    response.headers.update(language_headers(locale))
     out = []
     for name, spec in state.get(Catalog).exchanges.items():
         out.append(
@@ -61,7 +65,7 @@ async def list_exchanges(_: Admin, state: State, session: Session) -> dict[str, 
                 "name": name,
                 "service": spec.service,
                 "purpose": spec.purpose,
-                "description": spec.description,
+                "description": spec.description.in_locale(locale),
                 "every_seconds": spec.every_seconds,
                 "chunk_size": spec.chunk_size,
                 "recent_runs": await state.get(ExchangeService).recent(session, name),

@@ -88,7 +88,10 @@ class ExchangeDeclared(BaseModel):
     name: str
     service: str
     purpose: str
-    description: str
+    description: str = Field(
+        description="The catalog's description, in the language of the answer's "
+        "Content-Language (Accept-Language negotiated; Spanish by default)."
+    )
     every_seconds: int
     chunk_size: int
     recent_runs: list[ExchangeRun]

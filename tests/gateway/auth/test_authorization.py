@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.fixtures.gateway import GetToken, bearer
 
@@ -121,3 +122,33 @@ async def test_client_with_unknown_purpose_is_rejected_naming_the_field(
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "body.purposes"
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "locale", "description"),
+    [
+        (None, "es", "Líneas móviles registradas a nombre de un documento."),
+        ("en-GB,en;q=0.8", "en", "Mobile lines registered to a document."),
+        ("fr-FR, en;q=0.5", "en", "Mobile lines registered to a document."),
+        ("fr, de;q=0.5", "es", "Líneas móviles registradas a nombre de un documento."),
+        ("es-PE", "es", "Líneas móviles registradas a nombre de un documento."),
+    ],
+)
+async def test_services_are_described_in_the_readers_language(
+    http: httpx.AsyncClient,
+    get_token: GetToken,
+    accept_language: str | None,
+    locale: str,
+    description: str,
+) -> None:
+    token = await get_token(["consumer"], ["contact"])
+    request = http.build_request("GET", "/v1/services", headers=bearer(token))
+    del request.headers["Accept-Language"]  # the fixture's client asks for English
+    if accept_language is not None:
+        request.headers["Accept-Language"] = accept_language
+    response = await http.send(request)
+    assert response.status_code == 200
+    assert response.headers["content-language"] == locale
+    assert "accept-language" in response.headers["vary"].lower()
+    services = {s["id"]: s for s in response.json()["services"]}
+    assert services["osiptel.phone-lines"]["description"] == description

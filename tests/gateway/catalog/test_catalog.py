@@ -36,6 +36,48 @@ def test_committed_catalog_is_valid_and_complete() -> None:
     assert all(c.retention_days > 0 for c in catalog.data_categories.values())
 
 
+def test_every_committed_description_is_in_spanish_and_english() -> None:
+    catalog = load_catalog(CATALOG, SCHEMA)
+    texts = [
+        *(b.description for b in catalog.legal_bases.values()),
+        *(c.description for c in catalog.data_categories.values()),
+        *(p.description for p in catalog.purposes.values()),
+        *(s.description for s in catalog.services.values()),
+        *(e.description for e in catalog.exchanges.values()),
+    ]
+    assert len(texts) == 50
+    untranslated = [t.es for t in texts if t.en is None or t.en == t.es]
+    assert untranslated == []
+    phone = catalog.services["osiptel.phone-lines"].description
+    assert phone.in_locale("es") == "Líneas móviles registradas a nombre de un documento."
+    assert phone.in_locale("en") == "Mobile lines registered to a document."
+
+
+def test_a_description_is_spanish_english_or_one_text_for_both(tmp_path: Path) -> None:
+    old = "    description:\n      es: Identidad de una persona por su DNI.\n"
+    old += "      en: Identity of a person by DNI.\n"
+    # One string: the same text in every language (catalogs written before).
+    target, _ = broken(tmp_path, old, "    description: Identidad por DNI.\n")
+    text = load_catalog(target, SCHEMA).services["reniec.person"].description
+    assert (text.in_locale("es"), text.in_locale("en")) == (
+        "Identidad por DNI.",
+        "Identidad por DNI.",
+    )
+    # Spanish only: English readers get the Spanish.
+    target, _ = broken(tmp_path, old, "    description:\n      es: Identidad por DNI.\n")
+    text = load_catalog(target, SCHEMA).services["reniec.person"].description
+    assert text.in_locale("en") == "Identidad por DNI."
+    # English only: refused, naming the line and the field.
+    target, line = broken(
+        tmp_path, old, "    description:\n      en: Identity of a person by DNI.\n"
+    )
+    with pytest.raises(CatalogError) as info:
+        load_catalog(target, SCHEMA)
+    problem = info.value.problems[0]
+    assert problem.field == "services.reniec.person.description"
+    assert problem.line == line + 1
+
+
 @pytest.mark.parametrize(
     ("old", "new", "field", "message"),
     [

@@ -64,6 +64,14 @@ async def test_a_triggered_run_stages_every_newborn_once(
         "bn-reconciliation",
         "bn-card-deliveries",
     ]
+    assert listed[3]["description"] == (
+        "Daily copy of the debits booked on the programme's account (camt.054)."
+    )
+    spanish = await http.get("/v1/exchanges", headers={**admin, "Accept-Language": "es-PE"})
+    assert spanish.headers["content-language"] == "es"
+    assert spanish.json()["exchanges"][3]["description"] == (
+        "Copia diaria de los cargos registrados en la cuenta del programa (camt.054)."
+    )
     params = {"born_from": "2020-05-01", "born_to": "2020-06-30"}
     created = await http.post("/v1/exchanges/reniec-newborns/runs", json=params, headers=admin)
     assert created.status_code == 202, created.text
