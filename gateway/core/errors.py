@@ -32,6 +32,7 @@ from starlette.routing import Match
 
 from gateway.core.i18n import DEFAULT_LOCALE, N_, Text, negotiate, render
 from gateway.core.limits import BodyTooLarge
+from gateway.core.patterns import describe_pattern
 from gateway.core.problems import (
     PROBLEM_TYPES,
     BadRequest,
@@ -217,6 +218,10 @@ def validation_message(error: Any) -> str | Text:
     never pydantic's English ``msg``, never the input."""
     kind = str(error.get("type"))
     context = error.get("ctx") or {}
+    if kind == "string_pattern_mismatch":
+        form = describe_pattern(str(context.get("pattern", "")))
+        if form is not None:  # the pattern in words; an unusual one is shown as written
+            return Text(N_("expected {form}"), form=form)
     if kind in _AT_LEAST_ONE and context.get("min_length") == 1:
         return _AT_LEAST_ONE[kind]
     message = _VALIDATION_MESSAGES.get(kind, N_("invalid value"))

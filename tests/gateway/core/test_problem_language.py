@@ -209,3 +209,35 @@ async def test_the_problem_catalog_follows_accept_language(
             "en": "no resource at this address",
         }[locale]
     )
+
+
+@pytest.mark.parametrize(("accept", "locale"), LANGUAGES)
+async def test_a_value_of_the_wrong_form_is_told_the_form_in_words(
+    browser: httpx.AsyncClient, consumer: dict[str, str], accept: str | None, locale: str
+) -> None:
+    """A field refused for its form is told what form is expected, in the reader's
+    words, not with the contract's regular expression."""
+    response = await browser.get(
+        "/v1/persons/60542601",
+        headers=_headers(accept, **consumer, **{"X-Purpose": "Contact!", "X-User-Id": "ana maria"}),
+    )
+    assert response.status_code == 422, response.text
+    assert _in(response, locale)["errors"] == [
+        {
+            "field": "header.X-Purpose",
+            "message": {
+                "es": "se esperaba: un carácter (letras minúsculas), luego hasta 63 caracteres "
+                "(letras minúsculas, dígitos, -)",
+                "en": "expected one character (lowercase letters), then up to 63 characters "
+                "(lowercase letters, digits, -)",
+            }[locale],
+        },
+        {
+            "field": "header.X-User-Id",
+            "message": {
+                "es": "se esperaba: de 1 a 64 caracteres (letras, dígitos, . _ @ : -)",
+                "en": "expected 1 to 64 characters (letters, digits, . _ @ : -)",
+            }[locale],
+        },
+    ]
+    assert "^" not in response.text  # no regular expression shown to the reader

@@ -1,0 +1,139 @@
+"""Regular expressions of the contract in words, for a person reading a refusal.
+
+A field refused for its form (pydantic's ``string_pattern_mismatch``) used to be answered
+with the regular expression itself: exact for a developer, unreadable for an operator.
+The patterns of this contract are nearly all a run of character classes with a count
+(``^[A-Za-z0-9._:-]{1,64}$``); ``describe_pattern`` turns such a pattern into catalog
+text, translated like every other message:
+
+    ^[A-Za-z0-9._:-]{1,64}$  ->  "1 to 64 characters (letters, digits, . _ : -)"
+    ^[a-z][a-z0-9-]{0,63}$   ->  "one character (lowercase letters), then up to 63
+                                  characters (lowercase letters, digits, -)"
+
+Any other pattern (alternation, groups, escapes other than a quoted punctuation mark)
+gives ``None``: the caller then shows the pattern itself. The syntax read is the subset of
+ECMA-262 / Python ``re`` that JSON Schema's ``pattern`` (RFC 8927 is silent; JSON Schema
+2020-12 §6.3.3) and pydantic share.
+"""
+
+from __future__ import annotations
+
+import re
+
+from gateway.core.i18n import N_, Text
+
+# One atom: a character class (or a single literal character) and its quantifier.
+_ATOM = re.compile(
+    r"(?:\[(?P<cls>(?:\\.|[^\]\\])+)\]|(?P<digit>\\d)|(?P<lit>\\[^A-Za-z0-9]|[^\[\]\\^$.|?*+(){}]))"
+    r"(?:\{(?P<min>\d+)(?P<comma>,)?(?P<max>\d+)?\}|(?P<q>[+*?]))?"
+)
+_RANGES: dict[str, str] = {
+    "a-z": N_("lowercase letters"),
+    "A-Z": N_("capital letters"),
+    "0-9": N_("digits"),
+    "a-zA-Z": N_("letters"),
+}
+
+
+def describe_pattern(pattern: str) -> Text | None:
+    """``pattern`` (anchored with ``^`` and ``$``) in words, or None when it is not a
+    plain run of counted character classes."""
+    if not (pattern.startswith("^") and pattern.endswith("$") and len(pattern) > 2):
+        return None
+    body, at = pattern[1:-1], 0
+    atoms: list[Text] = []
+    written = ""  # literal characters met one after the other, shown as they are
+    while at < len(body):
+        match = _ATOM.match(body, at)
+        if match is None:
+            return None
+        at = match.end()
+        if match["lit"] and not (match["q"] or match["min"]):
+            written += match["lit"][-1]
+            continue
+        if written:
+            atoms.append(Text(N_("“{text}”"), text=written))
+            written = ""
+        if match["cls"]:
+            chars = _chars(match["cls"])
+        else:
+            chars = Text(_RANGES["0-9"]) if match["digit"] else match["lit"][-1]
+        if chars is None:
+            return None
+        count = _counted(match, chars)
+        if count is None:
+            return None
+        atoms.append(count)
+    if written:
+        atoms.append(Text(N_("“{text}”"), text=written))
+    described: Text = atoms[-1]
+    for atom in reversed(atoms[:-1]):
+        described = Text(N_("{first}, then {rest}"), first=atom, rest=described)
+    return described
+
+
+def _chars(cls: str) -> Text | str | None:
+    """A character class's members in words: named ranges, then other characters."""
+    if cls.startswith("^"):
+        return None  # a negated class reads poorly in words: show the pattern
+    spans: list[str] = []
+    others: list[str] = []
+    at = 0
+    while at < len(cls):
+        if cls[at : at + 2] == "\\d":
+            spans.append("0-9")
+            at += 2
+        elif cls[at] == "\\":
+            if at + 1 >= len(cls) or cls[at + 1].isalnum():
+                return None  # \d, \w, \s and the like: show the pattern
+            others.append(cls[at + 1])
+            at += 2
+        elif at + 2 < len(cls) and cls[at + 1] == "-":
+            spans.append(cls[at : at + 3])
+            at += 3
+        else:
+            others.append(cls[at])
+            at += 1
+    if "a-z" in spans and "A-Z" in spans:
+        spans = ["a-zA-Z", *(span for span in spans if span not in ("a-z", "A-Z"))]
+    names: list[Text | str] = [
+        Text(_RANGES[span])
+        if span in _RANGES
+        else Text(N_("{low}–{high}"), low=span[0], high=span[-1])
+        for span in spans
+    ]
+    if others:
+        names.append(" ".join(others))
+    return _listed(names)
+
+
+def _listed(items: list[Text | str]) -> Text | str:
+    listed = items[-1]
+    for item in reversed(items[:-1]):
+        listed = Text(N_("{first}, {rest}"), first=item, rest=listed)
+    return listed
+
+
+def _counted(match: re.Match[str], chars: Text | str) -> Text | None:
+    quantifier, low, comma, high = match["q"], match["min"], match["comma"], match["max"]
+    if quantifier == "+":
+        return Text(N_("one or more characters ({chars})"), chars=chars)
+    if quantifier == "*":
+        return Text(N_("any number of characters ({chars})"), chars=chars)
+    if quantifier == "?":
+        return Text(N_("at most one character ({chars})"), chars=chars)
+    if low is None:
+        return Text(N_("one character ({chars})"), chars=chars)
+    least = int(low)
+    if not comma:
+        if least == 1:
+            return Text(N_("one character ({chars})"), chars=chars)
+        return Text(N_("{count} characters ({chars})"), count=least, chars=chars)
+    if high is None:
+        return Text(N_("{least} or more characters ({chars})"), least=least, chars=chars)
+    most = int(high)
+    if most < least:
+        return None
+    if least == 0:
+        return Text(N_("up to {most} characters ({chars})"), most=most, chars=chars)
+    return Text(N_("{least} to {most} characters ({chars})"), least=least, most=most, chars=chars)
