@@ -121,6 +121,10 @@ class BodyTooLarge(HTTPException):
 
 _WITH_BODY = {"POST", "PUT", "PATCH"}
 
+REFUSED_ROUTE = "gateway.refused_route"
+"""The ASGI scope key naming the path template of an operation whose body was refused
+before the router ran (``gateway.core.middleware.route_template`` reads it)."""
+
 
 class RouteLimits:
     """Each route's body limit, found by method and path before the router runs."""
@@ -178,6 +182,8 @@ class BodyLimitMiddleware:
         limit, route = self.limits.declared(scope["method"], scope["path"])
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            if route is not None:  # refused before routing: logs and metrics still name it
+                scope[REFUSED_ROUTE] = route
             await self.refuse(Request(scope), BodyTooLarge(limit, route))(scope, receive, send)
             return
         seen = 0

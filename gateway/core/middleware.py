@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.core.errors import problem_response
 from gateway.core.i18n import N_
+from gateway.core.limits import REFUSED_ROUTE
 from gateway.core.problems import InternalError
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -70,8 +71,10 @@ def new_request_id() -> str:
 
 
 def route_template(scope: Scope) -> str:
+    """The path template of the operation that answered (a body refused before routing:
+    the operation it was sent to); ``<unmatched>`` when no operation has that path."""
     route = scope.get("route")
-    path = getattr(route, "path", None)
+    path = getattr(route, "path", None) or scope.get(REFUSED_ROUTE)
     return path if isinstance(path, str) else "<unmatched>"
 
 

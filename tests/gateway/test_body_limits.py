@@ -94,6 +94,26 @@ async def test_a_body_over_its_limit_is_refused_with_413_before_it_is_parsed(
         assert streamed.json()["instance"] == path
 
 
+async def test_a_body_refused_before_routing_is_counted_under_its_operation(
+    http: httpx.AsyncClient, get_token: GetToken
+) -> None:
+    """Metrics and the access log name the operation a refused body was sent to, by its
+    template (an identifier in the path stays out), not ``<unmatched>``."""
+    token = bearer(await get_token(["consumer"], ["contact"]))
+    template = "/v1/consents/{consent_id}/revocation"
+    limit = next(limit for path, limit, _ in _operations_with_bodies() if path == template)
+    refused = await http.post(
+        "/v1/consents/45612378/revocation",
+        content=b"{" * (limit + 1),
+        headers=token | {"Content-Type": "application/json", "X-Purpose": "contact"},
+    )
+    assert is_problem(refused, 413), refused.text
+    text = (await http.get("/metrics")).text
+    assert f'method="POST",route="{template}",status="413"}} 1.0' in text
+    assert 'route="<unmatched>",status="413"' not in text
+    assert "45612378" not in text
+
+
 async def test_a_full_batch_fits_its_limit(http: httpx.AsyncClient, get_token: GetToken) -> None:
     token = bearer(await get_token(["consumer"], ["contact", "coresponsibility-verification"]))
     dnis = [f"{60000000 + n}-{n % 10}" for n in range(1000)]
