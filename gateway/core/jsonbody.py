@@ -20,6 +20,9 @@ JSON (RFC 8259 §6).
   ("repeated"), ``NaN`` and a body that is not JSON with 400 ``bad-request``, as FastAPI
   answers a body it cannot decode. The body is UTF-8 (RFC 8259 §8.1): bytes that are
   not are not JSON, and a ``charset`` naming another encoding is refused with 415.
+  A string (key or value) holding a control character other than tab, line feed and
+  carriage return is refused with 422 naming it ("control characters are not allowed"):
+  no partner's XML can carry one, nor PostgreSQL's text a NUL.
   These refusals come after the route's other dependencies, as a body that fails its
   schema does: a caller without a valid token gets 401, whatever its body. FastAPI then
   validates the value read, not a second reading of the body.
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from collections.abc import Callable, Coroutine, Iterator
 from decimal import Decimal
 from email.message import Message
@@ -194,6 +198,47 @@ def _refusal(exc: ValueError | RecursionError) -> RequestValidationError:
     )
 
 
+# C0 controls but tab, line feed and carriage return, and DEL: XML 1.0 cannot carry them
+# (a partner's SOAP or ISO 20022 document), nor PostgreSQL's text a NUL. Free text keeps
+# its tabs and line breaks.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# How such a character can be written in JSON text (RFC 8259 §7: escaped, except DEL).
+_MAY_HOLD_CONTROL = re.compile(rb"\\u00[01]|\\u007[fF]|\\[bf]|\x7f")
+
+
+def _control_characters(body: bytes, value: Any) -> RequestValidationError | None:
+    """A 422 naming every string of ``value`` (a key or a value) holding a control
+    character :data:`_CONTROL` refuses; None when there is none. The body's text is looked
+    at first, so a body without such an escape is not walked."""
+    if _MAY_HOLD_CONTROL.search(body) is None:
+        return None
+    found = list(_holding_control(value, ("body",)))
+    if not found:
+        return None
+    return RequestValidationError(
+        [
+            {"type": "control_characters", "loc": loc, "msg": "control characters are not allowed"}
+            for loc in found
+        ]
+    )
+
+
+def _holding_control(value: Any, where: Location) -> Iterator[Location]:
+    if isinstance(value, str):
+        if _CONTROL.search(value):
+            yield where
+    elif isinstance(value, dict):
+        for position, (key, item) in enumerate(value.items(), start=1):
+            place = (*where, named_key(key, position))
+            if _CONTROL.search(key):
+                yield place
+            else:
+                yield from _holding_control(item, place)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _holding_control(item, (*where, index))
+
+
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
@@ -232,9 +277,11 @@ class JSONBodyRoute(APIRoute):
                     refusal = _not_utf8()
                 else:
                     try:
-                        await request.json()
+                        value = await request.json()
                     except (ValueError, RecursionError) as exc:
                         refusal = _refusal(exc)
+                    else:
+                        refusal = _control_characters(await request.body(), value)
                 if refusal is not None:
                     # Kept for ``_body_refused``. Meanwhile FastAPI reads a value no body
                     # model accepts, so a refused body can never pass for an absent one.

@@ -88,6 +88,58 @@ async def test_every_operation_that_takes_json_refuses_a_repeated_key(
     assert refused.json()["errors"] == [{"field": "body.a", "message": "repeated"}]
 
 
+@pytest.mark.parametrize("path", _json_operations())
+async def test_every_operation_that_takes_json_refuses_a_control_character(
+    http: httpx.AsyncClient, get_token: GetToken, path: str
+) -> None:
+    """No partner's XML can carry a NUL or most C0 controls, nor PostgreSQL's text a NUL:
+    refused, naming the field, before anything is done with the body."""
+    everyone = bearer(await get_token(["consumer", "partner", "auditor", "admin"]))
+    refused = await http.post(path, content='{"note": "a\\u0000b"}', headers=everyone | JSON)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"] == [
+        {"field": "body.note", "message": "control characters are not allowed"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "fields"),
+    [
+        ('{"dnis": ["60542601", "6054\\u001F2602"]}', ["body.dnis[1]"]),
+        ('{"dnis": ["60542601\\b"], "x\\u0007": 1}', ["body.dnis[0]", "body.key2"]),
+        ('{"dnis": ["60542601\x7f"]}', ["body.dnis[0]"]),
+        ('{"dnis": ["60542601\\u007F"]}', ["body.dnis[0]"]),
+    ],
+    ids=["unit-separator", "backspace-and-bell-in-a-key", "raw-delete", "escaped-delete"],
+)
+async def test_a_control_character_is_named_wherever_it_is(
+    http: httpx.AsyncClient, consumer: dict[str, str], content: str, fields: list[str]
+) -> None:
+    refused = await lookups(http, consumer, content.encode(), "application/json")
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"] == [
+        {"field": field, "message": "control characters are not allowed"} for field in fields
+    ]
+    assert "6054" not in refused.text  # the value is never echoed
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"dnis": ["6054\\n2601"]}', '{"dnis": ["6054\\t\\r2601"]}', '{"dnis": ["6054\\\\b"]}'],
+    ids=["line-feed", "tab-and-return", "backslash-then-b"],
+)
+async def test_tabs_and_line_breaks_are_text(
+    http: httpx.AsyncClient, consumer: dict[str, str], content: str
+) -> None:
+    """Free text keeps its tabs and line breaks: such a value reaches the operation's own
+    checks (here, a DNI's form), not the control-character refusal."""
+    answer = await lookups(http, consumer, content.encode(), "application/json")
+    assert answer.status_code == 422, answer.text
+    messages = [error["message"] for error in answer.json()["errors"]]
+    assert messages
+    assert "control characters are not allowed" not in messages
+
+
 @pytest.mark.parametrize(
     ("content", "content_type", "status"),
     [
