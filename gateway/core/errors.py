@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from gateway.core.i18n import DEFAULT_LOCALE, N_, Text, negotiate, render
-from gateway.core.limits import BodyTooLarge
+from gateway.core.limits import BodyTooLarge, nameable, named_key
 from gateway.core.patterns import describe_pattern
 from gateway.core.problems import (
     PROBLEM_TYPES,
@@ -134,13 +134,42 @@ def _rendered(error: Any, locale: str) -> Any:
     return error
 
 
-def _field_name(loc: tuple[Any, ...]) -> str:
+def _field_name(loc: tuple[Any, ...], body: Any = None) -> str:
     """``("body", "dnis", 3)`` -> ``body.dnis[3]``: a list's entry by its index, as the
-    gateway's own checks name it."""
+    gateway's own checks name it. A key of the body the client wrote (one the contract
+    does not have, say) is named by ``gateway.core.limits.named_key``: itself when it is
+    a plain name, else by its position in its object (``body.key2``), for a key may be a
+    DNI or a name written where a key goes. ``body``: the JSON body as read, if any."""
     name = ""
-    for part in loc:
-        name += f"[{part}]" if isinstance(part, int) else f".{part}" if name else str(part)
+    container = body
+    for depth, part in enumerate(loc):
+        if isinstance(part, int):
+            name += f"[{part}]"
+        elif not name:
+            name = str(part)
+        elif loc[0] == "body":
+            name += f".{_body_key(container, str(part))}"
+        else:
+            name += f".{part}"  # a parameter the contract names
+        if depth > 0:
+            container = _member(container, part)
     return name
+
+
+def _body_key(container: Any, key: str) -> str:
+    if nameable(key):
+        return key
+    if isinstance(container, dict) and key in container:
+        return named_key(key, list(container).index(key) + 1)
+    return "key"
+
+
+def _member(container: Any, part: Any) -> Any:
+    if isinstance(container, dict) and isinstance(part, str):
+        return container.get(part)
+    if isinstance(container, list) and isinstance(part, int) and 0 <= part < len(container):
+        return container[part]
+    return None
 
 
 # Pydantic's error types (https://docs.pydantic.dev/latest/errors/validation_errors/) in
@@ -276,8 +305,9 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
             request,
             extra={"errors": [{"field": "header.content-type", "message": N_("unsupported")}]},
         )
+    body = getattr(request.state, "json_body", None)  # gateway.core.jsonbody keeps it
     errors = [
-        {"field": _field_name(tuple(err.get("loc", ()))), "message": validation_message(err)}
+        {"field": _field_name(tuple(err.get("loc", ())), body), "message": validation_message(err)}
         for err in exc.errors()
     ]
     detail, listed = invalid_fields(errors)

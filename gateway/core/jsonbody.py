@@ -22,7 +22,10 @@ JSON (RFC 8259 §6).
   not are not JSON, and a ``charset`` naming another encoding is refused with 415.
   A string (key or value) holding a control character other than tab, line feed and
   carriage return is refused with 422 naming it ("control characters are not allowed"):
-  no partner's XML can carry one, nor PostgreSQL's text a NUL.
+  PostgreSQL's text cannot hold a NUL, nor can XML 1.0 (a partner's SOAP or ISO 20022
+  document) carry the C0 controls; DEL, which XML allows, is refused with them, for no
+  person's data has it. An operation that checks each record itself (a payment roll's
+  transfers, rejected one by one at intake) sets ``refuses_control_characters`` off.
   These refusals come after the route's other dependencies, as a body that fails its
   schema does: a caller without a valid token gets 401, whatever its body. FastAPI then
   validates the value read, not a second reading of the body.
@@ -198,9 +201,9 @@ def _refusal(exc: ValueError | RecursionError) -> RequestValidationError:
     )
 
 
-# C0 controls but tab, line feed and carriage return, and DEL: XML 1.0 cannot carry them
-# (a partner's SOAP or ISO 20022 document), nor PostgreSQL's text a NUL. Free text keeps
-# its tabs and line breaks.
+# C0 controls but tab, line feed and carriage return (XML 1.0 cannot carry them, nor
+# PostgreSQL's text a NUL), and DEL (no person's data has it). Free text keeps its tabs
+# and line breaks.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # How such a character can be written in JSON text (RFC 8259 §7: escaped, except DEL).
 _MAY_HOLD_CONTROL = re.compile(rb"\\u00[01]|\\u007[fF]|\\[bf]|\x7f")
@@ -250,6 +253,10 @@ class JSONBodyRoute(APIRoute):
 
     #: How the body's numbers with a fraction or an exponent are read.
     parse_float: Callable[[str], Any] = float
+    #: Whether a string holding a control character refuses the body (422). False for
+    #: an operation that checks each record of its body itself and rejects that record
+    #: alone (a payment roll's transfers).
+    refuses_control_characters: bool = True
 
     def get_route_handler(self) -> Handler:
         if self.body_field is None or isinstance(self.body_field.field_info, params.Form):
@@ -265,6 +272,7 @@ class JSONBodyRoute(APIRoute):
             )
         handler = super().get_route_handler()
         parse_float = self.parse_float
+        refuses_control = self.refuses_control_characters
 
         async def strict(request: Request) -> Response:
             request = _StrictRequest(request.scope, request.receive)
@@ -281,7 +289,11 @@ class JSONBodyRoute(APIRoute):
                     except (ValueError, RecursionError) as exc:
                         refusal = _refusal(exc)
                     else:
-                        refusal = _control_characters(await request.body(), value)
+                        # For the refusal's field names (gateway.core.errors): a key the
+                        # client wrote is named by its place when it may be a value.
+                        request.state.json_body = value
+                        if refuses_control:
+                            refusal = _control_characters(await request.body(), value)
                 if refusal is not None:
                     # Kept for ``_body_refused``. Meanwhile FastAPI reads a value no body
                     # model accepts, so a refused body can never pass for an absent one.

@@ -57,8 +57,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # A name quoted in an error: a name, not a value (at most three digits in all, as in
-# "sha256": a DNI or a CUI has eight, a phone number nine, even written with separators).
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9 _.-]{0,63}")
+# "sha256": a DNI or a CUI has eight, a phone number nine, even written with separators),
+# and one word (a field's name has no space; a person's full name has).
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 _DIGIT = re.compile(r"[0-9]")
 
 

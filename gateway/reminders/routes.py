@@ -36,6 +36,7 @@ BATCH_BODY_BYTES = batch_body_bytes(MAX_REMINDERS, 120)
 REMINDER_ROW: dict[str, Any] = {
     "type": "object",
     "required": ["reminder_key", "dni", "phone"],
+    "additionalProperties": False,
     "properties": {
         "reminder_key": {
             "type": "string",

@@ -32,6 +32,7 @@ from gateway.calls.validation import EveryField
 from gateway.core.data_keys import DataKeyring, SealedColumn
 from gateway.core.db import transaction
 from gateway.core.i18n import N_, Text
+from gateway.core.limits import named_key
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.identifiers import IdentifierError, parse_document, parse_phone
 from gateway.partners.models import DeliveryReport, SmsEvent
@@ -43,6 +44,8 @@ from gateway.reminders.repository import ReminderRepository
 log = structlog.get_logger("gateway.reminders")
 
 KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+#: The fields of a reminder in a batch (the contract's ``REMINDER_ROW``); any other is refused.
+ROW_FIELDS = frozenset({"reminder_key", "dni", "phone"})
 #: Receipts arriving together are stored in one transaction: those that came within
 #: RECEIPT_WINDOW seconds of the first, or fewer once the SMSC's window of them is waiting
 #: (it sends no more until they are acknowledged), at most RECEIPT_BATCH per transaction.
@@ -124,6 +127,10 @@ class ReminderService:
         checked = []
         for i, row in enumerate(reminders):
             key, dni, phone = row.get("reminder_key"), row.get("dni"), row.get("phone")
+            for position, name in enumerate(row, start=1):
+                if name not in ROW_FIELDS:  # named by its place when it may be a value
+                    field = named_key(name, position)
+                    errors.add(f"body.reminders[{i}].{field}", N_("not a field of this operation"))
             if not isinstance(key, str) or not KEY.match(key):
                 errors.add(
                     f"body.reminders[{i}].reminder_key",

@@ -319,6 +319,7 @@ async def test_a_header_cell_that_may_be_a_value_is_not_quoted(
         [
             (f"{fields},60542601", {"column7": "a name not shown"}),
             (f"{fields},dni 60 54 26 01", {"column7": "a name not shown"}),
+            (f"{fields},ROSA QUISPE MAMANI", {"column7": "a name not shown"}),
             (f"{fields},Codigo_Extra", {"column7": "'Codigo_Extra'"}),
             ("cui,39774981,2021-02-10,90681,00001234,1", {"column2": "a name not shown"}),
         ]
@@ -332,7 +333,7 @@ async def test_a_header_cell_that_may_be_a_value_is_not_quoted(
         }
         for column, name in shown.items():
             assert said[column].startswith(f"{name} is not a field of this feed"), said
-        for value in ("60542601", "39774981", "2021-02-10", "00001234"):
+        for value in ("60542601", "39774981", "2021-02-10", "00001234", "QUISPE"):
             assert value not in refused.text
 
 

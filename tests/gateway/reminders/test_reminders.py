@@ -306,6 +306,28 @@ async def test_bad_rows_are_named_without_their_values(
     assert "0123456789" not in answer.text
 
 
+async def test_a_field_a_reminder_does_not_have_refuses_the_batch(
+    http: httpx.AsyncClient, follow_up: dict[str, str]
+) -> None:
+    """As every other body: a key the contract lacks is refused, named by its place when
+    it may be a value (a phone number written as a key), and nothing is queued."""
+    good = {"reminder_key": "k1", "dni": "60542601", "phone": "918888091"}
+    rows = [good, {**good, "reminder_key": "k2", "918888092": 1, "extra": "y"}]
+    answer = await http.post(
+        "/v1/reminders", json={"batch_ref": "extra", "reminders": rows}, headers=follow_up
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"] == [
+        {"field": "body.reminders[1].key4", "message": "not a field of this operation"},
+        {"field": "body.reminders[1].extra", "message": "not a field of this operation"},
+    ]
+    assert "918888092" not in answer.text
+    again = await http.post(
+        "/v1/reminders", json={"batch_ref": "extra", "reminders": [good]}, headers=follow_up
+    )
+    assert again.status_code == 201, again.text  # the refused batch left nothing behind
+
+
 async def test_a_large_bad_batch_lists_its_first_thousand_errors(
     http: httpx.AsyncClient, follow_up: dict[str, str]
 ) -> None:
