@@ -1,4 +1,4 @@
-"""Regular expressions of the contract in words, for a person reading a refusal.
+r"""Regular expressions of the contract in words, for a person reading a refusal.
 
 A field refused for its form (pydantic's ``string_pattern_mismatch``) used to be answered
 with the regular expression itself: exact for a developer, unreadable for an operator.
@@ -6,14 +6,17 @@ The patterns of this contract are nearly all a run of character classes with a c
 (``^[A-Za-z0-9._:-]{1,64}$``); ``describe_pattern`` turns such a pattern into catalog
 text, translated like every other message:
 
-    ^[A-Za-z0-9._:-]{1,64}$  ->  "1 to 64 characters (letters, digits, . _ : -)"
-    ^[a-z][a-z0-9-]{0,63}$   ->  "one character (lowercase letters), then up to 63
-                                  characters (lowercase letters, digits, -)"
+    ^[A-Za-z0-9._:-]{1,64}$  ->  "1 to 64 characters (A–Z, a–z, 0–9, . _ : -)"
+    ^[a-z][a-z0-9-]{0,63}$   ->  "one character (a–z), then up to 63 characters
+                                  (a–z, 0–9, -)"
 
-Any other pattern (alternation, groups, escapes other than a quoted punctuation mark)
-gives ``None``: the caller then shows the pattern itself. The syntax read is the subset of
-ECMA-262 / Python ``re`` that JSON Schema's ``pattern`` (RFC 8927 is silent; JSON Schema
-2020-12 §6.3.3) and pydantic share.
+Ranges are shown as written: "letters" would tell a reader of Spanish that ñ and the
+accented letters are allowed. Any other pattern (groups, alternation, a negated class,
+``\w``, ``.``, a lazy quantifier, one not anchored at both ends) gives ``None``: the
+caller then shows the pattern itself. The syntax read (character classes, ``\d``, an
+escaped punctuation mark, ``{m}``, ``{m,n}``, ``{m,}``, ``+``, ``*``, ``?``) means the same
+in ECMA-262, the dialect of JSON Schema's ``pattern`` (JSON Schema 2020-12 Validation
+§6.3.3), and in the Rust ``regex`` engine pydantic-core checks it with.
 """
 
 from __future__ import annotations
@@ -27,12 +30,6 @@ _ATOM = re.compile(
     r"(?:\[(?P<cls>(?:\\.|[^\]\\])+)\]|(?P<digit>\\d)|(?P<lit>\\[^A-Za-z0-9]|[^\[\]\\^$.|?*+(){}]))"
     r"(?:\{(?P<min>\d+)(?P<comma>,)?(?P<max>\d+)?\}|(?P<q>[+*?]))?"
 )
-_RANGES: dict[str, str] = {
-    "a-z": N_("lowercase letters"),
-    "A-Z": N_("capital letters"),
-    "0-9": N_("digits"),
-    "a-zA-Z": N_("letters"),
-}
 
 
 def describe_pattern(pattern: str) -> Text | None:
@@ -57,7 +54,7 @@ def describe_pattern(pattern: str) -> Text | None:
         if match["cls"]:
             chars = _chars(match["cls"])
         else:
-            chars = Text(_RANGES["0-9"]) if match["digit"] else match["lit"][-1]
+            chars = "0–9" if match["digit"] else match["lit"][-1]
         if chars is None:
             return None
         count = _counted(match, chars)
@@ -73,7 +70,8 @@ def describe_pattern(pattern: str) -> Text | None:
 
 
 def _chars(cls: str) -> Text | str | None:
-    """A character class's members in words: named ranges, then other characters."""
+    r"""A character class's members: its ranges as written ("a–z"), then its other
+    characters; None for what reads poorly in words (a negated class, ``\w``)."""
     if cls.startswith("^"):
         return None  # a negated class reads poorly in words: show the pattern
     spans: list[str] = []
@@ -86,6 +84,8 @@ def _chars(cls: str) -> Text | str | None:
         elif cls[at] == "\\":
             if at + 1 >= len(cls) or cls[at + 1].isalnum():
                 return None  # \d, \w, \s and the like: show the pattern
+            if cls[at + 2 : at + 3] == "-" and at + 3 < len(cls):
+                return None  # a range from an escaped character: show the pattern
             others.append(cls[at + 1])
             at += 2
         elif at + 2 < len(cls) and cls[at + 1] == "-":
@@ -94,16 +94,13 @@ def _chars(cls: str) -> Text | str | None:
         else:
             others.append(cls[at])
             at += 1
-    if "a-z" in spans and "A-Z" in spans:
-        spans = ["a-zA-Z", *(span for span in spans if span not in ("a-z", "A-Z"))]
-    names: list[Text | str] = [
-        Text(_RANGES[span])
-        if span in _RANGES
-        else Text(N_("{low}–{high}"), low=span[0], high=span[-1])
-        for span in spans
-    ]
-    if others:
-        names.append(" ".join(others))
+    # A range as written ("a–z": a reader of Spanish is not told "letters" where ñ and
+    # the accented letters are not among them).
+    names: list[Text | str] = [f"{span[0]}–{span[-1]}" for span in spans]
+    if any(c != " " for c in others):
+        names.append(" ".join(c for c in others if c != " "))
+    if " " in others:
+        names.append(Text(N_("space")))
     return _listed(names)
 
 
@@ -125,15 +122,19 @@ def _counted(match: re.Match[str], chars: Text | str) -> Text | None:
     if low is None:
         return Text(N_("one character ({chars})"), chars=chars)
     least = int(low)
-    if not comma:
+    most = least if not comma else None if high is None else int(high)
+    if most is None:
         if least == 1:
-            return Text(N_("one character ({chars})"), chars=chars)
-        return Text(N_("{count} characters ({chars})"), count=least, chars=chars)
-    if high is None:
+            return Text(N_("one or more characters ({chars})"), chars=chars)
         return Text(N_("{least} or more characters ({chars})"), least=least, chars=chars)
-    most = int(high)
-    if most < least:
+    if most < least or most == 0:
         return None
+    if most == 1:
+        if least == 0:
+            return Text(N_("at most one character ({chars})"), chars=chars)
+        return Text(N_("one character ({chars})"), chars=chars)
+    if least == most:
+        return Text(N_("{count} characters ({chars})"), count=least, chars=chars)
     if least == 0:
         return Text(N_("up to {most} characters ({chars})"), most=most, chars=chars)
     return Text(N_("{least} to {most} characters ({chars})"), least=least, most=most, chars=chars)

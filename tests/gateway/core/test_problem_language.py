@@ -226,17 +226,15 @@ async def test_a_value_of_the_wrong_form_is_told_the_form_in_words(
         {
             "field": "header.X-Purpose",
             "message": {
-                "es": "se esperaba: un carácter (letras minúsculas), luego hasta 63 caracteres "
-                "(letras minúsculas, dígitos, -)",
-                "en": "expected one character (lowercase letters), then up to 63 characters "
-                "(lowercase letters, digits, -)",
+                "es": "se esperaba: un carácter (a–z), luego hasta 63 caracteres (a–z, 0–9, -)",
+                "en": "expected one character (a–z), then up to 63 characters (a–z, 0–9, -)",
             }[locale],
         },
         {
             "field": "header.X-User-Id",
             "message": {
-                "es": "se esperaba: de 1 a 64 caracteres (letras, dígitos, . _ @ : -)",
-                "en": "expected 1 to 64 characters (letters, digits, . _ @ : -)",
+                "es": "se esperaba: de 1 a 64 caracteres (A–Z, a–z, 0–9, . _ @ : -)",
+                "en": "expected 1 to 64 characters (A–Z, a–z, 0–9, . _ @ : -)",
             }[locale],
         },
     ]
