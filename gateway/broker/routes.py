@@ -76,7 +76,7 @@ async def get_person(
     dni: Dni,
     call: Caller,
 ) -> JSONResponse:
-    async with audited_call(call, "reniec.person") as audited:
+    async with audited_call(call, "reniec.person", subject=("dni", dni)) as audited:
         number, _ = parse_document(dni, "path.dni")
         audited.subject("dni", number)
         person = await audited.port(CivilRegistry).person(number)
@@ -158,7 +158,7 @@ async def get_phone_lines(
     dni: Dni,
     call: Caller,
 ) -> JSONResponse:
-    async with audited_call(call, "osiptel.phone-lines") as audited:
+    async with audited_call(call, "osiptel.phone-lines", subject=("dni", dni)) as audited:
         number, _ = parse_document(dni, "path.dni")
         audited.subject("dni", number)
         lines = await audited.port(TelecomRegistry).phone_lines(number)
@@ -214,7 +214,7 @@ async def get_account(
     dni: Dni,
     call: Caller,
 ) -> JSONResponse:
-    async with audited_call(call, "bn.account") as audited:
+    async with audited_call(call, "bn.account", subject=("dni", dni)) as audited:
         number, _ = parse_document(dni, "path.dni")
         await audited.check_consent("dni", number)
         account = await audited.port(Bank).account(number)
@@ -230,7 +230,7 @@ async def get_health_services(
     cui: Cui,
     call: Caller,
 ) -> JSONResponse:
-    async with audited_call(call, "minsa_his.health-services") as audited:
+    async with audited_call(call, "minsa_his.health-services", subject=("cui", cui)) as audited:
         number, _ = parse_document(cui, "path.cui")
         await audited.check_consent("cui", number)
         history = await audited.port(HealthRegistry).health_history(number)
@@ -249,7 +249,7 @@ async def get_coresponsibility(
         str, Query(description="The month judged, YYYY-MM.", json_schema_extra=PERIOD_SCHEMA)
     ],
 ) -> JSONResponse:
-    async with audited_call(call, "minsa_his.coresponsibility") as audited:
+    async with audited_call(call, "minsa_his.coresponsibility", subject=("cui", cui)) as audited:
         number, _ = parse_document(cui, "path.cui")
         year, month = parse_period(period)
         await audited.check_consent("cui", number)

@@ -42,6 +42,7 @@ from gateway.core.problems import (
 from gateway.core.pseudonyms import Pseudonymizer
 from gateway.core.web import Components
 from gateway.idempotency.service import IdempotencyService
+from gateway.identifiers import IdentifierError, parse_document
 from gateway.partners.errors import PartnerError, problem_for
 from gateway.partners.registry import PartnerRegistry
 
@@ -304,10 +305,15 @@ async def audited_call(
     *,
     session: AsyncSession | None = None,
     request_body: Any = None,
+    subject: tuple[str, str] | None = None,
 ) -> AsyncIterator[AuditedCall]:
     """Run one call of catalog service ``service_id`` and leave its audit event.
 
-    ``session``: the request's transaction, for calls that also change state."""
+    ``session``: the request's transaction, for calls that also change state.
+    ``subject``: the person the address names (``("dni", path value)``), so that a call
+    refused before the operation names it (role, purpose) is still found by that person
+    in the audit: recorded as a pseudonym when the value is a document number, and only
+    when the call was refused before any subject was recorded."""
     request, state, principal = call.request, call.state, call.principal
     purpose, user_id = call.purpose, call.user_id
     started = time.perf_counter()
@@ -331,6 +337,8 @@ async def audited_call(
         event.legal_basis = audited.grant.legal_basis
         yield audited
     except ProblemError as exc:
+        if subject is not None and not audited._subjects:
+            _name_refused_subject(audited, *subject)
         denied = exc.problem.status == 403
         event.decision = "denied" if denied else "allowed"
         event.outcome = "denied" if denied else exc.problem.slug
@@ -356,6 +364,14 @@ async def audited_call(
             await append(session, event)
         else:
             await state.get(GroupCommitWriter).write(event)
+
+
+def _name_refused_subject(audited: AuditedCall, kind: str, value: str) -> None:
+    try:
+        number, _ = parse_document(value)
+    except IdentifierError:
+        return  # not a document number: nobody to name
+    audited._subjects.append(audited.state.get(Pseudonymizer).of(kind, number))
 
 
 async def _record_failure(

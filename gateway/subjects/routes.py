@@ -45,7 +45,7 @@ async def disclosures(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> JSONResponse:
-    async with audited_call(call, "gateway.subject-disclosures") as audited:
+    async with audited_call(call, "gateway.subject-disclosures", subject=("dni", dni)) as audited:
         number, _ = parse_document(dni, "path.dni")
         audited.subject("dni", number)
         page = await disclosures_page(

@@ -63,6 +63,13 @@ async def test_auditors_filter_page_and_never_see_personal_data(
     assert [e["reason"] for e in denied.json()["data"]] == ["purpose-not-granted"]
     by_subject = await http.get("/v1/audit/events", headers=auditor, params={"subject": dnis[1]})
     assert [e["purpose"] for e in by_subject.json()["data"]] == ["affiliation"]
+    # A call refused before the operation ran (its purpose not granted) is still found
+    # by the person its address names.
+    refused_too = await http.get("/v1/audit/events", headers=auditor, params={"subject": dnis[0]})
+    assert [(e["purpose"], e["decision"]) for e in refused_too.json()["data"]] == [
+        ("contact", "allowed"),
+        ("audit", "denied"),
+    ]
     by_purpose = await http.get(
         "/v1/audit/events",
         headers=auditor,
@@ -93,6 +100,26 @@ async def test_auditors_filter_page_and_never_see_personal_data(
         "/v1/audit/events", headers=auditor, params={"service": "gateway.audit-events"}
     )
     assert len(audited.json()["data"]) >= 9
+
+
+async def test_a_refused_call_is_found_by_the_child_its_address_names(
+    app: FastAPI, http: httpx.AsyncClient, get_token: GetToken
+) -> None:
+    partner = bearer(await get_token(["partner"], ["coresponsibility-verification"]))
+    headers = partner | purpose("coresponsibility-verification")
+    refused = await http.get("/v1/children/39774981/health-services", headers=headers)
+    assert refused.status_code == 403, refused.text
+    garbled = await http.get("/v1/children/3977/health-services", headers=headers)
+    assert garbled.status_code == 403, garbled.text  # no one named: nothing to record
+    await app.state.gateway.sealer.seal_now()
+    auditor = bearer(await get_token(["auditor"], ["audit"])) | AUDIT
+    found = await http.get("/v1/audit/events", headers=auditor, params={"subject": "39774981"})
+    assert [(e["service"], e["decision"]) for e in found.json()["data"]] == [
+        ("minsa_his.health-services", "denied")
+    ]
+    denied = await http.get("/v1/audit/events", headers=auditor, params={"decision": "denied"})
+    assert len(denied.json()["data"]) == 2
+    assert "39774981" not in found.text
 
 
 async def test_export_streams_every_matching_event(
