@@ -349,6 +349,7 @@ async def _upload(
                 "agent-upload",
                 outcome="refused",
                 detail={"feed": feed.name, "body_sha256": sha256, "problem": exc.problem.slug},
+                status=exc.problem.status,
             )
         problems = refusal(exc, gettext, _size(size_limit(feed), user.locale))
         status = exc.problem.status if 400 <= exc.problem.status < 500 else 422

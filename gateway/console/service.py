@@ -105,9 +105,18 @@ async def audit(
     outcome: str = "ok",
     subjects: Sequence[str] = (),
     detail: dict[str, Any] | None = None,
+    status: int | None = None,
 ) -> None:
     """Append one audit event ``console.<action>`` naming the person, in the caller's
-    transaction (the same hash chain as every other event: ``audit.store.append``)."""
+    transaction (the same hash chain as every other event: ``audit.store.append``).
+
+    ``status``: the HTTP status the person was answered; by default 200 for ``ok`` and
+    ``replayed`` (the same file again, answered with its first receipt), else 403. As
+    for API calls (``gateway.calls.audited``), the decision is ``denied`` only for 401
+    and 403: an upload refused for its content (400, 413, 415, 422) was allowed and
+    failed."""
+    if status is None:
+        status = 200 if outcome in ("ok", "replayed") else 403
     await append(
         session,
         AuditEvent(
@@ -117,7 +126,7 @@ async def audit(
             roles=sorted(actor.roles),
             service=f"console.{action}"[:64],
             purpose=None,
-            decision="allowed" if outcome == "ok" else "denied",
+            decision="denied" if status in (401, 403) else "allowed",
             outcome=outcome,
             operation=action,
             subjects=list(subjects),
@@ -126,7 +135,7 @@ async def audit(
                 if detail
                 else None
             ),
-            status=200 if outcome == "ok" else 403,
+            status=status,
         ),
     )
 

@@ -379,10 +379,12 @@ async def record_action(
     outcome: str = "ok",
     subjects: list[str] | None = None,
     detail: dict[str, Any] | None = None,
+    status: int | None = None,
 ) -> None:
     """Append the audit event of ``user`` doing ``action`` (``service`` is
     ``console.<action>``, ``subjects`` pseudonyms, ``detail`` a small JSON object kept in
-    the event's ``reason``; never a DNI, CUI or name in clear), in the caller's
+    the event's ``reason``; never a DNI, CUI or name in clear; ``status`` the HTTP
+    status answered, see ``gateway.console.service.audit``), in the caller's
     transaction."""
     await service.audit(
         session,
@@ -391,4 +393,5 @@ async def record_action(
         outcome=outcome,
         subjects=subjects or [],
         detail=detail,
+        status=status,
     )

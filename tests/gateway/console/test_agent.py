@@ -163,6 +163,11 @@ async def test_the_same_file_again_returns_its_first_receipt_and_stores_nothing_
     assert len(await stored(app, "health-records", message_id)) == 2
     outcomes = [e["outcome"] for e in await audit_log(app) if e["service"] == HIS.service]
     assert outcomes == ["ok", "replayed"]
+    uploads = [e for e in await audit_log(app) if e["service"] == "console.agent-upload"]
+    assert [(e["outcome"], e["decision"], e["status"]) for e in uploads] == [
+        ("ok", "allowed", 200),
+        ("replayed", "allowed", 200),
+    ]
 
 
 async def test_the_console_and_the_api_give_one_file_the_same_checks(
@@ -230,10 +235,12 @@ async def test_a_file_with_a_wrong_header_is_refused_whole_naming_the_column(
     listed = await http.get("/console/agent")
     assert kept.headers["location"] in listed.text
     assert len(await stored(app, "health-records", kept.headers["location"].rsplit("/", 1)[1])) == 2
-    outcomes = [
-        e["outcome"] for e in await audit_log(app) if e["service"] == "console.agent-upload"
+    uploads = [e for e in await audit_log(app) if e["service"] == "console.agent-upload"]
+    # Refused for its content, as the push it carried: allowed, and answered 422.
+    assert [(e["outcome"], e["decision"], e["status"]) for e in uploads] == [
+        ("ok", "allowed", 200),
+        ("refused", "allowed", 422),
     ]
-    assert outcomes == ["ok", "refused"]
 
 
 async def test_a_file_in_windows_1252_is_read_when_the_agent_says_so(
