@@ -133,7 +133,7 @@ class TokenService:
         except (JoseError, ValueError, UnicodeError, json.JSONDecodeError):
             raise TokenError(N_("malformed token")) from None
         if header.get("alg") != ALGORITHM:
-            raise TokenError(f"token algorithm must be {ALGORITHM}")
+            raise TokenError(N_("token algorithm must be ES256"))  # names ALGORITHM
         kid = header.get("kid")
         key = await self.keys.public_key(session, kid) if isinstance(kid, str) else None
         if key is None:
