@@ -117,23 +117,30 @@ def range_fault(
 
 
 def check_range(
-    born_from: date, born_to: date, max_days: int = MAX_WINDOW_DAYS, *, location: str = "query"
+    born_from: date,
+    born_to: date,
+    max_days: int = MAX_WINDOW_DAYS,
+    *,
+    location: str = "query",
+    today_when_absent: bool = False,
 ) -> None:
     """A birth-date window: ``born_to`` not before ``born_from``, at most ``max_days``
     long. Raises ``ValidationFailed`` naming ``<location>.born_to`` (``query`` for a
-    look-up's parameters, ``body`` for a run request's)."""
+    look-up's parameters, ``body`` for a run request's); ``today_when_absent``: the
+    operation takes today for a ``born_to`` left out, and the refusal says so."""
     fault = range_fault(born_from, born_to, max_days)
     if fault == "inverted":
         raise invalid(f"{location}.born_to", N_("must not be before born_from"))
     if fault == "too-long":
-        raise invalid(
-            f"{location}.born_to",
-            Text(
+        too_long = (
+            N_(
                 "the range from born_from to born_to (today when absent) may span at most "
-                "{days} days",
-                days=max_days,
-            ),
+                "{days} days"
+            )
+            if today_when_absent
+            else N_("the range from born_from to born_to may span at most {days} days")
         )
+        raise invalid(f"{location}.born_to", Text(too_long, days=max_days))
 
 
 def parse_period(value: str, field: str = "query.period") -> tuple[int, int]:

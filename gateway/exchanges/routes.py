@@ -96,7 +96,7 @@ async def trigger_exchange_run(
     today = date.today()
     born_to = request.born_to or today
     born_from = request.born_from or date.fromordinal(born_to.toordinal() - spec.lookback_days)
-    check_range(born_from, born_to, location="body")
+    check_range(born_from, born_to, location="body", today_when_absent=True)
     if born_to > today:
         raise invalid("body.born_to", N_("must not be in the future"))
     params = {

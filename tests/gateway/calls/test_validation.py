@@ -111,3 +111,22 @@ async def test_partner_failures_are_audited_with_their_outcome(
     )
     assert event["fields"] == []
     assert len(event["subjects"]) == 1
+
+
+async def test_a_look_ups_window_is_told_its_bound_without_a_default_it_does_not_have(
+    http: httpx.AsyncClient, consumer: dict[str, str]
+) -> None:
+    """born_to is required by the look-up (only a run request takes today for it), so
+    the refusal of a long window does not speak of a default."""
+    response = await http.get(
+        "/v1/newborns",
+        params={"born_from": "2019-01-01", "born_to": "2020-06-01"},
+        headers=consumer | purpose("affiliation"),
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {
+            "field": "query.born_to",
+            "message": "the range from born_from to born_to may span at most 366 days",
+        }
+    ]
