@@ -24,8 +24,9 @@ guarantees, for every feed:
   in the line, refuses that line (``json`` would keep the last value unseen).
 - Names in errors: a column name or a key is quoted only when :func:`nameable` (a
   name, not a possible value such as a DNI); otherwise by its position.
-- Values: CRLF or LF line ends, surrounding blanks trimmed, empty trailing columns
-  ignored, blank lines and rows of empty cells skipped.
+- Values: CRLF, LF or CR line ends (Excel for Mac's "CSV (Macintosh)" ends lines with a
+  carriage return alone), surrounding blanks trimmed, empty trailing columns ignored,
+  blank lines and rows of empty cells skipped.
 - Row numbers are physical line numbers in the body (a CSV header is line 1; a quoted
   value spanning lines is numbered by its first line), so a partner finds the row in the
   file it sent.
@@ -236,6 +237,8 @@ async def _lines(
                 continue
             pending = _strip_bom(pending, form)
             opened = True
+        if b"\r" in pending:
+            pending = _lone_carriage_returns(pending)
         long = len(pending) > limits.max_row_bytes
         *complete, pending = pending.split(b"\n")
         if long and max([len(pending), *map(len, complete)]) > limits.max_row_bytes:
@@ -253,8 +256,22 @@ async def _lines(
             number += len(complete)
     if not opened:
         pending = _strip_bom(pending, form)
+    if pending.endswith(b"\r"):  # the last line's own end, a carriage return alone
+        pending = pending[:-1]
     if pending:
         yield number, [pending]
+
+
+# A line ended by a carriage return alone: "CSV (Macintosh)" as Excel for Mac writes it.
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def _lone_carriage_returns(pending: bytes) -> bytes:
+    """``pending`` with each carriage return that ends a line alone made a line feed; a
+    carriage return last in ``pending`` waits for the next block (it may be a CRLF's)."""
+    if pending.endswith(b"\r"):
+        return _LONE_CR.sub(b"\n", pending[:-1]) + b"\r"
+    return _LONE_CR.sub(b"\n", pending)
 
 
 def _decode(chunk: bytes, first: int, encoding: str) -> str:

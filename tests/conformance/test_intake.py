@@ -282,6 +282,24 @@ async def test_a_body_without_its_header_is_refused_without_echoing_the_row(
 
 
 @pytest.mark.parametrize("feed", sorted(ENDPOINTS))
+async def test_every_feed_reads_lines_ended_by_a_carriage_return_alone(
+    app: FastAPI, http: httpx.AsyncClient, token: str, feed: str
+) -> None:
+    """Excel for Mac's "CSV (Macintosh)" ends each line with a carriage return alone."""
+    row = VALID[feed]
+    stored = {**row, **DERIVED.get(feed, {})}
+    body = csv_text(feed, [row, row], ";", end="\r").encode("cp1252")
+    response = await push(http, token, feed, f"{feed}-mac", body, "text/csv; charset=windows-1252")
+    assert accepted(response) == (2, 0)
+    assert await kept(app, feed, f"{feed}-mac") == [stored, stored]
+    # A bad row is still named by the line the person sees.
+    broken = csv_text(feed, [row, {**row, FEEDS[feed].fields[0]: "x"}], ";", end="\r")
+    response = await push(http, token, feed, f"{feed}-mac-2", broken.encode(), "text/csv")
+    assert accepted(response) == (1, 1)
+    assert [r["row"] for r in response.json()["data"]["rejections"]] == [3]
+
+
+@pytest.mark.parametrize("feed", sorted(ENDPOINTS))
 async def test_every_feed_reads_bom_comma_semicolon_tab_and_ndjson(
     app: FastAPI, http: httpx.AsyncClient, token: str, feed: str
 ) -> None:
