@@ -22,8 +22,11 @@ in ECMA-262, the dialect of JSON Schema's ``pattern`` (JSON Schema 2020-12 Valid
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 from gateway.core.i18n import N_, Text
+
+T = TypeVar("T")
 
 # One atom: a character class (or a single literal character) and its quantifier.
 _ATOM = re.compile(
@@ -63,10 +66,7 @@ def describe_pattern(pattern: str) -> Text | None:
         atoms.append(count)
     if written:
         atoms.append(Text(N_("“{text}”"), text=written))
-    described: Text = atoms[-1]
-    for atom in reversed(atoms[:-1]):
-        described = Text(N_("{first}, then {rest}"), first=atom, rest=described)
-    return described
+    return _joined(atoms, N_("{first}, then {rest}"))
 
 
 def _chars(cls: str) -> Text | str | None:
@@ -101,14 +101,16 @@ def _chars(cls: str) -> Text | str | None:
         names.append(" ".join(c for c in others if c != " "))
     if " " in others:
         names.append(Text(N_("space")))
-    return _listed(names)
+    return _joined(names, N_("{first}, {rest}"))
 
 
-def _listed(items: list[Text | str]) -> Text | str:
-    listed = items[-1]
+def _joined(items: list[T], message: str) -> T | Text:
+    """``items`` joined from the last one back, each pair by ``message`` (a catalog id
+    with ``{first}`` and ``{rest}``), so each joint is translated."""
+    joined: T | Text = items[-1]
     for item in reversed(items[:-1]):
-        listed = Text(N_("{first}, {rest}"), first=item, rest=listed)
-    return listed
+        joined = Text(message, first=item, rest=joined)
+    return joined
 
 
 def _counted(match: re.Match[str], chars: Text | str) -> Text | None:

@@ -19,7 +19,7 @@ from gateway.core.limits import batch_body_bytes, body_limit
 from gateway.core.problems import NotFound
 from gateway.identifiers import PHONE_PATTERN
 from gateway.reminders.schemas import ReminderBatchAnswer
-from gateway.reminders.service import KEY, ReminderService
+from gateway.reminders.service import KEY, ROW_FIELDS, ReminderService
 
 router = APIRouter(
     route_class=JSONBodyRoute,
@@ -35,7 +35,7 @@ BATCH_BODY_BYTES = batch_body_bytes(MAX_REMINDERS, 120)
 
 REMINDER_ROW: dict[str, Any] = {
     "type": "object",
-    "required": ["reminder_key", "dni", "phone"],
+    "required": list(ROW_FIELDS),
     "additionalProperties": False,
     "properties": {
         "reminder_key": {

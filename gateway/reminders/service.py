@@ -44,8 +44,9 @@ from gateway.reminders.repository import ReminderRepository
 log = structlog.get_logger("gateway.reminders")
 
 KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-#: The fields of a reminder in a batch (the contract's ``REMINDER_ROW``); any other is refused.
-ROW_FIELDS = frozenset({"reminder_key", "dni", "phone"})
+#: The fields of a reminder in a batch, all required (the contract's ``REMINDER_ROW`` lists
+#: them); any other is refused.
+ROW_FIELDS = ("reminder_key", "dni", "phone")
 #: Receipts arriving together are stored in one transaction: those that came within
 #: RECEIPT_WINDOW seconds of the first, or fewer once the SMSC's window of them is waiting
 #: (it sends no more until they are acknowledged), at most RECEIPT_BATCH per transaction.
